@@ -1,0 +1,122 @@
+/* Batch normalisation over [N, C, inner] (Ioffe & Szegedy 2015, Alg. 1 and
+ * its backward). One work-group per channel reduces with a fixed-order tree
+ * in local memory, so statistics are deterministic. The mean and 1/std of
+ * the pass are kept for backward. */
+
+/* Sum over the channel's N * inner elements of f(x) = (x - shift)^power,
+ * power 1 or 2, reduced across the work-group. */
+float channel_reduce(__global const float *x, int batch, int channels, int inner, int c,
+                     float shift, int power, __local float *scratch) {
+    int lid = get_local_id(0), lsize = get_local_size(0);
+    float s = 0.0f;
+    int count = batch * inner;
+    for (int i = lid; i < count; i += lsize) {
+        int n = i / inner, j = i % inner;
+        float v = x[((long)n * channels + c) * inner + j] - shift;
+        s += power == 2 ? v * v : v;
+    }
+    scratch[lid] = s;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (int half = lsize / 2; half > 0; half /= 2) {
+        if (lid < half) scratch[lid] += scratch[lid + half];
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+    float total = scratch[0];
+    barrier(CLK_LOCAL_MEM_FENCE);
+    return total;
+}
+
+/* Batch mean and 1/sqrt(var + eps), and the running-statistics update
+ * running = (1 - momentum) * running + momentum * batch (unbiased variance). */
+__kernel void bn_batch_stats(__global const float *x, __global float *mean, __global float *invstd,
+                             __global float *running_mean, __global float *running_var, int batch,
+                             int channels, int inner, float eps, float momentum,
+                             __local float *scratch) {
+    int c = get_group_id(0);
+    float count = (float)(batch * inner);
+    float m = channel_reduce(x, batch, channels, inner, c, 0.0f, 1, scratch) / count;
+    float var = channel_reduce(x, batch, channels, inner, c, m, 2, scratch) / count;
+    if (get_local_id(0) == 0) {
+        mean[c] = m;
+        invstd[c] = rsqrt(var + eps);
+        running_mean[c] = (1.0f - momentum) * running_mean[c] + momentum * m;
+        running_var[c] = (1.0f - momentum) * running_var[c] + momentum * var * count / (count - 1.0f);
+    }
+}
+
+__kernel void bn_running_stats(__global const float *running_mean,
+                               __global const float *running_var, __global float *mean,
+                               __global float *invstd, int channels, float eps) {
+    int c = get_global_id(0);
+    if (c >= channels) return;
+    mean[c] = running_mean[c];
+    invstd[c] = rsqrt(running_var[c] + eps);
+}
+
+/* y = (x - mean) * invstd * gamma + beta; affine 0 means gamma 1, beta 0. */
+__kernel void bn_apply(__global const float *x, __global float *y, __global const float *mean,
+                       __global const float *invstd, __global const float *gamma,
+                       __global const float *beta, int channels, int inner, int total,
+                       int affine) {
+    int i = get_global_id(0);
+    if (i >= total) return;
+    int c = (i / inner) % channels;
+    float v = (x[i] - mean[c]) * invstd[c];
+    y[i] = affine ? v * gamma[c] + beta[c] : v;
+}
+
+/* Per channel: sum_dy = sum(dy), sum_dy_xhat = sum(dy * xhat); with affine
+ * they are also the gradients of beta and gamma, added into theirs. */
+__kernel void bn_backward_sums(__global const float *dy, __global const float *x,
+                               __global const float *mean, __global const float *invstd,
+                               __global float *sums, __global float *dgamma,
+                               __global float *dbeta, int batch, int channels, int inner,
+                               int affine, __local float *scratch) {
+    int c = get_group_id(0), lid = get_local_id(0), lsize = get_local_size(0);
+    float s1 = 0.0f, s2 = 0.0f, m = mean[c], is = invstd[c];
+    int count = batch * inner;
+    for (int i = lid; i < count; i += lsize) {
+        long at = ((long)(i / inner) * channels + c) * inner + i % inner;
+        float g = dy[at];
+        s1 += g;
+        s2 += g * (x[at] - m) * is;
+    }
+    scratch[lid] = s1;
+    scratch[lsize + lid] = s2;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (int half = lsize / 2; half > 0; half /= 2) {
+        if (lid < half) {
+            scratch[lid] += scratch[lid + half];
+            scratch[lsize + lid] += scratch[lsize + lid + half];
+        }
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+    if (lid == 0) {
+        sums[2 * c] = scratch[0];
+        sums[2 * c + 1] = scratch[lsize];
+        if (affine) {
+            dbeta[c] += scratch[0];
+            dgamma[c] += scratch[lsize];
+        }
+    }
+}
+
+/* Training: dx = gamma * invstd * (dy - sum_dy / M - xhat * sum_dy_xhat / M);
+ * eval (statistics are constants): dx = gamma * invstd * dy. */
+__kernel void bn_backward_input(__global const float *dy, __global const float *x,
+                                __global const float *mean, __global const float *invstd,
+                                __global const float *gamma, __global const float *sums,
+                                __global float *dx, int channels, int inner, int total, float count,
+                                int affine, int training, int accumulate) {
+    int i = get_global_id(0);
+    if (i >= total) return;
+    int c = (i / inner) % channels;
+    float scale = (affine ? gamma[c] : 1.0f) * invstd[c];
+    float g = dy[i];
+    if (training) {
+        float xhat = (x[i] - mean[c]) * invstd[c];
+        g = g - sums[2 * c] / count - xhat * sums[2 * c + 1] / count;
+    }
+    float v = scale * g;
+    dx[i] = accumulate ? dx[i] + v : v;
+}

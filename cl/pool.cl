@@ -1,0 +1,138 @@
+/* Max and average pooling over (d, h, w) windows, forward and backward.
+ * Max pooling records the argmax (index within the channel plane) for
+ * backward, and propagates NaN as PyTorch does. Backward gathers from the
+ * outputs whose windows cover each input element, so no atomics are needed. */
+
+int tap_source(int i, int kk, int stride, int pad, int dil, int out) {
+    int num = i + pad - kk * dil;
+    if (num < 0 || num % stride) return -1;
+    int o = num / stride;
+    return o < out ? o : -1;
+}
+
+__kernel void max_pool_forward(__global const float *x, __global float *y, __global int *argmax,
+                               int total, int4 in, int4 out, int4 k, int4 stride, int4 pad,
+                               int4 dil) {
+    int i = get_global_id(0);
+    if (i >= total) return;
+    int ow = i % out.z, oh = (i / out.z) % out.y, od = (i / (out.z * out.y)) % out.x;
+    int plane = i / (out.x * out.y * out.z);
+    __global const float *xp = x + (long)plane * in.x * in.y * in.z;
+    float best = -INFINITY;
+    int best_at = -1;
+    for (int kd = 0; kd < k.x; kd++) {
+        int id = od * stride.x - pad.x + kd * dil.x;
+        if (id < 0 || id >= in.x) continue;
+        for (int kh = 0; kh < k.y; kh++) {
+            int ih = oh * stride.y - pad.y + kh * dil.y;
+            if (ih < 0 || ih >= in.y) continue;
+            for (int kw = 0; kw < k.z; kw++) {
+                int iw = ow * stride.z - pad.z + kw * dil.z;
+                if (iw < 0 || iw >= in.z) continue;
+                int at = (id * in.y + ih) * in.z + iw;
+                float v = xp[at];
+                if (best_at < 0 || v > best || isnan(v)) {
+                    best = v;
+                    best_at = at;
+                    if (isnan(v)) break;
+                }
+            }
+        }
+    }
+    y[i] = best;
+    argmax[i] = best_at;
+}
+
+__kernel void max_pool_backward(__global const float *dy, __global const int *argmax,
+                                __global float *dx, int total, int4 in, int4 out, int4 k,
+                                int4 stride, int4 pad, int4 dil, int accumulate) {
+    int i = get_global_id(0);
+    if (i >= total) return;
+    int at = i % (in.x * in.y * in.z);
+    int iw = at % in.z, ih = (at / in.z) % in.y, id = at / (in.z * in.y);
+    int plane = i / (in.x * in.y * in.z);
+    long base = (long)plane * out.x * out.y * out.z;
+    float sum = 0.0f;
+    for (int kd = 0; kd < k.x; kd++) {
+        int od = tap_source(id, kd, stride.x, pad.x, dil.x, out.x);
+        if (od < 0) continue;
+        for (int kh = 0; kh < k.y; kh++) {
+            int oh = tap_source(ih, kh, stride.y, pad.y, dil.y, out.y);
+            if (oh < 0) continue;
+            for (int kw = 0; kw < k.z; kw++) {
+                int ow = tap_source(iw, kw, stride.z, pad.z, dil.z, out.z);
+                if (ow < 0) continue;
+                long o = base + (od * out.y + oh) * out.z + ow;
+                if (argmax[o] == at) sum += dy[o];
+            }
+        }
+    }
+    dx[i] = accumulate ? dx[i] + sum : sum;
+}
+
+/* Start of the window along one dim, its end clipped to the padded input
+ * (count_include_pad counts up to there) and the real elements it covers. */
+int window_span(int o, int stride, int pad_begin, int kernel, int in, int pad_end, int *start,
+                int *end) {
+    int s = o * stride - pad_begin;
+    int e = min(s + kernel, in + pad_end);
+    int padded = e - s;
+    *start = max(s, 0);
+    *end = min(e, in);
+    return padded;
+}
+
+float avg_divisor(int od, int oh, int ow, int4 in, int4 k, int4 stride, int4 pad, int4 pad_end,
+                  int exclude_pad, int *d0, int *d1, int *h0, int *h1, int *w0, int *w1) {
+    int pd = window_span(od, stride.x, pad.x, k.x, in.x, pad_end.x, d0, d1);
+    int ph = window_span(oh, stride.y, pad.y, k.y, in.y, pad_end.y, h0, h1);
+    int pw = window_span(ow, stride.z, pad.z, k.z, in.z, pad_end.z, w0, w1);
+    if (exclude_pad) return (float)((*d1 - *d0) * (*h1 - *h0) * (*w1 - *w0));
+    return (float)(pd * ph * pw);
+}
+
+__kernel void avg_pool_forward(__global const float *x, __global float *y, int total, int4 in,
+                               int4 out, int4 k, int4 stride, int4 pad, int4 pad_end,
+                               int exclude_pad) {
+    int i = get_global_id(0);
+    if (i >= total) return;
+    int ow = i % out.z, oh = (i / out.z) % out.y, od = (i / (out.z * out.y)) % out.x;
+    int plane = i / (out.x * out.y * out.z);
+    __global const float *xp = x + (long)plane * in.x * in.y * in.z;
+    int d0, d1, h0, h1, w0, w1;
+    float div = avg_divisor(od, oh, ow, in, k, stride, pad, pad_end, exclude_pad, &d0, &d1, &h0,
+                            &h1, &w0, &w1);
+    float sum = 0.0f;
+    for (int id = d0; id < d1; id++)
+        for (int ih = h0; ih < h1; ih++)
+            for (int iw = w0; iw < w1; iw++) sum += xp[(id * in.y + ih) * in.z + iw];
+    y[i] = sum / div;
+}
+
+__kernel void avg_pool_backward(__global const float *dy, __global float *dx, int total, int4 in,
+                                int4 out, int4 k, int4 stride, int4 pad, int4 pad_end,
+                                int exclude_pad, int accumulate) {
+    int i = get_global_id(0);
+    if (i >= total) return;
+    int at = i % (in.x * in.y * in.z);
+    int iw = at % in.z, ih = (at / in.z) % in.y, id = at / (in.z * in.y);
+    long base = (long)(i / (in.x * in.y * in.z)) * out.x * out.y * out.z;
+    float sum = 0.0f;
+    for (int kd = 0; kd < k.x; kd++) {
+        int od = tap_source(id, kd, stride.x, pad.x, 1, out.x);
+        if (od < 0) continue;
+        for (int kh = 0; kh < k.y; kh++) {
+            int oh = tap_source(ih, kh, stride.y, pad.y, 1, out.y);
+            if (oh < 0) continue;
+            for (int kw = 0; kw < k.z; kw++) {
+                int ow = tap_source(iw, kw, stride.z, pad.z, 1, out.z);
+                if (ow < 0) continue;
+                int d0, d1, h0, h1, w0, w1;
+                float div = avg_divisor(od, oh, ow, in, k, stride, pad, pad_end, exclude_pad,
+                                        &d0, &d1, &h0, &h1, &w0, &w1);
+                sum += dy[base + (od * out.y + oh) * out.z + ow] / div;
+            }
+        }
+    }
+    dx[i] = accumulate ? dx[i] + sum : sum;
+}

@@ -1,0 +1,43 @@
+/* Small tensor kernels shared by several ops: bias add and per-channel
+ * sums (bias gradients), scaled copies that overwrite or accumulate
+ * (gradients of reshape, add and concat), and elementwise sums. Reductions
+ * run in a fixed order so results are the same on every run. */
+
+/* y[n, c, j] += bias[c] over [batch, channels, inner]. */
+__kernel void add_bias(__global float *y, __global const float *bias, int channels, int inner,
+                       int total) {
+    int i = get_global_id(0);
+    if (i >= total) return;
+    y[i] += bias[(i / inner) % channels];
+}
+
+/* sums[c] += sum over n, j of dy[n, c, j]; one work-item per channel. */
+__kernel void channel_sum(__global const float *dy, __global float *sums, int batch, int channels,
+                          int inner) {
+    int c = get_global_id(0);
+    if (c >= channels) return;
+    float s = 0.0f;
+    for (int n = 0; n < batch; n++) {
+        __global const float *p = dy + ((long)n * channels + c) * inner;
+        for (int j = 0; j < inner; j++) s += p[j];
+    }
+    sums[c] += s;
+}
+
+/* dst[dst_off + r * dst_stride + j] (+)= src[src_off + r * src_stride + j]
+ * for r < rows, j < cols: copies blocks between tensors (concat, reshape). */
+__kernel void copy_rows(__global const float *src, int src_off, int src_stride, __global float *dst,
+                        int dst_off, int dst_stride, int cols, int total, int accumulate) {
+    int i = get_global_id(0);
+    if (i >= total) return;
+    int r = i / cols, j = i % cols;
+    float v = src[src_off + r * src_stride + j];
+    int o = dst_off + r * dst_stride + j;
+    dst[o] = accumulate ? dst[o] + v : v;
+}
+
+__kernel void add2(__global const float *a, __global const float *b, __global float *y, int total) {
+    int i = get_global_id(0);
+    if (i >= total) return;
+    y[i] = a[i] + b[i];
+}

@@ -1,0 +1,435 @@
+/* nncl: build and train convolutional neural networks on any OpenCL device.
+ *
+ * This header is the whole public API and its manual.
+ *
+ * OVERVIEW
+ *
+ *   A context owns one OpenCL device and its queue. A graph, created in a
+ *   context, holds the layers (nodes) of a network and their parameters. Nodes
+ *   are added by builder calls that take the node(s) they consume and return
+ *   the new node, so a network is written top to bottom like a PyTorch
+ *   forward(). A graph is then run: inputs are set from host memory, the
+ *   forward pass computes every node, and the backward pass computes the
+ *   gradient of a chosen output with respect to every parameter (and to any
+ *   input that asked for one).
+ *
+ *   Tensors are float32 in PyTorch's layouts: NCW (1D), NCHW (2D) and NCDHW
+ *   (3D). Labels are int32. Parameters carry PyTorch state_dict names
+ *   ("conv1.weight", "bn1.running_mean"), so weights move across unchanged.
+ *
+ * EXAMPLE
+ *
+ *   #include <nncl.h>
+ *   #include <stdio.h>
+ *
+ *   int main(void) {
+ *       nncl_context *ctx;
+ *       if (nncl_context_create(NULL, &ctx) != NNCL_OK) {   // NNCL_DEVICE picks it
+ *           fprintf(stderr, "nncl: %s\n", nncl_last_error());
+ *           return 1;
+ *       }
+ *       nncl_graph *g;
+ *       nncl_graph_create(ctx, NULL, &g);
+ *       nncl_node *x = nncl_input(g, "image", NNCL_SHAPE(8, 1, 28, 28));
+ *       nncl_node *y = nncl_input_labels(g, "label", 8);
+ *       nncl_node *h = nncl_conv(g, x, &(nncl_conv_params){ .out_channels = 16,
+ *                                .kernel = {3, 3}, .padding = {1, 1} }, "conv1");
+ *       h = nncl_relu(g, nncl_batch_norm(g, h, NULL, "bn1"));
+ *       h = nncl_max_pool(g, h, &(nncl_pool_params){ .kernel = {2, 2} });
+ *       h = nncl_linear(g, nncl_flatten(g, h), 10, NULL, "fc");
+ *       nncl_node *loss = nncl_cross_entropy(g, h, y, "loss");
+ *       if (nncl_graph_status(g) != NNCL_OK) {               // first building error
+ *           fprintf(stderr, "%s\n", nncl_graph_error(g));
+ *           return 1;
+ *       }
+ *       float images[8 * 28 * 28] = {0};
+ *       int32_t labels[8] = {0};
+ *       float value;
+ *       nncl_graph_set_input(g, x, images, sizeof images);
+ *       nncl_graph_set_input(g, y, labels, sizeof labels);
+ *       nncl_graph_forward(g);
+ *       nncl_graph_read(g, loss, &value, sizeof value);
+ *       nncl_graph_backward(g, loss, NULL, 0);               // grads of every parameter
+ *       nncl_graph_destroy(g);
+ *       nncl_context_destroy(ctx);
+ *   }
+ *
+ * CONVENTIONS
+ *
+ *   - Calls that can fail return nncl_status; NNCL_OK is 0. On failure
+ *     nncl_last_error() (per thread) says what failed: the op, the node, the
+ *     shapes, the OpenCL error name or the kernel build log.
+ *   - Builders return NULL on error. The graph keeps its first error
+ *     (nncl_graph_status / nncl_graph_error); once it has one, every later
+ *     builder returns NULL, so a whole network can be built and checked once.
+ *   - Option structs: a zeroed field means the documented default, and a NULL
+ *     pointer to the struct means all defaults.
+ *   - Host buffers passed in are copied, never kept. Strings returned by the
+ *     library are owned by it unless the function says otherwise.
+ *   - Destroying NULL is a no-op. The library never prints, exits or aborts.
+ *   - A context and the graphs in it are used from one thread at a time.
+ */
+#ifndef NNCL_H
+#define NNCL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---------------------------------------------------------------- status */
+
+/* Every status, with its name. Values are stable. */
+#define NNCL_STATUS_LIST(X)                                                                        \
+    X(NNCL_OK, 0, "success")                                                                       \
+    X(NNCL_ERROR_INVALID_ARGUMENT, 1, "invalid argument")                                          \
+    X(NNCL_ERROR_SHAPE, 2, "shape mismatch")                                                       \
+    X(NNCL_ERROR_OUT_OF_MEMORY, 3, "out of memory")                                                \
+    X(NNCL_ERROR_NO_DEVICE, 4, "no matching OpenCL device")                                        \
+    X(NNCL_ERROR_OPENCL, 5, "OpenCL error")                                                        \
+    X(NNCL_ERROR_BUILD, 6, "kernel build failed")                                                  \
+    X(NNCL_ERROR_GEMM, 7, "CLBlast error")                                                         \
+    X(NNCL_ERROR_NOT_FOUND, 8, "not found")                                                        \
+    X(NNCL_ERROR_STATE, 9, "call out of order")                                                    \
+    X(NNCL_ERROR_IO, 10, "file input/output error")
+
+typedef enum nncl_status {
+#define NNCL_STATUS_ENUM_(name, value, text) name = value,
+    NNCL_STATUS_LIST(NNCL_STATUS_ENUM_)
+#undef NNCL_STATUS_ENUM_
+} nncl_status;
+
+/* "NNCL_ERROR_SHAPE" for NNCL_ERROR_SHAPE; "NNCL_UNKNOWN_STATUS" otherwise. */
+const char *nncl_status_name(nncl_status status);
+
+/* The message of the last failed call on this thread ("" if none). Valid until
+ * the next failing call on the same thread. */
+const char *nncl_last_error(void);
+
+/* ---------------------------------------------------------------- shapes */
+
+#define NNCL_MAX_RANK 5
+
+/* A tensor shape: rank dims, outermost first (N, C, D, H, W). */
+typedef struct nncl_shape {
+    int32_t rank;
+    int64_t dims[NNCL_MAX_RANK];
+} nncl_shape;
+
+#define NNCL_NARGS_(...) NNCL_NARGS_PICK_(__VA_ARGS__, 5, 4, 3, 2, 1, 0)
+#define NNCL_NARGS_PICK_(a, b, c, d, e, n, ...) n
+/* NNCL_SHAPE(64, 3, 32, 32): a shape literal of rank 1 to 5. */
+#define NNCL_SHAPE(...) ((nncl_shape){.rank = NNCL_NARGS_(__VA_ARGS__), .dims = {__VA_ARGS__}})
+
+/* Number of elements (product of dims); 0 for an invalid shape. */
+int64_t nncl_shape_numel(nncl_shape shape);
+
+/* ---------------------------------------------------------------- devices */
+
+typedef enum nncl_device_type {
+    NNCL_DEVICE_GPU = 1,
+    NNCL_DEVICE_CPU = 2,
+    NNCL_DEVICE_ACCELERATOR = 3,
+    NNCL_DEVICE_OTHER = 4,
+} nncl_device_type;
+
+/* What nncl knows of one OpenCL device. Strings are NUL-terminated copies. */
+typedef struct nncl_device_info {
+    int32_t platform_index;
+    int32_t device_index;
+    char platform_name[128];
+    char platform_version[128];
+    char name[128];
+    char vendor[128];
+    char device_version[128];   /* "OpenCL 3.0 ..." */
+    char driver_version[128];
+    char opencl_c_version[128]; /* "OpenCL C 1.2 ..." */
+    nncl_device_type type;
+    uint32_t compute_units;
+    uint64_t global_mem_bytes;
+    uint64_t local_mem_bytes;
+    uint64_t max_alloc_bytes;
+    uint64_t max_work_group_size;
+    bool fp16;
+    bool fp64;
+    bool is_default; /* the device a context gets with no NNCL_DEVICE and no option */
+} nncl_device_info;
+
+/* Lists every OpenCL device of every platform, in platform then device
+ * order. Writes at most `capacity` entries to `out` (which may be NULL when
+ * capacity is 0) and the total count to *count.
+ * Returns NNCL_OK, NNCL_ERROR_NO_DEVICE (no OpenCL platform at all, *count =
+ * 0) or NNCL_ERROR_INVALID_ARGUMENT (count NULL). */
+nncl_status nncl_devices(nncl_device_info *out, size_t capacity, size_t *count);
+
+/* ---------------------------------------------------------------- context */
+
+typedef struct nncl_context nncl_context;
+
+typedef struct nncl_context_options {
+    /* Which device. NULL: the NNCL_DEVICE environment variable, and if that
+     * is unset, the first GPU of any platform, else the first CPU device.
+     * Accepted: "gpu", "cpu", "P:D" (platform and device index, as nncl-info
+     * lists them) or a case-insensitive substring of the device name. */
+    const char *device;
+    /* Where compiled kernels are cached. NULL: NNCL_CACHE_DIR, else
+     * $XDG_CACHE_HOME/nncl, else ~/.cache/nncl. "off" disables the cache. */
+    const char *cache_dir;
+} nncl_context_options;
+
+/* Creates a context on one device. `options` may be NULL (all defaults).
+ * Returns NNCL_OK; NNCL_ERROR_NO_DEVICE when nothing matches (the message
+ * lists the devices that exist); NNCL_ERROR_OPENCL; NNCL_ERROR_INVALID_ARGUMENT
+ * (out NULL). *out is NULL on failure. */
+nncl_status nncl_context_create(const nncl_context_options *options, nncl_context **out);
+
+void nncl_context_destroy(nncl_context *ctx);
+
+/* The device the context runs on. */
+const nncl_device_info *nncl_context_device(const nncl_context *ctx);
+
+/* The kernel cache directory in use, or "off". */
+const char *nncl_context_cache_dir(const nncl_context *ctx);
+
+/* The cache directory a context would use with these options (NULL: the
+ * defaults), written to buf. Returns NNCL_ERROR_INVALID_ARGUMENT when buf is
+ * too small or no home directory is known. */
+nncl_status nncl_cache_dir(const nncl_context_options *options, char *buf, size_t size);
+
+/* Builds every kernel program of the library now (they are otherwise built
+ * on first use), so that later calls pay no compile time. */
+nncl_status nncl_context_warm_up(nncl_context *ctx);
+
+/* ---------------------------------------------------------------- graphs */
+
+typedef struct nncl_graph nncl_graph;
+typedef struct nncl_node nncl_node;
+
+typedef struct nncl_graph_options {
+    uint64_t seed; /* seeds weight initialisation and dropout; default 0 */
+} nncl_graph_options;
+
+/* Creates an empty graph in ctx. `options` may be NULL. The context must
+ * outlive the graph. Returns NNCL_OK, NNCL_ERROR_INVALID_ARGUMENT or
+ * NNCL_ERROR_OUT_OF_MEMORY. */
+nncl_status nncl_graph_create(nncl_context *ctx, const nncl_graph_options *options,
+                              nncl_graph **out);
+
+/* Frees the graph, its nodes, parameters and device memory. */
+void nncl_graph_destroy(nncl_graph *g);
+
+/* The first error met while building (NNCL_OK if none), and its message
+ * ("" if none). The message names the op, the node and the shapes. */
+nncl_status nncl_graph_status(const nncl_graph *g);
+const char *nncl_graph_error(const nncl_graph *g);
+
+/* A node's output shape and name (borrowed from the graph). */
+nncl_shape nncl_node_shape(const nncl_node *node);
+const char *nncl_node_name(const nncl_node *node);
+
+/* A readable table like torchsummary's: per node its name, op, output shape
+ * and parameter count, then the totals. *text is malloc'd; release it with
+ * nncl_free. */
+nncl_status nncl_graph_summary(const nncl_graph *g, char **text);
+
+/* Frees memory the library handed to the caller (nncl_graph_summary). */
+void nncl_free(void *ptr);
+
+/* ---------------------------------------------------------------- builders
+ *
+ * Each builder takes the graph, its input node(s), an optional parameter
+ * struct (NULL: defaults) and an optional name (NULL: "<op>_<index>"). A
+ * parameter of a node named "conv1" is called "conv1.weight", as in PyTorch.
+ * Spatial ops take 1, 2 or 3 spatial dimensions from the input's rank (3, 4
+ * or 5: NCW, NCHW, NCDHW); per-dimension arrays list D, H, W as far as the
+ * input has them (for 2D: {H, W}). */
+
+/* A float input of the given shape, set before each run with
+ * nncl_graph_set_input. */
+nncl_node *nncl_input(nncl_graph *g, const char *name, nncl_shape shape);
+
+/* An int32 input of `batch` class indices, for nncl_cross_entropy. */
+nncl_node *nncl_input_labels(nncl_graph *g, const char *name, int64_t batch);
+
+/* Makes the backward pass also compute the gradient with respect to a float
+ * input (read it with nncl_graph_read_grad). Off by default. */
+nncl_status nncl_input_set_requires_grad(nncl_graph *g, nncl_node *input, bool requires_grad);
+
+/* Convolution, PyTorch's Conv1d/2d/3d. Weight [C_out, C_in/groups, K...],
+ * bias [C_out]. Output size per spatial dim:
+ *   floor((in + pad_begin + pad_end - dilation*(kernel-1) - 1) / stride) + 1.
+ * Padding on each side is padding[i] + pad_begin[i] (before) and
+ * padding[i] + pad_end[i] (after); padding_same pads so that the output has
+ * the input's size (stride 1 only, as PyTorch's padding='same'; any odd
+ * remainder goes after). Weights are He (Kaiming) normal from the graph
+ * seed: std = sqrt(2 / (C_in/groups * prod(kernel))); bias zero. */
+typedef struct nncl_conv_params {
+    int64_t out_channels; /* required */
+    int64_t kernel[3];    /* required, per spatial dim */
+    int64_t stride[3];    /* 0: 1 */
+    int64_t padding[3];   /* added on both sides */
+    int64_t pad_begin[3]; /* added before, for asymmetric padding */
+    int64_t pad_end[3];   /* added after */
+    int64_t dilation[3];  /* 0: 1 */
+    int64_t groups;       /* 0: 1; C_in and C_out must divide by it */
+    bool padding_same;
+    bool no_bias;
+} nncl_conv_params;
+nncl_node *nncl_conv(nncl_graph *g, nncl_node *x, const nncl_conv_params *params,
+                     const char *name);
+
+/* Max and average pooling, PyTorch's MaxPool and AvgPool in 1, 2 and 3D.
+ * Output size as for convolution; with ceil_mode it rounds up, and a last
+ * window that would start in the end padding is dropped. Padding per side
+ * as for convolution, at most half the (dilated) kernel on each side.
+ * Average pooling divides by the window clipped to the padded input
+ * (count_include_pad, PyTorch's default) or, with exclude_pad, by the number
+ * of real input elements in the window. dilation applies to max pooling. */
+typedef struct nncl_pool_params {
+    int64_t kernel[3]; /* required */
+    int64_t stride[3]; /* 0: the kernel size */
+    int64_t padding[3];
+    int64_t pad_begin[3];
+    int64_t pad_end[3];
+    int64_t dilation[3]; /* 0: 1; max pooling only */
+    bool ceil_mode;
+    bool exclude_pad; /* average pooling: count_include_pad=False */
+} nncl_pool_params;
+nncl_node *nncl_max_pool(nncl_graph *g, nncl_node *x, const nncl_pool_params *params,
+                         const char *name);
+nncl_node *nncl_avg_pool(nncl_graph *g, nncl_node *x, const nncl_pool_params *params,
+                         const char *name);
+
+/* Global pooling over all spatial dims: [N, C, ...] -> [N, C, 1, ...],
+ * like AdaptiveAvgPool(1) / AdaptiveMaxPool(1). */
+nncl_node *nncl_global_avg_pool(nncl_graph *g, nncl_node *x, const char *name);
+nncl_node *nncl_global_max_pool(nncl_graph *g, nncl_node *x, const char *name);
+
+/* Batch normalisation over dim 1 of [N, C, ...] (Ioffe & Szegedy 2015),
+ * PyTorch's BatchNorm1d/2d/3d. Training mode normalises by the batch mean
+ * and biased variance and updates running_mean / running_var as
+ * running = (1 - momentum) * running + momentum * batch, with the unbiased
+ * batch variance. Eval mode uses the running statistics. Parameters
+ * "<name>.weight" (gamma, ones) and "<name>.bias" (beta, zeros); buffers
+ * "<name>.running_mean" (zeros) and "<name>.running_var" (ones). */
+typedef struct nncl_batch_norm_params {
+    float eps;      /* 0: 1e-5 */
+    float momentum; /* 0: 0.1 */
+    bool no_affine; /* no gamma / beta */
+} nncl_batch_norm_params;
+nncl_node *nncl_batch_norm(nncl_graph *g, nncl_node *x, const nncl_batch_norm_params *params,
+                           const char *name);
+
+/* Elementwise activations, any shape. leaky_relu: x < 0 -> slope * x
+ * (slope 0: 0.01). elu: x < 0 -> alpha * (exp(x) - 1) (alpha 0: 1). */
+nncl_node *nncl_relu(nncl_graph *g, nncl_node *x);
+nncl_node *nncl_leaky_relu(nncl_graph *g, nncl_node *x, float slope);
+nncl_node *nncl_sigmoid(nncl_graph *g, nncl_node *x);
+nncl_node *nncl_tanh(nncl_graph *g, nncl_node *x);
+nncl_node *nncl_elu(nncl_graph *g, nncl_node *x, float alpha);
+
+/* Fully connected layer, PyTorch's Linear, over the last dim:
+ * [..., in] -> [..., out_features], y = x W^T + b with weight
+ * [out_features, in] (He normal, std = sqrt(2 / in)) and bias zero. */
+typedef struct nncl_linear_params {
+    bool no_bias;
+} nncl_linear_params;
+nncl_node *nncl_linear(nncl_graph *g, nncl_node *x, int64_t out_features,
+                       const nncl_linear_params *params, const char *name);
+
+/* [N, ...] -> [N, prod(...)]. */
+nncl_node *nncl_flatten(nncl_graph *g, nncl_node *x);
+/* Same elements, new shape; one dim may be -1 (inferred). */
+nncl_node *nncl_reshape(nncl_graph *g, nncl_node *x, nncl_shape shape);
+
+/* a + b, same shapes (residual connections). */
+nncl_node *nncl_add(nncl_graph *g, nncl_node *a, nncl_node *b);
+
+/* Concatenation along dim 1 (channels); all other dims must match. */
+nncl_node *nncl_concat(nncl_graph *g, nncl_node *const *inputs, int32_t count, const char *name);
+
+/* Dropout with probability p in [0, 1): in training mode zeroes each element
+ * with probability p and scales the rest by 1 / (1 - p); identity in eval
+ * mode. Masks come from a counter-based generator keyed by the graph seed,
+ * the node and the step, so runs are reproducible. */
+nncl_node *nncl_dropout(nncl_graph *g, nncl_node *x, float p, const char *name);
+
+/* Softmax over dim 1 of [N, C, ...]. */
+nncl_node *nncl_softmax(nncl_graph *g, nncl_node *x);
+
+/* Softmax cross-entropy: logits [N, C] and labels (nncl_input_labels, N
+ * entries in [0, C)) -> the mean over the batch of -log softmax(x)[label],
+ * shape [1]. */
+nncl_node *nncl_cross_entropy(nncl_graph *g, nncl_node *logits, nncl_node *labels,
+                              const char *name);
+
+/* ---------------------------------------------------------------- running */
+
+/* Copies host data into an input: float32 for nncl_input, int32 for
+ * nncl_input_labels. `bytes` must be the input's full size. Labels are
+ * checked against the class count of the loss that reads them.
+ * Returns NNCL_OK, NNCL_ERROR_INVALID_ARGUMENT (not an input, wrong size,
+ * label out of range) or NNCL_ERROR_STATE (the graph has a build error). */
+nncl_status nncl_graph_set_input(nncl_graph *g, nncl_node *input, const void *data,
+                                 size_t bytes);
+
+/* Training mode (the default): batch norm uses batch statistics and updates
+ * its running ones, dropout drops. Eval mode: running statistics, no dropout. */
+void nncl_graph_set_training(nncl_graph *g, bool training);
+
+/* Runs the forward pass over every node. Work is queued on the device; the
+ * read calls below wait for it. */
+nncl_status nncl_graph_forward(nncl_graph *g);
+
+/* Runs the backward pass from `output` after a forward pass: adds d(output)
+ * / d(parameter) into every trainable parameter's gradient (gradients add up
+ * across calls, as in PyTorch, until nncl_graph_zero_grad), and stores the
+ * gradient of inputs that require one. `grad_output` (output's shape,
+ * float32, `bytes` long) is the upstream gradient; NULL means 1 and needs a
+ * one-element output such as a loss. */
+nncl_status nncl_graph_backward(nncl_graph *g, nncl_node *output, const float *grad_output,
+                                size_t bytes);
+
+/* Sets every parameter gradient to zero. */
+nncl_status nncl_graph_zero_grad(nncl_graph *g);
+
+/* Waits until all queued work is done. */
+nncl_status nncl_graph_finish(nncl_graph *g);
+
+/* Copies a node's output (after forward) or its gradient (after backward)
+ * to host memory; `bytes` must be the node's full size in float32. */
+nncl_status nncl_graph_read(nncl_graph *g, const nncl_node *node, float *dst, size_t bytes);
+nncl_status nncl_graph_read_grad(nncl_graph *g, const nncl_node *node, float *dst, size_t bytes);
+
+/* ---------------------------------------------------------------- parameters */
+
+typedef struct nncl_param_info {
+    const char *name; /* state_dict name, borrowed from the graph */
+    nncl_shape shape;
+    bool trainable; /* false for buffers such as running_mean */
+} nncl_param_info;
+
+/* Parameters and buffers in creation order. */
+size_t nncl_graph_param_count(const nncl_graph *g);
+nncl_status nncl_graph_param_info(const nncl_graph *g, size_t index, nncl_param_info *out);
+
+/* Total number of elements of trainable parameters (as PyTorch counts
+ * sum(p.numel() for p in model.parameters())). */
+int64_t nncl_graph_trainable_count(const nncl_graph *g);
+
+/* Read or write a parameter / buffer by name, or read its gradient. `bytes`
+ * must be its full size in float32. Return NNCL_ERROR_NOT_FOUND for an
+ * unknown name, NNCL_ERROR_INVALID_ARGUMENT for a wrong size. */
+nncl_status nncl_graph_param_read(nncl_graph *g, const char *name, float *dst, size_t bytes);
+nncl_status nncl_graph_param_write(nncl_graph *g, const char *name, const float *src,
+                                   size_t bytes);
+nncl_status nncl_graph_grad_read(nncl_graph *g, const char *name, float *dst, size_t bytes);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* NNCL_H */

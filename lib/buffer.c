@@ -1,0 +1,53 @@
+/* Device memory: creating zero-filled buffers and copying between host and
+ * device. Reads block (they are the only host synchronisation points);
+ * writes and fills are queued in order with the kernels around them. */
+#include "nncl_internal.h"
+
+#include <stdio.h>
+
+nncl_status nncl_buffer_create(nncl_context *ctx, size_t bytes, cl_mem *out) {
+    if (bytes < sizeof(float)) bytes = sizeof(float);
+    if (bytes > ctx->info.max_alloc_bytes)
+        return nncl_fail(NNCL_ERROR_OUT_OF_MEMORY,
+                         "a buffer of %zu bytes exceeds the device's largest allocation (%llu)",
+                         bytes, (unsigned long long)ctx->info.max_alloc_bytes);
+    cl_int err;
+    cl_mem mem = clCreateBuffer(ctx->cl, CL_MEM_READ_WRITE, bytes, NULL, &err);
+    if (!mem) {
+        char what[96];
+        snprintf(what, sizeof what, "allocating %zu bytes on the device", bytes);
+        return nncl_fail_cl(err, what);
+    }
+    const cl_uint zero = 0;
+    err = clEnqueueFillBuffer(ctx->queue, mem, &zero, sizeof zero, 0, bytes / 4 * 4, 0, NULL, NULL);
+    if (err != CL_SUCCESS) {
+        clReleaseMemObject(mem);
+        return nncl_fail_cl(err, "clearing a new buffer");
+    }
+    *out = mem;
+    return NNCL_OK;
+}
+
+void nncl_buffer_release(cl_mem mem) {
+    if (mem) clReleaseMemObject(mem);
+}
+
+nncl_status nncl_buffer_write(nncl_context *ctx, cl_mem mem, size_t offset, const void *src,
+                              size_t bytes) {
+    /* Blocking, so the caller's buffer may be reused at once. */
+    cl_int err = clEnqueueWriteBuffer(ctx->queue, mem, CL_TRUE, offset, bytes, src, 0, NULL, NULL);
+    return err == CL_SUCCESS ? NNCL_OK : nncl_fail_cl(err, "clEnqueueWriteBuffer");
+}
+
+nncl_status nncl_buffer_read(nncl_context *ctx, cl_mem mem, size_t offset, void *dst,
+                             size_t bytes) {
+    cl_int err = clEnqueueReadBuffer(ctx->queue, mem, CL_TRUE, offset, bytes, dst, 0, NULL, NULL);
+    return err == CL_SUCCESS ? NNCL_OK : nncl_fail_cl(err, "clEnqueueReadBuffer");
+}
+
+nncl_status nncl_buffer_fill(nncl_context *ctx, cl_mem mem, float value, size_t count) {
+    if (!count) return NNCL_OK;
+    cl_int err = clEnqueueFillBuffer(ctx->queue, mem, &value, sizeof value, 0,
+                                     count * sizeof(float), 0, NULL, NULL);
+    return err == CL_SUCCESS ? NNCL_OK : nncl_fail_cl(err, "clEnqueueFillBuffer");
+}

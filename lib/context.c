@@ -1,0 +1,116 @@
+/* The context: one device, its OpenCL context and in-order queue, the
+ * kernel cache directory, and the work-group sizes the ops launch with. */
+#include "nncl_internal.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+nncl_status nncl_cache_dir(const nncl_context_options *options, char *buf, size_t size) {
+    if (!buf || !size) return nncl_fail(NNCL_ERROR_INVALID_ARGUMENT, "nncl_cache_dir: no buffer");
+    const char *dir = options && options->cache_dir ? options->cache_dir : getenv("NNCL_CACHE_DIR");
+    int n;
+    if (dir && *dir) {
+        n = snprintf(buf, size, "%s", dir);
+    } else if (getenv("XDG_CACHE_HOME") && *getenv("XDG_CACHE_HOME")) {
+        n = snprintf(buf, size, "%s/nncl", getenv("XDG_CACHE_HOME"));
+    } else if (getenv("HOME") && *getenv("HOME")) {
+        n = snprintf(buf, size, "%s/.cache/nncl", getenv("HOME"));
+    } else {
+        snprintf(buf, size, "off");
+        return NNCL_OK;
+    }
+    if (n < 0 || (size_t)n >= size)
+        return nncl_fail(NNCL_ERROR_INVALID_ARGUMENT, "nncl_cache_dir: buffer of %zu too small",
+                         size);
+    return NNCL_OK;
+}
+
+/* mkdir -p; false when the directory cannot be made. */
+static bool make_dirs(char *path) {
+    for (char *p = path + 1; *p; p++) {
+        if (*p != '/') continue;
+        *p = '\0';
+        bool ok = mkdir(path, 0755) == 0 || errno == EEXIST;
+        *p = '/';
+        if (!ok) return false;
+    }
+    return mkdir(path, 0755) == 0 || errno == EEXIST;
+}
+
+static size_t pick_local_size(const nncl_device_info *info) {
+    size_t local = 64;
+    while (local > 1 && local > info->max_work_group_size) local /= 2;
+    return local;
+}
+
+nncl_status nncl_context_create(const nncl_context_options *options, nncl_context **out) {
+    if (!out) return nncl_fail(NNCL_ERROR_INVALID_ARGUMENT, "nncl_context_create: out is NULL");
+    *out = NULL;
+    nncl_context *ctx = calloc(1, sizeof *ctx);
+    if (!ctx) return nncl_fail(NNCL_ERROR_OUT_OF_MEMORY, "nncl_context_create: out of memory");
+    const char *spec = options && options->device ? options->device : getenv("NNCL_DEVICE");
+    nncl_status st = nncl_device_select(spec, &ctx->platform, &ctx->device, &ctx->info);
+    if (st != NNCL_OK) {
+        free(ctx);
+        return st;
+    }
+    cl_int err;
+    cl_context_properties props[] = {CL_CONTEXT_PLATFORM, (cl_context_properties)ctx->platform, 0};
+    ctx->cl = clCreateContext(props, 1, &ctx->device, NULL, NULL, &err);
+    if (!ctx->cl) {
+        free(ctx);
+        return nncl_fail_cl(err, "clCreateContext");
+    }
+    ctx->queue = clCreateCommandQueue(ctx->cl, ctx->device, 0, &err);
+    if (!ctx->queue) {
+        clReleaseContext(ctx->cl);
+        free(ctx);
+        return nncl_fail_cl(err, "clCreateCommandQueue");
+    }
+    ctx->local_size = pick_local_size(&ctx->info);
+    char dir[sizeof ctx->cache_dir];
+    st = nncl_cache_dir(options, dir, sizeof dir);
+    if (st != NNCL_OK) {
+        nncl_context_destroy(ctx);
+        return st;
+    }
+    /* A cache that cannot be created is a cache that is off, not a failure. */
+    if (strcmp(dir, "off") != 0 && make_dirs(dir)) memcpy(ctx->cache_dir, dir, sizeof dir);
+    *out = ctx;
+    return NNCL_OK;
+}
+
+void nncl_context_destroy(nncl_context *ctx) {
+    if (!ctx) return;
+    if (ctx->queue) {
+        clFinish(ctx->queue);
+        clReleaseCommandQueue(ctx->queue);
+    }
+    nncl_programs_release(ctx);
+    if (ctx->cl) clReleaseContext(ctx->cl);
+    free(ctx);
+}
+
+const nncl_device_info *nncl_context_device(const nncl_context *ctx) {
+    return ctx ? &ctx->info : NULL;
+}
+
+const char *nncl_context_cache_dir(const nncl_context *ctx) {
+    return ctx && ctx->cache_dir[0] ? ctx->cache_dir : "off";
+}
+
+nncl_status nncl_context_warm_up(nncl_context *ctx) {
+    if (!ctx) return nncl_fail(NNCL_ERROR_INVALID_ARGUMENT, "nncl_context_warm_up: ctx is NULL");
+    return nncl_program_build_all(ctx);
+}
+
+size_t nncl_reduce_local_size(const nncl_context *ctx) {
+    size_t local = 128;
+    while (local > 1 && (local > ctx->info.max_work_group_size ||
+                         local * sizeof(float) * 2 > ctx->info.local_mem_bytes))
+        local /= 2;
+    return local;
+}

@@ -1,0 +1,223 @@
+/* Running a graph: the plan (which nodes carry gradients, output, gradient
+ * and scratch buffers), setting inputs, the forward walk in node order and
+ * the backward walk in reverse, and reading results back. Work is queued
+ * without host synchronisation; only reads wait. */
+#include "nncl_internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+nncl_status nncl_node_fail(const nncl_node *node, nncl_status status, const char *fmt, ...) {
+    char detail[1536];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(detail, sizeof detail, fmt, ap);
+    va_end(ap);
+    return nncl_fail(status, "op '%s' node '%s': %s", nncl_op_name(node->op), node->name, detail);
+}
+
+static nncl_status check_graph(const nncl_graph *g, const char *call) {
+    if (!g) return nncl_fail(NNCL_ERROR_INVALID_ARGUMENT, "%s: graph is NULL", call);
+    if (g->status != NNCL_OK)
+        return nncl_fail(NNCL_ERROR_STATE, "%s: the graph has a build error: %s", call, g->error);
+    return NNCL_OK;
+}
+
+static size_t node_bytes(const nncl_node *node) {
+    return (size_t)nncl_shape_numel(node->shape) * (node->is_labels ? sizeof(int32_t) : sizeof(float));
+}
+
+static bool has_trainable(const nncl_graph *g, const nncl_node *node) {
+    for (size_t i = 0; i < node->n_params; i++)
+        if (g->params[node->first_param + i].trainable) return true;
+    return false;
+}
+
+static nncl_status plan(nncl_graph *g) {
+    if (g->planned) return NNCL_OK;
+    size_t workspace = 0;
+    for (size_t i = 0; i < g->n_nodes; i++) {
+        nncl_node *node = g->nodes[i];
+        node->requires_grad = node->wants_grad || has_trainable(g, node);
+        for (int32_t k = 0; k < node->n_inputs; k++)
+            node->requires_grad |= node->inputs[k]->requires_grad;
+        nncl_status st = NNCL_OK;
+        if (!node->out) st = nncl_buffer_create(g->ctx, node_bytes(node), &node->out);
+        if (st == NNCL_OK && node->requires_grad && !node->grad)
+            st = nncl_buffer_create(g->ctx, node_bytes(node), &node->grad);
+        const nncl_op_vtable *vt = nncl_op_vtable_of(node->op);
+        if (st == NNCL_OK && vt->plan) st = vt->plan(g, node);
+        if (st != NNCL_OK) return st;
+        if (node->workspace_bytes > workspace) workspace = node->workspace_bytes;
+    }
+    if (workspace > g->workspace_bytes) {
+        nncl_buffer_release(g->workspace);
+        g->workspace = NULL;
+        g->workspace_bytes = 0;
+        nncl_status st = nncl_buffer_create(g->ctx, workspace, &g->workspace);
+        if (st != NNCL_OK) return st;
+        g->workspace_bytes = workspace;
+    }
+    g->planned = true;
+    return NNCL_OK;
+}
+
+nncl_status nncl_graph_set_input(nncl_graph *g, nncl_node *input, const void *data,
+                                 size_t bytes) {
+    nncl_status st = check_graph(g, "nncl_graph_set_input");
+    if (st != NNCL_OK) return st;
+    if (!input || input->graph != g || (input->op != NNCL_OP_INPUT && input->op != NNCL_OP_LABELS))
+        return nncl_fail(NNCL_ERROR_INVALID_ARGUMENT,
+                         "nncl_graph_set_input: the node is not an input of this graph");
+    if (!data || bytes != node_bytes(input))
+        return nncl_fail(NNCL_ERROR_INVALID_ARGUMENT,
+                         "nncl_graph_set_input: input '%s' takes %zu bytes, got %zu%s",
+                         input->name, node_bytes(input), bytes, data ? "" : " (data is NULL)");
+    if (input->is_labels) {
+        /* Every loss reading these labels bounds them by its class count. */
+        const int32_t *labels = data;
+        for (size_t n = 0; n < g->n_nodes; n++) {
+            const nncl_node *loss = g->nodes[n];
+            if (loss->op != NNCL_OP_CROSS_ENTROPY || loss->inputs[1] != input) continue;
+            int64_t classes = loss->inputs[0]->shape.dims[1];
+            for (int64_t i = 0; i < input->shape.dims[0]; i++)
+                if (labels[i] < 0 || labels[i] >= classes)
+                    return nncl_fail(NNCL_ERROR_INVALID_ARGUMENT,
+                                     "nncl_graph_set_input: label %lld of input '%s' is %d, "
+                                     "outside [0, %lld) for loss '%s'",
+                                     (long long)i, input->name, (int)labels[i],
+                                     (long long)classes, loss->name);
+        }
+    }
+    if ((st = plan(g)) != NNCL_OK) return st;
+    return nncl_buffer_write(g->ctx, input->out, 0, data, bytes);
+}
+
+void nncl_graph_set_training(nncl_graph *g, bool training) {
+    if (g) g->training = training;
+}
+
+nncl_status nncl_graph_forward(nncl_graph *g) {
+    nncl_status st = check_graph(g, "nncl_graph_forward");
+    if (st != NNCL_OK || (st = plan(g)) != NNCL_OK) return st;
+    if (g->training) g->step++;
+    g->forward_training = g->training;
+    for (size_t i = 0; i < g->n_nodes; i++) {
+        nncl_node *node = g->nodes[i];
+        if ((st = nncl_op_vtable_of(node->op)->forward(g, node)) != NNCL_OK) {
+            g->forward_done = false;
+            return st;
+        }
+    }
+    g->forward_done = true;
+    return NNCL_OK;
+}
+
+/* Marks the nodes whose gradient the backward pass from `output` computes,
+ * and for each of their inputs whether an earlier-run consumer already
+ * wrote that input's gradient (then this one adds to it). */
+static nncl_status mark_backward(nncl_graph *g, nncl_node *output) {
+    bool *written = calloc(g->n_nodes, sizeof *written);
+    if (!written) return nncl_fail(NNCL_ERROR_OUT_OF_MEMORY, "nncl_graph_backward: out of memory");
+    for (size_t i = 0; i < g->n_nodes; i++) g->nodes[i]->in_backward = false;
+    output->in_backward = output->requires_grad;
+    for (int32_t i = output->index; i >= 0; i--) {
+        nncl_node *node = g->nodes[i];
+        if (!node->in_backward) continue;
+        for (int32_t k = 0; k < node->n_inputs; k++)
+            if (node->inputs[k]->requires_grad) node->inputs[k]->in_backward = true;
+    }
+    for (int32_t i = output->index; i >= 0; i--) {
+        nncl_node *node = g->nodes[i];
+        if (!node->in_backward) continue;
+        for (int32_t k = 0; k < node->n_inputs; k++) {
+            int32_t in = node->inputs[k]->index;
+            node->accumulate[k] = written[in];
+            written[in] = true;
+        }
+    }
+    free(written);
+    return NNCL_OK;
+}
+
+nncl_status nncl_graph_backward(nncl_graph *g, nncl_node *output, const float *grad_output,
+                                size_t bytes) {
+    nncl_status st = check_graph(g, "nncl_graph_backward");
+    if (st != NNCL_OK) return st;
+    if (!output || output->graph != g)
+        return nncl_fail(NNCL_ERROR_INVALID_ARGUMENT,
+                         "nncl_graph_backward: output is not a node of this graph");
+    if (!g->forward_done || !g->planned)
+        return nncl_fail(NNCL_ERROR_STATE,
+                         "nncl_graph_backward: run nncl_graph_forward first (after the last "
+                         "change to the graph)");
+    if (output->is_labels)
+        return nncl_fail(NNCL_ERROR_INVALID_ARGUMENT,
+                         "nncl_graph_backward: '%s' is a labels input", output->name);
+    size_t numel = (size_t)nncl_shape_numel(output->shape);
+    if (grad_output && bytes != numel * sizeof(float))
+        return nncl_fail(NNCL_ERROR_INVALID_ARGUMENT,
+                         "nncl_graph_backward: grad_output for '%s' takes %zu bytes, got %zu",
+                         output->name, numel * sizeof(float), bytes);
+    if (!grad_output && numel != 1)
+        return nncl_fail(NNCL_ERROR_INVALID_ARGUMENT,
+                         "nncl_graph_backward: '%s' has %zu elements; pass grad_output for a "
+                         "non-scalar output",
+                         output->name, numel);
+    if (!output->requires_grad) return NNCL_OK; /* nothing upstream wants a gradient */
+    if ((st = mark_backward(g, output)) != NNCL_OK) return st;
+    st = grad_output ? nncl_buffer_write(g->ctx, output->grad, 0, grad_output, bytes)
+                     : nncl_buffer_fill(g->ctx, output->grad, 1.0f, 1);
+    for (int32_t i = output->index; i >= 0 && st == NNCL_OK; i--) {
+        nncl_node *node = g->nodes[i];
+        if (node->in_backward && node->n_inputs + (int32_t)node->n_params > 0)
+            st = nncl_op_vtable_of(node->op)->backward(g, node);
+    }
+    return st;
+}
+
+nncl_status nncl_graph_zero_grad(nncl_graph *g) {
+    nncl_status st = check_graph(g, "nncl_graph_zero_grad");
+    for (size_t i = 0; i < g->n_params && st == NNCL_OK; i++)
+        if (g->params[i].grad)
+            st = nncl_buffer_fill(g->ctx, g->params[i].grad, 0.0f, (size_t)g->params[i].numel);
+    return st;
+}
+
+nncl_status nncl_graph_finish(nncl_graph *g) {
+    if (!g) return nncl_fail(NNCL_ERROR_INVALID_ARGUMENT, "nncl_graph_finish: graph is NULL");
+    cl_int err = clFinish(g->ctx->queue);
+    return err == CL_SUCCESS ? NNCL_OK : nncl_fail_cl(err, "clFinish");
+}
+
+static nncl_status read_node(nncl_graph *g, const nncl_node *node, float *dst, size_t bytes,
+                             bool grad) {
+    const char *call = grad ? "nncl_graph_read_grad" : "nncl_graph_read";
+    nncl_status st = check_graph(g, call);
+    if (st != NNCL_OK) return st;
+    if (!node || node->graph != g || !dst)
+        return nncl_fail(NNCL_ERROR_INVALID_ARGUMENT, "%s: %s", call,
+                         dst ? "node is not in this graph" : "dst is NULL");
+    if (bytes != node_bytes(node))
+        return nncl_fail(NNCL_ERROR_INVALID_ARGUMENT, "%s: node '%s' holds %zu bytes, got %zu",
+                         call, node->name, node_bytes(node), bytes);
+    if (!g->forward_done)
+        return nncl_fail(NNCL_ERROR_STATE, "%s: node '%s' has no value: run nncl_graph_forward",
+                         call, node->name);
+    cl_mem mem = grad ? node->grad : node->out;
+    if (!mem)
+        return nncl_fail(NNCL_ERROR_STATE,
+                         "%s: node '%s' has no gradient (does it depend on a trainable "
+                         "parameter or an input that requires one?)",
+                         call, node->name);
+    return nncl_buffer_read(g->ctx, mem, 0, dst, bytes);
+}
+
+nncl_status nncl_graph_read(nncl_graph *g, const nncl_node *node, float *dst, size_t bytes) {
+    return read_node(g, node, dst, bytes, false);
+}
+
+nncl_status nncl_graph_read_grad(nncl_graph *g, const nncl_node *node, float *dst, size_t bytes) {
+    return read_node(g, node, dst, bytes, true);
+}

@@ -1,0 +1,277 @@
+/* The graph as a data structure: creating and freeing it, adding nodes and
+ * parameters, and the sticky first error that lets a whole network be built
+ * before it is checked. Builders append, so node order is topological. */
+#include "nncl_internal.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const op_names[] = {
+#define NNCL_OP(kind, name, impl) name,
+#include "ops/ops.def"
+#undef NNCL_OP
+};
+
+static const nncl_op_vtable *const op_vtables[] = {
+#define NNCL_OP(kind, name, impl) &nncl_op_##impl,
+#include "ops/ops.def"
+#undef NNCL_OP
+};
+
+const char *nncl_op_name(nncl_op_kind op) { return op < NNCL_OP_COUNT ? op_names[op] : "?"; }
+
+const nncl_op_vtable *nncl_op_vtable_of(nncl_op_kind op) { return op_vtables[op]; }
+
+nncl_status nncl_graph_create(nncl_context *ctx, const nncl_graph_options *options,
+                              nncl_graph **out) {
+    if (!out) return nncl_fail(NNCL_ERROR_INVALID_ARGUMENT, "nncl_graph_create: out is NULL");
+    *out = NULL;
+    if (!ctx) return nncl_fail(NNCL_ERROR_INVALID_ARGUMENT, "nncl_graph_create: ctx is NULL");
+    nncl_graph *g = calloc(1, sizeof *g);
+    if (!g) return nncl_fail(NNCL_ERROR_OUT_OF_MEMORY, "nncl_graph_create: out of memory");
+    g->ctx = ctx;
+    g->seed = options ? options->seed : 0;
+    g->training = true;
+    *out = g;
+    return NNCL_OK;
+}
+
+static void node_free(nncl_node *node) {
+    nncl_buffer_release(node->out);
+    nncl_buffer_release(node->grad);
+    for (size_t i = 0; i < sizeof node->aux / sizeof node->aux[0]; i++)
+        nncl_buffer_release(node->aux[i]);
+    free(node->inputs);
+    free(node->accumulate);
+    free(node->name);
+    free(node);
+}
+
+void nncl_graph_destroy(nncl_graph *g) {
+    if (!g) return;
+    if (g->ctx->queue) clFinish(g->ctx->queue);
+    for (size_t i = 0; i < g->n_nodes; i++) node_free(g->nodes[i]);
+    for (size_t i = 0; i < g->n_params; i++) {
+        free(g->params[i].name);
+        nncl_buffer_release(g->params[i].value);
+        nncl_buffer_release(g->params[i].grad);
+    }
+    nncl_buffer_release(g->workspace);
+    free(g->nodes);
+    free(g->params);
+    free(g);
+}
+
+nncl_status nncl_graph_status(const nncl_graph *g) {
+    return g ? g->status : NNCL_ERROR_INVALID_ARGUMENT;
+}
+
+const char *nncl_graph_error(const nncl_graph *g) {
+    return g ? g->error : "graph is NULL";
+}
+
+nncl_shape nncl_node_shape(const nncl_node *node) {
+    return node ? node->shape : (nncl_shape){0};
+}
+
+const char *nncl_node_name(const nncl_node *node) { return node ? node->name : NULL; }
+
+static void record(nncl_graph *g, nncl_status status, const char *fmt, va_list ap) {
+    nncl_fail_v(status, fmt, ap);
+    if (g->status != NNCL_OK) return;
+    g->status = status;
+    snprintf(g->error, sizeof g->error, "%s", nncl_last_error());
+}
+
+static void record_f(nncl_graph *g, nncl_status status, const char *fmt, ...) NNCL_PRINTF(3, 4);
+static void record_f(nncl_graph *g, nncl_status status, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    record(g, status, fmt, ap);
+    va_end(ap);
+}
+
+nncl_node *nncl_build_fail(nncl_graph *g, nncl_status status, const char *op, const char *name,
+                           const char *fmt, ...) {
+    char detail[1536];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(detail, sizeof detail, fmt, ap);
+    va_end(ap);
+    char node_part[300] = "";
+    if (name) snprintf(node_part, sizeof node_part, " node '%s'", name);
+    record_f(g, status, "op '%s'%s (node %zu): %s", op, node_part, g->n_nodes, detail);
+    return NULL;
+}
+
+bool nncl_builder_ready(nncl_graph *g, const char *op, nncl_node *const *inputs, int32_t n) {
+    if (!g) {
+        nncl_fail(NNCL_ERROR_INVALID_ARGUMENT, "op '%s': graph is NULL", op);
+        return false;
+    }
+    if (g->status != NNCL_OK) {
+        nncl_fail(g->status, "%s", g->error);
+        return false;
+    }
+    for (int32_t i = 0; i < n; i++) {
+        if (!inputs[i]) {
+            nncl_build_fail(g, NNCL_ERROR_INVALID_ARGUMENT, op, NULL, "input %d is NULL", (int)i);
+            return false;
+        }
+        if (inputs[i]->graph != g) {
+            nncl_build_fail(g, NNCL_ERROR_INVALID_ARGUMENT, op, NULL,
+                            "input %d ('%s') belongs to another graph", (int)i, inputs[i]->name);
+            return false;
+        }
+    }
+    return true;
+}
+
+static char *dup_str(const char *s) {
+    char *copy = malloc(strlen(s) + 1);
+    return copy ? strcpy(copy, s) : NULL;
+}
+
+static bool name_taken(const nncl_graph *g, const char *name) {
+    for (size_t i = 0; i < g->n_nodes; i++)
+        if (!strcmp(g->nodes[i]->name, name)) return true;
+    return false;
+}
+
+nncl_node *nncl_node_add(nncl_graph *g, nncl_op_kind op, const char *name, nncl_node *const *inputs,
+                         int32_t n_inputs, nncl_shape shape) {
+    const char *op_name = nncl_op_name(op);
+    char auto_name[64];
+    if (!name) {
+        snprintf(auto_name, sizeof auto_name, "%s_%zu", op_name, g->n_nodes);
+        name = auto_name;
+    }
+    if (!*name || strlen(name) > 200)
+        return nncl_build_fail(g, NNCL_ERROR_INVALID_ARGUMENT, op_name, name,
+                               "a node name must have 1 to 200 characters");
+    if (name_taken(g, name))
+        return nncl_build_fail(g, NNCL_ERROR_INVALID_ARGUMENT, op_name, name,
+                               "another node already has this name");
+    if (g->n_nodes == g->nodes_cap) {
+        size_t cap = g->nodes_cap ? g->nodes_cap * 2 : 16;
+        nncl_node **grown = realloc(g->nodes, cap * sizeof *grown);
+        if (!grown) return nncl_build_fail(g, NNCL_ERROR_OUT_OF_MEMORY, op_name, name, "no memory");
+        g->nodes = grown;
+        g->nodes_cap = cap;
+    }
+    nncl_node *node = calloc(1, sizeof *node);
+    if (node) {
+        node->name = dup_str(name);
+        node->inputs = calloc((size_t)(n_inputs ? n_inputs : 1), sizeof *node->inputs);
+        node->accumulate = calloc((size_t)(n_inputs ? n_inputs : 1), sizeof *node->accumulate);
+    }
+    if (!node || !node->name || !node->inputs || !node->accumulate) {
+        if (node) node_free(node);
+        return nncl_build_fail(g, NNCL_ERROR_OUT_OF_MEMORY, op_name, name, "no memory");
+    }
+    node->graph = g;
+    node->index = (int32_t)g->n_nodes;
+    node->op = op;
+    node->shape = shape;
+    node->n_inputs = n_inputs;
+    for (int32_t i = 0; i < n_inputs; i++) node->inputs[i] = inputs[i];
+    node->first_param = g->n_params;
+    g->nodes[g->n_nodes++] = node;
+    g->planned = false;
+    g->forward_done = false;
+    return node;
+}
+
+nncl_param_entry *nncl_node_param(nncl_graph *g, const nncl_node *node, size_t i) {
+    return &g->params[node->first_param + i];
+}
+
+static bool param_init(nncl_graph *g, nncl_param_entry *p, float fill, int64_t he_fan_in) {
+    float *host = malloc((size_t)p->numel * sizeof *host);
+    if (!host) return false;
+    if (he_fan_in > 0) {
+        /* He et al. 2015: normal with std sqrt(2 / fan_in), for ReLU nets.
+         * Each parameter has its own stream, so adding a layer later does not
+         * change the earlier layers' weights. */
+        uint64_t state = g->seed ^ (0x9e3779b97f4a7c15ULL * (uint64_t)(g->n_params + 1));
+        double std = sqrt(2.0 / (double)he_fan_in);
+        for (int64_t i = 0; i < p->numel; i++) host[i] = (float)(std * nncl_normal(&state));
+    } else {
+        for (int64_t i = 0; i < p->numel; i++) host[i] = fill;
+    }
+    bool ok = nncl_buffer_write(g->ctx, p->value, 0, host, (size_t)p->numel * sizeof *host) ==
+              NNCL_OK;
+    free(host);
+    return ok;
+}
+
+bool nncl_param_add(nncl_graph *g, nncl_node *node, const char *suffix, nncl_shape shape,
+                    bool trainable, float fill, int64_t he_fan_in) {
+    const char *op = nncl_op_name(node->op);
+    if (g->n_params == g->params_cap) {
+        size_t cap = g->params_cap ? g->params_cap * 2 : 16;
+        nncl_param_entry *grown = realloc(g->params, cap * sizeof *grown);
+        if (!grown) {
+            nncl_build_fail(g, NNCL_ERROR_OUT_OF_MEMORY, op, node->name, "no memory");
+            return false;
+        }
+        g->params = grown;
+        g->params_cap = cap;
+    }
+    nncl_param_entry p = {.shape = shape, .numel = nncl_shape_numel(shape), .trainable = trainable};
+    size_t len = strlen(node->name) + strlen(suffix) + 2;
+    p.name = malloc(len);
+    if (!p.name) {
+        nncl_build_fail(g, NNCL_ERROR_OUT_OF_MEMORY, op, node->name, "no memory");
+        return false;
+    }
+    snprintf(p.name, len, "%s.%s", node->name, suffix);
+    size_t bytes = (size_t)p.numel * sizeof(float);
+    nncl_status st = nncl_buffer_create(g->ctx, bytes, &p.value);
+    if (st == NNCL_OK && trainable) st = nncl_buffer_create(g->ctx, bytes, &p.grad);
+    if (st == NNCL_OK && !param_init(g, &p, fill, he_fan_in))
+        st = nncl_fail(NNCL_ERROR_OUT_OF_MEMORY, "initialising %s failed: %s", p.name,
+                       nncl_last_error());
+    if (st != NNCL_OK) {
+        nncl_build_fail(g, st, op, node->name, "parameter %s: %s", p.name, nncl_last_error());
+        nncl_buffer_release(p.value);
+        nncl_buffer_release(p.grad);
+        free(p.name);
+        return false;
+    }
+    g->params[g->n_params++] = p;
+    node->n_params++;
+    return true;
+}
+
+nncl_node *nncl_input(nncl_graph *g, const char *name, nncl_shape shape) {
+    if (!nncl_builder_ready(g, "input", NULL, 0)) return NULL;
+    if (nncl_shape_numel(shape) <= 0) {
+        char s[128];
+        return nncl_build_fail(g, NNCL_ERROR_SHAPE, "input", name,
+                               "shape %s must have rank 1 to %d and every dim > 0",
+                               nncl_shape_str(shape, s, sizeof s), NNCL_MAX_RANK);
+    }
+    return nncl_node_add(g, NNCL_OP_INPUT, name, NULL, 0, shape);
+}
+
+nncl_node *nncl_input_labels(nncl_graph *g, const char *name, int64_t batch) {
+    if (!nncl_builder_ready(g, "labels", NULL, 0)) return NULL;
+    if (batch <= 0)
+        return nncl_build_fail(g, NNCL_ERROR_SHAPE, "labels", name,
+                               "batch size %lld must be > 0", (long long)batch);
+    nncl_node *node = nncl_node_add(g, NNCL_OP_LABELS, name, NULL, 0, NNCL_SHAPE(batch));
+    if (node) node->is_labels = true;
+    return node;
+}
+
+nncl_status nncl_input_set_requires_grad(nncl_graph *g, nncl_node *input, bool requires_grad) {
+    if (!g || !input || input->graph != g || input->op != NNCL_OP_INPUT)
+        return nncl_fail(NNCL_ERROR_INVALID_ARGUMENT,
+                         "nncl_input_set_requires_grad: expects a float input node of this graph");
+    input->wants_grad = requires_grad;
+    g->planned = false;
+    return NNCL_OK;
+}

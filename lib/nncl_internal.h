@@ -1,0 +1,257 @@
+/* Private structures shared by the library's files: the context, the graph
+ * and its nodes, the op table, and the helpers every op uses to launch
+ * kernels, call GEMM and report errors. Nothing here is installed. */
+#ifndef NNCL_INTERNAL_H
+#define NNCL_INTERNAL_H
+
+#define CL_TARGET_OPENCL_VERSION 120
+#include <CL/cl.h>
+
+#include "nncl.h"
+
+#include <stdarg.h>
+
+#if defined(__GNUC__)
+#define NNCL_PRINTF(fmt, args) __attribute__((format(printf, fmt, args)))
+#else
+#define NNCL_PRINTF(fmt, args)
+#endif
+
+/* ---- errors (status.c) */
+
+/* Records the message for nncl_last_error and returns status. */
+nncl_status nncl_fail(nncl_status status, const char *fmt, ...) NNCL_PRINTF(2, 3);
+nncl_status nncl_fail_v(nncl_status status, const char *fmt, va_list ap);
+/* "CL_OUT_OF_RESOURCES" for -5; "CL_UNKNOWN_ERROR" otherwise. */
+const char *nncl_cl_error_name(cl_int err);
+/* nncl_fail(NNCL_ERROR_OPENCL, "<what>: <CL error name> (<code>)"). */
+nncl_status nncl_fail_cl(cl_int err, const char *what);
+/* Formats a shape as "[2, 3, 4]" into buf. */
+const char *nncl_shape_str(nncl_shape shape, char *buf, size_t size);
+
+/* ---- context (context.c, device.c) */
+
+typedef struct nncl_program_entry nncl_program_entry;
+
+struct nncl_context {
+    cl_platform_id platform;
+    cl_device_id device;
+    cl_context cl;
+    cl_command_queue queue;
+    nncl_device_info info;
+    char cache_dir[1024]; /* "" when the cache is off */
+    size_t local_size;    /* work-group size for elementwise kernels */
+    nncl_program_entry *programs;
+    size_t n_programs;
+};
+
+/* Finds the device a spec names (NULL spec: the default rule). */
+nncl_status nncl_device_select(const char *spec, cl_platform_id *platform, cl_device_id *device,
+                               nncl_device_info *info);
+void nncl_device_describe(cl_platform_id platform, cl_device_id device, nncl_device_info *info);
+
+/* ---- kernel programs (program.c, kernels generated from cl/) */
+
+typedef struct nncl_kernel_source {
+    const char *name; /* "conv.cl" */
+    const char *text;
+    size_t length;
+} nncl_kernel_source;
+extern const nncl_kernel_source nncl_kernel_sources[];
+extern const size_t nncl_kernel_source_count;
+
+/* The kernel `name` from program `file`, built on first use (from the disk
+ * cache when possible). The kernel object is owned by the context. */
+nncl_status nncl_kernel_get(nncl_context *ctx, const char *file, const char *name,
+                            cl_kernel *out);
+nncl_status nncl_program_build_all(nncl_context *ctx);
+void nncl_programs_release(nncl_context *ctx);
+
+/* ---- launching (launch.c) */
+
+typedef struct nncl_arg {
+    size_t size;
+    const void *value;
+} nncl_arg;
+#define NNCL_ARG(v) ((nncl_arg){sizeof(v), &(v)})
+#define NNCL_ARGS(...) (const nncl_arg[]){__VA_ARGS__}, sizeof((nncl_arg[]){__VA_ARGS__}) / sizeof(nncl_arg)
+
+/* One work-item per element, items rounded up to the context's work-group
+ * size (kernels check their index against the real count). */
+nncl_status nncl_launch(nncl_context *ctx, const char *file, const char *kernel, size_t items,
+                        const nncl_arg *args, size_t n_args);
+/* `groups` work-groups of `local` items, for reductions that use local memory. */
+nncl_status nncl_launch_groups(nncl_context *ctx, const char *file, const char *kernel,
+                               size_t groups, size_t local, const nncl_arg *args, size_t n_args);
+/* The work-group size for per-channel reductions on this device. */
+size_t nncl_reduce_local_size(const nncl_context *ctx);
+
+/* ---- device memory (buffer.c) */
+
+/* A zero-filled device buffer of `bytes` (at least 4). */
+nncl_status nncl_buffer_create(nncl_context *ctx, size_t bytes, cl_mem *out);
+void nncl_buffer_release(cl_mem mem);
+nncl_status nncl_buffer_write(nncl_context *ctx, cl_mem mem, size_t offset, const void *src,
+                              size_t bytes);
+nncl_status nncl_buffer_read(nncl_context *ctx, cl_mem mem, size_t offset, void *dst,
+                             size_t bytes);
+nncl_status nncl_buffer_fill(nncl_context *ctx, cl_mem mem, float value, size_t count);
+
+/* ---- GEMM (gemm.c, the only user of CLBlast) */
+
+/* Row-major C[m x n] = alpha * op(A) * op(B) + beta * C, offsets and leading
+ * dimensions in elements. */
+nncl_status nncl_gemm(nncl_context *ctx, bool trans_a, bool trans_b, size_t m, size_t n, size_t k,
+                      float alpha, cl_mem a, size_t a_off, size_t lda, cl_mem b, size_t b_off,
+                      size_t ldb, float beta, cl_mem c, size_t c_off, size_t ldc);
+
+/* ---- host random numbers (rng.c) */
+
+uint64_t nncl_splitmix64(uint64_t *state);
+/* A standard normal sample (Box-Muller over splitmix64). */
+double nncl_normal(uint64_t *state);
+
+/* ---- graph */
+
+typedef enum nncl_op_kind {
+#define NNCL_OP(kind, name, impl) NNCL_OP_##kind,
+#include "ops/ops.def"
+#undef NNCL_OP
+    NNCL_OP_COUNT
+} nncl_op_kind;
+
+/* Geometry of a spatial op, always as 3 dims (D, H, W): a 2D op has D = 1,
+ * kernel 1, stride 1, no padding in dim 0; a 1D op also in dim 1. */
+typedef struct nncl_window {
+    int32_t spatial; /* 1, 2 or 3 */
+    int64_t in[3], out[3], kernel[3], stride[3], pad_begin[3], pad_end[3], dilation[3];
+} nncl_window;
+
+typedef enum nncl_activation {
+    NNCL_ACT_RELU = 0,
+    NNCL_ACT_LEAKY_RELU = 1,
+    NNCL_ACT_SIGMOID = 2,
+    NNCL_ACT_TANH = 3,
+    NNCL_ACT_ELU = 4,
+} nncl_activation;
+
+typedef union nncl_op_attrs {
+    struct {
+        nncl_window win;
+        int64_t groups;
+        bool bias;
+    } conv;
+    struct {
+        nncl_window win;
+        bool exclude_pad;
+    } pool;
+    struct {
+        float eps, momentum;
+        bool affine;
+    } bn;
+    struct {
+        float alpha;
+    } act;
+    struct {
+        bool bias;
+    } linear;
+    struct {
+        float p;
+        uint64_t step; /* the forward step whose mask backward must reuse */
+    } dropout;
+} nncl_op_attrs;
+
+typedef struct nncl_param_entry {
+    char *name;
+    nncl_shape shape;
+    int64_t numel;
+    bool trainable;
+    cl_mem value;
+    cl_mem grad; /* NULL for buffers */
+} nncl_param_entry;
+
+struct nncl_node {
+    nncl_graph *graph;
+    int32_t index;
+    nncl_op_kind op;
+    char *name;
+    nncl_shape shape;
+    bool is_labels;     /* int32 data */
+    bool requires_grad; /* a gradient flows into this node's output */
+    bool wants_grad;    /* inputs only: the user asked for the gradient */
+    nncl_node **inputs;
+    int32_t n_inputs;
+    size_t first_param, n_params;
+    nncl_op_attrs attrs;
+    size_t workspace_bytes; /* scratch the op needs while it runs */
+    cl_mem out, grad;
+    cl_mem aux[3];      /* op state kept from forward for backward */
+    bool *accumulate;   /* per input: add into its gradient (else overwrite) */
+    bool in_backward;   /* on the path of the current backward pass */
+};
+
+struct nncl_graph {
+    nncl_context *ctx;
+    uint64_t seed;
+    nncl_node **nodes;
+    size_t n_nodes, nodes_cap;
+    nncl_param_entry *params;
+    size_t n_params, params_cap;
+    nncl_status status;
+    char error[2048];
+    bool training;
+    bool planned;
+    bool forward_done;
+    bool forward_training; /* the mode the last forward pass ran in */
+    uint64_t step; /* training forward passes so far */
+    cl_mem workspace;
+    size_t workspace_bytes;
+};
+
+/* One op's behaviour. plan may be NULL. */
+typedef struct nncl_op_vtable {
+    nncl_status (*plan)(nncl_graph *g, nncl_node *node);
+    nncl_status (*forward)(nncl_graph *g, nncl_node *node);
+    nncl_status (*backward)(nncl_graph *g, nncl_node *node);
+} nncl_op_vtable;
+
+#define NNCL_OP(kind, name, impl) extern const nncl_op_vtable nncl_op_##impl;
+#include "ops/ops.def"
+#undef NNCL_OP
+
+const char *nncl_op_name(nncl_op_kind op);
+const nncl_op_vtable *nncl_op_vtable_of(nncl_op_kind op);
+
+/* Builder support (graph.c). Each returns NULL after recording an error. */
+bool nncl_builder_ready(nncl_graph *g, const char *op, nncl_node *const *inputs, int32_t n);
+nncl_node *nncl_node_add(nncl_graph *g, nncl_op_kind op, const char *name, nncl_node *const *inputs,
+                         int32_t n_inputs, nncl_shape shape);
+/* Records the graph's first error, prefixed with op and node, and returns NULL. */
+nncl_node *nncl_build_fail(nncl_graph *g, nncl_status status, const char *op, const char *name,
+                           const char *fmt, ...) NNCL_PRINTF(5, 6);
+/* Adds a parameter "<node>.<suffix>" filled with `fill` or, when he_fan_in
+ * > 0, with He normal values of std sqrt(2 / he_fan_in). */
+bool nncl_param_add(nncl_graph *g, nncl_node *node, const char *suffix, nncl_shape shape,
+                    bool trainable, float fill, int64_t he_fan_in);
+nncl_param_entry *nncl_node_param(nncl_graph *g, const nncl_node *node, size_t i);
+
+/* Fails a running op with "op 'x' node 'y': ..." */
+nncl_status nncl_node_fail(const nncl_node *node, nncl_status status, const char *fmt, ...)
+    NNCL_PRINTF(3, 4);
+
+/* Spatial geometry shared by conv and pooling (window.c). */
+typedef struct nncl_window_request {
+    const int64_t *kernel, *stride, *padding, *pad_begin, *pad_end, *dilation;
+    bool padding_same, ceil_mode, default_stride_is_kernel;
+} nncl_window_request;
+/* Fills win from x's shape and the request; on a bad request records the
+ * graph error and returns false. */
+bool nncl_window_plan(nncl_graph *g, const char *op, const char *name, nncl_shape x,
+                      const nncl_window_request *req, nncl_window *win);
+int64_t nncl_window_volume(const int64_t v[3]);
+/* The window's dims as kernel arguments (d, h, w, 0). */
+cl_int4 nncl_int4(const int64_t v[3]);
+/* Product of dims [from, rank). */
+int64_t nncl_shape_inner(nncl_shape s, int32_t from);
+
+#endif

@@ -1,0 +1,36 @@
+/* Elementwise sum of two tensors of one shape: the residual connection.
+ * Its gradient passes unchanged to both inputs. */
+#include "copy.h"
+
+nncl_node *nncl_add(nncl_graph *g, nncl_node *a, nncl_node *b) {
+    nncl_node *in[2] = {a, b};
+    if (!nncl_builder_ready(g, "add", in, 2)) return NULL;
+    char sa[128], sb[128];
+    bool same = a->shape.rank == b->shape.rank && !a->is_labels && !b->is_labels;
+    for (int i = 0; same && i < a->shape.rank; i++) same = a->shape.dims[i] == b->shape.dims[i];
+    if (!same)
+        return nncl_build_fail(g, NNCL_ERROR_SHAPE, "add", NULL,
+                               "inputs '%s' %s and '%s' %s must be features of the same shape",
+                               a->name, nncl_shape_str(a->shape, sa, sizeof sa), b->name,
+                               nncl_shape_str(b->shape, sb, sizeof sb));
+    return nncl_node_add(g, NNCL_OP_ADD, NULL, in, 2, a->shape);
+}
+
+static nncl_status add_forward(nncl_graph *g, nncl_node *node) {
+    cl_int total = (cl_int)nncl_shape_numel(node->shape);
+    return nncl_launch(g->ctx, "tensor.cl", "add2", (size_t)total,
+                       NNCL_ARGS(NNCL_ARG(node->inputs[0]->out), NNCL_ARG(node->inputs[1]->out),
+                                 NNCL_ARG(node->out), NNCL_ARG(total)));
+}
+
+static nncl_status add_backward(nncl_graph *g, nncl_node *node) {
+    size_t n = (size_t)nncl_shape_numel(node->shape);
+    nncl_status st = NNCL_OK;
+    for (int32_t k = 0; k < 2 && st == NNCL_OK; k++)
+        if (node->inputs[k]->requires_grad)
+            st = nncl_copy_rows(g, node->grad, 0, 0, node->inputs[k]->grad, 0, 0, 1, n,
+                                node->accumulate[k]);
+    return st;
+}
+
+const nncl_op_vtable nncl_op_add = {NULL, add_forward, add_backward};

@@ -1,0 +1,122 @@
+/* Batch normalisation over dim 1 for NC, NCW, NCHW and NCDHW inputs
+ * (Ioffe & Szegedy 2015), with PyTorch's running-statistics convention:
+ * momentum 0.1 by default and the unbiased variance in running_var. */
+#include "../nncl_internal.h"
+
+nncl_node *nncl_batch_norm(nncl_graph *g, nncl_node *x, const nncl_batch_norm_params *params,
+                           const char *name) {
+    if (!nncl_builder_ready(g, "batch_norm", &x, 1)) return NULL;
+    char s[128];
+    if (x->is_labels || x->shape.rank < 2)
+        return nncl_build_fail(g, NNCL_ERROR_SHAPE, "batch_norm", name,
+                               "input %s must be [N, C, ...] features",
+                               nncl_shape_str(x->shape, s, sizeof s));
+    nncl_batch_norm_params p = params ? *params : (nncl_batch_norm_params){0};
+    if (p.eps < 0 || p.momentum < 0 || p.momentum > 1)
+        return nncl_build_fail(g, NNCL_ERROR_INVALID_ARGUMENT, "batch_norm", name,
+                               "eps %g must be >= 0 and momentum %g in [0, 1]", (double)p.eps,
+                               (double)p.momentum);
+    nncl_node *node = nncl_node_add(g, NNCL_OP_BATCH_NORM, name, &x, 1, x->shape);
+    if (!node) return NULL;
+    node->attrs.bn.eps = p.eps > 0 ? p.eps : 1e-5f;
+    node->attrs.bn.momentum = p.momentum > 0 ? p.momentum : 0.1f;
+    node->attrs.bn.affine = !p.no_affine;
+    nncl_shape c = NNCL_SHAPE(x->shape.dims[1]);
+    if (node->attrs.bn.affine && (!nncl_param_add(g, node, "weight", c, true, 1.0f, 0) ||
+                                  !nncl_param_add(g, node, "bias", c, true, 0.0f, 0)))
+        return NULL;
+    if (!nncl_param_add(g, node, "running_mean", c, false, 0.0f, 0) ||
+        !nncl_param_add(g, node, "running_var", c, false, 1.0f, 0))
+        return NULL;
+    return node;
+}
+
+typedef struct bn_refs {
+    cl_mem gamma, beta, dgamma, dbeta, running_mean, running_var;
+    cl_int batch, channels, inner, total, affine;
+} bn_refs;
+
+static bn_refs refs_of(nncl_graph *g, const nncl_node *node) {
+    bn_refs r = {0};
+    size_t at = 0;
+    r.affine = node->attrs.bn.affine;
+    if (r.affine) {
+        r.gamma = nncl_node_param(g, node, 0)->value;
+        r.dgamma = nncl_node_param(g, node, 0)->grad;
+        r.beta = nncl_node_param(g, node, 1)->value;
+        r.dbeta = nncl_node_param(g, node, 1)->grad;
+        at = 2;
+    }
+    r.running_mean = nncl_node_param(g, node, at)->value;
+    r.running_var = nncl_node_param(g, node, at + 1)->value;
+    if (!r.affine) /* unused by the kernels, but arguments must be buffers */
+        r.gamma = r.beta = r.dgamma = r.dbeta = r.running_mean;
+    r.batch = (cl_int)node->shape.dims[0];
+    r.channels = (cl_int)node->shape.dims[1];
+    r.inner = (cl_int)nncl_shape_inner(node->shape, 2);
+    r.total = (cl_int)nncl_shape_numel(node->shape);
+    return r;
+}
+
+static nncl_status bn_plan(nncl_graph *g, nncl_node *node) {
+    size_t c = (size_t)node->shape.dims[1] * sizeof(float);
+    nncl_status st = NNCL_OK;
+    if (!node->aux[0]) st = nncl_buffer_create(g->ctx, c, &node->aux[0]);         /* mean */
+    if (st == NNCL_OK && !node->aux[1]) st = nncl_buffer_create(g->ctx, c, &node->aux[1]); /* 1/std */
+    if (st == NNCL_OK && !node->aux[2]) st = nncl_buffer_create(g->ctx, 2 * c, &node->aux[2]);
+    return st;
+}
+
+static nncl_status bn_forward(nncl_graph *g, nncl_node *node) {
+    bn_refs r = refs_of(g, node);
+    cl_float eps = node->attrs.bn.eps, momentum = node->attrs.bn.momentum;
+    nncl_status st;
+    if (g->training) {
+        if ((int64_t)r.batch * r.inner < 2)
+            return nncl_node_fail(node, NNCL_ERROR_SHAPE,
+                                  "training needs more than one value per channel (input [%d, "
+                                  "%d, ...] has %d)",
+                                  r.batch, r.channels, r.batch * r.inner);
+        size_t local = nncl_reduce_local_size(g->ctx);
+        st = nncl_launch_groups(
+            g->ctx, "batchnorm.cl", "bn_batch_stats", (size_t)r.channels, local,
+            NNCL_ARGS(NNCL_ARG(node->inputs[0]->out), NNCL_ARG(node->aux[0]),
+                      NNCL_ARG(node->aux[1]), NNCL_ARG(r.running_mean), NNCL_ARG(r.running_var),
+                      NNCL_ARG(r.batch), NNCL_ARG(r.channels), NNCL_ARG(r.inner), NNCL_ARG(eps),
+                      NNCL_ARG(momentum), ((nncl_arg){local * sizeof(float), NULL})));
+    } else {
+        st = nncl_launch(g->ctx, "batchnorm.cl", "bn_running_stats", (size_t)r.channels,
+                         NNCL_ARGS(NNCL_ARG(r.running_mean), NNCL_ARG(r.running_var),
+                                   NNCL_ARG(node->aux[0]), NNCL_ARG(node->aux[1]),
+                                   NNCL_ARG(r.channels), NNCL_ARG(eps)));
+    }
+    if (st != NNCL_OK) return st;
+    return nncl_launch(g->ctx, "batchnorm.cl", "bn_apply", (size_t)r.total,
+                       NNCL_ARGS(NNCL_ARG(node->inputs[0]->out), NNCL_ARG(node->out),
+                                 NNCL_ARG(node->aux[0]), NNCL_ARG(node->aux[1]), NNCL_ARG(r.gamma),
+                                 NNCL_ARG(r.beta), NNCL_ARG(r.channels), NNCL_ARG(r.inner),
+                                 NNCL_ARG(r.total), NNCL_ARG(r.affine)));
+}
+
+static nncl_status bn_backward(nncl_graph *g, nncl_node *node) {
+    bn_refs r = refs_of(g, node);
+    nncl_node *x = node->inputs[0];
+    size_t local = nncl_reduce_local_size(g->ctx);
+    nncl_status st = nncl_launch_groups(
+        g->ctx, "batchnorm.cl", "bn_backward_sums", (size_t)r.channels, local,
+        NNCL_ARGS(NNCL_ARG(node->grad), NNCL_ARG(x->out), NNCL_ARG(node->aux[0]),
+                  NNCL_ARG(node->aux[1]), NNCL_ARG(node->aux[2]), NNCL_ARG(r.dgamma),
+                  NNCL_ARG(r.dbeta), NNCL_ARG(r.batch), NNCL_ARG(r.channels), NNCL_ARG(r.inner),
+                  NNCL_ARG(r.affine), ((nncl_arg){2 * local * sizeof(float), NULL})));
+    if (st != NNCL_OK || !x->requires_grad) return st;
+    cl_float count = (cl_float)r.batch * (cl_float)r.inner;
+    cl_int training = g->forward_training, acc = node->accumulate[0];
+    return nncl_launch(g->ctx, "batchnorm.cl", "bn_backward_input", (size_t)r.total,
+                       NNCL_ARGS(NNCL_ARG(node->grad), NNCL_ARG(x->out), NNCL_ARG(node->aux[0]),
+                                 NNCL_ARG(node->aux[1]), NNCL_ARG(r.gamma), NNCL_ARG(node->aux[2]),
+                                 NNCL_ARG(x->grad), NNCL_ARG(r.channels), NNCL_ARG(r.inner),
+                                 NNCL_ARG(r.total), NNCL_ARG(count), NNCL_ARG(r.affine),
+                                 NNCL_ARG(training), NNCL_ARG(acc)));
+}
+
+const nncl_op_vtable nncl_op_batchnorm = {bn_plan, bn_forward, bn_backward};

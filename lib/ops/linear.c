@@ -1,0 +1,76 @@
+/* Fully connected layer over the last dim, PyTorch's Linear: y = x W^T + b.
+ * Forward and both gradients are single GEMMs; the input gradient uses
+ * GEMM's beta to add into a gradient another consumer already wrote. */
+#include "../nncl_internal.h"
+
+nncl_node *nncl_linear(nncl_graph *g, nncl_node *x, int64_t out_features,
+                       const nncl_linear_params *params, const char *name) {
+    if (!nncl_builder_ready(g, "linear", &x, 1)) return NULL;
+    char s[128];
+    if (x->is_labels)
+        return nncl_build_fail(g, NNCL_ERROR_INVALID_ARGUMENT, "linear", name,
+                               "input '%s' holds labels, not features", x->name);
+    if (out_features <= 0)
+        return nncl_build_fail(g, NNCL_ERROR_INVALID_ARGUMENT, "linear", name,
+                               "out_features %lld must be > 0", (long long)out_features);
+    if (x->shape.rank < 2)
+        return nncl_build_fail(g, NNCL_ERROR_SHAPE, "linear", name,
+                               "input %s must be [N, in_features] (flatten a feature map first)",
+                               nncl_shape_str(x->shape, s, sizeof s));
+    int64_t in = x->shape.dims[x->shape.rank - 1];
+    nncl_shape y = x->shape;
+    y.dims[y.rank - 1] = out_features;
+    nncl_node *node = nncl_node_add(g, NNCL_OP_LINEAR, name, &x, 1, y);
+    if (!node) return NULL;
+    bool bias = !(params && params->no_bias);
+    node->attrs.linear.bias = bias;
+    if (!nncl_param_add(g, node, "weight", NNCL_SHAPE(out_features, in), true, 0.0f, in))
+        return NULL;
+    if (bias && !nncl_param_add(g, node, "bias", NNCL_SHAPE(out_features), true, 0.0f, 0))
+        return NULL;
+    return node;
+}
+
+typedef struct linear_dims {
+    size_t rows, in, out;
+} linear_dims;
+
+static linear_dims dims_of(const nncl_node *node) {
+    linear_dims d;
+    d.out = (size_t)node->shape.dims[node->shape.rank - 1];
+    d.rows = (size_t)nncl_shape_numel(node->shape) / d.out;
+    d.in = (size_t)node->inputs[0]->shape.dims[node->shape.rank - 1];
+    return d;
+}
+
+static nncl_status linear_forward(nncl_graph *g, nncl_node *node) {
+    linear_dims d = dims_of(node);
+    nncl_status st = nncl_gemm(g->ctx, false, true, d.rows, d.out, d.in, 1.0f,
+                               node->inputs[0]->out, 0, d.in, nncl_node_param(g, node, 0)->value,
+                               0, d.in, 0.0f, node->out, 0, d.out);
+    if (st != NNCL_OK || !node->attrs.linear.bias) return st;
+    cl_mem b = nncl_node_param(g, node, 1)->value;
+    cl_int channels = (cl_int)d.out, inner = 1, total = (cl_int)(d.rows * d.out);
+    return nncl_launch(g->ctx, "tensor.cl", "add_bias", (size_t)total,
+                       NNCL_ARGS(NNCL_ARG(node->out), NNCL_ARG(b), NNCL_ARG(channels),
+                                 NNCL_ARG(inner), NNCL_ARG(total)));
+}
+
+static nncl_status linear_backward(nncl_graph *g, nncl_node *node) {
+    linear_dims d = dims_of(node);
+    nncl_node *x = node->inputs[0];
+    nncl_param_entry *w = nncl_node_param(g, node, 0);
+    nncl_status st = nncl_gemm(g->ctx, true, false, d.out, d.in, d.rows, 1.0f, node->grad, 0,
+                               d.out, x->out, 0, d.in, 1.0f, w->grad, 0, d.in);
+    if (st == NNCL_OK && node->attrs.linear.bias) {
+        cl_int rows = (cl_int)d.rows, channels = (cl_int)d.out, inner = 1;
+        st = nncl_launch(g->ctx, "tensor.cl", "channel_sum", d.out,
+                         NNCL_ARGS(NNCL_ARG(node->grad), NNCL_ARG(nncl_node_param(g, node, 1)->grad),
+                                   NNCL_ARG(rows), NNCL_ARG(channels), NNCL_ARG(inner)));
+    }
+    if (st != NNCL_OK || !x->requires_grad) return st;
+    return nncl_gemm(g->ctx, false, false, d.rows, d.in, d.out, 1.0f, node->grad, 0, d.out,
+                     w->value, 0, d.in, node->accumulate[0] ? 1.0f : 0.0f, x->grad, 0, d.in);
+}
+
+const nncl_op_vtable nncl_op_linear = {NULL, linear_forward, linear_backward};

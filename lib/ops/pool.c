@@ -1,0 +1,131 @@
+/* Max and average pooling in 1, 2 and 3 spatial dims (PyTorch's MaxPool /
+ * AvgPool: padding, dilation, ceil_mode, count_include_pad) and global
+ * pooling, which is the same op with one window covering the whole input. */
+#include "../nncl_internal.h"
+
+static bool is_max(nncl_op_kind op) { return op == NNCL_OP_MAX_POOL || op == NNCL_OP_GLOBAL_MAX_POOL; }
+
+static nncl_node *pool_build(nncl_graph *g, nncl_op_kind op, nncl_node *x,
+                             const nncl_window_request *req, bool exclude_pad, const char *name) {
+    const char *op_name = nncl_op_name(op);
+    char s[128];
+    if (x->is_labels)
+        return nncl_build_fail(g, NNCL_ERROR_INVALID_ARGUMENT, op_name, name,
+                               "input '%s' holds labels, not features", x->name);
+    nncl_window win;
+    if (!nncl_window_plan(g, op_name, name, x->shape, req, &win)) return NULL;
+    for (int d = 3 - win.spatial; d < 3; d++) {
+        /* PyTorch's rule: padding at most half the (dilated) kernel, so every
+         * window holds at least one real element. */
+        int64_t half = (win.dilation[d] * (win.kernel[d] - 1) + 1) / 2;
+        if (win.pad_begin[d] > half || win.pad_end[d] > half)
+            return nncl_build_fail(g, NNCL_ERROR_INVALID_ARGUMENT, op_name, name,
+                                   "input %s: padding %lld/%lld exceeds half the kernel (%lld)",
+                                   nncl_shape_str(x->shape, s, sizeof s),
+                                   (long long)win.pad_begin[d], (long long)win.pad_end[d],
+                                   (long long)half);
+    }
+    nncl_shape y = x->shape;
+    for (int i = 0; i < win.spatial; i++) y.dims[2 + i] = win.out[3 - win.spatial + i];
+    nncl_node *node = nncl_node_add(g, op, name, &x, 1, y);
+    if (!node) return NULL;
+    node->attrs.pool.win = win;
+    node->attrs.pool.exclude_pad = exclude_pad;
+    return node;
+}
+
+static nncl_node *window_pool(nncl_graph *g, nncl_op_kind op, nncl_node *x,
+                              const nncl_pool_params *p, const char *name) {
+    if (!nncl_builder_ready(g, nncl_op_name(op), &x, 1)) return NULL;
+    if (!p)
+        return nncl_build_fail(g, NNCL_ERROR_INVALID_ARGUMENT, nncl_op_name(op), name,
+                               "params are required (kernel)");
+    if (op == NNCL_OP_AVG_POOL)
+        for (int i = 0; i < 3; i++)
+            if (p->dilation[i] > 1)
+                return nncl_build_fail(g, NNCL_ERROR_INVALID_ARGUMENT, "avg_pool", name,
+                                       "average pooling has no dilation");
+    nncl_window_request req = {.kernel = p->kernel,
+                               .stride = p->stride,
+                               .padding = p->padding,
+                               .pad_begin = p->pad_begin,
+                               .pad_end = p->pad_end,
+                               .dilation = p->dilation,
+                               .ceil_mode = p->ceil_mode,
+                               .default_stride_is_kernel = true};
+    return pool_build(g, op, x, &req, p->exclude_pad, name);
+}
+
+nncl_node *nncl_max_pool(nncl_graph *g, nncl_node *x, const nncl_pool_params *params,
+                         const char *name) {
+    return window_pool(g, NNCL_OP_MAX_POOL, x, params, name);
+}
+
+nncl_node *nncl_avg_pool(nncl_graph *g, nncl_node *x, const nncl_pool_params *params,
+                         const char *name) {
+    return window_pool(g, NNCL_OP_AVG_POOL, x, params, name);
+}
+
+static nncl_node *global_pool(nncl_graph *g, nncl_op_kind op, nncl_node *x, const char *name) {
+    if (!nncl_builder_ready(g, nncl_op_name(op), &x, 1)) return NULL;
+    int64_t kernel[3] = {1, 1, 1};
+    for (int i = 0; i + 2 < x->shape.rank && i < 3; i++) kernel[i] = x->shape.dims[2 + i];
+    nncl_window_request req = {.kernel = kernel};
+    return pool_build(g, op, x, &req, false, name);
+}
+
+nncl_node *nncl_global_avg_pool(nncl_graph *g, nncl_node *x, const char *name) {
+    return global_pool(g, NNCL_OP_GLOBAL_AVG_POOL, x, name);
+}
+
+nncl_node *nncl_global_max_pool(nncl_graph *g, nncl_node *x, const char *name) {
+    return global_pool(g, NNCL_OP_GLOBAL_MAX_POOL, x, name);
+}
+
+static nncl_status pool_plan(nncl_graph *g, nncl_node *node) {
+    if (!is_max(node->op) || node->aux[0]) return NNCL_OK;
+    return nncl_buffer_create(g->ctx, (size_t)nncl_shape_numel(node->shape) * sizeof(cl_int),
+                              &node->aux[0]);
+}
+
+static nncl_status pool_forward(nncl_graph *g, nncl_node *node) {
+    const nncl_window *w = &node->attrs.pool.win;
+    cl_int total = (cl_int)nncl_shape_numel(node->shape);
+    cl_int4 in = nncl_int4(w->in), out = nncl_int4(w->out), k = nncl_int4(w->kernel),
+            stride = nncl_int4(w->stride), pad = nncl_int4(w->pad_begin),
+            pad_end = nncl_int4(w->pad_end), dil = nncl_int4(w->dilation);
+    cl_mem x = node->inputs[0]->out;
+    if (is_max(node->op))
+        return nncl_launch(g->ctx, "pool.cl", "max_pool_forward", (size_t)total,
+                           NNCL_ARGS(NNCL_ARG(x), NNCL_ARG(node->out), NNCL_ARG(node->aux[0]),
+                                     NNCL_ARG(total), NNCL_ARG(in), NNCL_ARG(out), NNCL_ARG(k),
+                                     NNCL_ARG(stride), NNCL_ARG(pad), NNCL_ARG(dil)));
+    cl_int exclude = node->attrs.pool.exclude_pad;
+    return nncl_launch(g->ctx, "pool.cl", "avg_pool_forward", (size_t)total,
+                       NNCL_ARGS(NNCL_ARG(x), NNCL_ARG(node->out), NNCL_ARG(total), NNCL_ARG(in),
+                                 NNCL_ARG(out), NNCL_ARG(k), NNCL_ARG(stride), NNCL_ARG(pad),
+                                 NNCL_ARG(pad_end), NNCL_ARG(exclude)));
+}
+
+static nncl_status pool_backward(nncl_graph *g, nncl_node *node) {
+    const nncl_window *w = &node->attrs.pool.win;
+    nncl_node *x = node->inputs[0];
+    cl_int total = (cl_int)nncl_shape_numel(x->shape), acc = node->accumulate[0];
+    cl_int4 in = nncl_int4(w->in), out = nncl_int4(w->out), k = nncl_int4(w->kernel),
+            stride = nncl_int4(w->stride), pad = nncl_int4(w->pad_begin),
+            pad_end = nncl_int4(w->pad_end), dil = nncl_int4(w->dilation);
+    if (is_max(node->op))
+        return nncl_launch(g->ctx, "pool.cl", "max_pool_backward", (size_t)total,
+                           NNCL_ARGS(NNCL_ARG(node->grad), NNCL_ARG(node->aux[0]),
+                                     NNCL_ARG(x->grad), NNCL_ARG(total), NNCL_ARG(in),
+                                     NNCL_ARG(out), NNCL_ARG(k), NNCL_ARG(stride), NNCL_ARG(pad),
+                                     NNCL_ARG(dil), NNCL_ARG(acc)));
+    cl_int exclude = node->attrs.pool.exclude_pad;
+    return nncl_launch(g->ctx, "pool.cl", "avg_pool_backward", (size_t)total,
+                       NNCL_ARGS(NNCL_ARG(node->grad), NNCL_ARG(x->grad), NNCL_ARG(total),
+                                 NNCL_ARG(in), NNCL_ARG(out), NNCL_ARG(k), NNCL_ARG(stride),
+                                 NNCL_ARG(pad), NNCL_ARG(pad_end), NNCL_ARG(exclude),
+                                 NNCL_ARG(acc)));
+}
+
+const nncl_op_vtable nncl_op_pool = {pool_plan, pool_forward, pool_backward};

@@ -1,0 +1,42 @@
+/* Softmax over dim 1 (classes or channels) of [N, C, ...]. */
+#include "../nncl_internal.h"
+
+nncl_node *nncl_softmax(nncl_graph *g, nncl_node *x) {
+    if (!nncl_builder_ready(g, "softmax", &x, 1)) return NULL;
+    char s[128];
+    if (x->shape.rank < 2 || x->is_labels)
+        return nncl_build_fail(g, NNCL_ERROR_SHAPE, "softmax", NULL,
+                               "input %s must be [N, C, ...] features",
+                               nncl_shape_str(x->shape, s, sizeof s));
+    return nncl_node_add(g, NNCL_OP_SOFTMAX, NULL, &x, 1, x->shape);
+}
+
+typedef struct softmax_dims {
+    cl_int channels, inner, rows;
+} softmax_dims;
+
+static softmax_dims dims_of(const nncl_node *node) {
+    softmax_dims d;
+    d.channels = (cl_int)node->shape.dims[1];
+    d.inner = (cl_int)nncl_shape_inner(node->shape, 2);
+    d.rows = (cl_int)(node->shape.dims[0] * d.inner);
+    return d;
+}
+
+static nncl_status softmax_forward(nncl_graph *g, nncl_node *node) {
+    softmax_dims d = dims_of(node);
+    return nncl_launch(g->ctx, "softmax.cl", "softmax_forward", (size_t)d.rows,
+                       NNCL_ARGS(NNCL_ARG(node->inputs[0]->out), NNCL_ARG(node->out),
+                                 NNCL_ARG(d.channels), NNCL_ARG(d.inner), NNCL_ARG(d.rows)));
+}
+
+static nncl_status softmax_backward(nncl_graph *g, nncl_node *node) {
+    softmax_dims d = dims_of(node);
+    cl_int acc = node->accumulate[0];
+    return nncl_launch(g->ctx, "softmax.cl", "softmax_backward", (size_t)d.rows,
+                       NNCL_ARGS(NNCL_ARG(node->out), NNCL_ARG(node->grad),
+                                 NNCL_ARG(node->inputs[0]->grad), NNCL_ARG(d.channels),
+                                 NNCL_ARG(d.inner), NNCL_ARG(d.rows), NNCL_ARG(acc)));
+}
+
+const nncl_op_vtable nncl_op_softmax = {NULL, softmax_forward, softmax_backward};

@@ -1,0 +1,65 @@
+/* Parameters and buffers as the user sees them: listed in creation order,
+ * found by their state_dict names, read, written and their gradients read. */
+#include "nncl_internal.h"
+
+#include <string.h>
+
+size_t nncl_graph_param_count(const nncl_graph *g) { return g ? g->n_params : 0; }
+
+nncl_status nncl_graph_param_info(const nncl_graph *g, size_t index, nncl_param_info *out) {
+    if (!g || !out)
+        return nncl_fail(NNCL_ERROR_INVALID_ARGUMENT, "nncl_graph_param_info: NULL argument");
+    if (index >= g->n_params)
+        return nncl_fail(NNCL_ERROR_NOT_FOUND, "nncl_graph_param_info: index %zu of %zu", index,
+                         g->n_params);
+    out->name = g->params[index].name;
+    out->shape = g->params[index].shape;
+    out->trainable = g->params[index].trainable;
+    return NNCL_OK;
+}
+
+int64_t nncl_graph_trainable_count(const nncl_graph *g) {
+    int64_t n = 0;
+    for (size_t i = 0; g && i < g->n_params; i++)
+        if (g->params[i].trainable) n += g->params[i].numel;
+    return n;
+}
+
+static nncl_status find(nncl_graph *g, const char *name, size_t bytes, const void *buf,
+                        const char *call, nncl_param_entry **out) {
+    if (!g || !name || !buf)
+        return nncl_fail(NNCL_ERROR_INVALID_ARGUMENT, "%s: NULL argument", call);
+    for (size_t i = 0; i < g->n_params; i++) {
+        nncl_param_entry *p = &g->params[i];
+        if (strcmp(p->name, name)) continue;
+        if (bytes != (size_t)p->numel * sizeof(float))
+            return nncl_fail(NNCL_ERROR_INVALID_ARGUMENT, "%s: '%s' holds %zu bytes, got %zu",
+                             call, name, (size_t)p->numel * sizeof(float), bytes);
+        *out = p;
+        return NNCL_OK;
+    }
+    return nncl_fail(NNCL_ERROR_NOT_FOUND, "%s: no parameter or buffer named '%s'", call, name);
+}
+
+nncl_status nncl_graph_param_read(nncl_graph *g, const char *name, float *dst, size_t bytes) {
+    nncl_param_entry *p;
+    nncl_status st = find(g, name, bytes, dst, "nncl_graph_param_read", &p);
+    return st != NNCL_OK ? st : nncl_buffer_read(g->ctx, p->value, 0, dst, bytes);
+}
+
+nncl_status nncl_graph_param_write(nncl_graph *g, const char *name, const float *src,
+                                   size_t bytes) {
+    nncl_param_entry *p;
+    nncl_status st = find(g, name, bytes, src, "nncl_graph_param_write", &p);
+    return st != NNCL_OK ? st : nncl_buffer_write(g->ctx, p->value, 0, src, bytes);
+}
+
+nncl_status nncl_graph_grad_read(nncl_graph *g, const char *name, float *dst, size_t bytes) {
+    nncl_param_entry *p;
+    nncl_status st = find(g, name, bytes, dst, "nncl_graph_grad_read", &p);
+    if (st != NNCL_OK) return st;
+    if (!p->grad)
+        return nncl_fail(NNCL_ERROR_INVALID_ARGUMENT,
+                         "nncl_graph_grad_read: '%s' is a buffer, it has no gradient", name);
+    return nncl_buffer_read(g->ctx, p->grad, 0, dst, bytes);
+}

@@ -1,0 +1,87 @@
+/* Sliding-window geometry shared by convolution and pooling: defaults,
+ * validation with messages that name the offending dim, per-side padding,
+ * "same" padding and the output-size rule
+ *   out = floor((in + pad_begin + pad_end - dilation*(kernel-1) - 1) / stride) + 1
+ * (ceil for ceil_mode, as PyTorch's pooling). */
+#include "nncl_internal.h"
+
+#include <stdio.h>
+
+int64_t nncl_window_volume(const int64_t v[3]) { return v[0] * v[1] * v[2]; }
+
+cl_int4 nncl_int4(const int64_t v[3]) {
+    cl_int4 r = {{(cl_int)v[0], (cl_int)v[1], (cl_int)v[2], 0}};
+    return r;
+}
+
+static int64_t or_default(const int64_t *v, int i, int64_t dflt) {
+    return v && v[i] ? v[i] : dflt;
+}
+
+static int64_t at(const int64_t *v, int i) { return v ? v[i] : 0; }
+
+bool nncl_window_plan(nncl_graph *g, const char *op, const char *name, nncl_shape x,
+                      const nncl_window_request *req, nncl_window *win) {
+    char s[128];
+    if (x.rank < 3 || x.rank > 5) {
+        nncl_build_fail(g, NNCL_ERROR_SHAPE, op, name,
+                        "input %s must be NCW, NCHW or NCDHW (rank 3 to 5)",
+                        nncl_shape_str(x, s, sizeof s));
+        return false;
+    }
+    int32_t spatial = x.rank - 2;
+    win->spatial = spatial;
+    for (int d = 0; d < 3; d++) {
+        win->in[d] = win->out[d] = win->kernel[d] = win->stride[d] = win->dilation[d] = 1;
+        win->pad_begin[d] = win->pad_end[d] = 0;
+    }
+    for (int i = 0; i < spatial; i++) {
+        int d = 3 - spatial + i; /* user dim i lands in slot d */
+        int64_t in = x.dims[2 + i], k = at(req->kernel, i);
+        int64_t stride = or_default(req->stride, i, req->default_stride_is_kernel ? k : 1);
+        int64_t dil = or_default(req->dilation, i, 1);
+        int64_t pb = at(req->padding, i) + at(req->pad_begin, i);
+        int64_t pe = at(req->padding, i) + at(req->pad_end, i);
+        if (k <= 0 || stride <= 0 || dil <= 0 || pb < 0 || pe < 0 || at(req->padding, i) < 0 ||
+            at(req->pad_begin, i) < 0 || at(req->pad_end, i) < 0) {
+            nncl_build_fail(g, NNCL_ERROR_INVALID_ARGUMENT, op, name,
+                            "spatial dim %d: kernel %lld, stride %lld and dilation %lld must be > "
+                            "0 and padding %lld/%lld must be >= 0",
+                            i, (long long)k, (long long)stride, (long long)dil, (long long)pb,
+                            (long long)pe);
+            return false;
+        }
+        int64_t span = dil * (k - 1) + 1;
+        if (req->padding_same) {
+            if (stride != 1 || pb || pe) {
+                nncl_build_fail(g, NNCL_ERROR_INVALID_ARGUMENT, op, name,
+                                "padding 'same' needs stride 1 and no explicit padding");
+                return false;
+            }
+            pb = (span - 1) / 2;
+            pe = span - 1 - pb;
+        }
+        int64_t padded = in + pb + pe;
+        if (padded < span) {
+            nncl_build_fail(g, NNCL_ERROR_SHAPE, op, name,
+                            "input %s: spatial dim %d is %lld with padding but the (dilated) "
+                            "kernel spans %lld",
+                            nncl_shape_str(x, s, sizeof s), i, (long long)padded, (long long)span);
+            return false;
+        }
+        int64_t out = (padded - span) / stride + 1;
+        if (req->ceil_mode) {
+            out = (padded - span + stride - 1) / stride + 1;
+            /* The last window must start inside the input or its begin padding. */
+            if ((out - 1) * stride >= in + pb) out--;
+        }
+        win->in[d] = in;
+        win->out[d] = out;
+        win->kernel[d] = k;
+        win->stride[d] = stride;
+        win->dilation[d] = dil;
+        win->pad_begin[d] = pb;
+        win->pad_end[d] = pe;
+    }
+    return true;
+}
