@@ -1,0 +1,244 @@
+/* Convolution: hand-worked 1D cases, the output-size rule over a table,
+ * parameter counts, and forward/backward against the host reference and
+ * finite differences over 1D, 2D and 3D shapes with stride, dilation,
+ * groups, asymmetric and 'same' padding, batch 1 and > 1. */
+#include "harness.h"
+#include "ref/ref.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+/* Runs conv on x and returns its output (malloc'd), checking the shape. */
+static float *conv1d(const float *x, int64_t len, const float *w, int64_t k,
+                     const nncl_conv_params *extra, int64_t expect_len) {
+    nncl_graph *g;
+    ASSERT_OK(nncl_graph_create(test_context(), NULL, &g));
+    nncl_node *in = nncl_input(g, "x", NNCL_SHAPE(1, 1, len));
+    nncl_conv_params p = *extra;
+    p.out_channels = 1;
+    p.kernel[0] = k;
+    p.no_bias = true;
+    nncl_node *y = nncl_conv(g, in, &p, "conv");
+    assert_int_equal(nncl_graph_status(g), NNCL_OK);
+    assert_int_equal(nncl_node_shape(y).dims[2], expect_len);
+    ASSERT_OK(nncl_graph_param_write(g, "conv.weight", w, (size_t)k * sizeof(float)));
+    ASSERT_OK(nncl_graph_set_input(g, in, x, (size_t)len * sizeof(float)));
+    ASSERT_OK(nncl_graph_forward(g));
+    float *out = malloc((size_t)expect_len * sizeof(float));
+    ASSERT_OK(nncl_graph_read(g, y, out, (size_t)expect_len * sizeof(float)));
+    nncl_graph_destroy(g);
+    return out;
+}
+
+static void expect_values(const float *got, const float *want, int n) {
+    for (int i = 0; i < n; i++)
+        if (got[i] != want[i]) fail_msg("element %d is %g, expected %g", i, got[i], want[i]);
+}
+
+static void test_hand_worked_1d(void **state) {
+    (void)state;
+    const float x[] = {1, 2, 3, 2, 5, 1}, w[] = {1, 2};
+    float *y = conv1d(x, 6, w, 2, &(nncl_conv_params){0}, 5);
+    expect_values(y, (const float[]){5, 8, 7, 12, 7}, 5);
+    free(y);
+    y = conv1d(x, 6, w, 2, &(nncl_conv_params){.stride = {2}}, 3);
+    expect_values(y, (const float[]){5, 7, 7}, 3);
+    free(y);
+    y = conv1d(x, 6, w, 2, &(nncl_conv_params){.padding = {1}}, 7);
+    expect_values(y, (const float[]){2, 5, 8, 7, 12, 7, 1}, 7);
+    free(y);
+}
+
+/* H_out = floor((H + 2P - D(K-1) - 1) / S) + 1 over a table of cases. */
+static void test_output_size_rule(void **state) {
+    (void)state;
+    static const struct {
+        int64_t h, k, s, p, d, expect;
+    } cases[] = {
+        {28, 3, 1, 1, 1, 28}, {28, 3, 2, 1, 1, 14}, {28, 5, 1, 0, 1, 24}, {32, 3, 2, 0, 1, 15},
+        {7, 3, 1, 0, 2, 3},   {10, 4, 3, 2, 1, 4},  {5, 5, 1, 0, 1, 1},   {9, 3, 2, 1, 3, 3},
+        {256, 3, 2, 1, 1, 128}, {1, 1, 1, 0, 1, 1}, {11, 2, 4, 3, 2, 4},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        nncl_graph *g;
+        ASSERT_OK(nncl_graph_create(test_context(), NULL, &g));
+        nncl_node *x = nncl_input(g, "x", NNCL_SHAPE(1, 2, cases[i].h, cases[i].h));
+        nncl_node *y = nncl_conv(g, x,
+                                 &(nncl_conv_params){.out_channels = 3,
+                                                     .kernel = {cases[i].k, cases[i].k},
+                                                     .stride = {cases[i].s, cases[i].s},
+                                                     .padding = {cases[i].p, cases[i].p},
+                                                     .dilation = {cases[i].d, cases[i].d}},
+                                 NULL);
+        if (!y) fail_msg("case %zu: %s", i, nncl_graph_error(g));
+        int64_t formula =
+            (cases[i].h + 2 * cases[i].p - cases[i].d * (cases[i].k - 1) - 1) / cases[i].s + 1;
+        assert_int_equal(formula, cases[i].expect);
+        assert_int_equal(nncl_node_shape(y).dims[2], cases[i].expect);
+        assert_int_equal(nncl_node_shape(y).dims[3], cases[i].expect);
+        nncl_graph_destroy(g);
+    }
+}
+
+/* A 256x256 image through conv k3 s2 p1 (128x128), then max pool k4 s1. */
+static void test_conv_then_pool_size(void **state) {
+    (void)state;
+    nncl_graph *g;
+    ASSERT_OK(nncl_graph_create(test_context(), NULL, &g));
+    nncl_node *x = nncl_input(g, "x", NNCL_SHAPE(1, 3, 256, 256));
+    nncl_node *h = nncl_conv(g, x,
+                             &(nncl_conv_params){.out_channels = 4, .kernel = {3, 3},
+                                                 .stride = {2, 2}, .padding = {1, 1}},
+                             "conv");
+    nncl_node *y = nncl_max_pool(g, h, &(nncl_pool_params){.kernel = {4, 4}, .stride = {1, 1}},
+                                 "pool");
+    assert_int_equal(nncl_graph_status(g), NNCL_OK);
+    assert_int_equal(nncl_node_shape(h).dims[2], 128);
+    assert_int_equal(nncl_node_shape(y).dims[2], 125);
+    assert_int_equal(nncl_node_shape(y).dims[3], 125);
+    nncl_graph_destroy(g);
+}
+
+/* (K0 * K1 * C_in + 1) * C_out; 10 filters 5x5x3 = 760. */
+static void test_parameter_count(void **state) {
+    (void)state;
+    static const int64_t cases[][4] = {{5, 5, 3, 10}, {3, 3, 1, 32}, {3, 3, 32, 64}, {1, 7, 4, 2}};
+    for (size_t i = 0; i < 4; i++) {
+        nncl_graph *g;
+        ASSERT_OK(nncl_graph_create(test_context(), NULL, &g));
+        nncl_node *x = nncl_input(g, "x", NNCL_SHAPE(1, cases[i][2], 16, 16));
+        nncl_conv(g, x,
+                  &(nncl_conv_params){.out_channels = cases[i][3],
+                                      .kernel = {cases[i][0], cases[i][1]}},
+                  "conv");
+        assert_int_equal(nncl_graph_status(g), NNCL_OK);
+        int64_t expect = (cases[i][0] * cases[i][1] * cases[i][2] + 1) * cases[i][3];
+        assert_int_equal(nncl_graph_trainable_count(g), expect);
+        if (i == 0) assert_int_equal(expect, 760);
+        nncl_graph_destroy(g);
+    }
+}
+
+typedef struct conv_case {
+    nncl_conv_params p;
+    nncl_shape x;
+} conv_case;
+
+static nncl_node *build_conv(nncl_graph *g, nncl_node **x, nncl_node *labels, const void *cfg) {
+    (void)labels;
+    return nncl_conv(g, x[0], &((const conv_case *)cfg)->p, "conv");
+}
+
+/* The reference's own reading of the parameters: no library code involved. */
+static ref_window window_of(const conv_case *c) {
+    ref_window w = {.spatial = c->x.rank - 2};
+    for (int i = 0; i < w.spatial; i++) {
+        w.in[i] = c->x.dims[2 + i];
+        w.kernel[i] = c->p.kernel[i];
+        w.stride[i] = c->p.stride[i] ? c->p.stride[i] : 1;
+        w.dilation[i] = c->p.dilation[i] ? c->p.dilation[i] : 1;
+        w.pad_begin[i] = c->p.padding[i] + c->p.pad_begin[i];
+        w.pad_end[i] = c->p.padding[i] + c->p.pad_end[i];
+        if (c->p.padding_same) {
+            int64_t total = w.dilation[i] * (w.kernel[i] - 1);
+            w.pad_begin[i] = total / 2;
+            w.pad_end[i] = total - total / 2;
+        }
+    }
+    assert_true(ref_window_out(&w));
+    return w;
+}
+
+static void ref_conv_case(const double *const *x, const double *const *params,
+                          const int32_t *labels, double *y, const void *cfg) {
+    (void)labels;
+    const conv_case *c = cfg;
+    ref_window w = window_of(c);
+    ref_conv(x[0], params[0], c->p.no_bias ? NULL : params[1], c->x.dims[0], c->x.dims[1],
+             c->p.out_channels, c->p.groups ? c->p.groups : 1, &w, y);
+}
+
+static const conv_case conv_cases[] = {
+    /* 1D */
+    {{.out_channels = 3, .kernel = {3}}, NNCL_SHAPE(2, 2, 11)},
+    {{.out_channels = 4, .kernel = {4}, .stride = {3}, .padding = {2}, .dilation = {2}},
+     NNCL_SHAPE(1, 3, 17)},
+    {{.out_channels = 4, .kernel = {3}, .groups = 2, .pad_begin = {2}, .no_bias = true},
+     NNCL_SHAPE(3, 4, 9)},
+    {{.out_channels = 2, .kernel = {4}, .padding_same = true}, NNCL_SHAPE(2, 2, 8)},
+    /* 2D */
+    {{.out_channels = 5, .kernel = {3, 3}, .padding = {1, 1}}, NNCL_SHAPE(2, 3, 7, 9)},
+    {{.out_channels = 4, .kernel = {3, 2}, .stride = {2, 3}, .dilation = {2, 1}},
+     NNCL_SHAPE(1, 2, 11, 10)},
+    {{.out_channels = 6, .kernel = {3, 3}, .groups = 3, .pad_begin = {1, 0}, .pad_end = {0, 2}},
+     NNCL_SHAPE(2, 6, 6, 5)},
+    {{.out_channels = 4, .kernel = {3, 3}, .groups = 4, .padding = {1, 1}, .stride = {2, 2}},
+     NNCL_SHAPE(2, 4, 7, 7)}, /* depthwise */
+    {{.out_channels = 3, .kernel = {1, 1}, .no_bias = true}, NNCL_SHAPE(3, 5, 4, 3)},
+    {{.out_channels = 2, .kernel = {2, 3}, .padding_same = true, .dilation = {2, 1}},
+     NNCL_SHAPE(1, 3, 6, 5)},
+    /* 3D */
+    {{.out_channels = 3, .kernel = {2, 3, 3}, .padding = {0, 1, 1}}, NNCL_SHAPE(2, 2, 4, 5, 5)},
+    {{.out_channels = 4, .kernel = {3, 2, 2}, .stride = {2, 1, 2}, .dilation = {1, 2, 1},
+      .groups = 2, .pad_end = {1, 0, 1}},
+     NNCL_SHAPE(1, 4, 5, 6, 5)},
+};
+
+static void test_conv_against_reference(void **state) {
+    (void)state;
+    for (size_t i = 0; i < sizeof conv_cases / sizeof conv_cases[0]; i++) {
+        char label[64];
+        snprintf(label, sizeof label, "conv case %zu", i);
+        op_check c = {.label = label,
+                      .n_inputs = 1,
+                      .inputs = {conv_cases[i].x},
+                      .build = build_conv,
+                      .ref = ref_conv_case,
+                      .cfg = &conv_cases[i]};
+        check_op(&c);
+    }
+}
+
+/* He normal: weights have mean ~0 and std sqrt(2 / fan_in); bias is zero;
+ * the same seed gives the same weights. */
+static void test_he_initialisation(void **state) {
+    (void)state;
+    float *w[2];
+    for (int run = 0; run < 2; run++) {
+        nncl_graph *g;
+        ASSERT_OK(nncl_graph_create(test_context(), &(nncl_graph_options){.seed = 42}, &g));
+        nncl_node *x = nncl_input(g, "x", NNCL_SHAPE(1, 16, 8, 8));
+        nncl_conv(g, x, &(nncl_conv_params){.out_channels = 64, .kernel = {3, 3}}, "c");
+        w[run] = malloc(64 * 16 * 9 * sizeof(float));
+        float bias[64];
+        ASSERT_OK(nncl_graph_param_read(g, "c.weight", w[run], 64 * 16 * 9 * sizeof(float)));
+        ASSERT_OK(nncl_graph_param_read(g, "c.bias", bias, sizeof bias));
+        for (int i = 0; i < 64; i++) assert_true(bias[i] == 0.0f);
+        nncl_graph_destroy(g);
+    }
+    assert_memory_equal(w[0], w[1], 64 * 16 * 9 * sizeof(float));
+    double sum = 0, sq = 0;
+    int n = 64 * 16 * 9;
+    for (int i = 0; i < n; i++) {
+        sum += w[0][i];
+        sq += (double)w[0][i] * w[0][i];
+    }
+    double mean = sum / n, std = sqrt(sq / n - mean * mean), want = sqrt(2.0 / (16 * 9));
+    assert_true(fabs(mean) < 0.01);
+    assert_true(fabs(std - want) / want < 0.03);
+    free(w[0]);
+    free(w[1]);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_hand_worked_1d),
+        cmocka_unit_test(test_output_size_rule),
+        cmocka_unit_test(test_conv_then_pool_size),
+        cmocka_unit_test(test_parameter_count),
+        cmocka_unit_test(test_conv_against_reference),
+        cmocka_unit_test(test_he_initialisation),
+    };
+    return cmocka_run_group_tests(tests, NULL, test_context_teardown);
+}
