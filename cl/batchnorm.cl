@@ -17,8 +17,8 @@ float channel_reduce(__global const float *x, int batch, int channels, int inner
     }
     scratch[lid] = s;
     barrier(CLK_LOCAL_MEM_FENCE);
-    for (int half = lsize / 2; half > 0; half /= 2) {
-        if (lid < half) scratch[lid] += scratch[lid + half];
+    for (int step = lsize / 2; step > 0; step /= 2) {
+        if (lid < step) scratch[lid] += scratch[lid + step];
         barrier(CLK_LOCAL_MEM_FENCE);
     }
     float total = scratch[0];
@@ -84,10 +84,10 @@ __kernel void bn_backward_sums(__global const float *dy, __global const float *x
     scratch[lid] = s1;
     scratch[lsize + lid] = s2;
     barrier(CLK_LOCAL_MEM_FENCE);
-    for (int half = lsize / 2; half > 0; half /= 2) {
-        if (lid < half) {
-            scratch[lid] += scratch[lid + half];
-            scratch[lsize + lid] += scratch[lsize + lid + half];
+    for (int step = lsize / 2; step > 0; step /= 2) {
+        if (lid < step) {
+            scratch[lid] += scratch[lid + step];
+            scratch[lsize + lid] += scratch[lsize + lid + step];
         }
         barrier(CLK_LOCAL_MEM_FENCE);
     }

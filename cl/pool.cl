@@ -72,10 +72,10 @@ __kernel void max_pool_backward(__global const float *dy, __global const int *ar
 
 /* Start of the window along one dim, its end clipped to the padded input
  * (count_include_pad counts up to there) and the real elements it covers. */
-int window_span(int o, int stride, int pad_begin, int kernel, int in, int pad_end, int *start,
+int window_span(int o, int stride, int pad_begin, int size, int in, int pad_end, int *start,
                 int *end) {
     int s = o * stride - pad_begin;
-    int e = min(s + kernel, in + pad_end);
+    int e = min(s + size, in + pad_end);
     int padded = e - s;
     *start = max(s, 0);
     *end = min(e, in);

@@ -42,7 +42,7 @@ void distinct_fill(double *x, int64_t n, uint64_t seed) {
         perm[i] = perm[j];
         perm[j] = t;
     }
-    for (int64_t i = 0; i < n; i++) x[i] = (float)(-2.0 + ((double)perm[i] + 0.5) * 4.0 / (double)n);
+    for (int64_t i = 0; i < n; i++) x[i] = (float)(-2.0 + ((double)perm[i] + 0.25) * 4.0 / (double)n);
     free(perm);
 }
 

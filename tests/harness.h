@@ -28,9 +28,9 @@ int test_context_teardown(void **state);
 
 /* Uniform doubles in [lo, hi), rounded to float so host and device agree. */
 void random_fill(double *x, int64_t n, uint64_t seed, double lo, double hi);
-/* n distinct values spread over [-2, 2], none near 0 or near each other
- * (spacing 4/n): kinks of ReLU and ties of max stay out of reach of the
- * finite-difference step. */
+/* n distinct values spread over [-2, 2] with spacing 4/n, none closer than
+ * 1/n to 0 (a quarter step off the grid): kinks of ReLU and ties of max
+ * stay out of reach of the finite-difference step. */
 void distinct_fill(double *x, int64_t n, uint64_t seed);
 float *to_float(const double *x, int64_t n);
 

@@ -1,0 +1,106 @@
+/* Batch normalisation: training and eval mode, affine or not, over NC, NCW,
+ * NCHW and NCDHW, against the host reference and finite differences; and
+ * the running statistics against PyTorch's update rule. */
+#include "harness.h"
+#include "ref/ref.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+typedef struct bn_case {
+    nncl_batch_norm_params p;
+    nncl_shape x;
+    bool eval;
+} bn_case;
+
+static nncl_node *build_bn(nncl_graph *g, nncl_node **x, nncl_node *labels, const void *cfg) {
+    (void)labels;
+    return nncl_batch_norm(g, x[0], &((const bn_case *)cfg)->p, "bn");
+}
+
+static void ref_bn_case(const double *const *x, const double *const *params,
+                        const int32_t *labels, double *y, const void *cfg) {
+    (void)labels;
+    const bn_case *c = cfg;
+    int64_t inner = 1;
+    for (int i = 2; i < c->x.rank; i++) inner *= c->x.dims[i];
+    bool affine = !c->p.no_affine;
+    const double *const *stats = params + (affine ? 2 : 0);
+    ref_batch_norm(x[0], affine ? params[0] : NULL, affine ? params[1] : NULL, stats[0], stats[1],
+                   c->x.dims[0], c->x.dims[1], inner, c->p.eps ? c->p.eps : 1e-5, !c->eval, y,
+                   NULL, NULL);
+}
+
+static const bn_case bn_cases[] = {
+    {.x = NNCL_SHAPE(6, 4), .eval = false},
+    {.x = NNCL_SHAPE(3, 3, 7), .eval = false},
+    {{.eps = 1e-3f}, NNCL_SHAPE(2, 5, 4, 3), false},
+    {{.no_affine = true}, NNCL_SHAPE(2, 3, 3, 5), false},
+    {.x = NNCL_SHAPE(2, 2, 3, 3, 2), .eval = false},
+    {.x = NNCL_SHAPE(1, 4, 3, 5), .eval = true},
+    {{.no_affine = true}, NNCL_SHAPE(2, 3, 6), true},
+    {.x = NNCL_SHAPE(2, 2, 2, 3, 3), .eval = true},
+};
+
+static void test_batch_norm_against_reference(void **state) {
+    (void)state;
+    for (size_t i = 0; i < sizeof bn_cases / sizeof bn_cases[0]; i++) {
+        char label[64];
+        snprintf(label, sizeof label, "batch_norm case %zu (%s)", i,
+                 bn_cases[i].eval ? "eval" : "training");
+        op_check c = {.label = label,
+                      .n_inputs = 1,
+                      .inputs = {bn_cases[i].x},
+                      .eval = bn_cases[i].eval,
+                      .build = build_bn,
+                      .ref = ref_bn_case,
+                      .cfg = &bn_cases[i]};
+        check_op(&c);
+    }
+}
+
+/* Two training steps update running_mean / running_var as PyTorch does:
+ * running = (1 - m) * running + m * batch, with the unbiased variance. */
+static void test_running_statistics(void **state) {
+    (void)state;
+    const int64_t n = 4, c = 3, inner = 10, numel = n * c * inner;
+    const float momentum = 0.25f;
+    nncl_graph *g;
+    ASSERT_OK(nncl_graph_create(test_context(), NULL, &g));
+    nncl_node *x = nncl_input(g, "x", NNCL_SHAPE(n, c, inner));
+    nncl_batch_norm(g, x, &(nncl_batch_norm_params){.momentum = momentum}, "bn");
+    double want_mean[3] = {0, 0, 0}, want_var[3] = {1, 1, 1};
+    for (int step = 0; step < 2; step++) {
+        double xd[120], y[120], mean[3], var[3];
+        random_fill(xd, numel, 50 + step, -3.0, 5.0);
+        float *xf = to_float(xd, numel);
+        ASSERT_OK(nncl_graph_set_input(g, x, xf, (size_t)numel * sizeof(float)));
+        ASSERT_OK(nncl_graph_forward(g));
+        free(xf);
+        ref_batch_norm(xd, NULL, NULL, NULL, NULL, n, c, inner, 1e-5, true, y, mean, var);
+        for (int k = 0; k < 3; k++) {
+            double unbiased = var[k] * (double)(n * inner) / (double)(n * inner - 1);
+            want_mean[k] = (1 - momentum) * want_mean[k] + momentum * mean[k];
+            want_var[k] = (1 - momentum) * want_var[k] + momentum * unbiased;
+        }
+    }
+    float got_mean[3], got_var[3];
+    ASSERT_OK(nncl_graph_param_read(g, "bn.running_mean", got_mean, sizeof got_mean));
+    ASSERT_OK(nncl_graph_param_read(g, "bn.running_var", got_var, sizeof got_var));
+    assert_close("running_mean", got_mean, want_mean, 3, 1e-5, 1e-5);
+    assert_close("running_var", got_var, want_var, 3, 1e-5, 1e-5);
+    /* Eval mode leaves them alone. */
+    nncl_graph_set_training(g, false);
+    ASSERT_OK(nncl_graph_forward(g));
+    ASSERT_OK(nncl_graph_param_read(g, "bn.running_mean", got_mean, sizeof got_mean));
+    assert_close("running_mean after eval", got_mean, want_mean, 3, 1e-5, 1e-5);
+    nncl_graph_destroy(g);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_batch_norm_against_reference),
+        cmocka_unit_test(test_running_statistics),
+    };
+    return cmocka_run_group_tests(tests, NULL, test_context_teardown);
+}

@@ -1,0 +1,357 @@
+/* The non-spatial ops: activations, linear, flatten/reshape, add, concat,
+ * softmax and cross-entropy against host references and finite
+ * differences; a residual block whose input feeds two consumers (gradients
+ * must add); and dropout's statistics, scaling and reproducibility. */
+#include "harness.h"
+#include "ref/ref.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int64_t numel_of(nncl_shape s) { return nncl_shape_numel(s); }
+
+/* ---- activations */
+
+typedef struct act_case {
+    ref_act kind;
+    double alpha;
+    nncl_shape x;
+} act_case;
+
+static nncl_node *build_act(nncl_graph *g, nncl_node **x, nncl_node *labels, const void *cfg) {
+    (void)labels;
+    const act_case *c = cfg;
+    switch (c->kind) {
+    case REF_RELU: return nncl_relu(g, x[0]);
+    case REF_LEAKY_RELU: return nncl_leaky_relu(g, x[0], (float)c->alpha);
+    case REF_SIGMOID: return nncl_sigmoid(g, x[0]);
+    case REF_TANH: return nncl_tanh(g, x[0]);
+    default: return nncl_elu(g, x[0], (float)c->alpha);
+    }
+}
+
+static void ref_act_case(const double *const *x, const double *const *params,
+                         const int32_t *labels, double *y, const void *cfg) {
+    (void)params;
+    (void)labels;
+    const act_case *c = cfg;
+    ref_activation(x[0], numel_of(c->x), c->kind, c->alpha, y);
+}
+
+static void test_activations(void **state) {
+    (void)state;
+    static const act_case cases[] = {
+        {REF_RELU, 0, NNCL_SHAPE(2, 3, 5)},         {REF_LEAKY_RELU, 0.2, NNCL_SHAPE(3, 7)},
+        {REF_SIGMOID, 0, NNCL_SHAPE(2, 2, 3, 3)},   {REF_TANH, 0, NNCL_SHAPE(1, 2, 2, 3, 2)},
+        {REF_ELU, 1.0, NNCL_SHAPE(4, 9)},           {REF_ELU, 0.5, NNCL_SHAPE(2, 3, 4)},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char label[64];
+        snprintf(label, sizeof label, "activation case %zu", i);
+        op_check c = {.label = label, .n_inputs = 1, .inputs = {cases[i].x},
+                      .build = build_act, .ref = ref_act_case, .cfg = &cases[i]};
+        check_op(&c);
+    }
+}
+
+/* ---- linear */
+
+typedef struct linear_case {
+    nncl_shape x;
+    int64_t out;
+    bool no_bias;
+} linear_case;
+
+static nncl_node *build_linear(nncl_graph *g, nncl_node **x, nncl_node *labels, const void *cfg) {
+    (void)labels;
+    const linear_case *c = cfg;
+    return nncl_linear(g, x[0], c->out, &(nncl_linear_params){.no_bias = c->no_bias}, "fc");
+}
+
+static void ref_linear_case(const double *const *x, const double *const *params,
+                            const int32_t *labels, double *y, const void *cfg) {
+    (void)labels;
+    const linear_case *c = cfg;
+    int64_t in = c->x.dims[c->x.rank - 1];
+    ref_linear(x[0], params[0], c->no_bias ? NULL : params[1], numel_of(c->x) / in, in, c->out, y);
+}
+
+static void test_linear(void **state) {
+    (void)state;
+    static const linear_case cases[] = {
+        {NNCL_SHAPE(4, 7), 5, false},
+        {NNCL_SHAPE(1, 12), 3, true},
+        {NNCL_SHAPE(2, 3, 6), 4, false},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char label[64];
+        snprintf(label, sizeof label, "linear case %zu", i);
+        op_check c = {.label = label, .n_inputs = 1, .inputs = {cases[i].x},
+                      .build = build_linear, .ref = ref_linear_case, .cfg = &cases[i]};
+        check_op(&c);
+    }
+}
+
+/* ---- shape ops, add, concat: their references are plain copies. */
+
+static void ref_identity(const double *const *x, const double *const *params,
+                         const int32_t *labels, double *y, const void *cfg) {
+    (void)params;
+    (void)labels;
+    memcpy(y, x[0], (size_t)numel_of(*(const nncl_shape *)cfg) * sizeof(double));
+}
+
+static nncl_node *build_flatten_relu(nncl_graph *g, nncl_node **x, nncl_node *labels,
+                                     const void *cfg) {
+    (void)labels;
+    (void)cfg;
+    return nncl_flatten(g, x[0]);
+}
+
+static nncl_node *build_reshape(nncl_graph *g, nncl_node **x, nncl_node *labels, const void *cfg) {
+    (void)labels;
+    (void)cfg;
+    return nncl_reshape(g, x[0], NNCL_SHAPE(3, -1, 2));
+}
+
+static void test_flatten_and_reshape(void **state) {
+    (void)state;
+    nncl_shape s = NNCL_SHAPE(2, 3, 4, 2);
+    op_check c = {.label = "flatten", .n_inputs = 1, .inputs = {s}, .build = build_flatten_relu,
+                  .ref = ref_identity, .cfg = &s};
+    check_op(&c);
+    c.label = "reshape";
+    c.build = build_reshape;
+    check_op(&c);
+
+    nncl_graph *g;
+    ASSERT_OK(nncl_graph_create(test_context(), NULL, &g));
+    nncl_node *x = nncl_input(g, "x", s);
+    assert_int_equal(nncl_node_shape(nncl_flatten(g, x)).dims[1], 24);
+    nncl_shape r = nncl_node_shape(nncl_reshape(g, x, NNCL_SHAPE(-1, 8)));
+    assert_int_equal(r.rank, 2);
+    assert_int_equal(r.dims[0], 6);
+    nncl_graph_destroy(g);
+}
+
+static nncl_node *build_add(nncl_graph *g, nncl_node **x, nncl_node *labels, const void *cfg) {
+    (void)labels;
+    (void)cfg;
+    return nncl_add(g, x[0], x[1]);
+}
+
+static void ref_add(const double *const *x, const double *const *params, const int32_t *labels,
+                    double *y, const void *cfg) {
+    (void)params;
+    (void)labels;
+    int64_t n = numel_of(*(const nncl_shape *)cfg);
+    for (int64_t i = 0; i < n; i++) y[i] = x[0][i] + x[1][i];
+}
+
+typedef struct concat_case {
+    nncl_shape x[3];
+    int count;
+} concat_case;
+
+static nncl_node *build_concat(nncl_graph *g, nncl_node **x, nncl_node *labels, const void *cfg) {
+    (void)labels;
+    return nncl_concat(g, x, ((const concat_case *)cfg)->count, "cat");
+}
+
+static void ref_concat(const double *const *x, const double *const *params, const int32_t *labels,
+                       double *y, const void *cfg) {
+    (void)params;
+    (void)labels;
+    const concat_case *c = cfg;
+    int64_t batch = c->x[0].dims[0], row = 0;
+    for (int k = 0; k < c->count; k++) row += numel_of(c->x[k]) / batch;
+    for (int64_t n = 0; n < batch; n++) {
+        int64_t at = n * row;
+        for (int k = 0; k < c->count; k++) {
+            int64_t cols = numel_of(c->x[k]) / batch;
+            memcpy(y + at, x[k] + n * cols, (size_t)cols * sizeof(double));
+            at += cols;
+        }
+    }
+}
+
+static void test_add_and_concat(void **state) {
+    (void)state;
+    nncl_shape s = NNCL_SHAPE(2, 3, 4);
+    op_check c = {.label = "add", .n_inputs = 2, .inputs = {s, s}, .build = build_add,
+                  .ref = ref_add, .cfg = &s};
+    check_op(&c);
+    static const concat_case cases[] = {
+        {{NNCL_SHAPE(2, 3, 4), NNCL_SHAPE(2, 1, 4), NNCL_SHAPE(2, 2, 4)}, 3},
+        {{NNCL_SHAPE(1, 2, 3, 3), NNCL_SHAPE(1, 4, 3, 3)}, 2},
+        {{NNCL_SHAPE(3, 2, 2, 2, 2), NNCL_SHAPE(3, 1, 2, 2, 2)}, 2},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char label[64];
+        snprintf(label, sizeof label, "concat case %zu", i);
+        op_check cc = {.label = label, .n_inputs = cases[i].count, .build = build_concat,
+                       .ref = ref_concat, .cfg = &cases[i]};
+        for (int k = 0; k < cases[i].count; k++) cc.inputs[k] = cases[i].x[k];
+        check_op(&cc);
+    }
+}
+
+/* y = relu(bn(conv(x))) + x, then tanh(y) * 1 and y both reach the output
+ * through a second add: x and y each feed two consumers, so their gradients
+ * are sums. Checked against finite differences of the composed reference. */
+static nncl_node *build_residual(nncl_graph *g, nncl_node **x, nncl_node *labels, const void *cfg) {
+    (void)labels;
+    (void)cfg;
+    nncl_node *h = nncl_conv(g, x[0],
+                             &(nncl_conv_params){.out_channels = 2, .kernel = {3, 3},
+                                                 .padding = {1, 1}, .no_bias = true},
+                             "conv");
+    nncl_node *y = nncl_add(g, nncl_relu(g, h), x[0]);
+    return nncl_add(g, nncl_tanh(g, y), y);
+}
+
+static void ref_residual(const double *const *x, const double *const *params,
+                         const int32_t *labels, double *y, const void *cfg) {
+    (void)labels;
+    (void)cfg;
+    ref_window w = {.spatial = 2, .in = {4, 5}, .kernel = {3, 3}, .stride = {1, 1},
+                    .pad_begin = {1, 1}, .pad_end = {1, 1}, .dilation = {1, 1}};
+    assert_true(ref_window_out(&w));
+    double h[80], r[80], t[80];
+    ref_conv(x[0], params[0], NULL, 2, 2, 2, 1, &w, h);
+    ref_activation(h, 80, REF_RELU, 0, r);
+    for (int i = 0; i < 80; i++) r[i] += x[0][i];
+    ref_activation(r, 80, REF_TANH, 0, t);
+    for (int i = 0; i < 80; i++) y[i] = t[i] + r[i];
+}
+
+static void test_residual_gradients_add_up(void **state) {
+    (void)state;
+    op_check c = {.label = "residual", .n_inputs = 1, .inputs = {NNCL_SHAPE(2, 2, 4, 5)},
+                  .build = build_residual, .ref = ref_residual};
+    check_op(&c);
+}
+
+/* ---- softmax and cross-entropy */
+
+static nncl_node *build_softmax(nncl_graph *g, nncl_node **x, nncl_node *labels, const void *cfg) {
+    (void)labels;
+    (void)cfg;
+    return nncl_softmax(g, x[0]);
+}
+
+static void ref_softmax_case(const double *const *x, const double *const *params,
+                             const int32_t *labels, double *y, const void *cfg) {
+    (void)params;
+    (void)labels;
+    const nncl_shape *s = cfg;
+    ref_softmax(x[0], s->dims[0], s->dims[1], numel_of(*s) / (s->dims[0] * s->dims[1]), y);
+}
+
+static nncl_node *build_ce(nncl_graph *g, nncl_node **x, nncl_node *labels, const void *cfg) {
+    (void)cfg;
+    return nncl_cross_entropy(g, x[0], labels, "loss");
+}
+
+static void ref_ce_case(const double *const *x, const double *const *params,
+                        const int32_t *labels, double *y, const void *cfg) {
+    (void)params;
+    const nncl_shape *s = cfg;
+    y[0] = ref_cross_entropy(x[0], labels, s->dims[0], s->dims[1]);
+}
+
+static void test_softmax_and_cross_entropy(void **state) {
+    (void)state;
+    static const nncl_shape shapes[] = {NNCL_SHAPE(4, 10), NNCL_SHAPE(2, 5, 3), NNCL_SHAPE(1, 3, 2, 2)};
+    for (size_t i = 0; i < 3; i++) {
+        op_check c = {.label = "softmax", .n_inputs = 1, .inputs = {shapes[i]},
+                      .build = build_softmax, .ref = ref_softmax_case, .cfg = &shapes[i]};
+        check_op(&c);
+    }
+    static const int32_t labels[5] = {3, 0, 9, 9, 4};
+    static const nncl_shape logits = NNCL_SHAPE(5, 10);
+    op_check c = {.label = "cross_entropy", .n_inputs = 1, .inputs = {logits},
+                  .labels_batch = 5, .labels = labels, .build = build_ce, .ref = ref_ce_case,
+                  .cfg = &logits};
+    check_op(&c);
+}
+
+/* ---- dropout */
+
+static void run_dropout(nncl_graph *g, nncl_node *x, nncl_node *y, const float *in, float *out,
+                        size_t n) {
+    ASSERT_OK(nncl_graph_set_input(g, x, in, n * sizeof(float)));
+    ASSERT_OK(nncl_graph_forward(g));
+    ASSERT_OK(nncl_graph_read(g, y, out, n * sizeof(float)));
+}
+
+static void test_dropout(void **state) {
+    (void)state;
+    enum { N = 20000 };
+    const float p = 0.3f;
+    float *in = malloc(N * sizeof(float)), *a = malloc(N * sizeof(float)),
+          *b = malloc(N * sizeof(float)), *dx = malloc(N * sizeof(float)),
+          *dy = malloc(N * sizeof(float));
+    for (int i = 0; i < N; i++) {
+        in[i] = 1.0f + (float)(i % 7);
+        dy[i] = (float)(i % 5) - 2.0f;
+    }
+    float *runs[2] = {a, b};
+    for (int run = 0; run < 2; run++) {
+        nncl_graph *g;
+        ASSERT_OK(nncl_graph_create(test_context(), &(nncl_graph_options){.seed = 9}, &g));
+        nncl_node *x = nncl_input(g, "x", NNCL_SHAPE(4, N / 4));
+        ASSERT_OK(nncl_input_set_requires_grad(g, x, true));
+        nncl_node *y = nncl_dropout(g, x, p, "drop");
+        run_dropout(g, x, y, in, runs[run], N);
+        if (run == 0) {
+            /* Each element is dropped or scaled by 1 / (1 - p); about p dropped. */
+            int dropped = 0;
+            for (int i = 0; i < N; i++) {
+                if (a[i] == 0.0f) dropped++;
+                else assert_float_equal(a[i], in[i] / (1.0f - p), 1e-5);
+            }
+            double frac = (double)dropped / N;
+            assert_true(fabs(frac - p) < 0.015);
+            /* Backward uses the same mask. */
+            ASSERT_OK(nncl_graph_backward(g, y, dy, N * sizeof(float)));
+            ASSERT_OK(nncl_graph_read_grad(g, x, dx, N * sizeof(float)));
+            for (int i = 0; i < N; i++)
+                assert_float_equal(dx[i], a[i] == 0.0f ? 0.0f : dy[i] / (1.0f - p), 1e-5);
+            /* A second step draws a new mask. */
+            float *c = malloc(N * sizeof(float));
+            run_dropout(g, x, y, in, c, N);
+            assert_true(memcmp(a, c, N * sizeof(float)) != 0);
+            free(c);
+            /* Eval mode is the identity. */
+            nncl_graph_set_training(g, false);
+            float *e = malloc(N * sizeof(float));
+            run_dropout(g, x, y, in, e, N);
+            assert_memory_equal(e, in, N * sizeof(float));
+            free(e);
+        }
+        nncl_graph_destroy(g);
+    }
+    /* Same seed, same first mask. */
+    assert_memory_equal(a, b, N * sizeof(float));
+    free(in);
+    free(a);
+    free(b);
+    free(dx);
+    free(dy);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_activations),
+        cmocka_unit_test(test_linear),
+        cmocka_unit_test(test_flatten_and_reshape),
+        cmocka_unit_test(test_add_and_concat),
+        cmocka_unit_test(test_residual_gradients_add_up),
+        cmocka_unit_test(test_softmax_and_cross_entropy),
+        cmocka_unit_test(test_dropout),
+    };
+    return cmocka_run_group_tests(tests, NULL, test_context_teardown);
+}

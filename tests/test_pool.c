@@ -1,0 +1,132 @@
+/* Pooling: max and average (count_include_pad on and off, ceil mode,
+ * dilation, asymmetric padding) and global pooling, in 1D, 2D and 3D,
+ * forward against the host reference and backward against finite
+ * differences; plus a hand-worked 2D max pool. */
+#include "harness.h"
+#include "ref/ref.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+typedef enum pool_kind { MAX, AVG, GLOBAL_MAX, GLOBAL_AVG } pool_kind;
+
+typedef struct pool_case {
+    pool_kind kind;
+    nncl_pool_params p;
+    nncl_shape x;
+} pool_case;
+
+static nncl_node *build_pool(nncl_graph *g, nncl_node **x, nncl_node *labels, const void *cfg) {
+    (void)labels;
+    const pool_case *c = cfg;
+    switch (c->kind) {
+    case MAX: return nncl_max_pool(g, x[0], &c->p, "pool");
+    case AVG: return nncl_avg_pool(g, x[0], &c->p, "pool");
+    case GLOBAL_MAX: return nncl_global_max_pool(g, x[0], "pool");
+    default: return nncl_global_avg_pool(g, x[0], "pool");
+    }
+}
+
+static ref_window window_of(const pool_case *c) {
+    ref_window w = {.spatial = c->x.rank - 2, .ceil_mode = c->p.ceil_mode};
+    bool global = c->kind == GLOBAL_MAX || c->kind == GLOBAL_AVG;
+    for (int i = 0; i < w.spatial; i++) {
+        w.in[i] = c->x.dims[2 + i];
+        w.kernel[i] = global ? w.in[i] : c->p.kernel[i];
+        w.stride[i] = global ? 1 : c->p.stride[i] ? c->p.stride[i] : c->p.kernel[i];
+        w.dilation[i] = c->p.dilation[i] ? c->p.dilation[i] : 1;
+        w.pad_begin[i] = global ? 0 : c->p.padding[i] + c->p.pad_begin[i];
+        w.pad_end[i] = global ? 0 : c->p.padding[i] + c->p.pad_end[i];
+    }
+    assert_true(ref_window_out(&w));
+    return w;
+}
+
+static void ref_pool_case(const double *const *x, const double *const *params,
+                          const int32_t *labels, double *y, const void *cfg) {
+    (void)params;
+    (void)labels;
+    const pool_case *c = cfg;
+    ref_window w = window_of(c);
+    int64_t planes = c->x.dims[0] * c->x.dims[1];
+    if (c->kind == MAX || c->kind == GLOBAL_MAX) ref_max_pool(x[0], planes, &w, y);
+    else ref_avg_pool(x[0], planes, &w, !c->p.exclude_pad, y);
+}
+
+static const pool_case pool_cases[] = {
+    /* 1D */
+    {MAX, {.kernel = {3}, .stride = {2}}, NNCL_SHAPE(2, 3, 12)},
+    {MAX, {.kernel = {3}, .stride = {2}, .padding = {1}, .dilation = {2}, .ceil_mode = true},
+     NNCL_SHAPE(1, 2, 10)},
+    {AVG, {.kernel = {4}, .stride = {3}, .padding = {2}}, NNCL_SHAPE(2, 2, 11)},
+    {AVG, {.kernel = {3}, .stride = {2}, .padding = {1}, .exclude_pad = true, .ceil_mode = true},
+     NNCL_SHAPE(1, 3, 8)},
+    /* 2D */
+    {MAX, {.kernel = {2, 2}}, NNCL_SHAPE(2, 3, 8, 6)},
+    {MAX, {.kernel = {3, 3}, .stride = {2, 2}, .padding = {1, 1}}, NNCL_SHAPE(1, 2, 7, 9)},
+    {MAX, {.kernel = {3, 2}, .stride = {2, 1}, .dilation = {2, 1}, .ceil_mode = true,
+           .pad_begin = {1, 0}},
+     NNCL_SHAPE(2, 2, 9, 5)},
+    {AVG, {.kernel = {3, 3}, .stride = {2, 2}, .padding = {1, 1}}, NNCL_SHAPE(2, 2, 7, 6)},
+    {AVG, {.kernel = {3, 3}, .stride = {2, 2}, .padding = {1, 1}, .exclude_pad = true,
+           .ceil_mode = true},
+     NNCL_SHAPE(1, 3, 6, 8)},
+    {AVG, {.kernel = {2, 3}, .stride = {1, 2}, .pad_end = {1, 1}}, NNCL_SHAPE(1, 2, 5, 7)},
+    /* 3D */
+    {MAX, {.kernel = {2, 2, 2}}, NNCL_SHAPE(1, 2, 4, 6, 4)},
+    {MAX, {.kernel = {3, 3, 2}, .stride = {2, 2, 1}, .padding = {1, 1, 0}, .ceil_mode = true},
+     NNCL_SHAPE(2, 1, 5, 5, 4)},
+    {AVG, {.kernel = {2, 3, 3}, .stride = {1, 2, 2}, .padding = {1, 1, 1}},
+     NNCL_SHAPE(1, 2, 3, 6, 5)},
+    {AVG, {.kernel = {2, 2, 2}, .padding = {1, 1, 1}, .exclude_pad = true}, NNCL_SHAPE(1, 2, 3, 3, 4)},
+    /* global */
+    {.kind = GLOBAL_MAX, .x = NNCL_SHAPE(2, 3, 7)},
+    {.kind = GLOBAL_AVG, .x = NNCL_SHAPE(2, 3, 5, 6)},
+    {.kind = GLOBAL_MAX, .x = NNCL_SHAPE(1, 4, 3, 4, 5)},
+    {.kind = GLOBAL_AVG, .x = NNCL_SHAPE(2, 2, 3, 2, 4)},
+};
+
+static void test_pool_against_reference(void **state) {
+    (void)state;
+    for (size_t i = 0; i < sizeof pool_cases / sizeof pool_cases[0]; i++) {
+        char label[64];
+        snprintf(label, sizeof label, "pool case %zu", i);
+        op_check c = {.label = label,
+                      .n_inputs = 1,
+                      .inputs = {pool_cases[i].x},
+                      .build = build_pool,
+                      .ref = ref_pool_case,
+                      .cfg = &pool_cases[i]};
+        check_op(&c);
+    }
+}
+
+/* 4x4 max pool k2: the maxima and where the gradient goes. */
+static void test_max_pool_hand_worked(void **state) {
+    (void)state;
+    const float x[16] = {1, 3, 2, 0, 4, 2, 1, 5, 0, 1, 7, 2, 6, 3, 1, 1};
+    nncl_graph *g;
+    ASSERT_OK(nncl_graph_create(test_context(), NULL, &g));
+    nncl_node *in = nncl_input(g, "x", NNCL_SHAPE(1, 1, 4, 4));
+    ASSERT_OK(nncl_input_set_requires_grad(g, in, true));
+    nncl_node *y = nncl_max_pool(g, in, &(nncl_pool_params){.kernel = {2, 2}}, NULL);
+    ASSERT_OK(nncl_graph_set_input(g, in, x, sizeof x));
+    ASSERT_OK(nncl_graph_forward(g));
+    float out[4], dx[16];
+    ASSERT_OK(nncl_graph_read(g, y, out, sizeof out));
+    const float want[4] = {4, 5, 6, 7};
+    assert_memory_equal(out, want, sizeof want);
+    ASSERT_OK(nncl_graph_backward(g, y, (const float[]){10, 20, 30, 40}, 4 * sizeof(float)));
+    ASSERT_OK(nncl_graph_read_grad(g, in, dx, sizeof dx));
+    const float want_dx[16] = {0, 0, 0, 0, 10, 0, 0, 20, 0, 0, 40, 0, 30, 0, 0, 0};
+    assert_memory_equal(dx, want_dx, sizeof want_dx);
+    nncl_graph_destroy(g);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_max_pool_hand_worked),
+        cmocka_unit_test(test_pool_against_reference),
+    };
+    return cmocka_run_group_tests(tests, NULL, test_context_teardown);
+}
