@@ -1,0 +1,250 @@
+/* Bad inputs return a status and a message naming the op, the node and the
+ * shapes, and never crash: mismatched shapes between ops, channels not
+ * divisible by groups, a kernel larger than the padded input, zero or
+ * negative sizes, NULL handles, wrong buffer sizes, out-of-range labels and
+ * calls out of order. The first build error sticks to the graph. */
+#include "harness.h"
+
+#include <string.h>
+
+static void assert_contains(const char *text, const char *part) {
+    if (!text || !strstr(text, part)) fail_msg("expected \"%s\" in \"%s\"", part, text ? text : "(null)");
+}
+
+static nncl_graph *new_graph(void) {
+    nncl_graph *g;
+    ASSERT_OK(nncl_graph_create(test_context(), NULL, &g));
+    return g;
+}
+
+static void test_groups_must_divide_channels(void **state) {
+    (void)state;
+    nncl_graph *g = new_graph();
+    nncl_node *x = nncl_input(g, "x", NNCL_SHAPE(2, 6, 8, 8));
+    nncl_node *y = nncl_conv(g, x, &(nncl_conv_params){.out_channels = 4, .kernel = {3, 3},
+                                                       .groups = 4}, "conv1");
+    assert_null(y);
+    assert_int_equal(nncl_graph_status(g), NNCL_ERROR_SHAPE);
+    assert_contains(nncl_graph_error(g), "op 'conv'");
+    assert_contains(nncl_graph_error(g), "node 'conv1'");
+    assert_contains(nncl_graph_error(g), "[2, 6, 8, 8]");
+    assert_contains(nncl_graph_error(g), "groups 4");
+    nncl_graph_destroy(g);
+}
+
+static void test_kernel_larger_than_padded_input(void **state) {
+    (void)state;
+    nncl_graph *g = new_graph();
+    nncl_node *x = nncl_input(g, "x", NNCL_SHAPE(1, 1, 4, 4));
+    assert_null(nncl_conv(g, x, &(nncl_conv_params){.out_channels = 1, .kernel = {7, 3},
+                                                    .padding = {1, 1}}, "big"));
+    assert_int_equal(nncl_graph_status(g), NNCL_ERROR_SHAPE);
+    assert_contains(nncl_graph_error(g), "node 'big'");
+    assert_contains(nncl_graph_error(g), "spans 7");
+    nncl_graph_destroy(g);
+
+    g = new_graph();
+    x = nncl_input(g, "x", NNCL_SHAPE(1, 1, 3));
+    assert_null(nncl_max_pool(g, x, &(nncl_pool_params){.kernel = {4}}, "p"));
+    assert_int_equal(nncl_graph_status(g), NNCL_ERROR_SHAPE);
+    nncl_graph_destroy(g);
+}
+
+static void test_zero_and_negative_sizes(void **state) {
+    (void)state;
+    nncl_graph *g = new_graph();
+    assert_null(nncl_input(g, "x", NNCL_SHAPE(2, 0, 5)));
+    assert_int_equal(nncl_graph_status(g), NNCL_ERROR_SHAPE);
+    assert_contains(nncl_graph_error(g), "[2, 0, 5]");
+    nncl_graph_destroy(g);
+
+    static const nncl_conv_params bad[] = {
+        {.out_channels = 0, .kernel = {3}},
+        {.out_channels = -2, .kernel = {3}},
+        {.out_channels = 2, .kernel = {0}},
+        {.out_channels = 2, .kernel = {3}, .stride = {-1}},
+        {.out_channels = 2, .kernel = {3}, .padding = {-1}},
+        {.out_channels = 2, .kernel = {3}, .groups = -1},
+        {.out_channels = 2, .kernel = {3}, .stride = {2}, .padding_same = true},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        g = new_graph();
+        nncl_node *x = nncl_input(g, "x", NNCL_SHAPE(1, 2, 9));
+        assert_null(nncl_conv(g, x, &bad[i], "c"));
+        assert_int_not_equal(nncl_graph_status(g), NNCL_OK);
+        assert_contains(nncl_graph_error(g), "op 'conv'");
+        nncl_graph_destroy(g);
+    }
+    g = new_graph();
+    nncl_node *x = nncl_input(g, "x", NNCL_SHAPE(3, 4));
+    assert_null(nncl_linear(g, x, 0, NULL, "fc"));
+    assert_int_equal(nncl_graph_status(g), NNCL_ERROR_INVALID_ARGUMENT);
+    nncl_graph_destroy(g);
+    g = new_graph();
+    assert_null(nncl_input_labels(g, "y", -1));
+    assert_null(nncl_dropout(g, NULL, 0.5f, "d"));
+    nncl_graph_destroy(g);
+}
+
+static void test_shape_mismatch_between_ops(void **state) {
+    (void)state;
+    nncl_graph *g = new_graph();
+    nncl_node *a = nncl_input(g, "a", NNCL_SHAPE(2, 3, 4, 4));
+    nncl_node *b = nncl_input(g, "b", NNCL_SHAPE(2, 3, 4, 5));
+    assert_null(nncl_add(g, a, b));
+    assert_int_equal(nncl_graph_status(g), NNCL_ERROR_SHAPE);
+    assert_contains(nncl_graph_error(g), "[2, 3, 4, 4]");
+    assert_contains(nncl_graph_error(g), "[2, 3, 4, 5]");
+    nncl_graph_destroy(g);
+
+    g = new_graph();
+    a = nncl_input(g, "a", NNCL_SHAPE(2, 3, 4, 4));
+    b = nncl_input(g, "b", NNCL_SHAPE(2, 3, 5, 4));
+    assert_null(nncl_concat(g, (nncl_node *[]){a, b}, 2, "cat"));
+    assert_contains(nncl_graph_error(g), "does not match");
+    nncl_graph_destroy(g);
+
+    g = new_graph();
+    a = nncl_input(g, "a", NNCL_SHAPE(2, 3, 4, 4));
+    assert_null(nncl_linear(g, nncl_input(g, "v", NNCL_SHAPE(5)), 3, NULL, "fc"));
+    nncl_graph_destroy(g);
+
+    g = new_graph();
+    a = nncl_input(g, "logits", NNCL_SHAPE(4, 10));
+    nncl_node *y = nncl_input_labels(g, "y", 3);
+    assert_null(nncl_cross_entropy(g, a, y, "loss"));
+    assert_contains(nncl_graph_error(g), "batch 4");
+    nncl_graph_destroy(g);
+
+    g = new_graph();
+    a = nncl_input(g, "x", NNCL_SHAPE(4, 10));
+    assert_null(nncl_conv(g, a, &(nncl_conv_params){.out_channels = 2, .kernel = {3}}, "c"));
+    assert_contains(nncl_graph_error(g), "NCW, NCHW or NCDHW");
+    nncl_graph_destroy(g);
+
+    g = new_graph();
+    a = nncl_input(g, "x", NNCL_SHAPE(4, 10));
+    assert_null(nncl_reshape(g, a, NNCL_SHAPE(3, 7)));
+    assert_contains(nncl_graph_error(g), "cannot reshape");
+    nncl_graph_destroy(g);
+}
+
+/* After the first error every builder returns NULL and the first message stays. */
+static void test_first_error_sticks(void **state) {
+    (void)state;
+    nncl_graph *g = new_graph();
+    nncl_node *x = nncl_input(g, "x", NNCL_SHAPE(1, 3, 8, 8));
+    nncl_node *h = nncl_conv(g, x, &(nncl_conv_params){.out_channels = 4, .kernel = {3, 3},
+                                                       .groups = 2}, "bad_conv");
+    h = nncl_relu(g, h);
+    h = nncl_max_pool(g, h, &(nncl_pool_params){.kernel = {2, 2}}, "pool");
+    h = nncl_linear(g, nncl_flatten(g, h), 10, NULL, "fc");
+    assert_null(h);
+    assert_contains(nncl_graph_error(g), "bad_conv");
+    /* Running a broken graph is refused, with the build error. */
+    float buf[192] = {0};
+    assert_int_equal(nncl_graph_set_input(g, x, buf, sizeof buf), NNCL_ERROR_STATE);
+    assert_int_equal(nncl_graph_forward(g), NNCL_ERROR_STATE);
+    assert_contains(nncl_last_error(), "bad_conv");
+    nncl_graph_destroy(g);
+}
+
+static void test_null_handles(void **state) {
+    (void)state;
+    assert_int_equal(nncl_context_create(NULL, NULL), NNCL_ERROR_INVALID_ARGUMENT);
+    nncl_graph *g = NULL;
+    assert_int_equal(nncl_graph_create(NULL, NULL, &g), NNCL_ERROR_INVALID_ARGUMENT);
+    assert_null(g);
+    assert_null(nncl_input(NULL, "x", NNCL_SHAPE(1)));
+    assert_null(nncl_relu(NULL, NULL));
+    assert_int_equal(nncl_graph_forward(NULL), NNCL_ERROR_INVALID_ARGUMENT);
+    assert_int_equal(nncl_graph_read(NULL, NULL, NULL, 0), NNCL_ERROR_INVALID_ARGUMENT);
+    assert_int_equal(nncl_graph_summary(NULL, NULL), NNCL_ERROR_INVALID_ARGUMENT);
+    nncl_graph_destroy(NULL);
+    nncl_context_destroy(NULL);
+    nncl_free(NULL);
+    g = new_graph();
+    assert_null(nncl_relu(g, NULL));
+    assert_int_equal(nncl_graph_status(g), NNCL_ERROR_INVALID_ARGUMENT);
+    assert_contains(nncl_graph_error(g), "input 0 is NULL");
+    nncl_graph_destroy(g);
+}
+
+static void test_run_time_misuse(void **state) {
+    (void)state;
+    nncl_graph *g = new_graph();
+    nncl_node *x = nncl_input(g, "x", NNCL_SHAPE(2, 3));
+    nncl_node *labels = nncl_input_labels(g, "y", 2);
+    nncl_node *loss = nncl_cross_entropy(g, nncl_linear(g, x, 4, NULL, "fc"), labels, "loss");
+    float data[6] = {0}, out = 0;
+    /* wrong sizes */
+    assert_int_equal(nncl_graph_set_input(g, x, data, 5 * sizeof(float)), NNCL_ERROR_INVALID_ARGUMENT);
+    assert_contains(nncl_last_error(), "takes 24 bytes, got 20");
+    assert_int_equal(nncl_graph_set_input(g, loss, data, 4), NNCL_ERROR_INVALID_ARGUMENT);
+    /* labels out of range for the loss */
+    int32_t bad[2] = {1, 4};
+    assert_int_equal(nncl_graph_set_input(g, labels, bad, sizeof bad), NNCL_ERROR_INVALID_ARGUMENT);
+    assert_contains(nncl_last_error(), "outside [0, 4)");
+    /* reads and backward before forward */
+    assert_int_equal(nncl_graph_read(g, loss, &out, sizeof out), NNCL_ERROR_STATE);
+    assert_int_equal(nncl_graph_backward(g, loss, NULL, 0), NNCL_ERROR_STATE);
+    int32_t good[2] = {1, 3};
+    ASSERT_OK(nncl_graph_set_input(g, x, data, sizeof data));
+    ASSERT_OK(nncl_graph_set_input(g, labels, good, sizeof good));
+    ASSERT_OK(nncl_graph_forward(g));
+    assert_int_equal(nncl_graph_read(g, loss, &out, 8), NNCL_ERROR_INVALID_ARGUMENT);
+    /* a non-scalar output needs an upstream gradient */
+    nncl_graph_destroy(g);
+    g = new_graph();
+    x = nncl_input(g, "x", NNCL_SHAPE(2, 3));
+    nncl_node *y = nncl_linear(g, x, 2, NULL, "fc");
+    ASSERT_OK(nncl_graph_set_input(g, x, data, sizeof data));
+    ASSERT_OK(nncl_graph_forward(g));
+    assert_int_equal(nncl_graph_backward(g, y, NULL, 0), NNCL_ERROR_INVALID_ARGUMENT);
+    assert_contains(nncl_last_error(), "pass grad_output");
+    /* unknown parameter names and wrong sizes */
+    float w[6];
+    assert_int_equal(nncl_graph_param_read(g, "fc.wieght", w, sizeof w), NNCL_ERROR_NOT_FOUND);
+    assert_contains(nncl_last_error(), "fc.wieght");
+    assert_int_equal(nncl_graph_param_write(g, "fc.weight", w, 8), NNCL_ERROR_INVALID_ARGUMENT);
+    /* duplicate node names */
+    assert_null(nncl_linear(g, y, 2, NULL, "fc"));
+    assert_contains(nncl_graph_error(g), "already has this name");
+    nncl_graph_destroy(g);
+}
+
+static void test_batch_norm_needs_two_values(void **state) {
+    (void)state;
+    nncl_graph *g = new_graph();
+    nncl_node *x = nncl_input(g, "x", NNCL_SHAPE(1, 4));
+    nncl_batch_norm(g, x, NULL, "bn");
+    float data[4] = {1, 2, 3, 4};
+    ASSERT_OK(nncl_graph_set_input(g, x, data, sizeof data));
+    assert_int_equal(nncl_graph_forward(g), NNCL_ERROR_SHAPE);
+    assert_contains(nncl_last_error(), "node 'bn'");
+    nncl_graph_set_training(g, false);
+    ASSERT_OK(nncl_graph_forward(g));
+    nncl_graph_destroy(g);
+}
+
+static void test_status_names(void **state) {
+    (void)state;
+    assert_string_equal(nncl_status_name(NNCL_OK), "NNCL_OK");
+    assert_string_equal(nncl_status_name(NNCL_ERROR_SHAPE), "NNCL_ERROR_SHAPE");
+    assert_string_equal(nncl_status_name((nncl_status)999), "NNCL_UNKNOWN_STATUS");
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_groups_must_divide_channels),
+        cmocka_unit_test(test_kernel_larger_than_padded_input),
+        cmocka_unit_test(test_zero_and_negative_sizes),
+        cmocka_unit_test(test_shape_mismatch_between_ops),
+        cmocka_unit_test(test_first_error_sticks),
+        cmocka_unit_test(test_null_handles),
+        cmocka_unit_test(test_run_time_misuse),
+        cmocka_unit_test(test_batch_norm_needs_two_values),
+        cmocka_unit_test(test_status_names),
+    };
+    return cmocka_run_group_tests(tests, NULL, test_context_teardown);
+}
