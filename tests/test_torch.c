@@ -1,0 +1,301 @@
+/* Forward and backward against values PyTorch computed, stored in
+ * tests/data/torch_reference.txt by tools/gen-torch-reference.py: every op
+ * in the dimensions it has, with PyTorch's own parameter names, and a small
+ * network end to end (loss and every parameter gradient). */
+#include "harness.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifndef NNCL_TEST_DATA
+#error "NNCL_TEST_DATA must name the tests/data directory"
+#endif
+
+typedef struct tensor {
+    char name[128];
+    nncl_shape shape;
+    int64_t n;
+    double *v;
+} tensor;
+
+static tensor *tensors;
+static size_t n_tensors;
+
+static int load(void **state) {
+    (void)state;
+    FILE *f = fopen(NNCL_TEST_DATA "/torch_reference.txt", "r");
+    if (!f) return -1;
+    char name[128];
+    int c;
+    while ((c = fgetc(f)) != EOF) {
+        if (c == '#') {
+            while ((c = fgetc(f)) != EOF && c != '\n') {}
+            continue;
+        }
+        ungetc(c, f);
+        int rank;
+        if (fscanf(f, "%127s %d", name, &rank) != 2) break;
+        tensors = realloc(tensors, (n_tensors + 1) * sizeof *tensors);
+        tensor *t = &tensors[n_tensors++];
+        snprintf(t->name, sizeof t->name, "%s", name);
+        t->shape.rank = rank;
+        t->n = 1;
+        for (int i = 0; i < rank; i++) {
+            long long d;
+            if (fscanf(f, "%lld", &d) != 1) return -1;
+            t->shape.dims[i] = d;
+            t->n *= d;
+        }
+        t->v = malloc((size_t)t->n * sizeof(double));
+        for (int64_t i = 0; i < t->n; i++)
+            if (fscanf(f, "%lf", &t->v[i]) != 1) return -1;
+    }
+    fclose(f);
+    return n_tensors > 0 ? 0 : -1;
+}
+
+static int unload(void **state) {
+    for (size_t i = 0; i < n_tensors; i++) free(tensors[i].v);
+    free(tensors);
+    return test_context_teardown(state);
+}
+
+static const tensor *find(const char *test, const char *name) {
+    char full[256];
+    snprintf(full, sizeof full, "%s/%s", test, name);
+    for (size_t i = 0; i < n_tensors; i++)
+        if (!strcmp(tensors[i].name, full)) return &tensors[i];
+    return NULL;
+}
+
+static const tensor *need(const char *test, const char *name) {
+    const tensor *t = find(test, name);
+    if (!t) fail_msg("%s/%s is missing from the reference data", test, name);
+    return t;
+}
+
+/* Reads a node's output or gradient, or a parameter's gradient, and
+ * compares it with the stored tensor. */
+static void compare_node(nncl_graph *g, const nncl_node *node, bool grad, const char *test,
+                         const char *name) {
+    const tensor *t = need(test, name);
+    assert_int_equal(nncl_shape_numel(nncl_node_shape(node)), t->n);
+    float *got = malloc((size_t)t->n * sizeof(float));
+    if (grad) ASSERT_OK(nncl_graph_read_grad(g, node, got, (size_t)t->n * sizeof(float)));
+    else ASSERT_OK(nncl_graph_read(g, node, got, (size_t)t->n * sizeof(float)));
+    char what[256];
+    snprintf(what, sizeof what, "%s: %s", test, name);
+    assert_close(what, got, t->v, t->n, 1e-4, 1e-4);
+    free(got);
+}
+
+/* Writes every graph parameter "<node>.<key>" from the tensor "<key>" (or
+ * "<node>.<key>" when prefixed is set). */
+static void load_params(nncl_graph *g, const char *test, bool prefixed) {
+    for (size_t k = 0; k < nncl_graph_param_count(g); k++) {
+        nncl_param_info info;
+        ASSERT_OK(nncl_graph_param_info(g, k, &info));
+        const char *key = prefixed ? info.name : strchr(info.name, '.') + 1;
+        const tensor *t = need(test, key);
+        float *f = to_float(t->v, t->n);
+        ASSERT_OK(nncl_graph_param_write(g, info.name, f, (size_t)t->n * sizeof(float)));
+        free(f);
+    }
+}
+
+static void compare_param(nncl_graph *g, const char *param, bool grad, const char *test,
+                          const char *name) {
+    const tensor *t = need(test, name);
+    float *got = malloc((size_t)t->n * sizeof(float));
+    if (grad) ASSERT_OK(nncl_graph_grad_read(g, param, got, (size_t)t->n * sizeof(float)));
+    else ASSERT_OK(nncl_graph_param_read(g, param, got, (size_t)t->n * sizeof(float)));
+    char what[256];
+    snprintf(what, sizeof what, "%s: %s", test, name);
+    assert_close(what, got, t->v, t->n, 1e-4, 1e-4);
+    free(got);
+}
+
+typedef struct module_case {
+    const char *name;
+    nncl_node *(*build)(nncl_graph *g, nncl_node *x);
+    bool eval;
+} module_case;
+
+#define CONV(...) nncl_conv(g, x, &(nncl_conv_params){__VA_ARGS__}, "m")
+#define POOL(fn, ...) fn(g, x, &(nncl_pool_params){__VA_ARGS__}, "m")
+static nncl_node *conv2d(nncl_graph *g, nncl_node *x) {
+    return CONV(.out_channels = 4, .kernel = {3, 3}, .stride = {2, 2}, .padding = {1, 1});
+}
+static nncl_node *conv1d(nncl_graph *g, nncl_node *x) {
+    return CONV(.out_channels = 6, .kernel = {3}, .padding = {2}, .dilation = {2}, .groups = 2);
+}
+static nncl_node *conv3d(nncl_graph *g, nncl_node *x) {
+    return CONV(.out_channels = 3, .kernel = {2, 3, 3}, .stride = {1, 2, 1}, .padding = {1, 0, 1});
+}
+static nncl_node *depthwise(nncl_graph *g, nncl_node *x) {
+    return CONV(.out_channels = 3, .kernel = {3, 3}, .padding = {1, 1}, .groups = 3,
+                .no_bias = true);
+}
+static nncl_node *max_pool2d(nncl_graph *g, nncl_node *x) {
+    return POOL(nncl_max_pool, .kernel = {3, 3}, .stride = {2, 2}, .padding = {1, 1},
+                .ceil_mode = true);
+}
+static nncl_node *max_pool1d(nncl_graph *g, nncl_node *x) {
+    return POOL(nncl_max_pool, .kernel = {3}, .stride = {2}, .padding = {1}, .dilation = {2});
+}
+static nncl_node *max_pool3d(nncl_graph *g, nncl_node *x) {
+    return POOL(nncl_max_pool, .kernel = {2, 2, 2}, .padding = {1, 1, 1});
+}
+static nncl_node *avg_pool2d(nncl_graph *g, nncl_node *x) {
+    return POOL(nncl_avg_pool, .kernel = {3, 3}, .stride = {2, 2}, .padding = {1, 1},
+                .exclude_pad = true, .ceil_mode = true);
+}
+static nncl_node *avg_pool1d(nncl_graph *g, nncl_node *x) {
+    return POOL(nncl_avg_pool, .kernel = {4}, .stride = {3}, .padding = {2});
+}
+static nncl_node *avg_pool3d(nncl_graph *g, nncl_node *x) {
+    return POOL(nncl_avg_pool, .kernel = {2, 2, 3}, .stride = {1, 2, 2}, .padding = {1, 1, 1});
+}
+static nncl_node *global_avg(nncl_graph *g, nncl_node *x) {
+    return nncl_global_avg_pool(g, x, "m");
+}
+static nncl_node *global_max(nncl_graph *g, nncl_node *x) {
+    return nncl_global_max_pool(g, x, "m");
+}
+static nncl_node *bn(nncl_graph *g, nncl_node *x) { return nncl_batch_norm(g, x, NULL, "m"); }
+static nncl_node *bn1d(nncl_graph *g, nncl_node *x) {
+    return nncl_batch_norm(g, x, &(nncl_batch_norm_params){.momentum = 0.3f, .eps = 1e-3f}, "m");
+}
+static nncl_node *relu(nncl_graph *g, nncl_node *x) { return nncl_relu(g, x); }
+static nncl_node *leaky(nncl_graph *g, nncl_node *x) { return nncl_leaky_relu(g, x, 0.1f); }
+static nncl_node *sigmoid(nncl_graph *g, nncl_node *x) { return nncl_sigmoid(g, x); }
+static nncl_node *tanh_(nncl_graph *g, nncl_node *x) { return nncl_tanh(g, x); }
+static nncl_node *elu(nncl_graph *g, nncl_node *x) { return nncl_elu(g, x, 0.7f); }
+static nncl_node *linear(nncl_graph *g, nncl_node *x) { return nncl_linear(g, x, 4, NULL, "m"); }
+static nncl_node *softmax(nncl_graph *g, nncl_node *x) { return nncl_softmax(g, x); }
+
+static const module_case cases[] = {
+    {"conv2d", conv2d, false},         {"conv1d", conv1d, false},
+    {"conv3d", conv3d, false},         {"depthwise", depthwise, false},
+    {"max_pool2d", max_pool2d, false}, {"max_pool1d", max_pool1d, false},
+    {"max_pool3d", max_pool3d, false}, {"avg_pool2d", avg_pool2d, false},
+    {"avg_pool1d", avg_pool1d, false}, {"avg_pool3d", avg_pool3d, false},
+    {"global_avg", global_avg, false}, {"global_max", global_max, false},
+    {"bn2d_train", bn, false},         {"bn1d_train", bn1d, false},
+    {"bn3d_eval", bn, true},           {"relu", relu, false},
+    {"leaky_relu", leaky, false},      {"sigmoid", sigmoid, false},
+    {"tanh", tanh_, false},            {"elu", elu, false},
+    {"linear", linear, false},         {"softmax", softmax, false},
+};
+
+static void run_case(const module_case *c) {
+    const tensor *xt = need(c->name, "x");
+    nncl_graph *g;
+    ASSERT_OK(nncl_graph_create(test_context(), NULL, &g));
+    nncl_node *x = nncl_input(g, "x", xt->shape);
+    ASSERT_OK(nncl_input_set_requires_grad(g, x, true));
+    nncl_node *y = c->build(g, x);
+    if (!y) fail_msg("%s: %s", c->name, nncl_graph_error(g));
+    load_params(g, c->name, false);
+    float *xf = to_float(xt->v, xt->n);
+    ASSERT_OK(nncl_graph_set_input(g, x, xf, (size_t)xt->n * sizeof(float)));
+    nncl_graph_set_training(g, !c->eval);
+    ASSERT_OK(nncl_graph_forward(g));
+    compare_node(g, y, false, c->name, "y");
+    const tensor *up = need(c->name, "grad_out");
+    float *upf = to_float(up->v, up->n);
+    ASSERT_OK(nncl_graph_backward(g, y, upf, (size_t)up->n * sizeof(float)));
+    compare_node(g, x, true, c->name, "dx");
+    for (size_t k = 0; k < nncl_graph_param_count(g); k++) {
+        nncl_param_info info;
+        ASSERT_OK(nncl_graph_param_info(g, k, &info));
+        char key[160];
+        const char *suffix = strchr(info.name, '.') + 1;
+        snprintf(key, sizeof key, info.trainable ? "grad.%s" : "after.%s", suffix);
+        if (info.trainable || find(c->name, key)) compare_param(g, info.name, info.trainable, c->name, key);
+    }
+    free(xf);
+    free(upf);
+    nncl_graph_destroy(g);
+}
+
+static void test_modules_match_pytorch(void **state) {
+    (void)state;
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) run_case(&cases[i]);
+}
+
+static int32_t *labels_of(const tensor *t) {
+    int32_t *l = malloc((size_t)t->n * sizeof *l);
+    for (int64_t i = 0; i < t->n; i++) l[i] = (int32_t)t->v[i];
+    return l;
+}
+
+static void test_cross_entropy_matches_pytorch(void **state) {
+    (void)state;
+    const tensor *xt = need("cross_entropy", "x");
+    nncl_graph *g;
+    ASSERT_OK(nncl_graph_create(test_context(), NULL, &g));
+    nncl_node *x = nncl_input(g, "x", xt->shape);
+    ASSERT_OK(nncl_input_set_requires_grad(g, x, true));
+    nncl_node *labels = nncl_input_labels(g, "labels", xt->shape.dims[0]);
+    nncl_node *loss = nncl_cross_entropy(g, x, labels, "loss");
+    float *xf = to_float(xt->v, xt->n);
+    int32_t *l = labels_of(need("cross_entropy", "labels"));
+    ASSERT_OK(nncl_graph_set_input(g, x, xf, (size_t)xt->n * sizeof(float)));
+    ASSERT_OK(nncl_graph_set_input(g, labels, l, (size_t)xt->shape.dims[0] * sizeof(int32_t)));
+    ASSERT_OK(nncl_graph_forward(g));
+    compare_node(g, loss, false, "cross_entropy", "y");
+    ASSERT_OK(nncl_graph_backward(g, loss, NULL, 0));
+    compare_node(g, x, true, "cross_entropy", "dx");
+    free(xf);
+    free(l);
+    nncl_graph_destroy(g);
+}
+
+/* The network of gen-torch-reference.py's SmallNet, with its names. */
+static void test_small_network_matches_pytorch(void **state) {
+    (void)state;
+    const tensor *xt = need("net", "x");
+    nncl_graph *g;
+    ASSERT_OK(nncl_graph_create(test_context(), NULL, &g));
+    nncl_node *x = nncl_input(g, "x", xt->shape);
+    nncl_node *labels = nncl_input_labels(g, "labels", xt->shape.dims[0]);
+    nncl_node *h = nncl_conv(g, x, &(nncl_conv_params){.out_channels = 4, .kernel = {3, 3},
+                                                       .padding = {1, 1}}, "conv1");
+    h = nncl_relu(g, nncl_batch_norm(g, h, NULL, "bn1"));
+    h = nncl_max_pool(g, h, &(nncl_pool_params){.kernel = {2, 2}}, "pool");
+    h = nncl_relu(g, nncl_conv(g, h, &(nncl_conv_params){.out_channels = 6, .kernel = {3, 3},
+                                                         .stride = {2, 2}}, "conv2"));
+    h = nncl_linear(g, nncl_flatten(g, h), 3, NULL, "fc");
+    nncl_node *loss = nncl_cross_entropy(g, h, labels, "loss");
+    if (!loss) fail_msg("%s", nncl_graph_error(g));
+    load_params(g, "net", true);
+    float *xf = to_float(xt->v, xt->n);
+    int32_t *l = labels_of(need("net", "labels"));
+    ASSERT_OK(nncl_graph_set_input(g, x, xf, (size_t)xt->n * sizeof(float)));
+    ASSERT_OK(nncl_graph_set_input(g, labels, l, (size_t)xt->shape.dims[0] * sizeof(int32_t)));
+    ASSERT_OK(nncl_graph_forward(g));
+    compare_node(g, loss, false, "net", "y");
+    ASSERT_OK(nncl_graph_backward(g, loss, NULL, 0));
+    for (size_t k = 0; k < nncl_graph_param_count(g); k++) {
+        nncl_param_info info;
+        ASSERT_OK(nncl_graph_param_info(g, k, &info));
+        if (!info.trainable) continue;
+        char key[160];
+        snprintf(key, sizeof key, "grad.%s", info.name);
+        compare_param(g, info.name, true, "net", key);
+    }
+    free(xf);
+    free(l);
+    nncl_graph_destroy(g);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_modules_match_pytorch),
+        cmocka_unit_test(test_cross_entropy_matches_pytorch),
+        cmocka_unit_test(test_small_network_matches_pytorch),
+    };
+    return cmocka_run_group_tests(tests, load, unload);
+}

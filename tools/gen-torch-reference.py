@@ -1,0 +1,126 @@
+#!/usr/bin/python3
+"""Writes tests/data/torch_reference.txt: inputs, parameters, outputs and
+gradients that PyTorch computes for the cases tests/test_torch.c builds.
+
+Needs Debian's python3-torch only to regenerate; the tests read the stored
+file. Each line is `<case>/<tensor> <rank> <dims...> <values...>`; a backward
+pass uses the upstream gradient `grad_out` (random, stored too).
+
+usage: tools/gen-torch-reference.py [OUTPUT]
+"""
+import sys
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+torch.manual_seed(0)
+torch.set_default_dtype(torch.float32)
+lines = []
+
+
+def put(case, name, t):
+    t = t.detach().contiguous().float()
+    dims = list(t.shape) if t.dim() else [1]
+    values = " ".join("%.9g" % v for v in t.flatten().tolist())
+    lines.append("%s/%s %d %s %s" % (case, name, len(dims), " ".join(map(str, dims)), values))
+
+
+def run_module(case, module, shape, train=True, stats=False):
+    """Stores x, every state_dict tensor, y, grad_out, dx and param grads."""
+    module.train(train)
+    if stats:  # non-trivial running statistics, so eval mode tests them
+        module.running_mean.uniform_(-0.5, 0.5)
+        module.running_var.uniform_(0.5, 1.5)
+    with torch.no_grad():
+        for p in module.parameters():
+            p.uniform_(-1, 1)
+    x = (torch.rand(shape) * 4 - 2).requires_grad_(True)
+    put(case, "x", x)
+    for k, v in module.state_dict().items():
+        if v.dtype.is_floating_point:
+            put(case, k, v)
+    y = module(x)
+    g = torch.rand(y.shape) * 2 - 1
+    (y * g).sum().backward()
+    put(case, "y", y)
+    put(case, "grad_out", g)
+    put(case, "dx", x.grad)
+    for k, p in module.named_parameters():
+        put(case, "grad." + k, p.grad)
+    if hasattr(module, "running_mean") and train:
+        put(case, "after.running_mean", module.running_mean)
+        put(case, "after.running_var", module.running_var)
+
+
+run_module("conv2d", nn.Conv2d(3, 4, 3, stride=2, padding=1), (2, 3, 7, 6))
+run_module("conv1d", nn.Conv1d(4, 6, 3, padding=2, dilation=2, groups=2), (2, 4, 10))
+run_module("conv3d", nn.Conv3d(2, 3, (2, 3, 3), stride=(1, 2, 1), padding=(1, 0, 1)), (1, 2, 4, 5, 5))
+run_module("depthwise", nn.Conv2d(3, 3, 3, padding=1, groups=3, bias=False), (2, 3, 5, 5))
+run_module("max_pool2d", nn.MaxPool2d(3, stride=2, padding=1, ceil_mode=True), (2, 2, 7, 7))
+run_module("max_pool1d", nn.MaxPool1d(3, stride=2, padding=1, dilation=2), (2, 2, 11))
+run_module("max_pool3d", nn.MaxPool3d(2, stride=2, padding=1), (1, 2, 5, 4, 4))
+run_module("avg_pool2d", nn.AvgPool2d(3, stride=2, padding=1, count_include_pad=False,
+                                      ceil_mode=True), (1, 3, 6, 7))
+run_module("avg_pool1d", nn.AvgPool1d(4, stride=3, padding=2), (2, 2, 11))
+run_module("avg_pool3d", nn.AvgPool3d((2, 2, 3), stride=(1, 2, 2), padding=(1, 1, 1)), (1, 2, 3, 4, 5))
+run_module("global_avg", nn.AdaptiveAvgPool2d(1), (2, 3, 5, 4))
+run_module("global_max", nn.AdaptiveMaxPool3d(1), (2, 2, 3, 3, 4))
+run_module("bn2d_train", nn.BatchNorm2d(3), (4, 3, 5, 5), train=True, stats=True)
+run_module("bn1d_train", nn.BatchNorm1d(5, momentum=0.3, eps=1e-3), (6, 5), train=True)
+run_module("bn3d_eval", nn.BatchNorm3d(2), (2, 2, 3, 3, 3), train=False, stats=True)
+run_module("relu", nn.ReLU(), (3, 8))
+run_module("leaky_relu", nn.LeakyReLU(0.1), (3, 8))
+run_module("sigmoid", nn.Sigmoid(), (3, 8))
+run_module("tanh", nn.Tanh(), (3, 8))
+run_module("elu", nn.ELU(0.7), (3, 8))
+run_module("linear", nn.Linear(6, 4), (5, 6))
+run_module("softmax", nn.Softmax(dim=1), (3, 5, 2))
+
+# Cross-entropy over integer labels (mean over the batch).
+logits = (torch.randn(4, 6) * 2).requires_grad_(True)
+labels = torch.tensor([2, 0, 5, 3])
+loss = F.cross_entropy(logits, labels)
+loss.backward()
+put("cross_entropy", "x", logits)
+put("cross_entropy", "labels", labels.float())
+put("cross_entropy", "y", loss)
+put("cross_entropy", "dx", logits.grad)
+
+
+class SmallNet(nn.Module):
+    """conv - bn - relu - max pool - conv (stride 2) - relu - flatten - linear."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(2, 4, 3, padding=1)
+        self.bn1 = nn.BatchNorm2d(4)
+        self.conv2 = nn.Conv2d(4, 6, 3, stride=2)
+        self.fc = nn.Linear(6 * 1 * 1, 3)
+
+    def forward(self, x):
+        h = F.max_pool2d(F.relu(self.bn1(self.conv1(x))), 2)
+        h = F.relu(self.conv2(h))
+        return self.fc(torch.flatten(h, 1))
+
+
+net = SmallNet()
+x = torch.rand(3, 2, 6, 6) * 2 - 1
+labels = torch.tensor([1, 2, 0])
+loss = F.cross_entropy(net(x), labels)
+loss.backward()
+put("net", "x", x)
+put("net", "labels", labels.float())
+for k, v in net.state_dict().items():
+    if v.dtype.is_floating_point:
+        put("net", k, v)
+put("net", "y", loss)
+for k, p in net.named_parameters():
+    put("net", "grad." + k, p.grad)
+
+out = sys.argv[1] if len(sys.argv) > 1 else "tests/data/torch_reference.txt"
+with open(out, "w") as f:
+    f.write("# PyTorch %s reference values, written by tools/gen-torch-reference.py\n"
+            % torch.__version__)
+    f.write("\n".join(lines) + "\n")
+print("wrote %d tensors to %s" % (len(lines), out))
