@@ -5,6 +5,7 @@
  *
  *   usage: cnn_forward_backward [--batch N] [--iters N]
  */
+#define _POSIX_C_SOURCE 200809L /* clock_gettime */
 #include <nncl.h>
 
 #include <stdio.h>
