@@ -1,13 +1,18 @@
 /* Batch normalisation over [N, C, inner] (Ioffe & Szegedy 2015, Alg. 1 and
  * its backward). One work-group per channel reduces with a fixed-order tree
  * in local memory, so statistics are deterministic. The mean and 1/std of
- * the pass are kept for backward. */
+ * the pass are kept for backward. NNCL_REDUCE_WG, the work-group size, comes
+ * from the build options. */
+
+#ifndef NNCL_REDUCE_WG
+#define NNCL_REDUCE_WG 64
+#endif
 
 /* Sum over the channel's N * inner elements of f(x) = (x - shift)^power,
  * power 1 or 2, reduced across the work-group. */
 float channel_reduce(__global const float *x, int batch, int channels, int inner, int c,
                      float shift, int power, __local float *scratch) {
-    int lid = get_local_id(0), lsize = get_local_size(0);
+    int lid = get_local_id(0), lsize = NNCL_REDUCE_WG;
     float s = 0.0f;
     int count = batch * inner;
     for (int i = lid; i < count; i += lsize) {
@@ -28,10 +33,10 @@ float channel_reduce(__global const float *x, int batch, int channels, int inner
 
 /* Batch mean and 1/sqrt(var + eps), and the running-statistics update
  * running = (1 - momentum) * running + momentum * batch (unbiased variance). */
-__kernel void bn_batch_stats(__global const float *x, __global float *mean, __global float *invstd,
+__kernel __attribute__((reqd_work_group_size(NNCL_REDUCE_WG, 1, 1))) void bn_batch_stats(__global const float *x, __global float *mean, __global float *invstd,
                              __global float *running_mean, __global float *running_var, int batch,
-                             int channels, int inner, float eps, float momentum,
-                             __local float *scratch) {
+                             int channels, int inner, float eps, float momentum) {
+    __local float scratch[NNCL_REDUCE_WG];
     int c = get_group_id(0);
     float count = (float)(batch * inner);
     float m = channel_reduce(x, batch, channels, inner, c, 0.0f, 1, scratch) / count;
@@ -67,12 +72,13 @@ __kernel void bn_apply(__global const float *x, __global float *y, __global cons
 
 /* Per channel: sum_dy = sum(dy), sum_dy_xhat = sum(dy * xhat); with affine
  * they are also the gradients of beta and gamma, added into theirs. */
-__kernel void bn_backward_sums(__global const float *dy, __global const float *x,
+__kernel __attribute__((reqd_work_group_size(NNCL_REDUCE_WG, 1, 1))) void bn_backward_sums(__global const float *dy, __global const float *x,
                                __global const float *mean, __global const float *invstd,
                                __global float *sums, __global float *dgamma,
                                __global float *dbeta, int batch, int channels, int inner,
-                               int affine, __local float *scratch) {
-    int c = get_group_id(0), lid = get_local_id(0), lsize = get_local_size(0);
+                               int affine) {
+    __local float scratch[2 * NNCL_REDUCE_WG];
+    int c = get_group_id(0), lid = get_local_id(0), lsize = NNCL_REDUCE_WG;
     float s1 = 0.0f, s2 = 0.0f, m = mean[c], is = invstd[c];
     int count = batch * inner;
     for (int i = lid; i < count; i += lsize) {

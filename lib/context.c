@@ -46,6 +46,15 @@ static size_t pick_local_size(const nncl_device_info *info) {
     return local;
 }
 
+/* Reductions keep two floats per work-item in local memory. */
+static size_t pick_reduce_size(const nncl_device_info *info) {
+    size_t local = 128;
+    while (local > 1 &&
+           (local > info->max_work_group_size || local * sizeof(float) * 2 > info->local_mem_bytes))
+        local /= 2;
+    return local;
+}
+
 nncl_status nncl_context_create(const nncl_context_options *options, nncl_context **out) {
     if (!out) return nncl_fail(NNCL_ERROR_INVALID_ARGUMENT, "nncl_context_create: out is NULL");
     *out = NULL;
@@ -71,6 +80,9 @@ nncl_status nncl_context_create(const nncl_context_options *options, nncl_contex
         return nncl_fail_cl(err, "clCreateCommandQueue");
     }
     ctx->local_size = pick_local_size(&ctx->info);
+    ctx->reduce_size = pick_reduce_size(&ctx->info);
+    snprintf(ctx->build_options, sizeof ctx->build_options, "-cl-std=CL1.2 -DNNCL_REDUCE_WG=%zu",
+             ctx->reduce_size);
     char dir[sizeof ctx->cache_dir];
     st = nncl_cache_dir(options, dir, sizeof dir);
     if (st != NNCL_OK) {
@@ -105,12 +117,4 @@ const char *nncl_context_cache_dir(const nncl_context *ctx) {
 nncl_status nncl_context_warm_up(nncl_context *ctx) {
     if (!ctx) return nncl_fail(NNCL_ERROR_INVALID_ARGUMENT, "nncl_context_warm_up: ctx is NULL");
     return nncl_program_build_all(ctx);
-}
-
-size_t nncl_reduce_local_size(const nncl_context *ctx) {
-    size_t local = 128;
-    while (local > 1 && (local > ctx->info.max_work_group_size ||
-                         local * sizeof(float) * 2 > ctx->info.local_mem_bytes))
-        local /= 2;
-    return local;
 }

@@ -41,6 +41,8 @@ struct nncl_context {
     nncl_device_info info;
     char cache_dir[1024]; /* "" when the cache is off */
     size_t local_size;    /* work-group size for elementwise kernels */
+    size_t reduce_size;   /* work-group size of per-channel reductions */
+    char build_options[128]; /* -D defines every program is built with */
     nncl_program_entry *programs;
     size_t n_programs;
 };
@@ -83,8 +85,6 @@ nncl_status nncl_launch(nncl_context *ctx, const char *file, const char *kernel,
 /* `groups` work-groups of `local` items, for reductions that use local memory. */
 nncl_status nncl_launch_groups(nncl_context *ctx, const char *file, const char *kernel,
                                size_t groups, size_t local, const nncl_arg *args, size_t n_args);
-/* The work-group size for per-channel reductions on this device. */
-size_t nncl_reduce_local_size(const nncl_context *ctx);
 
 /* ---- device memory (buffer.c) */
 

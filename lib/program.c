@@ -9,7 +9,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#define BUILD_OPTIONS "-cl-std=CL1.2"
 #define CACHE_MAGIC "NNCLBIN1"
 
 typedef struct kernel_entry {
@@ -44,7 +43,7 @@ static void cache_path(const nncl_context *ctx, const nncl_kernel_source *src, c
         key[i] = hash_str(key[i], ctx->info.platform_version);
         key[i] = hash_str(key[i], ctx->info.name);
         key[i] = hash_str(key[i], ctx->info.driver_version);
-        key[i] = hash_str(key[i], BUILD_OPTIONS);
+        key[i] = hash_str(key[i], ctx->build_options);
         key[i] = fnv1a(key[i], src->text, src->length);
     }
     snprintf(buf, size, "%s/%s-%016llx%016llx.bin", ctx->cache_dir, src->name,
@@ -95,7 +94,7 @@ static cl_program from_cache(nncl_context *ctx, const char *path) {
         clCreateProgramWithBinary(ctx->cl, 1, &ctx->device, &size, bins, &bin_status, &err);
     free(bin);
     if (p && (err != CL_SUCCESS || bin_status != CL_SUCCESS ||
-              clBuildProgram(p, 1, &ctx->device, BUILD_OPTIONS, NULL, NULL) != CL_SUCCESS)) {
+              clBuildProgram(p, 1, &ctx->device, ctx->build_options, NULL, NULL) != CL_SUCCESS)) {
         clReleaseProgram(p);
         p = NULL;
     }
@@ -144,7 +143,7 @@ static nncl_status build_program(nncl_context *ctx, const nncl_kernel_source *sr
     const char *text = src->text;
     cl_program p = clCreateProgramWithSource(ctx->cl, 1, &text, &src->length, &err);
     if (!p) return nncl_fail_cl(err, "clCreateProgramWithSource");
-    err = clBuildProgram(p, 1, &ctx->device, BUILD_OPTIONS, NULL, NULL);
+    err = clBuildProgram(p, 1, &ctx->device, ctx->build_options, NULL, NULL);
     if (err != CL_SUCCESS) {
         nncl_status st = build_failure(ctx, p, src, err);
         clReleaseProgram(p);

@@ -253,30 +253,47 @@ static void test_cross_entropy_matches_pytorch(void **state) {
     nncl_graph_destroy(g);
 }
 
-/* The network of gen-torch-reference.py's SmallNet, with its names. */
-static void test_small_network_matches_pytorch(void **state) {
-    (void)state;
-    const tensor *xt = need("net", "x");
-    nncl_graph *g;
-    ASSERT_OK(nncl_graph_create(test_context(), NULL, &g));
-    nncl_node *x = nncl_input(g, "x", xt->shape);
-    nncl_node *labels = nncl_input_labels(g, "labels", xt->shape.dims[0]);
+/* gen-torch-reference.py's SmallNet, with its names. */
+static nncl_node *small_net(nncl_graph *g, nncl_node *x) {
     nncl_node *h = nncl_conv(g, x, &(nncl_conv_params){.out_channels = 4, .kernel = {3, 3},
                                                        .padding = {1, 1}}, "conv1");
     h = nncl_relu(g, nncl_batch_norm(g, h, NULL, "bn1"));
     h = nncl_max_pool(g, h, &(nncl_pool_params){.kernel = {2, 2}}, "pool");
     h = nncl_relu(g, nncl_conv(g, h, &(nncl_conv_params){.out_channels = 6, .kernel = {3, 3},
                                                          .stride = {2, 2}}, "conv2"));
-    h = nncl_linear(g, nncl_flatten(g, h), 3, NULL, "fc");
-    nncl_node *loss = nncl_cross_entropy(g, h, labels, "loss");
-    if (!loss) fail_msg("%s", nncl_graph_error(g));
-    load_params(g, "net", true);
+    return nncl_linear(g, nncl_flatten(g, h), 3, NULL, "fc");
+}
+
+/* gen-torch-reference.py's Blocks: concat, residual add, pooling. */
+static nncl_node *blocks(nncl_graph *g, nncl_node *x) {
+    nncl_node *a = nncl_conv(g, x, &(nncl_conv_params){.out_channels = 4, .kernel = {3, 3},
+                                                       .padding = {1, 1}}, "a");
+    nncl_node *b = nncl_conv(g, x, &(nncl_conv_params){.out_channels = 2, .kernel = {1, 1}}, "b");
+    nncl_node *h = nncl_concat(g, (nncl_node *[]){a, b}, 2, "cat");
+    nncl_node *c = nncl_conv(g, h, &(nncl_conv_params){.out_channels = 6, .kernel = {3, 3},
+                                                       .padding = {1, 1}}, "c");
+    h = nncl_relu(g, nncl_add(g, c, h));
+    h = nncl_avg_pool(g, h, &(nncl_pool_params){.kernel = {2, 2}}, "avg");
+    h = nncl_global_max_pool(g, h, "gmax");
+    return nncl_linear(g, nncl_flatten(g, h), 4, NULL, "fc");
+}
+
+/* Loss and every parameter gradient of a whole network against PyTorch. */
+static void run_network(const char *test, nncl_node *(*build)(nncl_graph *, nncl_node *)) {
+    const tensor *xt = need(test, "x");
+    nncl_graph *g;
+    ASSERT_OK(nncl_graph_create(test_context(), NULL, &g));
+    nncl_node *x = nncl_input(g, "x", xt->shape);
+    nncl_node *labels = nncl_input_labels(g, "labels", xt->shape.dims[0]);
+    nncl_node *loss = nncl_cross_entropy(g, build(g, x), labels, "loss");
+    if (!loss) fail_msg("%s: %s", test, nncl_graph_error(g));
+    load_params(g, test, true);
     float *xf = to_float(xt->v, xt->n);
-    int32_t *l = labels_of(need("net", "labels"));
+    int32_t *l = labels_of(need(test, "labels"));
     ASSERT_OK(nncl_graph_set_input(g, x, xf, (size_t)xt->n * sizeof(float)));
     ASSERT_OK(nncl_graph_set_input(g, labels, l, (size_t)xt->shape.dims[0] * sizeof(int32_t)));
     ASSERT_OK(nncl_graph_forward(g));
-    compare_node(g, loss, false, "net", "y");
+    compare_node(g, loss, false, test, "y");
     ASSERT_OK(nncl_graph_backward(g, loss, NULL, 0));
     for (size_t k = 0; k < nncl_graph_param_count(g); k++) {
         nncl_param_info info;
@@ -284,18 +301,24 @@ static void test_small_network_matches_pytorch(void **state) {
         if (!info.trainable) continue;
         char key[160];
         snprintf(key, sizeof key, "grad.%s", info.name);
-        compare_param(g, info.name, true, "net", key);
+        compare_param(g, info.name, true, test, key);
     }
     free(xf);
     free(l);
     nncl_graph_destroy(g);
 }
 
+static void test_networks_match_pytorch(void **state) {
+    (void)state;
+    run_network("net", small_net);
+    run_network("blocks", blocks);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_modules_match_pytorch),
         cmocka_unit_test(test_cross_entropy_matches_pytorch),
-        cmocka_unit_test(test_small_network_matches_pytorch),
+        cmocka_unit_test(test_networks_match_pytorch),
     };
     return cmocka_run_group_tests(tests, load, unload);
 }

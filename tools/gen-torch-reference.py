@@ -104,19 +104,40 @@ class SmallNet(nn.Module):
         return self.fc(torch.flatten(h, 1))
 
 
-net = SmallNet()
-x = torch.rand(3, 2, 6, 6) * 2 - 1
-labels = torch.tensor([1, 2, 0])
-loss = F.cross_entropy(net(x), labels)
-loss.backward()
-put("net", "x", x)
-put("net", "labels", labels.float())
-for k, v in net.state_dict().items():
-    if v.dtype.is_floating_point:
-        put("net", k, v)
-put("net", "y", loss)
-for k, p in net.named_parameters():
-    put("net", "grad." + k, p.grad)
+
+
+class Blocks(nn.Module):
+    """Two branches concatenated, a residual add, pooling and a classifier."""
+
+    def __init__(self):
+        super().__init__()
+        self.a = nn.Conv2d(3, 4, 3, padding=1)
+        self.b = nn.Conv2d(3, 2, 1)
+        self.c = nn.Conv2d(6, 6, 3, padding=1)
+        self.fc = nn.Linear(6, 4)
+
+    def forward(self, x):
+        h = torch.cat([self.a(x), self.b(x)], dim=1)
+        h = F.relu(self.c(h) + h)
+        h = F.adaptive_max_pool2d(F.avg_pool2d(h, 2), 1)
+        return self.fc(torch.flatten(h, 1))
+
+
+def store_net(case, net, x, labels):
+    loss = F.cross_entropy(net(x), labels)
+    loss.backward()
+    put(case, "x", x)
+    put(case, "labels", labels.float())
+    for k, v in net.state_dict().items():
+        if v.dtype.is_floating_point:
+            put(case, k, v)
+    put(case, "y", loss)
+    for k, p in net.named_parameters():
+        put(case, "grad." + k, p.grad)
+
+
+store_net("net", SmallNet(), torch.rand(3, 2, 6, 6) * 2 - 1, torch.tensor([1, 2, 0]))
+store_net("blocks", Blocks(), torch.rand(2, 3, 6, 6) * 2 - 1, torch.tensor([3, 1]))
 
 out = sys.argv[1] if len(sys.argv) > 1 else "tests/data/torch_reference.txt"
 with open(out, "w") as f:

@@ -77,13 +77,13 @@ static nncl_status bn_forward(nncl_graph *g, nncl_node *node) {
                                   "training needs more than one value per channel (input [%d, "
                                   "%d, ...] has %d)",
                                   r.batch, r.channels, r.batch * r.inner);
-        size_t local = nncl_reduce_local_size(g->ctx);
+        size_t local = g->ctx->reduce_size;
         st = nncl_launch_groups(
             g->ctx, "batchnorm.cl", "bn_batch_stats", (size_t)r.channels, local,
             NNCL_ARGS(NNCL_ARG(node->inputs[0]->out), NNCL_ARG(node->aux[0]),
                       NNCL_ARG(node->aux[1]), NNCL_ARG(r.running_mean), NNCL_ARG(r.running_var),
                       NNCL_ARG(r.batch), NNCL_ARG(r.channels), NNCL_ARG(r.inner), NNCL_ARG(eps),
-                      NNCL_ARG(momentum), ((nncl_arg){local * sizeof(float), NULL})));
+                      NNCL_ARG(momentum)));
     } else {
         st = nncl_launch(g->ctx, "batchnorm.cl", "bn_running_stats", (size_t)r.channels,
                          NNCL_ARGS(NNCL_ARG(r.running_mean), NNCL_ARG(r.running_var),
@@ -101,13 +101,13 @@ static nncl_status bn_forward(nncl_graph *g, nncl_node *node) {
 static nncl_status bn_backward(nncl_graph *g, nncl_node *node) {
     bn_refs r = refs_of(g, node);
     nncl_node *x = node->inputs[0];
-    size_t local = nncl_reduce_local_size(g->ctx);
+    size_t local = g->ctx->reduce_size;
     nncl_status st = nncl_launch_groups(
         g->ctx, "batchnorm.cl", "bn_backward_sums", (size_t)r.channels, local,
         NNCL_ARGS(NNCL_ARG(node->grad), NNCL_ARG(x->out), NNCL_ARG(node->aux[0]),
                   NNCL_ARG(node->aux[1]), NNCL_ARG(node->aux[2]), NNCL_ARG(r.dgamma),
                   NNCL_ARG(r.dbeta), NNCL_ARG(r.batch), NNCL_ARG(r.channels), NNCL_ARG(r.inner),
-                  NNCL_ARG(r.affine), ((nncl_arg){2 * local * sizeof(float), NULL})));
+                  NNCL_ARG(r.affine)));
     if (st != NNCL_OK || !x->requires_grad) return st;
     cl_float count = (cl_float)r.batch * (cl_float)r.inner;
     cl_int training = g->forward_training, acc = node->accumulate[0];
