@@ -84,20 +84,20 @@ extern "C" {
 
 /* Every status, with its name. Values are stable. */
 #define NNCL_STATUS_LIST(X)                                                                        \
-    X(NNCL_OK, 0, "success")                                                                       \
-    X(NNCL_ERROR_INVALID_ARGUMENT, 1, "invalid argument")                                          \
-    X(NNCL_ERROR_SHAPE, 2, "shape mismatch")                                                       \
-    X(NNCL_ERROR_OUT_OF_MEMORY, 3, "out of memory")                                                \
-    X(NNCL_ERROR_NO_DEVICE, 4, "no matching OpenCL device")                                        \
-    X(NNCL_ERROR_OPENCL, 5, "OpenCL error")                                                        \
-    X(NNCL_ERROR_BUILD, 6, "kernel build failed")                                                  \
-    X(NNCL_ERROR_GEMM, 7, "CLBlast error")                                                         \
-    X(NNCL_ERROR_NOT_FOUND, 8, "not found")                                                        \
-    X(NNCL_ERROR_STATE, 9, "call out of order")                                                    \
-    X(NNCL_ERROR_IO, 10, "file input/output error")
+    X(NNCL_OK, 0)                                                                                  \
+    X(NNCL_ERROR_INVALID_ARGUMENT, 1)                                                              \
+    X(NNCL_ERROR_SHAPE, 2)                                                                         \
+    X(NNCL_ERROR_OUT_OF_MEMORY, 3)                                                                 \
+    X(NNCL_ERROR_NO_DEVICE, 4)                                                                     \
+    X(NNCL_ERROR_OPENCL, 5)                                                                        \
+    X(NNCL_ERROR_BUILD, 6)                                                                         \
+    X(NNCL_ERROR_GEMM, 7)                                                                          \
+    X(NNCL_ERROR_NOT_FOUND, 8)                                                                     \
+    X(NNCL_ERROR_STATE, 9)                                                                         \
+    X(NNCL_ERROR_IO, 10)
 
 typedef enum nncl_status {
-#define NNCL_STATUS_ENUM_(name, value, text) name = value,
+#define NNCL_STATUS_ENUM_(name, value) name = value,
     NNCL_STATUS_LIST(NNCL_STATUS_ENUM_)
 #undef NNCL_STATUS_ENUM_
 } nncl_status;
@@ -144,7 +144,7 @@ typedef struct nncl_device_info {
     char platform_version[128];
     char name[128];
     char vendor[128];
-    char device_version[128];   /* "OpenCL 3.0 ..." */
+    char device_version[128]; /* "OpenCL 3.0 ..." */
     char driver_version[128];
     char opencl_c_version[128]; /* "OpenCL C 1.2 ..." */
     nncl_device_type type;
@@ -278,8 +278,7 @@ typedef struct nncl_conv_params {
     bool padding_same;
     bool no_bias;
 } nncl_conv_params;
-nncl_node *nncl_conv(nncl_graph *g, nncl_node *x, const nncl_conv_params *params,
-                     const char *name);
+nncl_node *nncl_conv(nncl_graph *g, nncl_node *x, const nncl_conv_params *params, const char *name);
 
 /* Max and average pooling, PyTorch's MaxPool and AvgPool in 1, 2 and 3D.
  * Output size as for convolution; with ceil_mode it rounds up, and a last
@@ -373,8 +372,7 @@ nncl_node *nncl_cross_entropy(nncl_graph *g, nncl_node *logits, nncl_node *label
  * checked against the class count of the loss that reads them.
  * Returns NNCL_OK, NNCL_ERROR_INVALID_ARGUMENT (not an input, wrong size,
  * label out of range) or NNCL_ERROR_STATE (the graph has a build error). */
-nncl_status nncl_graph_set_input(nncl_graph *g, nncl_node *input, const void *data,
-                                 size_t bytes);
+nncl_status nncl_graph_set_input(nncl_graph *g, nncl_node *input, const void *data, size_t bytes);
 
 /* Training mode (the default): batch norm uses batch statistics and updates
  * its running ones, dropout drops. Eval mode: running statistics, no dropout. */
@@ -424,8 +422,7 @@ int64_t nncl_graph_trainable_count(const nncl_graph *g);
  * must be its full size in float32. Return NNCL_ERROR_NOT_FOUND for an
  * unknown name, NNCL_ERROR_INVALID_ARGUMENT for a wrong size. */
 nncl_status nncl_graph_param_read(nncl_graph *g, const char *name, float *dst, size_t bytes);
-nncl_status nncl_graph_param_write(nncl_graph *g, const char *name, const float *src,
-                                   size_t bytes);
+nncl_status nncl_graph_param_write(nncl_graph *g, const char *name, const float *src, size_t bytes);
 nncl_status nncl_graph_grad_read(nncl_graph *g, const char *name, float *dst, size_t bytes);
 
 #ifdef __cplusplus

@@ -42,7 +42,8 @@ static bool make_dirs(char *path) {
 
 static size_t pick_local_size(const nncl_device_info *info) {
     size_t local = 64;
-    while (local > 1 && local > info->max_work_group_size) local /= 2;
+    while (local > 1 && local > info->max_work_group_size)
+        local /= 2;
     return local;
 }
 

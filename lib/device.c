@@ -131,7 +131,8 @@ static bool contains_ignore_case(const char *haystack, const char *needle) {
     size_t hn = strlen(haystack), nn = strlen(needle);
     for (size_t i = 0; i + nn <= hn; i++) {
         size_t j = 0;
-        while (j < nn && tolower((unsigned char)haystack[i + j]) == tolower((unsigned char)needle[j]))
+        while (j < nn &&
+               tolower((unsigned char)haystack[i + j]) == tolower((unsigned char)needle[j]))
             j++;
         if (j == nn) return true;
     }
@@ -177,9 +178,8 @@ nncl_status nncl_device_select(const char *spec, cl_platform_id *platform, cl_de
         for (size_t k = 0; k < n && used < sizeof list; k++) {
             char name[256];
             info_string(refs[k].device, CL_DEVICE_NAME, name, sizeof name);
-            used += (size_t)snprintf(list + used, sizeof list - used, "%s%d:%d %s",
-                                     k ? "; " : "", refs[k].platform_index,
-                                     refs[k].device_index, name);
+            used += (size_t)snprintf(list + used, sizeof list - used, "%s%d:%d %s", k ? "; " : "",
+                                     refs[k].platform_index, refs[k].device_index, name);
         }
         return nncl_fail(NNCL_ERROR_NO_DEVICE,
                          "no OpenCL device matches '%s' (expected gpu, cpu, P:D or part of a "

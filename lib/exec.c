@@ -25,7 +25,8 @@ static nncl_status check_graph(const nncl_graph *g, const char *call) {
 }
 
 static size_t node_bytes(const nncl_node *node) {
-    return (size_t)nncl_shape_numel(node->shape) * (node->is_labels ? sizeof(int32_t) : sizeof(float));
+    return (size_t)nncl_shape_numel(node->shape) *
+           (node->is_labels ? sizeof(int32_t) : sizeof(float));
 }
 
 static bool has_trainable(const nncl_graph *g, const nncl_node *node) {
@@ -63,8 +64,7 @@ static nncl_status plan(nncl_graph *g) {
     return NNCL_OK;
 }
 
-nncl_status nncl_graph_set_input(nncl_graph *g, nncl_node *input, const void *data,
-                                 size_t bytes) {
+nncl_status nncl_graph_set_input(nncl_graph *g, nncl_node *input, const void *data, size_t bytes) {
     nncl_status st = check_graph(g, "nncl_graph_set_input");
     if (st != NNCL_OK) return st;
     if (!input || input->graph != g || (input->op != NNCL_OP_INPUT && input->op != NNCL_OP_LABELS))
@@ -72,8 +72,8 @@ nncl_status nncl_graph_set_input(nncl_graph *g, nncl_node *input, const void *da
                          "nncl_graph_set_input: the node is not an input of this graph");
     if (!data || bytes != node_bytes(input))
         return nncl_fail(NNCL_ERROR_INVALID_ARGUMENT,
-                         "nncl_graph_set_input: input '%s' takes %zu bytes, got %zu%s",
-                         input->name, node_bytes(input), bytes, data ? "" : " (data is NULL)");
+                         "nncl_graph_set_input: input '%s' takes %zu bytes, got %zu%s", input->name,
+                         node_bytes(input), bytes, data ? "" : " (data is NULL)");
     if (input->is_labels) {
         /* Every loss reading these labels bounds them by its class count. */
         const int32_t *labels = data;
@@ -86,8 +86,8 @@ nncl_status nncl_graph_set_input(nncl_graph *g, nncl_node *input, const void *da
                     return nncl_fail(NNCL_ERROR_INVALID_ARGUMENT,
                                      "nncl_graph_set_input: label %lld of input '%s' is %d, "
                                      "outside [0, %lld) for loss '%s'",
-                                     (long long)i, input->name, (int)labels[i],
-                                     (long long)classes, loss->name);
+                                     (long long)i, input->name, (int)labels[i], (long long)classes,
+                                     loss->name);
         }
     }
     if ((st = plan(g)) != NNCL_OK) return st;
@@ -120,7 +120,8 @@ nncl_status nncl_graph_forward(nncl_graph *g) {
 static nncl_status mark_backward(nncl_graph *g, nncl_node *output) {
     bool *written = calloc(g->n_nodes, sizeof *written);
     if (!written) return nncl_fail(NNCL_ERROR_OUT_OF_MEMORY, "nncl_graph_backward: out of memory");
-    for (size_t i = 0; i < g->n_nodes; i++) g->nodes[i]->in_backward = false;
+    for (size_t i = 0; i < g->n_nodes; i++)
+        g->nodes[i]->in_backward = false;
     output->in_backward = output->requires_grad;
     for (int32_t i = output->index; i >= 0; i--) {
         nncl_node *node = g->nodes[i];
@@ -153,8 +154,8 @@ nncl_status nncl_graph_backward(nncl_graph *g, nncl_node *output, const float *g
                          "nncl_graph_backward: run nncl_graph_forward first (after the last "
                          "change to the graph)");
     if (output->is_labels)
-        return nncl_fail(NNCL_ERROR_INVALID_ARGUMENT,
-                         "nncl_graph_backward: '%s' is a labels input", output->name);
+        return nncl_fail(NNCL_ERROR_INVALID_ARGUMENT, "nncl_graph_backward: '%s' is a labels input",
+                         output->name);
     size_t numel = (size_t)nncl_shape_numel(output->shape);
     if (grad_output && bytes != numel * sizeof(float))
         return nncl_fail(NNCL_ERROR_INVALID_ARGUMENT,

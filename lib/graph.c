@@ -20,9 +20,13 @@ static const nncl_op_vtable *const op_vtables[] = {
 #undef NNCL_OP
 };
 
-const char *nncl_op_name(nncl_op_kind op) { return op < NNCL_OP_COUNT ? op_names[op] : "?"; }
+const char *nncl_op_name(nncl_op_kind op) {
+    return op < NNCL_OP_COUNT ? op_names[op] : "?";
+}
 
-const nncl_op_vtable *nncl_op_vtable_of(nncl_op_kind op) { return op_vtables[op]; }
+const nncl_op_vtable *nncl_op_vtable_of(nncl_op_kind op) {
+    return op_vtables[op];
+}
 
 nncl_status nncl_graph_create(nncl_context *ctx, const nncl_graph_options *options,
                               nncl_graph **out) {
@@ -52,7 +56,8 @@ static void node_free(nncl_node *node) {
 void nncl_graph_destroy(nncl_graph *g) {
     if (!g) return;
     if (g->ctx->queue) clFinish(g->ctx->queue);
-    for (size_t i = 0; i < g->n_nodes; i++) node_free(g->nodes[i]);
+    for (size_t i = 0; i < g->n_nodes; i++)
+        node_free(g->nodes[i]);
     for (size_t i = 0; i < g->n_params; i++) {
         free(g->params[i].name);
         nncl_buffer_release(g->params[i].value);
@@ -76,7 +81,9 @@ nncl_shape nncl_node_shape(const nncl_node *node) {
     return node ? node->shape : (nncl_shape){0};
 }
 
-const char *nncl_node_name(const nncl_node *node) { return node ? node->name : NULL; }
+const char *nncl_node_name(const nncl_node *node) {
+    return node ? node->name : NULL;
+}
 
 static void record(nncl_graph *g, nncl_status status, const char *fmt, va_list ap) {
     nncl_fail_v(status, fmt, ap);
@@ -176,7 +183,8 @@ nncl_node *nncl_node_add(nncl_graph *g, nncl_op_kind op, const char *name, nncl_
     node->op = op;
     node->shape = shape;
     node->n_inputs = n_inputs;
-    for (int32_t i = 0; i < n_inputs; i++) node->inputs[i] = inputs[i];
+    for (int32_t i = 0; i < n_inputs; i++)
+        node->inputs[i] = inputs[i];
     node->first_param = g->n_params;
     g->nodes[g->n_nodes++] = node;
     g->planned = false;
@@ -197,12 +205,14 @@ static bool param_init(nncl_graph *g, nncl_param_entry *p, float fill, int64_t h
          * change the earlier layers' weights. */
         uint64_t state = g->seed ^ (0x9e3779b97f4a7c15ULL * (uint64_t)(g->n_params + 1));
         double std = sqrt(2.0 / (double)he_fan_in);
-        for (int64_t i = 0; i < p->numel; i++) host[i] = (float)(std * nncl_normal(&state));
+        for (int64_t i = 0; i < p->numel; i++)
+            host[i] = (float)(std * nncl_normal(&state));
     } else {
-        for (int64_t i = 0; i < p->numel; i++) host[i] = fill;
+        for (int64_t i = 0; i < p->numel; i++)
+            host[i] = fill;
     }
-    bool ok = nncl_buffer_write(g->ctx, p->value, 0, host, (size_t)p->numel * sizeof *host) ==
-              NNCL_OK;
+    bool ok =
+        nncl_buffer_write(g->ctx, p->value, 0, host, (size_t)p->numel * sizeof *host) == NNCL_OK;
     free(host);
     return ok;
 }
@@ -260,8 +270,8 @@ nncl_node *nncl_input(nncl_graph *g, const char *name, nncl_shape shape) {
 nncl_node *nncl_input_labels(nncl_graph *g, const char *name, int64_t batch) {
     if (!nncl_builder_ready(g, "labels", NULL, 0)) return NULL;
     if (batch <= 0)
-        return nncl_build_fail(g, NNCL_ERROR_SHAPE, "labels", name,
-                               "batch size %lld must be > 0", (long long)batch);
+        return nncl_build_fail(g, NNCL_ERROR_SHAPE, "labels", name, "batch size %lld must be > 0",
+                               (long long)batch);
     nncl_node *node = nncl_node_add(g, NNCL_OP_LABELS, name, NULL, 0, NNCL_SHAPE(batch));
     if (node) node->is_labels = true;
     return node;

@@ -39,9 +39,9 @@ struct nncl_context {
     cl_context cl;
     cl_command_queue queue;
     nncl_device_info info;
-    char cache_dir[1024]; /* "" when the cache is off */
-    size_t local_size;    /* work-group size for elementwise kernels */
-    size_t reduce_size;   /* work-group size of per-channel reductions */
+    char cache_dir[1024];    /* "" when the cache is off */
+    size_t local_size;       /* work-group size for elementwise kernels */
+    size_t reduce_size;      /* work-group size of per-channel reductions */
     char build_options[128]; /* -D defines every program is built with */
     nncl_program_entry *programs;
     size_t n_programs;
@@ -64,8 +64,7 @@ extern const size_t nncl_kernel_source_count;
 
 /* The kernel `name` from program `file`, built on first use (from the disk
  * cache when possible). The kernel object is owned by the context. */
-nncl_status nncl_kernel_get(nncl_context *ctx, const char *file, const char *name,
-                            cl_kernel *out);
+nncl_status nncl_kernel_get(nncl_context *ctx, const char *file, const char *name, cl_kernel *out);
 nncl_status nncl_program_build_all(nncl_context *ctx);
 void nncl_programs_release(nncl_context *ctx);
 
@@ -76,7 +75,8 @@ typedef struct nncl_arg {
     const void *value;
 } nncl_arg;
 #define NNCL_ARG(v) ((nncl_arg){sizeof(v), &(v)})
-#define NNCL_ARGS(...) (const nncl_arg[]){__VA_ARGS__}, sizeof((nncl_arg[]){__VA_ARGS__}) / sizeof(nncl_arg)
+#define NNCL_ARGS(...)                                                                             \
+    (const nncl_arg[]){__VA_ARGS__}, sizeof((nncl_arg[]){__VA_ARGS__}) / sizeof(nncl_arg)
 
 /* One work-item per element, items rounded up to the context's work-group
  * size (kernels check their index against the real count). */
@@ -93,8 +93,7 @@ nncl_status nncl_buffer_create(nncl_context *ctx, size_t bytes, cl_mem *out);
 void nncl_buffer_release(cl_mem mem);
 nncl_status nncl_buffer_write(nncl_context *ctx, cl_mem mem, size_t offset, const void *src,
                               size_t bytes);
-nncl_status nncl_buffer_read(nncl_context *ctx, cl_mem mem, size_t offset, void *dst,
-                             size_t bytes);
+nncl_status nncl_buffer_read(nncl_context *ctx, cl_mem mem, size_t offset, void *dst, size_t bytes);
 nncl_status nncl_buffer_fill(nncl_context *ctx, cl_mem mem, float value, size_t count);
 
 /* ---- GEMM (gemm.c, the only user of CLBlast) */
@@ -185,9 +184,9 @@ struct nncl_node {
     nncl_op_attrs attrs;
     size_t workspace_bytes; /* scratch the op needs while it runs */
     cl_mem out, grad;
-    cl_mem aux[3];      /* op state kept from forward for backward */
-    bool *accumulate;   /* per input: add into its gradient (else overwrite) */
-    bool in_backward;   /* on the path of the current backward pass */
+    cl_mem aux[3];    /* op state kept from forward for backward */
+    bool *accumulate; /* per input: add into its gradient (else overwrite) */
+    bool in_backward; /* on the path of the current backward pass */
 };
 
 struct nncl_graph {
@@ -203,7 +202,7 @@ struct nncl_graph {
     bool planned;
     bool forward_done;
     bool forward_training; /* the mode the last forward pass ran in */
-    uint64_t step; /* training forward passes so far */
+    uint64_t step;         /* training forward passes so far */
     cl_mem workspace;
     size_t workspace_bytes;
 };

@@ -4,7 +4,9 @@
 
 #include <string.h>
 
-size_t nncl_graph_param_count(const nncl_graph *g) { return g ? g->n_params : 0; }
+size_t nncl_graph_param_count(const nncl_graph *g) {
+    return g ? g->n_params : 0;
+}
 
 nncl_status nncl_graph_param_info(const nncl_graph *g, size_t index, nncl_param_info *out) {
     if (!g || !out)
@@ -33,8 +35,8 @@ static nncl_status find(nncl_graph *g, const char *name, size_t bytes, const voi
         nncl_param_entry *p = &g->params[i];
         if (strcmp(p->name, name)) continue;
         if (bytes != (size_t)p->numel * sizeof(float))
-            return nncl_fail(NNCL_ERROR_INVALID_ARGUMENT, "%s: '%s' holds %zu bytes, got %zu",
-                             call, name, (size_t)p->numel * sizeof(float), bytes);
+            return nncl_fail(NNCL_ERROR_INVALID_ARGUMENT, "%s: '%s' holds %zu bytes, got %zu", call,
+                             name, (size_t)p->numel * sizeof(float), bytes);
         *out = p;
         return NNCL_OK;
     }

@@ -33,7 +33,9 @@ static uint64_t fnv1a(uint64_t h, const void *data, size_t n) {
     return h;
 }
 
-static uint64_t hash_str(uint64_t h, const char *s) { return fnv1a(h, s, strlen(s) + 1); }
+static uint64_t hash_str(uint64_t h, const char *s) {
+    return fnv1a(h, s, strlen(s) + 1);
+}
 
 static void cache_path(const nncl_context *ctx, const nncl_kernel_source *src, char *buf,
                        size_t size) {
@@ -125,9 +127,9 @@ static nncl_status build_failure(nncl_context *ctx, cl_program p, const nncl_ker
         clGetProgramBuildInfo(p, ctx->device, CL_PROGRAM_BUILD_LOG, size, log, NULL);
         log[size] = '\0';
     }
-    nncl_status st = nncl_fail(NNCL_ERROR_BUILD, "building %s for %s failed: %s (%d)\n%s",
-                               src->name, ctx->info.name, nncl_cl_error_name(err), (int)err,
-                               log ? log : "(no build log)");
+    nncl_status st =
+        nncl_fail(NNCL_ERROR_BUILD, "building %s for %s failed: %s (%d)\n%s", src->name,
+                  ctx->info.name, nncl_cl_error_name(err), (int)err, log ? log : "(no build log)");
     free(log);
     return st;
 }
@@ -178,8 +180,7 @@ static nncl_status program_entry(nncl_context *ctx, const char *file, nncl_progr
     return NNCL_OK;
 }
 
-nncl_status nncl_kernel_get(nncl_context *ctx, const char *file, const char *name,
-                            cl_kernel *out) {
+nncl_status nncl_kernel_get(nncl_context *ctx, const char *file, const char *name, cl_kernel *out) {
     nncl_program_entry *e;
     nncl_status st = program_entry(ctx, file, &e);
     if (st != NNCL_OK) return st;

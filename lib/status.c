@@ -10,7 +10,7 @@ static _Thread_local char last_error[4096];
 
 const char *nncl_status_name(nncl_status status) {
     switch (status) {
-#define NNCL_STATUS_NAME_(name, value, text)                                                      \
+#define NNCL_STATUS_NAME_(name, value)                                                             \
     case name:                                                                                     \
         return #name;
         NNCL_STATUS_LIST(NNCL_STATUS_NAME_)
@@ -19,7 +19,9 @@ const char *nncl_status_name(nncl_status status) {
     return "NNCL_UNKNOWN_STATUS";
 }
 
-const char *nncl_last_error(void) { return last_error; }
+const char *nncl_last_error(void) {
+    return last_error;
+}
 
 nncl_status nncl_fail_v(nncl_status status, const char *fmt, va_list ap) {
     vsnprintf(last_error, sizeof last_error, fmt, ap);
@@ -103,6 +105,7 @@ int64_t nncl_shape_numel(nncl_shape shape) {
 
 int64_t nncl_shape_inner(nncl_shape s, int32_t from) {
     int64_t n = 1;
-    for (int32_t i = from; i < s.rank; i++) n *= s.dims[i];
+    for (int32_t i = from; i < s.rank; i++)
+        n *= s.dims[i];
     return n;
 }

@@ -52,15 +52,16 @@ static const char *grouped(int64_t v, char *buf) {
 }
 
 nncl_status nncl_graph_summary(const nncl_graph *g, char **out) {
-    if (!g || !out) return nncl_fail(NNCL_ERROR_INVALID_ARGUMENT, "nncl_graph_summary: NULL argument");
+    if (!g || !out)
+        return nncl_fail(NNCL_ERROR_INVALID_ARGUMENT, "nncl_graph_summary: NULL argument");
     *out = NULL;
     text t = {.buf = malloc(1024), .cap = 1024};
     if (!t.buf) return nncl_fail(NNCL_ERROR_OUT_OF_MEMORY, "nncl_graph_summary: out of memory");
     t.buf[0] = '\0';
     const char *rule = "-------------------------------------------------------------------------"
                        "-------\n";
-    append(&t, "%s%-24s %-16s %-26s %12s\n%s", rule, "Layer (name)", "Op", "Output shape",
-           "Params", rule);
+    append(&t, "%s%-24s %-16s %-26s %12s\n%s", rule, "Layer (name)", "Op", "Output shape", "Params",
+           rule);
     int64_t trainable = 0, buffers = 0, activations = 0;
     char shape[128], num[48];
     for (size_t i = 0; i < g->n_nodes; i++) {
@@ -68,8 +69,10 @@ nncl_status nncl_graph_summary(const nncl_graph *g, char **out) {
         int64_t count = 0;
         for (size_t k = 0; k < node->n_params; k++) {
             const nncl_param_entry *p = &g->params[node->first_param + k];
-            if (p->trainable) count += p->numel;
-            else buffers += p->numel;
+            if (p->trainable)
+                count += p->numel;
+            else
+                buffers += p->numel;
         }
         trainable += count;
         activations += nncl_shape_numel(node->shape);
@@ -90,4 +93,6 @@ nncl_status nncl_graph_summary(const nncl_graph *g, char **out) {
     return NNCL_OK;
 }
 
-void nncl_free(void *ptr) { free(ptr); }
+void nncl_free(void *ptr) {
+    free(ptr);
+}

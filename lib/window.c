@@ -7,7 +7,9 @@
 
 #include <stdio.h>
 
-int64_t nncl_window_volume(const int64_t v[3]) { return v[0] * v[1] * v[2]; }
+int64_t nncl_window_volume(const int64_t v[3]) {
+    return v[0] * v[1] * v[2];
+}
 
 cl_int4 nncl_int4(const int64_t v[3]) {
     cl_int4 r = {{(cl_int)v[0], (cl_int)v[1], (cl_int)v[2], 0}};
@@ -18,7 +20,9 @@ static int64_t or_default(const int64_t *v, int i, int64_t dflt) {
     return v && v[i] ? v[i] : dflt;
 }
 
-static int64_t at(const int64_t *v, int i) { return v ? v[i] : 0; }
+static int64_t at(const int64_t *v, int i) {
+    return v ? v[i] : 0;
+}
 
 bool nncl_window_plan(nncl_graph *g, const char *op, const char *name, nncl_shape x,
                       const nncl_window_request *req, nncl_window *win) {

@@ -27,8 +27,10 @@ static int fail(const char *what) {
 int main(int argc, char **argv) {
     int batch = 64, iters = 10;
     for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--batch") && i + 1 < argc) batch = atoi(argv[++i]);
-        else if (!strcmp(argv[i], "--iters") && i + 1 < argc) iters = atoi(argv[++i]);
+        if (!strcmp(argv[i], "--batch") && i + 1 < argc)
+            batch = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--iters") && i + 1 < argc)
+            iters = atoi(argv[++i]);
         else {
             fprintf(stderr, "usage: %s [--batch N] [--iters N]\n", argv[0]);
             return 2;
@@ -51,12 +53,14 @@ int main(int argc, char **argv) {
         return fail("graph");
     nncl_node *x = nncl_input(g, "image", NNCL_SHAPE(batch, 1, 28, 28));
     nncl_node *labels = nncl_input_labels(g, "label", batch);
-    nncl_node *h = nncl_conv(g, x, &(nncl_conv_params){.out_channels = 32, .kernel = {3, 3},
-                                                       .padding = {1, 1}}, "conv1");
+    nncl_node *h = nncl_conv(
+        g, x, &(nncl_conv_params){.out_channels = 32, .kernel = {3, 3}, .padding = {1, 1}},
+        "conv1");
     h = nncl_relu(g, nncl_batch_norm(g, h, NULL, "bn1"));
     h = nncl_max_pool(g, h, &(nncl_pool_params){.kernel = {2, 2}}, "pool1");
-    h = nncl_conv(g, h, &(nncl_conv_params){.out_channels = 64, .kernel = {3, 3},
-                                            .padding = {1, 1}}, "conv2");
+    h = nncl_conv(g, h,
+                  &(nncl_conv_params){.out_channels = 64, .kernel = {3, 3}, .padding = {1, 1}},
+                  "conv2");
     h = nncl_relu(g, nncl_batch_norm(g, h, NULL, "bn2"));
     h = nncl_max_pool(g, h, &(nncl_pool_params){.kernel = {2, 2}}, "pool2");
     h = nncl_relu(g, nncl_linear(g, nncl_flatten(g, h), 128, NULL, "fc1"));
@@ -77,8 +81,10 @@ int main(int argc, char **argv) {
     int32_t *classes = malloc((size_t)batch * sizeof *classes);
     if (!images || !classes) return 1;
     srand(1);
-    for (size_t i = 0; i < pixels; i++) images[i] = (float)rand() / (float)RAND_MAX;
-    for (int i = 0; i < batch; i++) classes[i] = rand() % 10;
+    for (size_t i = 0; i < pixels; i++)
+        images[i] = (float)rand() / (float)RAND_MAX;
+    for (int i = 0; i < batch; i++)
+        classes[i] = rand() % 10;
     if (nncl_graph_set_input(g, x, images, pixels * sizeof *images) != NNCL_OK ||
         nncl_graph_set_input(g, labels, classes, (size_t)batch * sizeof *classes) != NNCL_OK)
         return fail("inputs");
@@ -92,7 +98,8 @@ int main(int argc, char **argv) {
     if (nncl_graph_backward(g, loss, NULL, 0) != NNCL_OK || nncl_graph_finish(g) != NNCL_OK)
         return fail("backward");
     double t_first_backward = now() - t0;
-    printf("\nLoss on random data: %.4f (a uniform guess over 10 classes gives ln 10 = 2.3026)\n", value);
+    printf("\nLoss on random data: %.4f (a uniform guess over 10 classes gives ln 10 = 2.3026)\n",
+           value);
 
     double t_forward = 0, t_backward = 0;
     for (int i = 0; i < iters; i++) {

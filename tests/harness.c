@@ -36,20 +36,23 @@ void random_fill(double *x, int64_t n, uint64_t seed, double lo, double hi) {
 void distinct_fill(double *x, int64_t n, uint64_t seed) {
     int64_t *perm = malloc((size_t)n * sizeof *perm);
     assert_non_null(perm);
-    for (int64_t i = 0; i < n; i++) perm[i] = i;
+    for (int64_t i = 0; i < n; i++)
+        perm[i] = i;
     for (int64_t i = n - 1; i > 0; i--) {
         int64_t j = (int64_t)(next(&seed) % (uint64_t)(i + 1)), t = perm[i];
         perm[i] = perm[j];
         perm[j] = t;
     }
-    for (int64_t i = 0; i < n; i++) x[i] = (float)(-2.0 + ((double)perm[i] + 0.25) * 4.0 / (double)n);
+    for (int64_t i = 0; i < n; i++)
+        x[i] = (float)(-2.0 + ((double)perm[i] + 0.25) * 4.0 / (double)n);
     free(perm);
 }
 
 float *to_float(const double *x, int64_t n) {
     float *f = malloc((size_t)(n ? n : 1) * sizeof *f);
     assert_non_null(f);
-    for (int64_t i = 0; i < n; i++) f[i] = (float)x[i];
+    for (int64_t i = 0; i < n; i++)
+        f[i] = (float)x[i];
     return f;
 }
 
@@ -76,7 +79,8 @@ static double weighted_output(probe *p) {
     p->c->ref((const double *const *)p->x, (const double *const *)p->params, p->c->labels, p->y,
               p->c->cfg);
     double sum = 0.0;
-    for (int64_t i = 0; i < p->y_n; i++) sum += p->upstream[i] * p->y[i];
+    for (int64_t i = 0; i < p->y_n; i++)
+        sum += p->upstream[i] * p->y[i];
     return sum;
 }
 
@@ -123,8 +127,8 @@ void check_op(const op_check *c) {
         ASSERT_OK(nncl_graph_set_input(g, x[i], xf[i], (size_t)n * sizeof(float)));
     }
     if (labels)
-        ASSERT_OK(nncl_graph_set_input(g, labels, c->labels,
-                                       (size_t)c->labels_batch * sizeof(int32_t)));
+        ASSERT_OK(
+            nncl_graph_set_input(g, labels, c->labels, (size_t)c->labels_batch * sizeof(int32_t)));
     size_t n_params = nncl_graph_param_count(g);
     p.params = calloc(n_params + 1, sizeof *p.params);
     for (size_t k = 0; k < n_params; k++) {
@@ -185,7 +189,8 @@ void check_op(const op_check *c) {
         free(p.x[i]);
         free(xf[i]);
     }
-    for (size_t k = 0; k < n_params; k++) free(p.params[k]);
+    for (size_t k = 0; k < n_params; k++)
+        free(p.params[k]);
     free(p.params);
     free(p.y);
     free(got);

@@ -19,7 +19,7 @@
     do {                                                                                           \
         nncl_status st_ = (call);                                                                  \
         if (st_ != NNCL_OK)                                                                        \
-            fail_msg("%s -> %s: %s", #call, nncl_status_name(st_), nncl_last_error());            \
+            fail_msg("%s -> %s: %s", #call, nncl_status_name(st_), nncl_last_error());             \
     } while (0)
 
 /* The context every test in the program shares (created on first use). */
@@ -44,9 +44,9 @@ typedef struct op_check {
     const char *label;
     int n_inputs;
     nncl_shape inputs[CHECK_MAX_INPUTS];
-    int64_t labels_batch;   /* > 0: also a labels input, for losses */
+    int64_t labels_batch; /* > 0: also a labels input, for losses */
     const int32_t *labels;
-    bool eval;              /* run in eval mode */
+    bool eval; /* run in eval mode */
     /* Builds the op on the given inputs; cfg is the case's own description. */
     nncl_node *(*build)(nncl_graph *g, nncl_node **x, nncl_node *labels, const void *cfg);
     /* The reference: y from the inputs and the graph's parameters and

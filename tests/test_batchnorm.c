@@ -18,17 +18,18 @@ static nncl_node *build_bn(nncl_graph *g, nncl_node **x, nncl_node *labels, cons
     return nncl_batch_norm(g, x[0], &((const bn_case *)cfg)->p, "bn");
 }
 
-static void ref_bn_case(const double *const *x, const double *const *params,
-                        const int32_t *labels, double *y, const void *cfg) {
+static void ref_bn_case(const double *const *x, const double *const *params, const int32_t *labels,
+                        double *y, const void *cfg) {
     (void)labels;
     const bn_case *c = cfg;
     int64_t inner = 1;
-    for (int i = 2; i < c->x.rank; i++) inner *= c->x.dims[i];
+    for (int i = 2; i < c->x.rank; i++)
+        inner *= c->x.dims[i];
     bool affine = !c->p.no_affine;
     const double *const *stats = params + (affine ? 2 : 0);
     ref_batch_norm(x[0], affine ? params[0] : NULL, affine ? params[1] : NULL, stats[0], stats[1],
-                   c->x.dims[0], c->x.dims[1], inner, c->p.eps ? c->p.eps : 1e-5, !c->eval, y,
-                   NULL, NULL);
+                   c->x.dims[0], c->x.dims[1], inner, c->p.eps ? c->p.eps : 1e-5, !c->eval, y, NULL,
+                   NULL);
 }
 
 static const bn_case bn_cases[] = {

@@ -11,7 +11,8 @@
 #include <unistd.h>
 
 static void assert_contains(const char *text, const char *part) {
-    if (!text || !strstr(text, part)) fail_msg("expected \"%s\" in \"%s\"", part, text ? text : "(null)");
+    if (!text || !strstr(text, part))
+        fail_msg("expected \"%s\" in \"%s\"", part, text ? text : "(null)");
 }
 
 static void test_device_listing(void **state) {
@@ -34,11 +35,13 @@ static void test_device_listing(void **state) {
 
 static void expect_device(const char *spec, nncl_status want) {
     nncl_context *ctx = NULL;
-    nncl_status st = nncl_context_create(&(nncl_context_options){.device = spec, .cache_dir = "off"},
-                                         &ctx);
+    nncl_status st =
+        nncl_context_create(&(nncl_context_options){.device = spec, .cache_dir = "off"}, &ctx);
     if (st != want) fail_msg("device '%s': %s: %s", spec, nncl_status_name(st), nncl_last_error());
-    if (st == NNCL_OK) assert_non_null(nncl_context_device(ctx));
-    else assert_null(ctx);
+    if (st == NNCL_OK)
+        assert_non_null(nncl_context_device(ctx));
+    else
+        assert_null(ctx);
     nncl_context_destroy(ctx);
 }
 
@@ -53,7 +56,7 @@ static void test_device_specs(void **state) {
     char upper[16] = {0};
     for (int i = 0; i < 4 && first.name[i]; i++)
         upper[i] = (char)(first.name[i] >= 'a' && first.name[i] <= 'z' ? first.name[i] - 32
-                                                                        : first.name[i]);
+                                                                       : first.name[i]);
     expect_device(upper, NNCL_OK);
     expect_device("9:9", NNCL_ERROR_NO_DEVICE);
     expect_device("no-such-device-anywhere", NNCL_ERROR_NO_DEVICE);
@@ -70,7 +73,8 @@ static void test_device_from_environment(void **state) {
     assert_int_equal(nncl_context_create(&(nncl_context_options){.cache_dir = "off"}, &ctx),
                      NNCL_ERROR_NO_DEVICE);
     /* The option wins over the variable. */
-    ASSERT_OK(nncl_context_create(&(nncl_context_options){.device = "0:0", .cache_dir = "off"}, &ctx));
+    ASSERT_OK(
+        nncl_context_create(&(nncl_context_options){.device = "0:0", .cache_dir = "off"}, &ctx));
     nncl_context_destroy(ctx);
     unsetenv("NNCL_DEVICE");
 }
@@ -107,7 +111,7 @@ static void corrupt_all(const char *dir) {
         if (k++ % 2) {
             fputs("garbage, not a program binary", f); /* overwrite the header */
         } else {
-            fseek(f, 40, SEEK_SET);                   /* flip bytes in the body */
+            fseek(f, 40, SEEK_SET); /* flip bytes in the body */
             fputs("\x01\x02\x03\x04", f);
         }
         fclose(f);
@@ -185,16 +189,16 @@ static void test_cache_off_and_defaults(void **state) {
     ASSERT_OK(nncl_cache_dir(&(nncl_context_options){.cache_dir = "/opt/x"}, buf, sizeof buf));
     assert_string_equal(buf, "/opt/x");
     assert_int_equal(nncl_cache_dir(NULL, buf, 4), NNCL_ERROR_INVALID_ARGUMENT);
-    if (keep[0]) setenv("NNCL_CACHE_DIR", keep, 1);
-    else unsetenv("NNCL_CACHE_DIR");
+    if (keep[0])
+        setenv("NNCL_CACHE_DIR", keep, 1);
+    else
+        unsetenv("NNCL_CACHE_DIR");
 }
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_device_listing),
-        cmocka_unit_test(test_device_specs),
-        cmocka_unit_test(test_device_from_environment),
-        cmocka_unit_test(test_kernel_cache),
+        cmocka_unit_test(test_device_listing),          cmocka_unit_test(test_device_specs),
+        cmocka_unit_test(test_device_from_environment), cmocka_unit_test(test_kernel_cache),
         cmocka_unit_test(test_cache_off_and_defaults),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -56,9 +56,9 @@ static void test_output_size_rule(void **state) {
     static const struct {
         int64_t h, k, s, p, d, expect;
     } cases[] = {
-        {28, 3, 1, 1, 1, 28}, {28, 3, 2, 1, 1, 14}, {28, 5, 1, 0, 1, 24}, {32, 3, 2, 0, 1, 15},
-        {7, 3, 1, 0, 2, 3},   {10, 4, 3, 2, 1, 4},  {5, 5, 1, 0, 1, 1},   {9, 3, 2, 1, 3, 3},
-        {256, 3, 2, 1, 1, 128}, {1, 1, 1, 0, 1, 1}, {11, 2, 4, 3, 2, 4},
+        {28, 3, 1, 1, 1, 28},   {28, 3, 2, 1, 1, 14}, {28, 5, 1, 0, 1, 24}, {32, 3, 2, 0, 1, 15},
+        {7, 3, 1, 0, 2, 3},     {10, 4, 3, 2, 1, 4},  {5, 5, 1, 0, 1, 1},   {9, 3, 2, 1, 3, 3},
+        {256, 3, 2, 1, 1, 128}, {1, 1, 1, 0, 1, 1},   {11, 2, 4, 3, 2, 4},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         nncl_graph *g;
@@ -87,12 +87,13 @@ static void test_conv_then_pool_size(void **state) {
     nncl_graph *g;
     ASSERT_OK(nncl_graph_create(test_context(), NULL, &g));
     nncl_node *x = nncl_input(g, "x", NNCL_SHAPE(1, 3, 256, 256));
-    nncl_node *h = nncl_conv(g, x,
-                             &(nncl_conv_params){.out_channels = 4, .kernel = {3, 3},
-                                                 .stride = {2, 2}, .padding = {1, 1}},
-                             "conv");
-    nncl_node *y = nncl_max_pool(g, h, &(nncl_pool_params){.kernel = {4, 4}, .stride = {1, 1}},
-                                 "pool");
+    nncl_node *h =
+        nncl_conv(g, x,
+                  &(nncl_conv_params){
+                      .out_channels = 4, .kernel = {3, 3}, .stride = {2, 2}, .padding = {1, 1}},
+                  "conv");
+    nncl_node *y =
+        nncl_max_pool(g, h, &(nncl_pool_params){.kernel = {4, 4}, .stride = {1, 1}}, "pool");
     assert_int_equal(nncl_graph_status(g), NNCL_OK);
     assert_int_equal(nncl_node_shape(h).dims[2], 128);
     assert_int_equal(nncl_node_shape(y).dims[2], 125);
@@ -108,10 +109,10 @@ static void test_parameter_count(void **state) {
         nncl_graph *g;
         ASSERT_OK(nncl_graph_create(test_context(), NULL, &g));
         nncl_node *x = nncl_input(g, "x", NNCL_SHAPE(1, cases[i][2], 16, 16));
-        nncl_conv(g, x,
-                  &(nncl_conv_params){.out_channels = cases[i][3],
-                                      .kernel = {cases[i][0], cases[i][1]}},
-                  "conv");
+        nncl_conv(
+            g, x,
+            &(nncl_conv_params){.out_channels = cases[i][3], .kernel = {cases[i][0], cases[i][1]}},
+            "conv");
         assert_int_equal(nncl_graph_status(g), NNCL_OK);
         int64_t expect = (cases[i][0] * cases[i][1] * cases[i][2] + 1) * cases[i][3];
         assert_int_equal(nncl_graph_trainable_count(g), expect);
@@ -180,8 +181,12 @@ static const conv_case conv_cases[] = {
      NNCL_SHAPE(1, 3, 6, 5)},
     /* 3D */
     {{.out_channels = 3, .kernel = {2, 3, 3}, .padding = {0, 1, 1}}, NNCL_SHAPE(2, 2, 4, 5, 5)},
-    {{.out_channels = 4, .kernel = {3, 2, 2}, .stride = {2, 1, 2}, .dilation = {1, 2, 1},
-      .groups = 2, .pad_end = {1, 0, 1}},
+    {{.out_channels = 4,
+      .kernel = {3, 2, 2},
+      .stride = {2, 1, 2},
+      .dilation = {1, 2, 1},
+      .groups = 2,
+      .pad_end = {1, 0, 1}},
      NNCL_SHAPE(1, 4, 5, 6, 5)},
 };
 
@@ -214,7 +219,8 @@ static void test_he_initialisation(void **state) {
         float bias[64];
         ASSERT_OK(nncl_graph_param_read(g, "c.weight", w[run], 64 * 16 * 9 * sizeof(float)));
         ASSERT_OK(nncl_graph_param_read(g, "c.bias", bias, sizeof bias));
-        for (int i = 0; i < 64; i++) assert_true(bias[i] == 0.0f);
+        for (int i = 0; i < 64; i++)
+            assert_true(bias[i] == 0.0f);
         nncl_graph_destroy(g);
     }
     assert_memory_equal(w[0], w[1], 64 * 16 * 9 * sizeof(float));
@@ -233,12 +239,9 @@ static void test_he_initialisation(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_hand_worked_1d),
-        cmocka_unit_test(test_output_size_rule),
-        cmocka_unit_test(test_conv_then_pool_size),
-        cmocka_unit_test(test_parameter_count),
-        cmocka_unit_test(test_conv_against_reference),
-        cmocka_unit_test(test_he_initialisation),
+        cmocka_unit_test(test_hand_worked_1d),         cmocka_unit_test(test_output_size_rule),
+        cmocka_unit_test(test_conv_then_pool_size),    cmocka_unit_test(test_parameter_count),
+        cmocka_unit_test(test_conv_against_reference), cmocka_unit_test(test_he_initialisation),
     };
     return cmocka_run_group_tests(tests, NULL, test_context_teardown);
 }

@@ -8,7 +8,8 @@
 #include <string.h>
 
 static void assert_contains(const char *text, const char *part) {
-    if (!text || !strstr(text, part)) fail_msg("expected \"%s\" in \"%s\"", part, text ? text : "(null)");
+    if (!text || !strstr(text, part))
+        fail_msg("expected \"%s\" in \"%s\"", part, text ? text : "(null)");
 }
 
 static nncl_graph *new_graph(void) {
@@ -21,8 +22,8 @@ static void test_groups_must_divide_channels(void **state) {
     (void)state;
     nncl_graph *g = new_graph();
     nncl_node *x = nncl_input(g, "x", NNCL_SHAPE(2, 6, 8, 8));
-    nncl_node *y = nncl_conv(g, x, &(nncl_conv_params){.out_channels = 4, .kernel = {3, 3},
-                                                       .groups = 4}, "conv1");
+    nncl_node *y = nncl_conv(
+        g, x, &(nncl_conv_params){.out_channels = 4, .kernel = {3, 3}, .groups = 4}, "conv1");
     assert_null(y);
     assert_int_equal(nncl_graph_status(g), NNCL_ERROR_SHAPE);
     assert_contains(nncl_graph_error(g), "op 'conv'");
@@ -36,8 +37,8 @@ static void test_kernel_larger_than_padded_input(void **state) {
     (void)state;
     nncl_graph *g = new_graph();
     nncl_node *x = nncl_input(g, "x", NNCL_SHAPE(1, 1, 4, 4));
-    assert_null(nncl_conv(g, x, &(nncl_conv_params){.out_channels = 1, .kernel = {7, 3},
-                                                    .padding = {1, 1}}, "big"));
+    assert_null(nncl_conv(
+        g, x, &(nncl_conv_params){.out_channels = 1, .kernel = {7, 3}, .padding = {1, 1}}, "big"));
     assert_int_equal(nncl_graph_status(g), NNCL_ERROR_SHAPE);
     assert_contains(nncl_graph_error(g), "node 'big'");
     assert_contains(nncl_graph_error(g), "spans 7");
@@ -134,8 +135,8 @@ static void test_first_error_sticks(void **state) {
     (void)state;
     nncl_graph *g = new_graph();
     nncl_node *x = nncl_input(g, "x", NNCL_SHAPE(1, 3, 8, 8));
-    nncl_node *h = nncl_conv(g, x, &(nncl_conv_params){.out_channels = 4, .kernel = {3, 3},
-                                                       .groups = 2}, "bad_conv");
+    nncl_node *h = nncl_conv(
+        g, x, &(nncl_conv_params){.out_channels = 4, .kernel = {3, 3}, .groups = 2}, "bad_conv");
     h = nncl_relu(g, h);
     h = nncl_max_pool(g, h, &(nncl_pool_params){.kernel = {2, 2}}, "pool");
     h = nncl_linear(g, nncl_flatten(g, h), 10, NULL, "fc");
@@ -178,7 +179,8 @@ static void test_run_time_misuse(void **state) {
     nncl_node *loss = nncl_cross_entropy(g, nncl_linear(g, x, 4, NULL, "fc"), labels, "loss");
     float data[6] = {0}, out = 0;
     /* wrong sizes */
-    assert_int_equal(nncl_graph_set_input(g, x, data, 5 * sizeof(float)), NNCL_ERROR_INVALID_ARGUMENT);
+    assert_int_equal(nncl_graph_set_input(g, x, data, 5 * sizeof(float)),
+                     NNCL_ERROR_INVALID_ARGUMENT);
     assert_contains(nncl_last_error(), "takes 24 bytes, got 20");
     assert_int_equal(nncl_graph_set_input(g, loss, data, 4), NNCL_ERROR_INVALID_ARGUMENT);
     /* labels out of range for the loss */

@@ -10,7 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int64_t numel_of(nncl_shape s) { return nncl_shape_numel(s); }
+static int64_t numel_of(nncl_shape s) {
+    return nncl_shape_numel(s);
+}
 
 /* ---- activations */
 
@@ -24,16 +26,21 @@ static nncl_node *build_act(nncl_graph *g, nncl_node **x, nncl_node *labels, con
     (void)labels;
     const act_case *c = cfg;
     switch (c->kind) {
-    case REF_RELU: return nncl_relu(g, x[0]);
-    case REF_LEAKY_RELU: return nncl_leaky_relu(g, x[0], (float)c->alpha);
-    case REF_SIGMOID: return nncl_sigmoid(g, x[0]);
-    case REF_TANH: return nncl_tanh(g, x[0]);
-    default: return nncl_elu(g, x[0], (float)c->alpha);
+    case REF_RELU:
+        return nncl_relu(g, x[0]);
+    case REF_LEAKY_RELU:
+        return nncl_leaky_relu(g, x[0], (float)c->alpha);
+    case REF_SIGMOID:
+        return nncl_sigmoid(g, x[0]);
+    case REF_TANH:
+        return nncl_tanh(g, x[0]);
+    default:
+        return nncl_elu(g, x[0], (float)c->alpha);
     }
 }
 
-static void ref_act_case(const double *const *x, const double *const *params,
-                         const int32_t *labels, double *y, const void *cfg) {
+static void ref_act_case(const double *const *x, const double *const *params, const int32_t *labels,
+                         double *y, const void *cfg) {
     (void)params;
     (void)labels;
     const act_case *c = cfg;
@@ -43,15 +50,19 @@ static void ref_act_case(const double *const *x, const double *const *params,
 static void test_activations(void **state) {
     (void)state;
     static const act_case cases[] = {
-        {REF_RELU, 0, NNCL_SHAPE(2, 3, 5)},         {REF_LEAKY_RELU, 0.2, NNCL_SHAPE(3, 7)},
-        {REF_SIGMOID, 0, NNCL_SHAPE(2, 2, 3, 3)},   {REF_TANH, 0, NNCL_SHAPE(1, 2, 2, 3, 2)},
-        {REF_ELU, 1.0, NNCL_SHAPE(4, 9)},           {REF_ELU, 0.5, NNCL_SHAPE(2, 3, 4)},
+        {REF_RELU, 0, NNCL_SHAPE(2, 3, 5)},       {REF_LEAKY_RELU, 0.2, NNCL_SHAPE(3, 7)},
+        {REF_SIGMOID, 0, NNCL_SHAPE(2, 2, 3, 3)}, {REF_TANH, 0, NNCL_SHAPE(1, 2, 2, 3, 2)},
+        {REF_ELU, 1.0, NNCL_SHAPE(4, 9)},         {REF_ELU, 0.5, NNCL_SHAPE(2, 3, 4)},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char label[64];
         snprintf(label, sizeof label, "activation case %zu", i);
-        op_check c = {.label = label, .n_inputs = 1, .inputs = {cases[i].x},
-                      .build = build_act, .ref = ref_act_case, .cfg = &cases[i]};
+        op_check c = {.label = label,
+                      .n_inputs = 1,
+                      .inputs = {cases[i].x},
+                      .build = build_act,
+                      .ref = ref_act_case,
+                      .cfg = &cases[i]};
         check_op(&c);
     }
 }
@@ -88,16 +99,20 @@ static void test_linear(void **state) {
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char label[64];
         snprintf(label, sizeof label, "linear case %zu", i);
-        op_check c = {.label = label, .n_inputs = 1, .inputs = {cases[i].x},
-                      .build = build_linear, .ref = ref_linear_case, .cfg = &cases[i]};
+        op_check c = {.label = label,
+                      .n_inputs = 1,
+                      .inputs = {cases[i].x},
+                      .build = build_linear,
+                      .ref = ref_linear_case,
+                      .cfg = &cases[i]};
         check_op(&c);
     }
 }
 
 /* ---- shape ops, add, concat: their references are plain copies. */
 
-static void ref_identity(const double *const *x, const double *const *params,
-                         const int32_t *labels, double *y, const void *cfg) {
+static void ref_identity(const double *const *x, const double *const *params, const int32_t *labels,
+                         double *y, const void *cfg) {
     (void)params;
     (void)labels;
     memcpy(y, x[0], (size_t)numel_of(*(const nncl_shape *)cfg) * sizeof(double));
@@ -119,8 +134,12 @@ static nncl_node *build_reshape(nncl_graph *g, nncl_node **x, nncl_node *labels,
 static void test_flatten_and_reshape(void **state) {
     (void)state;
     nncl_shape s = NNCL_SHAPE(2, 3, 4, 2);
-    op_check c = {.label = "flatten", .n_inputs = 1, .inputs = {s}, .build = build_flatten_relu,
-                  .ref = ref_identity, .cfg = &s};
+    op_check c = {.label = "flatten",
+                  .n_inputs = 1,
+                  .inputs = {s},
+                  .build = build_flatten_relu,
+                  .ref = ref_identity,
+                  .cfg = &s};
     check_op(&c);
     c.label = "reshape";
     c.build = build_reshape;
@@ -147,7 +166,8 @@ static void ref_add(const double *const *x, const double *const *params, const i
     (void)params;
     (void)labels;
     int64_t n = numel_of(*(const nncl_shape *)cfg);
-    for (int64_t i = 0; i < n; i++) y[i] = x[0][i] + x[1][i];
+    for (int64_t i = 0; i < n; i++)
+        y[i] = x[0][i] + x[1][i];
 }
 
 typedef struct concat_case {
@@ -166,7 +186,8 @@ static void ref_concat(const double *const *x, const double *const *params, cons
     (void)labels;
     const concat_case *c = cfg;
     int64_t batch = c->x[0].dims[0], row = 0;
-    for (int k = 0; k < c->count; k++) row += numel_of(c->x[k]) / batch;
+    for (int k = 0; k < c->count; k++)
+        row += numel_of(c->x[k]) / batch;
     for (int64_t n = 0; n < batch; n++) {
         int64_t at = n * row;
         for (int k = 0; k < c->count; k++) {
@@ -180,8 +201,12 @@ static void ref_concat(const double *const *x, const double *const *params, cons
 static void test_add_and_concat(void **state) {
     (void)state;
     nncl_shape s = NNCL_SHAPE(2, 3, 4);
-    op_check c = {.label = "add", .n_inputs = 2, .inputs = {s, s}, .build = build_add,
-                  .ref = ref_add, .cfg = &s};
+    op_check c = {.label = "add",
+                  .n_inputs = 2,
+                  .inputs = {s, s},
+                  .build = build_add,
+                  .ref = ref_add,
+                  .cfg = &s};
     check_op(&c);
     static const concat_case cases[] = {
         {{NNCL_SHAPE(2, 3, 4), NNCL_SHAPE(2, 1, 4), NNCL_SHAPE(2, 2, 4)}, 3},
@@ -191,9 +216,13 @@ static void test_add_and_concat(void **state) {
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char label[64];
         snprintf(label, sizeof label, "concat case %zu", i);
-        op_check cc = {.label = label, .n_inputs = cases[i].count, .build = build_concat,
-                       .ref = ref_concat, .cfg = &cases[i]};
-        for (int k = 0; k < cases[i].count; k++) cc.inputs[k] = cases[i].x[k];
+        op_check cc = {.label = label,
+                       .n_inputs = cases[i].count,
+                       .build = build_concat,
+                       .ref = ref_concat,
+                       .cfg = &cases[i]};
+        for (int k = 0; k < cases[i].count; k++)
+            cc.inputs[k] = cases[i].x[k];
         check_op(&cc);
     }
 }
@@ -204,33 +233,44 @@ static void test_add_and_concat(void **state) {
 static nncl_node *build_residual(nncl_graph *g, nncl_node **x, nncl_node *labels, const void *cfg) {
     (void)labels;
     (void)cfg;
-    nncl_node *h = nncl_conv(g, x[0],
-                             &(nncl_conv_params){.out_channels = 2, .kernel = {3, 3},
-                                                 .padding = {1, 1}, .no_bias = true},
-                             "conv");
+    nncl_node *h =
+        nncl_conv(g, x[0],
+                  &(nncl_conv_params){
+                      .out_channels = 2, .kernel = {3, 3}, .padding = {1, 1}, .no_bias = true},
+                  "conv");
     nncl_node *y = nncl_add(g, nncl_relu(g, h), x[0]);
     return nncl_add(g, nncl_tanh(g, y), y);
 }
 
-static void ref_residual(const double *const *x, const double *const *params,
-                         const int32_t *labels, double *y, const void *cfg) {
+static void ref_residual(const double *const *x, const double *const *params, const int32_t *labels,
+                         double *y, const void *cfg) {
     (void)labels;
     (void)cfg;
-    ref_window w = {.spatial = 2, .in = {4, 5}, .kernel = {3, 3}, .stride = {1, 1},
-                    .pad_begin = {1, 1}, .pad_end = {1, 1}, .dilation = {1, 1}};
+    ref_window w = {.spatial = 2,
+                    .in = {4, 5},
+                    .kernel = {3, 3},
+                    .stride = {1, 1},
+                    .pad_begin = {1, 1},
+                    .pad_end = {1, 1},
+                    .dilation = {1, 1}};
     assert_true(ref_window_out(&w));
     double h[80], r[80], t[80];
     ref_conv(x[0], params[0], NULL, 2, 2, 2, 1, &w, h);
     ref_activation(h, 80, REF_RELU, 0, r);
-    for (int i = 0; i < 80; i++) r[i] += x[0][i];
+    for (int i = 0; i < 80; i++)
+        r[i] += x[0][i];
     ref_activation(r, 80, REF_TANH, 0, t);
-    for (int i = 0; i < 80; i++) y[i] = t[i] + r[i];
+    for (int i = 0; i < 80; i++)
+        y[i] = t[i] + r[i];
 }
 
 static void test_residual_gradients_add_up(void **state) {
     (void)state;
-    op_check c = {.label = "residual", .n_inputs = 1, .inputs = {NNCL_SHAPE(2, 2, 4, 5)},
-                  .build = build_residual, .ref = ref_residual};
+    op_check c = {.label = "residual",
+                  .n_inputs = 1,
+                  .inputs = {NNCL_SHAPE(2, 2, 4, 5)},
+                  .build = build_residual,
+                  .ref = ref_residual};
     check_op(&c);
 }
 
@@ -255,8 +295,8 @@ static nncl_node *build_ce(nncl_graph *g, nncl_node **x, nncl_node *labels, cons
     return nncl_cross_entropy(g, x[0], labels, "loss");
 }
 
-static void ref_ce_case(const double *const *x, const double *const *params,
-                        const int32_t *labels, double *y, const void *cfg) {
+static void ref_ce_case(const double *const *x, const double *const *params, const int32_t *labels,
+                        double *y, const void *cfg) {
     (void)params;
     const nncl_shape *s = cfg;
     y[0] = ref_cross_entropy(x[0], labels, s->dims[0], s->dims[1]);
@@ -264,16 +304,26 @@ static void ref_ce_case(const double *const *x, const double *const *params,
 
 static void test_softmax_and_cross_entropy(void **state) {
     (void)state;
-    static const nncl_shape shapes[] = {NNCL_SHAPE(4, 10), NNCL_SHAPE(2, 5, 3), NNCL_SHAPE(1, 3, 2, 2)};
+    static const nncl_shape shapes[] = {NNCL_SHAPE(4, 10), NNCL_SHAPE(2, 5, 3),
+                                        NNCL_SHAPE(1, 3, 2, 2)};
     for (size_t i = 0; i < 3; i++) {
-        op_check c = {.label = "softmax", .n_inputs = 1, .inputs = {shapes[i]},
-                      .build = build_softmax, .ref = ref_softmax_case, .cfg = &shapes[i]};
+        op_check c = {.label = "softmax",
+                      .n_inputs = 1,
+                      .inputs = {shapes[i]},
+                      .build = build_softmax,
+                      .ref = ref_softmax_case,
+                      .cfg = &shapes[i]};
         check_op(&c);
     }
     static const int32_t labels[5] = {3, 0, 9, 9, 4};
     static const nncl_shape logits = NNCL_SHAPE(5, 10);
-    op_check c = {.label = "cross_entropy", .n_inputs = 1, .inputs = {logits},
-                  .labels_batch = 5, .labels = labels, .build = build_ce, .ref = ref_ce_case,
+    op_check c = {.label = "cross_entropy",
+                  .n_inputs = 1,
+                  .inputs = {logits},
+                  .labels_batch = 5,
+                  .labels = labels,
+                  .build = build_ce,
+                  .ref = ref_ce_case,
                   .cfg = &logits};
     check_op(&c);
 }
@@ -310,8 +360,10 @@ static void test_dropout(void **state) {
             /* Each element is dropped or scaled by 1 / (1 - p); about p dropped. */
             int dropped = 0;
             for (int i = 0; i < N; i++) {
-                if (a[i] == 0.0f) dropped++;
-                else assert_float_equal(a[i], in[i] / (1.0f - p), 1e-5);
+                if (a[i] == 0.0f)
+                    dropped++;
+                else
+                    assert_float_equal(a[i], in[i] / (1.0f - p), 1e-5);
             }
             double frac = (double)dropped / N;
             assert_true(fabs(frac - p) < 0.015);

@@ -20,10 +20,14 @@ static nncl_node *build_pool(nncl_graph *g, nncl_node **x, nncl_node *labels, co
     (void)labels;
     const pool_case *c = cfg;
     switch (c->kind) {
-    case MAX: return nncl_max_pool(g, x[0], &c->p, "pool");
-    case AVG: return nncl_avg_pool(g, x[0], &c->p, "pool");
-    case GLOBAL_MAX: return nncl_global_max_pool(g, x[0], "pool");
-    default: return nncl_global_avg_pool(g, x[0], "pool");
+    case MAX:
+        return nncl_max_pool(g, x[0], &c->p, "pool");
+    case AVG:
+        return nncl_avg_pool(g, x[0], &c->p, "pool");
+    case GLOBAL_MAX:
+        return nncl_global_max_pool(g, x[0], "pool");
+    default:
+        return nncl_global_avg_pool(g, x[0], "pool");
     }
 }
 
@@ -49,36 +53,52 @@ static void ref_pool_case(const double *const *x, const double *const *params,
     const pool_case *c = cfg;
     ref_window w = window_of(c);
     int64_t planes = c->x.dims[0] * c->x.dims[1];
-    if (c->kind == MAX || c->kind == GLOBAL_MAX) ref_max_pool(x[0], planes, &w, y);
-    else ref_avg_pool(x[0], planes, &w, !c->p.exclude_pad, y);
+    if (c->kind == MAX || c->kind == GLOBAL_MAX)
+        ref_max_pool(x[0], planes, &w, y);
+    else
+        ref_avg_pool(x[0], planes, &w, !c->p.exclude_pad, y);
 }
 
 static const pool_case pool_cases[] = {
     /* 1D */
     {MAX, {.kernel = {3}, .stride = {2}}, NNCL_SHAPE(2, 3, 12)},
-    {MAX, {.kernel = {3}, .stride = {2}, .padding = {1}, .dilation = {2}, .ceil_mode = true},
+    {MAX,
+     {.kernel = {3}, .stride = {2}, .padding = {1}, .dilation = {2}, .ceil_mode = true},
      NNCL_SHAPE(1, 2, 10)},
     {AVG, {.kernel = {4}, .stride = {3}, .padding = {2}}, NNCL_SHAPE(2, 2, 11)},
-    {AVG, {.kernel = {3}, .stride = {2}, .padding = {1}, .exclude_pad = true, .ceil_mode = true},
+    {AVG,
+     {.kernel = {3}, .stride = {2}, .padding = {1}, .exclude_pad = true, .ceil_mode = true},
      NNCL_SHAPE(1, 3, 8)},
     /* 2D */
     {MAX, {.kernel = {2, 2}}, NNCL_SHAPE(2, 3, 8, 6)},
     {MAX, {.kernel = {3, 3}, .stride = {2, 2}, .padding = {1, 1}}, NNCL_SHAPE(1, 2, 7, 9)},
-    {MAX, {.kernel = {3, 2}, .stride = {2, 1}, .dilation = {2, 1}, .ceil_mode = true,
-           .pad_begin = {1, 0}},
+    {MAX,
+     {.kernel = {3, 2},
+      .stride = {2, 1},
+      .dilation = {2, 1},
+      .ceil_mode = true,
+      .pad_begin = {1, 0}},
      NNCL_SHAPE(2, 2, 9, 5)},
     {AVG, {.kernel = {3, 3}, .stride = {2, 2}, .padding = {1, 1}}, NNCL_SHAPE(2, 2, 7, 6)},
-    {AVG, {.kernel = {3, 3}, .stride = {2, 2}, .padding = {1, 1}, .exclude_pad = true,
-           .ceil_mode = true},
+    {AVG,
+     {.kernel = {3, 3},
+      .stride = {2, 2},
+      .padding = {1, 1},
+      .exclude_pad = true,
+      .ceil_mode = true},
      NNCL_SHAPE(1, 3, 6, 8)},
     {AVG, {.kernel = {2, 3}, .stride = {1, 2}, .pad_end = {1, 1}}, NNCL_SHAPE(1, 2, 5, 7)},
     /* 3D */
     {MAX, {.kernel = {2, 2, 2}}, NNCL_SHAPE(1, 2, 4, 6, 4)},
-    {MAX, {.kernel = {3, 3, 2}, .stride = {2, 2, 1}, .padding = {1, 1, 0}, .ceil_mode = true},
+    {MAX,
+     {.kernel = {3, 3, 2}, .stride = {2, 2, 1}, .padding = {1, 1, 0}, .ceil_mode = true},
      NNCL_SHAPE(2, 1, 5, 5, 4)},
-    {AVG, {.kernel = {2, 3, 3}, .stride = {1, 2, 2}, .padding = {1, 1, 1}},
+    {AVG,
+     {.kernel = {2, 3, 3}, .stride = {1, 2, 2}, .padding = {1, 1, 1}},
      NNCL_SHAPE(1, 2, 3, 6, 5)},
-    {AVG, {.kernel = {2, 2, 2}, .padding = {1, 1, 1}, .exclude_pad = true}, NNCL_SHAPE(1, 2, 3, 3, 4)},
+    {AVG,
+     {.kernel = {2, 2, 2}, .padding = {1, 1, 1}, .exclude_pad = true},
+     NNCL_SHAPE(1, 2, 3, 3, 4)},
     /* global */
     {.kind = GLOBAL_MAX, .x = NNCL_SHAPE(2, 3, 7)},
     {.kind = GLOBAL_AVG, .x = NNCL_SHAPE(2, 3, 5, 6)},

@@ -30,7 +30,8 @@ static int load(void **state) {
     int c;
     while ((c = fgetc(f)) != EOF) {
         if (c == '#') {
-            while ((c = fgetc(f)) != EOF && c != '\n') {}
+            while ((c = fgetc(f)) != EOF && c != '\n') {
+            }
             continue;
         }
         ungetc(c, f);
@@ -56,7 +57,8 @@ static int load(void **state) {
 }
 
 static int unload(void **state) {
-    for (size_t i = 0; i < n_tensors; i++) free(tensors[i].v);
+    for (size_t i = 0; i < n_tensors; i++)
+        free(tensors[i].v);
     free(tensors);
     return test_context_teardown(state);
 }
@@ -82,8 +84,10 @@ static void compare_node(nncl_graph *g, const nncl_node *node, bool grad, const 
     const tensor *t = need(test, name);
     assert_int_equal(nncl_shape_numel(nncl_node_shape(node)), t->n);
     float *got = malloc((size_t)t->n * sizeof(float));
-    if (grad) ASSERT_OK(nncl_graph_read_grad(g, node, got, (size_t)t->n * sizeof(float)));
-    else ASSERT_OK(nncl_graph_read(g, node, got, (size_t)t->n * sizeof(float)));
+    if (grad)
+        ASSERT_OK(nncl_graph_read_grad(g, node, got, (size_t)t->n * sizeof(float)));
+    else
+        ASSERT_OK(nncl_graph_read(g, node, got, (size_t)t->n * sizeof(float)));
     char what[256];
     snprintf(what, sizeof what, "%s: %s", test, name);
     assert_close(what, got, t->v, t->n, 1e-4, 1e-4);
@@ -108,8 +112,10 @@ static void compare_param(nncl_graph *g, const char *param, bool grad, const cha
                           const char *name) {
     const tensor *t = need(test, name);
     float *got = malloc((size_t)t->n * sizeof(float));
-    if (grad) ASSERT_OK(nncl_graph_grad_read(g, param, got, (size_t)t->n * sizeof(float)));
-    else ASSERT_OK(nncl_graph_param_read(g, param, got, (size_t)t->n * sizeof(float)));
+    if (grad)
+        ASSERT_OK(nncl_graph_grad_read(g, param, got, (size_t)t->n * sizeof(float)));
+    else
+        ASSERT_OK(nncl_graph_param_read(g, param, got, (size_t)t->n * sizeof(float)));
     char what[256];
     snprintf(what, sizeof what, "%s: %s", test, name);
     assert_close(what, got, t->v, t->n, 1e-4, 1e-4);
@@ -163,30 +169,57 @@ static nncl_node *global_avg(nncl_graph *g, nncl_node *x) {
 static nncl_node *global_max(nncl_graph *g, nncl_node *x) {
     return nncl_global_max_pool(g, x, "m");
 }
-static nncl_node *bn(nncl_graph *g, nncl_node *x) { return nncl_batch_norm(g, x, NULL, "m"); }
+static nncl_node *bn(nncl_graph *g, nncl_node *x) {
+    return nncl_batch_norm(g, x, NULL, "m");
+}
 static nncl_node *bn1d(nncl_graph *g, nncl_node *x) {
     return nncl_batch_norm(g, x, &(nncl_batch_norm_params){.momentum = 0.3f, .eps = 1e-3f}, "m");
 }
-static nncl_node *relu(nncl_graph *g, nncl_node *x) { return nncl_relu(g, x); }
-static nncl_node *leaky(nncl_graph *g, nncl_node *x) { return nncl_leaky_relu(g, x, 0.1f); }
-static nncl_node *sigmoid(nncl_graph *g, nncl_node *x) { return nncl_sigmoid(g, x); }
-static nncl_node *tanh_(nncl_graph *g, nncl_node *x) { return nncl_tanh(g, x); }
-static nncl_node *elu(nncl_graph *g, nncl_node *x) { return nncl_elu(g, x, 0.7f); }
-static nncl_node *linear(nncl_graph *g, nncl_node *x) { return nncl_linear(g, x, 4, NULL, "m"); }
-static nncl_node *softmax(nncl_graph *g, nncl_node *x) { return nncl_softmax(g, x); }
+static nncl_node *relu(nncl_graph *g, nncl_node *x) {
+    return nncl_relu(g, x);
+}
+static nncl_node *leaky(nncl_graph *g, nncl_node *x) {
+    return nncl_leaky_relu(g, x, 0.1f);
+}
+static nncl_node *sigmoid(nncl_graph *g, nncl_node *x) {
+    return nncl_sigmoid(g, x);
+}
+static nncl_node *tanh_(nncl_graph *g, nncl_node *x) {
+    return nncl_tanh(g, x);
+}
+static nncl_node *elu(nncl_graph *g, nncl_node *x) {
+    return nncl_elu(g, x, 0.7f);
+}
+static nncl_node *linear(nncl_graph *g, nncl_node *x) {
+    return nncl_linear(g, x, 4, NULL, "m");
+}
+static nncl_node *softmax(nncl_graph *g, nncl_node *x) {
+    return nncl_softmax(g, x);
+}
 
 static const module_case cases[] = {
-    {"conv2d", conv2d, false},         {"conv1d", conv1d, false},
-    {"conv3d", conv3d, false},         {"depthwise", depthwise, false},
-    {"max_pool2d", max_pool2d, false}, {"max_pool1d", max_pool1d, false},
-    {"max_pool3d", max_pool3d, false}, {"avg_pool2d", avg_pool2d, false},
-    {"avg_pool1d", avg_pool1d, false}, {"avg_pool3d", avg_pool3d, false},
-    {"global_avg", global_avg, false}, {"global_max", global_max, false},
-    {"bn2d_train", bn, false},         {"bn1d_train", bn1d, false},
-    {"bn3d_eval", bn, true},           {"relu", relu, false},
-    {"leaky_relu", leaky, false},      {"sigmoid", sigmoid, false},
-    {"tanh", tanh_, false},            {"elu", elu, false},
-    {"linear", linear, false},         {"softmax", softmax, false},
+    {"conv2d", conv2d, false},
+    {"conv1d", conv1d, false},
+    {"conv3d", conv3d, false},
+    {"depthwise", depthwise, false},
+    {"max_pool2d", max_pool2d, false},
+    {"max_pool1d", max_pool1d, false},
+    {"max_pool3d", max_pool3d, false},
+    {"avg_pool2d", avg_pool2d, false},
+    {"avg_pool1d", avg_pool1d, false},
+    {"avg_pool3d", avg_pool3d, false},
+    {"global_avg", global_avg, false},
+    {"global_max", global_max, false},
+    {"bn2d_train", bn, false},
+    {"bn1d_train", bn1d, false},
+    {"bn3d_eval", bn, true},
+    {"relu", relu, false},
+    {"leaky_relu", leaky, false},
+    {"sigmoid", sigmoid, false},
+    {"tanh", tanh_, false},
+    {"elu", elu, false},
+    {"linear", linear, false},
+    {"softmax", softmax, false},
 };
 
 static void run_case(const module_case *c) {
@@ -213,7 +246,8 @@ static void run_case(const module_case *c) {
         char key[160];
         const char *suffix = strchr(info.name, '.') + 1;
         snprintf(key, sizeof key, info.trainable ? "grad.%s" : "after.%s", suffix);
-        if (info.trainable || find(c->name, key)) compare_param(g, info.name, info.trainable, c->name, key);
+        if (info.trainable || find(c->name, key))
+            compare_param(g, info.name, info.trainable, c->name, key);
     }
     free(xf);
     free(upf);
@@ -222,12 +256,14 @@ static void run_case(const module_case *c) {
 
 static void test_modules_match_pytorch(void **state) {
     (void)state;
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) run_case(&cases[i]);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        run_case(&cases[i]);
 }
 
 static int32_t *labels_of(const tensor *t) {
     int32_t *l = malloc((size_t)t->n * sizeof *l);
-    for (int64_t i = 0; i < t->n; i++) l[i] = (int32_t)t->v[i];
+    for (int64_t i = 0; i < t->n; i++)
+        l[i] = (int32_t)t->v[i];
     return l;
 }
 
@@ -255,23 +291,25 @@ static void test_cross_entropy_matches_pytorch(void **state) {
 
 /* gen-torch-reference.py's SmallNet, with its names. */
 static nncl_node *small_net(nncl_graph *g, nncl_node *x) {
-    nncl_node *h = nncl_conv(g, x, &(nncl_conv_params){.out_channels = 4, .kernel = {3, 3},
-                                                       .padding = {1, 1}}, "conv1");
+    nncl_node *h = nncl_conv(
+        g, x, &(nncl_conv_params){.out_channels = 4, .kernel = {3, 3}, .padding = {1, 1}}, "conv1");
     h = nncl_relu(g, nncl_batch_norm(g, h, NULL, "bn1"));
     h = nncl_max_pool(g, h, &(nncl_pool_params){.kernel = {2, 2}}, "pool");
-    h = nncl_relu(g, nncl_conv(g, h, &(nncl_conv_params){.out_channels = 6, .kernel = {3, 3},
-                                                         .stride = {2, 2}}, "conv2"));
+    h = nncl_relu(
+        g,
+        nncl_conv(g, h, &(nncl_conv_params){.out_channels = 6, .kernel = {3, 3}, .stride = {2, 2}},
+                  "conv2"));
     return nncl_linear(g, nncl_flatten(g, h), 3, NULL, "fc");
 }
 
 /* gen-torch-reference.py's Blocks: concat, residual add, pooling. */
 static nncl_node *blocks(nncl_graph *g, nncl_node *x) {
-    nncl_node *a = nncl_conv(g, x, &(nncl_conv_params){.out_channels = 4, .kernel = {3, 3},
-                                                       .padding = {1, 1}}, "a");
+    nncl_node *a = nncl_conv(
+        g, x, &(nncl_conv_params){.out_channels = 4, .kernel = {3, 3}, .padding = {1, 1}}, "a");
     nncl_node *b = nncl_conv(g, x, &(nncl_conv_params){.out_channels = 2, .kernel = {1, 1}}, "b");
     nncl_node *h = nncl_concat(g, (nncl_node *[]){a, b}, 2, "cat");
-    nncl_node *c = nncl_conv(g, h, &(nncl_conv_params){.out_channels = 6, .kernel = {3, 3},
-                                                       .padding = {1, 1}}, "c");
+    nncl_node *c = nncl_conv(
+        g, h, &(nncl_conv_params){.out_channels = 6, .kernel = {3, 3}, .padding = {1, 1}}, "c");
     h = nncl_relu(g, nncl_add(g, c, h));
     h = nncl_avg_pool(g, h, &(nncl_pool_params){.kernel = {2, 2}}, "avg");
     h = nncl_global_max_pool(g, h, "gmax");

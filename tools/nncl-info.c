@@ -8,19 +8,26 @@
 
 static const char *type_name(nncl_device_type t) {
     switch (t) {
-    case NNCL_DEVICE_GPU: return "GPU";
-    case NNCL_DEVICE_CPU: return "CPU";
-    case NNCL_DEVICE_ACCELERATOR: return "accelerator";
-    default: return "other";
+    case NNCL_DEVICE_GPU:
+        return "GPU";
+    case NNCL_DEVICE_CPU:
+        return "CPU";
+    case NNCL_DEVICE_ACCELERATOR:
+        return "accelerator";
+    default:
+        return "other";
     }
 }
 
-static double mib(uint64_t bytes) { return (double)bytes / (1024.0 * 1024.0); }
+static double mib(uint64_t bytes) {
+    return (double)bytes / (1024.0 * 1024.0);
+}
 
 int main(int argc, char **argv) {
     if (argc > 1) {
-        fprintf(stderr, "usage: %s\n  Lists OpenCL devices. NNCL_DEVICE=gpu|cpu|P:D|name picks "
-                        "one; NNCL_CACHE_DIR sets the kernel cache (off disables it).\n",
+        fprintf(stderr,
+                "usage: %s\n  Lists OpenCL devices. NNCL_DEVICE=gpu|cpu|P:D|name picks "
+                "one; NNCL_CACHE_DIR sets the kernel cache (off disables it).\n",
                 argv[0]);
         return 2;
     }

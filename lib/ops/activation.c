@@ -12,7 +12,9 @@ static nncl_node *activation(nncl_graph *g, nncl_op_kind op, nncl_node *x, float
     return node;
 }
 
-nncl_node *nncl_relu(nncl_graph *g, nncl_node *x) { return activation(g, NNCL_OP_RELU, x, 0.0f); }
+nncl_node *nncl_relu(nncl_graph *g, nncl_node *x) {
+    return activation(g, NNCL_OP_RELU, x, 0.0f);
+}
 
 nncl_node *nncl_leaky_relu(nncl_graph *g, nncl_node *x, float slope) {
     return activation(g, NNCL_OP_LEAKY_RELU, x, slope != 0.0f ? slope : 0.01f);
@@ -22,7 +24,9 @@ nncl_node *nncl_sigmoid(nncl_graph *g, nncl_node *x) {
     return activation(g, NNCL_OP_SIGMOID, x, 0.0f);
 }
 
-nncl_node *nncl_tanh(nncl_graph *g, nncl_node *x) { return activation(g, NNCL_OP_TANH, x, 0.0f); }
+nncl_node *nncl_tanh(nncl_graph *g, nncl_node *x) {
+    return activation(g, NNCL_OP_TANH, x, 0.0f);
+}
 
 nncl_node *nncl_elu(nncl_graph *g, nncl_node *x, float alpha) {
     return activation(g, NNCL_OP_ELU, x, alpha != 0.0f ? alpha : 1.0f);
@@ -30,11 +34,16 @@ nncl_node *nncl_elu(nncl_graph *g, nncl_node *x, float alpha) {
 
 static cl_int kind_of(nncl_op_kind op) {
     switch (op) {
-    case NNCL_OP_RELU: return NNCL_ACT_RELU;
-    case NNCL_OP_LEAKY_RELU: return NNCL_ACT_LEAKY_RELU;
-    case NNCL_OP_SIGMOID: return NNCL_ACT_SIGMOID;
-    case NNCL_OP_TANH: return NNCL_ACT_TANH;
-    default: return NNCL_ACT_ELU;
+    case NNCL_OP_RELU:
+        return NNCL_ACT_RELU;
+    case NNCL_OP_LEAKY_RELU:
+        return NNCL_ACT_LEAKY_RELU;
+    case NNCL_OP_SIGMOID:
+        return NNCL_ACT_SIGMOID;
+    case NNCL_OP_TANH:
+        return NNCL_ACT_TANH;
+    default:
+        return NNCL_ACT_ELU;
     }
 }
 

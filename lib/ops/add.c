@@ -7,7 +7,8 @@ nncl_node *nncl_add(nncl_graph *g, nncl_node *a, nncl_node *b) {
     if (!nncl_builder_ready(g, "add", in, 2)) return NULL;
     char sa[128], sb[128];
     bool same = a->shape.rank == b->shape.rank && !a->is_labels && !b->is_labels;
-    for (int i = 0; same && i < a->shape.rank; i++) same = a->shape.dims[i] == b->shape.dims[i];
+    for (int i = 0; same && i < a->shape.rank; i++)
+        same = a->shape.dims[i] == b->shape.dims[i];
     if (!same)
         return nncl_build_fail(g, NNCL_ERROR_SHAPE, "add", NULL,
                                "inputs '%s' %s and '%s' %s must be features of the same shape",

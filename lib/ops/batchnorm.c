@@ -61,8 +61,9 @@ static bn_refs refs_of(nncl_graph *g, const nncl_node *node) {
 static nncl_status bn_plan(nncl_graph *g, nncl_node *node) {
     size_t c = (size_t)node->shape.dims[1] * sizeof(float);
     nncl_status st = NNCL_OK;
-    if (!node->aux[0]) st = nncl_buffer_create(g->ctx, c, &node->aux[0]);         /* mean */
-    if (st == NNCL_OK && !node->aux[1]) st = nncl_buffer_create(g->ctx, c, &node->aux[1]); /* 1/std */
+    if (!node->aux[0]) st = nncl_buffer_create(g->ctx, c, &node->aux[0]); /* mean */
+    if (st == NNCL_OK && !node->aux[1])
+        st = nncl_buffer_create(g->ctx, c, &node->aux[1]); /* 1/std */
     if (st == NNCL_OK && !node->aux[2]) st = nncl_buffer_create(g->ctx, 2 * c, &node->aux[2]);
     return st;
 }
@@ -78,12 +79,12 @@ static nncl_status bn_forward(nncl_graph *g, nncl_node *node) {
                                   "%d, ...] has %d)",
                                   r.batch, r.channels, r.batch * r.inner);
         size_t local = g->ctx->reduce_size;
-        st = nncl_launch_groups(
-            g->ctx, "batchnorm.cl", "bn_batch_stats", (size_t)r.channels, local,
-            NNCL_ARGS(NNCL_ARG(node->inputs[0]->out), NNCL_ARG(node->aux[0]),
-                      NNCL_ARG(node->aux[1]), NNCL_ARG(r.running_mean), NNCL_ARG(r.running_var),
-                      NNCL_ARG(r.batch), NNCL_ARG(r.channels), NNCL_ARG(r.inner), NNCL_ARG(eps),
-                      NNCL_ARG(momentum)));
+        st = nncl_launch_groups(g->ctx, "batchnorm.cl", "bn_batch_stats", (size_t)r.channels, local,
+                                NNCL_ARGS(NNCL_ARG(node->inputs[0]->out), NNCL_ARG(node->aux[0]),
+                                          NNCL_ARG(node->aux[1]), NNCL_ARG(r.running_mean),
+                                          NNCL_ARG(r.running_var), NNCL_ARG(r.batch),
+                                          NNCL_ARG(r.channels), NNCL_ARG(r.inner), NNCL_ARG(eps),
+                                          NNCL_ARG(momentum)));
     } else {
         st = nncl_launch(g->ctx, "batchnorm.cl", "bn_running_stats", (size_t)r.channels,
                          NNCL_ARGS(NNCL_ARG(r.running_mean), NNCL_ARG(r.running_var),
@@ -102,12 +103,12 @@ static nncl_status bn_backward(nncl_graph *g, nncl_node *node) {
     bn_refs r = refs_of(g, node);
     nncl_node *x = node->inputs[0];
     size_t local = g->ctx->reduce_size;
-    nncl_status st = nncl_launch_groups(
-        g->ctx, "batchnorm.cl", "bn_backward_sums", (size_t)r.channels, local,
-        NNCL_ARGS(NNCL_ARG(node->grad), NNCL_ARG(x->out), NNCL_ARG(node->aux[0]),
-                  NNCL_ARG(node->aux[1]), NNCL_ARG(node->aux[2]), NNCL_ARG(r.dgamma),
-                  NNCL_ARG(r.dbeta), NNCL_ARG(r.batch), NNCL_ARG(r.channels), NNCL_ARG(r.inner),
-                  NNCL_ARG(r.affine)));
+    nncl_status st =
+        nncl_launch_groups(g->ctx, "batchnorm.cl", "bn_backward_sums", (size_t)r.channels, local,
+                           NNCL_ARGS(NNCL_ARG(node->grad), NNCL_ARG(x->out), NNCL_ARG(node->aux[0]),
+                                     NNCL_ARG(node->aux[1]), NNCL_ARG(node->aux[2]),
+                                     NNCL_ARG(r.dgamma), NNCL_ARG(r.dbeta), NNCL_ARG(r.batch),
+                                     NNCL_ARG(r.channels), NNCL_ARG(r.inner), NNCL_ARG(r.affine)));
     if (st != NNCL_OK || !x->requires_grad) return st;
     cl_float count = (cl_float)r.batch * (cl_float)r.inner;
     cl_int training = g->forward_training, acc = node->accumulate[0];

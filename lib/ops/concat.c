@@ -16,7 +16,8 @@ nncl_node *nncl_concat(nncl_graph *g, nncl_node *const *inputs, int32_t count, c
     for (int32_t i = 0; i < count; i++) {
         nncl_shape s = inputs[i]->shape;
         bool ok = s.rank == y.rank && s.rank >= 2 && !inputs[i]->is_labels;
-        for (int d = 0; ok && d < s.rank; d++) ok = d == 1 || s.dims[d] == y.dims[d];
+        for (int d = 0; ok && d < s.rank; d++)
+            ok = d == 1 || s.dims[d] == y.dims[d];
         if (!ok)
             return nncl_build_fail(g, NNCL_ERROR_SHAPE, "concat", name,
                                    "input %d '%s' %s does not match input 0 %s outside dim 1",

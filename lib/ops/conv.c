@@ -139,9 +139,10 @@ static nncl_status conv_backward(nncl_graph *g, nncl_node *node) {
     nncl_status st = NNCL_OK;
     if (node->attrs.conv.bias) {
         cl_int batch = (cl_int)d.batch, channels = (cl_int)d.c_out, inner = (cl_int)d.spatial_out;
-        st = nncl_launch(g->ctx, "tensor.cl", "channel_sum", d.c_out,
-                         NNCL_ARGS(NNCL_ARG(node->grad), NNCL_ARG(nncl_node_param(g, node, 1)->grad),
-                                   NNCL_ARG(batch), NNCL_ARG(channels), NNCL_ARG(inner)));
+        st =
+            nncl_launch(g->ctx, "tensor.cl", "channel_sum", d.c_out,
+                        NNCL_ARGS(NNCL_ARG(node->grad), NNCL_ARG(nncl_node_param(g, node, 1)->grad),
+                                  NNCL_ARG(batch), NNCL_ARG(channels), NNCL_ARG(inner)));
     }
     for (size_t n = 0; n < d.batch && st == NNCL_OK; n++) {
         size_t dy_off = n * d.c_out * d.spatial_out;

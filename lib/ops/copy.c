@@ -1,8 +1,8 @@
 /* Block copies for the ops that move data without computing: see copy.h. */
 #include "copy.h"
 
-nncl_status nncl_copy_rows(nncl_graph *g, cl_mem src, size_t src_off, size_t src_stride,
-                           cl_mem dst, size_t dst_off, size_t dst_stride, size_t rows, size_t cols,
+nncl_status nncl_copy_rows(nncl_graph *g, cl_mem src, size_t src_off, size_t src_stride, cl_mem dst,
+                           size_t dst_off, size_t dst_stride, size_t rows, size_t cols,
                            bool accumulate) {
     cl_int so = (cl_int)src_off, ss = (cl_int)src_stride, doff = (cl_int)dst_off,
            ds = (cl_int)dst_stride, c = (cl_int)cols, total = (cl_int)(rows * cols),

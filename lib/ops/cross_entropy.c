@@ -33,11 +33,11 @@ static nncl_status ce_plan(nncl_graph *g, nncl_node *node) {
 static nncl_status ce_forward(nncl_graph *g, nncl_node *node) {
     cl_int batch = (cl_int)node->inputs[0]->shape.dims[0];
     cl_int classes = (cl_int)node->inputs[0]->shape.dims[1];
-    nncl_status st = nncl_launch(
-        g->ctx, "softmax.cl", "cross_entropy_forward", (size_t)batch,
-        NNCL_ARGS(NNCL_ARG(node->inputs[0]->out), NNCL_ARG(node->inputs[1]->out),
-                  NNCL_ARG(node->aux[0]), NNCL_ARG(node->aux[1]), NNCL_ARG(batch),
-                  NNCL_ARG(classes)));
+    nncl_status st =
+        nncl_launch(g->ctx, "softmax.cl", "cross_entropy_forward", (size_t)batch,
+                    NNCL_ARGS(NNCL_ARG(node->inputs[0]->out), NNCL_ARG(node->inputs[1]->out),
+                              NNCL_ARG(node->aux[0]), NNCL_ARG(node->aux[1]), NNCL_ARG(batch),
+                              NNCL_ARG(classes)));
     if (st != NNCL_OK) return st;
     return nncl_launch(g->ctx, "softmax.cl", "mean_of", 1,
                        NNCL_ARGS(NNCL_ARG(node->aux[1]), NNCL_ARG(node->out), NNCL_ARG(batch)));
@@ -48,11 +48,10 @@ static nncl_status ce_backward(nncl_graph *g, nncl_node *node) {
     if (!x->requires_grad) return NNCL_OK;
     cl_int batch = (cl_int)x->shape.dims[0], classes = (cl_int)x->shape.dims[1];
     cl_int acc = node->accumulate[0];
-    return nncl_launch(g->ctx, "softmax.cl", "cross_entropy_backward",
-                       (size_t)batch * (size_t)classes,
-                       NNCL_ARGS(NNCL_ARG(node->aux[0]), NNCL_ARG(node->inputs[1]->out),
-                                 NNCL_ARG(node->grad), NNCL_ARG(x->grad), NNCL_ARG(batch),
-                                 NNCL_ARG(classes), NNCL_ARG(acc)));
+    return nncl_launch(
+        g->ctx, "softmax.cl", "cross_entropy_backward", (size_t)batch * (size_t)classes,
+        NNCL_ARGS(NNCL_ARG(node->aux[0]), NNCL_ARG(node->inputs[1]->out), NNCL_ARG(node->grad),
+                  NNCL_ARG(x->grad), NNCL_ARG(batch), NNCL_ARG(classes), NNCL_ARG(acc)));
 }
 
 const nncl_op_vtable nncl_op_cross_entropy = {ce_plan, ce_forward, ce_backward};

@@ -24,8 +24,8 @@ static dropout_key key_of(const nncl_graph *g, const nncl_node *node) {
     uint64_t state = g->seed ^ ((uint64_t)node->index << 40) ^ node->attrs.dropout.step;
     uint64_t bits = nncl_splitmix64(&state);
     double p = node->attrs.dropout.p;
-    dropout_key k = {(cl_uint)bits, (cl_uint)(bits >> 32), (cl_uint)fmin(p * 4294967296.0, 4294967295.0),
-                     (cl_float)(1.0 / (1.0 - p))};
+    dropout_key k = {(cl_uint)bits, (cl_uint)(bits >> 32),
+                     (cl_uint)fmin(p * 4294967296.0, 4294967295.0), (cl_float)(1.0 / (1.0 - p))};
     return k;
 }
 

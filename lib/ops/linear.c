@@ -45,9 +45,9 @@ static linear_dims dims_of(const nncl_node *node) {
 
 static nncl_status linear_forward(nncl_graph *g, nncl_node *node) {
     linear_dims d = dims_of(node);
-    nncl_status st = nncl_gemm(g->ctx, false, true, d.rows, d.out, d.in, 1.0f,
-                               node->inputs[0]->out, 0, d.in, nncl_node_param(g, node, 0)->value,
-                               0, d.in, 0.0f, node->out, 0, d.out);
+    nncl_status st =
+        nncl_gemm(g->ctx, false, true, d.rows, d.out, d.in, 1.0f, node->inputs[0]->out, 0, d.in,
+                  nncl_node_param(g, node, 0)->value, 0, d.in, 0.0f, node->out, 0, d.out);
     if (st != NNCL_OK || !node->attrs.linear.bias) return st;
     cl_mem b = nncl_node_param(g, node, 1)->value;
     cl_int channels = (cl_int)d.out, inner = 1, total = (cl_int)(d.rows * d.out);
@@ -60,13 +60,14 @@ static nncl_status linear_backward(nncl_graph *g, nncl_node *node) {
     linear_dims d = dims_of(node);
     nncl_node *x = node->inputs[0];
     nncl_param_entry *w = nncl_node_param(g, node, 0);
-    nncl_status st = nncl_gemm(g->ctx, true, false, d.out, d.in, d.rows, 1.0f, node->grad, 0,
-                               d.out, x->out, 0, d.in, 1.0f, w->grad, 0, d.in);
+    nncl_status st = nncl_gemm(g->ctx, true, false, d.out, d.in, d.rows, 1.0f, node->grad, 0, d.out,
+                               x->out, 0, d.in, 1.0f, w->grad, 0, d.in);
     if (st == NNCL_OK && node->attrs.linear.bias) {
         cl_int rows = (cl_int)d.rows, channels = (cl_int)d.out, inner = 1;
-        st = nncl_launch(g->ctx, "tensor.cl", "channel_sum", d.out,
-                         NNCL_ARGS(NNCL_ARG(node->grad), NNCL_ARG(nncl_node_param(g, node, 1)->grad),
-                                   NNCL_ARG(rows), NNCL_ARG(channels), NNCL_ARG(inner)));
+        st =
+            nncl_launch(g->ctx, "tensor.cl", "channel_sum", d.out,
+                        NNCL_ARGS(NNCL_ARG(node->grad), NNCL_ARG(nncl_node_param(g, node, 1)->grad),
+                                  NNCL_ARG(rows), NNCL_ARG(channels), NNCL_ARG(inner)));
     }
     if (st != NNCL_OK || !x->requires_grad) return st;
     return nncl_gemm(g->ctx, false, false, d.rows, d.in, d.out, 1.0f, node->grad, 0, d.out,

@@ -3,7 +3,9 @@
  * pooling, which is the same op with one window covering the whole input. */
 #include "../nncl_internal.h"
 
-static bool is_max(nncl_op_kind op) { return op == NNCL_OP_MAX_POOL || op == NNCL_OP_GLOBAL_MAX_POOL; }
+static bool is_max(nncl_op_kind op) {
+    return op == NNCL_OP_MAX_POOL || op == NNCL_OP_GLOBAL_MAX_POOL;
+}
 
 static nncl_node *pool_build(nncl_graph *g, nncl_op_kind op, nncl_node *x,
                              const nncl_window_request *req, bool exclude_pad, const char *name) {
@@ -26,7 +28,8 @@ static nncl_node *pool_build(nncl_graph *g, nncl_op_kind op, nncl_node *x,
                                    (long long)half);
     }
     nncl_shape y = x->shape;
-    for (int i = 0; i < win.spatial; i++) y.dims[2 + i] = win.out[3 - win.spatial + i];
+    for (int i = 0; i < win.spatial; i++)
+        y.dims[2 + i] = win.out[3 - win.spatial + i];
     nncl_node *node = nncl_node_add(g, op, name, &x, 1, y);
     if (!node) return NULL;
     node->attrs.pool.win = win;
@@ -69,7 +72,8 @@ nncl_node *nncl_avg_pool(nncl_graph *g, nncl_node *x, const nncl_pool_params *pa
 static nncl_node *global_pool(nncl_graph *g, nncl_op_kind op, nncl_node *x, const char *name) {
     if (!nncl_builder_ready(g, nncl_op_name(op), &x, 1)) return NULL;
     int64_t kernel[3] = {1, 1, 1};
-    for (int i = 0; i + 2 < x->shape.rank && i < 3; i++) kernel[i] = x->shape.dims[2 + i];
+    for (int i = 0; i + 2 < x->shape.rank && i < 3; i++)
+        kernel[i] = x->shape.dims[2 + i];
     nncl_window_request req = {.kernel = kernel};
     return pool_build(g, op, x, &req, false, name);
 }

@@ -9,8 +9,8 @@ bool ref_window_out(ref_window *w) {
         int64_t span = w->dilation[i] * (w->kernel[i] - 1) + 1;
         int64_t room = w->in[i] + w->pad_begin[i] + w->pad_end[i] - span;
         if (room < 0) return false;
-        int64_t out = w->ceil_mode ? (room + w->stride[i] - 1) / w->stride[i] + 1
-                                   : room / w->stride[i] + 1;
+        int64_t out =
+            w->ceil_mode ? (room + w->stride[i] - 1) / w->stride[i] + 1 : room / w->stride[i] + 1;
         if (w->ceil_mode && (out - 1) * w->stride[i] >= w->in[i] + w->pad_begin[i]) out--;
         w->out[i] = out;
     }
@@ -19,7 +19,8 @@ bool ref_window_out(ref_window *w) {
 
 static int64_t volume(const int64_t *v, int spatial) {
     int64_t n = 1;
-    for (int i = 0; i < spatial; i++) n *= v[i];
+    for (int i = 0; i < spatial; i++)
+        n *= v[i];
     return n;
 }
 
@@ -120,7 +121,8 @@ void ref_batch_norm(const double *x, const double *gamma, const double *beta,
         double m = 0.0, v = 0.0, count = (double)(n * inner);
         if (training) {
             for (int64_t s = 0; s < n; s++)
-                for (int64_t j = 0; j < inner; j++) m += x[(s * c + ch) * inner + j];
+                for (int64_t j = 0; j < inner; j++)
+                    m += x[(s * c + ch) * inner + j];
             m /= count;
             for (int64_t s = 0; s < n; s++)
                 for (int64_t j = 0; j < inner; j++) {
@@ -147,11 +149,21 @@ void ref_activation(const double *x, int64_t n, ref_act kind, double alpha, doub
     for (int64_t i = 0; i < n; i++) {
         double v = x[i];
         switch (kind) {
-        case REF_RELU: y[i] = v > 0 ? v : 0; break;
-        case REF_LEAKY_RELU: y[i] = v > 0 ? v : alpha * v; break;
-        case REF_SIGMOID: y[i] = 1.0 / (1.0 + exp(-v)); break;
-        case REF_TANH: y[i] = tanh(v); break;
-        case REF_ELU: y[i] = v > 0 ? v : alpha * (exp(v) - 1.0); break;
+        case REF_RELU:
+            y[i] = v > 0 ? v : 0;
+            break;
+        case REF_LEAKY_RELU:
+            y[i] = v > 0 ? v : alpha * v;
+            break;
+        case REF_SIGMOID:
+            y[i] = 1.0 / (1.0 + exp(-v));
+            break;
+        case REF_TANH:
+            y[i] = tanh(v);
+            break;
+        case REF_ELU:
+            y[i] = v > 0 ? v : alpha * (exp(v) - 1.0);
+            break;
         }
     }
 }
@@ -161,7 +173,8 @@ void ref_linear(const double *x, const double *w, const double *b, int64_t rows,
     for (int64_t r = 0; r < rows; r++)
         for (int64_t o = 0; o < out; o++) {
             double acc = b ? b[o] : 0.0;
-            for (int64_t i = 0; i < in; i++) acc += x[r * in + i] * w[o * in + i];
+            for (int64_t i = 0; i < in; i++)
+                acc += x[r * in + i] * w[o * in + i];
             y[r * out + o] = acc;
         }
 }
@@ -170,7 +183,8 @@ void ref_softmax(const double *x, int64_t n, int64_t c, int64_t inner, double *y
     for (int64_t s = 0; s < n; s++)
         for (int64_t j = 0; j < inner; j++) {
             double sum = 0.0;
-            for (int64_t ch = 0; ch < c; ch++) sum += exp(x[(s * c + ch) * inner + j]);
+            for (int64_t ch = 0; ch < c; ch++)
+                sum += exp(x[(s * c + ch) * inner + j]);
             for (int64_t ch = 0; ch < c; ch++)
                 y[(s * c + ch) * inner + j] = exp(x[(s * c + ch) * inner + j]) / sum;
         }
@@ -180,7 +194,8 @@ double ref_cross_entropy(const double *x, const int32_t *labels, int64_t n, int6
     double total = 0.0;
     for (int64_t s = 0; s < n; s++) {
         double sum = 0.0;
-        for (int64_t ch = 0; ch < c; ch++) sum += exp(x[s * c + ch]);
+        for (int64_t ch = 0; ch < c; ch++)
+            sum += exp(x[s * c + ch]);
         total += log(sum) - x[s * c + labels[s]];
     }
     return total / (double)n;

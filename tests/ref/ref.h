@@ -30,8 +30,7 @@ void ref_avg_pool(const double *x, int64_t planes, const ref_window *win, bool c
  * (biased variance); also writes them to mean/var when not NULL. */
 void ref_batch_norm(const double *x, const double *gamma, const double *beta,
                     const double *running_mean, const double *running_var, int64_t n, int64_t c,
-                    int64_t inner, double eps, bool training, double *y, double *mean,
-                    double *var);
+                    int64_t inner, double eps, bool training, double *y, double *mean, double *var);
 typedef enum ref_act { REF_RELU, REF_LEAKY_RELU, REF_SIGMOID, REF_TANH, REF_ELU } ref_act;
 void ref_activation(const double *x, int64_t n, ref_act kind, double alpha, double *y);
 /* x [rows, in], w [out, in], b [out] or NULL. */
