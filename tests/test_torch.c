@@ -77,17 +77,29 @@ static const tensor *need(const char *test, const char *name) {
     return t;
 }
 
-/* Reads a node's output or gradient, or a parameter's gradient, and
- * compares it with the stored tensor. */
-static void compare_node(nncl_graph *g, const nncl_node *node, bool grad, const char *test,
-                         const char *name) {
+/* What a comparison reads from the graph: a node's output or gradient, or
+ * a parameter (or buffer) or its gradient. */
+typedef enum source { OUTPUT, OUTPUT_GRAD, PARAM, PARAM_GRAD } source;
+
+static void compare(nncl_graph *g, source from, const nncl_node *node, const char *param,
+                    const char *test, const char *name) {
     const tensor *t = need(test, name);
-    assert_int_equal(nncl_shape_numel(nncl_node_shape(node)), t->n);
-    float *got = malloc((size_t)t->n * sizeof(float));
-    if (grad)
-        ASSERT_OK(nncl_graph_read_grad(g, node, got, (size_t)t->n * sizeof(float)));
-    else
-        ASSERT_OK(nncl_graph_read(g, node, got, (size_t)t->n * sizeof(float)));
+    size_t bytes = (size_t)t->n * sizeof(float);
+    float *got = malloc(bytes);
+    switch (from) {
+    case OUTPUT:
+        ASSERT_OK(nncl_graph_read(g, node, got, bytes));
+        break;
+    case OUTPUT_GRAD:
+        ASSERT_OK(nncl_graph_read_grad(g, node, got, bytes));
+        break;
+    case PARAM:
+        ASSERT_OK(nncl_graph_param_read(g, param, got, bytes));
+        break;
+    case PARAM_GRAD:
+        ASSERT_OK(nncl_graph_grad_read(g, param, got, bytes));
+        break;
+    }
     char what[256];
     snprintf(what, sizeof what, "%s: %s", test, name);
     assert_close(what, got, t->v, t->n, 1e-4, 1e-4);
@@ -106,20 +118,6 @@ static void load_params(nncl_graph *g, const char *test, bool prefixed) {
         ASSERT_OK(nncl_graph_param_write(g, info.name, f, (size_t)t->n * sizeof(float)));
         free(f);
     }
-}
-
-static void compare_param(nncl_graph *g, const char *param, bool grad, const char *test,
-                          const char *name) {
-    const tensor *t = need(test, name);
-    float *got = malloc((size_t)t->n * sizeof(float));
-    if (grad)
-        ASSERT_OK(nncl_graph_grad_read(g, param, got, (size_t)t->n * sizeof(float)));
-    else
-        ASSERT_OK(nncl_graph_param_read(g, param, got, (size_t)t->n * sizeof(float)));
-    char what[256];
-    snprintf(what, sizeof what, "%s: %s", test, name);
-    assert_close(what, got, t->v, t->n, 1e-4, 1e-4);
-    free(got);
 }
 
 typedef struct module_case {
@@ -235,11 +233,11 @@ static void run_case(const module_case *c) {
     ASSERT_OK(nncl_graph_set_input(g, x, xf, (size_t)xt->n * sizeof(float)));
     nncl_graph_set_training(g, !c->eval);
     ASSERT_OK(nncl_graph_forward(g));
-    compare_node(g, y, false, c->name, "y");
+    compare(g, OUTPUT, y, NULL, c->name, "y");
     const tensor *up = need(c->name, "grad_out");
     float *upf = to_float(up->v, up->n);
     ASSERT_OK(nncl_graph_backward(g, y, upf, (size_t)up->n * sizeof(float)));
-    compare_node(g, x, true, c->name, "dx");
+    compare(g, OUTPUT_GRAD, x, NULL, c->name, "dx");
     for (size_t k = 0; k < nncl_graph_param_count(g); k++) {
         nncl_param_info info;
         ASSERT_OK(nncl_graph_param_info(g, k, &info));
@@ -247,7 +245,7 @@ static void run_case(const module_case *c) {
         const char *suffix = strchr(info.name, '.') + 1;
         snprintf(key, sizeof key, info.trainable ? "grad.%s" : "after.%s", suffix);
         if (info.trainable || find(c->name, key))
-            compare_param(g, info.name, info.trainable, c->name, key);
+            compare(g, info.trainable ? PARAM_GRAD : PARAM, NULL, info.name, c->name, key);
     }
     free(xf);
     free(upf);
@@ -281,9 +279,9 @@ static void test_cross_entropy_matches_pytorch(void **state) {
     ASSERT_OK(nncl_graph_set_input(g, x, xf, (size_t)xt->n * sizeof(float)));
     ASSERT_OK(nncl_graph_set_input(g, labels, l, (size_t)xt->shape.dims[0] * sizeof(int32_t)));
     ASSERT_OK(nncl_graph_forward(g));
-    compare_node(g, loss, false, "cross_entropy", "y");
+    compare(g, OUTPUT, loss, NULL, "cross_entropy", "y");
     ASSERT_OK(nncl_graph_backward(g, loss, NULL, 0));
-    compare_node(g, x, true, "cross_entropy", "dx");
+    compare(g, OUTPUT_GRAD, x, NULL, "cross_entropy", "dx");
     free(xf);
     free(l);
     nncl_graph_destroy(g);
@@ -331,7 +329,7 @@ static void run_network(const char *test, nncl_node *(*build)(nncl_graph *, nncl
     ASSERT_OK(nncl_graph_set_input(g, x, xf, (size_t)xt->n * sizeof(float)));
     ASSERT_OK(nncl_graph_set_input(g, labels, l, (size_t)xt->shape.dims[0] * sizeof(int32_t)));
     ASSERT_OK(nncl_graph_forward(g));
-    compare_node(g, loss, false, test, "y");
+    compare(g, OUTPUT, loss, NULL, test, "y");
     ASSERT_OK(nncl_graph_backward(g, loss, NULL, 0));
     for (size_t k = 0; k < nncl_graph_param_count(g); k++) {
         nncl_param_info info;
@@ -339,7 +337,7 @@ static void run_network(const char *test, nncl_node *(*build)(nncl_graph *, nncl
         if (!info.trainable) continue;
         char key[160];
         snprintf(key, sizeof key, "grad.%s", info.name);
-        compare_param(g, info.name, true, test, key);
+        compare(g, PARAM_GRAD, NULL, info.name, test, key);
     }
     free(xf);
     free(l);
