@@ -158,6 +158,12 @@ nncl_node *nncl_node_add(nncl_graph *g, nncl_op_kind op, const char *name, nncl_
     if (!*name || strlen(name) > 200)
         return nncl_build_fail(g, NNCL_ERROR_INVALID_ARGUMENT, op_name, name,
                                "a node name must have 1 to 200 characters");
+    if (nncl_shape_numel(shape) <= 0 || nncl_shape_numel(shape) > INT32_MAX) {
+        char s[128];
+        return nncl_build_fail(g, NNCL_ERROR_SHAPE, op_name, name,
+                               "output %s must have 1 to 2^31-1 elements",
+                               nncl_shape_str(shape, s, sizeof s));
+    }
     if (name_taken(g, name))
         return nncl_build_fail(g, NNCL_ERROR_INVALID_ARGUMENT, op_name, name,
                                "another node already has this name");

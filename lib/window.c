@@ -35,6 +35,14 @@ bool nncl_window_plan(nncl_graph *g, const char *op, const char *name, nncl_shap
     }
     int32_t spatial = x.rank - 2;
     win->spatial = spatial;
+    for (int i = spatial; i < 3; i++)
+        if (at(req->kernel, i) || at(req->stride, i) || at(req->padding, i) ||
+            at(req->pad_begin, i) || at(req->pad_end, i) || at(req->dilation, i)) {
+            nncl_build_fail(g, NNCL_ERROR_INVALID_ARGUMENT, op, name,
+                            "input %s has %d spatial dims but the window sets dim %d",
+                            nncl_shape_str(x, s, sizeof s), (int)spatial, i);
+            return false;
+        }
     for (int d = 0; d < 3; d++) {
         win->in[d] = win->out[d] = win->kernel[d] = win->stride[d] = win->dilation[d] = 1;
         win->pad_begin[d] = win->pad_end[d] = 0;

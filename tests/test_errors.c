@@ -87,6 +87,31 @@ static void test_zero_and_negative_sizes(void **state) {
     nncl_graph_destroy(g);
 }
 
+static void test_window_dims_must_match_input(void **state) {
+    (void)state;
+    nncl_graph *g = new_graph();
+    nncl_node *x = nncl_input(g, "x", NNCL_SHAPE(1, 2, 9));
+    assert_null(nncl_conv(g, x, &(nncl_conv_params){.out_channels = 2, .kernel = {3, 3}}, "c"));
+    assert_contains(nncl_graph_error(g), "has 1 spatial dims but the window sets dim 1");
+    nncl_graph_destroy(g);
+    g = new_graph();
+    x = nncl_input(g, "x", NNCL_SHAPE(1, 2, 9, 9));
+    assert_null(nncl_avg_pool(g, x, &(nncl_pool_params){.kernel = {3, 3}, .stride = {1, 1, 1}},
+                              "p"));
+    assert_contains(nncl_graph_error(g), "window sets dim 2");
+    nncl_graph_destroy(g);
+}
+
+static void test_too_many_elements(void **state) {
+    (void)state;
+    nncl_graph *g = new_graph();
+    nncl_node *x = nncl_input(g, "x", NNCL_SHAPE(65536, 65536));
+    assert_null(x);
+    assert_int_equal(nncl_graph_status(g), NNCL_ERROR_SHAPE);
+    assert_contains(nncl_graph_error(g), "[65536, 65536]");
+    nncl_graph_destroy(g);
+}
+
 static void test_shape_mismatch_between_ops(void **state) {
     (void)state;
     nncl_graph *g = new_graph();
@@ -241,6 +266,8 @@ int main(void) {
         cmocka_unit_test(test_groups_must_divide_channels),
         cmocka_unit_test(test_kernel_larger_than_padded_input),
         cmocka_unit_test(test_zero_and_negative_sizes),
+        cmocka_unit_test(test_window_dims_must_match_input),
+        cmocka_unit_test(test_too_many_elements),
         cmocka_unit_test(test_shape_mismatch_between_ops),
         cmocka_unit_test(test_first_error_sticks),
         cmocka_unit_test(test_null_handles),

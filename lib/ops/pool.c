@@ -71,7 +71,7 @@ nncl_node *nncl_avg_pool(nncl_graph *g, nncl_node *x, const nncl_pool_params *pa
 
 static nncl_node *global_pool(nncl_graph *g, nncl_op_kind op, nncl_node *x, const char *name) {
     if (!nncl_builder_ready(g, nncl_op_name(op), &x, 1)) return NULL;
-    int64_t kernel[3] = {1, 1, 1};
+    int64_t kernel[3] = {0, 0, 0};
     for (int i = 0; i + 2 < x->shape.rank && i < 3; i++)
         kernel[i] = x->shape.dims[2 + i];
     nncl_window_request req = {.kernel = kernel};
