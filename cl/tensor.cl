@@ -41,3 +41,33 @@ __kernel void add2(__global const float *a, __global const float *b, __global fl
     if (i >= total) return;
     y[i] = a[i] + b[i];
 }
+
+#ifndef NNCL_REDUCE_WG
+#define NNCL_REDUCE_WG 64
+#endif
+
+/* First pass of a fixed-order sum: work-group g adds x[i] (or x[i]^2) for
+ * i = g * WG + lid + k * groups * WG, then reduces its items by a tree. */
+__kernel __attribute__((reqd_work_group_size(NNCL_REDUCE_WG, 1, 1))) void partial_sums(
+    __global const float *x, int n, int square, __global float *partials) {
+    __local float scratch[NNCL_REDUCE_WG];
+    int lid = get_local_id(0), stride = get_num_groups(0) * NNCL_REDUCE_WG;
+    float s = 0.0f;
+    for (int i = get_group_id(0) * NNCL_REDUCE_WG + lid; i < n; i += stride)
+        s += square ? x[i] * x[i] : x[i];
+    scratch[lid] = s;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (int step = NNCL_REDUCE_WG / 2; step > 0; step /= 2) {
+        if (lid < step) scratch[lid] += scratch[lid + step];
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+    if (lid == 0) partials[get_group_id(0)] = scratch[0];
+}
+
+__kernel void finish_sum(__global const float *partials, int count, float scale,
+                         __global float *out, int out_index) {
+    if (get_global_id(0) != 0) return;
+    float s = 0.0f;
+    for (int i = 0; i < count; i++) s += partials[i];
+    out[out_index] = s * scale;
+}

@@ -37,7 +37,7 @@
  *       h = nncl_relu(g, nncl_batch_norm(g, h, NULL, "bn1"));
  *       h = nncl_max_pool(g, h, &(nncl_pool_params){ .kernel = {2, 2} });
  *       h = nncl_linear(g, nncl_flatten(g, h), 10, NULL, "fc");
- *       nncl_node *loss = nncl_cross_entropy(g, h, y, "loss");
+ *       nncl_node *loss = nncl_cross_entropy(g, h, y, NULL, "loss");
  *       if (nncl_graph_status(g) != NNCL_OK) {               // first building error
  *           fprintf(stderr, "%s\n", nncl_graph_error(g));
  *           return 1;
@@ -356,14 +356,71 @@ nncl_node *nncl_concat(nncl_graph *g, nncl_node *const *inputs, int32_t count, c
  * the node and the step, so runs are reproducible. */
 nncl_node *nncl_dropout(nncl_graph *g, nncl_node *x, float p, const char *name);
 
-/* Softmax over dim 1 of [N, C, ...]. */
+/* Softmax and log-softmax over dim 1 of [N, C, ...]. */
 nncl_node *nncl_softmax(nncl_graph *g, nncl_node *x);
+nncl_node *nncl_log_softmax(nncl_graph *g, nncl_node *x);
 
-/* Softmax cross-entropy: logits [N, C] and labels (nncl_input_labels, N
- * entries in [0, C)) -> the mean over the batch of -log softmax(x)[label],
- * shape [1]. */
+/* ---------------------------------------------------------------- losses
+ *
+ * PyTorch's loss functions and definitions. A loss node's output is [1] for
+ * mean and sum reduction, and per sample ([N], class losses) or per element
+ * (the input's shape, the others) with NNCL_REDUCTION_NONE. The gradient
+ * flows into the first input (logits, predictions); labels and targets are
+ * constants. */
+
+typedef enum nncl_reduction {
+    NNCL_REDUCTION_MEAN = 0, /* class losses: divided by the summed weights of counted samples */
+    NNCL_REDUCTION_SUM = 1,
+    NNCL_REDUCTION_NONE = 2,
+    NNCL_REDUCTION_BATCHMEAN = 3, /* kl_div: the sum divided by the batch size */
+} nncl_reduction;
+
+typedef struct nncl_loss_params {
+    nncl_reduction reduction;
+    /* cross_entropy / nll_loss: one weight per class (copied), NULL for 1. */
+    const float *class_weights;
+    int64_t n_class_weights;
+    /* cross_entropy: mixes the target with the uniform distribution, in [0, 1]. */
+    float label_smoothing;
+    /* cross_entropy / nll_loss: samples whose label is ignore_index add
+     * nothing. Default -100, as PyTorch; set has_ignore_index to choose. */
+    bool has_ignore_index;
+    int32_t ignore_index;
+    /* smooth_l1_loss: beta (0: 1); huber_loss: delta (0: 1). */
+    float beta;
+} nncl_loss_params;
+
+/* Softmax cross-entropy: logits [N, C], labels from nncl_input_labels (N
+ * class indices in [0, C), or the ignore index):
+ *   loss_n = w[y_n] * ((1 - s) * -log p[y_n] + s/C * sum_c -w_c/w[y_n] log p_c)
+ * with p = softmax(logits), s = label_smoothing (the smoothing term weighs
+ * each class by its own weight, as PyTorch does). */
 nncl_node *nncl_cross_entropy(nncl_graph *g, nncl_node *logits, nncl_node *labels,
-                              const char *name);
+                              const nncl_loss_params *params, const char *name);
+/* Negative log-likelihood of log-probabilities [N, C] (nncl_log_softmax):
+ * loss_n = -w[y_n] * x[n, y_n]. */
+nncl_node *nncl_nll_loss(nncl_graph *g, nncl_node *log_probs, nncl_node *labels,
+                         const nncl_loss_params *params, const char *name);
+/* Sigmoid + binary cross-entropy on logits, numerically stable:
+ * max(x, 0) - x t + log(1 + exp(-|x|)); targets in [0, 1], same shape. */
+nncl_node *nncl_bce_with_logits(nncl_graph *g, nncl_node *logits, nncl_node *targets,
+                                const nncl_loss_params *params, const char *name);
+/* (x - t)^2, |x - t|, smooth L1 (0.5 d^2 / beta if |d| < beta, else
+ * |d| - beta / 2) and Huber (0.5 d^2 if |d| <= delta, else
+ * delta (|d| - delta / 2)); x and t of one shape. */
+nncl_node *nncl_mse_loss(nncl_graph *g, nncl_node *x, nncl_node *target,
+                         const nncl_loss_params *params, const char *name);
+nncl_node *nncl_l1_loss(nncl_graph *g, nncl_node *x, nncl_node *target,
+                        const nncl_loss_params *params, const char *name);
+nncl_node *nncl_smooth_l1_loss(nncl_graph *g, nncl_node *x, nncl_node *target,
+                               const nncl_loss_params *params, const char *name);
+nncl_node *nncl_huber_loss(nncl_graph *g, nncl_node *x, nncl_node *target,
+                           const nncl_loss_params *params, const char *name);
+/* Kullback-Leibler divergence, PyTorch's KLDivLoss: input holds
+ * log-probabilities, target probabilities; t (log t - x), 0 where t = 0.
+ * Mean averages over all elements; BATCHMEAN (the true KL) over the batch. */
+nncl_node *nncl_kl_div(nncl_graph *g, nncl_node *log_input, nncl_node *target,
+                       const nncl_loss_params *params, const char *name);
 
 /* ---------------------------------------------------------------- running */
 

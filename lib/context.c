@@ -102,6 +102,7 @@ void nncl_context_destroy(nncl_context *ctx) {
         clFinish(ctx->queue);
         clReleaseCommandQueue(ctx->queue);
     }
+    nncl_buffer_release(ctx->partials);
     nncl_programs_release(ctx);
     if (ctx->cl) clReleaseContext(ctx->cl);
     free(ctx);

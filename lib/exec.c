@@ -17,6 +17,10 @@ nncl_status nncl_node_fail(const nncl_node *node, nncl_status status, const char
     return nncl_fail(status, "op '%s' node '%s': %s", nncl_op_name(node->op), node->name, detail);
 }
 
+nncl_status nncl_node_aux(nncl_graph *g, nncl_node *node, int slot, size_t bytes) {
+    return node->aux[slot] ? NNCL_OK : nncl_buffer_create(g->ctx, bytes, &node->aux[slot]);
+}
+
 static nncl_status check_graph(const nncl_graph *g, const char *call) {
     if (!g) return nncl_fail(NNCL_ERROR_INVALID_ARGUMENT, "%s: graph is NULL", call);
     if (g->status != NNCL_OK)
@@ -75,19 +79,22 @@ nncl_status nncl_graph_set_input(nncl_graph *g, nncl_node *input, const void *da
                          "nncl_graph_set_input: input '%s' takes %zu bytes, got %zu%s", input->name,
                          node_bytes(input), bytes, data ? "" : " (data is NULL)");
     if (input->is_labels) {
-        /* Every loss reading these labels bounds them by its class count. */
+        /* Every class loss reading these labels bounds them by its class count. */
         const int32_t *labels = data;
         for (size_t n = 0; n < g->n_nodes; n++) {
             const nncl_node *loss = g->nodes[n];
-            if (loss->op != NNCL_OP_CROSS_ENTROPY || loss->inputs[1] != input) continue;
+            if ((loss->op != NNCL_OP_CROSS_ENTROPY && loss->op != NNCL_OP_NLL_LOSS) ||
+                loss->inputs[1] != input)
+                continue;
             int64_t classes = loss->inputs[0]->shape.dims[1];
             for (int64_t i = 0; i < input->shape.dims[0]; i++)
-                if (labels[i] < 0 || labels[i] >= classes)
+                if ((labels[i] < 0 || labels[i] >= classes) &&
+                    labels[i] != loss->attrs.loss.ignore_index)
                     return nncl_fail(NNCL_ERROR_INVALID_ARGUMENT,
                                      "nncl_graph_set_input: label %lld of input '%s' is %d, "
-                                     "outside [0, %lld) for loss '%s'",
+                                     "outside [0, %lld) for loss '%s' (ignore index %d)",
                                      (long long)i, input->name, (int)labels[i], (long long)classes,
-                                     loss->name);
+                                     loss->name, (int)loss->attrs.loss.ignore_index);
         }
     }
     if ((st = plan(g)) != NNCL_OK) return st;

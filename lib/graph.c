@@ -47,6 +47,8 @@ static void node_free(nncl_node *node) {
     nncl_buffer_release(node->grad);
     for (size_t i = 0; i < sizeof node->aux / sizeof node->aux[0]; i++)
         nncl_buffer_release(node->aux[i]);
+    if (node->op == NNCL_OP_CROSS_ENTROPY || node->op == NNCL_OP_NLL_LOSS)
+        free(node->attrs.loss.class_weights);
     free(node->inputs);
     free(node->accumulate);
     free(node->name);

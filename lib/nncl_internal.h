@@ -43,6 +43,7 @@ struct nncl_context {
     size_t local_size;       /* work-group size for elementwise kernels */
     size_t reduce_size;      /* work-group size of per-channel reductions */
     char build_options[128]; /* -D defines every program is built with */
+    cl_mem partials;         /* scratch of nncl_sum */
     nncl_program_entry *programs;
     size_t n_programs;
 };
@@ -85,6 +86,11 @@ nncl_status nncl_launch(nncl_context *ctx, const char *file, const char *kernel,
 /* `groups` work-groups of `local` items, for reductions that use local memory. */
 nncl_status nncl_launch_groups(nncl_context *ctx, const char *file, const char *kernel,
                                size_t groups, size_t local, const nncl_arg *args, size_t n_args);
+
+/* out[out_index] = scale * sum of x[0..n) (of x^2 with square), reduced
+ * in a fixed order on the device (reduce.c). */
+nncl_status nncl_sum(nncl_context *ctx, cl_mem x, size_t n, bool square, float scale, cl_mem out,
+                     size_t out_index);
 
 /* ---- device memory (buffer.c) */
 
@@ -158,6 +164,12 @@ typedef union nncl_op_attrs {
         float p;
         uint64_t step; /* the forward step whose mask backward must reuse */
     } dropout;
+    struct {
+        nncl_reduction reduction;
+        float smoothing, beta;
+        int32_t ignore_index;
+        float *class_weights; /* host copy owned by the node, or NULL */
+    } loss;
 } nncl_op_attrs;
 
 typedef struct nncl_param_entry {
@@ -184,7 +196,7 @@ struct nncl_node {
     nncl_op_attrs attrs;
     size_t workspace_bytes; /* scratch the op needs while it runs */
     cl_mem out, grad;
-    cl_mem aux[3];    /* op state kept from forward for backward */
+    cl_mem aux[5];    /* op state kept from forward for backward */
     bool *accumulate; /* per input: add into its gradient (else overwrite) */
     bool in_backward; /* on the path of the current backward pass */
 };
@@ -233,6 +245,9 @@ nncl_node *nncl_build_fail(nncl_graph *g, nncl_status status, const char *op, co
 bool nncl_param_add(nncl_graph *g, nncl_node *node, const char *suffix, nncl_shape shape,
                     bool trainable, float fill, int64_t he_fan_in);
 nncl_param_entry *nncl_node_param(nncl_graph *g, const nncl_node *node, size_t i);
+
+/* Makes sure node->aux[slot] exists with `bytes` (zero-filled when new). */
+nncl_status nncl_node_aux(nncl_graph *g, nncl_node *node, int slot, size_t bytes);
 
 /* Fails a running op with "op 'x' node 'y': ..." */
 nncl_status nncl_node_fail(const nncl_node *node, nncl_status status, const char *fmt, ...)

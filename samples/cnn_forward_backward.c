@@ -65,7 +65,7 @@ int main(int argc, char **argv) {
     h = nncl_max_pool(g, h, &(nncl_pool_params){.kernel = {2, 2}}, "pool2");
     h = nncl_relu(g, nncl_linear(g, nncl_flatten(g, h), 128, NULL, "fc1"));
     h = nncl_linear(g, nncl_dropout(g, h, 0.5f, "drop"), 10, NULL, "fc2");
-    nncl_node *loss = nncl_cross_entropy(g, h, labels, "loss");
+    nncl_node *loss = nncl_cross_entropy(g, h, labels, NULL, "loss");
     if (nncl_graph_status(g) != NNCL_OK) {
         fprintf(stderr, "cnn_forward_backward: %s\n", nncl_graph_error(g));
         return 1;

@@ -96,8 +96,8 @@ static void test_window_dims_must_match_input(void **state) {
     nncl_graph_destroy(g);
     g = new_graph();
     x = nncl_input(g, "x", NNCL_SHAPE(1, 2, 9, 9));
-    assert_null(nncl_avg_pool(g, x, &(nncl_pool_params){.kernel = {3, 3}, .stride = {1, 1, 1}},
-                              "p"));
+    assert_null(
+        nncl_avg_pool(g, x, &(nncl_pool_params){.kernel = {3, 3}, .stride = {1, 1, 1}}, "p"));
     assert_contains(nncl_graph_error(g), "window sets dim 2");
     nncl_graph_destroy(g);
 }
@@ -138,7 +138,7 @@ static void test_shape_mismatch_between_ops(void **state) {
     g = new_graph();
     a = nncl_input(g, "logits", NNCL_SHAPE(4, 10));
     nncl_node *y = nncl_input_labels(g, "y", 3);
-    assert_null(nncl_cross_entropy(g, a, y, "loss"));
+    assert_null(nncl_cross_entropy(g, a, y, NULL, "loss"));
     assert_contains(nncl_graph_error(g), "batch 4");
     nncl_graph_destroy(g);
 
@@ -201,7 +201,7 @@ static void test_run_time_misuse(void **state) {
     nncl_graph *g = new_graph();
     nncl_node *x = nncl_input(g, "x", NNCL_SHAPE(2, 3));
     nncl_node *labels = nncl_input_labels(g, "y", 2);
-    nncl_node *loss = nncl_cross_entropy(g, nncl_linear(g, x, 4, NULL, "fc"), labels, "loss");
+    nncl_node *loss = nncl_cross_entropy(g, nncl_linear(g, x, 4, NULL, "fc"), labels, NULL, "loss");
     float data[6] = {0}, out = 0;
     /* wrong sizes */
     assert_int_equal(nncl_graph_set_input(g, x, data, 5 * sizeof(float)),

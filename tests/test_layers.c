@@ -292,7 +292,7 @@ static void ref_softmax_case(const double *const *x, const double *const *params
 
 static nncl_node *build_ce(nncl_graph *g, nncl_node **x, nncl_node *labels, const void *cfg) {
     (void)cfg;
-    return nncl_cross_entropy(g, x[0], labels, "loss");
+    return nncl_cross_entropy(g, x[0], labels, NULL, "loss");
 }
 
 static void ref_ce_case(const double *const *x, const double *const *params, const int32_t *labels,

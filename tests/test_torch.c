@@ -3,79 +3,11 @@
  * in the dimensions it has, with PyTorch's own parameter names, and a small
  * network end to end (loss and every parameter gradient). */
 #include "harness.h"
+#include "torch_data.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#ifndef NNCL_TEST_DATA
-#error "NNCL_TEST_DATA must name the tests/data directory"
-#endif
-
-typedef struct tensor {
-    char name[128];
-    nncl_shape shape;
-    int64_t n;
-    double *v;
-} tensor;
-
-static tensor *tensors;
-static size_t n_tensors;
-
-static int load(void **state) {
-    (void)state;
-    FILE *f = fopen(NNCL_TEST_DATA "/torch_reference.txt", "r");
-    if (!f) return -1;
-    char name[128];
-    int c;
-    while ((c = fgetc(f)) != EOF) {
-        if (c == '#') {
-            while ((c = fgetc(f)) != EOF && c != '\n') {
-            }
-            continue;
-        }
-        ungetc(c, f);
-        int rank;
-        if (fscanf(f, "%127s %d", name, &rank) != 2) break;
-        tensors = realloc(tensors, (n_tensors + 1) * sizeof *tensors);
-        tensor *t = &tensors[n_tensors++];
-        snprintf(t->name, sizeof t->name, "%s", name);
-        t->shape.rank = rank;
-        t->n = 1;
-        for (int i = 0; i < rank; i++) {
-            long long d;
-            if (fscanf(f, "%lld", &d) != 1) return -1;
-            t->shape.dims[i] = d;
-            t->n *= d;
-        }
-        t->v = malloc((size_t)t->n * sizeof(double));
-        for (int64_t i = 0; i < t->n; i++)
-            if (fscanf(f, "%lf", &t->v[i]) != 1) return -1;
-    }
-    fclose(f);
-    return n_tensors > 0 ? 0 : -1;
-}
-
-static int unload(void **state) {
-    for (size_t i = 0; i < n_tensors; i++)
-        free(tensors[i].v);
-    free(tensors);
-    return test_context_teardown(state);
-}
-
-static const tensor *find(const char *test, const char *name) {
-    char full[256];
-    snprintf(full, sizeof full, "%s/%s", test, name);
-    for (size_t i = 0; i < n_tensors; i++)
-        if (!strcmp(tensors[i].name, full)) return &tensors[i];
-    return NULL;
-}
-
-static const tensor *need(const char *test, const char *name) {
-    const tensor *t = find(test, name);
-    if (!t) fail_msg("%s/%s is missing from the reference data", test, name);
-    return t;
-}
 
 /* What a comparison reads from the graph: a node's output or gradient, or
  * a parameter (or buffer) or its gradient. */
@@ -258,13 +190,6 @@ static void test_modules_match_pytorch(void **state) {
         run_case(&cases[i]);
 }
 
-static int32_t *labels_of(const tensor *t) {
-    int32_t *l = malloc((size_t)t->n * sizeof *l);
-    for (int64_t i = 0; i < t->n; i++)
-        l[i] = (int32_t)t->v[i];
-    return l;
-}
-
 static void test_cross_entropy_matches_pytorch(void **state) {
     (void)state;
     const tensor *xt = need("cross_entropy", "x");
@@ -273,7 +198,7 @@ static void test_cross_entropy_matches_pytorch(void **state) {
     nncl_node *x = nncl_input(g, "x", xt->shape);
     ASSERT_OK(nncl_input_set_requires_grad(g, x, true));
     nncl_node *labels = nncl_input_labels(g, "labels", xt->shape.dims[0]);
-    nncl_node *loss = nncl_cross_entropy(g, x, labels, "loss");
+    nncl_node *loss = nncl_cross_entropy(g, x, labels, NULL, "loss");
     float *xf = to_float(xt->v, xt->n);
     int32_t *l = labels_of(need("cross_entropy", "labels"));
     ASSERT_OK(nncl_graph_set_input(g, x, xf, (size_t)xt->n * sizeof(float)));
@@ -321,7 +246,7 @@ static void run_network(const char *test, nncl_node *(*build)(nncl_graph *, nncl
     ASSERT_OK(nncl_graph_create(test_context(), NULL, &g));
     nncl_node *x = nncl_input(g, "x", xt->shape);
     nncl_node *labels = nncl_input_labels(g, "labels", xt->shape.dims[0]);
-    nncl_node *loss = nncl_cross_entropy(g, build(g, x), labels, "loss");
+    nncl_node *loss = nncl_cross_entropy(g, build(g, x), labels, NULL, "loss");
     if (!loss) fail_msg("%s: %s", test, nncl_graph_error(g));
     load_params(g, test, true);
     float *xf = to_float(xt->v, xt->n);
@@ -356,5 +281,5 @@ int main(void) {
         cmocka_unit_test(test_cross_entropy_matches_pytorch),
         cmocka_unit_test(test_networks_match_pytorch),
     };
-    return cmocka_run_group_tests(tests, load, unload);
+    return cmocka_run_group_tests(tests, torch_data_load, torch_data_unload);
 }

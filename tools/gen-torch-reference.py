@@ -88,6 +88,54 @@ put("cross_entropy", "y", loss)
 put("cross_entropy", "dx", logits.grad)
 
 
+def run_loss(case, fn, x, target, log_input=False):
+    """Stores x, the target (labels as floats), the loss, its upstream
+    gradient (for reduction none) and dx."""
+    x = x.clone().requires_grad_(True)
+    y = fn(x, target)
+    g = torch.rand(y.shape) * 2 - 1 if y.dim() else torch.tensor(1.0)
+    (y * g).sum().backward()
+    put(case, "x", x)
+    put(case, "target", target.float())
+    put(case, "y", y)
+    put(case, "grad_out", g)
+    put(case, "dx", x.grad)
+
+
+logits = torch.randn(6, 5) * 2
+labels = torch.tensor([0, 4, 2, 2, 1, 3])
+ignored = torch.tensor([0, 4, -100, 2, 1, 3])
+weights = torch.tensor([0.5, 2.0, 1.0, 0.25, 1.5])
+put("loss_weights", "w", weights)
+for red in ("mean", "sum", "none"):
+    run_loss("ce_" + red, lambda x, t: F.cross_entropy(x, t, reduction=red), logits, labels)
+    run_loss("ce_weighted_" + red,
+             lambda x, t: F.cross_entropy(x, t, weight=weights, reduction=red), logits, labels)
+    run_loss("ce_smooth_" + red,
+             lambda x, t: F.cross_entropy(x, t, label_smoothing=0.2, reduction=red), logits, ignored)
+    run_loss("ce_all_" + red,
+             lambda x, t: F.cross_entropy(x, t, weight=weights, label_smoothing=0.1,
+                                          ignore_index=2, reduction=red), logits, labels)
+    run_loss("nll_" + red,
+             lambda x, t: F.nll_loss(x, t, weight=weights, reduction=red),
+             F.log_softmax(logits, 1), ignored)
+    pred, tgt = torch.randn(3, 4, 2), torch.rand(3, 4, 2)
+    run_loss("bce_" + red, lambda x, t: F.binary_cross_entropy_with_logits(x, t, reduction=red),
+             pred * 3, tgt)
+    run_loss("mse_" + red, lambda x, t: F.mse_loss(x, t, reduction=red), pred, tgt * 2 - 1)
+    run_loss("l1_" + red, lambda x, t: F.l1_loss(x, t, reduction=red), pred, tgt * 2 - 1)
+    run_loss("smooth_l1_" + red,
+             lambda x, t: F.smooth_l1_loss(x, t, beta=0.5, reduction=red), pred, tgt * 2 - 1)
+    run_loss("huber_" + red, lambda x, t: F.huber_loss(x, t, delta=0.8, reduction=red),
+             pred * 2, tgt * 2 - 1)
+    p = torch.softmax(torch.randn(4, 6), 1)
+    p[0, 2] = 0.0  # 0 * log 0 counts as 0
+    run_loss("kl_" + red, lambda x, t: F.kl_div(x, t, reduction=red),
+             F.log_softmax(torch.randn(4, 6), 1), p)
+run_loss("kl_batchmean", lambda x, t: F.kl_div(x, t, reduction="batchmean"),
+         F.log_softmax(torch.randn(4, 6), 1), torch.softmax(torch.randn(4, 6), 1))
+
+
 class SmallNet(nn.Module):
     """conv - bn - relu - max pool - conv (stride 2) - relu - flatten - linear."""
 

@@ -59,13 +59,11 @@ static bn_refs refs_of(nncl_graph *g, const nncl_node *node) {
 }
 
 static nncl_status bn_plan(nncl_graph *g, nncl_node *node) {
+    /* aux: 0 mean, 1 1/std of the last forward, 2 the two backward sums */
     size_t c = (size_t)node->shape.dims[1] * sizeof(float);
-    nncl_status st = NNCL_OK;
-    if (!node->aux[0]) st = nncl_buffer_create(g->ctx, c, &node->aux[0]); /* mean */
-    if (st == NNCL_OK && !node->aux[1])
-        st = nncl_buffer_create(g->ctx, c, &node->aux[1]); /* 1/std */
-    if (st == NNCL_OK && !node->aux[2]) st = nncl_buffer_create(g->ctx, 2 * c, &node->aux[2]);
-    return st;
+    nncl_status st = nncl_node_aux(g, node, 0, c);
+    if (st == NNCL_OK) st = nncl_node_aux(g, node, 1, c);
+    return st == NNCL_OK ? nncl_node_aux(g, node, 2, 2 * c) : st;
 }
 
 static nncl_status bn_forward(nncl_graph *g, nncl_node *node) {

@@ -87,9 +87,8 @@ nncl_node *nncl_global_max_pool(nncl_graph *g, nncl_node *x, const char *name) {
 }
 
 static nncl_status pool_plan(nncl_graph *g, nncl_node *node) {
-    if (!is_max(node->op) || node->aux[0]) return NNCL_OK;
-    return nncl_buffer_create(g->ctx, (size_t)nncl_shape_numel(node->shape) * sizeof(cl_int),
-                              &node->aux[0]);
+    if (!is_max(node->op)) return NNCL_OK; /* aux[0]: argmax of each window */
+    return nncl_node_aux(g, node, 0, (size_t)nncl_shape_numel(node->shape) * sizeof(cl_int));
 }
 
 static nncl_status pool_forward(nncl_graph *g, nncl_node *node) {

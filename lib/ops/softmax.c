@@ -1,14 +1,22 @@
-/* Softmax over dim 1 (classes or channels) of [N, C, ...]. */
+/* Softmax and log-softmax over dim 1 (classes or channels) of [N, C, ...]. */
 #include "../nncl_internal.h"
 
-nncl_node *nncl_softmax(nncl_graph *g, nncl_node *x) {
-    if (!nncl_builder_ready(g, "softmax", &x, 1)) return NULL;
+static nncl_node *softmax(nncl_graph *g, nncl_op_kind op, nncl_node *x) {
+    if (!nncl_builder_ready(g, nncl_op_name(op), &x, 1)) return NULL;
     char s[128];
     if (x->shape.rank < 2 || x->is_labels)
-        return nncl_build_fail(g, NNCL_ERROR_SHAPE, "softmax", NULL,
+        return nncl_build_fail(g, NNCL_ERROR_SHAPE, nncl_op_name(op), NULL,
                                "input %s must be [N, C, ...] features",
                                nncl_shape_str(x->shape, s, sizeof s));
-    return nncl_node_add(g, NNCL_OP_SOFTMAX, NULL, &x, 1, x->shape);
+    return nncl_node_add(g, op, NULL, &x, 1, x->shape);
+}
+
+nncl_node *nncl_softmax(nncl_graph *g, nncl_node *x) {
+    return softmax(g, NNCL_OP_SOFTMAX, x);
+}
+
+nncl_node *nncl_log_softmax(nncl_graph *g, nncl_node *x) {
+    return softmax(g, NNCL_OP_LOG_SOFTMAX, x);
 }
 
 typedef struct softmax_dims {
@@ -25,18 +33,21 @@ static softmax_dims dims_of(const nncl_node *node) {
 
 static nncl_status softmax_forward(nncl_graph *g, nncl_node *node) {
     softmax_dims d = dims_of(node);
+    cl_int log_out = node->op == NNCL_OP_LOG_SOFTMAX;
     return nncl_launch(g->ctx, "softmax.cl", "softmax_forward", (size_t)d.rows,
                        NNCL_ARGS(NNCL_ARG(node->inputs[0]->out), NNCL_ARG(node->out),
-                                 NNCL_ARG(d.channels), NNCL_ARG(d.inner), NNCL_ARG(d.rows)));
+                                 NNCL_ARG(d.channels), NNCL_ARG(d.inner), NNCL_ARG(d.rows),
+                                 NNCL_ARG(log_out)));
 }
 
 static nncl_status softmax_backward(nncl_graph *g, nncl_node *node) {
     softmax_dims d = dims_of(node);
-    cl_int acc = node->accumulate[0];
+    cl_int acc = node->accumulate[0], log_out = node->op == NNCL_OP_LOG_SOFTMAX;
     return nncl_launch(g->ctx, "softmax.cl", "softmax_backward", (size_t)d.rows,
                        NNCL_ARGS(NNCL_ARG(node->out), NNCL_ARG(node->grad),
                                  NNCL_ARG(node->inputs[0]->grad), NNCL_ARG(d.channels),
-                                 NNCL_ARG(d.inner), NNCL_ARG(d.rows), NNCL_ARG(acc)));
+                                 NNCL_ARG(d.inner), NNCL_ARG(d.rows), NNCL_ARG(log_out),
+                                 NNCL_ARG(acc)));
 }
 
 const nncl_op_vtable nncl_op_softmax = {NULL, softmax_forward, softmax_backward};

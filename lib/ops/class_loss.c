@@ -1,0 +1,137 @@
+/* Cross-entropy and negative log-likelihood over integer labels, PyTorch's
+ * CrossEntropyLoss and NLLLoss: class weights, label smoothing, an ignore
+ * index and mean / sum / none reduction. Mean divides by the summed weights
+ * of the samples that count, as PyTorch does. */
+#include "../nncl_internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define PYTORCH_IGNORE_INDEX (-100)
+
+static nncl_node *class_loss(nncl_graph *g, nncl_op_kind op, nncl_node *x, nncl_node *labels,
+                             const nncl_loss_params *params, const char *name) {
+    const char *op_name = nncl_op_name(op);
+    nncl_node *in[2] = {x, labels};
+    if (!nncl_builder_ready(g, op_name, in, 2)) return NULL;
+    char s[128];
+    nncl_loss_params p = params ? *params : (nncl_loss_params){0};
+    if (x->shape.rank != 2 || x->is_labels)
+        return nncl_build_fail(g, NNCL_ERROR_SHAPE, op_name, name,
+                               "input '%s' %s must be [N, classes] features", x->name,
+                               nncl_shape_str(x->shape, s, sizeof s));
+    int64_t batch = x->shape.dims[0], classes = x->shape.dims[1];
+    if (!labels->is_labels || labels->shape.dims[0] != batch)
+        return nncl_build_fail(g, NNCL_ERROR_SHAPE, op_name, name,
+                               "labels '%s' must be a labels input of batch %lld (input %s)",
+                               labels->name, (long long)batch,
+                               nncl_shape_str(x->shape, s, sizeof s));
+    if (p.reduction > NNCL_REDUCTION_NONE || !(p.label_smoothing >= 0 && p.label_smoothing <= 1) ||
+        (op == NNCL_OP_NLL_LOSS && p.label_smoothing > 0))
+        return nncl_build_fail(g, NNCL_ERROR_INVALID_ARGUMENT, op_name, name,
+                               "reduction must be mean, sum or none and label_smoothing in [0, "
+                               "1] (cross_entropy only)");
+    if (p.class_weights && p.n_class_weights != classes)
+        return nncl_build_fail(g, NNCL_ERROR_SHAPE, op_name, name,
+                               "%lld class weights for %lld classes", (long long)p.n_class_weights,
+                               (long long)classes);
+    float *weights = NULL;
+    if (p.class_weights) {
+        weights = malloc((size_t)classes * sizeof *weights);
+        if (!weights)
+            return nncl_build_fail(g, NNCL_ERROR_OUT_OF_MEMORY, op_name, name, "no memory");
+        memcpy(weights, p.class_weights, (size_t)classes * sizeof *weights);
+    }
+    nncl_shape y = p.reduction == NNCL_REDUCTION_NONE ? NNCL_SHAPE(batch) : NNCL_SHAPE(1);
+    nncl_node *node = nncl_node_add(g, op, name, in, 2, y);
+    if (!node) {
+        free(weights);
+        return NULL;
+    }
+    node->attrs.loss.reduction = p.reduction;
+    node->attrs.loss.smoothing = p.label_smoothing;
+    node->attrs.loss.ignore_index = p.has_ignore_index ? p.ignore_index : PYTORCH_IGNORE_INDEX;
+    node->attrs.loss.class_weights = weights;
+    return node;
+}
+
+nncl_node *nncl_cross_entropy(nncl_graph *g, nncl_node *logits, nncl_node *labels,
+                              const nncl_loss_params *params, const char *name) {
+    return class_loss(g, NNCL_OP_CROSS_ENTROPY, logits, labels, params, name);
+}
+
+nncl_node *nncl_nll_loss(nncl_graph *g, nncl_node *log_probs, nncl_node *labels,
+                         const nncl_loss_params *params, const char *name) {
+    return class_loss(g, NNCL_OP_NLL_LOSS, log_probs, labels, params, name);
+}
+
+/* aux: 0 probabilities, 1 per-sample losses, 2 the weight each sample
+ * counts with, 3 the mean's divisor, 4 the class weights. */
+static nncl_status class_loss_plan(nncl_graph *g, nncl_node *node) {
+    size_t batch = (size_t)node->inputs[0]->shape.dims[0];
+    size_t classes = (size_t)node->inputs[0]->shape.dims[1];
+    const float *w = node->attrs.loss.class_weights;
+    nncl_status st = nncl_node_aux(g, node, 0, batch * classes * sizeof(float));
+    if (st == NNCL_OK) st = nncl_node_aux(g, node, 1, batch * sizeof(float));
+    if (st == NNCL_OK) st = nncl_node_aux(g, node, 2, batch * sizeof(float));
+    if (st == NNCL_OK) st = nncl_node_aux(g, node, 3, sizeof(float));
+    if (st == NNCL_OK && w && !node->aux[4]) {
+        st = nncl_node_aux(g, node, 4, classes * sizeof(float));
+        if (st == NNCL_OK)
+            st = nncl_buffer_write(g->ctx, node->aux[4], 0, w, classes * sizeof(float));
+    }
+    return st;
+}
+
+typedef struct class_args {
+    cl_mem weights;
+    cl_int has_weights, batch, classes, is_ce, ignore;
+    cl_float smoothing;
+} class_args;
+
+static class_args args_of(const nncl_node *node) {
+    class_args a;
+    a.has_weights = node->attrs.loss.class_weights != NULL;
+    a.weights = a.has_weights ? node->aux[4] : node->aux[0]; /* any buffer when unused */
+    a.batch = (cl_int)node->inputs[0]->shape.dims[0];
+    a.classes = (cl_int)node->inputs[0]->shape.dims[1];
+    a.is_ce = node->op == NNCL_OP_CROSS_ENTROPY;
+    a.ignore = node->attrs.loss.ignore_index;
+    a.smoothing = node->attrs.loss.smoothing;
+    return a;
+}
+
+static nncl_status class_loss_forward(nncl_graph *g, nncl_node *node) {
+    class_args a = args_of(node);
+    bool per_sample = node->attrs.loss.reduction == NNCL_REDUCTION_NONE;
+    cl_mem losses = per_sample ? node->out : node->aux[1];
+    nncl_status st = nncl_launch(
+        g->ctx, "loss.cl", "class_loss_forward", (size_t)a.batch,
+        NNCL_ARGS(NNCL_ARG(node->inputs[0]->out), NNCL_ARG(node->inputs[1]->out),
+                  NNCL_ARG(a.weights), NNCL_ARG(a.has_weights), NNCL_ARG(node->aux[0]),
+                  NNCL_ARG(losses), NNCL_ARG(node->aux[2]), NNCL_ARG(a.batch), NNCL_ARG(a.classes),
+                  NNCL_ARG(a.is_ce), NNCL_ARG(a.smoothing), NNCL_ARG(a.ignore)));
+    if (st != NNCL_OK || per_sample) return st;
+    cl_int mean = node->attrs.loss.reduction == NNCL_REDUCTION_MEAN;
+    return nncl_launch(g->ctx, "loss.cl", "class_loss_reduce", 1,
+                       NNCL_ARGS(NNCL_ARG(node->aux[1]), NNCL_ARG(node->aux[2]),
+                                 NNCL_ARG(node->out), NNCL_ARG(node->aux[3]), NNCL_ARG(a.batch),
+                                 NNCL_ARG(mean)));
+}
+
+static nncl_status class_loss_backward(nncl_graph *g, nncl_node *node) {
+    nncl_node *x = node->inputs[0];
+    if (!x->requires_grad) return NNCL_OK;
+    class_args a = args_of(node);
+    cl_int per_sample = node->attrs.loss.reduction == NNCL_REDUCTION_NONE;
+    cl_int acc = node->accumulate[0];
+    return nncl_launch(
+        g->ctx, "loss.cl", "class_loss_backward", (size_t)a.batch * (size_t)a.classes,
+        NNCL_ARGS(NNCL_ARG(node->aux[0]), NNCL_ARG(node->inputs[1]->out), NNCL_ARG(a.weights),
+                  NNCL_ARG(a.has_weights), NNCL_ARG(node->grad), NNCL_ARG(node->aux[3]),
+                  NNCL_ARG(x->grad), NNCL_ARG(a.batch), NNCL_ARG(a.classes), NNCL_ARG(a.is_ce),
+                  NNCL_ARG(a.smoothing), NNCL_ARG(a.ignore), NNCL_ARG(per_sample), NNCL_ARG(acc)));
+}
+
+const nncl_op_vtable nncl_op_class_loss = {class_loss_plan, class_loss_forward,
+                                           class_loss_backward};

@@ -1,0 +1,171 @@
+/* Every loss and its gradient against PyTorch, under every reduction, with
+ * class weights, an ignore index and label smoothing where the loss has
+ * them; and the bad arguments each loss rejects. */
+#include "harness.h"
+#include "torch_data.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef enum loss_kind { CE, NLL, BCE, MSE, L1, SMOOTH_L1, HUBER, KL } loss_kind;
+
+typedef struct loss_case {
+    const char *name;
+    loss_kind kind;
+    nncl_reduction reduction;
+    bool weighted;
+    float smoothing, beta;
+    bool has_ignore;
+    int32_t ignore;
+} loss_case;
+
+static nncl_node *build(nncl_graph *g, const loss_case *c, nncl_node *x, nncl_node *t,
+                        const nncl_loss_params *p) {
+    switch (c->kind) {
+    case CE:
+        return nncl_cross_entropy(g, x, t, p, "loss");
+    case NLL:
+        return nncl_nll_loss(g, x, t, p, "loss");
+    case BCE:
+        return nncl_bce_with_logits(g, x, t, p, "loss");
+    case MSE:
+        return nncl_mse_loss(g, x, t, p, "loss");
+    case L1:
+        return nncl_l1_loss(g, x, t, p, "loss");
+    case SMOOTH_L1:
+        return nncl_smooth_l1_loss(g, x, t, p, "loss");
+    case HUBER:
+        return nncl_huber_loss(g, x, t, p, "loss");
+    default:
+        return nncl_kl_div(g, x, t, p, "loss");
+    }
+}
+
+static void run_case(const loss_case *c) {
+    const tensor *xt = need(c->name, "x"), *tt = need(c->name, "target");
+    const tensor *w = need("loss_weights", "w");
+    float *weights = to_float(w->v, w->n);
+    nncl_loss_params p = {.reduction = c->reduction,
+                          .class_weights = c->weighted ? weights : NULL,
+                          .n_class_weights = c->weighted ? w->n : 0,
+                          .label_smoothing = c->smoothing,
+                          .beta = c->beta,
+                          .has_ignore_index = c->has_ignore,
+                          .ignore_index = c->ignore};
+    bool classes = c->kind == CE || c->kind == NLL;
+    nncl_graph *g;
+    ASSERT_OK(nncl_graph_create(test_context(), NULL, &g));
+    nncl_node *x = nncl_input(g, "x", xt->shape);
+    ASSERT_OK(nncl_input_set_requires_grad(g, x, true));
+    nncl_node *t = classes ? nncl_input_labels(g, "t", tt->n) : nncl_input(g, "t", tt->shape);
+    nncl_node *loss = build(g, c, x, t, &p);
+    if (!loss) fail_msg("%s: %s", c->name, nncl_graph_error(g));
+    float *xf = to_float(xt->v, xt->n);
+    ASSERT_OK(nncl_graph_set_input(g, x, xf, (size_t)xt->n * sizeof(float)));
+    if (classes) {
+        int32_t *labels = labels_of(tt);
+        ASSERT_OK(nncl_graph_set_input(g, t, labels, (size_t)tt->n * sizeof(int32_t)));
+        free(labels);
+    } else {
+        float *tf = to_float(tt->v, tt->n);
+        ASSERT_OK(nncl_graph_set_input(g, t, tf, (size_t)tt->n * sizeof(float)));
+        free(tf);
+    }
+    ASSERT_OK(nncl_graph_forward(g));
+    const tensor *want = need(c->name, "y"), *up = need(c->name, "grad_out");
+    assert_int_equal(nncl_shape_numel(nncl_node_shape(loss)), want->n);
+    float *got = malloc((size_t)want->n * sizeof(float));
+    ASSERT_OK(nncl_graph_read(g, loss, got, (size_t)want->n * sizeof(float)));
+    char what[128];
+    snprintf(what, sizeof what, "%s: loss", c->name);
+    assert_close(what, got, want->v, want->n, 1e-5, 1e-5);
+    float *upf = to_float(up->v, up->n);
+    ASSERT_OK(nncl_graph_backward(g, loss, upf, (size_t)up->n * sizeof(float)));
+    float *dx = malloc((size_t)xt->n * sizeof(float));
+    ASSERT_OK(nncl_graph_read_grad(g, x, dx, (size_t)xt->n * sizeof(float)));
+    snprintf(what, sizeof what, "%s: gradient", c->name);
+    assert_close(what, dx, need(c->name, "dx")->v, xt->n, 1e-5, 1e-5);
+    free(xf);
+    free(got);
+    free(upf);
+    free(dx);
+    free(weights);
+    nncl_graph_destroy(g);
+}
+
+#define REDUCTIONS(prefix, ...)                                                                    \
+    {prefix "mean", __VA_ARGS__, .reduction = NNCL_REDUCTION_MEAN},                                \
+        {prefix "sum", __VA_ARGS__, .reduction = NNCL_REDUCTION_SUM}, {                            \
+        prefix "none", __VA_ARGS__, .reduction = NNCL_REDUCTION_NONE                               \
+    }
+
+static const loss_case cases[] = {
+    REDUCTIONS("ce_", .kind = CE),
+    REDUCTIONS("ce_weighted_", .kind = CE, .weighted = true),
+    REDUCTIONS("ce_smooth_", .kind = CE, .smoothing = 0.2f),
+    REDUCTIONS("ce_all_", .kind = CE, .weighted = true, .smoothing = 0.1f, .has_ignore = true,
+               .ignore = 2),
+    REDUCTIONS("nll_", .kind = NLL, .weighted = true),
+    REDUCTIONS("bce_", .kind = BCE),
+    REDUCTIONS("mse_", .kind = MSE),
+    REDUCTIONS("l1_", .kind = L1),
+    REDUCTIONS("smooth_l1_", .kind = SMOOTH_L1, .beta = 0.5f),
+    REDUCTIONS("huber_", .kind = HUBER, .beta = 0.8f),
+    REDUCTIONS("kl_", .kind = KL),
+    {"kl_batchmean", .kind = KL, .reduction = NNCL_REDUCTION_BATCHMEAN},
+};
+
+static void test_losses_match_pytorch(void **state) {
+    (void)state;
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        run_case(&cases[i]);
+}
+
+static void expect_build_error(nncl_node *(*fn)(nncl_graph *, nncl_node *, nncl_node *,
+                                                const nncl_loss_params *, const char *),
+                               nncl_shape xs, nncl_shape ts, bool labels, const nncl_loss_params *p,
+                               const char *part) {
+    nncl_graph *g;
+    ASSERT_OK(nncl_graph_create(test_context(), NULL, &g));
+    nncl_node *x = nncl_input(g, "x", xs);
+    nncl_node *t = labels ? nncl_input_labels(g, "t", ts.dims[0]) : nncl_input(g, "t", ts);
+    assert_null(fn(g, x, t, p, "bad_loss"));
+    const char *msg = nncl_graph_error(g);
+    if (!strstr(msg, part) || !strstr(msg, "bad_loss"))
+        fail_msg("expected \"%s\" in \"%s\"", part, msg);
+    nncl_graph_destroy(g);
+}
+
+static void test_loss_errors(void **state) {
+    (void)state;
+    float w[3] = {1, 2, 3};
+    expect_build_error(nncl_cross_entropy, NNCL_SHAPE(4, 5), NNCL_SHAPE(4), true,
+                       &(nncl_loss_params){.class_weights = w, .n_class_weights = 3},
+                       "3 class weights for 5 classes");
+    expect_build_error(nncl_cross_entropy, NNCL_SHAPE(4, 5), NNCL_SHAPE(4), true,
+                       &(nncl_loss_params){.label_smoothing = 1.5f}, "label_smoothing");
+    expect_build_error(nncl_nll_loss, NNCL_SHAPE(4, 5), NNCL_SHAPE(3), true, NULL, "batch 4");
+    expect_build_error(nncl_mse_loss, NNCL_SHAPE(4, 5), NNCL_SHAPE(4, 6), false, NULL, "[4, 6]");
+    expect_build_error(nncl_l1_loss, NNCL_SHAPE(4, 5), NNCL_SHAPE(4, 5), false,
+                       &(nncl_loss_params){.reduction = NNCL_REDUCTION_BATCHMEAN}, "batchmean");
+    /* A label outside [0, C) that is not the ignore index. */
+    nncl_graph *g;
+    ASSERT_OK(nncl_graph_create(test_context(), NULL, &g));
+    nncl_node *x = nncl_input(g, "x", NNCL_SHAPE(2, 3));
+    nncl_node *t = nncl_input_labels(g, "t", 2);
+    nncl_cross_entropy(g, x, t, NULL, "ce");
+    int32_t ok[2] = {-100, 2}, bad[2] = {0, -1};
+    ASSERT_OK(nncl_graph_set_input(g, t, ok, sizeof ok));
+    assert_int_equal(nncl_graph_set_input(g, t, bad, sizeof bad), NNCL_ERROR_INVALID_ARGUMENT);
+    assert_non_null(strstr(nncl_last_error(), "ignore index -100"));
+    nncl_graph_destroy(g);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_losses_match_pytorch),
+        cmocka_unit_test(test_loss_errors),
+    };
+    return cmocka_run_group_tests(tests, torch_data_load, torch_data_unload);
+}
