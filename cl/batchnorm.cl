@@ -70,13 +70,13 @@ __kernel void bn_apply(__global const float *x, __global float *y, __global cons
     y[i] = affine ? v * gamma[c] + beta[c] : v;
 }
 
-/* Per channel: sum_dy = sum(dy), sum_dy_xhat = sum(dy * xhat); with affine
- * they are also the gradients of beta and gamma, added into theirs. */
+/* Per channel: sum_dy = sum(dy), sum_dy_xhat = sum(dy * xhat); they are
+ * also the gradients of beta and gamma, added into theirs when they learn. */
 __kernel __attribute__((reqd_work_group_size(NNCL_REDUCE_WG, 1, 1))) void bn_backward_sums(__global const float *dy, __global const float *x,
                                __global const float *mean, __global const float *invstd,
                                __global float *sums, __global float *dgamma,
                                __global float *dbeta, int batch, int channels, int inner,
-                               int affine) {
+                               int learn) {
     __local float scratch[2 * NNCL_REDUCE_WG];
     int c = get_group_id(0), lid = get_local_id(0), lsize = NNCL_REDUCE_WG;
     float s1 = 0.0f, s2 = 0.0f, m = mean[c], is = invstd[c];
@@ -100,7 +100,7 @@ __kernel __attribute__((reqd_work_group_size(NNCL_REDUCE_WG, 1, 1))) void bn_bac
     if (lid == 0) {
         sums[2 * c] = scratch[0];
         sums[2 * c + 1] = scratch[lsize];
-        if (affine) {
+        if (learn) {
             dbeta[c] += scratch[0];
             dgamma[c] += scratch[lsize];
         }

@@ -258,14 +258,32 @@ nncl_node *nncl_input_labels(nncl_graph *g, const char *name, int64_t batch);
  * input (read it with nncl_graph_read_grad). Off by default. */
 nncl_status nncl_input_set_requires_grad(nncl_graph *g, nncl_node *input, bool requires_grad);
 
+/* How conv and linear weights start (biases start at zero). fan_in is
+ * C_in/groups * prod(kernel) (in_features for linear), fan_out is
+ * C_out * prod(kernel) (out_features), as PyTorch's torch.nn.init counts:
+ *   KAIMING_NORMAL   N(0, 2 / fan_in)            (the default)
+ *   KAIMING_UNIFORM  U(-b, b), b = sqrt(6 / fan_in)
+ *   XAVIER_NORMAL    N(0, 2 / (fan_in + fan_out))
+ *   XAVIER_UNIFORM   U(-b, b), b = sqrt(6 / (fan_in + fan_out))
+ *   ZEROS, CONSTANT  (init_value) */
+typedef enum nncl_init {
+    NNCL_INIT_DEFAULT = 0,
+    NNCL_INIT_KAIMING_NORMAL = 1,
+    NNCL_INIT_KAIMING_UNIFORM = 2,
+    NNCL_INIT_XAVIER_NORMAL = 3,
+    NNCL_INIT_XAVIER_UNIFORM = 4,
+    NNCL_INIT_ZEROS = 5,
+    NNCL_INIT_CONSTANT = 6,
+} nncl_init;
+
 /* Convolution, PyTorch's Conv1d/2d/3d. Weight [C_out, C_in/groups, K...],
  * bias [C_out]. Output size per spatial dim:
  *   floor((in + pad_begin + pad_end - dilation*(kernel-1) - 1) / stride) + 1.
  * Padding on each side is padding[i] + pad_begin[i] (before) and
  * padding[i] + pad_end[i] (after); padding_same pads so that the output has
  * the input's size (stride 1 only, as PyTorch's padding='same'; any odd
- * remainder goes after). Weights are He (Kaiming) normal from the graph
- * seed: std = sqrt(2 / (C_in/groups * prod(kernel))); bias zero. */
+ * remainder goes after). Weights start as `init` says (He normal by
+ * default), drawn from the graph seed; bias zero. */
 typedef struct nncl_conv_params {
     int64_t out_channels; /* required */
     int64_t kernel[3];    /* required, per spatial dim */
@@ -277,6 +295,8 @@ typedef struct nncl_conv_params {
     int64_t groups;       /* 0: 1; C_in and C_out must divide by it */
     bool padding_same;
     bool no_bias;
+    nncl_init init;   /* weight initialisation */
+    float init_value; /* NNCL_INIT_CONSTANT */
 } nncl_conv_params;
 nncl_node *nncl_conv(nncl_graph *g, nncl_node *x, const nncl_conv_params *params, const char *name);
 
@@ -332,9 +352,11 @@ nncl_node *nncl_elu(nncl_graph *g, nncl_node *x, float alpha);
 
 /* Fully connected layer, PyTorch's Linear, over the last dim:
  * [..., in] -> [..., out_features], y = x W^T + b with weight
- * [out_features, in] (He normal, std = sqrt(2 / in)) and bias zero. */
+ * [out_features, in] (initialised as `init` says) and bias zero. */
 typedef struct nncl_linear_params {
     bool no_bias;
+    nncl_init init;   /* weight initialisation */
+    float init_value; /* NNCL_INIT_CONSTANT */
 } nncl_linear_params;
 nncl_node *nncl_linear(nncl_graph *g, nncl_node *x, int64_t out_features,
                        const nncl_linear_params *params, const char *name);
@@ -459,12 +481,119 @@ nncl_status nncl_graph_finish(nncl_graph *g);
 nncl_status nncl_graph_read(nncl_graph *g, const nncl_node *node, float *dst, size_t bytes);
 nncl_status nncl_graph_read_grad(nncl_graph *g, const nncl_node *node, float *dst, size_t bytes);
 
+/* ---------------------------------------------------------------- training
+ *
+ * An optimizer updates the graph's trainable parameters (those existing when
+ * it is created, less frozen ones) from their gradients, on the device, with
+ * torch.optim's update rules. nncl_train_step runs a whole step. */
+
+typedef struct nncl_optimizer nncl_optimizer;
+
+typedef enum nncl_optim_kind {
+    NNCL_OPTIM_SGD = 0,
+    NNCL_OPTIM_ADAM = 1,
+    NNCL_OPTIM_ADAMW = 2,
+    NNCL_OPTIM_ADAGRAD = 3,
+    NNCL_OPTIM_RMSPROP = 4,
+    NNCL_OPTIM_ADADELTA = 5,
+} nncl_optim_kind;
+
+/* Zero means PyTorch's default for the kind, given after the field. */
+typedef struct nncl_optim_params {
+    nncl_optim_kind kind;
+    float lr;        /* SGD: required; Adam(W) 1e-3; AdaGrad 1e-2; RMSProp 1e-2; AdaDelta 1 */
+    float momentum;  /* SGD, RMSProp: 0 */
+    float dampening; /* SGD: 0 */
+    bool nesterov;   /* SGD: needs momentum */
+    float beta1;     /* Adam(W): 0.9 */
+    float beta2;     /* Adam(W): 0.999 */
+    float eps;       /* Adam(W), RMSProp 1e-8; AdaGrad 1e-10; AdaDelta 1e-6 */
+    float alpha;     /* RMSProp smoothing: 0.99 */
+    bool centered;   /* RMSProp */
+    float rho;       /* AdaDelta: 0.9 */
+    float lr_decay;  /* AdaGrad: 0 */
+    float initial_accumulator; /* AdaGrad: 0 */
+    /* L2: weight_decay * w added to the gradient; AdamW decays the weight
+     * itself by lr * weight_decay (its default 1e-2). */
+    float weight_decay;
+    float l1;             /* L1: l1 * sign(w) added to the gradient (with L2: elastic net) */
+    float clip_grad_norm; /* > 0: scale all gradients so their global L2 norm is at most this */
+} nncl_optim_params;
+
+/* Creates an optimizer over g's trainable, unfrozen parameters; its state
+ * (momentum, moments, accumulators) starts at zero. Returns NNCL_OK or
+ * NNCL_ERROR_INVALID_ARGUMENT (unknown kind, SGD without lr, Nesterov
+ * without momentum, negative values). */
+nncl_status nncl_optimizer_create(nncl_graph *g, const nncl_optim_params *params,
+                                  nncl_optimizer **out);
+void nncl_optimizer_destroy(nncl_optimizer *opt);
+
+/* One update from the current gradients (after nncl_graph_backward). */
+nncl_status nncl_optimizer_step(nncl_optimizer *opt);
+/* Updates done so far. */
+int64_t nncl_optimizer_steps(const nncl_optimizer *opt);
+
+/* Learning-rate schedules, PyTorch's lr_scheduler. The position advances by
+ * nncl_optimizer_schedule_step (per epoch or per step, as the caller
+ * chooses, like scheduler.step()); the rate at position e is
+ *   STEP         lr * gamma^floor(e / step_size)
+ *   MULTI_STEP   lr * gamma^(milestones <= e)
+ *   EXPONENTIAL  lr * gamma^e
+ *   COSINE       eta_min + (lr - eta_min) * (1 + cos(pi * e / t_max)) / 2
+ * times, with warmup > 0, the linear warm-up factor (LinearLR)
+ *   start + (1 - start) * min(e, warmup) / warmup. */
+typedef enum nncl_schedule_kind {
+    NNCL_SCHEDULE_CONSTANT = 0,
+    NNCL_SCHEDULE_STEP = 1,
+    NNCL_SCHEDULE_MULTI_STEP = 2,
+    NNCL_SCHEDULE_EXPONENTIAL = 3,
+    NNCL_SCHEDULE_COSINE = 4,
+} nncl_schedule_kind;
+
+#define NNCL_MAX_MILESTONES 16
+
+typedef struct nncl_schedule {
+    nncl_schedule_kind kind;
+    int64_t step_size; /* STEP */
+    float gamma;       /* STEP, MULTI_STEP: 0.1; EXPONENTIAL: required */
+    int64_t milestones[NNCL_MAX_MILESTONES]; /* MULTI_STEP, increasing */
+    int32_t n_milestones;
+    int64_t t_max; /* COSINE */
+    float eta_min; /* COSINE */
+    int64_t warmup;            /* linear warm-up length; 0: none */
+    float warmup_start_factor; /* 0: 1/3, as LinearLR */
+} nncl_schedule;
+
+/* Sets the schedule (position back to 0). NNCL_ERROR_INVALID_ARGUMENT for
+ * a schedule missing what its kind needs. */
+nncl_status nncl_optimizer_set_schedule(nncl_optimizer *opt, const nncl_schedule *schedule);
+void nncl_optimizer_schedule_step(nncl_optimizer *opt);
+/* The learning rate the next update uses. */
+float nncl_optimizer_lr(const nncl_optimizer *opt);
+
+/* One training step: zero the gradients, forward, backward from `loss` (a
+ * one-element node), clip and update. Queued with no host synchronisation;
+ * when loss_value is not NULL it waits for and returns the loss. */
+nncl_status nncl_train_step(nncl_graph *g, nncl_optimizer *opt, nncl_node *loss,
+                            float *loss_value);
+
+/* Freezes (or unfreezes) every parameter whose name starts with `prefix`
+ * ("conv1." or "fc.weight"): no gradient is computed for it and no optimizer
+ * created afterwards updates it. Returns NNCL_ERROR_NOT_FOUND when nothing
+ * matches. */
+nncl_status nncl_graph_freeze(nncl_graph *g, const char *prefix, bool frozen);
+
+/* Eval-mode forward pass up to `output`, its result copied to host memory
+ * (`bytes`: the node's full float32 size). The graph's mode is restored. */
+nncl_status nncl_graph_infer(nncl_graph *g, nncl_node *output, float *dst, size_t bytes);
+
 /* ---------------------------------------------------------------- parameters */
 
 typedef struct nncl_param_info {
     const char *name; /* state_dict name, borrowed from the graph */
     nncl_shape shape;
     bool trainable; /* false for buffers such as running_mean */
+    bool frozen;    /* see nncl_graph_freeze */
 } nncl_param_info;
 
 /* Parameters and buffers in creation order. */

@@ -33,9 +33,9 @@ static size_t node_bytes(const nncl_node *node) {
            (node->is_labels ? sizeof(int32_t) : sizeof(float));
 }
 
-static bool has_trainable(const nncl_graph *g, const nncl_node *node) {
+static bool has_learning_param(const nncl_graph *g, const nncl_node *node) {
     for (size_t i = 0; i < node->n_params; i++)
-        if (g->params[node->first_param + i].trainable) return true;
+        if (nncl_param_learns(&g->params[node->first_param + i])) return true;
     return false;
 }
 
@@ -44,7 +44,7 @@ static nncl_status plan(nncl_graph *g) {
     size_t workspace = 0;
     for (size_t i = 0; i < g->n_nodes; i++) {
         nncl_node *node = g->nodes[i];
-        node->requires_grad = node->wants_grad || has_trainable(g, node);
+        node->requires_grad = node->wants_grad || has_learning_param(g, node);
         for (int32_t k = 0; k < node->n_inputs; k++)
             node->requires_grad |= node->inputs[k]->requires_grad;
         nncl_status st = NNCL_OK;

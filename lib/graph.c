@@ -204,20 +204,40 @@ nncl_param_entry *nncl_node_param(nncl_graph *g, const nncl_node *node, size_t i
     return &g->params[node->first_param + i];
 }
 
-static bool param_init(nncl_graph *g, nncl_param_entry *p, float fill, int64_t he_fan_in) {
+bool nncl_param_learns(const nncl_param_entry *p) {
+    return p->trainable && !p->frozen;
+}
+
+/* torch.nn.init's rules; see nncl_init in nncl.h. Each parameter draws from
+ * its own stream, so adding a layer later leaves earlier weights alone. */
+static bool param_init(nncl_graph *g, nncl_param_entry *p, nncl_fill fill) {
     float *host = malloc((size_t)p->numel * sizeof *host);
     if (!host) return false;
-    if (he_fan_in > 0) {
-        /* He et al. 2015: normal with std sqrt(2 / fan_in), for ReLU nets.
-         * Each parameter has its own stream, so adding a layer later does not
-         * change the earlier layers' weights. */
-        uint64_t state = g->seed ^ (0x9e3779b97f4a7c15ULL * (uint64_t)(g->n_params + 1));
-        double std = sqrt(2.0 / (double)he_fan_in);
-        for (int64_t i = 0; i < p->numel; i++)
-            host[i] = (float)(std * nncl_normal(&state));
-    } else {
-        for (int64_t i = 0; i < p->numel; i++)
-            host[i] = fill;
+    uint64_t state = g->seed ^ (0x9e3779b97f4a7c15ULL * (uint64_t)(g->n_params + 1));
+    double fan_in = (double)fill.fan_in, fans = (double)(fill.fan_in + fill.fan_out);
+    for (int64_t i = 0; i < p->numel; i++) {
+        double u = ((double)(nncl_splitmix64(&state) >> 11) + 0.5) / 9007199254740992.0;
+        switch (fill.init) {
+        case NNCL_INIT_DEFAULT:
+        case NNCL_INIT_KAIMING_NORMAL:
+            host[i] = (float)(sqrt(2.0 / fan_in) * nncl_normal(&state));
+            break;
+        case NNCL_INIT_KAIMING_UNIFORM:
+            host[i] = (float)(sqrt(6.0 / fan_in) * (2 * u - 1));
+            break;
+        case NNCL_INIT_XAVIER_NORMAL:
+            host[i] = (float)(sqrt(2.0 / fans) * nncl_normal(&state));
+            break;
+        case NNCL_INIT_XAVIER_UNIFORM:
+            host[i] = (float)(sqrt(6.0 / fans) * (2 * u - 1));
+            break;
+        case NNCL_INIT_ZEROS:
+            host[i] = 0.0f;
+            break;
+        case NNCL_INIT_CONSTANT:
+            host[i] = fill.value;
+            break;
+        }
     }
     bool ok =
         nncl_buffer_write(g->ctx, p->value, 0, host, (size_t)p->numel * sizeof *host) == NNCL_OK;
@@ -226,8 +246,13 @@ static bool param_init(nncl_graph *g, nncl_param_entry *p, float fill, int64_t h
 }
 
 bool nncl_param_add(nncl_graph *g, nncl_node *node, const char *suffix, nncl_shape shape,
-                    bool trainable, float fill, int64_t he_fan_in) {
+                    bool trainable, nncl_fill fill) {
     const char *op = nncl_op_name(node->op);
+    if ((unsigned)fill.init > NNCL_INIT_CONSTANT) {
+        nncl_build_fail(g, NNCL_ERROR_INVALID_ARGUMENT, op, node->name, "unknown initialisation %d",
+                        (int)fill.init);
+        return false;
+    }
     if (g->n_params == g->params_cap) {
         size_t cap = g->params_cap ? g->params_cap * 2 : 16;
         nncl_param_entry *grown = realloc(g->params, cap * sizeof *grown);
@@ -249,7 +274,7 @@ bool nncl_param_add(nncl_graph *g, nncl_node *node, const char *suffix, nncl_sha
     size_t bytes = (size_t)p.numel * sizeof(float);
     nncl_status st = nncl_buffer_create(g->ctx, bytes, &p.value);
     if (st == NNCL_OK && trainable) st = nncl_buffer_create(g->ctx, bytes, &p.grad);
-    if (st == NNCL_OK && !param_init(g, &p, fill, he_fan_in))
+    if (st == NNCL_OK && !param_init(g, &p, fill))
         st = nncl_fail(NNCL_ERROR_OUT_OF_MEMORY, "initialising %s failed: %s", p.name,
                        nncl_last_error());
     if (st != NNCL_OK) {

@@ -177,6 +177,7 @@ typedef struct nncl_param_entry {
     nncl_shape shape;
     int64_t numel;
     bool trainable;
+    bool frozen;
     cl_mem value;
     cl_mem grad; /* NULL for buffers */
 } nncl_param_entry;
@@ -240,10 +241,19 @@ nncl_node *nncl_node_add(nncl_graph *g, nncl_op_kind op, const char *name, nncl_
 /* Records the graph's first error, prefixed with op and node, and returns NULL. */
 nncl_node *nncl_build_fail(nncl_graph *g, nncl_status status, const char *op, const char *name,
                            const char *fmt, ...) NNCL_PRINTF(5, 6);
-/* Adds a parameter "<node>.<suffix>" filled with `fill` or, when he_fan_in
- * > 0, with He normal values of std sqrt(2 / he_fan_in). */
+/* How a new parameter is filled: an nncl_init rule with its fans, or a
+ * constant. */
+typedef struct nncl_fill {
+    nncl_init init;
+    float value;
+    int64_t fan_in, fan_out;
+} nncl_fill;
+#define NNCL_FILL_CONSTANT(v) ((nncl_fill){.init = NNCL_INIT_CONSTANT, .value = (v)})
+/* Adds a parameter (trainable) or buffer "<node>.<suffix>". */
 bool nncl_param_add(nncl_graph *g, nncl_node *node, const char *suffix, nncl_shape shape,
-                    bool trainable, float fill, int64_t he_fan_in);
+                    bool trainable, nncl_fill fill);
+/* A parameter that takes gradients: trainable and not frozen. */
+bool nncl_param_learns(const nncl_param_entry *p);
 nncl_param_entry *nncl_node_param(nncl_graph *g, const nncl_node *node, size_t i);
 
 /* Makes sure node->aux[slot] exists with `bytes` (zero-filled when new). */

@@ -17,6 +17,7 @@ nncl_status nncl_graph_param_info(const nncl_graph *g, size_t index, nncl_param_
     out->name = g->params[index].name;
     out->shape = g->params[index].shape;
     out->trainable = g->params[index].trainable;
+    out->frozen = g->params[index].frozen;
     return NNCL_OK;
 }
 
@@ -64,4 +65,21 @@ nncl_status nncl_graph_grad_read(nncl_graph *g, const char *name, float *dst, si
         return nncl_fail(NNCL_ERROR_INVALID_ARGUMENT,
                          "nncl_graph_grad_read: '%s' is a buffer, it has no gradient", name);
     return nncl_buffer_read(g->ctx, p->grad, 0, dst, bytes);
+}
+
+nncl_status nncl_graph_freeze(nncl_graph *g, const char *prefix, bool frozen) {
+    if (!g || !prefix)
+        return nncl_fail(NNCL_ERROR_INVALID_ARGUMENT, "nncl_graph_freeze: NULL argument");
+    size_t matched = 0, len = strlen(prefix);
+    for (size_t i = 0; i < g->n_params; i++) {
+        if (!g->params[i].trainable || strncmp(g->params[i].name, prefix, len)) continue;
+        g->params[i].frozen = frozen;
+        matched++;
+    }
+    if (!matched)
+        return nncl_fail(NNCL_ERROR_NOT_FOUND,
+                         "nncl_graph_freeze: no trainable parameter name starts with '%s'", prefix);
+    g->planned = false; /* which nodes carry gradients may change */
+    g->forward_done = false;
+    return NNCL_OK;
 }

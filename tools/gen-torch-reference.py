@@ -136,6 +136,76 @@ run_loss("kl_batchmean", lambda x, t: F.kl_div(x, t, reduction="batchmean"),
          F.log_softmax(torch.randn(4, 6), 1), torch.softmax(torch.randn(4, 6), 1))
 
 
+# Optimizer trajectories: Linear(3, 2) + MSE from fixed weights and data,
+# five steps, the parameters after each.
+X, T = torch.randn(4, 3), torch.randn(4, 2) * 3
+W0, B0 = torch.randn(2, 3), torch.randn(2)
+put("optim_data", "x", X)
+put("optim_data", "target", T)
+put("optim_data", "weight", W0)
+put("optim_data", "bias", B0)
+optimizers = {
+    "sgd": (lambda p: torch.optim.SGD(p, lr=0.1), 0, 0),
+    "sgd_momentum": (lambda p: torch.optim.SGD(p, lr=0.05, momentum=0.9, dampening=0.1,
+                                               weight_decay=0.01), 0, 0),
+    "sgd_nesterov": (lambda p: torch.optim.SGD(p, lr=0.05, momentum=0.9, nesterov=True,
+                                               weight_decay=1e-3), 0, 0),
+    "adam": (lambda p: torch.optim.Adam(p, lr=0.01, weight_decay=0.01), 0, 0),
+    "adamw": (lambda p: torch.optim.AdamW(p, lr=0.01, weight_decay=0.1), 0, 0),
+    "adagrad": (lambda p: torch.optim.Adagrad(p, lr=0.1, lr_decay=0.01, weight_decay=0.01,
+                                              initial_accumulator_value=0.1), 0, 0),
+    "rmsprop": (lambda p: torch.optim.RMSprop(p, lr=0.01, alpha=0.9), 0, 0),
+    "rmsprop_centered": (lambda p: torch.optim.RMSprop(p, lr=0.01, momentum=0.5, centered=True,
+                                                       weight_decay=0.01), 0, 0),
+    "adadelta": (lambda p: torch.optim.Adadelta(p, lr=1.0, rho=0.9, weight_decay=0.01), 0, 0),
+    "sgd_clip": (lambda p: torch.optim.SGD(p, lr=0.1, momentum=0.9), 0.5, 0),
+    "adam_l1": (lambda p: torch.optim.Adam(p, lr=0.01), 0, 0.01),
+    "sgd_elastic": (lambda p: torch.optim.SGD(p, lr=0.1, weight_decay=0.01), 0, 0.01),
+}
+for name, (make, clip, l1) in optimizers.items():
+    model = nn.Linear(3, 2)
+    with torch.no_grad():
+        model.weight.copy_(W0)
+        model.bias.copy_(B0)
+    opt = make(model.parameters())
+    losses = []
+    for step in range(5):
+        opt.zero_grad()
+        loss = F.mse_loss(model(X), T)
+        losses.append(loss.item())
+        total = loss + l1 * sum(p.abs().sum() for p in model.parameters())
+        total.backward()
+        if clip:
+            norm = torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
+            assert norm > clip, "the clipping case must clip"
+        opt.step()
+        put("optim_" + name, "weight.%d" % step, model.weight)
+        put("optim_" + name, "bias.%d" % step, model.bias)
+    put("optim_" + name, "loss", torch.tensor(losses))
+
+# Learning-rate schedules: the rate used at positions 0..11.
+schedules = {
+    "step": lambda o: torch.optim.lr_scheduler.StepLR(o, step_size=3, gamma=0.5),
+    "multi_step": lambda o: torch.optim.lr_scheduler.MultiStepLR(o, milestones=[2, 5, 9],
+                                                                 gamma=0.3),
+    "exponential": lambda o: torch.optim.lr_scheduler.ExponentialLR(o, gamma=0.8),
+    "cosine": lambda o: torch.optim.lr_scheduler.CosineAnnealingLR(o, T_max=8, eta_min=0.01),
+    "warmup": lambda o: torch.optim.lr_scheduler.LinearLR(o, start_factor=0.25, total_iters=4),
+    "warmup_step": lambda o: torch.optim.lr_scheduler.ChainedScheduler([
+        torch.optim.lr_scheduler.LinearLR(o, start_factor=0.5, total_iters=3),
+        torch.optim.lr_scheduler.StepLR(o, step_size=4, gamma=0.5)]),
+}
+for name, make in schedules.items():
+    opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1)
+    sched = make(opt)
+    rates = []
+    for epoch in range(12):
+        rates.append(opt.param_groups[0]["lr"])
+        opt.step()
+        sched.step()
+    put("schedule_" + name, "lr", torch.tensor(rates))
+
+
 class SmallNet(nn.Module):
     """conv - bn - relu - max pool - conv (stride 2) - relu - flatten - linear."""
 

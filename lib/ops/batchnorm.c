@@ -22,11 +22,12 @@ nncl_node *nncl_batch_norm(nncl_graph *g, nncl_node *x, const nncl_batch_norm_pa
     node->attrs.bn.momentum = p.momentum > 0 ? p.momentum : 0.1f;
     node->attrs.bn.affine = !p.no_affine;
     nncl_shape c = NNCL_SHAPE(x->shape.dims[1]);
-    if (node->attrs.bn.affine && (!nncl_param_add(g, node, "weight", c, true, 1.0f, 0) ||
-                                  !nncl_param_add(g, node, "bias", c, true, 0.0f, 0)))
+    if (node->attrs.bn.affine &&
+        (!nncl_param_add(g, node, "weight", c, true, NNCL_FILL_CONSTANT(1.0f)) ||
+         !nncl_param_add(g, node, "bias", c, true, NNCL_FILL_CONSTANT(0.0f))))
         return NULL;
-    if (!nncl_param_add(g, node, "running_mean", c, false, 0.0f, 0) ||
-        !nncl_param_add(g, node, "running_var", c, false, 1.0f, 0))
+    if (!nncl_param_add(g, node, "running_mean", c, false, NNCL_FILL_CONSTANT(0.0f)) ||
+        !nncl_param_add(g, node, "running_var", c, false, NNCL_FILL_CONSTANT(1.0f)))
         return NULL;
     return node;
 }
@@ -34,6 +35,7 @@ nncl_node *nncl_batch_norm(nncl_graph *g, nncl_node *x, const nncl_batch_norm_pa
 typedef struct bn_refs {
     cl_mem gamma, beta, dgamma, dbeta, running_mean, running_var;
     cl_int batch, channels, inner, total, affine;
+    cl_int learn; /* gamma and beta take gradients */
 } bn_refs;
 
 static bn_refs refs_of(nncl_graph *g, const nncl_node *node) {
@@ -45,6 +47,7 @@ static bn_refs refs_of(nncl_graph *g, const nncl_node *node) {
         r.dgamma = nncl_node_param(g, node, 0)->grad;
         r.beta = nncl_node_param(g, node, 1)->value;
         r.dbeta = nncl_node_param(g, node, 1)->grad;
+        r.learn = nncl_param_learns(nncl_node_param(g, node, 0));
         at = 2;
     }
     r.running_mean = nncl_node_param(g, node, at)->value;
@@ -106,7 +109,7 @@ static nncl_status bn_backward(nncl_graph *g, nncl_node *node) {
                            NNCL_ARGS(NNCL_ARG(node->grad), NNCL_ARG(x->out), NNCL_ARG(node->aux[0]),
                                      NNCL_ARG(node->aux[1]), NNCL_ARG(node->aux[2]),
                                      NNCL_ARG(r.dgamma), NNCL_ARG(r.dbeta), NNCL_ARG(r.batch),
-                                     NNCL_ARG(r.channels), NNCL_ARG(r.inner), NNCL_ARG(r.affine)));
+                                     NNCL_ARG(r.channels), NNCL_ARG(r.inner), NNCL_ARG(r.learn)));
     if (st != NNCL_OK || !x->requires_grad) return st;
     cl_float count = (cl_float)r.batch * (cl_float)r.inner;
     cl_int training = g->forward_training, acc = node->accumulate[0];

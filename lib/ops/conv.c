@@ -74,9 +74,11 @@ nncl_node *nncl_conv(nncl_graph *g, nncl_node *x, const nncl_conv_params *params
     node->attrs.conv.win = win;
     node->attrs.conv.groups = groups;
     node->attrs.conv.bias = !params->no_bias;
-    int64_t fan_in = c_in / groups * nncl_window_volume(win.kernel);
-    if (!nncl_param_add(g, node, "weight", w, true, 0.0f, fan_in)) return NULL;
-    if (!params->no_bias && !nncl_param_add(g, node, "bias", NNCL_SHAPE(c_out), true, 0.0f, 0))
+    int64_t k = nncl_window_volume(win.kernel);
+    nncl_fill fill = {params->init, params->init_value, c_in / groups * k, c_out * k};
+    if (!nncl_param_add(g, node, "weight", w, true, fill)) return NULL;
+    if (!params->no_bias &&
+        !nncl_param_add(g, node, "bias", NNCL_SHAPE(c_out), true, NNCL_FILL_CONSTANT(0.0f)))
         return NULL;
     return node;
 }
@@ -137,7 +139,8 @@ static nncl_status conv_backward(nncl_graph *g, nncl_node *node) {
     nncl_param_entry *w = nncl_node_param(g, node, 0);
     nncl_node *x = node->inputs[0];
     nncl_status st = NNCL_OK;
-    if (node->attrs.conv.bias) {
+    bool learn_w = nncl_param_learns(w);
+    if (node->attrs.conv.bias && nncl_param_learns(nncl_node_param(g, node, 1))) {
         cl_int batch = (cl_int)d.batch, channels = (cl_int)d.c_out, inner = (cl_int)d.spatial_out;
         st =
             nncl_launch(g->ctx, "tensor.cl", "channel_sum", d.c_out,
@@ -147,8 +150,8 @@ static nncl_status conv_backward(nncl_graph *g, nncl_node *node) {
     for (size_t n = 0; n < d.batch && st == NNCL_OK; n++) {
         size_t dy_off = n * d.c_out * d.spatial_out;
         /* dW_g += dY_g [cg_out x L] * cols_g^T [L x kg] */
-        st = launch_im2col(g, win, x->out, n, (int64_t)d.c_in);
-        for (size_t gr = 0; gr < d.groups && st == NNCL_OK; gr++)
+        if (learn_w) st = launch_im2col(g, win, x->out, n, (int64_t)d.c_in);
+        for (size_t gr = 0; learn_w && gr < d.groups && st == NNCL_OK; gr++)
             st = nncl_gemm(g->ctx, false, true, d.cg_out, d.kg, d.spatial_out, 1.0f, node->grad,
                            dy_off + gr * d.cg_out * d.spatial_out, d.spatial_out, g->workspace,
                            gr * d.kg * d.spatial_out, d.spatial_out, 1.0f, w->grad,

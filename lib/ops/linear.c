@@ -22,11 +22,12 @@ nncl_node *nncl_linear(nncl_graph *g, nncl_node *x, int64_t out_features,
     y.dims[y.rank - 1] = out_features;
     nncl_node *node = nncl_node_add(g, NNCL_OP_LINEAR, name, &x, 1, y);
     if (!node) return NULL;
-    bool bias = !(params && params->no_bias);
-    node->attrs.linear.bias = bias;
-    if (!nncl_param_add(g, node, "weight", NNCL_SHAPE(out_features, in), true, 0.0f, in))
-        return NULL;
-    if (bias && !nncl_param_add(g, node, "bias", NNCL_SHAPE(out_features), true, 0.0f, 0))
+    nncl_linear_params p = params ? *params : (nncl_linear_params){0};
+    node->attrs.linear.bias = !p.no_bias;
+    nncl_fill fill = {p.init, p.init_value, in, out_features};
+    if (!nncl_param_add(g, node, "weight", NNCL_SHAPE(out_features, in), true, fill)) return NULL;
+    if (!p.no_bias &&
+        !nncl_param_add(g, node, "bias", NNCL_SHAPE(out_features), true, NNCL_FILL_CONSTANT(0.0f)))
         return NULL;
     return node;
 }
@@ -60,14 +61,16 @@ static nncl_status linear_backward(nncl_graph *g, nncl_node *node) {
     linear_dims d = dims_of(node);
     nncl_node *x = node->inputs[0];
     nncl_param_entry *w = nncl_node_param(g, node, 0);
-    nncl_status st = nncl_gemm(g->ctx, true, false, d.out, d.in, d.rows, 1.0f, node->grad, 0, d.out,
-                               x->out, 0, d.in, 1.0f, w->grad, 0, d.in);
-    if (st == NNCL_OK && node->attrs.linear.bias) {
+    nncl_param_entry *b = node->attrs.linear.bias ? nncl_node_param(g, node, 1) : NULL;
+    nncl_status st = NNCL_OK;
+    if (nncl_param_learns(w))
+        st = nncl_gemm(g->ctx, true, false, d.out, d.in, d.rows, 1.0f, node->grad, 0, d.out, x->out,
+                       0, d.in, 1.0f, w->grad, 0, d.in);
+    if (st == NNCL_OK && b && nncl_param_learns(b)) {
         cl_int rows = (cl_int)d.rows, channels = (cl_int)d.out, inner = 1;
-        st =
-            nncl_launch(g->ctx, "tensor.cl", "channel_sum", d.out,
-                        NNCL_ARGS(NNCL_ARG(node->grad), NNCL_ARG(nncl_node_param(g, node, 1)->grad),
-                                  NNCL_ARG(rows), NNCL_ARG(channels), NNCL_ARG(inner)));
+        st = nncl_launch(g->ctx, "tensor.cl", "channel_sum", d.out,
+                         NNCL_ARGS(NNCL_ARG(node->grad), NNCL_ARG(b->grad), NNCL_ARG(rows),
+                                   NNCL_ARG(channels), NNCL_ARG(inner)));
     }
     if (st != NNCL_OK || !x->requires_grad) return st;
     return nncl_gemm(g->ctx, false, false, d.rows, d.in, d.out, 1.0f, node->grad, 0, d.out,

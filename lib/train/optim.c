@@ -1,0 +1,168 @@
+/* Optimizers over the graph's learning parameters: PyTorch's defaults,
+ * per-parameter state on the device, global-norm clipping without a host
+ * round trip, and one update kernel per parameter. */
+#include "train.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *kind_name(nncl_optim_kind kind) {
+    static const char *const names[] = {"SGD", "Adam", "AdamW", "AdaGrad", "RMSProp", "AdaDelta"};
+    return (unsigned)kind <= NNCL_OPTIM_ADADELTA ? names[kind] : "unknown";
+}
+
+static float or_default(float v, float dflt) {
+    return v != 0.0f ? v : dflt;
+}
+
+/* Fills PyTorch's defaults and checks ranges. */
+static nncl_status resolve(nncl_optim_params *p) {
+    if ((unsigned)p->kind > NNCL_OPTIM_ADADELTA)
+        return nncl_fail(NNCL_ERROR_INVALID_ARGUMENT, "optimizer: unknown kind %d", (int)p->kind);
+    const char *name = kind_name(p->kind);
+    if (p->kind == NNCL_OPTIM_SGD && p->lr <= 0)
+        return nncl_fail(NNCL_ERROR_INVALID_ARGUMENT, "optimizer SGD: lr is required (> 0)");
+    static const float default_lr[] = {0.0f, 1e-3f, 1e-3f, 1e-2f, 1e-2f, 1.0f};
+    static const float default_eps[] = {0.0f, 1e-8f, 1e-8f, 1e-10f, 1e-8f, 1e-6f};
+    p->lr = or_default(p->lr, default_lr[p->kind]);
+    p->eps = or_default(p->eps, default_eps[p->kind]);
+    p->beta1 = or_default(p->beta1, 0.9f);
+    p->beta2 = or_default(p->beta2, 0.999f);
+    p->alpha = or_default(p->alpha, 0.99f);
+    p->rho = or_default(p->rho, 0.9f);
+    if (p->kind == NNCL_OPTIM_ADAMW) p->weight_decay = or_default(p->weight_decay, 1e-2f);
+    if (p->lr < 0 || p->momentum < 0 || p->dampening < 0 || p->weight_decay < 0 || p->l1 < 0 ||
+        p->eps < 0 || p->clip_grad_norm < 0 || p->lr_decay < 0 || p->initial_accumulator < 0 ||
+        p->beta1 >= 1 || p->beta2 >= 1 || p->alpha > 1 || p->rho > 1)
+        return nncl_fail(NNCL_ERROR_INVALID_ARGUMENT,
+                         "optimizer %s: lr, momentum, dampening, weight_decay, l1, eps, lr_decay, "
+                         "initial_accumulator and clip_grad_norm must be >= 0, betas < 1, alpha "
+                         "and rho <= 1",
+                         name);
+    if (p->nesterov && (p->kind != NNCL_OPTIM_SGD || p->momentum <= 0 || p->dampening != 0))
+        return nncl_fail(NNCL_ERROR_INVALID_ARGUMENT,
+                         "optimizer %s: Nesterov momentum needs SGD, momentum > 0 and no "
+                         "dampening",
+                         name);
+    return NNCL_OK;
+}
+
+/* How many state buffers each kind keeps per parameter. */
+static int state_count(const nncl_optim_params *p) {
+    switch (p->kind) {
+    case NNCL_OPTIM_SGD:
+        return p->momentum > 0 ? 1 : 0;
+    case NNCL_OPTIM_ADAGRAD:
+        return 1;
+    case NNCL_OPTIM_RMSPROP:
+        return 3;
+    default:
+        return 2;
+    }
+}
+
+nncl_status nncl_optimizer_create(nncl_graph *g, const nncl_optim_params *params,
+                                  nncl_optimizer **out) {
+    if (!out || !g || !params)
+        return nncl_fail(NNCL_ERROR_INVALID_ARGUMENT, "nncl_optimizer_create: NULL argument");
+    *out = NULL;
+    if (g->status != NNCL_OK)
+        return nncl_fail(NNCL_ERROR_STATE, "nncl_optimizer_create: the graph has a build error: %s",
+                         g->error);
+    nncl_optim_params p = *params;
+    nncl_status st = resolve(&p);
+    if (st != NNCL_OK) return st;
+    nncl_optimizer *opt = calloc(1, sizeof *opt);
+    if (!opt) return nncl_fail(NNCL_ERROR_OUT_OF_MEMORY, "nncl_optimizer_create: out of memory");
+    opt->g = g;
+    opt->p = p;
+    opt->base_lr = p.lr;
+    opt->n_states = state_count(&p);
+    opt->entries = calloc(g->n_params ? g->n_params : 1, sizeof *opt->entries);
+    st = opt->entries ? nncl_buffer_create(g->ctx, 2 * sizeof(float), &opt->scale)
+                      : nncl_fail(NNCL_ERROR_OUT_OF_MEMORY, "nncl_optimizer_create: out of memory");
+    if (st == NNCL_OK) st = nncl_buffer_fill(g->ctx, opt->scale, 1.0f, 1);
+    if (st == NNCL_OK && p.clip_grad_norm > 0)
+        st = nncl_buffer_create(g->ctx, (g->n_params ? g->n_params : 1) * sizeof(float),
+                                &opt->squares);
+    for (size_t i = 0; i < g->n_params && st == NNCL_OK; i++) {
+        nncl_param_entry *e = &g->params[i];
+        if (!nncl_param_learns(e)) continue;
+        opt->entries[opt->n_entries].param = i;
+        float start = p.kind == NNCL_OPTIM_ADAGRAD ? p.initial_accumulator : 0.0f;
+        for (int k = 0; k < opt->n_states && st == NNCL_OK; k++) {
+            cl_mem *s = &opt->entries[opt->n_entries].state[k];
+            st = nncl_buffer_create(g->ctx, (size_t)e->numel * sizeof(float), s);
+            if (st == NNCL_OK && k == 0 && start != 0.0f)
+                st = nncl_buffer_fill(g->ctx, *s, start, (size_t)e->numel);
+        }
+        opt->n_entries++;
+    }
+    if (st != NNCL_OK) {
+        nncl_optimizer_destroy(opt);
+        return st;
+    }
+    *out = opt;
+    return NNCL_OK;
+}
+
+void nncl_optimizer_destroy(nncl_optimizer *opt) {
+    if (!opt) return;
+    for (size_t i = 0; i < opt->n_entries; i++)
+        for (int k = 0; k < NNCL_OPTIM_STATES; k++)
+            nncl_buffer_release(opt->entries[i].state[k]);
+    nncl_buffer_release(opt->scale);
+    nncl_buffer_release(opt->squares);
+    free(opt->entries);
+    free(opt);
+}
+
+int64_t nncl_optimizer_steps(const nncl_optimizer *opt) {
+    return opt ? opt->steps : 0;
+}
+
+/* scale[0] from the global gradient norm, all on the device. */
+static nncl_status clip(nncl_optimizer *opt) {
+    nncl_graph *g = opt->g;
+    nncl_status st = NNCL_OK;
+    for (size_t i = 0; i < opt->n_entries && st == NNCL_OK; i++) {
+        nncl_param_entry *e = &g->params[opt->entries[i].param];
+        st = nncl_sum(g->ctx, e->grad, (size_t)e->numel, true, 1.0f, opt->squares, i);
+    }
+    if (st != NNCL_OK) return st;
+    cl_int count = (cl_int)opt->n_entries;
+    cl_float max_norm = opt->p.clip_grad_norm;
+    return nncl_launch(g->ctx, "optim.cl", "clip_scale", 1,
+                       NNCL_ARGS(NNCL_ARG(opt->squares), NNCL_ARG(count), NNCL_ARG(max_norm),
+                                 NNCL_ARG(opt->scale)));
+}
+
+nncl_status nncl_optimizer_step(nncl_optimizer *opt) {
+    if (!opt) return nncl_fail(NNCL_ERROR_INVALID_ARGUMENT, "nncl_optimizer_step: opt is NULL");
+    const nncl_optim_params *p = &opt->p;
+    nncl_status st = p->clip_grad_norm > 0 ? clip(opt) : NNCL_OK;
+    opt->steps++;
+    double t = (double)opt->steps;
+    cl_float lr = nncl_optimizer_lr(opt);
+    if (p->kind == NNCL_OPTIM_ADAGRAD) lr = (cl_float)(lr / (1.0 + (t - 1.0) * p->lr_decay));
+    cl_float bias1 = (cl_float)(1.0 - pow(p->beta1, t)), bias2 = (cl_float)(1.0 - pow(p->beta2, t));
+    cl_int kind = p->kind, nesterov = p->nesterov, centered = p->centered, first = opt->steps == 1;
+    for (size_t i = 0; i < opt->n_entries && st == NNCL_OK; i++) {
+        nncl_param_entry *e = &opt->g->params[opt->entries[i].param];
+        cl_mem *s = opt->entries[i].state;
+        /* Kinds with fewer states get the weights as unused arguments. */
+        cl_mem s0 = s[0] ? s[0] : e->value, s1 = s[1] ? s[1] : e->value,
+               s2 = s[2] ? s[2] : e->value;
+        cl_int n = (cl_int)e->numel;
+        st = nncl_launch(
+            opt->g->ctx, "optim.cl", "optim_update", (size_t)n,
+            NNCL_ARGS(NNCL_ARG(e->value), NNCL_ARG(e->grad), NNCL_ARG(s0), NNCL_ARG(s1),
+                      NNCL_ARG(s2), NNCL_ARG(n), NNCL_ARG(kind), NNCL_ARG(opt->scale), NNCL_ARG(lr),
+                      NNCL_ARG(p->momentum), NNCL_ARG(p->dampening), NNCL_ARG(p->beta1),
+                      NNCL_ARG(p->beta2), NNCL_ARG(p->eps), NNCL_ARG(p->alpha), NNCL_ARG(p->rho),
+                      NNCL_ARG(p->weight_decay), NNCL_ARG(p->l1), NNCL_ARG(bias1), NNCL_ARG(bias2),
+                      NNCL_ARG(nesterov), NNCL_ARG(centered), NNCL_ARG(first)));
+    }
+    return st;
+}
