@@ -587,6 +587,72 @@ nncl_status nncl_graph_freeze(nncl_graph *g, const char *prefix, bool frozen);
  * (`bytes`: the node's full float32 size). The graph's mode is restored. */
 nncl_status nncl_graph_infer(nncl_graph *g, nncl_node *output, float *dst, size_t bytes);
 
+/* ---------------------------------------------------------------- data
+ *
+ * A dataset holds 8-bit images [count, C, H, W] and int32 labels in host
+ * memory. A loader walks it in batches: shuffled with a seed, scaled to
+ * [0, 1], normalised, optionally augmented, and prepared on a background
+ * thread while the device works on the previous batch. */
+
+typedef struct nncl_dataset nncl_dataset;
+typedef struct nncl_loader nncl_loader;
+
+/* Reads an IDX image file (ubyte, [count, H, W] or [count, C, H, W]) and
+ * its IDX label file (ubyte, [count]), plain or gzip-compressed: the MNIST
+ * and Fashion-MNIST format. Errors name the file: NNCL_ERROR_IO (missing,
+ * unreadable, truncated, with the byte offset), NNCL_ERROR_INVALID_ARGUMENT
+ * (wrong magic, unsupported type, counts that differ). */
+nncl_status nncl_dataset_load_idx(const char *images_path, const char *labels_path,
+                                  nncl_dataset **out);
+/* The standard MNIST file names in dir: train-images-idx3-ubyte,
+ * train-labels-idx1-ubyte (train) or t10k-* (test), each with or without
+ * .gz. */
+nncl_status nncl_dataset_load_mnist(const char *dir, bool train, nncl_dataset **out);
+/* A dataset from memory (copied): count images of C x H x W bytes. */
+nncl_status nncl_dataset_create(const uint8_t *images, const int32_t *labels, int64_t count,
+                                int64_t channels, int64_t height, int64_t width,
+                                nncl_dataset **out);
+void nncl_dataset_destroy(nncl_dataset *ds);
+int64_t nncl_dataset_count(const nncl_dataset *ds);
+/* [C, H, W] of one image. */
+nncl_shape nncl_dataset_image_shape(const nncl_dataset *ds);
+/* Image i's bytes (C*H*W) and its label; borrowed. */
+const uint8_t *nncl_dataset_image(const nncl_dataset *ds, int64_t i);
+int32_t nncl_dataset_label(const nncl_dataset *ds, int64_t i);
+
+typedef struct nncl_loader_options {
+    int64_t batch; /* required: the graph's batch size */
+    bool shuffle;  /* a new order every epoch, from seed and epoch */
+    uint64_t seed;
+    float mean, std; /* x = (pixel / 255 - mean) / std; std 0: 1 */
+    bool drop_last;  /* skip a final partial batch (else it is padded, see next) */
+    /* Augmentation, each drawn per image from (seed, epoch, index): */
+    bool hflip;           /* mirror left-right with probability 1/2 */
+    int64_t shift;        /* random crop after zero-padding by this many pixels */
+    float rotate_degrees; /* rotate by up to +-this, bilinear, zero fill */
+    float noise_std;      /* add N(0, noise_std^2) after normalising */
+} nncl_loader_options;
+
+/* The dataset must outlive the loader. */
+nncl_status nncl_loader_create(const nncl_dataset *ds, const nncl_loader_options *options,
+                               nncl_loader **out);
+void nncl_loader_destroy(nncl_loader *loader);
+/* Batches in one epoch. */
+int64_t nncl_loader_batches(const nncl_loader *loader);
+/* The epoch the next batch belongs to (0 first). */
+int64_t nncl_loader_epoch(const nncl_loader *loader);
+/* Starts `epoch` from its first batch (to resume). */
+nncl_status nncl_loader_seek(nncl_loader *loader, int64_t epoch, int64_t batch);
+
+/* Copies the next batch into the graph's image input ([batch, C, H, W]) and
+ * labels input. *valid is the number of real samples: the batch size, fewer
+ * in a final partial batch (padded with the epoch's first samples), or 0 at
+ * the end of an epoch, when nothing is copied and the next call starts the
+ * next epoch. The copy is queued; the loader's buffer stays valid until it
+ * has happened. */
+nncl_status nncl_loader_next(nncl_loader *loader, nncl_graph *g, nncl_node *images,
+                             nncl_node *labels, int64_t *valid);
+
 /* ---------------------------------------------------------------- parameters */
 
 typedef struct nncl_param_info {

@@ -68,7 +68,8 @@ static nncl_status plan(nncl_graph *g) {
     return NNCL_OK;
 }
 
-nncl_status nncl_graph_set_input(nncl_graph *g, nncl_node *input, const void *data, size_t bytes) {
+nncl_status nncl_graph_write_input(nncl_graph *g, nncl_node *input, const void *data, size_t bytes,
+                                   cl_event *done) {
     nncl_status st = check_graph(g, "nncl_graph_set_input");
     if (st != NNCL_OK) return st;
     if (!input || input->graph != g || (input->op != NNCL_OP_INPUT && input->op != NNCL_OP_LABELS))
@@ -98,7 +99,14 @@ nncl_status nncl_graph_set_input(nncl_graph *g, nncl_node *input, const void *da
         }
     }
     if ((st = plan(g)) != NNCL_OK) return st;
-    return nncl_buffer_write(g->ctx, input->out, 0, data, bytes);
+    if (!done) return nncl_buffer_write(g->ctx, input->out, 0, data, bytes);
+    cl_int err =
+        clEnqueueWriteBuffer(g->ctx->queue, input->out, CL_FALSE, 0, bytes, data, 0, NULL, done);
+    return err == CL_SUCCESS ? NNCL_OK : nncl_fail_cl(err, "clEnqueueWriteBuffer");
+}
+
+nncl_status nncl_graph_set_input(nncl_graph *g, nncl_node *input, const void *data, size_t bytes) {
+    return nncl_graph_write_input(g, input, data, bytes, NULL);
 }
 
 void nncl_graph_set_training(nncl_graph *g, bool training) {

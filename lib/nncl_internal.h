@@ -256,6 +256,11 @@ bool nncl_param_add(nncl_graph *g, nncl_node *node, const char *suffix, nncl_sha
 bool nncl_param_learns(const nncl_param_entry *p);
 nncl_param_entry *nncl_node_param(nncl_graph *g, const nncl_node *node, size_t i);
 
+/* nncl_graph_set_input, queued: with done set, returns at once and the
+ * caller keeps `data` alive until the event completes. */
+nncl_status nncl_graph_write_input(nncl_graph *g, nncl_node *input, const void *data, size_t bytes,
+                                   cl_event *done);
+
 /* Makes sure node->aux[slot] exists with `bytes` (zero-filled when new). */
 nncl_status nncl_node_aux(nncl_graph *g, nncl_node *node, int slot, size_t bytes);
 

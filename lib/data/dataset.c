@@ -1,0 +1,191 @@
+/* Datasets: the IDX reader (MNIST's format, plain or gzip through zlib,
+ * which reads both) and datasets built from memory. Every failure names
+ * the file and, for short files, the offset where the data ran out. */
+#include "data.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zlib.h>
+
+typedef struct idx_file {
+    int32_t rank;
+    int64_t dims[4];
+    uint8_t *data;
+    int64_t size;
+} idx_file;
+
+static nncl_status read_exact(gzFile f, const char *path, void *dst, size_t n, size_t offset) {
+    int got = gzread(f, dst, (unsigned)n);
+    if (got == (int)n) return NNCL_OK;
+    int err;
+    const char *msg = gzerror(f, &err);
+    return nncl_fail(NNCL_ERROR_IO, "%s: truncated at byte %zu (needed %zu more bytes)%s%s", path,
+                     offset + (got > 0 ? (size_t)got : 0), n - (got > 0 ? (size_t)got : 0),
+                     err && err != Z_BUF_ERROR ? ": " : "", err && err != Z_BUF_ERROR ? msg : "");
+}
+
+/* IDX: two zero bytes, a type byte (0x08: unsigned byte), the rank, then
+ * rank big-endian uint32 sizes and the data. */
+static nncl_status idx_read(const char *path, idx_file *out) {
+    memset(out, 0, sizeof *out);
+    gzFile f = gzopen(path, "rb");
+    if (!f) return nncl_fail(NNCL_ERROR_IO, "%s: cannot open", path);
+    unsigned char magic[4];
+    nncl_status st = read_exact(f, path, magic, 4, 0);
+    if (st == NNCL_OK && (magic[0] || magic[1] || magic[3] < 1 || magic[3] > 4))
+        st = nncl_fail(NNCL_ERROR_INVALID_ARGUMENT,
+                       "%s: not an IDX file (magic %02x %02x %02x %02x; expected 00 00 08 and a "
+                       "rank of 1 to 4)",
+                       path, magic[0], magic[1], magic[2], magic[3]);
+    if (st == NNCL_OK && magic[2] != 0x08)
+        st = nncl_fail(NNCL_ERROR_INVALID_ARGUMENT,
+                       "%s: IDX element type 0x%02x is not supported (only unsigned bytes, 0x08)",
+                       path, magic[2]);
+    int64_t size = 1;
+    for (int i = 0; st == NNCL_OK && i < magic[3]; i++) {
+        unsigned char d[4];
+        st = read_exact(f, path, d, 4, 4 + 4 * (size_t)i);
+        out->dims[i] = (int64_t)d[0] << 24 | d[1] << 16 | d[2] << 8 | d[3];
+        size *= out->dims[i];
+    }
+    if (st == NNCL_OK && (size <= 0 || size > ((int64_t)1 << 34)))
+        st = nncl_fail(NNCL_ERROR_INVALID_ARGUMENT, "%s: IDX sizes give %lld elements", path,
+                       (long long)size);
+    if (st == NNCL_OK && !(out->data = malloc((size_t)size)))
+        st = nncl_fail(NNCL_ERROR_OUT_OF_MEMORY, "%s: %lld bytes", path, (long long)size);
+    /* gzread takes an unsigned count: read in chunks. */
+    size_t header = 4 + 4 * (size_t)magic[3];
+    for (int64_t done = 0; st == NNCL_OK && done < size;) {
+        size_t chunk = (size_t)(size - done) < (1u << 30) ? (size_t)(size - done) : (1u << 30);
+        st = read_exact(f, path, out->data + done, chunk, header + (size_t)done);
+        done += (int64_t)chunk;
+    }
+    gzclose(f);
+    if (st != NNCL_OK) {
+        free(out->data);
+        out->data = NULL;
+        return st;
+    }
+    out->rank = magic[3];
+    out->size = size;
+    return NNCL_OK;
+}
+
+nncl_status nncl_dataset_load_idx(const char *images_path, const char *labels_path,
+                                  nncl_dataset **out) {
+    if (!images_path || !labels_path || !out)
+        return nncl_fail(NNCL_ERROR_INVALID_ARGUMENT, "nncl_dataset_load_idx: NULL argument");
+    *out = NULL;
+    idx_file img, lab;
+    nncl_status st = idx_read(images_path, &img);
+    if (st != NNCL_OK) return st;
+    if ((st = idx_read(labels_path, &lab)) != NNCL_OK) {
+        free(img.data);
+        return st;
+    }
+    if (img.rank < 3)
+        st = nncl_fail(NNCL_ERROR_INVALID_ARGUMENT,
+                       "%s: images need 3 or 4 dims ([count, H, W] or [count, C, H, W]), not %d",
+                       images_path, (int)img.rank);
+    else if (lab.rank != 1)
+        st = nncl_fail(NNCL_ERROR_INVALID_ARGUMENT, "%s: labels need 1 dim, not %d", labels_path,
+                       (int)lab.rank);
+    else if (img.dims[0] != lab.dims[0])
+        st = nncl_fail(NNCL_ERROR_INVALID_ARGUMENT, "%s holds %lld images but %s holds %lld labels",
+                       images_path, (long long)img.dims[0], labels_path, (long long)lab.dims[0]);
+    if (st == NNCL_OK) {
+        int64_t c = img.rank == 4 ? img.dims[1] : 1;
+        int32_t *labels = malloc((size_t)lab.size * sizeof *labels);
+        if (!labels) {
+            st = nncl_fail(NNCL_ERROR_OUT_OF_MEMORY, "nncl_dataset_load_idx: out of memory");
+        } else {
+            for (int64_t i = 0; i < lab.size; i++)
+                labels[i] = lab.data[i];
+            nncl_dataset *ds = malloc(sizeof *ds);
+            if (ds) {
+                *ds = (nncl_dataset){
+                    img.dims[0], c,     img.dims[img.rank - 2], img.dims[img.rank - 1],
+                    img.data,    labels};
+                *out = ds;
+                free(lab.data);
+                return NNCL_OK;
+            }
+            free(labels);
+            st = nncl_fail(NNCL_ERROR_OUT_OF_MEMORY, "nncl_dataset_load_idx: out of memory");
+        }
+    }
+    free(img.data);
+    free(lab.data);
+    return st;
+}
+
+/* dir/name, or dir/name.gz when only that exists. */
+static void pick(const char *dir, const char *name, char *buf, size_t size) {
+    snprintf(buf, size, "%s/%s", dir, name);
+    FILE *f = fopen(buf, "rb");
+    if (f) {
+        fclose(f);
+        return;
+    }
+    snprintf(buf, size, "%s/%s.gz", dir, name);
+    if ((f = fopen(buf, "rb")))
+        fclose(f);
+    else
+        snprintf(buf, size, "%s/%s", dir, name); /* report the plain name */
+}
+
+nncl_status nncl_dataset_load_mnist(const char *dir, bool train, nncl_dataset **out) {
+    if (!dir) return nncl_fail(NNCL_ERROR_INVALID_ARGUMENT, "nncl_dataset_load_mnist: dir is NULL");
+    char images[1100], labels[1100];
+    pick(dir, train ? "train-images-idx3-ubyte" : "t10k-images-idx3-ubyte", images, sizeof images);
+    pick(dir, train ? "train-labels-idx1-ubyte" : "t10k-labels-idx1-ubyte", labels, sizeof labels);
+    return nncl_dataset_load_idx(images, labels, out);
+}
+
+nncl_status nncl_dataset_create(const uint8_t *images, const int32_t *labels, int64_t count,
+                                int64_t channels, int64_t height, int64_t width,
+                                nncl_dataset **out) {
+    if (!images || !labels || !out || count <= 0 || channels <= 0 || height <= 0 || width <= 0)
+        return nncl_fail(NNCL_ERROR_INVALID_ARGUMENT,
+                         "nncl_dataset_create: needs data, labels and sizes > 0");
+    size_t bytes = (size_t)(count * channels * height * width);
+    nncl_dataset *ds = malloc(sizeof *ds);
+    uint8_t *img = malloc(bytes);
+    int32_t *lab = malloc((size_t)count * sizeof *lab);
+    if (!ds || !img || !lab) {
+        free(ds);
+        free(img);
+        free(lab);
+        return nncl_fail(NNCL_ERROR_OUT_OF_MEMORY, "nncl_dataset_create: out of memory");
+    }
+    memcpy(img, images, bytes);
+    memcpy(lab, labels, (size_t)count * sizeof *lab);
+    *ds = (nncl_dataset){count, channels, height, width, img, lab};
+    *out = ds;
+    return NNCL_OK;
+}
+
+void nncl_dataset_destroy(nncl_dataset *ds) {
+    if (!ds) return;
+    free(ds->images);
+    free(ds->labels);
+    free(ds);
+}
+
+int64_t nncl_dataset_count(const nncl_dataset *ds) {
+    return ds ? ds->count : 0;
+}
+
+nncl_shape nncl_dataset_image_shape(const nncl_dataset *ds) {
+    return ds ? NNCL_SHAPE(ds->channels, ds->height, ds->width) : (nncl_shape){0};
+}
+
+const uint8_t *nncl_dataset_image(const nncl_dataset *ds, int64_t i) {
+    if (!ds || i < 0 || i >= ds->count) return NULL;
+    return ds->images + i * ds->channels * ds->height * ds->width;
+}
+
+int32_t nncl_dataset_label(const nncl_dataset *ds, int64_t i) {
+    return ds && i >= 0 && i < ds->count ? ds->labels[i] : -1;
+}

@@ -1,0 +1,246 @@
+/* The batch loader: a worker thread prepares the next batch (shuffled
+ * order, augmentation, normalisation) into one of two host buffers while
+ * the caller's step runs; nncl_loader_next queues the upload of the ready
+ * buffer and sets the worker on the following batch. A buffer is refilled
+ * only after its previous upload has completed. */
+#include "data.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct nncl_loader {
+    const nncl_dataset *ds;
+    nncl_loader_options o;
+    int64_t batches, image_size;
+    int64_t *order;
+    int64_t order_epoch; /* the epoch `order` was drawn for */
+    float *images[2];
+    int32_t *labels[2];
+    cl_event uploaded[2]; /* the pending upload from each buffer, or NULL */
+    /* The job the worker runs: fill buffer job_buf with (job_epoch, job_batch). */
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bool job_pending, job_done, quit;
+    int job_buf;
+    int64_t job_epoch, job_batch, job_valid;
+};
+
+static uint64_t mix(uint64_t a, uint64_t b) {
+    uint64_t s = a ^ (b * 0x9e3779b97f4a7c15ULL);
+    return nncl_splitmix64(&s);
+}
+
+/* Fisher-Yates from (seed, epoch); identity when not shuffling. */
+static void draw_order(nncl_loader *l, int64_t epoch) {
+    int64_t n = l->ds->count;
+    for (int64_t i = 0; i < n; i++)
+        l->order[i] = i;
+    if (l->o.shuffle) {
+        uint64_t rng = mix(l->o.seed, (uint64_t)epoch + 1);
+        for (int64_t i = n - 1; i > 0; i--) {
+            int64_t j = (int64_t)(nncl_splitmix64(&rng) % (uint64_t)(i + 1)), t = l->order[i];
+            l->order[i] = l->order[j];
+            l->order[j] = t;
+        }
+    }
+    l->order_epoch = epoch;
+}
+
+/* The worker's job: prepare one batch; returns how many samples are real. */
+static int64_t prepare(nncl_loader *l, int buf, int64_t epoch, int64_t batch) {
+    if (batch >= l->batches) return 0;
+    if (l->order_epoch != epoch) draw_order(l, epoch);
+    if (l->uploaded[buf]) { /* the buffer's last upload must be done before refilling it */
+        clWaitForEvents(1, &l->uploaded[buf]);
+        clReleaseEvent(l->uploaded[buf]);
+        l->uploaded[buf] = NULL;
+    }
+    int64_t n = l->ds->count, first = batch * l->o.batch;
+    int64_t valid = n - first < l->o.batch ? n - first : l->o.batch;
+    for (int64_t k = 0; k < l->o.batch; k++) {
+        int64_t idx = l->order[(first + k) % n]; /* a short batch repeats the epoch's start */
+        uint64_t rng = mix(mix(l->o.seed, (uint64_t)epoch), (uint64_t)idx);
+        nncl_prepare_image(l->ds, nncl_dataset_image(l->ds, idx), &l->o, rng,
+                           l->images[buf] + k * l->image_size);
+        l->labels[buf][k] = l->ds->labels[idx];
+    }
+    return valid;
+}
+
+static void *worker(void *arg) {
+    nncl_loader *l = arg;
+    pthread_mutex_lock(&l->mu);
+    for (;;) {
+        while (!l->job_pending && !l->quit)
+            pthread_cond_wait(&l->cv, &l->mu);
+        if (l->quit) break;
+        l->job_pending = false;
+        int buf = l->job_buf;
+        int64_t epoch = l->job_epoch, batch = l->job_batch;
+        pthread_mutex_unlock(&l->mu);
+        int64_t valid = prepare(l, buf, epoch, batch);
+        pthread_mutex_lock(&l->mu);
+        l->job_valid = valid;
+        l->job_done = true;
+        pthread_cond_broadcast(&l->cv);
+    }
+    pthread_mutex_unlock(&l->mu);
+    return NULL;
+}
+
+/* Hands the worker its next job; the caller holds no lock. */
+static void start_job(nncl_loader *l, int buf, int64_t epoch, int64_t batch) {
+    pthread_mutex_lock(&l->mu);
+    l->job_buf = buf;
+    l->job_epoch = epoch;
+    l->job_batch = batch;
+    l->job_done = false;
+    l->job_pending = true;
+    pthread_cond_broadcast(&l->cv);
+    pthread_mutex_unlock(&l->mu);
+}
+
+static void wait_job(nncl_loader *l) {
+    pthread_mutex_lock(&l->mu);
+    while (!l->job_done)
+        pthread_cond_wait(&l->cv, &l->mu);
+    pthread_mutex_unlock(&l->mu);
+}
+
+nncl_status nncl_loader_create(const nncl_dataset *ds, const nncl_loader_options *options,
+                               nncl_loader **out) {
+    if (!ds || !options || !out)
+        return nncl_fail(NNCL_ERROR_INVALID_ARGUMENT, "nncl_loader_create: NULL argument");
+    *out = NULL;
+    const nncl_loader_options *o = options;
+    if (o->batch <= 0 || (o->drop_last && o->batch > ds->count) || o->shift < 0 ||
+        o->rotate_degrees < 0 || o->noise_std < 0 || o->std < 0)
+        return nncl_fail(NNCL_ERROR_INVALID_ARGUMENT,
+                         "nncl_loader_create: batch %lld must be > 0 (and at most the %lld "
+                         "samples with drop_last); shift, rotate_degrees, noise_std and std >= 0",
+                         (long long)o->batch, (long long)ds->count);
+    nncl_loader *l = calloc(1, sizeof *l);
+    if (!l) return nncl_fail(NNCL_ERROR_OUT_OF_MEMORY, "nncl_loader_create: out of memory");
+    l->ds = ds;
+    l->o = *o;
+    l->image_size = ds->channels * ds->height * ds->width;
+    l->batches = o->drop_last ? ds->count / o->batch : (ds->count + o->batch - 1) / o->batch;
+    l->order = malloc((size_t)ds->count * sizeof *l->order);
+    l->order_epoch = -1;
+    bool ok = l->order != NULL;
+    for (int b = 0; b < 2 && ok; b++) {
+        l->images[b] = malloc((size_t)(o->batch * l->image_size) * sizeof(float));
+        l->labels[b] = malloc((size_t)o->batch * sizeof(int32_t));
+        ok = l->images[b] && l->labels[b];
+    }
+    if (!ok || pthread_mutex_init(&l->mu, NULL) || pthread_cond_init(&l->cv, NULL)) {
+        for (int b = 0; b < 2; b++) {
+            free(l->images[b]);
+            free(l->labels[b]);
+        }
+        free(l->order);
+        free(l);
+        return nncl_fail(NNCL_ERROR_OUT_OF_MEMORY, "nncl_loader_create: out of memory");
+    }
+    if (pthread_create(&l->thread, NULL, worker, l)) {
+        pthread_mutex_destroy(&l->mu);
+        pthread_cond_destroy(&l->cv);
+        for (int b = 0; b < 2; b++) {
+            free(l->images[b]);
+            free(l->labels[b]);
+        }
+        free(l->order);
+        free(l);
+        return nncl_fail(NNCL_ERROR_OUT_OF_MEMORY, "nncl_loader_create: cannot start a thread");
+    }
+    start_job(l, 0, 0, 0);
+    *out = l;
+    return NNCL_OK;
+}
+
+void nncl_loader_destroy(nncl_loader *l) {
+    if (!l) return;
+    pthread_mutex_lock(&l->mu);
+    l->quit = true;
+    pthread_cond_broadcast(&l->cv);
+    pthread_mutex_unlock(&l->mu);
+    pthread_join(l->thread, NULL);
+    for (int b = 0; b < 2; b++) {
+        if (l->uploaded[b]) {
+            clWaitForEvents(1, &l->uploaded[b]);
+            clReleaseEvent(l->uploaded[b]);
+        }
+        free(l->images[b]);
+        free(l->labels[b]);
+    }
+    pthread_mutex_destroy(&l->mu);
+    pthread_cond_destroy(&l->cv);
+    free(l->order);
+    free(l);
+}
+
+int64_t nncl_loader_batches(const nncl_loader *l) {
+    return l ? l->batches : 0;
+}
+
+int64_t nncl_loader_epoch(const nncl_loader *l) {
+    if (!l) return 0;
+    nncl_loader *m = (nncl_loader *)l;
+    wait_job(m);
+    return m->job_epoch;
+}
+
+nncl_status nncl_loader_seek(nncl_loader *l, int64_t epoch, int64_t batch) {
+    if (!l || epoch < 0 || batch < 0 || batch > l->batches)
+        return nncl_fail(NNCL_ERROR_INVALID_ARGUMENT,
+                         "nncl_loader_seek: epoch %lld and batch %lld (of %lld) out of range",
+                         (long long)epoch, (long long)batch, l ? (long long)l->batches : 0LL);
+    wait_job(l);
+    start_job(l, l->job_buf, epoch, batch);
+    return NNCL_OK;
+}
+
+nncl_status nncl_loader_next(nncl_loader *l, nncl_graph *g, nncl_node *images, nncl_node *labels,
+                             int64_t *valid) {
+    if (!l || !g || !images || !labels || !valid)
+        return nncl_fail(NNCL_ERROR_INVALID_ARGUMENT, "nncl_loader_next: NULL argument");
+    nncl_shape want = NNCL_SHAPE(l->o.batch, l->ds->channels, l->ds->height, l->ds->width);
+    nncl_shape have = nncl_node_shape(images);
+    if (memcmp(&want, &have, sizeof want) || images->op != NNCL_OP_INPUT ||
+        labels->op != NNCL_OP_LABELS || labels->shape.dims[0] != l->o.batch) {
+        char a[128], b[128];
+        return nncl_fail(NNCL_ERROR_SHAPE,
+                         "nncl_loader_next: the loader makes images %s and labels [%lld]; input "
+                         "'%s' is %s and '%s' must be labels of that batch",
+                         nncl_shape_str(want, a, sizeof a), (long long)l->o.batch, images->name,
+                         nncl_shape_str(have, b, sizeof b), labels->name);
+    }
+    wait_job(l);
+    int buf = l->job_buf;
+    int64_t epoch = l->job_epoch, batch = l->job_batch;
+    *valid = l->job_valid;
+    if (*valid == 0) { /* end of the epoch: the next call starts the next one */
+        start_job(l, buf, epoch + 1, 0);
+        return NNCL_OK;
+    }
+    cl_event done[2] = {NULL, NULL};
+    nncl_status st = nncl_graph_write_input(
+        g, images, l->images[buf], (size_t)(l->o.batch * l->image_size) * sizeof(float), &done[0]);
+    if (st == NNCL_OK)
+        st = nncl_graph_write_input(g, labels, l->labels[buf], (size_t)l->o.batch * sizeof(int32_t),
+                                    &done[1]);
+    if (st != NNCL_OK) { /* nothing queued from this buffer stays pending */
+        clFinish(g->ctx->queue);
+        for (int k = 0; k < 2; k++)
+            if (done[k]) clReleaseEvent(done[k]);
+        start_job(l, buf, epoch, batch);
+        return st;
+    }
+    /* In-order queue: the labels upload completes after the images one. */
+    clReleaseEvent(done[0]);
+    l->uploaded[buf] = done[1];
+    start_job(l, 1 - buf, epoch, batch + 1);
+    return NNCL_OK;
+}

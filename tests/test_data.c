@@ -1,0 +1,381 @@
+/* The IDX reader on small files the test writes (plain and gzip, and the
+ * bad ones: wrong magic, unsupported type, truncated, counts that differ,
+ * missing), and the loader: order, normalisation, partial batches, epochs,
+ * seeded shuffling, each augmentation's effect, and seeking. */
+#include "harness.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <zlib.h>
+
+static char dir[64];
+
+static int make_dir(void **state) {
+    (void)state;
+    snprintf(dir, sizeof dir, "/tmp/nncl-data-XXXXXX");
+    return mkdtemp(dir) ? 0 : -1;
+}
+
+static int remove_dir(void **state) {
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (system(cmd) != 0) return -1;
+    return test_context_teardown(state);
+}
+
+/* Writes an IDX file: magic bytes, big-endian dims, then data (possibly cut
+ * short to `keep` bytes of payload). */
+static void write_idx(const char *name, const unsigned char magic[4], const uint32_t *dims,
+                      const unsigned char *data, size_t keep, bool gz) {
+    char path[128];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    unsigned char header[4 + 16];
+    memcpy(header, magic, 4);
+    for (int i = 0; i < magic[3]; i++) {
+        header[4 + 4 * i] = (unsigned char)(dims[i] >> 24);
+        header[5 + 4 * i] = (unsigned char)(dims[i] >> 16);
+        header[6 + 4 * i] = (unsigned char)(dims[i] >> 8);
+        header[7 + 4 * i] = (unsigned char)dims[i];
+    }
+    size_t hlen = 4 + 4 * (size_t)magic[3];
+    if (gz) {
+        gzFile f = gzopen(path, "wb");
+        assert_non_null(f);
+        gzwrite(f, header, (unsigned)hlen);
+        if (keep) gzwrite(f, data, (unsigned)keep);
+        gzclose(f);
+    } else {
+        FILE *f = fopen(path, "wb");
+        assert_non_null(f);
+        fwrite(header, 1, hlen, f);
+        fwrite(data, 1, keep, f);
+        fclose(f);
+    }
+}
+
+enum { COUNT = 10, H = 4, W = 5 };
+static unsigned char pixels[COUNT * H * W], label_bytes[COUNT];
+
+static void write_good(const char *images, const char *labels, bool gz) {
+    for (int i = 0; i < COUNT * H * W; i++)
+        pixels[i] = (unsigned char)((i * 37) % 256);
+    for (int i = 0; i < COUNT; i++)
+        label_bytes[i] = (unsigned char)(i % 3);
+    write_idx(images, (unsigned char[]){0, 0, 8, 3}, (uint32_t[]){COUNT, H, W}, pixels,
+              sizeof pixels, gz);
+    write_idx(labels, (unsigned char[]){0, 0, 8, 1}, (uint32_t[]){COUNT}, label_bytes,
+              sizeof label_bytes, gz);
+}
+
+static char *in_dir(const char *name) {
+    static char path[2][128];
+    static int k;
+    k ^= 1;
+    snprintf(path[k], sizeof path[k], "%s/%s", dir, name);
+    return path[k];
+}
+
+static void test_idx_plain_and_gzip(void **state) {
+    (void)state;
+    for (int gz = 0; gz < 2; gz++) {
+        write_good(gz ? "img.gz" : "img", gz ? "lab.gz" : "lab", gz);
+        nncl_dataset *ds;
+        ASSERT_OK(nncl_dataset_load_idx(in_dir(gz ? "img.gz" : "img"),
+                                        in_dir(gz ? "lab.gz" : "lab"), &ds));
+        assert_int_equal(nncl_dataset_count(ds), COUNT);
+        nncl_shape s = nncl_dataset_image_shape(ds);
+        assert_int_equal(s.dims[0], 1);
+        assert_int_equal(s.dims[1], H);
+        assert_int_equal(s.dims[2], W);
+        for (int i = 0; i < COUNT; i++) {
+            assert_memory_equal(nncl_dataset_image(ds, i), pixels + i * H * W, H * W);
+            assert_int_equal(nncl_dataset_label(ds, i), i % 3);
+        }
+        nncl_dataset_destroy(ds);
+    }
+    /* The MNIST names, found with or without .gz. */
+    write_good("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte", true);
+    nncl_dataset *ds;
+    ASSERT_OK(nncl_dataset_load_mnist(dir, false, &ds));
+    assert_int_equal(nncl_dataset_count(ds), COUNT);
+    nncl_dataset_destroy(ds);
+}
+
+static void expect_error(const char *images, const char *labels, nncl_status want,
+                         const char *part1, const char *part2) {
+    nncl_dataset *ds = (nncl_dataset *)1;
+    assert_int_equal(nncl_dataset_load_idx(in_dir(images), in_dir(labels), &ds), want);
+    assert_null(ds);
+    const char *msg = nncl_last_error();
+    if (!strstr(msg, part1) || (part2 && !strstr(msg, part2)))
+        fail_msg("expected \"%s\" and \"%s\" in \"%s\"", part1, part2 ? part2 : "", msg);
+}
+
+static void test_idx_bad_files(void **state) {
+    (void)state;
+    write_good("good-img", "good-lab", false);
+    write_idx("magic", (unsigned char[]){1, 2, 8, 3}, (uint32_t[]){COUNT, H, W}, pixels,
+              sizeof pixels, false);
+    expect_error("magic", "good-lab", NNCL_ERROR_INVALID_ARGUMENT, "magic", "/magic");
+    write_idx("floats", (unsigned char[]){0, 0, 0x0d, 3}, (uint32_t[]){COUNT, H, W}, pixels,
+              sizeof pixels, false);
+    expect_error("floats", "good-lab", NNCL_ERROR_INVALID_ARGUMENT, "type 0x0d", "/floats");
+    write_idx("short", (unsigned char[]){0, 0, 8, 3}, (uint32_t[]){COUNT, H, W}, pixels, 150,
+              false);
+    expect_error("short", "good-lab", NNCL_ERROR_IO, "truncated at byte 166", "/short");
+    write_idx("short.gz", (unsigned char[]){0, 0, 8, 3}, (uint32_t[]){COUNT, H, W}, pixels, 150,
+              true);
+    expect_error("short.gz", "good-lab", NNCL_ERROR_IO, "truncated", "/short.gz");
+    write_idx("nine-labels", (unsigned char[]){0, 0, 8, 1}, (uint32_t[]){COUNT - 1}, label_bytes,
+              COUNT - 1, false);
+    expect_error("good-img", "nine-labels", NNCL_ERROR_INVALID_ARGUMENT, "10 images", "9 labels");
+    expect_error("missing", "good-lab", NNCL_ERROR_IO, "/missing", "cannot open");
+    expect_error("good-lab", "good-lab", NNCL_ERROR_INVALID_ARGUMENT, "3 or 4 dims", NULL);
+}
+
+/* A dataset of `count` 1x3x3 images whose pixels all equal their index
+ * (times 10), labels = index % 4. */
+static nncl_dataset *indexed(int64_t count) {
+    uint8_t *img = malloc((size_t)count * 9);
+    int32_t *lab = malloc((size_t)count * sizeof *lab);
+    for (int64_t i = 0; i < count; i++) {
+        memset(img + i * 9, (int)(i * 10), 9);
+        lab[i] = (int32_t)(i % 4);
+    }
+    nncl_dataset *ds;
+    ASSERT_OK(nncl_dataset_create(img, lab, count, 1, 3, 3, &ds));
+    free(img);
+    free(lab);
+    return ds;
+}
+
+typedef struct fixture {
+    nncl_graph *g;
+    nncl_node *x, *y;
+} fixture;
+
+static fixture graph_for(int64_t batch, int64_t c, int64_t h, int64_t w) {
+    fixture f;
+    ASSERT_OK(nncl_graph_create(test_context(), NULL, &f.g));
+    f.x = nncl_input(f.g, "x", NNCL_SHAPE(batch, c, h, w));
+    f.y = nncl_input_labels(f.g, "y", batch);
+    return f;
+}
+
+/* Reads the batch the loader just queued: per sample, its first pixel. */
+static void read_batch(fixture *f, int64_t batch, int64_t size, float *x, int32_t *labels) {
+    float *all = malloc((size_t)(batch * size) * sizeof *all);
+    ASSERT_OK(nncl_graph_forward(f->g));
+    ASSERT_OK(nncl_graph_read(f->g, f->x, all, (size_t)(batch * size) * sizeof *all));
+    /* labels come back through the float read as raw int32 bits */
+    float raw[64];
+    ASSERT_OK(nncl_graph_read(f->g, f->y, raw, (size_t)batch * sizeof(int32_t)));
+    memcpy(labels, raw, (size_t)batch * sizeof(int32_t));
+    for (int64_t k = 0; k < batch; k++)
+        x[k] = all[k * size];
+    free(all);
+}
+
+static void test_loader_order_and_epochs(void **state) {
+    (void)state;
+    nncl_dataset *ds = indexed(10);
+    fixture f = graph_for(4, 1, 3, 3);
+    nncl_loader *l;
+    ASSERT_OK(
+        nncl_loader_create(ds, &(nncl_loader_options){.batch = 4, .mean = 0.5f, .std = 0.25f}, &l));
+    assert_int_equal(nncl_loader_batches(l), 3);
+    float x[4];
+    int32_t y[4];
+    int64_t valid;
+    for (int epoch = 0; epoch < 2; epoch++) {
+        for (int b = 0; b < 3; b++) {
+            ASSERT_OK(nncl_loader_next(l, f.g, f.x, f.y, &valid));
+            assert_int_equal(valid, b < 2 ? 4 : 2);
+            read_batch(&f, 4, 9, x, y);
+            for (int k = 0; k < 4; k++) {
+                int idx = (b * 4 + k) % 10; /* the short batch repeats the start */
+                assert_float_equal(x[k], ((float)(idx * 10) / 255.0f - 0.5f) / 0.25f, 1e-5);
+                assert_int_equal(y[k], idx % 4);
+            }
+        }
+        ASSERT_OK(nncl_loader_next(l, f.g, f.x, f.y, &valid));
+        assert_int_equal(valid, 0);
+        assert_int_equal(nncl_loader_epoch(l), epoch + 1);
+    }
+    nncl_loader_destroy(l);
+    /* drop_last skips the short batch. */
+    ASSERT_OK(nncl_loader_create(ds, &(nncl_loader_options){.batch = 4, .drop_last = true}, &l));
+    assert_int_equal(nncl_loader_batches(l), 2);
+    nncl_loader_destroy(l);
+    /* A graph of another shape is refused. */
+    fixture wrong = graph_for(3, 1, 3, 3);
+    ASSERT_OK(nncl_loader_create(ds, &(nncl_loader_options){.batch = 4}, &l));
+    assert_int_equal(nncl_loader_next(l, wrong.g, wrong.x, wrong.y, &valid), NNCL_ERROR_SHAPE);
+    assert_non_null(strstr(nncl_last_error(), "[4, 1, 3, 3]"));
+    nncl_loader_destroy(l);
+    nncl_graph_destroy(wrong.g);
+    nncl_graph_destroy(f.g);
+    nncl_dataset_destroy(ds);
+}
+
+/* Every sample once per epoch; the same seed gives the same order; the
+ * next epoch another. Returns the epoch's order in `seen`. */
+static void shuffled_epoch(nncl_loader *l, fixture *f, int *seen) {
+    float x[5];
+    int32_t y[5];
+    int64_t valid;
+    for (int b = 0; b < 4; b++) {
+        ASSERT_OK(nncl_loader_next(l, f->g, f->x, f->y, &valid));
+        assert_int_equal(valid, 5);
+        read_batch(f, 5, 9, x, y);
+        for (int k = 0; k < 5; k++)
+            seen[b * 5 + k] = (int)lroundf(x[k] * 255.0f / 10.0f);
+    }
+    ASSERT_OK(nncl_loader_next(l, f->g, f->x, f->y, &valid));
+    assert_int_equal(valid, 0);
+}
+
+static void test_loader_shuffle_and_seek(void **state) {
+    (void)state;
+    nncl_dataset *ds = indexed(20);
+    fixture f = graph_for(5, 1, 3, 3);
+    nncl_loader_options o = {.batch = 5, .shuffle = true, .seed = 11};
+    int a0[20], a1[20], b0[20];
+    nncl_loader *l;
+    ASSERT_OK(nncl_loader_create(ds, &o, &l));
+    shuffled_epoch(l, &f, a0);
+    shuffled_epoch(l, &f, a1);
+    nncl_loader_destroy(l);
+    ASSERT_OK(nncl_loader_create(ds, &o, &l));
+    shuffled_epoch(l, &f, b0);
+    int count[20] = {0}, same_position = 0;
+    for (int i = 0; i < 20; i++) {
+        count[a0[i]]++;
+        same_position += a0[i] == a1[i];
+    }
+    for (int i = 0; i < 20; i++)
+        assert_int_equal(count[i], 1);
+    assert_memory_equal(a0, b0, sizeof a0);
+    assert_true(same_position < 20);
+    /* Seeking to epoch 1, batch 2 gives that epoch's third batch. */
+    ASSERT_OK(nncl_loader_seek(l, 1, 2));
+    float x[5];
+    int32_t y[5];
+    int64_t valid;
+    ASSERT_OK(nncl_loader_next(l, f.g, f.x, f.y, &valid));
+    read_batch(&f, 5, 9, x, y);
+    for (int k = 0; k < 5; k++)
+        assert_int_equal((int)lroundf(x[k] * 255.0f / 10.0f), a1[10 + k]);
+    nncl_loader_destroy(l);
+    nncl_graph_destroy(f.g);
+    nncl_dataset_destroy(ds);
+}
+
+/* One 1x8x8 image with a bright left column, through each augmentation. */
+static void test_augmentations(void **state) {
+    (void)state;
+    enum { B = 16, S = 8 };
+    uint8_t img[S * S];
+    for (int i = 0; i < S * S; i++)
+        img[i] = i % S == 0 ? 255 : 0;
+    int32_t label = 1;
+    nncl_dataset *ds;
+    uint8_t many[B * S * S];
+    int32_t labels[B];
+    for (int k = 0; k < B; k++) {
+        memcpy(many + k * S * S, img, sizeof img);
+        labels[k] = label;
+    }
+    ASSERT_OK(nncl_dataset_create(many, labels, B, 1, S, S, &ds));
+    fixture f = graph_for(B, 1, S, S);
+    float *out = malloc(B * S * S * sizeof *out);
+    int64_t valid;
+
+    /* Mirror: each image is the original or has its bright column at the right; both occur. */
+    nncl_loader *l;
+    ASSERT_OK(
+        nncl_loader_create(ds, &(nncl_loader_options){.batch = B, .hflip = true, .seed = 3}, &l));
+    ASSERT_OK(nncl_loader_next(l, f.g, f.x, f.y, &valid));
+    ASSERT_OK(nncl_graph_forward(f.g));
+    ASSERT_OK(nncl_graph_read(f.g, f.x, out, B * S * S * sizeof *out));
+    int flipped = 0;
+    for (int k = 0; k < B; k++) {
+        float left = out[k * S * S], right = out[k * S * S + S - 1];
+        assert_true((left == 1.0f && right == 0.0f) || (left == 0.0f && right == 1.0f));
+        flipped += right == 1.0f;
+    }
+    assert_true(flipped > 0 && flipped < B);
+    nncl_loader_destroy(l);
+
+    /* Shift: the bright column moves by at most 2 and every pixel is 0 or 1. */
+    ASSERT_OK(
+        nncl_loader_create(ds, &(nncl_loader_options){.batch = B, .shift = 2, .seed = 3}, &l));
+    ASSERT_OK(nncl_loader_next(l, f.g, f.x, f.y, &valid));
+    ASSERT_OK(nncl_graph_forward(f.g));
+    ASSERT_OK(nncl_graph_read(f.g, f.x, out, B * S * S * sizeof *out));
+    int moved = 0;
+    for (int k = 0; k < B; k++) {
+        int col = -1;
+        for (int x = 0; x < S; x++)
+            if (out[k * S * S + 3 * S + x] == 1.0f) col = x;
+        assert_true(col <= 2); /* -1: shifted out to the left */
+        moved += col != 0;
+        for (int i = 0; i < S * S; i++)
+            assert_true(out[k * S * S + i] == 0.0f || out[k * S * S + i] == 1.0f);
+    }
+    assert_true(moved > 0);
+    nncl_loader_destroy(l);
+
+    /* Rotation of a constant image keeps the centre at 1 (bilinear of a constant). */
+    memset(many, 255, sizeof many);
+    nncl_dataset *flat;
+    ASSERT_OK(nncl_dataset_create(many, labels, B, 1, S, S, &flat));
+    ASSERT_OK(nncl_loader_create(
+        flat, &(nncl_loader_options){.batch = B, .rotate_degrees = 15, .seed = 3}, &l));
+    ASSERT_OK(nncl_loader_next(l, f.g, f.x, f.y, &valid));
+    ASSERT_OK(nncl_graph_forward(f.g));
+    ASSERT_OK(nncl_graph_read(f.g, f.x, out, B * S * S * sizeof *out));
+    int corners_dimmed = 0;
+    for (int k = 0; k < B; k++) {
+        for (int y = 2; y < 6; y++)
+            for (int x = 2; x < 6; x++)
+                assert_float_equal(out[k * S * S + y * S + x], 1.0f, 1e-5);
+        corners_dimmed += out[k * S * S] < 1.0f;
+    }
+    assert_true(corners_dimmed > 0);
+    nncl_loader_destroy(l);
+
+    /* Noise: mean ~1 and std ~0.1 over the batch of a constant image. */
+    ASSERT_OK(nncl_loader_create(
+        flat, &(nncl_loader_options){.batch = B, .noise_std = 0.1f, .seed = 3}, &l));
+    ASSERT_OK(nncl_loader_next(l, f.g, f.x, f.y, &valid));
+    ASSERT_OK(nncl_graph_forward(f.g));
+    ASSERT_OK(nncl_graph_read(f.g, f.x, out, B * S * S * sizeof *out));
+    double sum = 0, sq = 0;
+    for (int i = 0; i < B * S * S; i++) {
+        sum += out[i];
+        sq += (double)out[i] * out[i];
+    }
+    double mean = sum / (B * S * S), std = sqrt(sq / (B * S * S) - mean * mean);
+    assert_true(fabs(mean - 1.0) < 0.02 && fabs(std - 0.1) < 0.015);
+    nncl_loader_destroy(l);
+
+    free(out);
+    nncl_graph_destroy(f.g);
+    nncl_dataset_destroy(ds);
+    nncl_dataset_destroy(flat);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_idx_plain_and_gzip),
+        cmocka_unit_test(test_idx_bad_files),
+        cmocka_unit_test(test_loader_order_and_epochs),
+        cmocka_unit_test(test_loader_shuffle_and_seek),
+        cmocka_unit_test(test_augmentations),
+    };
+    return cmocka_run_group_tests(tests, make_dir, remove_dir);
+}
