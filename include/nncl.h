@@ -587,6 +587,46 @@ nncl_status nncl_graph_freeze(nncl_graph *g, const char *prefix, bool frozen);
  * (`bytes`: the node's full float32 size). The graph's mode is restored. */
 nncl_status nncl_graph_infer(nncl_graph *g, nncl_node *output, float *dst, size_t bytes);
 
+/* ---------------------------------------------------------------- checkpoints
+ *
+ * Checkpoints are .safetensors files: every parameter and buffer under its
+ * state_dict name (F32), each batch norm's num_batches_tracked (I64), the
+ * optimizer's state as "optimizer.<param>.<state>" (torch.optim's names:
+ * momentum_buffer, exp_avg, exp_avg_sq, sum, square_avg, grad_avg,
+ * acc_delta), and in the metadata the step counts, the schedule position
+ * and the dropout generator's position, so that training resumes exactly.
+ * PyTorch loads the model tensors with safetensors.torch.load_file. */
+
+typedef struct nncl_metadata {
+    const char *key, *value;
+} nncl_metadata;
+
+/* Saves g (and opt's state when opt is not NULL) to path, plus the caller's
+ * metadata strings. The write is atomic: a temporary file is synced and
+ * renamed over path, so an interrupted save leaves the previous file. */
+nncl_status nncl_save(nncl_graph *g, const nncl_optimizer *opt, const char *path,
+                      const nncl_metadata *metadata, size_t n_metadata);
+
+typedef struct nncl_load_options {
+    /* Load what matches and skip the rest (missing, extra or wrongly shaped
+     * tensors), describing the skipped ones in report. Default: strict,
+     * where any of them is an error naming each one and nothing is loaded. */
+    bool non_strict;
+    char *report; /* may be NULL */
+    size_t report_size;
+} nncl_load_options;
+
+/* Loads path into g (and opt when not NULL; the optimizer's kind must
+ * match). options may be NULL (strict). Returns NNCL_OK, NNCL_ERROR_IO,
+ * NNCL_ERROR_INVALID_ARGUMENT (bad file) or NNCL_ERROR_SHAPE (tensors that
+ * do not fit, all named in the message); on error nothing changed. */
+nncl_status nncl_load(nncl_graph *g, nncl_optimizer *opt, const char *path,
+                      const nncl_load_options *options);
+
+/* Copies a checkpoint's metadata value for key into value. Returns
+ * NNCL_ERROR_NOT_FOUND when the key is absent. */
+nncl_status nncl_checkpoint_metadata(const char *path, const char *key, char *value, size_t size);
+
 /* ---------------------------------------------------------------- data
  *
  * A dataset holds 8-bit images [count, C, H, W] and int32 labels in host

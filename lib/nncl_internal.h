@@ -153,6 +153,7 @@ typedef union nncl_op_attrs {
     struct {
         float eps, momentum;
         bool affine;
+        int64_t batches_tracked; /* PyTorch's num_batches_tracked */
     } bn;
     struct {
         float alpha;

@@ -80,6 +80,7 @@ static nncl_status bn_forward(nncl_graph *g, nncl_node *node) {
                                   "%d, ...] has %d)",
                                   r.batch, r.channels, r.batch * r.inner);
         size_t local = g->ctx->reduce_size;
+        node->attrs.bn.batches_tracked++;
         st = nncl_launch_groups(g->ctx, "batchnorm.cl", "bn_batch_stats", (size_t)r.channels, local,
                                 NNCL_ARGS(NNCL_ARG(node->inputs[0]->out), NNCL_ARG(node->aux[0]),
                                           NNCL_ARG(node->aux[1]), NNCL_ARG(r.running_mean),
