@@ -36,6 +36,16 @@ __kernel void copy_rows(__global const float *src, int src_off, int src_stride, 
     dst[o] = accumulate ? dst[o] + v : v;
 }
 
+/* [A, B, L] -> [B, A, L]: moves between GEMM's channel-major layout
+ * [C, N * L] and the tensor layout [N, C, L]. */
+__kernel void swap_outer(__global const float *src, uint src_off, __global float *dst,
+                         uint dst_off, int a, int b, int len, int total) {
+    int i = get_global_id(0);
+    if (i >= total) return;
+    int l = i % len, ib = (i / len) % b, ia = i / (len * b);
+    dst[dst_off + ((long)ib * a + ia) * len + l] = src[src_off + i];
+}
+
 __kernel void add2(__global const float *a, __global const float *b, __global float *y, int total) {
     int i = get_global_id(0);
     if (i >= total) return;

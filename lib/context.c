@@ -80,6 +80,7 @@ nncl_status nncl_context_create(const nncl_context_options *options, nncl_contex
         free(ctx);
         return nncl_fail_cl(err, "clCreateCommandQueue");
     }
+    nncl_gemm_configure(ctx);
     ctx->local_size = pick_local_size(&ctx->info);
     ctx->reduce_size = pick_reduce_size(&ctx->info);
     snprintf(ctx->build_options, sizeof ctx->build_options, "-cl-std=CL1.2 -DNNCL_REDUCE_WG=%zu",

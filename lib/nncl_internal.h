@@ -110,6 +110,10 @@ nncl_status nncl_gemm(nncl_context *ctx, bool trans_a, bool trans_b, size_t m, s
                       float alpha, cl_mem a, size_t a_off, size_t lda, cl_mem b, size_t b_off,
                       size_t ldb, float beta, cl_mem c, size_t c_off, size_t ldc);
 
+/* Gives CLBlast the GEMM kernel parameters nncl ships for the context's
+ * device, if any. */
+void nncl_gemm_configure(nncl_context *ctx);
+
 /* ---- host random numbers (rng.c) */
 
 uint64_t nncl_splitmix64(uint64_t *state);
