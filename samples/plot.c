@@ -1,0 +1,162 @@
+/* Pictures for the samples, drawn with cairo: training curves (loss, and
+ * accuracy on training and test data, per epoch) and a grid of learned
+ * convolution filters (blue negative, white zero, red positive). */
+#include "plot.h"
+
+#include <cairo.h>
+#include <math.h>
+#include <stdio.h>
+
+static const double pi = 3.14159265358979323846;
+
+typedef struct panel {
+    double x, y, w, h;             /* plot area in pixels */
+    double xmin, xmax, ymin, ymax; /* data range */
+} panel;
+
+static double px(const panel *p, double x) {
+    return p->x + (x - p->xmin) / (p->xmax - p->xmin) * p->w;
+}
+static double py(const panel *p, double y) {
+    return p->y + p->h - (y - p->ymin) / (p->ymax - p->ymin) * p->h;
+}
+
+static void text(cairo_t *cr, double x, double y, const char *s, double align) {
+    cairo_text_extents_t e;
+    cairo_text_extents(cr, s, &e);
+    cairo_move_to(cr, x - align * e.width, y);
+    cairo_show_text(cr, s);
+}
+
+/* Frame, grid, ticks and labels of one panel. */
+static void axes(cairo_t *cr, const panel *p, const char *title, const char *ylabel, int xticks,
+                 bool percent) {
+    cairo_set_source_rgb(cr, 0.92, 0.92, 0.92);
+    cairo_set_line_width(cr, 1);
+    char buf[32];
+    for (int i = 0; i <= 4; i++) {
+        double v = p->ymin + (p->ymax - p->ymin) * i / 4;
+        cairo_move_to(cr, p->x, py(p, v));
+        cairo_line_to(cr, p->x + p->w, py(p, v));
+    }
+    cairo_stroke(cr);
+    cairo_set_source_rgb(cr, 0.2, 0.2, 0.2);
+    cairo_rectangle(cr, p->x, p->y, p->w, p->h);
+    cairo_stroke(cr);
+    cairo_set_font_size(cr, 12);
+    for (int i = 0; i <= 4; i++) {
+        double v = p->ymin + (p->ymax - p->ymin) * i / 4;
+        snprintf(buf, sizeof buf, percent ? "%.1f%%" : "%.3f", percent ? 100 * v : v);
+        text(cr, p->x - 6, py(p, v) + 4, buf, 1.0);
+    }
+    for (int i = 1; i <= xticks; i++) {
+        snprintf(buf, sizeof buf, "%d", i);
+        text(cr, px(p, i), p->y + p->h + 16, buf, 0.5);
+    }
+    text(cr, p->x + p->w / 2, p->y + p->h + 34, "epoch", 0.5);
+    cairo_set_font_size(cr, 14);
+    text(cr, p->x + p->w / 2, p->y - 10, title, 0.5);
+    cairo_save(cr);
+    cairo_translate(cr, p->x - 62, p->y + p->h / 2);
+    cairo_rotate(cr, -pi / 2);
+    cairo_set_font_size(cr, 12);
+    text(cr, 0, 0, ylabel, 0.5);
+    cairo_restore(cr);
+}
+
+static void series(cairo_t *cr, const panel *p, const double *v, int n, double r, double g,
+                   double b) {
+    cairo_set_source_rgb(cr, r, g, b);
+    cairo_set_line_width(cr, 2);
+    for (int i = 0; i < n; i++) {
+        if (i == 0)
+            cairo_move_to(cr, px(p, i + 1), py(p, v[i]));
+        else
+            cairo_line_to(cr, px(p, i + 1), py(p, v[i]));
+    }
+    cairo_stroke(cr);
+    for (int i = 0; i < n; i++) {
+        cairo_arc(cr, px(p, i + 1), py(p, v[i]), 3.5, 0, 2 * pi);
+        cairo_fill(cr);
+    }
+}
+
+static void range(const double *a, const double *b, int n, double *lo, double *hi) {
+    *lo = INFINITY;
+    *hi = -INFINITY;
+    for (int i = 0; i < n; i++) {
+        *lo = fmin(*lo, fmin(a[i], b ? b[i] : a[i]));
+        *hi = fmax(*hi, fmax(a[i], b ? b[i] : a[i]));
+    }
+    double pad = (*hi - *lo) * 0.1 + 1e-3;
+    *lo -= pad;
+    *hi += pad;
+}
+
+static void legend(cairo_t *cr, double x, double y, const char *name, double r, double g,
+                   double b) {
+    cairo_set_source_rgb(cr, r, g, b);
+    cairo_rectangle(cr, x, y - 9, 14, 4);
+    cairo_fill(cr);
+    cairo_set_source_rgb(cr, 0.2, 0.2, 0.2);
+    text(cr, x + 20, y - 3, name, 0);
+}
+
+int plot_training(const char *path, const double *loss, const double *train_acc,
+                  const double *test_acc, int epochs) {
+    if (epochs < 1) return -1;
+    cairo_surface_t *s = cairo_image_surface_create(CAIRO_FORMAT_RGB24, 1000, 420);
+    cairo_t *cr = cairo_create(s);
+    cairo_set_source_rgb(cr, 1, 1, 1);
+    cairo_paint(cr);
+    cairo_select_font_face(cr, "sans-serif", CAIRO_FONT_SLANT_NORMAL, CAIRO_FONT_WEIGHT_NORMAL);
+    double xmax = epochs > 1 ? epochs + 0.3 : 1.7, lo, hi;
+    range(loss, NULL, epochs, &lo, &hi);
+    panel left = {90, 50, 370, 290, 0.7, xmax, lo, hi};
+    axes(cr, &left, "Training loss (mean per epoch)", "cross-entropy", epochs, false);
+    series(cr, &left, loss, epochs, 0.12, 0.47, 0.71);
+    range(train_acc, test_acc, epochs, &lo, &hi);
+    panel right = {590, 50, 370, 290, 0.7, xmax, lo, fmin(hi, 1.0)};
+    axes(cr, &right, "Accuracy", "accuracy", epochs, true);
+    series(cr, &right, train_acc, epochs, 0.12, 0.47, 0.71);
+    series(cr, &right, test_acc, epochs, 0.85, 0.37, 0.01);
+    cairo_set_font_size(cr, 12);
+    legend(cr, right.x + 10, right.y + right.h + 52, "training (running, with dropout)", 0.12, 0.47,
+           0.71);
+    legend(cr, right.x + 230, right.y + right.h + 52, "test", 0.85, 0.37, 0.01);
+    cairo_destroy(cr);
+    cairo_status_t st = cairo_surface_write_to_png(s, path);
+    cairo_surface_destroy(s);
+    return st == CAIRO_STATUS_SUCCESS ? 0 : -1;
+}
+
+int plot_filters(const char *path, const float *w, int count, int channels, int kh, int kw) {
+    if (count < 1) return -1;
+    const int cell = 48, gap = 6, cols = count < 8 ? count : 8, rows = (count + cols - 1) / cols;
+    int tile_w = channels * kw * cell / (kh > kw ? kh : kw);
+    int width = cols * (tile_w + gap) + gap, height = rows * (cell + gap) + gap;
+    double scale = 1e-12; /* one colour scale for all filters, so they compare */
+    for (int i = 0; i < count * channels * kh * kw; i++)
+        scale = fmax(scale, fabs(w[i]));
+    cairo_surface_t *s = cairo_image_surface_create(CAIRO_FORMAT_RGB24, width, height);
+    cairo_t *cr = cairo_create(s);
+    cairo_set_source_rgb(cr, 0.5, 0.5, 0.5);
+    cairo_paint(cr);
+    double pw = (double)cell / (kh > kw ? kh : kw);
+    for (int f = 0; f < count; f++) {
+        double x0 = gap + (f % cols) * (tile_w + gap), y0 = gap + (f / cols) * (cell + gap);
+        for (int c = 0; c < channels; c++)
+            for (int y = 0; y < kh; y++)
+                for (int x = 0; x < kw; x++) {
+                    double v = w[((f * channels + c) * kh + y) * kw + x] / scale;
+                    double r = v > 0 ? 1 : 1 + v, b = v < 0 ? 1 : 1 - v, g = 1 - fabs(v);
+                    cairo_set_source_rgb(cr, r, g, b);
+                    cairo_rectangle(cr, x0 + (c * kw + x) * pw, y0 + y * pw, pw, pw);
+                    cairo_fill(cr);
+                }
+    }
+    cairo_destroy(cr);
+    cairo_status_t st = cairo_surface_write_to_png(s, path);
+    cairo_surface_destroy(s);
+    return st == CAIRO_STATUS_SUCCESS ? 0 : -1;
+}

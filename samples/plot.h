@@ -1,0 +1,16 @@
+/* Pictures the samples write as PNG files (with cairo). Both return 0 on
+ * success. */
+#ifndef NNCL_SAMPLES_PLOT_H
+#define NNCL_SAMPLES_PLOT_H
+
+#include <stdbool.h>
+
+/* Loss per epoch on the left; training and test accuracy on the right. */
+int plot_training(const char *path, const double *loss, const double *train_acc,
+                  const double *test_acc, int epochs);
+
+/* count filters of channels x kh x kw weights (PyTorch's conv weight layout)
+ * as a grid of coloured tiles: blue negative, white zero, red positive. */
+int plot_filters(const char *path, const float *weights, int count, int channels, int kh, int kw);
+
+#endif
