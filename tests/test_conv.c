@@ -50,6 +50,27 @@ static void test_hand_worked_1d(void **state) {
     free(y);
 }
 
+/* The lecture's vertical-edge example: a 6x6 image, left half 10, right
+ * half 0, through [1 0 -1] x 3 gives four rows of 0 30 30 0. */
+static void test_vertical_edge_example(void **state) {
+    (void)state;
+    float img[36], edge[9] = {1, 0, -1, 1, 0, -1, 1, 0, -1}, out[16];
+    for (int i = 0; i < 36; i++)
+        img[i] = i % 6 < 3 ? 10.0f : 0.0f;
+    nncl_graph *g;
+    ASSERT_OK(nncl_graph_create(test_context(), NULL, &g));
+    nncl_node *x = nncl_input(g, "x", NNCL_SHAPE(1, 1, 6, 6));
+    nncl_node *y = nncl_conv(
+        g, x, &(nncl_conv_params){.out_channels = 1, .kernel = {3, 3}, .no_bias = true}, "edge");
+    ASSERT_OK(nncl_graph_param_write(g, "edge.weight", edge, sizeof edge));
+    ASSERT_OK(nncl_graph_set_input(g, x, img, sizeof img));
+    ASSERT_OK(nncl_graph_forward(g));
+    ASSERT_OK(nncl_graph_read(g, y, out, sizeof out));
+    for (int r = 0; r < 4; r++)
+        expect_values(out + 4 * r, (const float[]){0, 30, 30, 0}, 4);
+    nncl_graph_destroy(g);
+}
+
 /* H_out = floor((H + 2P - D(K-1) - 1) / S) + 1 over a table of cases. */
 static void test_output_size_rule(void **state) {
     (void)state;
@@ -239,7 +260,8 @@ static void test_he_initialisation(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_hand_worked_1d),         cmocka_unit_test(test_output_size_rule),
+        cmocka_unit_test(test_hand_worked_1d),
+        cmocka_unit_test(test_vertical_edge_example),         cmocka_unit_test(test_output_size_rule),
         cmocka_unit_test(test_conv_then_pool_size),    cmocka_unit_test(test_parameter_count),
         cmocka_unit_test(test_conv_against_reference), cmocka_unit_test(test_he_initialisation),
     };
