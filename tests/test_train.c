@@ -114,6 +114,9 @@ static int train(const char *args, char *out, size_t size) {
     assert_non_null(p);
     size_t n = fread(out, 1, size - 1, p);
     out[n] = '\0';
+    char rest[4096]; /* drain whatever did not fit, so the program never blocks */
+    while (fread(rest, 1, sizeof rest, p) > 0) {
+    }
     int status = pclose(p);
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }

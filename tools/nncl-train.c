@@ -297,54 +297,63 @@ static int save(run *r, const options *o, int64_t epoch, int64_t batch) {
     return nncl_save(r->g, r->opt, o->save, meta, 3) == NNCL_OK ? 0 : fail("saving");
 }
 
-int main(int argc, char **argv) {
-    options o;
-    int rc = parse_args(argc, argv, &o);
-    if (rc) return rc;
-    run r = {0};
-    if ((rc = setup(&r, &o))) return rc;
+static void release(run *r) {
+    free(r->logits_host);
+    free(r->labels_host);
+    nncl_loader_destroy(r->train_loader);
+    nncl_loader_destroy(r->test_loader);
+    nncl_optimizer_destroy(r->opt);
+    nncl_graph_destroy(r->g);
+    nncl_context_destroy(r->ctx);
+    nncl_dataset_destroy(r->train);
+    nncl_dataset_destroy(r->test);
+}
+
+/* The epochs; returns the exit status. */
+static int train(run *r, const options *o, FILE **log) {
     int64_t epoch = 0, batch = 0, total_steps = 0;
-    if (o.resume) {
+    if (o->resume) {
         char v[64];
-        if (nncl_load(r.g, r.opt, o.resume, NULL) != NNCL_OK) return fail("resuming");
-        if (nncl_checkpoint_metadata(o.resume, "nncl_train.epoch", v, sizeof v) == NNCL_OK)
+        if (nncl_load(r->g, r->opt, o->resume, NULL) != NNCL_OK) return fail("resuming");
+        if (nncl_checkpoint_metadata(o->resume, "nncl_train.epoch", v, sizeof v) == NNCL_OK)
             epoch = strtoll(v, NULL, 10);
-        if (nncl_checkpoint_metadata(o.resume, "nncl_train.batch", v, sizeof v) == NNCL_OK)
+        if (nncl_checkpoint_metadata(o->resume, "nncl_train.batch", v, sizeof v) == NNCL_OK)
             batch = strtoll(v, NULL, 10);
-        total_steps = nncl_optimizer_steps(r.opt);
-        if (nncl_loader_seek(r.train_loader, epoch, batch) != NNCL_OK) return fail("resuming");
-        printf("Resuming %s at epoch %lld, batch %lld (%lld steps done)\n", o.resume,
+        total_steps = nncl_optimizer_steps(r->opt);
+        if (nncl_loader_seek(r->train_loader, epoch, batch) != NNCL_OK) return fail("resuming");
+        printf("Resuming %s at epoch %lld, batch %lld (%lld steps done)\n", o->resume,
                (long long)epoch + 1, (long long)batch, (long long)total_steps);
     }
-    const nncl_device_info *dev = nncl_context_device(r.ctx);
+    const nncl_device_info *dev = nncl_context_device(r->ctx);
     printf("Training %s (%lld parameters) on %s, %lld training and %lld test images, batch %lld\n",
-           o.model, (long long)nncl_graph_trainable_count(r.g), dev->name,
-           (long long)nncl_dataset_count(r.train), (long long)nncl_dataset_count(r.test),
-           (long long)o.batch);
-    FILE *log = o.log_json ? fopen(o.log_json, o.resume ? "a" : "w") : NULL;
-    if (o.log_json && !log) {
-        fprintf(stderr, "nncl-train: cannot write %s\n", o.log_json);
+           o->model, (long long)nncl_graph_trainable_count(r->g), dev->name,
+           (long long)nncl_dataset_count(r->train), (long long)nncl_dataset_count(r->test),
+           (long long)o->batch);
+    *log = o->log_json ? fopen(o->log_json, o->resume ? "a" : "w") : NULL;
+    if (o->log_json && !*log) {
+        fprintf(stderr, "nncl-train: cannot write %s\n", o->log_json);
         return 1;
     }
-    int64_t batches = nncl_loader_batches(r.train_loader);
+    int64_t batches = nncl_loader_batches(r->train_loader);
     bool stop = false;
-    for (; epoch < o.epochs && !stop; epoch++, batch = 0) {
+    for (; epoch < o->epochs && !stop; epoch++, batch = 0) {
         progress bar;
         char label[64];
-        snprintf(label, sizeof label, "epoch %lld/%lld", (long long)epoch + 1, (long long)o.epochs);
+        snprintf(label, sizeof label, "epoch %lld/%lld", (long long)epoch + 1,
+                 (long long)o->epochs);
         progress_start(&bar, stdout, label, batches);
         double loss_sum = 0, start = progress_now();
         int64_t right = 0, seen = 0, valid, done = 0;
-        size_t bytes = (size_t)(o.batch * r.model->classes) * sizeof(float);
-        float lr = nncl_optimizer_lr(r.opt);
-        while (nncl_loader_next(r.train_loader, r.g, r.x, r.y, &valid) == NNCL_OK && valid) {
+        size_t bytes = (size_t)(o->batch * r->model->classes) * sizeof(float);
+        float lr = nncl_optimizer_lr(r->opt);
+        while (nncl_loader_next(r->train_loader, r->g, r->x, r->y, &valid) == NNCL_OK && valid) {
             float loss;
-            if (nncl_train_step(r.g, r.opt, r.loss, &loss) != NNCL_OK ||
-                nncl_graph_read(r.g, r.logits, r.logits_host, bytes) != NNCL_OK ||
-                batch_labels(&r, o.batch) != NNCL_OK)
+            if (nncl_train_step(r->g, r->opt, r->loss, &loss) != NNCL_OK ||
+                nncl_graph_read(r->g, r->logits, r->logits_host, bytes) != NNCL_OK ||
+                batch_labels(r, o->batch) != NNCL_OK)
                 return fail("training step");
             loss_sum += loss;
-            right += correct(r.logits_host, r.labels_host, valid, r.model->classes);
+            right += correct(r->logits_host, r->labels_host, valid, r->model->classes);
             seen += valid;
             done++;
             batch++;
@@ -353,47 +362,49 @@ int main(int argc, char **argv) {
             snprintf(figures, sizeof figures, "loss %.4f  %.0f img/s", loss_sum / (double)done,
                      (double)seen / (progress_now() - start));
             progress_update(&bar, batch, figures);
-            if (o.steps && total_steps >= o.steps) {
+            if (o->steps && total_steps >= o->steps) {
                 stop = true;
                 break;
             }
         }
         double seconds = progress_now() - start;
         progress_end(&bar);
-        double test_acc = evaluate(&r, &o);
+        double test_acc = evaluate(r, o);
         if (test_acc < 0) return fail("evaluation");
         bool epoch_done = !stop || batch == batches;
-        if (epoch_done) nncl_optimizer_schedule_step(r.opt);
+        if (epoch_done) nncl_optimizer_schedule_step(r->opt);
         double mean_loss = done ? loss_sum / (double)done : 0,
                train_acc = seen ? (double)right / (double)seen : 0;
         printf(
             "epoch %lld/%lld  loss %.4f  train acc %.2f%%  test acc %.2f%%  %.0f img/s  lr %.3g  "
             "%.1f s%s\n",
-            (long long)epoch + 1, (long long)o.epochs, mean_loss, 100 * train_acc, 100 * test_acc,
+            (long long)epoch + 1, (long long)o->epochs, mean_loss, 100 * train_acc, 100 * test_acc,
             (double)seen / seconds, (double)lr, seconds, epoch_done ? "" : " (stopped mid-epoch)");
         fflush(stdout);
-        if (log) {
-            fprintf(log,
+        if (*log) {
+            fprintf(*log,
                     "{\"epoch\": %lld, \"steps\": %lld, \"loss\": %.6f, \"train_accuracy\": %.6f, "
                     "\"test_accuracy\": %.6f, \"images_per_s\": %.1f, \"lr\": %.6g, \"seconds\": "
                     "%.2f}\n",
                     (long long)epoch + 1, (long long)total_steps, mean_loss, train_acc, test_acc,
                     (double)seen / seconds, (double)lr, seconds);
-            fflush(log);
+            fflush(*log);
         }
-        if (o.save && save(&r, &o, epoch_done ? epoch + 1 : epoch, epoch_done ? 0 : batch))
-            return 1;
+        if (o->save && save(r, o, epoch_done ? epoch + 1 : epoch, epoch_done ? 0 : batch)) return 1;
     }
-    if (log) fclose(log);
-    if (o.save) printf("Checkpoint: %s\n", o.save);
-    free(r.logits_host);
-    free(r.labels_host);
-    nncl_loader_destroy(r.train_loader);
-    nncl_loader_destroy(r.test_loader);
-    nncl_optimizer_destroy(r.opt);
-    nncl_graph_destroy(r.g);
-    nncl_context_destroy(r.ctx);
-    nncl_dataset_destroy(r.train);
-    nncl_dataset_destroy(r.test);
+    if (o->save) printf("Checkpoint: %s\n", o->save);
     return 0;
+}
+
+int main(int argc, char **argv) {
+    options o;
+    int rc = parse_args(argc, argv, &o);
+    if (rc) return rc;
+    run r = {0};
+    FILE *log = NULL;
+    rc = setup(&r, &o);
+    if (!rc) rc = train(&r, &o, &log);
+    if (log) fclose(log);
+    release(&r);
+    return rc;
 }
