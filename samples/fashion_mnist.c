@@ -96,7 +96,10 @@ int main(int argc, char **argv) {
         fprintf(stderr, "fashion_mnist: %s\n", nncl_graph_error(g));
         return 1;
     }
-    printf("fashion_cnn: %lld parameters\n", (long long)nncl_graph_trainable_count(g));
+    char *summary;
+    check(nncl_graph_summary(g, &summary), "summary");
+    fputs(summary, stdout);
+    nncl_free(summary);
 
     nncl_optimizer *opt;
     check(
