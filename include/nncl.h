@@ -477,7 +477,10 @@ nncl_status nncl_graph_zero_grad(nncl_graph *g);
 nncl_status nncl_graph_finish(nncl_graph *g);
 
 /* Copies a node's output (after forward) or its gradient (after backward)
- * to host memory; `bytes` must be the node's full size in float32. */
+ * to host memory; `bytes` must be the node's full size in float32 (for a
+ * labels input, whose values nncl_graph_read copies as they are: int32).
+ * Returns NNCL_OK, NNCL_ERROR_INVALID_ARGUMENT (wrong size, foreign node) or
+ * NNCL_ERROR_STATE (no forward pass yet; no gradient for this node). */
 nncl_status nncl_graph_read(nncl_graph *g, const nncl_node *node, float *dst, size_t bytes);
 nncl_status nncl_graph_read_grad(nncl_graph *g, const nncl_node *node, float *dst, size_t bytes);
 
