@@ -49,6 +49,7 @@ static int64_t count_correct(nncl_graph *g, nncl_node *logits, nncl_node *labels
 }
 
 int main(int argc, char **argv) {
+    setvbuf(stdout, NULL, _IOLBF, 0); /* lines appear at once in pipes and logs too */
     const char *data = NULL, *out_dir = ".";
     int epochs = 5;
     for (int i = 1; i < argc; i++) {
@@ -118,9 +119,12 @@ int main(int argc, char **argv) {
               &test_batches),
           "loader");
 
+    int64_t batches = nncl_loader_batches(train_batches), valid;
+    check(nncl_optimizer_set_schedule(
+              opt, &(nncl_schedule){.kind = NNCL_SCHEDULE_COSINE, .t_max = epochs * batches}),
+          "schedule");
     double loss_curve[MAX_EPOCHS], train_acc[MAX_EPOCHS], test_acc[MAX_EPOCHS];
     bool tty = isatty(fileno(stdout));
-    int64_t batches = nncl_loader_batches(train_batches), valid;
     for (int epoch = 0; epoch < epochs; epoch++) {
         double start = now(), sum = 0;
         int64_t right = 0, seen = 0, step = 0; /* step counts batches */
@@ -128,6 +132,7 @@ int main(int argc, char **argv) {
         while (nncl_loader_next(train_batches, g, x, y, &valid) == NNCL_OK && valid) {
             float value;
             check(nncl_train_step(g, opt, loss, &value), "training step");
+            nncl_optimizer_schedule_step(opt);
             sum += value;
             right += count_correct(g, logits, y, valid);
             seen += valid;

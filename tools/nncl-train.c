@@ -397,6 +397,7 @@ static int train(run *r, const options *o, FILE **log) {
 }
 
 int main(int argc, char **argv) {
+    setvbuf(stdout, NULL, _IOLBF, 0); /* lines appear at once in pipes and logs too */
     options o;
     int rc = parse_args(argc, argv, &o);
     if (rc) return rc;
