@@ -178,6 +178,9 @@ typedef struct nncl_context_options {
     /* Where compiled kernels are cached. NULL: NNCL_CACHE_DIR, else
      * $XDG_CACHE_HOME/nncl, else ~/.cache/nncl. "off" disables the cache. */
     const char *cache_dir;
+    /* Time every kernel and GEMM with OpenCL profiling events, for
+     * nncl_context_profile. Costs a little per launch; off by default. */
+    bool profile;
 } nncl_context_options;
 
 /* Creates a context on one device. `options` may be NULL (all defaults).
@@ -202,6 +205,26 @@ nncl_status nncl_cache_dir(const nncl_context_options *options, char *buf, size_
 /* Builds every kernel program of the library now (they are otherwise built
  * on first use), so that later calls pay no compile time. */
 nncl_status nncl_context_warm_up(nncl_context *ctx);
+
+/* Device memory the context's buffers hold now and at most so far, bytes. */
+void nncl_context_memory(const nncl_context *ctx, uint64_t *current, uint64_t *peak);
+
+/* Device time by kind of work, with profiling on: "conv forward", "conv
+ * backward-data", "conv backward-weights", "gemm", "batch norm", "pooling",
+ * "elementwise", "loss", "optimizer". */
+typedef struct nncl_profile_entry {
+    const char *kind; /* static string */
+    double seconds;
+    int64_t launches;
+} nncl_profile_entry;
+
+#define NNCL_PROFILE_KINDS 9
+
+/* Waits for queued work, then writes up to capacity entries (all kinds,
+ * fixed order) and their count. reset clears the totals afterwards.
+ * Returns NNCL_ERROR_STATE when the context was made without profile. */
+nncl_status nncl_context_profile(nncl_context *ctx, nncl_profile_entry *out, size_t capacity,
+                                 size_t *count, bool reset);
 
 /* ---------------------------------------------------------------- graphs */
 

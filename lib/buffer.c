@@ -1,6 +1,6 @@
-/* Device memory: creating zero-filled buffers and copying between host and
- * device. Reads block (they are the only host synchronisation points);
- * writes and fills are queued in order with the kernels around them. */
+/* Device memory: creating zero-filled buffers (counted, for the current
+ * and peak figures) and copying between host and device. Reads block (they are the only host
+ * synchronisation points); writes and fills are queued in order with the kernels around them. */
 #include "nncl_internal.h"
 
 #include <stdio.h>
@@ -25,11 +25,22 @@ nncl_status nncl_buffer_create(nncl_context *ctx, size_t bytes, cl_mem *out) {
         return nncl_fail_cl(err, "clearing a new buffer");
     }
     *out = mem;
+    ctx->mem_current += bytes;
+    if (ctx->mem_current > ctx->mem_peak) ctx->mem_peak = ctx->mem_current;
     return NNCL_OK;
 }
 
-void nncl_buffer_release(cl_mem mem) {
-    if (mem) clReleaseMemObject(mem);
+void nncl_buffer_release(nncl_context *ctx, cl_mem mem) {
+    if (!mem) return;
+    size_t bytes = 0;
+    clGetMemObjectInfo(mem, CL_MEM_SIZE, sizeof bytes, &bytes, NULL);
+    ctx->mem_current -= bytes < ctx->mem_current ? bytes : ctx->mem_current;
+    clReleaseMemObject(mem);
+}
+
+void nncl_context_memory(const nncl_context *ctx, uint64_t *current, uint64_t *peak) {
+    if (current) *current = ctx ? ctx->mem_current : 0;
+    if (peak) *peak = ctx ? ctx->mem_peak : 0;
 }
 
 nncl_status nncl_buffer_write(nncl_context *ctx, cl_mem mem, size_t offset, const void *src,

@@ -74,7 +74,9 @@ nncl_status nncl_context_create(const nncl_context_options *options, nncl_contex
         free(ctx);
         return nncl_fail_cl(err, "clCreateContext");
     }
-    ctx->queue = clCreateCommandQueue(ctx->cl, ctx->device, 0, &err);
+    ctx->profile = options && options->profile;
+    ctx->queue = clCreateCommandQueue(ctx->cl, ctx->device,
+                                      ctx->profile ? CL_QUEUE_PROFILING_ENABLE : 0, &err);
     if (!ctx->queue) {
         clReleaseContext(ctx->cl);
         free(ctx);
@@ -103,7 +105,8 @@ void nncl_context_destroy(nncl_context *ctx) {
         clFinish(ctx->queue);
         clReleaseCommandQueue(ctx->queue);
     }
-    nncl_buffer_release(ctx->partials);
+    nncl_buffer_release(ctx, ctx->partials);
+    nncl_profile_release(ctx);
     nncl_programs_release(ctx);
     if (ctx->cl) clReleaseContext(ctx->cl);
     free(ctx);

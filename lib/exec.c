@@ -57,7 +57,7 @@ static nncl_status plan(nncl_graph *g) {
         if (node->workspace_bytes > workspace) workspace = node->workspace_bytes;
     }
     if (workspace > g->workspace_bytes) {
-        nncl_buffer_release(g->workspace);
+        nncl_buffer_release(g->ctx, g->workspace);
         g->workspace = NULL;
         g->workspace_bytes = 0;
         nncl_status st = nncl_buffer_create(g->ctx, workspace, &g->workspace);
@@ -120,6 +120,7 @@ nncl_status nncl_graph_forward(nncl_graph *g) {
     g->forward_training = g->training;
     for (size_t i = 0; i < g->n_nodes; i++) {
         nncl_node *node = g->nodes[i];
+        g->ctx->phase = nncl_op_phase(node->op, false);
         if ((st = nncl_op_vtable_of(node->op)->forward(g, node)) != NNCL_OK) {
             g->forward_done = false;
             return st;
@@ -187,8 +188,9 @@ nncl_status nncl_graph_backward(nncl_graph *g, nncl_node *output, const float *g
                      : nncl_buffer_fill(g->ctx, output->grad, 1.0f, 1);
     for (int32_t i = output->index; i >= 0 && st == NNCL_OK; i--) {
         nncl_node *node = g->nodes[i];
-        if (node->in_backward && node->n_inputs + (int32_t)node->n_params > 0)
-            st = nncl_op_vtable_of(node->op)->backward(g, node);
+        if (!node->in_backward || node->n_inputs + (int32_t)node->n_params == 0) continue;
+        g->ctx->phase = nncl_op_phase(node->op, true);
+        st = nncl_op_vtable_of(node->op)->backward(g, node);
     }
     return st;
 }

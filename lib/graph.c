@@ -43,10 +43,10 @@ nncl_status nncl_graph_create(nncl_context *ctx, const nncl_graph_options *optio
 }
 
 static void node_free(nncl_node *node) {
-    nncl_buffer_release(node->out);
-    nncl_buffer_release(node->grad);
+    nncl_buffer_release(node->graph->ctx, node->out);
+    nncl_buffer_release(node->graph->ctx, node->grad);
     for (size_t i = 0; i < sizeof node->aux / sizeof node->aux[0]; i++)
-        nncl_buffer_release(node->aux[i]);
+        nncl_buffer_release(node->graph->ctx, node->aux[i]);
     if (node->op == NNCL_OP_CROSS_ENTROPY || node->op == NNCL_OP_NLL_LOSS)
         free(node->attrs.loss.class_weights);
     free(node->inputs);
@@ -62,10 +62,10 @@ void nncl_graph_destroy(nncl_graph *g) {
         node_free(g->nodes[i]);
     for (size_t i = 0; i < g->n_params; i++) {
         free(g->params[i].name);
-        nncl_buffer_release(g->params[i].value);
-        nncl_buffer_release(g->params[i].grad);
+        nncl_buffer_release(g->ctx, g->params[i].value);
+        nncl_buffer_release(g->ctx, g->params[i].grad);
     }
-    nncl_buffer_release(g->workspace);
+    nncl_buffer_release(g->ctx, g->workspace);
     free(g->nodes);
     free(g->params);
     free(g);
@@ -279,8 +279,8 @@ bool nncl_param_add(nncl_graph *g, nncl_node *node, const char *suffix, nncl_sha
                        nncl_last_error());
     if (st != NNCL_OK) {
         nncl_build_fail(g, st, op, node->name, "parameter %s: %s", p.name, nncl_last_error());
-        nncl_buffer_release(p.value);
-        nncl_buffer_release(p.grad);
+        nncl_buffer_release(g->ctx, p.value);
+        nncl_buffer_release(g->ctx, p.grad);
         free(p.name);
         return false;
     }

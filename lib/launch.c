@@ -18,7 +18,8 @@ static nncl_status enqueue(nncl_context *ctx, const char *file, const char *name
             return nncl_fail_cl(err, what);
         }
     }
-    cl_int err = clEnqueueNDRangeKernel(ctx->queue, k, 1, NULL, &global, &local, 0, NULL, NULL);
+    cl_int err = clEnqueueNDRangeKernel(ctx->queue, k, 1, NULL, &global, &local, 0, NULL,
+                                        nncl_profile_event(ctx, false));
     if (err != CL_SUCCESS) {
         snprintf(what, sizeof what, "launching kernel %s (%zu items)", name, global);
         return nncl_fail_cl(err, what);

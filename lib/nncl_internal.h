@@ -33,6 +33,24 @@ const char *nncl_shape_str(nncl_shape shape, char *buf, size_t size);
 
 typedef struct nncl_program_entry nncl_program_entry;
 
+/* Kinds of device work for profiling, in nncl_context_profile's order. */
+typedef enum nncl_phase {
+    NNCL_PHASE_CONV_FORWARD,
+    NNCL_PHASE_CONV_BACKWARD_DATA,
+    NNCL_PHASE_CONV_BACKWARD_WEIGHTS,
+    NNCL_PHASE_GEMM,
+    NNCL_PHASE_BATCH_NORM,
+    NNCL_PHASE_POOLING,
+    NNCL_PHASE_ELEMENTWISE,
+    NNCL_PHASE_LOSS,
+    NNCL_PHASE_OPTIMIZER,
+} nncl_phase;
+
+/* The event pointer a launch should pass: NULL unless profiling, when it
+ * records the event under the context's current phase (profile.c). */
+cl_event *nncl_profile_event(nncl_context *ctx, bool gemm);
+void nncl_profile_release(nncl_context *ctx);
+
 struct nncl_context {
     cl_platform_id platform;
     cl_device_id device;
@@ -44,6 +62,15 @@ struct nncl_context {
     size_t reduce_size;      /* work-group size of per-channel reductions */
     char build_options[128]; /* -D defines every program is built with */
     cl_mem partials;         /* scratch of nncl_sum */
+    uint64_t mem_current, mem_peak;
+    /* Profiling: the kind of work being queued, and events not yet read. */
+    bool profile;
+    int phase; /* an nncl_phase */
+    cl_event *events;
+    int *event_phase;
+    size_t n_events, events_cap;
+    double phase_seconds[NNCL_PROFILE_KINDS];
+    int64_t phase_launches[NNCL_PROFILE_KINDS];
     nncl_program_entry *programs;
     size_t n_programs;
 };
@@ -96,7 +123,7 @@ nncl_status nncl_sum(nncl_context *ctx, cl_mem x, size_t n, bool square, float s
 
 /* A zero-filled device buffer of `bytes` (at least 4). */
 nncl_status nncl_buffer_create(nncl_context *ctx, size_t bytes, cl_mem *out);
-void nncl_buffer_release(cl_mem mem);
+void nncl_buffer_release(nncl_context *ctx, cl_mem mem);
 nncl_status nncl_buffer_write(nncl_context *ctx, cl_mem mem, size_t offset, const void *src,
                               size_t bytes);
 nncl_status nncl_buffer_read(nncl_context *ctx, cl_mem mem, size_t offset, void *dst, size_t bytes);
@@ -238,6 +265,8 @@ typedef struct nncl_op_vtable {
 
 const char *nncl_op_name(nncl_op_kind op);
 const nncl_op_vtable *nncl_op_vtable_of(nncl_op_kind op);
+/* The profiling phase of an op's forward or backward pass. */
+nncl_phase nncl_op_phase(nncl_op_kind op, bool backward);
 
 /* Builder support (graph.c). Each returns NULL after recording an error. */
 bool nncl_builder_ready(nncl_graph *g, const char *op, nncl_node *const *inputs, int32_t n);

@@ -8,7 +8,7 @@
 typedef struct model_info {
     const char *name;
     const char *summary;
-    nncl_shape input; /* [C, H, W] of one image */
+    nncl_shape input; /* one sample: [C, L], [C, H, W] or [C, D, H, W] */
     int64_t classes;
     nncl_node *(*build)(nncl_graph *g, nncl_node *images);
 } model_info;

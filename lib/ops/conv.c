@@ -189,6 +189,7 @@ static nncl_status conv_backward(nncl_graph *g, nncl_node *node) {
         st = swap_outer(g, node->grad, first * d.c_out * d.spatial_out, g->workspace, dys, nb,
                         d.c_out, d.spatial_out);
         /* dW_g += dY_g [cg_out x cols] * columns_g^T [cols x kg] */
+        g->ctx->phase = NNCL_PHASE_CONV_BACKWARD_WEIGHTS;
         if (st == NNCL_OK && learn_w) st = launch_im2col(g, win, &d, x->out, first, nb);
         for (size_t gr = 0; learn_w && gr < d.groups && st == NNCL_OK; gr++)
             st = nncl_gemm(g->ctx, false, true, d.cg_out, d.kg, cols, 1.0f, g->workspace,
@@ -196,6 +197,7 @@ static nncl_status conv_backward(nncl_graph *g, nncl_node *node) {
                            1.0f, w->grad, gr * d.cg_out * d.kg, d.kg);
         if (!x->requires_grad) continue;
         /* columns_g = W_g^T [kg x cg_out] * dY_g [cg_out x cols], folded onto dX. */
+        g->ctx->phase = NNCL_PHASE_CONV_BACKWARD_DATA;
         for (size_t gr = 0; gr < d.groups && st == NNCL_OK; gr++)
             st = nncl_gemm(g->ctx, true, false, d.kg, cols, d.cg_out, 1.0f, w->value,
                            gr * d.cg_out * d.kg, d.kg, g->workspace, dys + gr * d.cg_out * cols,

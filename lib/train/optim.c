@@ -111,9 +111,9 @@ void nncl_optimizer_destroy(nncl_optimizer *opt) {
     if (!opt) return;
     for (size_t i = 0; i < opt->n_entries; i++)
         for (int k = 0; k < NNCL_OPTIM_STATES; k++)
-            nncl_buffer_release(opt->entries[i].state[k]);
-    nncl_buffer_release(opt->scale);
-    nncl_buffer_release(opt->squares);
+            nncl_buffer_release(opt->g->ctx, opt->entries[i].state[k]);
+    nncl_buffer_release(opt->g->ctx, opt->scale);
+    nncl_buffer_release(opt->g->ctx, opt->squares);
     free(opt->entries);
     free(opt);
 }
@@ -141,6 +141,7 @@ static nncl_status clip(nncl_optimizer *opt) {
 nncl_status nncl_optimizer_step(nncl_optimizer *opt) {
     if (!opt) return nncl_fail(NNCL_ERROR_INVALID_ARGUMENT, "nncl_optimizer_step: opt is NULL");
     const nncl_optim_params *p = &opt->p;
+    opt->g->ctx->phase = NNCL_PHASE_OPTIMIZER;
     nncl_status st = p->clip_grad_norm > 0 ? clip(opt) : NNCL_OK;
     opt->steps++;
     double t = (double)opt->steps;

@@ -1,0 +1,201 @@
+/* nncl-bench: training and inference speed of a built-in model on random
+ * data: first-step time (kernel builds included; --cold starts from empty
+ * kernel caches), steady-state median step time, images per second, peak
+ * device memory and device time per kind of work from profiling events.
+ * Benchmarks are programs, not tests: run them on a quiet machine. */
+#define _POSIX_C_SOURCE 200809L
+#include "models.h"
+#include "progress.h"
+
+#include <nncl.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+typedef struct options {
+    const char *model, *device;
+    int64_t batch, steps;
+    bool json, cold;
+} options;
+
+static int usage(void) {
+    fprintf(stderr,
+            "usage: nncl-bench --model NAME [--batch N] [--steps N] [--device SPEC] [--json] "
+            "[--cold]\n"
+            "  models: %s\n"
+            "  --batch N    batch size (default: 64, resnet18_cifar 32)\n"
+            "  --steps N    timed training and inference steps (default 20)\n"
+            "  --cold       start with empty kernel caches (nncl's and PoCL's)\n"
+            "  --json       one JSON object instead of the table\n",
+            model_names());
+    return 2;
+}
+
+static int fail(const char *what) {
+    fprintf(stderr, "nncl-bench: %s: %s\n", what, nncl_last_error());
+    return 1;
+}
+
+static int compare_doubles(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double median(double *v, int64_t n) {
+    qsort(v, (size_t)n, sizeof *v, compare_doubles);
+    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+/* Points both kernel caches at a new empty directory (before any OpenCL call). */
+static int cold_caches(char *dir, size_t size) {
+    snprintf(dir, size, "/tmp/nncl-bench-XXXXXX");
+    if (!mkdtemp(dir)) return -1;
+    char sub[600];
+    snprintf(sub, sizeof sub, "%s/pocl", dir);
+    setenv("POCL_CACHE_DIR", sub, 1);
+    snprintf(sub, sizeof sub, "%s/nncl", dir);
+    setenv("NNCL_CACHE_DIR", sub, 1);
+    return 0;
+}
+
+int main(int argc, char **argv) {
+    options o = {.steps = 20};
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "--json"))
+            o.json = true;
+        else if (!strcmp(a, "--cold"))
+            o.cold = true;
+        else if (!v)
+            return usage();
+        else if (!strcmp(a, "--model"))
+            o.model = argv[++i];
+        else if (!strcmp(a, "--device"))
+            o.device = argv[++i];
+        else if (!strcmp(a, "--batch"))
+            o.batch = atoll(argv[++i]);
+        else if (!strcmp(a, "--steps"))
+            o.steps = atoll(argv[++i]);
+        else
+            return usage();
+    }
+    const model_info *m = o.model ? model_find(o.model) : NULL;
+    if (!m) return usage();
+    if (!o.batch) o.batch = strcmp(o.model, "resnet18_cifar") ? 64 : 32;
+    if (o.batch < 2 || o.steps < 1) return usage();
+    char cache[512] = "";
+    if (o.cold && cold_caches(cache, sizeof cache)) return fail("cold caches");
+
+    double t0 = progress_now();
+    nncl_context *ctx;
+    if (nncl_context_create(&(nncl_context_options){.device = o.device, .profile = true}, &ctx))
+        return fail("device");
+    nncl_graph *g;
+    nncl_graph_create(ctx, &(nncl_graph_options){.seed = 1}, &g);
+    nncl_shape in = {.rank = m->input.rank + 1, .dims = {o.batch}};
+    for (int i = 0; i < m->input.rank; i++)
+        in.dims[i + 1] = m->input.dims[i];
+    nncl_node *x = nncl_input(g, "x", in), *y = nncl_input_labels(g, "y", o.batch);
+    nncl_node *logits = m->build(g, x);
+    nncl_node *loss = nncl_cross_entropy(g, logits, y, NULL, "loss");
+    if (nncl_graph_status(g) != NNCL_OK) {
+        fprintf(stderr, "nncl-bench: %s\n", nncl_graph_error(g));
+        return 1;
+    }
+    nncl_optimizer *opt;
+    if (nncl_optimizer_create(
+            g, &(nncl_optim_params){.kind = NNCL_OPTIM_SGD, .lr = 0.01f, .momentum = 0.9f}, &opt))
+        return fail("optimizer");
+    size_t n = (size_t)nncl_shape_numel(in);
+    float *data = malloc(n * sizeof *data);
+    int32_t *labels = malloc((size_t)o.batch * sizeof *labels);
+    float *out = malloc((size_t)(o.batch * m->classes) * sizeof *out);
+    srand(1);
+    for (size_t i = 0; i < n; i++)
+        data[i] = (float)rand() / (float)RAND_MAX * 2 - 1;
+    for (int64_t i = 0; i < o.batch; i++)
+        labels[i] = rand() % (int)m->classes;
+    float value;
+    if (nncl_graph_set_input(g, x, data, n * sizeof *data) ||
+        nncl_graph_set_input(g, y, labels, (size_t)o.batch * sizeof *labels) ||
+        nncl_train_step(g, opt, loss, &value))
+        return fail("first step");
+    double first = progress_now() - t0;
+
+    /* One more step so every kernel variant has run, then the timed ones. */
+    double *times = malloc((size_t)o.steps * sizeof *times);
+    if (nncl_train_step(g, opt, loss, &value)) return fail("step");
+    size_t kinds;
+    nncl_profile_entry profile[NNCL_PROFILE_KINDS];
+    nncl_context_profile(ctx, profile, NNCL_PROFILE_KINDS, &kinds, true);
+    for (int64_t s = 0; s < o.steps; s++) {
+        double t = progress_now();
+        if (nncl_train_step(g, opt, loss, &value)) return fail("step");
+        times[s] = progress_now() - t;
+    }
+    nncl_context_profile(ctx, profile, NNCL_PROFILE_KINDS, &kinds, true);
+    double train_step = median(times, o.steps);
+    if (nncl_graph_infer(g, logits, out, (size_t)(o.batch * m->classes) * sizeof *out))
+        return fail("inference");
+    for (int64_t s = 0; s < o.steps; s++) {
+        double t = progress_now();
+        if (nncl_graph_infer(g, logits, out, (size_t)(o.batch * m->classes) * sizeof *out))
+            return fail("inference");
+        times[s] = progress_now() - t;
+    }
+    double infer_step = median(times, o.steps);
+    uint64_t peak;
+    nncl_context_memory(ctx, NULL, &peak);
+    int64_t params = nncl_graph_trainable_count(g);
+    double profiled = 0;
+    for (size_t k = 0; k < kinds; k++)
+        profiled += profile[k].seconds;
+
+    if (o.json) {
+        printf(
+            "{\"model\": \"%s\", \"params\": %lld, \"batch\": %lld, \"train_img_per_s\": %.2f, "
+            "\"infer_img_per_s\": %.2f, \"first_step_s\": %.3f, \"peak_mem_bytes\": %llu, "
+            "\"train_step_ms\": %.3f, \"infer_step_ms\": %.3f, \"cold\": %s, \"device\": \"%s\", "
+            "\"profile_ms_per_step\": {",
+            o.model, (long long)params, (long long)o.batch, (double)o.batch / train_step,
+            (double)o.batch / infer_step, first, (unsigned long long)peak, train_step * 1e3,
+            infer_step * 1e3, o.cold ? "true" : "false", nncl_context_device(ctx)->name);
+        for (size_t k = 0; k < kinds; k++)
+            printf("%s\"%s\": %.3f", k ? ", " : "", profile[k].kind,
+                   profile[k].seconds / (double)o.steps * 1e3);
+        printf("}}\n");
+    } else {
+        printf("model %s: %lld parameters, batch %lld, on %s\n", o.model, (long long)params,
+               (long long)o.batch, nncl_context_device(ctx)->name);
+        printf("  first training step    %8.2f s   (%s kernel caches)\n", first,
+               o.cold ? "empty" : "existing");
+        printf("  training step, median  %8.1f ms  %8.1f images/s\n", train_step * 1e3,
+               (double)o.batch / train_step);
+        printf("  inference, median      %8.1f ms  %8.1f images/s\n", infer_step * 1e3,
+               (double)o.batch / infer_step);
+        printf("  peak device memory     %8.1f MiB\n", (double)peak / 1048576.0);
+        printf("  device time per training step, by kind (%.1f ms of %.1f ms):\n",
+               profiled / (double)o.steps * 1e3, train_step * 1e3);
+        for (size_t k = 0; k < kinds; k++)
+            if (profile[k].launches)
+                printf("    %-22s %8.2f ms  %5.1f%%  (%lld launches)\n", profile[k].kind,
+                       profile[k].seconds / (double)o.steps * 1e3,
+                       100 * profile[k].seconds / profiled,
+                       (long long)(profile[k].launches / o.steps));
+    }
+    free(times);
+    free(data);
+    free(labels);
+    free(out);
+    nncl_optimizer_destroy(opt);
+    nncl_graph_destroy(g);
+    nncl_context_destroy(ctx);
+    if (o.cold) {
+        char cmd[600];
+        snprintf(cmd, sizeof cmd, "rm -rf '%s'", cache);
+        if (system(cmd) != 0) fprintf(stderr, "nncl-bench: could not remove %s\n", cache);
+    }
+    return 0;
+}
