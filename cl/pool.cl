@@ -3,12 +3,15 @@
  * backward, and propagates NaN as PyTorch does. Backward gathers from the
  * outputs whose windows cover each input element, so no atomics are needed. */
 
-int tap_source(int i, int kk, int stride, int pad, int dil, int out) {
-    int num = i + pad - kk * dil;
-    if (num < 0 || num % stride) return -1;
-    int o = num / stride;
-    return o < out ? o : -1;
+/* The outputs whose windows reach input i along one dim are lo..hi (those
+ * with `aligned` also hit it when the window is dilated). */
+void covering(int i, int k, int s, int p, int d, int out, int *lo, int *hi) {
+    int first = i + p - (k - 1) * d; /* the earliest window start that reaches i */
+    *lo = first <= 0 ? 0 : (first + s - 1) / s;
+    *hi = min((i + p) / s, out - 1);
 }
+
+bool aligned(int i, int o, int s, int p, int d) { return d == 1 || (i + p - o * s) % d == 0; }
 
 __kernel void max_pool_forward(__global const float *x, __global float *y, __global int *argmax,
                                int total, int4 in, int4 out, int4 k, int4 stride, int4 pad,
@@ -52,16 +55,17 @@ __kernel void max_pool_backward(__global const float *dy, __global const int *ar
     int iw = at % in.z, ih = (at / in.z) % in.y, id = at / (in.z * in.y);
     int plane = i / (in.x * in.y * in.z);
     long base = (long)plane * out.x * out.y * out.z;
+    int d0, d1, h0, h1, w0, w1;
+    covering(id, k.x, stride.x, pad.x, dil.x, out.x, &d0, &d1);
+    covering(ih, k.y, stride.y, pad.y, dil.y, out.y, &h0, &h1);
+    covering(iw, k.z, stride.z, pad.z, dil.z, out.z, &w0, &w1);
     float sum = 0.0f;
-    for (int kd = 0; kd < k.x; kd++) {
-        int od = tap_source(id, kd, stride.x, pad.x, dil.x, out.x);
-        if (od < 0) continue;
-        for (int kh = 0; kh < k.y; kh++) {
-            int oh = tap_source(ih, kh, stride.y, pad.y, dil.y, out.y);
-            if (oh < 0) continue;
-            for (int kw = 0; kw < k.z; kw++) {
-                int ow = tap_source(iw, kw, stride.z, pad.z, dil.z, out.z);
-                if (ow < 0) continue;
+    for (int od = d0; od <= d1; od++) {
+        if (!aligned(id, od, stride.x, pad.x, dil.x)) continue;
+        for (int oh = h0; oh <= h1; oh++) {
+            if (!aligned(ih, oh, stride.y, pad.y, dil.y)) continue;
+            for (int ow = w0; ow <= w1; ow++) {
+                if (!aligned(iw, ow, stride.z, pad.z, dil.z)) continue;
                 long o = base + (od * out.y + oh) * out.z + ow;
                 if (argmax[o] == at) sum += dy[o];
             }
@@ -117,22 +121,18 @@ __kernel void avg_pool_backward(__global const float *dy, __global float *dx, in
     int at = i % (in.x * in.y * in.z);
     int iw = at % in.z, ih = (at / in.z) % in.y, id = at / (in.z * in.y);
     long base = (long)(i / (in.x * in.y * in.z)) * out.x * out.y * out.z;
+    int d0, d1, h0, h1, w0, w1;
+    covering(id, k.x, stride.x, pad.x, 1, out.x, &d0, &d1);
+    covering(ih, k.y, stride.y, pad.y, 1, out.y, &h0, &h1);
+    covering(iw, k.z, stride.z, pad.z, 1, out.z, &w0, &w1);
     float sum = 0.0f;
-    for (int kd = 0; kd < k.x; kd++) {
-        int od = tap_source(id, kd, stride.x, pad.x, 1, out.x);
-        if (od < 0) continue;
-        for (int kh = 0; kh < k.y; kh++) {
-            int oh = tap_source(ih, kh, stride.y, pad.y, 1, out.y);
-            if (oh < 0) continue;
-            for (int kw = 0; kw < k.z; kw++) {
-                int ow = tap_source(iw, kw, stride.z, pad.z, 1, out.z);
-                if (ow < 0) continue;
-                int d0, d1, h0, h1, w0, w1;
+    for (int od = d0; od <= d1; od++)
+        for (int oh = h0; oh <= h1; oh++)
+            for (int ow = w0; ow <= w1; ow++) {
+                int a0, a1, b0, b1, c0, c1;
                 float div = avg_divisor(od, oh, ow, in, k, stride, pad, pad_end, exclude_pad,
-                                        &d0, &d1, &h0, &h1, &w0, &w1);
+                                        &a0, &a1, &b0, &b1, &c0, &c1);
                 sum += dy[base + (od * out.y + oh) * out.z + ow] / div;
             }
-        }
-    }
     dx[i] = accumulate ? dx[i] + sum : sum;
 }
