@@ -14,11 +14,20 @@ float channel_reduce(__global const float *x, int batch, int channels, int inner
                      float shift, int power, __local float *scratch) {
     int lid = get_local_id(0), lsize = NNCL_REDUCE_WG;
     float s = 0.0f;
-    int count = batch * inner;
-    for (int i = lid; i < count; i += lsize) {
-        int n = i / inner, j = i % inner;
-        float v = x[((long)n * channels + c) * inner + j] - shift;
-        s += power == 2 ? v * v : v;
+    /* Wide planes: each item walks rows; narrow ones: the flattened index. */
+    if (inner >= lsize) {
+        for (int n = 0; n < batch; n++) {
+            __global const float *row = x + ((long)n * channels + c) * inner;
+            for (int j = lid; j < inner; j += lsize) {
+                float v = row[j] - shift;
+                s += power == 2 ? v * v : v;
+            }
+        }
+    } else {
+        for (int i = lid; i < batch * inner; i += lsize) {
+            float v = x[((long)(i / inner) * channels + c) * inner + i % inner] - shift;
+            s += power == 2 ? v * v : v;
+        }
     }
     scratch[lid] = s;
     barrier(CLK_LOCAL_MEM_FENCE);
@@ -80,13 +89,15 @@ __kernel __attribute__((reqd_work_group_size(NNCL_REDUCE_WG, 1, 1))) void bn_bac
     __local float scratch[2 * NNCL_REDUCE_WG];
     int c = get_group_id(0), lid = get_local_id(0), lsize = NNCL_REDUCE_WG;
     float s1 = 0.0f, s2 = 0.0f, m = mean[c], is = invstd[c];
-    int count = batch * inner;
-    for (int i = lid; i < count; i += lsize) {
-        long at = ((long)(i / inner) * channels + c) * inner + i % inner;
-        float g = dy[at];
-        s1 += g;
-        s2 += g * (x[at] - m) * is;
-    }
+    bool rows = inner >= lsize; /* as in channel_reduce */
+    for (int n = 0; n < (rows ? batch : 1); n++)
+        for (int i = lid; i < (rows ? inner : batch * inner); i += lsize) {
+            long at = rows ? ((long)n * channels + c) * inner + i
+                           : ((long)(i / inner) * channels + c) * inner + i % inner;
+            float g = dy[at];
+            s1 += g;
+            s2 += g * (x[at] - m) * is;
+        }
     scratch[lid] = s1;
     scratch[lsize + lid] = s2;
     barrier(CLK_LOCAL_MEM_FENCE);
