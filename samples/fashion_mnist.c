@@ -1,5 +1,5 @@
 /* Fashion-MNIST with a small CNN, written against the public API: load the
- * IDX files, build the network, train with Adam for a few epochs, measure
+ * IDX files, build the network, train with AdamW for a few epochs, measure
  * test accuracy after each, then save the model and draw training.png
  * (loss and accuracy curves) and filters.png (the first layer's filters).
  *
@@ -92,7 +92,9 @@ int main(int argc, char **argv) {
     h = nncl_max_pool(g, h, &(nncl_pool_params){.kernel = {2, 2}}, "pool2");
     h = nncl_relu(g, nncl_linear(g, nncl_flatten(g, h), 128, NULL, "fc1"));
     nncl_node *logits = nncl_linear(g, nncl_dropout(g, h, 0.5f, "dropout"), CLASSES, NULL, "fc2");
-    nncl_node *loss = nncl_cross_entropy(g, logits, y, NULL, "loss");
+    /* Label smoothing 0.1: the targets keep a little probability for every class. */
+    nncl_node *loss =
+        nncl_cross_entropy(g, logits, y, &(nncl_loss_params){.label_smoothing = 0.1f}, "loss");
     if (nncl_graph_status(g) != NNCL_OK) {
         fprintf(stderr, "fashion_mnist: %s\n", nncl_graph_error(g));
         return 1;
@@ -102,10 +104,12 @@ int main(int argc, char **argv) {
     fputs(summary, stdout);
     nncl_free(summary);
 
+    /* AdamW, its rate annealed to zero over the whole run along a cosine. */
     nncl_optimizer *opt;
-    check(
-        nncl_optimizer_create(g, &(nncl_optim_params){.kind = NNCL_OPTIM_ADAM, .lr = 1e-3f}, &opt),
-        "optimizer");
+    check(nncl_optimizer_create(
+              g, &(nncl_optim_params){.kind = NNCL_OPTIM_ADAMW, .lr = 2e-3f, .weight_decay = 1e-4f},
+              &opt),
+          "optimizer");
     /* Pixels scaled to [0, 1], then normalised with Fashion-MNIST's mean and std. */
     nncl_loader *train_batches, *test_batches;
     check(nncl_loader_create(

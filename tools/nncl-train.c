@@ -17,6 +17,7 @@
 typedef struct options {
     const char *data, *model, *device, *save, *resume, *log_json;
     int64_t epochs, steps, batch;
+    float smoothing;
     nncl_optim_params optim;
     nncl_schedule schedule;
     nncl_loader_options loader;
@@ -39,6 +40,7 @@ static void usage(FILE *f) {
         "  --weight-decay X      L2 (adamw: decoupled decay)\n"
         "  --l1 X                L1 regularisation\n"
         "  --clip X              clip gradients to global norm X\n"
+        "  --label-smoothing X   cross-entropy label smoothing in [0, 1]\n"
         "  --schedule NAME       constant, step, multistep, exponential, cosine (per epoch)\n"
         "  --step-size N         step schedule period in epochs (default 2)\n"
         "  --gamma X             decay factor (default 0.1; exponential: 0.9)\n"
@@ -80,9 +82,10 @@ static int parse_args(int argc, char **argv, options *o) {
             return 2;
         }
         static const char *const numeric_flags[] = {
-            "--epochs",       "--steps", "--batch",  "--lr",        "--momentum",
-            "--weight-decay", "--l1",    "--clip",   "--step-size", "--gamma",
-            "--warmup",       "--shift", "--rotate", "--noise",     "--seed"};
+            "--epochs",    "--steps",        "--batch",  "--lr",
+            "--momentum",  "--weight-decay", "--l1",     "--clip",
+            "--step-size", "--gamma",        "--warmup", "--shift",
+            "--rotate",    "--noise",        "--seed",   "--label-smoothing"};
         for (size_t k = 0; k < sizeof numeric_flags / sizeof numeric_flags[0]; k++)
             if (!strcmp(a, numeric_flags[k]) && !parse_number(v, &x)) {
                 fprintf(stderr, "nncl-train: %s takes a number, not '%s'\n", a, v);
@@ -131,6 +134,8 @@ static int parse_args(int argc, char **argv, options *o) {
             o->optim.l1 = (float)x;
         else if (NUM("--clip"))
             o->optim.clip_grad_norm = (float)x;
+        else if (NUM("--label-smoothing"))
+            o->smoothing = (float)x;
         else if (NUM("--step-size"))
             o->schedule.step_size = (int64_t)x;
         else if (NUM("--gamma"))
@@ -249,7 +254,8 @@ static int setup(run *r, const options *o) {
     r->x = nncl_input(r->g, "image", NNCL_SHAPE(o->batch, s.dims[0], s.dims[1], s.dims[2]));
     r->y = nncl_input_labels(r->g, "label", o->batch);
     r->logits = r->model->build(r->g, r->x);
-    r->loss = nncl_cross_entropy(r->g, r->logits, r->y, NULL, "loss");
+    r->loss = nncl_cross_entropy(r->g, r->logits, r->y,
+                                 &(nncl_loss_params){.label_smoothing = o->smoothing}, "loss");
     if (nncl_graph_status(r->g) != NNCL_OK) {
         fprintf(stderr, "nncl-train: %s\n", nncl_graph_error(r->g));
         return 1;
