@@ -21,6 +21,26 @@ int test_context_teardown(void **state) {
     return 0;
 }
 
+void assert_contains(const char *text, const char *part) {
+    if (!text || !strstr(text, part))
+        fail_msg("expected \"%s\" in \"%s\"", part, text ? text : "(null)");
+}
+
+char test_dir[64];
+
+int test_dir_setup(void **state) {
+    (void)state;
+    snprintf(test_dir, sizeof test_dir, "/tmp/nncl-test-XXXXXX");
+    return mkdtemp(test_dir) ? 0 : -1;
+}
+
+int test_dir_teardown(void **state) {
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", test_dir);
+    if (system(cmd) != 0) return -1;
+    return test_context_teardown(state);
+}
+
 static uint64_t next(uint64_t *s) {
     uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
     z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;

@@ -26,6 +26,15 @@
 nncl_context *test_context(void);
 int test_context_teardown(void **state);
 
+/* Fails the test unless text contains part. */
+void assert_contains(const char *text, const char *part);
+
+/* A fresh directory under /tmp for the test program's files: cmocka group
+ * setup and teardown (the teardown removes it and the shared context). */
+extern char test_dir[64];
+int test_dir_setup(void **state);
+int test_dir_teardown(void **state);
+
 /* Uniform doubles in [lo, hi), rounded to float so host and device agree. */
 void random_fill(double *x, int64_t n, uint64_t seed, double lo, double hi);
 /* n distinct values spread over [-2, 2] with spacing 4/n, none closer than

@@ -15,8 +15,6 @@
 #include <unistd.h>
 
 static const char *self;
-static char dir[64];
-
 enum { BATCH = 8, STEPS = 6 };
 
 typedef struct net {
@@ -75,7 +73,7 @@ static char *path_of(const char *name) {
     static char p[4][128];
     static int k;
     k = (k + 1) % 4;
-    snprintf(p[k], sizeof p[k], "%s/%s", dir, name);
+    snprintf(p[k], sizeof p[k], "%s/%s", test_dir, name);
     return p[k];
 }
 
@@ -280,21 +278,8 @@ static void test_killed_save_leaves_a_checkpoint(void **state) {
     }
     nncl_graph_destroy(g);
     char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -f %s/*.tmp.*", dir);
+    snprintf(cmd, sizeof cmd, "rm -f %s/*.tmp.*", test_dir);
     assert_int_equal(system(cmd), 0);
-}
-
-static int setup(void **state) {
-    (void)state;
-    snprintf(dir, sizeof dir, "/tmp/nncl-ckpt-XXXXXX");
-    return mkdtemp(dir) ? 0 : -1;
-}
-
-static int teardown(void **state) {
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    if (system(cmd) != 0) return -1;
-    return test_context_teardown(state);
 }
 
 int main(int argc, char **argv) {
@@ -308,5 +293,5 @@ int main(int argc, char **argv) {
         cmocka_unit_test(test_damaged_files),
         cmocka_unit_test(test_killed_save_leaves_a_checkpoint),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, test_dir_setup, test_dir_teardown);
 }

@@ -10,11 +10,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static void assert_contains(const char *text, const char *part) {
-    if (!text || !strstr(text, part))
-        fail_msg("expected \"%s\" in \"%s\"", part, text ? text : "(null)");
-}
-
 static void test_device_listing(void **state) {
     (void)state;
     size_t count = 0;

@@ -260,10 +260,10 @@ static void test_he_initialisation(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_hand_worked_1d),
-        cmocka_unit_test(test_vertical_edge_example),         cmocka_unit_test(test_output_size_rule),
-        cmocka_unit_test(test_conv_then_pool_size),    cmocka_unit_test(test_parameter_count),
-        cmocka_unit_test(test_conv_against_reference), cmocka_unit_test(test_he_initialisation),
+        cmocka_unit_test(test_hand_worked_1d),    cmocka_unit_test(test_vertical_edge_example),
+        cmocka_unit_test(test_output_size_rule),  cmocka_unit_test(test_conv_then_pool_size),
+        cmocka_unit_test(test_parameter_count),   cmocka_unit_test(test_conv_against_reference),
+        cmocka_unit_test(test_he_initialisation),
     };
     return cmocka_run_group_tests(tests, NULL, test_context_teardown);
 }

@@ -11,27 +11,12 @@
 #include <unistd.h>
 #include <zlib.h>
 
-static char dir[64];
-
-static int make_dir(void **state) {
-    (void)state;
-    snprintf(dir, sizeof dir, "/tmp/nncl-data-XXXXXX");
-    return mkdtemp(dir) ? 0 : -1;
-}
-
-static int remove_dir(void **state) {
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    if (system(cmd) != 0) return -1;
-    return test_context_teardown(state);
-}
-
 /* Writes an IDX file: magic bytes, big-endian dims, then data (possibly cut
  * short to `keep` bytes of payload). */
 static void write_idx(const char *name, const unsigned char magic[4], const uint32_t *dims,
                       const unsigned char *data, size_t keep, bool gz) {
     char path[128];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
+    snprintf(path, sizeof path, "%s/%s", test_dir, name);
     unsigned char header[4 + 16];
     memcpy(header, magic, 4);
     for (int i = 0; i < magic[3]; i++) {
@@ -74,7 +59,7 @@ static char *in_dir(const char *name) {
     static char path[2][128];
     static int k;
     k ^= 1;
-    snprintf(path[k], sizeof path[k], "%s/%s", dir, name);
+    snprintf(path[k], sizeof path[k], "%s/%s", test_dir, name);
     return path[k];
 }
 
@@ -99,7 +84,7 @@ static void test_idx_plain_and_gzip(void **state) {
     /* The MNIST names, found with or without .gz. */
     write_good("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte", true);
     nncl_dataset *ds;
-    ASSERT_OK(nncl_dataset_load_mnist(dir, false, &ds));
+    ASSERT_OK(nncl_dataset_load_mnist(test_dir, false, &ds));
     assert_int_equal(nncl_dataset_count(ds), COUNT);
     nncl_dataset_destroy(ds);
 }
@@ -377,5 +362,5 @@ int main(void) {
         cmocka_unit_test(test_loader_shuffle_and_seek),
         cmocka_unit_test(test_augmentations),
     };
-    return cmocka_run_group_tests(tests, make_dir, remove_dir);
+    return cmocka_run_group_tests(tests, test_dir_setup, test_dir_teardown);
 }

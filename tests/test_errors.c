@@ -7,11 +7,6 @@
 
 #include <string.h>
 
-static void assert_contains(const char *text, const char *part) {
-    if (!text || !strstr(text, part))
-        fail_msg("expected \"%s\" in \"%s\"", part, text ? text : "(null)");
-}
-
 static nncl_graph *new_graph(void) {
     nncl_graph *g;
     ASSERT_OK(nncl_graph_create(test_context(), NULL, &g));

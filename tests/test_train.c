@@ -14,8 +14,6 @@
 #error "NNCL_TRAIN_EXE must name the nncl-train program"
 #endif
 
-static char dir[64];
-
 /* Class 0: horizontal stripes, class 1: vertical, at a random phase, with
  * noise: count images of size x size. */
 static void stripes(uint8_t *img, int32_t *labels, int count, int size, unsigned seed) {
@@ -92,7 +90,7 @@ static void test_loss_falls_on_synthetic_data(void **state) {
 static void write_idx(const char *name, const uint8_t *data, const uint32_t *dims, int rank,
                       size_t bytes) {
     char path[128];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
+    snprintf(path, sizeof path, "%s/%s", test_dir, name);
     FILE *f = fopen(path, "wb");
     assert_non_null(f);
     unsigned char head[4] = {0, 0, 8, (unsigned char)rank};
@@ -106,10 +104,10 @@ static void write_idx(const char *name, const uint8_t *data, const uint32_t *dim
     fclose(f);
 }
 
-/* Runs nncl-train with args in dir; returns its exit status, output in out. */
+/* Runs nncl-train with args in test_dir; returns its exit status, output in out. */
 static int train(const char *args, char *out, size_t size) {
     char cmd[1024];
-    snprintf(cmd, sizeof cmd, "cd '%s' && '%s' --data . %s 2>&1", dir, NNCL_TRAIN_EXE, args);
+    snprintf(cmd, sizeof cmd, "cd '%s' && '%s' --data . %s 2>&1", test_dir, NNCL_TRAIN_EXE, args);
     FILE *p = popen(cmd, "r");
     assert_non_null(p);
     size_t n = fread(out, 1, size - 1, p);
@@ -153,7 +151,7 @@ static void test_nncl_train_command(void **state) {
     assert_non_null(strstr(out, "epoch 2/2"));
     assert_non_null(strstr(out, "test acc"));
     char path[128];
-    snprintf(path, sizeof path, "%s/log.json", dir);
+    snprintf(path, sizeof path, "%s/log.json", test_dir);
     assert_int_equal(count_lines(path), 2);
     FILE *f = fopen(path, "r");
     char line[512];
@@ -184,23 +182,10 @@ static void test_nncl_train_command(void **state) {
     assert_non_null(strstr(out, "missing.safetensors"));
 }
 
-static int setup(void **state) {
-    (void)state;
-    snprintf(dir, sizeof dir, "/tmp/nncl-train-XXXXXX");
-    return mkdtemp(dir) ? 0 : -1;
-}
-
-static int teardown(void **state) {
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    if (system(cmd) != 0) return -1;
-    return test_context_teardown(state);
-}
-
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_loss_falls_on_synthetic_data),
         cmocka_unit_test(test_nncl_train_command),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, test_dir_setup, test_dir_teardown);
 }
