@@ -74,6 +74,29 @@ __kernel void max_pool_backward(__global const float *dy, __global const int *ar
     dx[i] = accumulate ? dx[i] + sum : sum;
 }
 
+/* Max pooling backward when the windows tile the input exactly (stride =
+ * kernel, no padding or dilation, sizes divisible): each input element lies
+ * in exactly one window, so each window writes its own elements. */
+__kernel void max_pool_backward_tiled(__global const float *dy, __global const int *argmax,
+                                      __global float *dx, int total, int4 in, int4 out, int4 k,
+                                      int accumulate) {
+    int o = get_global_id(0);
+    if (o >= total) return;
+    int ow = o % out.z, oh = (o / out.z) % out.y, od = (o / (out.z * out.y)) % out.x;
+    long plane = o / (out.x * out.y * out.z);
+    __global float *dxp = dx + plane * in.x * in.y * in.z;
+    int best = argmax[o];
+    float g = dy[o];
+    for (int kd = 0; kd < k.x; kd++)
+        for (int kh = 0; kh < k.y; kh++) {
+            int row = ((od * k.x + kd) * in.y + oh * k.y + kh) * in.z + ow * k.z;
+            for (int kw = 0; kw < k.z; kw++) {
+                float v = row + kw == best ? g : 0.0f;
+                dxp[row + kw] = accumulate ? dxp[row + kw] + v : v;
+            }
+        }
+}
+
 /* Start of the window along one dim, its end clipped to the padded input
  * (count_include_pad counts up to there) and the real elements it covers. */
 int window_span(int o, int stride, int pad_begin, int size, int in, int pad_end, int *start,

@@ -110,6 +110,16 @@ static nncl_status pool_forward(nncl_graph *g, nncl_node *node) {
                                  NNCL_ARG(pad_end), NNCL_ARG(exclude)));
 }
 
+/* The windows cover the input exactly once: stride = kernel, no padding
+ * or dilation, every size a multiple of the kernel. */
+static bool tiles(const nncl_window *w) {
+    for (int d = 0; d < 3; d++)
+        if (w->stride[d] != w->kernel[d] || w->dilation[d] != 1 || w->pad_begin[d] ||
+            w->pad_end[d] || w->out[d] * w->kernel[d] != w->in[d])
+            return false;
+    return true;
+}
+
 static nncl_status pool_backward(nncl_graph *g, nncl_node *node) {
     const nncl_window *w = &node->attrs.pool.win;
     nncl_node *x = node->inputs[0];
@@ -117,6 +127,13 @@ static nncl_status pool_backward(nncl_graph *g, nncl_node *node) {
     cl_int4 in = nncl_int4(w->in), out = nncl_int4(w->out), k = nncl_int4(w->kernel),
             stride = nncl_int4(w->stride), pad = nncl_int4(w->pad_begin),
             pad_end = nncl_int4(w->pad_end), dil = nncl_int4(w->dilation);
+    if (is_max(node->op) && tiles(w)) {
+        cl_int outputs = (cl_int)nncl_shape_numel(node->shape);
+        return nncl_launch(g->ctx, "pool.cl", "max_pool_backward_tiled", (size_t)outputs,
+                           NNCL_ARGS(NNCL_ARG(node->grad), NNCL_ARG(node->aux[0]),
+                                     NNCL_ARG(x->grad), NNCL_ARG(outputs), NNCL_ARG(in),
+                                     NNCL_ARG(out), NNCL_ARG(k), NNCL_ARG(acc)));
+    }
     if (is_max(node->op))
         return nncl_launch(g->ctx, "pool.cl", "max_pool_backward", (size_t)total,
                            NNCL_ARGS(NNCL_ARG(node->grad), NNCL_ARG(node->aux[0]),
