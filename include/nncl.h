@@ -258,6 +258,11 @@ const char *nncl_node_name(const nncl_node *node);
  * nncl_free. */
 nncl_status nncl_graph_summary(const nncl_graph *g, char **text);
 
+/* Bytes of every node's output, plus its gradient where one flows, as if
+ * each had its own buffer: the activation memory of a training step
+ * without any reuse (parameters and scratch not included). */
+uint64_t nncl_graph_activation_bytes(nncl_graph *g);
+
 /* Frees memory the library handed to the caller (nncl_graph_summary). */
 void nncl_free(void *ptr);
 

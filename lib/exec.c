@@ -39,14 +39,21 @@ static bool has_learning_param(const nncl_graph *g, const nncl_node *node) {
     return false;
 }
 
-static nncl_status plan(nncl_graph *g) {
-    if (g->planned) return NNCL_OK;
-    size_t workspace = 0;
+void nncl_mark_gradients(nncl_graph *g) {
     for (size_t i = 0; i < g->n_nodes; i++) {
         nncl_node *node = g->nodes[i];
         node->requires_grad = node->wants_grad || has_learning_param(g, node);
         for (int32_t k = 0; k < node->n_inputs; k++)
             node->requires_grad |= node->inputs[k]->requires_grad;
+    }
+}
+
+static nncl_status plan(nncl_graph *g) {
+    if (g->planned) return NNCL_OK;
+    size_t workspace = 0;
+    nncl_mark_gradients(g);
+    for (size_t i = 0; i < g->n_nodes; i++) {
+        nncl_node *node = g->nodes[i];
         nncl_status st = NNCL_OK;
         if (!node->out) st = nncl_buffer_create(g->ctx, node_bytes(node), &node->out);
         if (st == NNCL_OK && node->requires_grad && !node->grad)

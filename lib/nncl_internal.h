@@ -295,6 +295,10 @@ nncl_param_entry *nncl_node_param(nncl_graph *g, const nncl_node *node, size_t i
 nncl_status nncl_graph_write_input(nncl_graph *g, nncl_node *input, const void *data, size_t bytes,
                                    cl_event *done);
 
+/* Sets every node's requires_grad: a gradient flows into its output
+ * (it has learning parameters, asked for one, or an input has one). */
+void nncl_mark_gradients(nncl_graph *g);
+
 /* Makes sure node->aux[slot] exists with `bytes` (zero-filled when new). */
 nncl_status nncl_node_aux(nncl_graph *g, nncl_node *node, int slot, size_t bytes);
 

@@ -96,3 +96,14 @@ nncl_status nncl_graph_summary(const nncl_graph *g, char **out) {
 void nncl_free(void *ptr) {
     free(ptr);
 }
+
+uint64_t nncl_graph_activation_bytes(nncl_graph *g) {
+    if (!g) return 0;
+    nncl_mark_gradients(g);
+    uint64_t total = 0;
+    for (size_t i = 0; i < g->n_nodes; i++) {
+        uint64_t bytes = (uint64_t)nncl_shape_numel(g->nodes[i]->shape) * 4; /* float32, int32 */
+        total += g->nodes[i]->requires_grad ? 2 * bytes : bytes;
+    }
+    return total;
+}

@@ -190,11 +190,49 @@ static void test_cache_off_and_defaults(void **state) {
         unsetenv("NNCL_CACHE_DIR");
 }
 
+/* Activation bytes without reuse, memory counters and profiling totals. */
+static void test_memory_and_profile(void **state) {
+    (void)state;
+    nncl_context *ctx;
+    ASSERT_OK(nncl_context_create(&(nncl_context_options){.profile = true}, &ctx));
+    uint64_t empty;
+    nncl_context_memory(ctx, &empty, NULL);
+    nncl_graph *g;
+    ASSERT_OK(nncl_graph_create(ctx, NULL, &g));
+    nncl_node *x = nncl_input(g, "x", NNCL_SHAPE(2, 3));
+    nncl_node *y = nncl_relu(g, nncl_linear(g, x, 4, NULL, "fc"));
+    /* x: 24 bytes, no gradient; fc and relu: 32 bytes each, with gradients. */
+    assert_int_equal(nncl_graph_activation_bytes(g), 24 + 2 * 32 + 2 * 32);
+    uint64_t before, peak, after;
+    nncl_context_memory(ctx, &before, NULL);
+    float in[6] = {1, 2, 3, 4, 5, 6}, out[8];
+    ASSERT_OK(nncl_graph_set_input(g, x, in, sizeof in));
+    ASSERT_OK(nncl_graph_forward(g));
+    ASSERT_OK(nncl_graph_read(g, y, out, sizeof out));
+    nncl_context_memory(ctx, &after, &peak);
+    assert_true(after >= before + 24 + 2 * 32 && peak >= after);
+    nncl_profile_entry e[NNCL_PROFILE_KINDS];
+    size_t n;
+    ASSERT_OK(nncl_context_profile(ctx, e, NNCL_PROFILE_KINDS, &n, true));
+    assert_int_equal(n, NNCL_PROFILE_KINDS);
+    assert_string_equal(e[3].kind, "gemm");
+    assert_true(e[3].launches == 1 && e[6].launches >= 1); /* the GEMM; bias and ReLU */
+    ASSERT_OK(nncl_context_profile(ctx, e, NNCL_PROFILE_KINDS, &n, false));
+    assert_int_equal(e[3].launches, 0); /* reset */
+    nncl_graph_destroy(g);
+    nncl_context_memory(ctx, &after, NULL);
+    assert_int_equal(after, empty); /* everything the graph held is released */
+    nncl_context_destroy(ctx);
+    ASSERT_OK(nncl_context_create(&(nncl_context_options){.cache_dir = "off"}, &ctx));
+    assert_int_equal(nncl_context_profile(ctx, e, NNCL_PROFILE_KINDS, &n, false), NNCL_ERROR_STATE);
+    nncl_context_destroy(ctx);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_device_listing),          cmocka_unit_test(test_device_specs),
         cmocka_unit_test(test_device_from_environment), cmocka_unit_test(test_kernel_cache),
-        cmocka_unit_test(test_cache_off_and_defaults),
+        cmocka_unit_test(test_cache_off_and_defaults),  cmocka_unit_test(test_memory_and_profile),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
