@@ -70,13 +70,16 @@ __kernel void bn_running_stats(__global const float *running_mean,
 /* y = (x - mean) * invstd * gamma + beta; affine 0 means gamma 1, beta 0. */
 __kernel void bn_apply(__global const float *x, __global float *y, __global const float *mean,
                        __global const float *invstd, __global const float *gamma,
-                       __global const float *beta, int channels, int inner, int total,
+                       __global const float *beta, int channels, int inner, int rows,
                        int affine) {
-    int i = get_global_id(0);
-    if (i >= total) return;
-    int c = (i / inner) % channels;
-    float v = (x[i] - mean[c]) * invstd[c];
-    y[i] = affine ? v * gamma[c] + beta[c] : v;
+    int r = get_global_id(0); /* one (sample, channel) row of `inner` values */
+    if (r >= rows) return;
+    int c = r % channels;
+    float scale = invstd[c] * (affine ? gamma[c] : 1.0f);
+    float shift = (affine ? beta[c] : 0.0f) - mean[c] * scale;
+    __global const float *xr = x + (long)r * inner;
+    __global float *yr = y + (long)r * inner;
+    for (int j = 0; j < inner; j++) yr[j] = xr[j] * scale + shift;
 }
 
 /* Per channel: sum_dy = sum(dy), sum_dy_xhat = sum(dy * xhat); they are
@@ -123,17 +126,18 @@ __kernel __attribute__((reqd_work_group_size(NNCL_REDUCE_WG, 1, 1))) void bn_bac
 __kernel void bn_backward_input(__global const float *dy, __global const float *x,
                                 __global const float *mean, __global const float *invstd,
                                 __global const float *gamma, __global const float *sums,
-                                __global float *dx, int channels, int inner, int total, float count,
+                                __global float *dx, int channels, int inner, int rows, float count,
                                 int affine, int training, int accumulate) {
-    int i = get_global_id(0);
-    if (i >= total) return;
-    int c = (i / inner) % channels;
-    float scale = (affine ? gamma[c] : 1.0f) * invstd[c];
-    float g = dy[i];
-    if (training) {
-        float xhat = (x[i] - mean[c]) * invstd[c];
-        g = g - sums[2 * c] / count - xhat * sums[2 * c + 1] / count;
+    int r = get_global_id(0); /* one (sample, channel) row */
+    if (r >= rows) return;
+    int c = r % channels;
+    float is = invstd[c], scale = (affine ? gamma[c] : 1.0f) * is, m = mean[c];
+    float mean_dy = training ? sums[2 * c] / count : 0.0f;
+    float mean_dy_xhat = training ? sums[2 * c + 1] / count : 0.0f;
+    long at = (long)r * inner;
+    for (int j = 0; j < inner; j++) {
+        float xhat = (x[at + j] - m) * is;
+        float v = scale * (dy[at + j] - mean_dy - xhat * mean_dy_xhat);
+        dx[at + j] = accumulate ? dx[at + j] + v : v;
     }
-    float v = scale * g;
-    dx[i] = accumulate ? dx[i] + v : v;
 }

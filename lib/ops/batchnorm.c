@@ -34,7 +34,7 @@ nncl_node *nncl_batch_norm(nncl_graph *g, nncl_node *x, const nncl_batch_norm_pa
 
 typedef struct bn_refs {
     cl_mem gamma, beta, dgamma, dbeta, running_mean, running_var;
-    cl_int batch, channels, inner, total, affine;
+    cl_int batch, channels, inner, rows, affine; /* rows: batch * channels */
     cl_int learn; /* gamma and beta take gradients */
 } bn_refs;
 
@@ -57,7 +57,7 @@ static bn_refs refs_of(nncl_graph *g, const nncl_node *node) {
     r.batch = (cl_int)node->shape.dims[0];
     r.channels = (cl_int)node->shape.dims[1];
     r.inner = (cl_int)nncl_shape_inner(node->shape, 2);
-    r.total = (cl_int)nncl_shape_numel(node->shape);
+    r.rows = r.batch * r.channels;
     return r;
 }
 
@@ -94,11 +94,11 @@ static nncl_status bn_forward(nncl_graph *g, nncl_node *node) {
                                    NNCL_ARG(r.channels), NNCL_ARG(eps)));
     }
     if (st != NNCL_OK) return st;
-    return nncl_launch(g->ctx, "batchnorm.cl", "bn_apply", (size_t)r.total,
+    return nncl_launch(g->ctx, "batchnorm.cl", "bn_apply", (size_t)r.rows,
                        NNCL_ARGS(NNCL_ARG(node->inputs[0]->out), NNCL_ARG(node->out),
                                  NNCL_ARG(node->aux[0]), NNCL_ARG(node->aux[1]), NNCL_ARG(r.gamma),
                                  NNCL_ARG(r.beta), NNCL_ARG(r.channels), NNCL_ARG(r.inner),
-                                 NNCL_ARG(r.total), NNCL_ARG(r.affine)));
+                                 NNCL_ARG(r.rows), NNCL_ARG(r.affine)));
 }
 
 static nncl_status bn_backward(nncl_graph *g, nncl_node *node) {
@@ -114,11 +114,11 @@ static nncl_status bn_backward(nncl_graph *g, nncl_node *node) {
     if (st != NNCL_OK || !x->requires_grad) return st;
     cl_float count = (cl_float)r.batch * (cl_float)r.inner;
     cl_int training = g->forward_training, acc = node->accumulate[0];
-    return nncl_launch(g->ctx, "batchnorm.cl", "bn_backward_input", (size_t)r.total,
+    return nncl_launch(g->ctx, "batchnorm.cl", "bn_backward_input", (size_t)r.rows,
                        NNCL_ARGS(NNCL_ARG(node->grad), NNCL_ARG(x->out), NNCL_ARG(node->aux[0]),
                                  NNCL_ARG(node->aux[1]), NNCL_ARG(r.gamma), NNCL_ARG(node->aux[2]),
                                  NNCL_ARG(x->grad), NNCL_ARG(r.channels), NNCL_ARG(r.inner),
-                                 NNCL_ARG(r.total), NNCL_ARG(count), NNCL_ARG(r.affine),
+                                 NNCL_ARG(r.rows), NNCL_ARG(count), NNCL_ARG(r.affine),
                                  NNCL_ARG(training), NNCL_ARG(acc)));
 }
 
