@@ -13,37 +13,39 @@ void covering(int i, int k, int s, int p, int d, int out, int *lo, int *hi) {
 
 bool aligned(int i, int o, int s, int p, int d) { return d == 1 || (i + p - o * s) % d == 0; }
 
+/* One work-item per output row (plane, depth, row), walking its columns. */
 __kernel void max_pool_forward(__global const float *x, __global float *y, __global int *argmax,
-                               int total, int4 in, int4 out, int4 k, int4 stride, int4 pad,
+                               int rows, int4 in, int4 out, int4 k, int4 stride, int4 pad,
                                int4 dil) {
-    int i = get_global_id(0);
-    if (i >= total) return;
-    int ow = i % out.z, oh = (i / out.z) % out.y, od = (i / (out.z * out.y)) % out.x;
-    int plane = i / (out.x * out.y * out.z);
+    int r = get_global_id(0);
+    if (r >= rows) return;
+    int oh = r % out.y, od = (r / out.y) % out.x, plane = r / (out.x * out.y);
     __global const float *xp = x + (long)plane * in.x * in.y * in.z;
-    float best = -INFINITY;
-    int best_at = -1;
-    for (int kd = 0; kd < k.x; kd++) {
-        int id = od * stride.x - pad.x + kd * dil.x;
-        if (id < 0 || id >= in.x) continue;
-        for (int kh = 0; kh < k.y; kh++) {
-            int ih = oh * stride.y - pad.y + kh * dil.y;
-            if (ih < 0 || ih >= in.y) continue;
-            for (int kw = 0; kw < k.z; kw++) {
-                int iw = ow * stride.z - pad.z + kw * dil.z;
-                if (iw < 0 || iw >= in.z) continue;
-                int at = (id * in.y + ih) * in.z + iw;
-                float v = xp[at];
-                if (best_at < 0 || v > best || isnan(v)) {
-                    best = v;
-                    best_at = at;
-                    if (isnan(v)) break;
+    for (int ow = 0; ow < out.z; ow++) {
+        float best = -INFINITY;
+        int best_at = -1;
+        for (int kd = 0; kd < k.x; kd++) {
+            int id = od * stride.x - pad.x + kd * dil.x;
+            if (id < 0 || id >= in.x) continue;
+            for (int kh = 0; kh < k.y; kh++) {
+                int ih = oh * stride.y - pad.y + kh * dil.y;
+                if (ih < 0 || ih >= in.y) continue;
+                for (int kw = 0; kw < k.z; kw++) {
+                    int iw = ow * stride.z - pad.z + kw * dil.z;
+                    if (iw < 0 || iw >= in.z) continue;
+                    int at = (id * in.y + ih) * in.z + iw;
+                    float v = xp[at];
+                    if (best_at < 0 || v > best || isnan(v)) {
+                        best = v;
+                        best_at = at;
+                        if (isnan(v)) break;
+                    }
                 }
             }
         }
+        y[(long)r * out.z + ow] = best;
+        argmax[(long)r * out.z + ow] = best_at;
     }
-    y[i] = best;
-    argmax[i] = best_at;
 }
 
 __kernel void max_pool_backward(__global const float *dy, __global const int *argmax,

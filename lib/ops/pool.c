@@ -98,11 +98,13 @@ static nncl_status pool_forward(nncl_graph *g, nncl_node *node) {
             stride = nncl_int4(w->stride), pad = nncl_int4(w->pad_begin),
             pad_end = nncl_int4(w->pad_end), dil = nncl_int4(w->dilation);
     cl_mem x = node->inputs[0]->out;
-    if (is_max(node->op))
-        return nncl_launch(g->ctx, "pool.cl", "max_pool_forward", (size_t)total,
+    if (is_max(node->op)) {
+        cl_int rows = total / out.s[2]; /* output rows of out.z columns */
+        return nncl_launch(g->ctx, "pool.cl", "max_pool_forward", (size_t)rows,
                            NNCL_ARGS(NNCL_ARG(x), NNCL_ARG(node->out), NNCL_ARG(node->aux[0]),
-                                     NNCL_ARG(total), NNCL_ARG(in), NNCL_ARG(out), NNCL_ARG(k),
+                                     NNCL_ARG(rows), NNCL_ARG(in), NNCL_ARG(out), NNCL_ARG(k),
                                      NNCL_ARG(stride), NNCL_ARG(pad), NNCL_ARG(dil)));
+    }
     cl_int exclude = node->attrs.pool.exclude_pad;
     return nncl_launch(g->ctx, "pool.cl", "avg_pool_forward", (size_t)total,
                        NNCL_ARGS(NNCL_ARG(x), NNCL_ARG(node->out), NNCL_ARG(total), NNCL_ARG(in),
