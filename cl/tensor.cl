@@ -5,10 +5,12 @@
 
 /* y[n, c, j] += bias[c] over [batch, channels, inner]. */
 __kernel void add_bias(__global float *y, __global const float *bias, int channels, int inner,
-                       int total) {
-    int i = get_global_id(0);
-    if (i >= total) return;
-    y[i] += bias[(i / inner) % channels];
+                       int rows) {
+    int r = get_global_id(0); /* one (n, c) row of `inner` values */
+    if (r >= rows) return;
+    float b = bias[r % channels];
+    __global float *yr = y + (long)r * inner;
+    for (int j = 0; j < inner; j++) yr[j] += b;
 }
 
 /* sums[c] += sum over n, j of dy[n, c, j]; one work-item per channel. */
@@ -39,11 +41,13 @@ __kernel void copy_rows(__global const float *src, int src_off, int src_stride, 
 /* [A, B, L] -> [B, A, L]: moves between GEMM's channel-major layout
  * [C, N * L] and the tensor layout [N, C, L]. */
 __kernel void swap_outer(__global const float *src, uint src_off, __global float *dst,
-                         uint dst_off, int a, int b, int len, int total) {
-    int i = get_global_id(0);
-    if (i >= total) return;
-    int l = i % len, ib = (i / len) % b, ia = i / (len * b);
-    dst[dst_off + ((long)ib * a + ia) * len + l] = src[src_off + i];
+                         uint dst_off, int a, int b, int len, int rows) {
+    int r = get_global_id(0); /* source row (ia, ib), len values */
+    if (r >= rows) return;
+    int ib = r % b, ia = r / b;
+    __global const float *from = src + src_off + (long)r * len;
+    __global float *to = dst + dst_off + ((long)ib * a + ia) * len;
+    for (int l = 0; l < len; l++) to[l] = from[l];
 }
 
 __kernel void add2(__global const float *a, __global const float *b, __global float *y, int total) {

@@ -75,10 +75,10 @@ static nncl_status launch_col2im(nncl_graph *g, const nncl_window *w, const conv
 static nncl_status swap_outer(nncl_graph *g, cl_mem src, size_t src_off, cl_mem dst, size_t dst_off,
                               size_t a, size_t b, size_t len) {
     cl_uint so = (cl_uint)src_off, doff = (cl_uint)dst_off;
-    cl_int ca = (cl_int)a, cb = (cl_int)b, cl = (cl_int)len, total = (cl_int)(a * b * len);
-    return nncl_launch(g->ctx, "tensor.cl", "swap_outer", (size_t)total,
+    cl_int ca = (cl_int)a, cb = (cl_int)b, cl = (cl_int)len, rows = (cl_int)(a * b);
+    return nncl_launch(g->ctx, "tensor.cl", "swap_outer", (size_t)rows,
                        NNCL_ARGS(NNCL_ARG(src), NNCL_ARG(so), NNCL_ARG(dst), NNCL_ARG(doff),
-                                 NNCL_ARG(ca), NNCL_ARG(cb), NNCL_ARG(cl), NNCL_ARG(total)));
+                                 NNCL_ARG(ca), NNCL_ARG(cb), NNCL_ARG(cl), NNCL_ARG(rows)));
 }
 
 nncl_node *nncl_conv(nncl_graph *g, nncl_node *x, const nncl_conv_params *params,
@@ -160,7 +160,7 @@ static nncl_status conv_forward(nncl_graph *g, nncl_node *node) {
     if (st == NNCL_OK && node->attrs.conv.bias) {
         cl_mem b = nncl_node_param(g, node, 1)->value;
         cl_int channels = (cl_int)d.c_out, inner = (cl_int)d.spatial_out,
-               total = (cl_int)(d.batch * d.c_out * d.spatial_out);
+               total = (cl_int)(d.batch * d.c_out); /* rows */
         st = nncl_launch(g->ctx, "tensor.cl", "add_bias", (size_t)total,
                          NNCL_ARGS(NNCL_ARG(node->out), NNCL_ARG(b), NNCL_ARG(channels),
                                    NNCL_ARG(inner), NNCL_ARG(total)));
