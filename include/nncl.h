@@ -614,8 +614,10 @@ nncl_status nncl_train_step(nncl_graph *g, nncl_optimizer *opt, nncl_node *loss,
  * matches. */
 nncl_status nncl_graph_freeze(nncl_graph *g, const char *prefix, bool frozen);
 
-/* Eval-mode forward pass up to `output`, its result copied to host memory
- * (`bytes`: the node's full float32 size). The graph's mode is restored. */
+/* A forward pass in eval mode (running statistics, no dropout), then
+ * `output` copied to host memory (`bytes`: its full float32 size). The
+ * graph's mode is restored afterwards. Same statuses as nncl_graph_forward
+ * and nncl_graph_read. */
 nncl_status nncl_graph_infer(nncl_graph *g, nncl_node *output, float *dst, size_t bytes);
 
 /* ---------------------------------------------------------------- checkpoints

@@ -72,44 +72,40 @@ static nncl_node *resnet18_cifar(nncl_graph *g, nncl_node *x) {
     return nncl_linear(g, h, 10, NULL, "fc");
 }
 
+/* Block i (from 1) of a plain CNN: conv (same padding) - BN - ReLU - max
+ * pool 2, in as many spatial dims as `spatial`, named conv<i>, bn<i>, pool<i>. */
+static nncl_node *conv_block(nncl_graph *g, nncl_node *h, int i, int spatial, int64_t width,
+                             int64_t k) {
+    char conv[16], bn[16], pool[16];
+    snprintf(conv, sizeof conv, "conv%d", i);
+    snprintf(bn, sizeof bn, "bn%d", i);
+    snprintf(pool, sizeof pool, "pool%d", i);
+    nncl_conv_params c = {.out_channels = width};
+    nncl_pool_params p = {.stride = {0}};
+    for (int d = 0; d < spatial; d++) {
+        c.kernel[d] = k;
+        c.padding[d] = k / 2;
+        p.kernel[d] = 2;
+    }
+    h = nncl_relu(g, nncl_batch_norm(g, nncl_conv(g, h, &c, conv), NULL, bn));
+    return nncl_max_pool(g, h, &p, pool);
+}
+
+/* Global average pooling and a 10-way linear classifier. */
+static nncl_node *classifier(nncl_graph *g, nncl_node *h) {
+    return nncl_linear(g, nncl_flatten(g, nncl_global_avg_pool(g, h, "gap")), 10, NULL, "fc");
+}
+
 /* A 1D CNN over 1x256 waveforms (ECG-like signals). */
 static nncl_node *ecg1d(nncl_graph *g, nncl_node *x) {
-    static const int64_t widths[3] = {16, 32, 64}, kernels[3] = {7, 5, 3};
-    nncl_node *h = x;
-    for (int i = 0; i < 3; i++) {
-        char conv[16], bn[16], pool[16];
-        snprintf(conv, sizeof conv, "conv%d", i + 1);
-        snprintf(bn, sizeof bn, "bn%d", i + 1);
-        snprintf(pool, sizeof pool, "pool%d", i + 1);
-        h = nncl_conv(g, h,
-                      &(nncl_conv_params){.out_channels = widths[i],
-                                          .kernel = {kernels[i]},
-                                          .padding = {kernels[i] / 2}},
-                      conv);
-        h = nncl_relu(g, nncl_batch_norm(g, h, NULL, bn));
-        h = nncl_max_pool(g, h, &(nncl_pool_params){.kernel = {2}}, pool);
-    }
-    h = nncl_flatten(g, nncl_global_avg_pool(g, h, "gap"));
-    return nncl_linear(g, h, 10, NULL, "fc");
+    nncl_node *h = conv_block(g, x, 1, 1, 16, 7);
+    h = conv_block(g, h, 2, 1, 32, 5);
+    return classifier(g, conv_block(g, h, 3, 1, 64, 3));
 }
 
 /* A 3D CNN over 1x16x32x32 volumes. */
 static nncl_node *cnn3d(nncl_graph *g, nncl_node *x) {
-    nncl_node *h = x;
-    for (int i = 0; i < 2; i++) {
-        char conv[16], bn[16], pool[16];
-        snprintf(conv, sizeof conv, "conv%d", i + 1);
-        snprintf(bn, sizeof bn, "bn%d", i + 1);
-        snprintf(pool, sizeof pool, "pool%d", i + 1);
-        h = nncl_conv(
-            g, h,
-            &(nncl_conv_params){.out_channels = 16 << i, .kernel = {3, 3, 3}, .padding = {1, 1, 1}},
-            conv);
-        h = nncl_relu(g, nncl_batch_norm(g, h, NULL, bn));
-        h = nncl_max_pool(g, h, &(nncl_pool_params){.kernel = {2, 2, 2}}, pool);
-    }
-    h = nncl_flatten(g, nncl_global_avg_pool(g, h, "gap"));
-    return nncl_linear(g, h, 10, NULL, "fc");
+    return classifier(g, conv_block(g, conv_block(g, x, 1, 3, 16, 3), 2, 3, 32, 3));
 }
 
 static const model_info models[] = {
