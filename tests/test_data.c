@@ -354,6 +354,37 @@ static void test_augmentations(void **state) {
     nncl_dataset_destroy(flat);
 }
 
+/* Bad datasets and loader options are refused with a status and a message. */
+static void test_bad_dataset_and_loader_options(void **state) {
+    (void)state;
+    uint8_t img[9] = {0};
+    int32_t lab[1] = {0};
+    nncl_dataset *ds = NULL;
+    assert_int_equal(nncl_dataset_create(img, lab, 0, 1, 3, 3, &ds), NNCL_ERROR_INVALID_ARGUMENT);
+    assert_int_equal(nncl_dataset_create(NULL, lab, 1, 1, 3, 3, &ds), NNCL_ERROR_INVALID_ARGUMENT);
+    assert_null(ds);
+    ds = indexed(4);
+    static const nncl_loader_options bad[] = {
+        {.batch = 0},
+        {.batch = 8, .drop_last = true}, /* more than the 4 samples */
+        {.batch = 2, .shift = -1},
+        {.batch = 2, .rotate_degrees = -5},
+        {.batch = 2, .noise_std = -0.1f},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        nncl_loader *l = (nncl_loader *)1;
+        assert_int_equal(nncl_loader_create(ds, &bad[i], &l), NNCL_ERROR_INVALID_ARGUMENT);
+        assert_null(l);
+        assert_contains(nncl_last_error(), "nncl_loader_create");
+    }
+    nncl_loader *l;
+    ASSERT_OK(nncl_loader_create(ds, &(nncl_loader_options){.batch = 2}, &l));
+    assert_int_equal(nncl_loader_seek(l, 0, 3), NNCL_ERROR_INVALID_ARGUMENT);
+    assert_int_equal(nncl_loader_seek(l, -1, 0), NNCL_ERROR_INVALID_ARGUMENT);
+    nncl_loader_destroy(l);
+    nncl_dataset_destroy(ds);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_idx_plain_and_gzip),
@@ -361,6 +392,7 @@ int main(void) {
         cmocka_unit_test(test_loader_order_and_epochs),
         cmocka_unit_test(test_loader_shuffle_and_seek),
         cmocka_unit_test(test_augmentations),
+        cmocka_unit_test(test_bad_dataset_and_loader_options),
     };
     return cmocka_run_group_tests(tests, test_dir_setup, test_dir_teardown);
 }
