@@ -1,6 +1,7 @@
 /* Elementwise activations and their derivatives. kind: 0 relu, 1 leaky
- * relu (alpha = slope), 2 sigmoid, 3 tanh, 4 elu (alpha). Backward reads
- * the input for the piecewise ones and the output for sigmoid and tanh. */
+ * relu (alpha = slope), 2 sigmoid, 3 tanh, 4 elu (alpha). Backward takes
+ * the piecewise ones' branch from x, which may be the output wherever its
+ * sign is the input's, and sigmoid and tanh from the output. */
 
 __kernel void activation_forward(__global const float *x, __global float *y, int total, int kind,
                                  float alpha) {

@@ -233,6 +233,12 @@ typedef struct nncl_node nncl_node;
 
 typedef struct nncl_graph_options {
     uint64_t seed; /* seeds weight initialisation and dropout; default 0 */
+    /* Off (the default): node values and gradients share device memory
+     * wherever their lifetimes in a forward + backward pass do not overlap,
+     * and only inputs, nodes nothing consumes and nodes passed to
+     * nncl_graph_keep stay readable after a run. On: every node keeps its
+     * own memory (for debugging; costs the sum of all activations). */
+    bool keep_values;
 } nncl_graph_options;
 
 /* Creates an empty graph in ctx. `options` may be NULL. The context must
@@ -262,6 +268,25 @@ nncl_status nncl_graph_summary(const nncl_graph *g, char **text);
  * each had its own buffer: the activation memory of a training step
  * without any reuse (parameters and scratch not included). */
 uint64_t nncl_graph_activation_bytes(nncl_graph *g);
+
+/* Keeps node's value (and gradient, if one flows) in memory of its own, so
+ * nncl_graph_read / nncl_graph_read_grad work on it after a run. Inputs and
+ * nodes nothing consumes (losses, outputs) are always kept. Call before the
+ * run that should keep it. Returns NNCL_OK or NNCL_ERROR_INVALID_ARGUMENT. */
+nncl_status nncl_graph_keep(nncl_graph *g, nncl_node *node);
+
+/* Device memory of the graph's plan for a training step. */
+typedef struct nncl_graph_memory_info {
+    uint64_t values_planned;  /* node values + gradients, with sharing */
+    uint64_t values_unshared; /* the same without sharing (each its own buffer) */
+    uint64_t workspace;       /* scratch shared by all ops (im2col columns, ...) */
+    uint64_t parameters;      /* parameters and their gradients */
+} nncl_graph_memory_info;
+
+/* Plans the graph if needed (allocating its memory) and reports sizes.
+ * Returns NNCL_OK, NNCL_ERROR_INVALID_ARGUMENT, NNCL_ERROR_STATE (a build
+ * error) or an allocation error. */
+nncl_status nncl_graph_memory(nncl_graph *g, nncl_graph_memory_info *info);
 
 /* Frees memory the library handed to the caller (nncl_graph_summary). */
 void nncl_free(void *ptr);
@@ -585,12 +610,12 @@ typedef enum nncl_schedule_kind {
 
 typedef struct nncl_schedule {
     nncl_schedule_kind kind;
-    int64_t step_size; /* STEP */
-    float gamma;       /* STEP, MULTI_STEP: 0.1; EXPONENTIAL: required */
+    int64_t step_size;                       /* STEP */
+    float gamma;                             /* STEP, MULTI_STEP: 0.1; EXPONENTIAL: required */
     int64_t milestones[NNCL_MAX_MILESTONES]; /* MULTI_STEP, increasing */
     int32_t n_milestones;
-    int64_t t_max; /* COSINE */
-    float eta_min; /* COSINE */
+    int64_t t_max;             /* COSINE */
+    float eta_min;             /* COSINE */
     int64_t warmup;            /* linear warm-up length; 0: none */
     float warmup_start_factor; /* 0: 1/3, as LinearLR */
 } nncl_schedule;
@@ -605,8 +630,7 @@ float nncl_optimizer_lr(const nncl_optimizer *opt);
 /* One training step: zero the gradients, forward, backward from `loss` (a
  * one-element node), clip and update. Queued with no host synchronisation;
  * when loss_value is not NULL it waits for and returns the loss. */
-nncl_status nncl_train_step(nncl_graph *g, nncl_optimizer *opt, nncl_node *loss,
-                            float *loss_value);
+nncl_status nncl_train_step(nncl_graph *g, nncl_optimizer *opt, nncl_node *loss, float *loss_value);
 
 /* Freezes (or unfreezes) every parameter whose name starts with `prefix`
  * ("conv1." or "fc.weight"): no gradient is computed for it and no optimizer

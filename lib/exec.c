@@ -54,12 +54,19 @@ static nncl_status plan(nncl_graph *g) {
     nncl_mark_gradients(g);
     for (size_t i = 0; i < g->n_nodes; i++) {
         nncl_node *node = g->nodes[i];
-        nncl_status st = NNCL_OK;
-        if (!node->out) st = nncl_buffer_create(g->ctx, node_bytes(node), &node->out);
-        if (st == NNCL_OK && node->requires_grad && !node->grad)
-            st = nncl_buffer_create(g->ctx, node_bytes(node), &node->grad);
+        bool is_input = node->op == NNCL_OP_INPUT || node->op == NNCL_OP_LABELS;
+        if (is_input && !node->out) {
+            nncl_status st = nncl_buffer_create(g->ctx, node_bytes(node), &node->out);
+            if (st != NNCL_OK) return st;
+        }
+    }
+    nncl_status st = nncl_memplan_build(g);
+    g->forward_done = false;
+    if (st != NNCL_OK) return st;
+    for (size_t i = 0; i < g->n_nodes; i++) {
+        nncl_node *node = g->nodes[i];
         const nncl_op_vtable *vt = nncl_op_vtable_of(node->op);
-        if (st == NNCL_OK && vt->plan) st = vt->plan(g, node);
+        if (vt->plan) st = vt->plan(g, node);
         if (st != NNCL_OK) return st;
         if (node->workspace_bytes > workspace) workspace = node->workspace_bytes;
     }
@@ -67,8 +74,7 @@ static nncl_status plan(nncl_graph *g) {
         nncl_buffer_release(g->ctx, g->workspace);
         g->workspace = NULL;
         g->workspace_bytes = 0;
-        nncl_status st = nncl_buffer_create(g->ctx, workspace, &g->workspace);
-        if (st != NNCL_OK) return st;
+        if ((st = nncl_buffer_create(g->ctx, workspace, &g->workspace)) != NNCL_OK) return st;
         g->workspace_bytes = workspace;
     }
     g->planned = true;
@@ -112,6 +118,19 @@ nncl_status nncl_graph_write_input(nncl_graph *g, nncl_node *input, const void *
     return err == CL_SUCCESS ? NNCL_OK : nncl_fail_cl(err, "clEnqueueWriteBuffer");
 }
 
+nncl_status nncl_graph_memory(nncl_graph *g, nncl_graph_memory_info *info) {
+    nncl_status st = check_graph(g, "nncl_graph_memory");
+    if (st == NNCL_OK && !info)
+        st = nncl_fail(NNCL_ERROR_INVALID_ARGUMENT, "nncl_graph_memory: info is NULL");
+    if (st != NNCL_OK || (st = plan(g)) != NNCL_OK) return st;
+    *info = (nncl_graph_memory_info){.values_planned = g->planned_bytes,
+                                     .values_unshared = g->unshared_bytes,
+                                     .workspace = g->workspace_bytes};
+    for (size_t i = 0; i < g->n_params; i++)
+        info->parameters += (uint64_t)g->params[i].numel * 4 * (g->params[i].grad ? 2 : 1);
+    return NNCL_OK;
+}
+
 nncl_status nncl_graph_set_input(nncl_graph *g, nncl_node *input, const void *data, size_t bytes) {
     return nncl_graph_write_input(g, input, data, bytes, NULL);
 }
@@ -132,6 +151,7 @@ nncl_status nncl_graph_forward(nncl_graph *g) {
             g->forward_done = false;
             return st;
         }
+        nncl_memplan_claim(g, node, false);
     }
     g->forward_done = true;
     return NNCL_OK;
@@ -165,6 +185,34 @@ static nncl_status mark_backward(nncl_graph *g, nncl_node *output) {
     return NNCL_OK;
 }
 
+/* A second backward after one forward finds the values it needs reused by
+ * gradients of the first: refuse it, as PyTorch does without retain_graph. */
+static nncl_status check_saved(const nncl_graph *g) {
+    for (size_t i = 0; i < g->n_nodes; i++) {
+        const nncl_node *node = g->nodes[i];
+        const nncl_op_vtable *vt = nncl_op_vtable_of(node->op);
+        uint32_t saves = node->in_backward && vt->saves ? vt->saves(node) : 0;
+        for (int32_t k = 0; k < node->n_inputs; k++) {
+            const nncl_node *x = node->inputs[k];
+            const nncl_slot *s = x->value_slot >= 0 ? &g->slots[x->value_slot] : NULL;
+            if ((saves & NNCL_SAVES_INPUT(k)) && s && (s->owner != x || s->owner_is_grad))
+                return nncl_fail(NNCL_ERROR_STATE,
+                                 "nncl_graph_backward: node '%s' needs the value of '%s', whose "
+                                 "memory a previous backward pass reused; run nncl_graph_forward "
+                                 "again, or create the graph with keep_values",
+                                 node->name, x->name);
+        }
+        const nncl_slot *own = node->value_slot >= 0 ? &g->slots[node->value_slot] : NULL;
+        if ((saves & NNCL_SAVES_OUTPUT) && own && (own->owner != node || own->owner_is_grad))
+            return nncl_fail(NNCL_ERROR_STATE,
+                             "nncl_graph_backward: node '%s' needs its own value, whose memory a "
+                             "previous backward pass reused; run nncl_graph_forward again, or "
+                             "create the graph with keep_values",
+                             node->name);
+    }
+    return NNCL_OK;
+}
+
 nncl_status nncl_graph_backward(nncl_graph *g, nncl_node *output, const float *grad_output,
                                 size_t bytes) {
     nncl_status st = check_graph(g, "nncl_graph_backward");
@@ -191,6 +239,8 @@ nncl_status nncl_graph_backward(nncl_graph *g, nncl_node *output, const float *g
                          output->name, numel);
     if (!output->requires_grad) return NNCL_OK; /* nothing upstream wants a gradient */
     if ((st = mark_backward(g, output)) != NNCL_OK) return st;
+    if ((st = check_saved(g)) != NNCL_OK) return st;
+    nncl_memplan_claim(g, output, true);
     st = grad_output ? nncl_buffer_write(g->ctx, output->grad, 0, grad_output, bytes)
                      : nncl_buffer_fill(g->ctx, output->grad, 1.0f, 1);
     for (int32_t i = output->index; i >= 0 && st == NNCL_OK; i--) {
@@ -198,6 +248,8 @@ nncl_status nncl_graph_backward(nncl_graph *g, nncl_node *output, const float *g
         if (!node->in_backward || node->n_inputs + (int32_t)node->n_params == 0) continue;
         g->ctx->phase = nncl_op_phase(node->op, true);
         st = nncl_op_vtable_of(node->op)->backward(g, node);
+        for (int32_t k = 0; k < node->n_inputs; k++)
+            if (node->inputs[k]->requires_grad) nncl_memplan_claim(g, node->inputs[k], true);
     }
     return st;
 }
@@ -236,6 +288,7 @@ static nncl_status read_node(nncl_graph *g, const nncl_node *node, float *dst, s
                          "%s: node '%s' has no gradient (does it depend on a trainable "
                          "parameter or an input that requires one?)",
                          call, node->name);
+    if ((st = nncl_memplan_check(g, node, grad, call)) != NNCL_OK) return st;
     return nncl_buffer_read(g->ctx, mem, 0, dst, bytes);
 }
 

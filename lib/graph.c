@@ -37,14 +37,14 @@ nncl_status nncl_graph_create(nncl_context *ctx, const nncl_graph_options *optio
     if (!g) return nncl_fail(NNCL_ERROR_OUT_OF_MEMORY, "nncl_graph_create: out of memory");
     g->ctx = ctx;
     g->seed = options ? options->seed : 0;
+    g->keep_values = options && options->keep_values;
     g->training = true;
     *out = g;
     return NNCL_OK;
 }
 
 static void node_free(nncl_node *node) {
-    nncl_buffer_release(node->graph->ctx, node->out);
-    nncl_buffer_release(node->graph->ctx, node->grad);
+    if (node->value_slot < 0) nncl_buffer_release(node->graph->ctx, node->out);
     for (size_t i = 0; i < sizeof node->aux / sizeof node->aux[0]; i++)
         nncl_buffer_release(node->graph->ctx, node->aux[i]);
     if (node->op == NNCL_OP_CROSS_ENTROPY || node->op == NNCL_OP_NLL_LOSS)
@@ -58,6 +58,7 @@ static void node_free(nncl_node *node) {
 void nncl_graph_destroy(nncl_graph *g) {
     if (!g) return;
     if (g->ctx->queue) clFinish(g->ctx->queue);
+    nncl_memplan_release(g);
     for (size_t i = 0; i < g->n_nodes; i++)
         node_free(g->nodes[i]);
     for (size_t i = 0; i < g->n_params; i++) {
@@ -190,6 +191,7 @@ nncl_node *nncl_node_add(nncl_graph *g, nncl_op_kind op, const char *name, nncl_
     node->index = (int32_t)g->n_nodes;
     node->op = op;
     node->shape = shape;
+    node->value_slot = node->grad_slot = -1;
     node->n_inputs = n_inputs;
     for (int32_t i = 0; i < n_inputs; i++)
         node->inputs[i] = inputs[i];
@@ -308,6 +310,15 @@ nncl_node *nncl_input_labels(nncl_graph *g, const char *name, int64_t batch) {
     nncl_node *node = nncl_node_add(g, NNCL_OP_LABELS, name, NULL, 0, NNCL_SHAPE(batch));
     if (node) node->is_labels = true;
     return node;
+}
+
+nncl_status nncl_graph_keep(nncl_graph *g, nncl_node *node) {
+    if (!g || !node || node->graph != g)
+        return nncl_fail(NNCL_ERROR_INVALID_ARGUMENT,
+                         "nncl_graph_keep: expects a node of this graph");
+    if (!node->keep) g->planned = false;
+    node->keep = true;
+    return NNCL_OK;
 }
 
 nncl_status nncl_input_set_requires_grad(nncl_graph *g, nncl_node *input, bool requires_grad) {

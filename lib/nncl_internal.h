@@ -228,14 +228,30 @@ struct nncl_node {
     size_t first_param, n_params;
     nncl_op_attrs attrs;
     size_t workspace_bytes; /* scratch the op needs while it runs */
-    cl_mem out, grad;
-    cl_mem aux[5];    /* op state kept from forward for backward */
-    bool *accumulate; /* per input: add into its gradient (else overwrite) */
-    bool in_backward; /* on the path of the current backward pass */
+    bool keep;              /* value and gradient stay readable (nncl_graph_keep) */
+    int32_t value_slot;     /* memory-plan slot of out, -1 when the node owns it */
+    int32_t grad_slot;      /* memory-plan slot of grad, -1 when there is none */
+    cl_mem out, grad;       /* borrowed from the plan's slots, except inputs' out */
+    cl_mem aux[5];          /* op state kept from forward for backward */
+    bool *accumulate;       /* per input: add into its gradient (else overwrite) */
+    bool in_backward;       /* on the path of the current backward pass */
 };
+
+/* One block of device memory that values and gradients with disjoint
+ * lifetimes share, and which of them wrote it last (memplan.c). */
+typedef struct nncl_slot {
+    cl_mem mem;
+    size_t bytes;
+    const nncl_node *owner;
+    bool owner_is_grad;
+} nncl_slot;
 
 struct nncl_graph {
     nncl_context *ctx;
+    bool keep_values; /* no sharing: every value and gradient keeps its memory */
+    nncl_slot *slots;
+    size_t n_slots;
+    uint64_t planned_bytes, unshared_bytes;
     uint64_t seed;
     nncl_node **nodes;
     size_t n_nodes, nodes_cap;
@@ -252,11 +268,17 @@ struct nncl_graph {
     size_t workspace_bytes;
 };
 
-/* One op's behaviour. plan may be NULL. */
+/* What an op's backward reads besides gradients: bit k for the value of
+ * input k, NNCL_SAVES_OUTPUT for its own output. */
+#define NNCL_SAVES_OUTPUT (1u << 31)
+#define NNCL_SAVES_INPUT(k) (1u << (k))
+
+/* One op's behaviour. plan and saves may be NULL (saves nothing). */
 typedef struct nncl_op_vtable {
     nncl_status (*plan)(nncl_graph *g, nncl_node *node);
     nncl_status (*forward)(nncl_graph *g, nncl_node *node);
     nncl_status (*backward)(nncl_graph *g, nncl_node *node);
+    uint32_t (*saves)(const nncl_node *node);
 } nncl_op_vtable;
 
 #define NNCL_OP(kind, name, impl) extern const nncl_op_vtable nncl_op_##impl;
@@ -298,6 +320,18 @@ nncl_status nncl_graph_write_input(nncl_graph *g, nncl_node *input, const void *
 /* Sets every node's requires_grad: a gradient flows into its output
  * (it has learning parameters, asked for one, or an input has one). */
 void nncl_mark_gradients(nncl_graph *g);
+
+/* Memory plan (memplan.c): gives every non-input node's value, and its
+ * gradient where one flows, a slot shared with buffers whose lifetimes in
+ * a forward + backward pass do not overlap. */
+nncl_status nncl_memplan_build(nncl_graph *g);
+void nncl_memplan_release(nncl_graph *g);
+/* Records that node's value (or gradient) now holds the slot. */
+void nncl_memplan_claim(nncl_graph *g, const nncl_node *node, bool grad);
+/* NNCL_OK when node's value (gradient) is still in its memory, else an
+ * NNCL_ERROR_STATE naming the node that reused it. */
+nncl_status nncl_memplan_check(const nncl_graph *g, const nncl_node *node, bool grad,
+                               const char *call);
 
 /* Makes sure node->aux[slot] exists with `bytes` (zero-filled when new). */
 nncl_status nncl_node_aux(nncl_graph *g, nncl_node *node, int slot, size_t bytes);

@@ -95,6 +95,8 @@ int main(int argc, char **argv) {
     /* Label smoothing 0.1: the targets keep a little probability for every class. */
     nncl_node *loss =
         nncl_cross_entropy(g, logits, y, &(nncl_loss_params){.label_smoothing = 0.1f}, "loss");
+    /* Accuracy reads the logits after each step: keep them out of memory reuse. */
+    nncl_graph_keep(g, logits);
     if (nncl_graph_status(g) != NNCL_OK) {
         fprintf(stderr, "fashion_mnist: %s\n", nncl_graph_error(g));
         return 1;

@@ -260,6 +260,7 @@ static int setup(run *r, const options *o) {
         fprintf(stderr, "nncl-train: %s\n", nncl_graph_error(r->g));
         return 1;
     }
+    nncl_graph_keep(r->g, r->logits); /* read after each step for the running accuracy */
     if (nncl_optimizer_create(r->g, &o->optim, &r->opt) != NNCL_OK) return fail("optimizer");
     if (nncl_optimizer_set_schedule(r->opt, &o->schedule) != NNCL_OK) return fail("schedule");
     if (nncl_loader_create(r->train, &o->loader, &r->train_loader) != NNCL_OK)

@@ -47,6 +47,13 @@ static cl_int kind_of(nncl_op_kind op) {
     }
 }
 
+/* For ReLU, and leaky ReLU and ELU with alpha >= 0, the output is positive
+ * exactly where the input is, so backward can test the output instead and
+ * the input's memory can be reused (PyTorch's inplace=True saves the same). */
+static bool reads_input(const nncl_node *node) {
+    return (node->op == NNCL_OP_LEAKY_RELU || node->op == NNCL_OP_ELU) && node->attrs.act.alpha < 0;
+}
+
 static nncl_status activation_forward(nncl_graph *g, nncl_node *node) {
     cl_int total = (cl_int)nncl_shape_numel(node->shape), kind = kind_of(node->op);
     cl_float alpha = node->attrs.act.alpha;
@@ -60,10 +67,18 @@ static nncl_status activation_backward(nncl_graph *g, nncl_node *node) {
     cl_int acc = node->accumulate[0];
     cl_float alpha = node->attrs.act.alpha;
     nncl_node *x = node->inputs[0];
+    cl_mem sign_source = reads_input(node) ? x->out : node->out;
     return nncl_launch(g->ctx, "activation.cl", "activation_backward", (size_t)total,
-                       NNCL_ARGS(NNCL_ARG(x->out), NNCL_ARG(node->out), NNCL_ARG(node->grad),
+                       NNCL_ARGS(NNCL_ARG(sign_source), NNCL_ARG(node->out), NNCL_ARG(node->grad),
                                  NNCL_ARG(x->grad), NNCL_ARG(total), NNCL_ARG(kind),
                                  NNCL_ARG(alpha), NNCL_ARG(acc)));
 }
 
-const nncl_op_vtable nncl_op_activation = {NULL, activation_forward, activation_backward};
+/* Backward reads the output, and the input only where the output
+ * does not tell the sign of the input. */
+static uint32_t activation_saves(const nncl_node *node) {
+    return NNCL_SAVES_OUTPUT | (reads_input(node) ? NNCL_SAVES_INPUT(0) : 0);
+}
+
+const nncl_op_vtable nncl_op_activation = {
+    .forward = activation_forward, .backward = activation_backward, .saves = activation_saves};

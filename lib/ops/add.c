@@ -34,4 +34,4 @@ static nncl_status add_backward(nncl_graph *g, nncl_node *node) {
     return st;
 }
 
-const nncl_op_vtable nncl_op_add = {NULL, add_forward, add_backward};
+const nncl_op_vtable nncl_op_add = {.forward = add_forward, .backward = add_backward};

@@ -35,7 +35,7 @@ nncl_node *nncl_batch_norm(nncl_graph *g, nncl_node *x, const nncl_batch_norm_pa
 typedef struct bn_refs {
     cl_mem gamma, beta, dgamma, dbeta, running_mean, running_var;
     cl_int batch, channels, inner, rows, affine; /* rows: batch * channels */
-    cl_int learn; /* gamma and beta take gradients */
+    cl_int learn;                                /* gamma and beta take gradients */
 } bn_refs;
 
 static bn_refs refs_of(nncl_graph *g, const nncl_node *node) {
@@ -122,4 +122,11 @@ static nncl_status bn_backward(nncl_graph *g, nncl_node *node) {
                                  NNCL_ARG(training), NNCL_ARG(acc)));
 }
 
-const nncl_op_vtable nncl_op_batchnorm = {bn_plan, bn_forward, bn_backward};
+/* Backward normalises the input again from the saved statistics. */
+static uint32_t bn_saves(const nncl_node *node) {
+    (void)node;
+    return NNCL_SAVES_INPUT(0);
+}
+
+const nncl_op_vtable nncl_op_batchnorm = {
+    .plan = bn_plan, .forward = bn_forward, .backward = bn_backward, .saves = bn_saves};

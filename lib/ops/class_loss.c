@@ -133,5 +133,13 @@ static nncl_status class_loss_backward(nncl_graph *g, nncl_node *node) {
                   NNCL_ARG(a.smoothing), NNCL_ARG(a.ignore), NNCL_ARG(per_sample), NNCL_ARG(acc)));
 }
 
-const nncl_op_vtable nncl_op_class_loss = {class_loss_plan, class_loss_forward,
-                                           class_loss_backward};
+/* Backward uses the saved probabilities and the labels. */
+static uint32_t class_loss_saves(const nncl_node *node) {
+    (void)node;
+    return NNCL_SAVES_INPUT(1);
+}
+
+const nncl_op_vtable nncl_op_class_loss = {.plan = class_loss_plan,
+                                           .forward = class_loss_forward,
+                                           .backward = class_loss_backward,
+                                           .saves = class_loss_saves};

@@ -53,4 +53,4 @@ static nncl_status concat_backward(nncl_graph *g, nncl_node *node) {
     return concat_pass(g, node, true);
 }
 
-const nncl_op_vtable nncl_op_concat = {NULL, concat_forward, concat_backward};
+const nncl_op_vtable nncl_op_concat = {.forward = concat_forward, .backward = concat_backward};

@@ -207,4 +207,11 @@ static nncl_status conv_backward(nncl_graph *g, nncl_node *node) {
     return st;
 }
 
-const nncl_op_vtable nncl_op_conv = {conv_plan, conv_forward, conv_backward};
+/* The weight gradient needs the input. */
+static uint32_t conv_saves(const nncl_node *node) {
+    (void)node;
+    return NNCL_SAVES_INPUT(0);
+}
+
+const nncl_op_vtable nncl_op_conv = {
+    .plan = conv_plan, .forward = conv_forward, .backward = conv_backward, .saves = conv_saves};

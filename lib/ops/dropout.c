@@ -55,4 +55,4 @@ static nncl_status dropout_backward(nncl_graph *g, nncl_node *node) {
                                  NNCL_ARG(k.scale), NNCL_ARG(acc)));
 }
 
-const nncl_op_vtable nncl_op_dropout = {NULL, dropout_forward, dropout_backward};
+const nncl_op_vtable nncl_op_dropout = {.forward = dropout_forward, .backward = dropout_backward};

@@ -9,4 +9,4 @@ static nncl_status input_pass(nncl_graph *g, nncl_node *node) {
     return NNCL_OK;
 }
 
-const nncl_op_vtable nncl_op_input = {NULL, input_pass, input_pass};
+const nncl_op_vtable nncl_op_input = {.forward = input_pass, .backward = input_pass};

@@ -77,4 +77,11 @@ static nncl_status linear_backward(nncl_graph *g, nncl_node *node) {
                      w->value, 0, d.in, node->accumulate[0] ? 1.0f : 0.0f, x->grad, 0, d.in);
 }
 
-const nncl_op_vtable nncl_op_linear = {NULL, linear_forward, linear_backward};
+/* The weight gradient needs the input. */
+static uint32_t linear_saves(const nncl_node *node) {
+    (void)node;
+    return NNCL_SAVES_INPUT(0);
+}
+
+const nncl_op_vtable nncl_op_linear = {
+    .forward = linear_forward, .backward = linear_backward, .saves = linear_saves};

@@ -109,5 +109,13 @@ static nncl_status pointwise_backward(nncl_graph *g, nncl_node *node) {
                                  NNCL_ARG(scale), NNCL_ARG(acc)));
 }
 
-const nncl_op_vtable nncl_op_pointwise_loss = {pointwise_plan, pointwise_forward,
-                                               pointwise_backward};
+/* Backward reads prediction and target. */
+static uint32_t pointwise_saves(const nncl_node *node) {
+    (void)node;
+    return NNCL_SAVES_INPUT(0) | NNCL_SAVES_INPUT(1);
+}
+
+const nncl_op_vtable nncl_op_pointwise_loss = {.plan = pointwise_plan,
+                                               .forward = pointwise_forward,
+                                               .backward = pointwise_backward,
+                                               .saves = pointwise_saves};

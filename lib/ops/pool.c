@@ -150,4 +150,5 @@ static nncl_status pool_backward(nncl_graph *g, nncl_node *node) {
                                  NNCL_ARG(acc)));
 }
 
-const nncl_op_vtable nncl_op_pool = {pool_plan, pool_forward, pool_backward};
+const nncl_op_vtable nncl_op_pool = {
+    .plan = pool_plan, .forward = pool_forward, .backward = pool_backward};

@@ -54,4 +54,4 @@ static nncl_status reshape_backward(nncl_graph *g, nncl_node *node) {
                           node->accumulate[0]);
 }
 
-const nncl_op_vtable nncl_op_reshape = {NULL, reshape_forward, reshape_backward};
+const nncl_op_vtable nncl_op_reshape = {.forward = reshape_forward, .backward = reshape_backward};

@@ -50,4 +50,11 @@ static nncl_status softmax_backward(nncl_graph *g, nncl_node *node) {
                                  NNCL_ARG(acc)));
 }
 
-const nncl_op_vtable nncl_op_softmax = {NULL, softmax_forward, softmax_backward};
+/* The Jacobian is a function of the output. */
+static uint32_t softmax_saves(const nncl_node *node) {
+    (void)node;
+    return NNCL_SAVES_OUTPUT;
+}
+
+const nncl_op_vtable nncl_op_softmax = {
+    .forward = softmax_forward, .backward = softmax_backward, .saves = softmax_saves};
