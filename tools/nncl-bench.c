@@ -146,8 +146,10 @@ int main(int argc, char **argv) {
         times[s] = progress_now() - t;
     }
     double infer_step = median(times, o.steps);
-    uint64_t peak, activations = nncl_graph_activation_bytes(g);
+    uint64_t peak;
     nncl_context_memory(ctx, NULL, &peak);
+    nncl_graph_memory_info mem;
+    if (nncl_graph_memory(g, &mem)) return fail("memory plan");
     int64_t params = nncl_graph_trainable_count(g);
     double profiled = 0;
     for (size_t k = 0; k < kinds; k++)
@@ -156,12 +158,14 @@ int main(int argc, char **argv) {
     if (o.json) {
         printf("{\"model\": \"%s\", \"params\": %lld, \"batch\": %lld, \"train_img_per_s\": %.2f, "
                "\"infer_img_per_s\": %.2f, \"first_step_s\": %.3f, \"peak_mem_bytes\": %llu, "
-               "\"activation_bytes_no_reuse\": %llu, \"train_step_ms\": %.3f, \"infer_step_ms\": "
+               "\"activation_bytes_no_reuse\": %llu, \"activation_bytes_planned\": %llu, "
+               "\"workspace_bytes\": %llu, \"train_step_ms\": %.3f, \"infer_step_ms\": "
                "%.3f, \"cold\": %s, \"device\": \"%s\", "
                "\"profile_ms_per_step\": {",
                o.model, (long long)params, (long long)o.batch, (double)o.batch / train_step,
                (double)o.batch / infer_step, first, (unsigned long long)peak,
-               (unsigned long long)activations, train_step * 1e3, infer_step * 1e3,
+               (unsigned long long)mem.values_unshared, (unsigned long long)mem.values_planned,
+               (unsigned long long)mem.workspace, train_step * 1e3, infer_step * 1e3,
                o.cold ? "true" : "false", nncl_context_device(ctx)->name);
         for (size_t k = 0; k < kinds; k++)
             printf("%s\"%s\": %.3f", k ? ", " : "", profile[k].kind,
@@ -176,9 +180,11 @@ int main(int argc, char **argv) {
                (double)o.batch / train_step);
         printf("  inference, median      %8.1f ms  %8.1f images/s\n", infer_step * 1e3,
                (double)o.batch / infer_step);
-        printf("  peak device memory     %8.1f MiB  (activations and gradients alone, without "
-               "reuse: %.1f MiB)\n",
-               (double)peak / 1048576.0, (double)activations / 1048576.0);
+        printf("  peak device memory     %8.1f MiB\n", (double)peak / 1048576.0);
+        printf("    activations + gradients %.1f MiB shared (%.1f MiB without reuse), "
+               "parameters + gradients %.1f MiB, workspace %.1f MiB\n",
+               (double)mem.values_planned / 1048576.0, (double)mem.values_unshared / 1048576.0,
+               (double)mem.parameters / 1048576.0, (double)mem.workspace / 1048576.0);
         printf("  device time per training step, by kind (%.1f ms of %.1f ms):\n",
                profiled / (double)o.steps * 1e3, train_step * 1e3);
         for (size_t k = 0; k < kinds; k++)
