@@ -3,7 +3,8 @@
  * back onto the images. Spatial vectors are (d, h, w) so one kernel serves
  * 1D, 2D and 3D. Column matrix: row = channel * K + kernel offset, column =
  * image * L + output position (L output positions per image). col2im
- * gathers instead of scattering, so no atomics are needed. */
+ * gathers instead of scattering, so no atomics are needed. The direct
+ * kernels at the end compute each result on its own, with no scratch. */
 
 /* One work-item per (column row, image, output depth, output row): it
  * writes out.z consecutive columns, so the index arithmetic is paid once
@@ -69,4 +70,104 @@ __kernel void col2im(__global const float *col, __global float *dx, uint dx_off,
         }
         dst[iw] = accumulate ? dst[iw] + sum : sum;
     }
+}
+
+/* Direct convolution, one work-item per result, for layers too small or
+ * too grouped (depthwise) for GEMM to pay off. Weights are
+ * [c_out, cg_in, kd, kh, kw]; groups split both channel ranges evenly. */
+__kernel void direct_forward(__global const float *x, __global const float *w, __global float *y,
+                             int total, int c_out, int groups, int cg_in, int4 in, int4 out,
+                             int4 k, int4 stride, int4 pad, int4 dil) {
+    int i = get_global_id(0);
+    if (i >= total) return;
+    int ovol = out.x * out.y * out.z, ivol = in.x * in.y * in.z, kvol = k.x * k.y * k.z;
+    int o = i % ovol, kc = (i / ovol) % c_out, n = i / (ovol * c_out);
+    int ow = o % out.z, oh = (o / out.z) % out.y, od = o / (out.z * out.y);
+    int grp = kc / (c_out / groups);
+    float sum = 0.0f;
+    for (int c = 0; c < cg_in; c++) {
+        __global const float *xc = x + ((long)n * cg_in * groups + grp * cg_in + c) * ivol;
+        __global const float *wc = w + ((long)kc * cg_in + c) * kvol;
+        for (int kd = 0; kd < k.x; kd++) {
+            int id = od * stride.x - pad.x + kd * dil.x;
+            if (id < 0 || id >= in.x) continue;
+            for (int kh = 0; kh < k.y; kh++) {
+                int ih = oh * stride.y - pad.y + kh * dil.y;
+                if (ih < 0 || ih >= in.y) continue;
+                for (int kw = 0; kw < k.z; kw++) {
+                    int iw = ow * stride.z - pad.z + kw * dil.z;
+                    if (iw >= 0 && iw < in.z)
+                        sum += xc[(id * in.y + ih) * in.z + iw] * wc[(kd * k.y + kh) * k.z + kw];
+                }
+            }
+        }
+    }
+    y[i] = sum;
+}
+
+/* One work-item per input element: gathers every (output channel, tap)
+ * that read it. */
+__kernel void direct_backward_data(__global const float *dy, __global const float *w,
+                                   __global float *dx, int total, int c_out, int groups, int cg_in,
+                                   int4 in, int4 out, int4 k, int4 stride, int4 pad, int4 dil,
+                                   int accumulate) {
+    int i = get_global_id(0);
+    if (i >= total) return;
+    int ovol = out.x * out.y * out.z, ivol = in.x * in.y * in.z, kvol = k.x * k.y * k.z;
+    int c_in = cg_in * groups, cg_out = c_out / groups;
+    int v = i % ivol, c = (i / ivol) % c_in, n = i / (ivol * c_in);
+    int iw = v % in.z, ih = (v / in.z) % in.y, id = v / (in.z * in.y);
+    int grp = c / cg_in, cl = c % cg_in;
+    float sum = 0.0f;
+    for (int kc = grp * cg_out; kc < (grp + 1) * cg_out; kc++) {
+        __global const float *dyc = dy + ((long)n * c_out + kc) * ovol;
+        __global const float *wc = w + ((long)kc * cg_in + cl) * kvol;
+        for (int kd = 0; kd < k.x; kd++) {
+            int od = tap_source(id, kd, stride.x, pad.x, dil.x, out.x);
+            if (od < 0) continue;
+            for (int kh = 0; kh < k.y; kh++) {
+                int oh = tap_source(ih, kh, stride.y, pad.y, dil.y, out.y);
+                if (oh < 0) continue;
+                for (int kw = 0; kw < k.z; kw++) {
+                    int ow = tap_source(iw, kw, stride.z, pad.z, dil.z, out.z);
+                    if (ow >= 0)
+                        sum += dyc[(od * out.y + oh) * out.z + ow] * wc[(kd * k.y + kh) * k.z + kw];
+                }
+            }
+        }
+    }
+    dx[i] = accumulate ? dx[i] + sum : sum;
+}
+
+/* One work-item per weight: sums dY * X over the batch and every output
+ * position, and adds the sum into dw. */
+__kernel void direct_backward_weights(__global const float *x, __global const float *dy,
+                                      __global float *dw, int total, int batch, int c_out,
+                                      int groups, int cg_in, int4 in, int4 out, int4 k,
+                                      int4 stride, int4 pad, int4 dil) {
+    int i = get_global_id(0);
+    if (i >= total) return;
+    int ovol = out.x * out.y * out.z, ivol = in.x * in.y * in.z, kvol = k.x * k.y * k.z;
+    int t = i % kvol, c = (i / kvol) % cg_in, kc = i / (kvol * cg_in);
+    int kw = t % k.z, kh = (t / k.z) % k.y, kd = t / (k.z * k.y);
+    int grp = kc / (c_out / groups), c_in = cg_in * groups;
+    float sum = 0.0f;
+    for (int n = 0; n < batch; n++) {
+        __global const float *dyc = dy + ((long)n * c_out + kc) * ovol;
+        __global const float *xc = x + ((long)n * c_in + grp * cg_in + c) * ivol;
+        for (int od = 0; od < out.x; od++) {
+            int id = od * stride.x - pad.x + kd * dil.x;
+            if (id < 0 || id >= in.x) continue;
+            for (int oh = 0; oh < out.y; oh++) {
+                int ih = oh * stride.y - pad.y + kh * dil.y;
+                if (ih < 0 || ih >= in.y) continue;
+                for (int ow = 0; ow < out.z; ow++) {
+                    int iw = ow * stride.z - pad.z + kw * dil.z;
+                    if (iw >= 0 && iw < in.z)
+                        sum += dyc[(od * out.y + oh) * out.z + ow] * xc[(id * in.y + ih) * in.z + iw];
+                }
+            }
+        }
+    }
+    dw[i] += sum;
 }

@@ -181,6 +181,11 @@ typedef struct nncl_context_options {
     /* Time every kernel and GEMM with OpenCL profiling events, for
      * nncl_context_profile. Costs a little per launch; off by default. */
     bool profile;
+    /* Convolution algorithm for every layer and direction where it applies
+     * (elsewhere im2col): "im2col", "gemm1x1", "winograd", "direct". NULL:
+     * NNCL_CONV_ALGO, else "auto": each layer's fastest, measured on first
+     * use and remembered in the cache directory. For tests and tuning. */
+    const char *conv_algorithm;
 } nncl_context_options;
 
 /* Creates a context on one device. `options` may be NULL (all defaults).

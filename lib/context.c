@@ -59,8 +59,14 @@ static size_t pick_reduce_size(const nncl_device_info *info) {
 nncl_status nncl_context_create(const nncl_context_options *options, nncl_context **out) {
     if (!out) return nncl_fail(NNCL_ERROR_INVALID_ARGUMENT, "nncl_context_create: out is NULL");
     *out = NULL;
+    int conv_algorithm;
+    const char *algo =
+        options && options->conv_algorithm ? options->conv_algorithm : getenv("NNCL_CONV_ALGO");
+    if (nncl_conv_algorithm_parse(algo, &conv_algorithm) != NNCL_OK)
+        return NNCL_ERROR_INVALID_ARGUMENT;
     nncl_context *ctx = calloc(1, sizeof *ctx);
     if (!ctx) return nncl_fail(NNCL_ERROR_OUT_OF_MEMORY, "nncl_context_create: out of memory");
+    ctx->conv_algorithm = conv_algorithm;
     const char *spec = options && options->device ? options->device : getenv("NNCL_DEVICE");
     nncl_status st = nncl_device_select(spec, &ctx->platform, &ctx->device, &ctx->info);
     if (st != NNCL_OK) {

@@ -61,6 +61,7 @@ struct nncl_context {
     size_t local_size;       /* work-group size for elementwise kernels */
     size_t reduce_size;      /* work-group size of per-channel reductions */
     char build_options[128]; /* -D defines every program is built with */
+    int conv_algorithm;      /* forced convolution algorithm, -1: measured per layer */
     cl_mem partials;         /* scratch of nncl_sum */
     uint64_t mem_current, mem_peak;
     /* Profiling: the kind of work being queued, and events not yet read. */
@@ -74,6 +75,10 @@ struct nncl_context {
     nncl_program_entry *programs;
     size_t n_programs;
 };
+
+/* The convolution algorithm NNCL_CONV_ALGO or the options name: -1 for
+ * "auto" or none, else its index; an unknown name fails (ops/conv_choice.c). */
+nncl_status nncl_conv_algorithm_parse(const char *name, int *out);
 
 /* Finds the device a spec names (NULL spec: the default rule). */
 nncl_status nncl_device_select(const char *spec, cl_platform_id *platform, cl_device_id *device,
@@ -176,6 +181,7 @@ typedef union nncl_op_attrs {
         nncl_window win;
         int64_t groups;
         bool bias;
+        int8_t algorithm[3]; /* per direction, chosen on first use; -1 before */
     } conv;
     struct {
         nncl_window win;

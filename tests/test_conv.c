@@ -198,6 +198,11 @@ static const conv_case conv_cases[] = {
     {{.out_channels = 4, .kernel = {3, 3}, .groups = 4, .padding = {1, 1}, .stride = {2, 2}},
      NNCL_SHAPE(2, 4, 7, 7)}, /* depthwise */
     {{.out_channels = 3, .kernel = {1, 1}, .no_bias = true}, NNCL_SHAPE(3, 5, 4, 3)},
+    {{.out_channels = 4, .kernel = {1, 1}, .groups = 2}, NNCL_SHAPE(2, 6, 3, 5)},
+    /* Winograd tiles: uneven padding, odd sizes, a partial last tile */
+    {{.out_channels = 3, .kernel = {3, 3}, .pad_begin = {2, 0}, .pad_end = {0, 1}},
+     NNCL_SHAPE(2, 4, 6, 5)},
+    {{.out_channels = 2, .kernel = {3, 3}}, NNCL_SHAPE(1, 3, 8, 7)},
     {{.out_channels = 2, .kernel = {2, 3}, .padding_same = true, .dilation = {2, 1}},
      NNCL_SHAPE(1, 3, 6, 5)},
     /* 3D */

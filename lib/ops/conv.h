@@ -1,0 +1,54 @@
+/* Convolution's algorithms behind one interface, so the op can pick one per
+ * layer and direction: im2col + GEMM (any layer), 1x1 as a direct GEMM,
+ * Winograd F(2x2, 3x3), and direct kernels. Each runs one direction on
+ * explicit buffers, which lets the choice be measured on scratch memory. */
+#ifndef NNCL_OPS_CONV_H
+#define NNCL_OPS_CONV_H
+
+#include "../nncl_internal.h"
+
+/* Scratch an algorithm may use is capped; larger batches go in chunks. */
+#define NNCL_CONV_WORKSPACE_LIMIT ((size_t)256 << 20)
+
+typedef enum conv_direction {
+    CONV_FORWARD = 0,          /* y = conv(x, w) (bias added by the op) */
+    CONV_BACKWARD_DATA = 1,    /* x (+)= conv_transpose(y, w): y holds dY, x receives dX */
+    CONV_BACKWARD_WEIGHTS = 2, /* w += correlation of x and y: y holds dY, w receives dW */
+} conv_direction;
+
+typedef struct conv_buffers {
+    cl_mem x, w, y;
+    bool accumulate; /* backward-data: add into x */
+} conv_buffers;
+
+/* Sizes every algorithm needs. */
+typedef struct conv_dims {
+    size_t batch, c_in, c_out, groups, cg_in, cg_out, kvol, kg, spatial_in, spatial_out;
+} conv_dims;
+conv_dims nncl_conv_dims(const nncl_node *node);
+
+typedef struct conv_algorithm {
+    const char *name; /* as NNCL_CONV_ALGO spells it */
+    bool (*applies)(const nncl_node *node, conv_direction dir);
+    size_t (*workspace)(const nncl_node *node, conv_direction dir); /* bytes */
+    nncl_status (*run)(nncl_graph *g, const nncl_node *node, conv_direction dir,
+                       const conv_buffers *b);
+} conv_algorithm;
+
+extern const conv_algorithm nncl_conv_im2col, nncl_conv_gemm1x1, nncl_conv_winograd,
+    nncl_conv_direct;
+
+/* [a, b, L] at src + src_off -> [b, a, L] at dst + dst_off. */
+nncl_status nncl_swap_outer(nncl_graph *g, cl_mem src, size_t src_off, cl_mem dst, size_t dst_off,
+                            size_t a, size_t b, size_t len);
+
+/* The algorithm for node's direction: chosen on first call (forced by the
+ * context, remembered in the cache directory, or timed) and kept. */
+nncl_status nncl_conv_pick(nncl_graph *g, nncl_node *node, conv_direction dir,
+                           const conv_algorithm **out);
+/* The chosen algorithm, NULL before the first pick. */
+const conv_algorithm *nncl_conv_algorithm_of(const nncl_node *node, conv_direction dir);
+/* Scratch for every algorithm that may be picked for node. */
+size_t nncl_conv_workspace(const nncl_graph *g, const nncl_node *node);
+
+#endif

@@ -1,0 +1,183 @@
+/* Which convolution algorithm runs each layer and direction: the one the
+ * context forces, else the fastest applicable one, timed once on the
+ * layer's own shapes and remembered per device and shape in the cache
+ * directory, so later processes start without timing anything. */
+#include "conv.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+static const conv_algorithm *const algorithms[] = {&nncl_conv_im2col, &nncl_conv_gemm1x1,
+                                                   &nncl_conv_winograd, &nncl_conv_direct};
+#define N_ALGORITHMS (sizeof algorithms / sizeof algorithms[0])
+static const char *const direction_names[] = {"forward", "backward-data", "backward-weights"};
+
+nncl_status nncl_conv_algorithm_parse(const char *name, int *out) {
+    *out = -1;
+    if (!name || !*name || !strcmp(name, "auto")) return NNCL_OK;
+    for (size_t i = 0; i < N_ALGORITHMS; i++)
+        if (!strcmp(name, algorithms[i]->name)) {
+            *out = (int)i;
+            return NNCL_OK;
+        }
+    return nncl_fail(NNCL_ERROR_INVALID_ARGUMENT,
+                     "convolution algorithm '%s' is unknown: use auto, im2col, gemm1x1, winograd "
+                     "or direct",
+                     name);
+}
+
+const conv_algorithm *nncl_conv_algorithm_of(const nncl_node *node, conv_direction dir) {
+    int8_t a = node->attrs.conv.algorithm[dir];
+    return a >= 0 ? algorithms[a] : NULL;
+}
+
+size_t nncl_conv_workspace(const nncl_graph *g, const nncl_node *node) {
+    size_t most = 0;
+    for (int dir = 0; dir < 3; dir++)
+        for (size_t a = 0; a < N_ALGORITHMS; a++) {
+            bool candidate = g->ctx->conv_algorithm < 0 || (int)a == g->ctx->conv_algorithm ||
+                             algorithms[a] == &nncl_conv_im2col;
+            if (!candidate || !algorithms[a]->applies(node, (conv_direction)dir)) continue;
+            size_t bytes = algorithms[a]->workspace(node, (conv_direction)dir);
+            if (bytes > most) most = bytes;
+        }
+    return most;
+}
+
+/* "device|driver|shape|direction", spaces made underscores. */
+static void choice_key(const nncl_graph *g, const nncl_node *node, conv_direction dir, char *key,
+                       size_t size) {
+    const nncl_window *w = &node->attrs.conv.win;
+    conv_dims d = nncl_conv_dims(node);
+    snprintf(key, size,
+             "%s|%s|n%zu,c%zu,k%zu,g%zu,in%lldx%lldx%lld,k%lldx%lldx%lld,s%lldx%lldx%lld,"
+             "p%lldx%lldx%lld,%lldx%lldx%lld,d%lldx%lldx%lld|%s",
+             g->ctx->info.name, g->ctx->info.driver_version, d.batch, d.c_in, d.c_out, d.groups,
+             (long long)w->in[0], (long long)w->in[1], (long long)w->in[2], (long long)w->kernel[0],
+             (long long)w->kernel[1], (long long)w->kernel[2], (long long)w->stride[0],
+             (long long)w->stride[1], (long long)w->stride[2], (long long)w->pad_begin[0],
+             (long long)w->pad_begin[1], (long long)w->pad_begin[2], (long long)w->pad_end[0],
+             (long long)w->pad_end[1], (long long)w->pad_end[2], (long long)w->dilation[0],
+             (long long)w->dilation[1], (long long)w->dilation[2], direction_names[dir]);
+    for (char *c = key; *c; c++)
+        if (*c == ' ' || *c == '\n') *c = '_';
+}
+
+static void cache_path(const nncl_context *ctx, char *path, size_t size) {
+    snprintf(path, size, "%s/conv-algorithms.txt", ctx->cache_dir);
+}
+
+/* The remembered choice for key, or -1. Lines: "<key> <algorithm>". */
+static int cached_choice(const nncl_context *ctx, const char *key) {
+    if (!ctx->cache_dir[0]) return -1;
+    char path[1100], line[1024];
+    cache_path(ctx, path, sizeof path);
+    FILE *f = fopen(path, "r");
+    if (!f) return -1;
+    int found = -1;
+    size_t n = strlen(key);
+    while (fgets(line, sizeof line, f))
+        if (!strncmp(line, key, n) && line[n] == ' ') {
+            line[strcspn(line, "\n")] = 0;
+            for (size_t a = 0; a < N_ALGORITHMS; a++)
+                if (!strcmp(line + n + 1, algorithms[a]->name)) found = (int)a;
+        }
+    fclose(f);
+    return found;
+}
+
+static void remember(const nncl_context *ctx, const char *key, int choice) {
+    if (!ctx->cache_dir[0]) return;
+    char path[1100];
+    cache_path(ctx, path, sizeof path);
+    FILE *f =
+        fopen(path, "a"); /* one short append per line: whole lines even with writers racing */
+    if (!f) return;
+    fprintf(f, "%s %s\n", key, algorithms[choice]->name);
+    fclose(f);
+}
+
+static double seconds(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
+
+/* Runs algorithm a on scratch output memory: once to build its kernels,
+ * then twice timed; the faster time counts. A first timed run over twice
+ * slowest_useful (the best so far) ends it early. */
+static nncl_status time_one(nncl_graph *g, const nncl_node *node, conv_direction dir,
+                            const conv_algorithm *a, const conv_buffers *b, double slowest_useful,
+                            double *best) {
+    *best = 1e30;
+    for (int run = 0; run < 3; run++) {
+        double t0 = seconds();
+        nncl_status st = a->run(g, node, dir, b);
+        cl_int err = clFinish(g->ctx->queue);
+        if (st != NNCL_OK) return st;
+        if (err != CL_SUCCESS) return nncl_fail_cl(err, "clFinish");
+        double t = seconds() - t0;
+        if (run && t < *best) *best = t;
+        if (run && t > 2 * slowest_useful) break; /* clearly losing: spare the second run */
+    }
+    return NNCL_OK;
+}
+
+static nncl_status measure(nncl_graph *g, const nncl_node *node, conv_direction dir, int *choice) {
+    int candidates = 0;
+    for (size_t a = 0; a < N_ALGORITHMS; a++)
+        if (algorithms[a]->applies(node, dir)) candidates++, *choice = (int)a;
+    if (candidates == 1) return NNCL_OK;
+    conv_dims d = nncl_conv_dims(node);
+    size_t floats = d.batch * d.c_in * d.spatial_in;
+    if (d.batch * d.c_out * d.spatial_out > floats) floats = d.batch * d.c_out * d.spatial_out;
+    if (d.c_out * d.kg > floats) floats = d.c_out * d.kg;
+    cl_mem scratch;
+    nncl_status st = nncl_buffer_create(g->ctx, floats * sizeof(float), &scratch);
+    if (st != NNCL_OK) return st;
+    /* Reads the layer's real input, weights and output gradient; writes scratch. */
+    conv_buffers b = {node->inputs[0]->out, nncl_node_param(g, node, 0)->value, node->grad, false};
+    if (dir == CONV_FORWARD) b.y = scratch;
+    if (dir == CONV_BACKWARD_DATA) b.x = scratch;
+    if (dir == CONV_BACKWARD_WEIGHTS) b.w = scratch;
+    double fastest = 1e30;
+    for (size_t a = 0; a < N_ALGORITHMS && st == NNCL_OK; a++) {
+        if (!algorithms[a]->applies(node, dir)) continue;
+        double t;
+        st = time_one(g, node, dir, algorithms[a], &b, fastest, &t);
+        if (st == NNCL_OK && t < fastest) {
+            fastest = t;
+            *choice = (int)a;
+        }
+    }
+    nncl_buffer_release(g->ctx, scratch);
+    return st;
+}
+
+nncl_status nncl_conv_pick(nncl_graph *g, nncl_node *node, conv_direction dir,
+                           const conv_algorithm **out) {
+    int8_t *slot = &node->attrs.conv.algorithm[dir];
+    if (*slot < 0) {
+        int forced = g->ctx->conv_algorithm, choice = 0; /* im2col serves every layer */
+        if (forced >= 0) {
+            if (algorithms[forced]->applies(node, dir)) choice = forced;
+        } else {
+            char key[900];
+            choice_key(g, node, dir, key, sizeof key);
+            int cached = cached_choice(g->ctx, key);
+            if (cached >= 0 && algorithms[cached]->applies(node, dir)) {
+                choice = cached;
+            } else {
+                nncl_phase phase = (nncl_phase)g->ctx->phase;
+                nncl_status st = measure(g, node, dir, &choice);
+                g->ctx->phase = phase;
+                if (st != NNCL_OK) return st;
+                remember(g->ctx, key, choice);
+            }
+        }
+        *slot = (int8_t)choice;
+    }
+    *out = algorithms[*slot];
+    return NNCL_OK;
+}

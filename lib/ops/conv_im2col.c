@@ -1,0 +1,109 @@
+/* Convolution by im2col + GEMM, for any layer: images go through in chunks,
+ * one im2col per chunk and one GEMM per group (CLBlast) producing
+ * channel-major results, then one permutation into NCHW. The weight
+ * gradient is a GEMM against the same columns; the input gradient a GEMM
+ * into columns that col2im folds back onto the images. */
+#include "conv.h"
+
+/* Images per pass, so columns + channel-major outputs fit the limit. */
+static size_t chunk_of(const conv_dims *d) {
+    size_t per_image = (d->c_in * d->kvol + d->c_out) * d->spatial_out * sizeof(float);
+    size_t chunk = NNCL_CONV_WORKSPACE_LIMIT / per_image;
+    if (chunk < 1) chunk = 1;
+    return chunk < d->batch ? chunk : d->batch;
+}
+
+static size_t cols_floats(const conv_dims *d, size_t nb) {
+    return d->c_in * d->kvol * nb * d->spatial_out;
+}
+
+static nncl_status launch_im2col(nncl_graph *g, const nncl_window *w, const conv_dims *d, cl_mem x,
+                                 size_t first, size_t nb) {
+    cl_uint x_off = (cl_uint)(first * d->c_in * d->spatial_in);
+    cl_int total = (cl_int)(d->c_in * d->kvol * nb *
+                            (size_t)(w->out[0] * w->out[1])); /* rows of out[2] columns */
+    cl_int batch = (cl_int)nb;
+    cl_int4 in = nncl_int4(w->in), out = nncl_int4(w->out), k = nncl_int4(w->kernel),
+            stride = nncl_int4(w->stride), pad = nncl_int4(w->pad_begin),
+            dil = nncl_int4(w->dilation);
+    return nncl_launch(g->ctx, "conv.cl", "im2col", (size_t)total,
+                       NNCL_ARGS(NNCL_ARG(x), NNCL_ARG(x_off), NNCL_ARG(g->workspace),
+                                 NNCL_ARG(total), NNCL_ARG(batch), NNCL_ARG(in), NNCL_ARG(out),
+                                 NNCL_ARG(k), NNCL_ARG(stride), NNCL_ARG(pad), NNCL_ARG(dil)));
+}
+
+static nncl_status launch_col2im(nncl_graph *g, const nncl_window *w, const conv_dims *d, cl_mem dx,
+                                 size_t first, size_t nb, bool accumulate) {
+    cl_uint dx_off = (cl_uint)(first * d->c_in * d->spatial_in);
+    cl_int total = (cl_int)(nb * d->c_in * (size_t)(w->in[0] * w->in[1])); /* input rows */
+    cl_int channels = (cl_int)d->c_in;
+    cl_int acc = accumulate;
+    cl_int4 in = nncl_int4(w->in), out = nncl_int4(w->out), k = nncl_int4(w->kernel),
+            stride = nncl_int4(w->stride), pad = nncl_int4(w->pad_begin),
+            dil = nncl_int4(w->dilation);
+    return nncl_launch(g->ctx, "conv.cl", "col2im", (size_t)total,
+                       NNCL_ARGS(NNCL_ARG(g->workspace), NNCL_ARG(dx), NNCL_ARG(dx_off),
+                                 NNCL_ARG(total), NNCL_ARG(channels), NNCL_ARG(in), NNCL_ARG(out),
+                                 NNCL_ARG(k), NNCL_ARG(stride), NNCL_ARG(pad), NNCL_ARG(dil),
+                                 NNCL_ARG(acc)));
+}
+
+static bool applies(const nncl_node *node, conv_direction dir) {
+    (void)node;
+    (void)dir;
+    return true;
+}
+
+static size_t workspace(const nncl_node *node, conv_direction dir) {
+    (void)dir;
+    conv_dims d = nncl_conv_dims(node);
+    size_t nb = chunk_of(&d);
+    return (cols_floats(&d, nb) + d.c_out * nb * d.spatial_out) * sizeof(float);
+}
+
+static nncl_status run_chunk(nncl_graph *g, const nncl_node *node, conv_direction dir,
+                             const conv_buffers *b, const conv_dims *d, size_t first, size_t nb) {
+    const nncl_window *win = &node->attrs.conv.win;
+    size_t cols = nb * d->spatial_out, outs = cols_floats(d, nb); /* channel-major block */
+    size_t y_off = first * d->c_out * d->spatial_out;
+    nncl_status st = NNCL_OK;
+    if (dir == CONV_FORWARD) {
+        st = launch_im2col(g, win, d, b->x, first, nb);
+        for (size_t gr = 0; gr < d->groups && st == NNCL_OK; gr++)
+            st = nncl_gemm(g->ctx, false, false, d->cg_out, cols, d->kg, 1.0f, b->w,
+                           gr * d->cg_out * d->kg, d->kg, g->workspace, gr * d->kg * cols, cols,
+                           0.0f, g->workspace, outs + gr * d->cg_out * cols, cols);
+        return st == NNCL_OK ? nncl_swap_outer(g, g->workspace, outs, b->y, y_off, d->c_out, nb,
+                                               d->spatial_out)
+                             : st;
+    }
+    st = nncl_swap_outer(g, b->y, y_off, g->workspace, outs, nb, d->c_out, d->spatial_out);
+    if (dir == CONV_BACKWARD_WEIGHTS) {
+        /* dW_g += dY_g [cg_out x cols] * columns_g^T [cols x kg] */
+        if (st == NNCL_OK) st = launch_im2col(g, win, d, b->x, first, nb);
+        for (size_t gr = 0; gr < d->groups && st == NNCL_OK; gr++)
+            st = nncl_gemm(g->ctx, false, true, d->cg_out, d->kg, cols, 1.0f, g->workspace,
+                           outs + gr * d->cg_out * cols, cols, g->workspace, gr * d->kg * cols,
+                           cols, 1.0f, b->w, gr * d->cg_out * d->kg, d->kg);
+        return st;
+    }
+    /* columns_g = W_g^T [kg x cg_out] * dY_g [cg_out x cols], folded onto dX. */
+    for (size_t gr = 0; gr < d->groups && st == NNCL_OK; gr++)
+        st = nncl_gemm(g->ctx, true, false, d->kg, cols, d->cg_out, 1.0f, b->w,
+                       gr * d->cg_out * d->kg, d->kg, g->workspace, outs + gr * d->cg_out * cols,
+                       cols, 0.0f, g->workspace, gr * d->kg * cols, cols);
+    return st == NNCL_OK ? launch_col2im(g, win, d, b->x, first, nb, b->accumulate) : st;
+}
+
+static nncl_status run(nncl_graph *g, const nncl_node *node, conv_direction dir,
+                       const conv_buffers *b) {
+    conv_dims d = nncl_conv_dims(node);
+    size_t chunk = chunk_of(&d);
+    nncl_status st = NNCL_OK;
+    for (size_t first = 0; first < d.batch && st == NNCL_OK; first += chunk)
+        st = run_chunk(g, node, dir, b, &d, first,
+                       d.batch - first < chunk ? d.batch - first : chunk);
+    return st;
+}
+
+const conv_algorithm nncl_conv_im2col = {"im2col", applies, workspace, run};

@@ -1,0 +1,108 @@
+/* Winograd F(2x2, 3x3) for 2D 3x3 layers with stride 1, no dilation and
+ * one group: transforms in cl/winograd.cl, the 16 products per tile as 16
+ * GEMMs (2.25x fewer multiplies than im2col). The input gradient is the
+ * same algorithm on dY with the weights turned 180 degrees and channels
+ * swapped, padded by 2 - pad; the weight gradient is left to other
+ * algorithms. */
+#include "conv.h"
+
+/* One Winograd convolution: src [batch, ins, src_size] to dst [batch, outs,
+ * dst_size] with padding pad at the top left. */
+typedef struct winograd_job {
+    size_t batch, ins, outs;
+    cl_int2 src_size, dst_size, pad;
+    size_t tiles_h, tiles_w;
+    bool flip;
+} winograd_job;
+
+static winograd_job job_of(const nncl_node *node, conv_direction dir) {
+    conv_dims d = nncl_conv_dims(node);
+    const nncl_window *w = &node->attrs.conv.win;
+    cl_int2 in = {{(cl_int)w->in[1], (cl_int)w->in[2]}},
+            out = {{(cl_int)w->out[1], (cl_int)w->out[2]}};
+    winograd_job j = {.batch = d.batch, .flip = dir == CONV_BACKWARD_DATA};
+    if (j.flip) {
+        j.ins = d.c_out, j.outs = d.c_in, j.src_size = out, j.dst_size = in;
+        j.pad = (cl_int2){{(cl_int)(2 - w->pad_begin[1]), (cl_int)(2 - w->pad_begin[2])}};
+    } else {
+        j.ins = d.c_in, j.outs = d.c_out, j.src_size = in, j.dst_size = out;
+        j.pad = (cl_int2){{(cl_int)w->pad_begin[1], (cl_int)w->pad_begin[2]}};
+    }
+    j.tiles_h = (size_t)(j.dst_size.s[0] + 1) / 2;
+    j.tiles_w = (size_t)(j.dst_size.s[1] + 1) / 2;
+    return j;
+}
+
+static bool applies(const nncl_node *node, conv_direction dir) {
+    const nncl_window *w = &node->attrs.conv.win;
+    if (dir == CONV_BACKWARD_WEIGHTS || w->spatial != 2 || node->attrs.conv.groups != 1)
+        return false;
+    for (int i = 1; i < 3; i++)
+        if (w->kernel[i] != 3 || w->stride[i] != 1 || w->dilation[i] != 1 || w->pad_begin[i] > 2 ||
+            w->pad_end[i] > 2)
+            return false;
+    return true;
+}
+
+static size_t weights_floats(const winograd_job *j) {
+    return 16 * j->ins * j->outs;
+}
+
+static size_t chunk_of(const winograd_job *j) {
+    size_t per_image = 16 * (j->ins + j->outs) * j->tiles_h * j->tiles_w * sizeof(float);
+    size_t room = NNCL_CONV_WORKSPACE_LIMIT - weights_floats(j) * sizeof(float);
+    size_t chunk = room > per_image ? room / per_image : 1;
+    return chunk < j->batch ? chunk : j->batch;
+}
+
+static size_t workspace(const nncl_node *node, conv_direction dir) {
+    winograd_job j = job_of(node, dir);
+    return (weights_floats(&j) + 16 * (j.ins + j.outs) * j.tiles_h * j.tiles_w * chunk_of(&j)) *
+           sizeof(float);
+}
+
+static nncl_status run_chunk(nncl_graph *g, const winograd_job *j, cl_mem src, cl_mem dst,
+                             bool accumulate, size_t first, size_t nb) {
+    size_t tiles = nb * j->tiles_h * j->tiles_w;
+    size_t v_off = weights_floats(j), m_off = v_off + 16 * j->ins * tiles;
+    cl_uint src_off = (cl_uint)(first * j->ins * (size_t)(j->src_size.s[0] * j->src_size.s[1]));
+    cl_uint dst_off = (cl_uint)(first * j->outs * (size_t)(j->dst_size.s[0] * j->dst_size.s[1]));
+    cl_int total = (cl_int)(j->ins * tiles), ct = (cl_int)tiles, th = (cl_int)j->tiles_h,
+           tw = (cl_int)j->tiles_w, acc = accumulate;
+    cl_mem ws = g->workspace;
+    cl_uint v_arg = (cl_uint)v_off, m_arg = (cl_uint)m_off;
+    nncl_status st =
+        nncl_launch(g->ctx, "winograd.cl", "winograd_input", (size_t)total,
+                    NNCL_ARGS(NNCL_ARG(src), NNCL_ARG(src_off), NNCL_ARG(ws), NNCL_ARG(v_arg),
+                              NNCL_ARG(total), NNCL_ARG(ct), NNCL_ARG(th), NNCL_ARG(tw),
+                              NNCL_ARG(j->src_size), NNCL_ARG(j->pad)));
+    /* M[xi] [outs x tiles] = U[xi] [outs x ins] * V[xi] [ins x tiles] */
+    for (size_t xi = 0; xi < 16 && st == NNCL_OK; xi++)
+        st = nncl_gemm(g->ctx, false, false, j->outs, tiles, j->ins, 1.0f, ws,
+                       xi * j->outs * j->ins, j->ins, ws, v_off + xi * j->ins * tiles, tiles, 0.0f,
+                       ws, m_off + xi * j->outs * tiles, tiles);
+    total = (cl_int)(j->outs * tiles);
+    if (st == NNCL_OK)
+        st = nncl_launch(g->ctx, "winograd.cl", "winograd_output", (size_t)total,
+                         NNCL_ARGS(NNCL_ARG(ws), NNCL_ARG(m_arg), NNCL_ARG(dst), NNCL_ARG(dst_off),
+                                   NNCL_ARG(total), NNCL_ARG(ct), NNCL_ARG(th), NNCL_ARG(tw),
+                                   NNCL_ARG(j->dst_size), NNCL_ARG(acc)));
+    return st;
+}
+
+static nncl_status run(nncl_graph *g, const nncl_node *node, conv_direction dir,
+                       const conv_buffers *b) {
+    winograd_job j = job_of(node, dir);
+    cl_int outs = (cl_int)j.outs, ins = (cl_int)j.ins, flip = j.flip;
+    nncl_status st = nncl_launch(g->ctx, "winograd.cl", "winograd_weights", j.outs * j.ins,
+                                 NNCL_ARGS(NNCL_ARG(b->w), NNCL_ARG(g->workspace), NNCL_ARG(outs),
+                                           NNCL_ARG(ins), NNCL_ARG(flip)));
+    cl_mem src = j.flip ? b->y : b->x, dst = j.flip ? b->x : b->y;
+    size_t chunk = chunk_of(&j);
+    for (size_t first = 0; first < j.batch && st == NNCL_OK; first += chunk)
+        st = run_chunk(g, &j, src, dst, j.flip && b->accumulate, first,
+                       j.batch - first < chunk ? j.batch - first : chunk);
+    return st;
+}
+
+const conv_algorithm nncl_conv_winograd = {"winograd", applies, workspace, run};
