@@ -3,33 +3,64 @@
  * the piecewise ones' branch from x, which may be the output wherever its
  * sign is the input's, and sigmoid and tanh from the output. */
 
+float activate(float v, int kind, float alpha) {
+    switch (kind) {
+    case 0:
+        return v > 0.0f ? v : 0.0f;
+    case 1:
+        return v > 0.0f ? v : alpha * v;
+    case 2:
+        return 1.0f / (1.0f + exp(-v));
+    case 3:
+        return tanh(v);
+    default:
+        return v > 0.0f ? v : alpha * (exp(v) - 1.0f);
+    }
+}
+
 __kernel void activation_forward(__global const float *x, __global float *y, int total, int kind,
                                  float alpha) {
     int i = get_global_id(0);
     if (i >= total) return;
-    float v = x[i], r;
-    switch (kind) {
-    case 0: r = v > 0.0f ? v : 0.0f; break;
-    case 1: r = v > 0.0f ? v : alpha * v; break;
-    case 2: r = 1.0f / (1.0f + exp(-v)); break;
-    case 3: r = tanh(v); break;
-    default: r = v > 0.0f ? v : alpha * (exp(v) - 1.0f); break;
-    }
-    y[i] = r;
+    y[i] = activate(x[i], kind, alpha);
+}
+
+/* A layer's bias and the activation after it in one pass: y = act(x + b)
+ * over rows of `inner` values, one (sample, channel) row per work-item. */
+__kernel void bias_activation(__global const float *x, __global const float *bias,
+                              __global float *y, int channels, int inner, int rows, int kind,
+                              float alpha) {
+    int r = get_global_id(0);
+    if (r >= rows) return;
+    float b = bias[r % channels];
+    __global const float *xr = x + (long)r * inner;
+    __global float *yr = y + (long)r * inner;
+    for (int j = 0; j < inner; j++)
+        yr[j] = activate(xr[j] + b, kind, alpha);
 }
 
 __kernel void activation_backward(__global const float *x, __global const float *y,
-                                  __global const float *dy, __global float *dx, int total,
-                                  int kind, float alpha, int accumulate) {
+                                  __global const float *dy, __global float *dx, int total, int kind,
+                                  float alpha, int accumulate) {
     int i = get_global_id(0);
     if (i >= total) return;
     float v = x[i], out = y[i], d;
     switch (kind) {
-    case 0: d = v > 0.0f ? 1.0f : 0.0f; break;
-    case 1: d = v > 0.0f ? 1.0f : alpha; break;
-    case 2: d = out * (1.0f - out); break;
-    case 3: d = 1.0f - out * out; break;
-    default: d = v > 0.0f ? 1.0f : out + alpha; break;
+    case 0:
+        d = v > 0.0f ? 1.0f : 0.0f;
+        break;
+    case 1:
+        d = v > 0.0f ? 1.0f : alpha;
+        break;
+    case 2:
+        d = out * (1.0f - out);
+        break;
+    case 3:
+        d = 1.0f - out * out;
+        break;
+    default:
+        d = v > 0.0f ? 1.0f : out + alpha;
+        break;
     }
     float g = dy[i] * d;
     dx[i] = accumulate ? dx[i] + g : g;

@@ -42,9 +42,10 @@ float channel_reduce(__global const float *x, int batch, int channels, int inner
 
 /* Batch mean and 1/sqrt(var + eps), and the running-statistics update
  * running = (1 - momentum) * running + momentum * batch (unbiased variance). */
-__kernel __attribute__((reqd_work_group_size(NNCL_REDUCE_WG, 1, 1))) void bn_batch_stats(__global const float *x, __global float *mean, __global float *invstd,
-                             __global float *running_mean, __global float *running_var, int batch,
-                             int channels, int inner, float eps, float momentum) {
+__kernel __attribute__((reqd_work_group_size(NNCL_REDUCE_WG, 1, 1))) void
+bn_batch_stats(__global const float *x, __global float *mean, __global float *invstd,
+               __global float *running_mean, __global float *running_var, int batch, int channels,
+               int inner, float eps, float momentum) {
     __local float scratch[NNCL_REDUCE_WG];
     int c = get_group_id(0);
     float count = (float)(batch * inner);
@@ -54,7 +55,8 @@ __kernel __attribute__((reqd_work_group_size(NNCL_REDUCE_WG, 1, 1))) void bn_bat
         mean[c] = m;
         invstd[c] = rsqrt(var + eps);
         running_mean[c] = (1.0f - momentum) * running_mean[c] + momentum * m;
-        running_var[c] = (1.0f - momentum) * running_var[c] + momentum * var * count / (count - 1.0f);
+        running_var[c] =
+            (1.0f - momentum) * running_var[c] + momentum * var * count / (count - 1.0f);
     }
 }
 
@@ -67,11 +69,12 @@ __kernel void bn_running_stats(__global const float *running_mean,
     invstd[c] = rsqrt(running_var[c] + eps);
 }
 
-/* y = (x - mean) * invstd * gamma + beta; affine 0 means gamma 1, beta 0. */
+/* y = (x - mean) * invstd * gamma + beta; affine 0 means gamma 1, beta 0;
+ * relu 1 applies a ReLU fused after the layer. */
 __kernel void bn_apply(__global const float *x, __global float *y, __global const float *mean,
                        __global const float *invstd, __global const float *gamma,
-                       __global const float *beta, int channels, int inner, int rows,
-                       int affine) {
+                       __global const float *beta, int channels, int inner, int rows, int affine,
+                       int relu) {
     int r = get_global_id(0); /* one (sample, channel) row of `inner` values */
     if (r >= rows) return;
     int c = r % channels;
@@ -79,16 +82,17 @@ __kernel void bn_apply(__global const float *x, __global float *y, __global cons
     float shift = (affine ? beta[c] : 0.0f) - mean[c] * scale;
     __global const float *xr = x + (long)r * inner;
     __global float *yr = y + (long)r * inner;
-    for (int j = 0; j < inner; j++) yr[j] = xr[j] * scale + shift;
+    float floor = relu ? 0.0f : -INFINITY;
+    for (int j = 0; j < inner; j++)
+        yr[j] = fmax(xr[j] * scale + shift, floor);
 }
 
 /* Per channel: sum_dy = sum(dy), sum_dy_xhat = sum(dy * xhat); they are
  * also the gradients of beta and gamma, added into theirs when they learn. */
-__kernel __attribute__((reqd_work_group_size(NNCL_REDUCE_WG, 1, 1))) void bn_backward_sums(__global const float *dy, __global const float *x,
-                               __global const float *mean, __global const float *invstd,
-                               __global float *sums, __global float *dgamma,
-                               __global float *dbeta, int batch, int channels, int inner,
-                               int learn) {
+__kernel __attribute__((reqd_work_group_size(NNCL_REDUCE_WG, 1, 1))) void
+bn_backward_sums(__global const float *dy, __global const float *x, __global const float *mean,
+                 __global const float *invstd, __global float *sums, __global float *dgamma,
+                 __global float *dbeta, int batch, int channels, int inner, int learn) {
     __local float scratch[2 * NNCL_REDUCE_WG];
     int c = get_group_id(0), lid = get_local_id(0), lsize = NNCL_REDUCE_WG;
     float s1 = 0.0f, s2 = 0.0f, m = mean[c], is = invstd[c];

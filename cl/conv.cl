@@ -9,8 +9,8 @@
 /* One work-item per (column row, image, output depth, output row): it
  * writes out.z consecutive columns, so the index arithmetic is paid once
  * per row instead of once per element. */
-__kernel void im2col(__global const float *x, uint x_off, __global float *col, int rows,
-                     int batch, int4 in, int4 out, int4 k, int4 stride, int4 pad, int4 dil) {
+__kernel void im2col(__global const float *x, uint x_off, __global float *col, int rows, int batch,
+                     int4 in, int4 out, int4 k, int4 stride, int4 pad, int4 dil) {
     int i = get_global_id(0);
     if (i >= rows) return;
     int oh = i % out.y, od = (i / out.y) % out.x, n = (i / (out.y * out.x)) % batch;
@@ -76,8 +76,8 @@ __kernel void col2im(__global const float *col, __global float *dx, uint dx_off,
  * too grouped (depthwise) for GEMM to pay off. Weights are
  * [c_out, cg_in, kd, kh, kw]; groups split both channel ranges evenly. */
 __kernel void direct_forward(__global const float *x, __global const float *w, __global float *y,
-                             int total, int c_out, int groups, int cg_in, int4 in, int4 out,
-                             int4 k, int4 stride, int4 pad, int4 dil) {
+                             int total, int c_out, int groups, int cg_in, int4 in, int4 out, int4 k,
+                             int4 stride, int4 pad, int4 dil) {
     int i = get_global_id(0);
     if (i >= total) return;
     int ovol = out.x * out.y * out.z, ivol = in.x * in.y * in.z, kvol = k.x * k.y * k.z;
@@ -143,8 +143,8 @@ __kernel void direct_backward_data(__global const float *dy, __global const floa
  * position, and adds the sum into dw. */
 __kernel void direct_backward_weights(__global const float *x, __global const float *dy,
                                       __global float *dw, int total, int batch, int c_out,
-                                      int groups, int cg_in, int4 in, int4 out, int4 k,
-                                      int4 stride, int4 pad, int4 dil) {
+                                      int groups, int cg_in, int4 in, int4 out, int4 k, int4 stride,
+                                      int4 pad, int4 dil) {
     int i = get_global_id(0);
     if (i >= total) return;
     int ovol = out.x * out.y * out.z, ivol = in.x * in.y * in.z, kvol = k.x * k.y * k.z;
@@ -164,7 +164,8 @@ __kernel void direct_backward_weights(__global const float *x, __global const fl
                 for (int ow = 0; ow < out.z; ow++) {
                     int iw = ow * stride.z - pad.z + kw * dil.z;
                     if (iw >= 0 && iw < in.z)
-                        sum += dyc[(od * out.y + oh) * out.z + ow] * xc[(id * in.y + ih) * in.z + iw];
+                        sum +=
+                            dyc[(od * out.y + oh) * out.z + ow] * xc[(id * in.y + ih) * in.z + iw];
                 }
             }
         }

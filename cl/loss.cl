@@ -18,10 +18,13 @@ __kernel void class_loss_forward(__global const float *x, __global const int *la
     float lse = 0.0f;
     if (is_ce) {
         float m = -INFINITY, s = 0.0f;
-        for (int c = 0; c < classes; c++) m = fmax(m, xn[c]);
-        for (int c = 0; c < classes; c++) s += exp(xn[c] - m);
+        for (int c = 0; c < classes; c++)
+            m = fmax(m, xn[c]);
+        for (int c = 0; c < classes; c++)
+            s += exp(xn[c] - m);
         lse = m + log(s);
-        for (int c = 0; c < classes; c++) probs[(long)n * classes + c] = exp(xn[c] - lse);
+        for (int c = 0; c < classes; c++)
+            probs[(long)n * classes + c] = exp(xn[c] - lse);
     }
     if (y == ignore_index) {
         loss[n] = 0.0f;
@@ -32,7 +35,8 @@ __kernel void class_loss_forward(__global const float *x, __global const int *la
     float value = -wy * (xn[y] - lse);
     if (smoothing > 0.0f) {
         float smooth = 0.0f;
-        for (int c = 0; c < classes; c++) smooth -= (has_weights ? weights[c] : 1.0f) * (xn[c] - lse);
+        for (int c = 0; c < classes; c++)
+            smooth -= (has_weights ? weights[c] : 1.0f) * (xn[c] - lse);
         value = (1.0f - smoothing) * value + smoothing / classes * smooth;
     }
     loss[n] = value;
@@ -42,8 +46,7 @@ __kernel void class_loss_forward(__global const float *x, __global const int *la
 /* out = sum of losses, divided by the counted weight for mean; the divisor
  * is kept for backward. */
 __kernel void class_loss_reduce(__global const float *loss, __global const float *counted,
-                                __global float *out, __global float *divisor, int batch,
-                                int mean) {
+                                __global float *out, __global float *divisor, int batch, int mean) {
     if (get_global_id(0) != 0) return;
     float s = 0.0f, w = 0.0f;
     for (int n = 0; n < batch; n++) {
@@ -73,7 +76,8 @@ __kernel void class_loss_backward(__global const float *probs, __global const in
             g = (1.0f - smoothing) * wy * (p - (c == y ? 1.0f : 0.0f));
             if (smoothing > 0.0f) {
                 float wsum = 0.0f;
-                for (int k = 0; k < classes; k++) wsum += has_weights ? weights[k] : 1.0f;
+                for (int k = 0; k < classes; k++)
+                    wsum += has_weights ? weights[k] : 1.0f;
                 g += smoothing / classes * (p * wsum - (has_weights ? weights[c] : 1.0f));
             }
         } else {
@@ -88,24 +92,36 @@ __kernel void class_loss_backward(__global const float *probs, __global const in
 float pointwise_value(int kind, float x, float t, float beta) {
     float d = x - t, a = fabs(d);
     switch (kind) {
-    case 0: return fmax(x, 0.0f) - x * t + log1p(exp(-fabs(x)));
-    case 1: return d * d;
-    case 2: return a;
-    case 3: return a < beta ? 0.5f * d * d / beta : a - 0.5f * beta;
-    case 4: return a <= beta ? 0.5f * d * d : beta * (a - 0.5f * beta);
-    default: return t > 0.0f ? t * (log(t) - x) : 0.0f;
+    case 0:
+        return fmax(x, 0.0f) - x * t + log1p(exp(-fabs(x)));
+    case 1:
+        return d * d;
+    case 2:
+        return a;
+    case 3:
+        return a < beta ? 0.5f * d * d / beta : a - 0.5f * beta;
+    case 4:
+        return a <= beta ? 0.5f * d * d : beta * (a - 0.5f * beta);
+    default:
+        return t > 0.0f ? t * (log(t) - x) : 0.0f;
     }
 }
 
 float pointwise_grad(int kind, float x, float t, float beta) {
     float d = x - t, a = fabs(d), s = d > 0.0f ? 1.0f : d < 0.0f ? -1.0f : 0.0f;
     switch (kind) {
-    case 0: return 1.0f / (1.0f + exp(-x)) - t;
-    case 1: return 2.0f * d;
-    case 2: return s;
-    case 3: return a < beta ? d / beta : s;
-    case 4: return a <= beta ? d : beta * s;
-    default: return -t;
+    case 0:
+        return 1.0f / (1.0f + exp(-x)) - t;
+    case 1:
+        return 2.0f * d;
+    case 2:
+        return s;
+    case 3:
+        return a < beta ? d / beta : s;
+    case 4:
+        return a <= beta ? d : beta * s;
+    default:
+        return -t;
     }
 }
 

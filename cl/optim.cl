@@ -6,10 +6,10 @@
 
 __kernel void optim_update(__global float *w, __global const float *grad, __global float *s0,
                            __global float *s1, __global float *s2, int n, int kind,
-                           __global const float *scale, float lr, float momentum,
-                           float dampening, float beta1, float beta2, float eps, float alpha,
-                           float rho, float weight_decay, float l1, float bias1, float bias2,
-                           int nesterov, int centered, int first_step) {
+                           __global const float *scale, float lr, float momentum, float dampening,
+                           float beta1, float beta2, float eps, float alpha, float rho,
+                           float weight_decay, float l1, float bias1, float bias2, int nesterov,
+                           int centered, int first_step) {
     int i = get_global_id(0);
     if (i >= n) return;
     float p = w[i];
@@ -70,6 +70,7 @@ __kernel void clip_scale(__global const float *squares, int count, float max_nor
                          __global float *scale) {
     if (get_global_id(0) != 0) return;
     float s = 0.0f;
-    for (int i = 0; i < count; i++) s += squares[i];
+    for (int i = 0; i < count; i++)
+        s += squares[i];
     scale[0] = fmin(1.0f, max_norm / (sqrt(s) + 1e-6f));
 }

@@ -11,7 +11,9 @@ void covering(int i, int k, int s, int p, int d, int out, int *lo, int *hi) {
     *hi = min((i + p) / s, out - 1);
 }
 
-bool aligned(int i, int o, int s, int p, int d) { return d == 1 || (i + p - o * s) % d == 0; }
+bool aligned(int i, int o, int s, int p, int d) {
+    return d == 1 || (i + p - o * s) % d == 0;
+}
 
 /* One work-item per output row (plane, depth, row), walking its columns. */
 __kernel void max_pool_forward(__global const float *x, __global float *y, __global int *argmax,
@@ -134,7 +136,8 @@ __kernel void avg_pool_forward(__global const float *x, __global float *y, int t
     float sum = 0.0f;
     for (int id = d0; id < d1; id++)
         for (int ih = h0; ih < h1; ih++)
-            for (int iw = w0; iw < w1; iw++) sum += xp[(id * in.y + ih) * in.z + iw];
+            for (int iw = w0; iw < w1; iw++)
+                sum += xp[(id * in.y + ih) * in.z + iw];
     y[i] = sum / div;
 }
 
@@ -155,8 +158,8 @@ __kernel void avg_pool_backward(__global const float *dy, __global float *dx, in
         for (int oh = h0; oh <= h1; oh++)
             for (int ow = w0; ow <= w1; ow++) {
                 int a0, a1, b0, b1, c0, c1;
-                float div = avg_divisor(od, oh, ow, in, k, stride, pad, pad_end, exclude_pad,
-                                        &a0, &a1, &b0, &b1, &c0, &c1);
+                float div = avg_divisor(od, oh, ow, in, k, stride, pad, pad_end, exclude_pad, &a0,
+                                        &a1, &b0, &b1, &c0, &c1);
                 sum += dy[base + (od * out.y + oh) * out.z + ow] / div;
             }
     dx[i] = accumulate ? dx[i] + sum : sum;

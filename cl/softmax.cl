@@ -9,9 +9,11 @@ __kernel void softmax_forward(__global const float *x, __global float *y, int ch
     if (r >= rows) return;
     long base = (long)(r / inner) * channels * inner + r % inner;
     float m = -INFINITY;
-    for (int c = 0; c < channels; c++) m = fmax(m, x[base + c * inner]);
+    for (int c = 0; c < channels; c++)
+        m = fmax(m, x[base + c * inner]);
     float s = 0.0f;
-    for (int c = 0; c < channels; c++) s += exp(x[base + c * inner] - m);
+    for (int c = 0; c < channels; c++)
+        s += exp(x[base + c * inner] - m);
     float lse = m + log(s);
     for (int c = 0; c < channels; c++) {
         long i = base + c * inner;
@@ -21,8 +23,8 @@ __kernel void softmax_forward(__global const float *x, __global float *y, int ch
 
 /* softmax: dx = y * (dy - sum_c dy * y); log-softmax: dx = dy - exp(y) * sum_c dy. */
 __kernel void softmax_backward(__global const float *y, __global const float *dy,
-                               __global float *dx, int channels, int inner, int rows,
-                               int log_out, int accumulate) {
+                               __global float *dx, int channels, int inner, int rows, int log_out,
+                               int accumulate) {
     int r = get_global_id(0);
     if (r >= rows) return;
     long base = (long)(r / inner) * channels * inner + r % inner;

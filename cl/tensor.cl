@@ -10,7 +10,8 @@ __kernel void add_bias(__global float *y, __global const float *bias, int channe
     if (r >= rows) return;
     float b = bias[r % channels];
     __global float *yr = y + (long)r * inner;
-    for (int j = 0; j < inner; j++) yr[j] += b;
+    for (int j = 0; j < inner; j++)
+        yr[j] += b;
 }
 
 /* sums[c] += sum over n, j of dy[n, c, j]; one work-item per channel. */
@@ -21,7 +22,8 @@ __kernel void channel_sum(__global const float *dy, __global float *sums, int ba
     float s = 0.0f;
     for (int n = 0; n < batch; n++) {
         __global const float *p = dy + ((long)n * channels + c) * inner;
-        for (int j = 0; j < inner; j++) s += p[j];
+        for (int j = 0; j < inner; j++)
+            s += p[j];
     }
     sums[c] += s;
 }
@@ -40,14 +42,15 @@ __kernel void copy_rows(__global const float *src, int src_off, int src_stride, 
 
 /* [A, B, L] -> [B, A, L]: moves between GEMM's channel-major layout
  * [C, N * L] and the tensor layout [N, C, L]. */
-__kernel void swap_outer(__global const float *src, uint src_off, __global float *dst,
-                         uint dst_off, int a, int b, int len, int rows) {
+__kernel void swap_outer(__global const float *src, uint src_off, __global float *dst, uint dst_off,
+                         int a, int b, int len, int rows) {
     int r = get_global_id(0); /* source row (ia, ib), len values */
     if (r >= rows) return;
     int ib = r % b, ia = r / b;
     __global const float *from = src + src_off + (long)r * len;
     __global float *to = dst + dst_off + ((long)ib * a + ia) * len;
-    for (int l = 0; l < len; l++) to[l] = from[l];
+    for (int l = 0; l < len; l++)
+        to[l] = from[l];
 }
 
 __kernel void add2(__global const float *a, __global const float *b, __global float *y, int total) {
@@ -62,8 +65,8 @@ __kernel void add2(__global const float *a, __global const float *b, __global fl
 
 /* First pass of a fixed-order sum: work-group g adds x[i] (or x[i]^2) for
  * i = g * WG + lid + k * groups * WG, then reduces its items by a tree. */
-__kernel __attribute__((reqd_work_group_size(NNCL_REDUCE_WG, 1, 1))) void partial_sums(
-    __global const float *x, int n, int square, __global float *partials) {
+__kernel __attribute__((reqd_work_group_size(NNCL_REDUCE_WG, 1, 1))) void
+partial_sums(__global const float *x, int n, int square, __global float *partials) {
     __local float scratch[NNCL_REDUCE_WG];
     int lid = get_local_id(0), stride = get_num_groups(0) * NNCL_REDUCE_WG;
     float s = 0.0f;
@@ -82,6 +85,7 @@ __kernel void finish_sum(__global const float *partials, int count, float scale,
                          __global float *out, int out_index) {
     if (get_global_id(0) != 0) return;
     float s = 0.0f;
-    for (int i = 0; i < count; i++) s += partials[i];
+    for (int i = 0; i < count; i++)
+        s += partials[i];
     out[out_index] = s * scale;
 }

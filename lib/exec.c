@@ -60,6 +60,7 @@ static nncl_status plan(nncl_graph *g) {
             if (st != NNCL_OK) return st;
         }
     }
+    nncl_fuse(g);
     nncl_status st = nncl_memplan_build(g);
     g->forward_done = false;
     if (st != NNCL_OK) return st;
@@ -151,7 +152,8 @@ nncl_status nncl_graph_forward(nncl_graph *g) {
             g->forward_done = false;
             return st;
         }
-        nncl_memplan_claim(g, node, false);
+        if (!(node->fused_act && node->op == NNCL_OP_BATCH_NORM)) /* else it wrote no value */
+            nncl_memplan_claim(g, node, false);
     }
     g->forward_done = true;
     return NNCL_OK;

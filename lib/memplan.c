@@ -48,6 +48,11 @@ static bool value_range(const nncl_graph *g, const nncl_node *node, int64_t *las
     return consumed;
 }
 
+/* A fused activation's value is written by its producer's forward. */
+static int64_t written_at(const nncl_node *node) {
+    return node->fused_into ? node->fused_into->index : node->index;
+}
+
 /* A gradient is first written by the backward of its last consumer. */
 static int64_t grad_first(const nncl_graph *g, const nncl_node *node) {
     for (size_t c = g->n_nodes; c-- > (size_t)node->index + 1;)
@@ -75,7 +80,7 @@ static size_t collect(nncl_graph *g, live_range *ranges) {
             ranges[n++] = (live_range){node,
                                        false,
                                        value_bytes(node),
-                                       kept ? INT64_MIN : node->index,
+                                       kept ? INT64_MIN : written_at(node),
                                        kept ? INT64_MAX : last,
                                        -1};
         if (!node->requires_grad) continue;

@@ -235,6 +235,8 @@ struct nncl_node {
     nncl_op_attrs attrs;
     size_t workspace_bytes; /* scratch the op needs while it runs */
     bool keep;              /* value and gradient stay readable (nncl_graph_keep) */
+    nncl_node *fused_act;   /* the activation this node's forward also applies */
+    nncl_node *fused_into;  /* activations: the node whose forward computes this one */
     int32_t value_slot;     /* memory-plan slot of out, -1 when the node owns it */
     int32_t grad_slot;      /* memory-plan slot of grad, -1 when there is none */
     cl_mem out, grad;       /* borrowed from the plan's slots, except inputs' out */
@@ -338,6 +340,15 @@ void nncl_memplan_claim(nncl_graph *g, const nncl_node *node, bool grad);
  * NNCL_ERROR_STATE naming the node that reused it. */
 nncl_status nncl_memplan_check(const nncl_graph *g, const nncl_node *node, bool grad,
                                const char *call);
+
+/* Fusion (fuse.c): an activation that is the only consumer of a conv or
+ * linear layer with bias, or of batch norm (ReLU), is computed in its
+ * producer's last pass; decided at plan time. */
+void nncl_fuse(nncl_graph *g);
+/* Producer epilogue: y += bias per channel over [rows = N*C, inner], and
+ * the fused activation if any, written to that activation's output. */
+nncl_status nncl_bias_epilogue(nncl_graph *g, nncl_node *producer, cl_mem bias, size_t channels,
+                               size_t inner, size_t rows);
 
 /* Makes sure node->aux[slot] exists with `bytes` (zero-filled when new). */
 nncl_status nncl_node_aux(nncl_graph *g, nncl_node *node, int slot, size_t bytes);

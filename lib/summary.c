@@ -76,7 +76,10 @@ nncl_status nncl_graph_summary(const nncl_graph *g, char **out) {
         }
         trainable += count;
         activations += nncl_shape_numel(node->shape);
-        append(&t, "%-24s %-16s %-26s %12s\n", node->name, nncl_op_name(node->op),
+        char op[64];
+        snprintf(op, sizeof op, "%s%s%s", nncl_op_name(node->op), node->fused_act ? "+" : "",
+                 node->fused_act ? nncl_op_name(node->fused_act->op) : "");
+        append(&t, "%-24s %-16s %-26s %12s\n", node->name, op,
                nncl_shape_str(node->shape, shape, sizeof shape), grouped(count, num));
     }
     append(&t, "%s", rule);

@@ -1,6 +1,7 @@
-/* The memory plan: a network using every op, run with shared memory, must
- * give bit-identical losses and gradients to the same network with every
- * buffer kept apart, while planning less memory; nodes whose memory was
+/* The memory plan and fusion: a network using every op, run with shared
+ * memory and fused activations, must give bit-identical losses and
+ * gradients to the same network with every buffer kept apart and nothing
+ * fused, while planning less memory; nodes whose memory was
  * reused refuse to be read, kept ones stay readable, and a second backward
  * after one forward is refused with a clear message. */
 #include "harness.h"
@@ -79,6 +80,12 @@ static void test_shared_memory_gives_identical_gradients(void **state) {
     assert_true(ma.values_planned == ma.values_unshared);
     assert_true(ms.values_planned < ms.values_unshared * 3 / 4);
     assert_true(ms.values_unshared == nncl_graph_activation_bytes(shared.g));
+    /* Fused where the producer's output feeds only the activation. */
+    char *text;
+    ASSERT_OK(nncl_graph_summary(shared.g, &text));
+    assert_contains(text, "batch_norm+relu");
+    assert_contains(text, "linear+tanh");
+    nncl_free(text);
     for (int step = 0; step < 2; step++) { /* the second step runs on reused memory */
         run(&shared);
         run(&apart);

@@ -54,7 +54,24 @@ static bool reads_input(const nncl_node *node) {
     return (node->op == NNCL_OP_LEAKY_RELU || node->op == NNCL_OP_ELU) && node->attrs.act.alpha < 0;
 }
 
+nncl_status nncl_bias_epilogue(nncl_graph *g, nncl_node *producer, cl_mem bias, size_t channels,
+                               size_t inner, size_t rows) {
+    cl_int c = (cl_int)channels, len = (cl_int)inner, n = (cl_int)rows;
+    const nncl_node *act = producer->fused_act;
+    if (!act)
+        return nncl_launch(g->ctx, "tensor.cl", "add_bias", rows,
+                           NNCL_ARGS(NNCL_ARG(producer->out), NNCL_ARG(bias), NNCL_ARG(c),
+                                     NNCL_ARG(len), NNCL_ARG(n)));
+    cl_int kind = kind_of(act->op);
+    cl_float alpha = act->attrs.act.alpha;
+    return nncl_launch(g->ctx, "activation.cl", "bias_activation", rows,
+                       NNCL_ARGS(NNCL_ARG(producer->out), NNCL_ARG(bias), NNCL_ARG(act->out),
+                                 NNCL_ARG(c), NNCL_ARG(len), NNCL_ARG(n), NNCL_ARG(kind),
+                                 NNCL_ARG(alpha)));
+}
+
 static nncl_status activation_forward(nncl_graph *g, nncl_node *node) {
+    if (node->fused_into) return NNCL_OK; /* computed by its producer */
     cl_int total = (cl_int)nncl_shape_numel(node->shape), kind = kind_of(node->op);
     cl_float alpha = node->attrs.act.alpha;
     return nncl_launch(g->ctx, "activation.cl", "activation_forward", (size_t)total,

@@ -94,11 +94,13 @@ static nncl_status bn_forward(nncl_graph *g, nncl_node *node) {
                                    NNCL_ARG(r.channels), NNCL_ARG(eps)));
     }
     if (st != NNCL_OK) return st;
+    cl_int relu = node->fused_act != NULL; /* then the ReLU's output is written instead */
+    cl_mem y = relu ? node->fused_act->out : node->out;
     return nncl_launch(g->ctx, "batchnorm.cl", "bn_apply", (size_t)r.rows,
-                       NNCL_ARGS(NNCL_ARG(node->inputs[0]->out), NNCL_ARG(node->out),
+                       NNCL_ARGS(NNCL_ARG(node->inputs[0]->out), NNCL_ARG(y),
                                  NNCL_ARG(node->aux[0]), NNCL_ARG(node->aux[1]), NNCL_ARG(r.gamma),
                                  NNCL_ARG(r.beta), NNCL_ARG(r.channels), NNCL_ARG(r.inner),
-                                 NNCL_ARG(r.rows), NNCL_ARG(r.affine)));
+                                 NNCL_ARG(r.rows), NNCL_ARG(r.affine), NNCL_ARG(relu)));
 }
 
 static nncl_status bn_backward(nncl_graph *g, nncl_node *node) {

@@ -94,16 +94,10 @@ static nncl_status conv_forward(nncl_graph *g, nncl_node *node) {
     nncl_status st = nncl_conv_pick(g, node, CONV_FORWARD, &a);
     conv_buffers b = {node->inputs[0]->out, nncl_node_param(g, node, 0)->value, node->out, false};
     if (st == NNCL_OK) st = a->run(g, node, CONV_FORWARD, &b);
-    if (st == NNCL_OK && node->attrs.conv.bias) {
-        conv_dims d = nncl_conv_dims(node);
-        cl_mem bias = nncl_node_param(g, node, 1)->value;
-        cl_int channels = (cl_int)d.c_out, inner = (cl_int)d.spatial_out,
-               total = (cl_int)(d.batch * d.c_out); /* rows */
-        st = nncl_launch(g->ctx, "tensor.cl", "add_bias", (size_t)total,
-                         NNCL_ARGS(NNCL_ARG(node->out), NNCL_ARG(bias), NNCL_ARG(channels),
-                                   NNCL_ARG(inner), NNCL_ARG(total)));
-    }
-    return st;
+    if (st != NNCL_OK || !node->attrs.conv.bias) return st;
+    conv_dims d = nncl_conv_dims(node);
+    return nncl_bias_epilogue(g, node, nncl_node_param(g, node, 1)->value, d.c_out, d.spatial_out,
+                              d.batch * d.c_out);
 }
 
 static nncl_status conv_backward(nncl_graph *g, nncl_node *node) {

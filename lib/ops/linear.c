@@ -50,11 +50,8 @@ static nncl_status linear_forward(nncl_graph *g, nncl_node *node) {
         nncl_gemm(g->ctx, false, true, d.rows, d.out, d.in, 1.0f, node->inputs[0]->out, 0, d.in,
                   nncl_node_param(g, node, 0)->value, 0, d.in, 0.0f, node->out, 0, d.out);
     if (st != NNCL_OK || !node->attrs.linear.bias) return st;
-    cl_mem b = nncl_node_param(g, node, 1)->value;
-    cl_int channels = (cl_int)d.out, inner = 1, total = (cl_int)(d.rows * d.out);
-    return nncl_launch(g->ctx, "tensor.cl", "add_bias", (size_t)total,
-                       NNCL_ARGS(NNCL_ARG(node->out), NNCL_ARG(b), NNCL_ARG(channels),
-                                 NNCL_ARG(inner), NNCL_ARG(total)));
+    return nncl_bias_epilogue(g, node, nncl_node_param(g, node, 1)->value, d.out, 1,
+                              d.rows * d.out);
 }
 
 static nncl_status linear_backward(nncl_graph *g, nncl_node *node) {
