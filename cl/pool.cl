@@ -78,6 +78,32 @@ __kernel void max_pool_backward(__global const float *dy, __global const int *ar
     dx[i] = accumulate ? dx[i] + sum : sum;
 }
 
+/* Max pooling forward when the windows tile the input exactly: one
+ * work-item per output, no bounds checks, so neighbouring work-items run
+ * as vector lanes. NaN wins, as in PyTorch. */
+__kernel void max_pool_forward_tiled(__global const float *x, __global float *y,
+                                     __global int *argmax, int total, int4 in, int4 out, int4 k) {
+    int o = get_global_id(0);
+    if (o >= total) return;
+    int ow = o % out.z, oh = (o / out.z) % out.y, od = (o / (out.z * out.y)) % out.x;
+    long plane = o / (out.x * out.y * out.z);
+    __global const float *xp = x + plane * in.x * in.y * in.z;
+    int best_at = (od * k.x * in.y + oh * k.y) * in.z + ow * k.z;
+    float best = xp[best_at];
+    for (int kd = 0; kd < k.x; kd++)
+        for (int kh = 0; kh < k.y; kh++) {
+            int row = ((od * k.x + kd) * in.y + oh * k.y + kh) * in.z + ow * k.z;
+            for (int kw = 0; kw < k.z; kw++) {
+                float v = xp[row + kw];
+                bool take = v > best || isnan(v);
+                best = take ? v : best;
+                best_at = take ? row + kw : best_at;
+            }
+        }
+    y[o] = best;
+    argmax[o] = best_at;
+}
+
 /* Max pooling backward when the windows tile the input exactly (stride =
  * kernel, no padding or dilation, sizes divisible): each input element lies
  * in exactly one window, so each window writes its own elements. */

@@ -91,6 +91,16 @@ static nncl_status pool_plan(nncl_graph *g, nncl_node *node) {
     return nncl_node_aux(g, node, 0, (size_t)nncl_shape_numel(node->shape) * sizeof(cl_int));
 }
 
+/* The windows cover the input exactly once: stride = kernel, no padding
+ * or dilation, every size a multiple of the kernel. */
+static bool tiles(const nncl_window *w) {
+    for (int d = 0; d < 3; d++)
+        if (w->stride[d] != w->kernel[d] || w->dilation[d] != 1 || w->pad_begin[d] ||
+            w->pad_end[d] || w->out[d] * w->kernel[d] != w->in[d])
+            return false;
+    return true;
+}
+
 static nncl_status pool_forward(nncl_graph *g, nncl_node *node) {
     const nncl_window *w = &node->attrs.pool.win;
     cl_int total = (cl_int)nncl_shape_numel(node->shape);
@@ -98,6 +108,10 @@ static nncl_status pool_forward(nncl_graph *g, nncl_node *node) {
             stride = nncl_int4(w->stride), pad = nncl_int4(w->pad_begin),
             pad_end = nncl_int4(w->pad_end), dil = nncl_int4(w->dilation);
     cl_mem x = node->inputs[0]->out;
+    if (is_max(node->op) && tiles(w))
+        return nncl_launch(g->ctx, "pool.cl", "max_pool_forward_tiled", (size_t)total,
+                           NNCL_ARGS(NNCL_ARG(x), NNCL_ARG(node->out), NNCL_ARG(node->aux[0]),
+                                     NNCL_ARG(total), NNCL_ARG(in), NNCL_ARG(out), NNCL_ARG(k)));
     if (is_max(node->op)) {
         cl_int rows = total / out.s[2]; /* output rows of out.z columns */
         return nncl_launch(g->ctx, "pool.cl", "max_pool_forward", (size_t)rows,
@@ -110,16 +124,6 @@ static nncl_status pool_forward(nncl_graph *g, nncl_node *node) {
                        NNCL_ARGS(NNCL_ARG(x), NNCL_ARG(node->out), NNCL_ARG(total), NNCL_ARG(in),
                                  NNCL_ARG(out), NNCL_ARG(k), NNCL_ARG(stride), NNCL_ARG(pad),
                                  NNCL_ARG(pad_end), NNCL_ARG(exclude)));
-}
-
-/* The windows cover the input exactly once: stride = kernel, no padding
- * or dilation, every size a multiple of the kernel. */
-static bool tiles(const nncl_window *w) {
-    for (int d = 0; d < 3; d++)
-        if (w->stride[d] != w->kernel[d] || w->dilation[d] != 1 || w->pad_begin[d] ||
-            w->pad_end[d] || w->out[d] * w->kernel[d] != w->in[d])
-            return false;
-    return true;
 }
 
 static nncl_status pool_backward(nncl_graph *g, nncl_node *node) {
