@@ -231,6 +231,30 @@ typedef struct nncl_profile_entry {
 nncl_status nncl_context_profile(nncl_context *ctx, nncl_profile_entry *out, size_t capacity,
                                  size_t *count, bool reset);
 
+/* GEMM tuning for the context's device (what tools/nncl-tune runs). It
+ * times CLBlast's Xgemm kernel with `candidates` parameter sets (0: 12),
+ * the current one among them, on every GEMM shape this context has run so
+ * far, weighted by how often each ran (so run a training step first), and
+ * keeps the fastest: applied at once and stored per device and driver in
+ * the cache directory, where later contexts on the device find it. When
+ * no candidate beats the parameters in use, nothing is stored (the next
+ * context uses the old ones again; this one keeps the best candidate).
+ * `progress`, if not NULL, is called after each candidate. */
+typedef struct nncl_gemm_tuning {
+    int32_t shapes;        /* distinct GEMM shapes timed */
+    int32_t tried, failed; /* candidates timed, and those CLBlast rejected */
+    double before_seconds; /* the shapes' weighted time with the parameters in use before */
+    double after_seconds;  /* the same with the best found */
+    double gflops_before, gflops_after;
+    char parameters[512]; /* the best, as "GEMMK=1 KREG=2 ..." */
+} nncl_gemm_tuning;
+
+/* Returns NNCL_OK; NNCL_ERROR_STATE when no GEMM has run yet or the cache
+ * is off (nothing to store into); NNCL_ERROR_GEMM / NNCL_ERROR_OPENCL. */
+nncl_status nncl_context_tune_gemm(nncl_context *ctx, int32_t candidates,
+                                   void (*progress)(void *user, int32_t done, int32_t total),
+                                   void *user, nncl_gemm_tuning *out);
+
 /* ---------------------------------------------------------------- graphs */
 
 typedef struct nncl_graph nncl_graph;

@@ -88,7 +88,6 @@ nncl_status nncl_context_create(const nncl_context_options *options, nncl_contex
         free(ctx);
         return nncl_fail_cl(err, "clCreateCommandQueue");
     }
-    nncl_gemm_configure(ctx);
     ctx->local_size = pick_local_size(&ctx->info);
     ctx->reduce_size = pick_reduce_size(&ctx->info);
     snprintf(ctx->build_options, sizeof ctx->build_options, "-cl-std=CL1.2 -DNNCL_REDUCE_WG=%zu",
@@ -101,6 +100,7 @@ nncl_status nncl_context_create(const nncl_context_options *options, nncl_contex
     }
     /* A cache that cannot be created is a cache that is off, not a failure. */
     if (strcmp(dir, "off") != 0 && make_dirs(dir)) memcpy(ctx->cache_dir, dir, sizeof dir);
+    nncl_gemm_configure(ctx);
     *out = ctx;
     return NNCL_OK;
 }

@@ -1,16 +1,30 @@
-/* Matrix multiplication through CLBlast. This is the only file that knows
- * CLBlast: it maps our row-major call onto CLBlastSgemm and CLBlast's
- * status codes onto ours, and gives CLBlast tuned kernel parameters for
- * devices its own database lacks. */
+/* Matrix multiplication through CLBlast. With gemm_tune.c, the only code
+ * that knows CLBlast: it maps our row-major call onto CLBlastSgemm and
+ * CLBlast's status codes onto ours, records the shapes it sees (for
+ * nncl-tune), and gives CLBlast tuned kernel parameters for the device. */
 #include "nncl_internal.h"
 
 #include <clblast_c.h>
+#include <stdio.h>
 #include <string.h>
+
+static void record_shape(nncl_context *ctx, bool ta, bool tb, size_t m, size_t n, size_t k) {
+    for (size_t i = 0; i < ctx->n_gemm_shapes; i++) {
+        struct nncl_gemm_shape *s = &ctx->gemm_shapes[i];
+        if (s->trans_a == ta && s->trans_b == tb && s->m == m && s->n == n && s->k == k) {
+            s->calls++;
+            return;
+        }
+    }
+    if (ctx->n_gemm_shapes < sizeof ctx->gemm_shapes / sizeof ctx->gemm_shapes[0])
+        ctx->gemm_shapes[ctx->n_gemm_shapes++] = (struct nncl_gemm_shape){ta, tb, m, n, k, 1};
+}
 
 nncl_status nncl_gemm(nncl_context *ctx, bool trans_a, bool trans_b, size_t m, size_t n, size_t k,
                       float alpha, cl_mem a, size_t a_off, size_t lda, cl_mem b, size_t b_off,
                       size_t ldb, float beta, cl_mem c, size_t c_off, size_t ldc) {
     if (!m || !n || !k) return NNCL_OK;
+    record_shape(ctx, trans_a, trans_b, m, n, k);
     CLBlastStatusCode s = CLBlastSgemm(
         CLBlastLayoutRowMajor, trans_a ? CLBlastTransposeYes : CLBlastTransposeNo,
         trans_b ? CLBlastTransposeYes : CLBlastTransposeNo, m, n, k, alpha, a, a_off, lda, b, b_off,
@@ -23,23 +37,77 @@ nncl_status nncl_gemm(nncl_context *ctx, bool trans_a, bool trans_b, size_t m, s
                      n, k, (int)s);
 }
 
+const char *const nncl_xgemm_names[NNCL_XGEMM_PARAMS] = {
+    "GEMMK", "KREG", "KWG", "KWI", "MDIMA", "MDIMC", "MWG", "NDIMB",
+    "NDIMC", "NWG",  "SA",  "SB",  "STRM",  "STRN",  "VWM", "VWN"};
+
 /* PoCL's CPU device has no entry in CLBlast's database and its generic
  * defaults reach ~13 GFLOP/s on two AVX2 cores. These Xgemm parameters come
  * from CLBlast's clblast_tuner_xgemm on such a machine (512^3), and the
  * routine threshold sends every GEMM of 128^3 and up to that kernel instead
  * of the untuned direct one: a 64x12544x288 convolution GEMM goes from 13
  * to 93 GFLOP/s. */
-static const char *const xgemm_names[] = {"GEMMK", "KREG",  "KWG",   "KWI", "MDIMA", "MDIMC",
-                                          "MWG",   "NDIMB", "NDIMC", "NWG", "SA",    "SB",
-                                          "STRM",  "STRN",  "VWM",   "VWN"};
-static const size_t xgemm_pocl_cpu[] = {1, 2, 1, 1, 2, 2, 16, 2, 2, 16, 0, 0, 0, 0, 8, 1};
+static const size_t xgemm_pocl_cpu[NNCL_XGEMM_PARAMS] = {1, 2,  1, 1, 2, 2, 16, 2,
+                                                         2, 16, 0, 0, 0, 0, 8,  1};
 static const char *const routine_names[] = {"XGEMM_MIN_INDIRECT_SIZE"};
 static const size_t routine_pocl_cpu[] = {128};
 
+bool nncl_gemm_apply(nncl_context *ctx, const size_t *xgemm) {
+    return CLBlastOverrideParameters(ctx->device, "Xgemm", CLBlastPrecisionSingle,
+                                     NNCL_XGEMM_PARAMS, (const char **)nncl_xgemm_names,
+                                     xgemm) == CLBlastSuccess;
+}
+
+void nncl_gemm_tuning_path(const nncl_context *ctx, char *path, size_t size) {
+    snprintf(path, size, "%s/gemm-tuning.txt", ctx->cache_dir);
+}
+
+void nncl_gemm_device_key(const nncl_context *ctx, char *key, size_t size) {
+    snprintf(key, size, "%s|%s|%s", ctx->info.platform_name, ctx->info.name,
+             ctx->info.driver_version);
+    for (char *c = key; *c; c++)
+        if (*c == ' ' || *c == '\n') *c = '_';
+}
+
+/* The stored parameters for this device: a line "<key> v0 v1 ... v15". */
+static bool stored_tuning(const nncl_context *ctx, size_t *xgemm) {
+    if (!ctx->cache_dir[0]) return false;
+    char path[1100], key[600], line[1024];
+    nncl_gemm_tuning_path(ctx, path, sizeof path);
+    nncl_gemm_device_key(ctx, key, sizeof key);
+    FILE *f = fopen(path, "r");
+    if (!f) return false;
+    bool found = false;
+    size_t n = strlen(key);
+    while (fgets(line, sizeof line, f)) {
+        if (strncmp(line, key, n) || line[n] != ' ') continue;
+        size_t v[NNCL_XGEMM_PARAMS];
+        int used = 0, got = 0;
+        const char *p = line + n;
+        while (got < NNCL_XGEMM_PARAMS && sscanf(p, "%zu%n", &v[got], &used) == 1)
+            got++, p += used;
+        if (got == NNCL_XGEMM_PARAMS) { /* the last complete line wins */
+            memcpy(xgemm, v, sizeof v);
+            found = true;
+        }
+    }
+    fclose(f);
+    return found;
+}
+
 void nncl_gemm_configure(nncl_context *ctx) {
-    if (ctx->info.type != NNCL_DEVICE_CPU || !strstr(ctx->info.platform_name, "Portable")) return;
-    CLBlastOverrideParameters(ctx->device, "Xgemm", CLBlastPrecisionSingle, 16,
-                              (const char **)xgemm_names, xgemm_pocl_cpu);
-    CLBlastOverrideParameters(ctx->device, "GemmRoutine", CLBlastPrecisionSingle, 1,
-                              (const char **)routine_names, routine_pocl_cpu);
+    bool pocl_cpu =
+        ctx->info.type == NNCL_DEVICE_CPU && strstr(ctx->info.platform_name, "Portable");
+    if (pocl_cpu)
+        CLBlastOverrideParameters(ctx->device, "GemmRoutine", CLBlastPrecisionSingle, 1,
+                                  (const char **)routine_names, routine_pocl_cpu);
+    size_t xgemm[NNCL_XGEMM_PARAMS];
+    if (stored_tuning(ctx, xgemm) && nncl_gemm_apply(ctx, xgemm)) return;
+    if (pocl_cpu) nncl_gemm_apply(ctx, xgemm_pocl_cpu);
+}
+
+const size_t *nncl_gemm_shipped(const nncl_context *ctx) {
+    bool pocl_cpu =
+        ctx->info.type == NNCL_DEVICE_CPU && strstr(ctx->info.platform_name, "Portable");
+    return pocl_cpu ? xgemm_pocl_cpu : NULL;
 }

@@ -74,6 +74,13 @@ struct nncl_context {
     int64_t phase_launches[NNCL_PROFILE_KINDS];
     nncl_program_entry *programs;
     size_t n_programs;
+    /* Distinct GEMM shapes run so far, with call counts, for tuning. */
+    struct nncl_gemm_shape {
+        bool trans_a, trans_b;
+        size_t m, n, k;
+        uint64_t calls;
+    } gemm_shapes[128];
+    size_t n_gemm_shapes;
 };
 
 /* The convolution algorithm NNCL_CONV_ALGO or the options name: -1 for
@@ -142,9 +149,20 @@ nncl_status nncl_gemm(nncl_context *ctx, bool trans_a, bool trans_b, size_t m, s
                       float alpha, cl_mem a, size_t a_off, size_t lda, cl_mem b, size_t b_off,
                       size_t ldb, float beta, cl_mem c, size_t c_off, size_t ldc);
 
-/* Gives CLBlast the GEMM kernel parameters nncl ships for the context's
- * device, if any. */
+/* Gives CLBlast the GEMM kernel parameters tuned for the context's device:
+ * those nncl-tune stored in the cache directory, else the ones nncl ships
+ * (PoCL's CPU device), else CLBlast's own. */
 void nncl_gemm_configure(nncl_context *ctx);
+
+/* The Xgemm parameters CLBlast takes, in its order, and applying a set. */
+#define NNCL_XGEMM_PARAMS 16
+extern const char *const nncl_xgemm_names[NNCL_XGEMM_PARAMS];
+bool nncl_gemm_apply(nncl_context *ctx, const size_t *xgemm);
+/* The parameters nncl ships for the device, or NULL. */
+const size_t *nncl_gemm_shipped(const nncl_context *ctx);
+/* "<cache>/gemm-tuning.txt" and this device's key in it. */
+void nncl_gemm_tuning_path(const nncl_context *ctx, char *path, size_t size);
+void nncl_gemm_device_key(const nncl_context *ctx, char *key, size_t size);
 
 /* ---- host random numbers (rng.c) */
 

@@ -124,6 +124,15 @@ const model_info *model_find(const char *name) {
     return NULL;
 }
 
+const model_info *model_at(size_t i) {
+    return i < sizeof models / sizeof models[0] ? &models[i] : NULL;
+}
+
 const char *model_names(void) {
-    return "fashion_cnn";
+    static char names[256];
+    if (!names[0])
+        for (size_t i = 0; i < sizeof models / sizeof models[0]; i++)
+            snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s", i ? ", " : "",
+                     models[i].name);
+    return names;
 }

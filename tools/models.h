@@ -15,6 +15,8 @@ typedef struct model_info {
 
 /* The model called name, or NULL. */
 const model_info *model_find(const char *name);
+/* The i-th built-in model, NULL past the last. */
+const model_info *model_at(size_t i);
 /* "fashion_cnn, ..." for usage messages. */
 const char *model_names(void);
 
