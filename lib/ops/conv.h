@@ -35,6 +35,10 @@ typedef struct conv_algorithm {
                        const conv_buffers *b);
 } conv_algorithm;
 
+/* For algorithms that serve every layer, and those that need no scratch. */
+bool nncl_conv_any_layer(const nncl_node *node, conv_direction dir);
+size_t nncl_conv_no_workspace(const nncl_node *node, conv_direction dir);
+
 extern const conv_algorithm nncl_conv_im2col, nncl_conv_gemm1x1, nncl_conv_winograd,
     nncl_conv_direct;
 
@@ -46,8 +50,6 @@ nncl_status nncl_swap_outer(nncl_graph *g, cl_mem src, size_t src_off, cl_mem ds
  * context, remembered in the cache directory, or timed) and kept. */
 nncl_status nncl_conv_pick(nncl_graph *g, nncl_node *node, conv_direction dir,
                            const conv_algorithm **out);
-/* The chosen algorithm, NULL before the first pick. */
-const conv_algorithm *nncl_conv_algorithm_of(const nncl_node *node, conv_direction dir);
 /* Scratch for every algorithm that may be picked for node. */
 size_t nncl_conv_workspace(const nncl_graph *g, const nncl_node *node);
 

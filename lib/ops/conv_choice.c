@@ -1,7 +1,8 @@
 /* Which convolution algorithm runs each layer and direction: the one the
  * context forces, else the fastest applicable one, timed once on the
  * layer's own shapes and remembered per device and shape in the cache
- * directory, so later processes start without timing anything. */
+ * directory, so later processes start without timing anything. Direct
+ * kernels are only timed on shallow layers (depthwise, first layers). */
 #include "conv.h"
 
 #include <stdio.h>
@@ -27,9 +28,16 @@ nncl_status nncl_conv_algorithm_parse(const char *name, int *out) {
                      name);
 }
 
-const conv_algorithm *nncl_conv_algorithm_of(const nncl_node *node, conv_direction dir) {
-    int8_t a = node->attrs.conv.algorithm[dir];
-    return a >= 0 ? algorithms[a] : NULL;
+bool nncl_conv_any_layer(const nncl_node *node, conv_direction dir) {
+    (void)node;
+    (void)dir;
+    return true;
+}
+
+size_t nncl_conv_no_workspace(const nncl_node *node, conv_direction dir) {
+    (void)node;
+    (void)dir;
+    return 0;
 }
 
 size_t nncl_conv_workspace(const nncl_graph *g, const nncl_node *node) {
@@ -105,29 +113,30 @@ static double seconds(void) {
 }
 
 /* Runs algorithm a on scratch output memory: once to build its kernels,
- * then twice timed; the faster time counts. A first timed run over twice
- * slowest_useful (the best so far) ends it early. */
+ * then once timed. */
 static nncl_status time_one(nncl_graph *g, const nncl_node *node, conv_direction dir,
-                            const conv_algorithm *a, const conv_buffers *b, double slowest_useful,
-                            double *best) {
-    *best = 1e30;
-    for (int run = 0; run < 3; run++) {
+                            const conv_algorithm *a, const conv_buffers *b, double *seconds_taken) {
+    for (int run = 0; run < 2; run++) {
         double t0 = seconds();
         nncl_status st = a->run(g, node, dir, b);
         cl_int err = clFinish(g->ctx->queue);
         if (st != NNCL_OK) return st;
         if (err != CL_SUCCESS) return nncl_fail_cl(err, "clFinish");
-        double t = seconds() - t0;
-        if (run && t < *best) *best = t;
-        if (run && t > 2 * slowest_useful) break; /* clearly losing: spare the second run */
+        *seconds_taken = seconds() - t0;
     }
     return NNCL_OK;
+}
+
+/* Direct kernels do a whole reduction per work-item: timing them on deep
+ * layers costs seconds and they never win there. */
+static bool worth_timing(const nncl_node *node, conv_direction dir, const conv_algorithm *a) {
+    return a->applies(node, dir) && (a != &nncl_conv_direct || nncl_conv_dims(node).kg <= 64);
 }
 
 static nncl_status measure(nncl_graph *g, const nncl_node *node, conv_direction dir, int *choice) {
     int candidates = 0;
     for (size_t a = 0; a < N_ALGORITHMS; a++)
-        if (algorithms[a]->applies(node, dir)) candidates++, *choice = (int)a;
+        if (worth_timing(node, dir, algorithms[a])) candidates++, *choice = (int)a;
     if (candidates == 1) return NNCL_OK;
     conv_dims d = nncl_conv_dims(node);
     size_t floats = d.batch * d.c_in * d.spatial_in;
@@ -143,9 +152,9 @@ static nncl_status measure(nncl_graph *g, const nncl_node *node, conv_direction 
     if (dir == CONV_BACKWARD_WEIGHTS) b.w = scratch;
     double fastest = 1e30;
     for (size_t a = 0; a < N_ALGORITHMS && st == NNCL_OK; a++) {
-        if (!algorithms[a]->applies(node, dir)) continue;
-        double t;
-        st = time_one(g, node, dir, algorithms[a], &b, fastest, &t);
+        if (!worth_timing(node, dir, algorithms[a])) continue;
+        double t = 0;
+        st = time_one(g, node, dir, algorithms[a], &b, &t);
         if (st == NNCL_OK && t < fastest) {
             fastest = t;
             *choice = (int)a;

@@ -4,18 +4,6 @@
  * where GEMMs are too small to be efficient. */
 #include "conv.h"
 
-static bool applies(const nncl_node *node, conv_direction dir) {
-    (void)node;
-    (void)dir;
-    return true;
-}
-
-static size_t workspace(const nncl_node *node, conv_direction dir) {
-    (void)node;
-    (void)dir;
-    return 0;
-}
-
 static nncl_status run(nncl_graph *g, const nncl_node *node, conv_direction dir,
                        const conv_buffers *b) {
     conv_dims d = nncl_conv_dims(node);
@@ -50,4 +38,5 @@ static nncl_status run(nncl_graph *g, const nncl_node *node, conv_direction dir,
                                  NNCL_ARG(stride), NNCL_ARG(pad), NNCL_ARG(dil)));
 }
 
-const conv_algorithm nncl_conv_direct = {"direct", applies, workspace, run};
+const conv_algorithm nncl_conv_direct = {"direct", nncl_conv_any_layer, nncl_conv_no_workspace,
+                                         run};

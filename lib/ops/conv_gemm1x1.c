@@ -12,12 +12,6 @@ static bool applies(const nncl_node *node, conv_direction dir) {
     return true;
 }
 
-static size_t workspace(const nncl_node *node, conv_direction dir) {
-    (void)node;
-    (void)dir;
-    return 0;
-}
-
 static nncl_status run(nncl_graph *g, const nncl_node *node, conv_direction dir,
                        const conv_buffers *b) {
     conv_dims d = nncl_conv_dims(node);
@@ -41,4 +35,4 @@ static nncl_status run(nncl_graph *g, const nncl_node *node, conv_direction dir,
     return st;
 }
 
-const conv_algorithm nncl_conv_gemm1x1 = {"gemm1x1", applies, workspace, run};
+const conv_algorithm nncl_conv_gemm1x1 = {"gemm1x1", applies, nncl_conv_no_workspace, run};

@@ -48,12 +48,6 @@ static nncl_status launch_col2im(nncl_graph *g, const nncl_window *w, const conv
                                  NNCL_ARG(acc)));
 }
 
-static bool applies(const nncl_node *node, conv_direction dir) {
-    (void)node;
-    (void)dir;
-    return true;
-}
-
 static size_t workspace(const nncl_node *node, conv_direction dir) {
     (void)dir;
     conv_dims d = nncl_conv_dims(node);
@@ -106,4 +100,4 @@ static nncl_status run(nncl_graph *g, const nncl_node *node, conv_direction dir,
     return st;
 }
 
-const conv_algorithm nncl_conv_im2col = {"im2col", applies, workspace, run};
+const conv_algorithm nncl_conv_im2col = {"im2col", nncl_conv_any_layer, workspace, run};
