@@ -30,6 +30,34 @@ __kernel void im2col(__global const float *x, uint x_off, __global float *col, i
         dst[ow] = row_in && iw >= 0 && iw < in.z ? src[iw] : 0.0f;
 }
 
+/* im2col transposed, for the weight gradient: one row per output position
+ * (image, position) holding every (channel, tap) value, so dW = dY * rows
+ * is a GEMM with no transposed operand (CLBlast runs those about half as
+ * fast on CPUs, copying the big operand first). One work-item per row. */
+__kernel void im2row(__global const float *x, uint x_off, __global float *rows_out, int total,
+                     int channels, int4 in, int4 out, int4 k, int4 stride, int4 pad, int4 dil) {
+    int i = get_global_id(0);
+    if (i >= total) return;
+    int ovol = out.x * out.y * out.z, ivol = in.x * in.y * in.z;
+    int o = i % ovol, n = i / ovol;
+    int ow = o % out.z, oh = (o / out.z) % out.y, od = o / (out.z * out.y);
+    __global float *dst = rows_out + (long)i * channels * k.x * k.y * k.z;
+    __global const float *xc = x + x_off + (long)n * channels * ivol;
+    for (int c = 0; c < channels; c++, xc += ivol)
+        for (int kd = 0; kd < k.x; kd++) {
+            int id = od * stride.x - pad.x + kd * dil.x;
+            bool d_in = id >= 0 && id < in.x;
+            for (int kh = 0; kh < k.y; kh++) {
+                int ih = oh * stride.y - pad.y + kh * dil.y;
+                bool h_in = d_in && ih >= 0 && ih < in.y;
+                for (int kw = 0; kw < k.z; kw++) {
+                    int iw = ow * stride.z - pad.z + kw * dil.z;
+                    *dst++ = h_in && iw >= 0 && iw < in.z ? xc[(id * in.y + ih) * in.z + iw] : 0.0f;
+                }
+            }
+        }
+}
+
 /* The output index along one dim that kernel tap kk reads input i from, or
  * -1 when no output does. */
 int tap_source(int i, int kk, int stride, int pad, int dil, int out) {

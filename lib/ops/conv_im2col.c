@@ -1,8 +1,8 @@
 /* Convolution by im2col + GEMM, for any layer: images go through in chunks,
  * one im2col per chunk and one GEMM per group (CLBlast) producing
  * channel-major results, then one permutation into NCHW. The weight
- * gradient is a GEMM against the same columns; the input gradient a GEMM
- * into columns that col2im folds back onto the images. */
+ * gradient is a GEMM against the same values laid out as rows (im2row);
+ * the input gradient a GEMM into columns that col2im folds back. */
 #include "conv.h"
 
 /* Images per pass, so columns + channel-major outputs fit the limit. */
@@ -29,6 +29,19 @@ static nncl_status launch_im2col(nncl_graph *g, const nncl_window *w, const conv
     return nncl_launch(g->ctx, "conv.cl", "im2col", (size_t)total,
                        NNCL_ARGS(NNCL_ARG(x), NNCL_ARG(x_off), NNCL_ARG(g->workspace),
                                  NNCL_ARG(total), NNCL_ARG(batch), NNCL_ARG(in), NNCL_ARG(out),
+                                 NNCL_ARG(k), NNCL_ARG(stride), NNCL_ARG(pad), NNCL_ARG(dil)));
+}
+
+static nncl_status launch_im2row(nncl_graph *g, const nncl_window *w, const conv_dims *d, cl_mem x,
+                                 size_t first, size_t nb) {
+    cl_uint x_off = (cl_uint)(first * d->c_in * d->spatial_in);
+    cl_int total = (cl_int)(nb * d->spatial_out), channels = (cl_int)d->c_in;
+    cl_int4 in = nncl_int4(w->in), out = nncl_int4(w->out), k = nncl_int4(w->kernel),
+            stride = nncl_int4(w->stride), pad = nncl_int4(w->pad_begin),
+            dil = nncl_int4(w->dilation);
+    return nncl_launch(g->ctx, "conv.cl", "im2row", (size_t)total,
+                       NNCL_ARGS(NNCL_ARG(x), NNCL_ARG(x_off), NNCL_ARG(g->workspace),
+                                 NNCL_ARG(total), NNCL_ARG(channels), NNCL_ARG(in), NNCL_ARG(out),
                                  NNCL_ARG(k), NNCL_ARG(stride), NNCL_ARG(pad), NNCL_ARG(dil)));
 }
 
@@ -73,12 +86,13 @@ static nncl_status run_chunk(nncl_graph *g, const nncl_node *node, conv_directio
     }
     st = nncl_swap_outer(g, b->y, y_off, g->workspace, outs, nb, d->c_out, d->spatial_out);
     if (dir == CONV_BACKWARD_WEIGHTS) {
-        /* dW_g += dY_g [cg_out x cols] * columns_g^T [cols x kg] */
-        if (st == NNCL_OK) st = launch_im2col(g, win, d, b->x, first, nb);
+        /* dW_g += dY_g [cg_out x cols] * rows_g [cols x kg], rows_g the group's
+         * columns of the im2row matrix [cols x C_in * K]. */
+        if (st == NNCL_OK) st = launch_im2row(g, win, d, b->x, first, nb);
         for (size_t gr = 0; gr < d->groups && st == NNCL_OK; gr++)
-            st = nncl_gemm(g->ctx, false, true, d->cg_out, d->kg, cols, 1.0f, g->workspace,
-                           outs + gr * d->cg_out * cols, cols, g->workspace, gr * d->kg * cols,
-                           cols, 1.0f, b->w, gr * d->cg_out * d->kg, d->kg);
+            st = nncl_gemm(g->ctx, false, false, d->cg_out, d->kg, cols, 1.0f, g->workspace,
+                           outs + gr * d->cg_out * cols, cols, g->workspace, gr * d->kg,
+                           d->c_in * d->kvol, 1.0f, b->w, gr * d->cg_out * d->kg, d->kg);
         return st;
     }
     /* columns_g = W_g^T [kg x cg_out] * dY_g [cg_out x cols], folded onto dX. */
