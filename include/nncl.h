@@ -191,7 +191,8 @@ typedef struct nncl_context_options {
 /* Creates a context on one device. `options` may be NULL (all defaults).
  * Returns NNCL_OK; NNCL_ERROR_NO_DEVICE when nothing matches (the message
  * lists the devices that exist); NNCL_ERROR_OPENCL; NNCL_ERROR_INVALID_ARGUMENT
- * (out NULL). *out is NULL on failure. */
+ * (out NULL, or an unknown conv_algorithm / NNCL_CONV_ALGO, the message
+ * listing the known ones). *out is NULL on failure. */
 nncl_status nncl_context_create(const nncl_context_options *options, nncl_context **out);
 
 void nncl_context_destroy(nncl_context *ctx);
@@ -548,7 +549,10 @@ nncl_status nncl_graph_forward(nncl_graph *g);
  * across calls, as in PyTorch, until nncl_graph_zero_grad), and stores the
  * gradient of inputs that require one. `grad_output` (output's shape,
  * float32, `bytes` long) is the upstream gradient; NULL means 1 and needs a
- * one-element output such as a loss. */
+ * one-element output such as a loss. A second backward after one forward
+ * that needs values the first one's gradients overwrote returns
+ * NNCL_ERROR_STATE (as PyTorch without retain_graph); graphs created with
+ * keep_values allow it. */
 nncl_status nncl_graph_backward(nncl_graph *g, nncl_node *output, const float *grad_output,
                                 size_t bytes);
 
@@ -561,8 +565,12 @@ nncl_status nncl_graph_finish(nncl_graph *g);
 /* Copies a node's output (after forward) or its gradient (after backward)
  * to host memory; `bytes` must be the node's full size in float32 (for a
  * labels input, whose values nncl_graph_read copies as they are: int32).
+ * Inputs, nodes nothing consumes and kept nodes (nncl_graph_keep) can
+ * always be read; another node only until a later node's value or gradient
+ * reuses its memory (see nncl_graph_options.keep_values).
  * Returns NNCL_OK, NNCL_ERROR_INVALID_ARGUMENT (wrong size, foreign node) or
- * NNCL_ERROR_STATE (no forward pass yet; no gradient for this node). */
+ * NNCL_ERROR_STATE (no forward pass yet; no gradient for this node; its
+ * memory was reused, the message naming by which node). */
 nncl_status nncl_graph_read(nncl_graph *g, const nncl_node *node, float *dst, size_t bytes);
 nncl_status nncl_graph_read_grad(nncl_graph *g, const nncl_node *node, float *dst, size_t bytes);
 

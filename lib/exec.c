@@ -196,16 +196,14 @@ static nncl_status check_saved(const nncl_graph *g) {
         uint32_t saves = node->in_backward && vt->saves ? vt->saves(node) : 0;
         for (int32_t k = 0; k < node->n_inputs; k++) {
             const nncl_node *x = node->inputs[k];
-            const nncl_slot *s = x->value_slot >= 0 ? &g->slots[x->value_slot] : NULL;
-            if ((saves & NNCL_SAVES_INPUT(k)) && s && (s->owner != x || s->owner_is_grad))
+            if ((saves & NNCL_SAVES_INPUT(k)) && !nncl_memplan_holds(g, x, false))
                 return nncl_fail(NNCL_ERROR_STATE,
                                  "nncl_graph_backward: node '%s' needs the value of '%s', whose "
                                  "memory a previous backward pass reused; run nncl_graph_forward "
                                  "again, or create the graph with keep_values",
                                  node->name, x->name);
         }
-        const nncl_slot *own = node->value_slot >= 0 ? &g->slots[node->value_slot] : NULL;
-        if ((saves & NNCL_SAVES_OUTPUT) && own && (own->owner != node || own->owner_is_grad))
+        if ((saves & NNCL_SAVES_OUTPUT) && !nncl_memplan_holds(g, node, false))
             return nncl_fail(NNCL_ERROR_STATE,
                              "nncl_graph_backward: node '%s' needs its own value, whose memory a "
                              "previous backward pass reused; run nncl_graph_forward again, or "

@@ -128,8 +128,10 @@ nncl_status nncl_context_tune_gemm(nncl_context *ctx, int32_t candidates,
                          "nncl_context_tune_gemm: the cache directory is off, so the result "
                          "could not be kept");
     if (candidates <= 0) candidates = 12;
-    static size_t all[4096][NNCL_XGEMM_PARAMS];
-    size_t n_all = grid(all, sizeof all / sizeof all[0]);
+    enum { GRID_CAP = 4096 };
+    size_t(*all)[NNCL_XGEMM_PARAMS] = calloc(GRID_CAP, sizeof *all);
+    if (!all) return nncl_fail(NNCL_ERROR_OUT_OF_MEMORY, "nncl_context_tune_gemm: out of memory");
+    size_t n_all = grid(all, GRID_CAP);
     cl_mem m[3] = {NULL, NULL, NULL};
     nncl_status st = buffers(ctx, m);
     double weight = weighted_gflop(ctx);
@@ -154,6 +156,7 @@ nncl_status nncl_context_tune_gemm(nncl_context *ctx, int32_t candidates,
     }
     for (int i = 0; i < 3; i++)
         nncl_buffer_release(ctx, m[i]);
+    free(all);
     if (st != NNCL_OK) return st;
     if (best_time >= 1e30)
         return nncl_fail(NNCL_ERROR_GEMM,

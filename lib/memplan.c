@@ -169,12 +169,15 @@ void nncl_memplan_claim(nncl_graph *g, const nncl_node *node, bool grad) {
     g->slots[s].owner_is_grad = grad;
 }
 
+bool nncl_memplan_holds(const nncl_graph *g, const nncl_node *node, bool grad) {
+    int32_t s = grad ? node->grad_slot : node->value_slot;
+    return s < 0 || (g->slots[s].owner == node && g->slots[s].owner_is_grad == grad);
+}
+
 nncl_status nncl_memplan_check(const nncl_graph *g, const nncl_node *node, bool grad,
                                const char *call) {
-    int32_t s = grad ? node->grad_slot : node->value_slot;
-    if (s < 0) return NNCL_OK;
-    const nncl_slot *slot = &g->slots[s];
-    if (slot->owner == node && slot->owner_is_grad == grad) return NNCL_OK;
+    if (nncl_memplan_holds(g, node, grad)) return NNCL_OK;
+    const nncl_slot *slot = &g->slots[grad ? node->grad_slot : node->value_slot];
     if (!slot->owner)
         return nncl_fail(NNCL_ERROR_STATE, "%s: the %s of node '%s' has not been computed", call,
                          grad ? "gradient" : "value", node->name);

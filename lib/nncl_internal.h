@@ -354,6 +354,8 @@ nncl_status nncl_memplan_build(nncl_graph *g);
 void nncl_memplan_release(nncl_graph *g);
 /* Records that node's value (or gradient) now holds the slot. */
 void nncl_memplan_claim(nncl_graph *g, const nncl_node *node, bool grad);
+/* Whether node's value (gradient) is still in its memory. */
+bool nncl_memplan_holds(const nncl_graph *g, const nncl_node *node, bool grad);
 /* NNCL_OK when node's value (gradient) is still in its memory, else an
  * NNCL_ERROR_STATE naming the node that reused it. */
 nncl_status nncl_memplan_check(const nncl_graph *g, const nncl_node *node, bool grad,

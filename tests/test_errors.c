@@ -249,6 +249,49 @@ static void test_batch_norm_needs_two_values(void **state) {
     nncl_graph_destroy(g);
 }
 
+/* Memory plan, convolution algorithm and GEMM tuning misuse. */
+static void test_plan_and_tuning_misuse(void **state) {
+    (void)state;
+    nncl_context *ctx;
+    assert_int_equal(
+        nncl_context_create(&(nncl_context_options){.conv_algorithm = "fastest"}, &ctx),
+        NNCL_ERROR_INVALID_ARGUMENT);
+    assert_contains(nncl_last_error(), "'fastest'");
+    assert_contains(nncl_last_error(), "winograd");
+
+    nncl_graph *g, *other;
+    ASSERT_OK(nncl_graph_create(test_context(), NULL, &g));
+    ASSERT_OK(nncl_graph_create(test_context(), NULL, &other));
+    nncl_node *x = nncl_input(g, "x", NNCL_SHAPE(2, 3));
+    nncl_node *y = nncl_relu(g, nncl_linear(g, x, 4, NULL, "fc"));
+    nncl_node *z = nncl_input(other, "z", NNCL_SHAPE(1));
+    assert_int_equal(nncl_graph_keep(NULL, y), NNCL_ERROR_INVALID_ARGUMENT);
+    assert_int_equal(nncl_graph_keep(g, z), NNCL_ERROR_INVALID_ARGUMENT);
+    assert_contains(nncl_last_error(), "nncl_graph_keep");
+    assert_int_equal(nncl_graph_memory(g, NULL), NNCL_ERROR_INVALID_ARGUMENT);
+    assert_contains(nncl_last_error(), "info is NULL");
+    nncl_graph_destroy(other);
+
+    /* Tuning needs GEMM shapes to time and a cache to keep the result in. */
+    nncl_gemm_tuning t;
+    ASSERT_OK(nncl_context_create(&(nncl_context_options){.cache_dir = "off"}, &ctx));
+    assert_int_equal(nncl_context_tune_gemm(ctx, 1, NULL, NULL, NULL), NNCL_ERROR_INVALID_ARGUMENT);
+    assert_int_equal(nncl_context_tune_gemm(ctx, 1, NULL, NULL, &t), NNCL_ERROR_STATE);
+    assert_contains(nncl_last_error(), "run a training step first");
+    nncl_graph *h;
+    ASSERT_OK(nncl_graph_create(ctx, NULL, &h));
+    nncl_node *hx = nncl_input(h, "x", NNCL_SHAPE(2, 3));
+    nncl_linear(h, hx, 4, NULL, "fc");
+    float in[6] = {0};
+    ASSERT_OK(nncl_graph_set_input(h, hx, in, sizeof in));
+    ASSERT_OK(nncl_graph_forward(h));
+    assert_int_equal(nncl_context_tune_gemm(ctx, 1, NULL, NULL, &t), NNCL_ERROR_STATE);
+    assert_contains(nncl_last_error(), "cache directory is off");
+    nncl_graph_destroy(h);
+    nncl_context_destroy(ctx);
+    nncl_graph_destroy(g);
+}
+
 static void test_status_names(void **state) {
     (void)state;
     assert_string_equal(nncl_status_name(NNCL_OK), "NNCL_OK");
@@ -268,6 +311,7 @@ int main(void) {
         cmocka_unit_test(test_null_handles),
         cmocka_unit_test(test_run_time_misuse),
         cmocka_unit_test(test_batch_norm_needs_two_values),
+        cmocka_unit_test(test_plan_and_tuning_misuse),
         cmocka_unit_test(test_status_names),
     };
     return cmocka_run_group_tests(tests, NULL, test_context_teardown);
