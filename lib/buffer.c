@@ -33,7 +33,9 @@ nncl_status nncl_buffer_create(nncl_context *ctx, size_t bytes, cl_mem *out) {
 void nncl_buffer_release(nncl_context *ctx, cl_mem mem) {
     if (!mem) return;
     size_t bytes = 0;
-    clGetMemObjectInfo(mem, CL_MEM_SIZE, sizeof bytes, &bytes, NULL);
+    cl_mem parent = NULL; /* a sub-buffer's memory is counted with its parent */
+    clGetMemObjectInfo(mem, CL_MEM_ASSOCIATED_MEMOBJECT, sizeof parent, &parent, NULL);
+    if (!parent) clGetMemObjectInfo(mem, CL_MEM_SIZE, sizeof bytes, &bytes, NULL);
     ctx->mem_current -= bytes < ctx->mem_current ? bytes : ctx->mem_current;
     clReleaseMemObject(mem);
 }

@@ -88,6 +88,10 @@ nncl_status nncl_context_create(const nncl_context_options *options, nncl_contex
         free(ctx);
         return nncl_fail_cl(err, "clCreateCommandQueue");
     }
+    cl_uint align_bits = 0;
+    clGetDeviceInfo(ctx->device, CL_DEVICE_MEM_BASE_ADDR_ALIGN, sizeof align_bits, &align_bits,
+                    NULL);
+    ctx->base_align = align_bits >= 8 ? align_bits / 8 : 0;
     ctx->local_size = pick_local_size(&ctx->info);
     ctx->reduce_size = pick_reduce_size(&ctx->info);
     snprintf(ctx->build_options, sizeof ctx->build_options, "-cl-std=CL1.2 -DNNCL_REDUCE_WG=%zu",
@@ -112,6 +116,7 @@ void nncl_context_destroy(nncl_context *ctx) {
         clReleaseCommandQueue(ctx->queue);
     }
     nncl_buffer_release(ctx, ctx->partials);
+    nncl_buffer_release(ctx, ctx->gemm_temp);
     nncl_profile_release(ctx);
     nncl_programs_release(ctx);
     if (ctx->cl) clReleaseContext(ctx->cl);

@@ -51,17 +51,19 @@ void nncl_mark_gradients(nncl_graph *g) {
 static nncl_status plan(nncl_graph *g) {
     if (g->planned) return NNCL_OK;
     size_t workspace = 0;
+    nncl_status st = nncl_params_pack(g);
+    if (st != NNCL_OK) return st;
     nncl_mark_gradients(g);
     for (size_t i = 0; i < g->n_nodes; i++) {
         nncl_node *node = g->nodes[i];
         bool is_input = node->op == NNCL_OP_INPUT || node->op == NNCL_OP_LABELS;
         if (is_input && !node->out) {
-            nncl_status st = nncl_buffer_create(g->ctx, node_bytes(node), &node->out);
+            st = nncl_buffer_create(g->ctx, node_bytes(node), &node->out);
             if (st != NNCL_OK) return st;
         }
     }
     nncl_fuse(g);
-    nncl_status st = nncl_memplan_build(g);
+    st = nncl_memplan_build(g);
     g->forward_done = false;
     if (st != NNCL_OK) return st;
     for (size_t i = 0; i < g->n_nodes; i++) {
@@ -256,8 +258,10 @@ nncl_status nncl_graph_backward(nncl_graph *g, nncl_node *output, const float *g
 
 nncl_status nncl_graph_zero_grad(nncl_graph *g) {
     nncl_status st = check_graph(g, "nncl_graph_zero_grad");
+    for (size_t i = 0; i < g->n_packs && st == NNCL_OK; i++)
+        st = nncl_buffer_fill(g->ctx, g->packs[i].grad, 0.0f, g->packs[i].floats);
     for (size_t i = 0; i < g->n_params && st == NNCL_OK; i++)
-        if (g->params[i].grad)
+        if (g->params[i].grad && g->params[i].pack < 0)
             st = nncl_buffer_fill(g->ctx, g->params[i].grad, 0.0f, (size_t)g->params[i].numel);
     return st;
 }

@@ -20,16 +20,86 @@ static void record_shape(nncl_context *ctx, bool ta, bool tb, size_t m, size_t n
         ctx->gemm_shapes[ctx->n_gemm_shapes++] = (struct nncl_gemm_shape){ta, tb, m, n, k, 1};
 }
 
+/* Floats from a matrix's first element to its last. */
+static size_t extent(size_t rows, size_t cols, size_t ld) {
+    return (rows - 1) * ld + cols;
+}
+
+/* CLBlast's fast kernel copies every operand that does not start at offset 0
+ * of its buffer into a padded temporary and back (Xgemm::NoTempBuffer): one
+ * more pass over each matrix, whose time its event does not even show. An
+ * operand at an offset the device can start a sub-buffer at is handed over
+ * as that sub-buffer, read and written in place. */
+static cl_mem in_place(nncl_context *ctx, cl_mem mem, size_t *off, size_t floats, cl_mem *made) {
+    *made = NULL;
+    size_t origin = *off * sizeof(float);
+    if (!origin || !ctx->base_align || origin % ctx->base_align) return mem;
+    cl_mem parent = NULL;
+    clGetMemObjectInfo(mem, CL_MEM_ASSOCIATED_MEMOBJECT, sizeof parent, &parent, NULL);
+    if (parent) { /* there are no sub-buffers of sub-buffers: start from the parent */
+        size_t base = 0;
+        clGetMemObjectInfo(mem, CL_MEM_OFFSET, sizeof base, &base, NULL);
+        origin += base;
+        mem = parent;
+    }
+    cl_buffer_region region = {origin, floats * sizeof(float)};
+    cl_int err;
+    cl_mem sub =
+        clCreateSubBuffer(mem, CL_MEM_READ_WRITE, CL_BUFFER_CREATE_TYPE_REGION, &region, &err);
+    if (!sub) return mem; /* CLBlast's copy still works */
+    *off = 0;
+    *made = sub;
+    return sub;
+}
+
+/* The temporary CLBlast pads into, kept on the context and grown when a call
+ * needs more, instead of a fresh allocation (and page faults) per call.
+ * *temp stays NULL when the call needs none. */
+static nncl_status temp_buffer(nncl_context *ctx, CLBlastTranspose ta, CLBlastTranspose tb,
+                               size_t m, size_t n, size_t k, size_t a_off, size_t lda,
+                               size_t b_off, size_t ldb, size_t c_off, size_t ldc, cl_mem *temp) {
+    *temp = NULL;
+    size_t bytes = 0;
+    if (CLBlastSGemmTempBufferSize(CLBlastLayoutRowMajor, ta, tb, m, n, k, a_off, lda, b_off, ldb,
+                                   c_off, ldc, &ctx->queue, &bytes) != CLBlastSuccess ||
+        !bytes)
+        return NNCL_OK;
+    if (bytes > ctx->gemm_temp_bytes) {
+        nncl_buffer_release(ctx, ctx->gemm_temp);
+        ctx->gemm_temp = NULL;
+        ctx->gemm_temp_bytes = 0;
+        nncl_status st = nncl_buffer_create(ctx, bytes, &ctx->gemm_temp);
+        if (st != NNCL_OK) return st;
+        ctx->gemm_temp_bytes = bytes;
+    }
+    *temp = ctx->gemm_temp;
+    return NNCL_OK;
+}
+
 nncl_status nncl_gemm(nncl_context *ctx, bool trans_a, bool trans_b, size_t m, size_t n, size_t k,
                       float alpha, cl_mem a, size_t a_off, size_t lda, cl_mem b, size_t b_off,
                       size_t ldb, float beta, cl_mem c, size_t c_off, size_t ldc) {
     if (!m || !n || !k) return NNCL_OK;
     record_shape(ctx, trans_a, trans_b, m, n, k);
-    CLBlastStatusCode s = CLBlastSgemm(
-        CLBlastLayoutRowMajor, trans_a ? CLBlastTransposeYes : CLBlastTransposeNo,
-        trans_b ? CLBlastTransposeYes : CLBlastTransposeNo, m, n, k, alpha, a, a_off, lda, b, b_off,
-        ldb, beta, c, c_off, ldc, &ctx->queue, nncl_profile_event(ctx, true));
-    if (s == CLBlastSuccess) return NNCL_OK;
+    CLBlastTranspose ta = trans_a ? CLBlastTransposeYes : CLBlastTransposeNo;
+    CLBlastTranspose tb = trans_b ? CLBlastTransposeYes : CLBlastTransposeNo;
+    cl_mem subs[3];
+    a = in_place(ctx, a, &a_off, extent(trans_a ? k : m, trans_a ? m : k, lda), &subs[0]);
+    b = in_place(ctx, b, &b_off, extent(trans_b ? n : k, trans_b ? k : n, ldb), &subs[1]);
+    c = in_place(ctx, c, &c_off, extent(m, n, ldc), &subs[2]);
+    cl_mem temp;
+    nncl_status st = temp_buffer(ctx, ta, tb, m, n, k, a_off, lda, b_off, ldb, c_off, ldc, &temp);
+    CLBlastStatusCode s = CLBlastSuccess;
+    if (st == NNCL_OK && temp)
+        s = CLBlastSgemmWithTempBuffer(CLBlastLayoutRowMajor, ta, tb, m, n, k, alpha, a, a_off, lda,
+                                       b, b_off, ldb, beta, c, c_off, ldc, &ctx->queue,
+                                       nncl_profile_event(ctx, true), temp);
+    else if (st == NNCL_OK)
+        s = CLBlastSgemm(CLBlastLayoutRowMajor, ta, tb, m, n, k, alpha, a, a_off, lda, b, b_off,
+                         ldb, beta, c, c_off, ldc, &ctx->queue, nncl_profile_event(ctx, true));
+    for (int i = 0; i < 3; i++) /* the queue holds what its commands still use */
+        if (subs[i]) clReleaseMemObject(subs[i]);
+    if (st != NNCL_OK || s == CLBlastSuccess) return st;
     if (s > -1000)
         return nncl_fail(NNCL_ERROR_GEMM, "CLBlast SGEMM %zux%zux%zu failed: %s (%d)", m, n, k,
                          nncl_cl_error_name((cl_int)s), (int)s);

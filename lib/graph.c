@@ -61,14 +61,9 @@ void nncl_graph_destroy(nncl_graph *g) {
     nncl_memplan_release(g);
     for (size_t i = 0; i < g->n_nodes; i++)
         node_free(g->nodes[i]);
-    for (size_t i = 0; i < g->n_params; i++) {
-        free(g->params[i].name);
-        nncl_buffer_release(g->ctx, g->params[i].value);
-        nncl_buffer_release(g->ctx, g->params[i].grad);
-    }
+    nncl_params_release(g);
     nncl_buffer_release(g->ctx, g->workspace);
     free(g->nodes);
-    free(g->params);
     free(g);
 }
 
@@ -265,7 +260,8 @@ bool nncl_param_add(nncl_graph *g, nncl_node *node, const char *suffix, nncl_sha
         g->params = grown;
         g->params_cap = cap;
     }
-    nncl_param_entry p = {.shape = shape, .numel = nncl_shape_numel(shape), .trainable = trainable};
+    nncl_param_entry p = {
+        .shape = shape, .numel = nncl_shape_numel(shape), .trainable = trainable, .pack = -1};
     size_t len = strlen(node->name) + strlen(suffix) + 2;
     p.name = malloc(len);
     if (!p.name) {

@@ -63,6 +63,9 @@ struct nncl_context {
     char build_options[128]; /* -D defines every program is built with */
     int conv_algorithm;      /* forced convolution algorithm, -1: measured per layer */
     cl_mem partials;         /* scratch of nncl_sum */
+    size_t base_align;       /* bytes a sub-buffer's origin must be a multiple of */
+    cl_mem gemm_temp;        /* CLBlast's padded copies, kept between calls */
+    size_t gemm_temp_bytes;
     uint64_t mem_current, mem_peak;
     /* Profiling: the kind of work being queued, and events not yet read. */
     bool profile;
@@ -235,8 +238,18 @@ typedef struct nncl_param_entry {
     bool trainable;
     bool frozen;
     cl_mem value;
-    cl_mem grad; /* NULL for buffers */
+    cl_mem grad;        /* NULL for buffers */
+    int pack;           /* the nncl_param_pack holding value and grad, -1: own buffers */
+    size_t pack_offset; /* floats from the pack's start */
 } nncl_param_entry;
+
+/* Trainable parameters side by side (param_pack.c): value and gradient
+ * buffers of `floats` each, parameters at aligned offsets, zeros between. */
+typedef struct nncl_param_pack {
+    int index;
+    cl_mem value, grad;
+    size_t floats;
+} nncl_param_pack;
 
 struct nncl_node {
     nncl_graph *graph;
@@ -283,6 +296,8 @@ struct nncl_graph {
     size_t n_nodes, nodes_cap;
     nncl_param_entry *params;
     size_t n_params, params_cap;
+    nncl_param_pack *packs;
+    size_t n_packs;
     nncl_status status;
     char error[2048];
     bool training;
@@ -336,6 +351,15 @@ bool nncl_param_add(nncl_graph *g, nncl_node *node, const char *suffix, nncl_sha
                     bool trainable, nncl_fill fill);
 /* A parameter that takes gradients: trainable and not frozen. */
 bool nncl_param_learns(const nncl_param_entry *p);
+
+/* Moves trainable parameters not yet packed into a new pack; a no-op when
+ * all are. Values and gradients are kept. */
+nncl_status nncl_params_pack(nncl_graph *g);
+void nncl_params_release(nncl_graph *g);
+/* Floats a pack aligns parameters to: the device's sub-buffer alignment. */
+size_t nncl_pack_align(const nncl_context *ctx);
+/* A sub-buffer of `count` floats from float `first` of parent. */
+nncl_status nncl_sub_buffer(cl_mem parent, size_t first, size_t count, cl_mem *out);
 nncl_param_entry *nncl_node_param(nncl_graph *g, const nncl_node *node, size_t i);
 
 /* nncl_graph_set_input, queued: with done set, returns at once and the

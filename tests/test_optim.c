@@ -1,7 +1,8 @@
 /* Optimizers and schedules against torch.optim: five steps of each
  * optimizer on Linear(3, 2) + MSE from stored weights and data must give
  * the stored parameters after every step (1e-5 relative), and each schedule
- * the stored learning rates. Also frozen parameters, initialisers and the
+ * the stored learning rates. Also frozen parameters (and a clipped step
+ * over parameters split by a frozen layer), initialisers and the
  * optimizer's argument checks. */
 #include "harness.h"
 #include "torch_data.h"
@@ -193,6 +194,70 @@ static void test_frozen_parameters(void **state) {
     nncl_graph_destroy(m.g);
 }
 
+/* Three linear layers with the middle one frozen: the update runs over
+ * two separate stretches of the packed parameters, and clipping takes the
+ * norm over both. One step must give p - lr * min(1, c / |g|) * g for every
+ * learning parameter, computed here from the gradients read back, and leave
+ * the frozen layer alone. */
+static void test_clipped_step_across_runs(void **state) {
+    (void)state;
+    enum { BATCH = 4, IN = 5, HID = 7, OUT = 3 };
+    nncl_graph *g;
+    ASSERT_OK(nncl_graph_create(test_context(), &(nncl_graph_options){.seed = 3}, &g));
+    nncl_node *x = nncl_input(g, "x", (nncl_shape){2, {BATCH, IN}});
+    nncl_node *t = nncl_input(g, "t", (nncl_shape){2, {BATCH, OUT}});
+    nncl_node *h = nncl_linear(g, x, HID, NULL, "fc1");
+    h = nncl_linear(g, nncl_tanh(g, h), HID, NULL, "fc2");
+    nncl_node *loss = nncl_mse_loss(g, nncl_linear(g, nncl_tanh(g, h), OUT, NULL, "fc3"),
+                                    t, NULL, "loss");
+    assert_non_null(loss);
+    ASSERT_OK(nncl_graph_freeze(g, "fc2.", true));
+    float xs[BATCH * IN], ts[BATCH * OUT];
+    for (int i = 0; i < BATCH * IN; i++)
+        xs[i] = sinf(0.7f * (float)i);
+    for (int i = 0; i < BATCH * OUT; i++)
+        ts[i] = cosf(1.3f * (float)i);
+    ASSERT_OK(nncl_graph_set_input(g, x, xs, sizeof xs));
+    ASSERT_OK(nncl_graph_set_input(g, t, ts, sizeof ts));
+    const float lr = 0.5f, max_norm = 0.05f;
+    nncl_optimizer *opt;
+    ASSERT_OK(nncl_optimizer_create(
+        g, &(nncl_optim_params){.lr = lr, .clip_grad_norm = max_norm}, &opt));
+    static const char *const names[] = {"fc1.weight", "fc1.bias", "fc2.weight",
+                                        "fc2.bias",   "fc3.weight", "fc3.bias"};
+    enum { N = 6, MAXP = HID * HID };
+    float before[N][MAXP], after[N][MAXP], grad[N][MAXP];
+    size_t count[N];
+    for (int i = 0; i < N; i++) {
+        nncl_param_info info;
+        ASSERT_OK(nncl_graph_param_info(g, (size_t)i, &info));
+        assert_string_equal(info.name, names[i]);
+        count[i] = (size_t)nncl_shape_numel(info.shape);
+        ASSERT_OK(nncl_graph_param_read(g, names[i], before[i], count[i] * sizeof(float)));
+    }
+    ASSERT_OK(nncl_train_step(g, opt, loss, NULL));
+    double norm = 0;
+    for (int i = 0; i < N; i++) {
+        ASSERT_OK(nncl_graph_param_read(g, names[i], after[i], count[i] * sizeof(float)));
+        ASSERT_OK(nncl_graph_grad_read(g, names[i], grad[i], count[i] * sizeof(float)));
+        for (size_t k = 0; k < count[i]; k++)
+            norm += (double)grad[i][k] * grad[i][k];
+    }
+    double scale = fmin(1.0, max_norm / (sqrt(norm) + 1e-6));
+    assert_true(scale < 0.5); /* clipping is in force */
+    for (int i = 0; i < N; i++) {
+        bool frozen = i == 2 || i == 3;
+        double want[MAXP];
+        for (size_t k = 0; k < count[i]; k++) {
+            if (frozen) assert_true(grad[i][k] == 0.0f);
+            want[k] = before[i][k] - (frozen ? 0.0 : lr * scale * grad[i][k]);
+        }
+        assert_close(names[i], after[i], want, (int64_t)count[i], 1e-5, 1e-7);
+    }
+    nncl_optimizer_destroy(opt);
+    nncl_graph_destroy(g);
+}
+
 /* Each initialiser's spread: the sample standard deviation of a large
  * weight against the rule's. */
 static void test_initialisers(void **state) {
@@ -276,6 +341,7 @@ int main(void) {
         cmocka_unit_test(test_optimizers_match_torch),
         cmocka_unit_test(test_schedules_match_torch),
         cmocka_unit_test(test_frozen_parameters),
+        cmocka_unit_test(test_clipped_step_across_runs),
         cmocka_unit_test(test_initialisers),
         cmocka_unit_test(test_optimizer_argument_checks),
     };

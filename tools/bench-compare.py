@@ -4,6 +4,7 @@ as many CPU threads as the machine has, which is what PoCL uses) in one run,
 and prints each figure side by side with the ratio nncl / PyTorch.
 
 usage: tools/bench-compare.py [--build DIR] [--steps N] [--models a,b,...] [--cold]
+                              [--device SPEC] [--torch-device cpu|cuda]
 """
 import argparse
 import json
@@ -79,13 +80,15 @@ MODELS = {
 }
 
 
-def torch_bench(name, steps):
+def torch_bench(name, steps, device):
     make, shape, batch = MODELS[name]
     torch.manual_seed(1)
     start = time.perf_counter()
-    model = make()
+    model = make().to(device)
     opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
-    x, y = torch.rand(batch, *shape) * 2 - 1, torch.randint(0, 10, (batch,))
+    x = (torch.rand(batch, *shape) * 2 - 1).to(device)
+    y = torch.randint(0, 10, (batch,)).to(device)
+    sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
 
     def step():
         opt.zero_grad()
@@ -110,6 +113,7 @@ def torch_bench(name, steps):
         for _ in range(steps):
             t = time.perf_counter()
             model(x)
+            sync()
             times.append(time.perf_counter() - t)
     infer = statistics.median(times)
     params = sum(p.numel() for p in model.parameters())
@@ -123,24 +127,30 @@ def main():
     ap.add_argument("--steps", type=int, default=10)
     ap.add_argument("--models", default=",".join(MODELS))
     ap.add_argument("--cold", action="store_true", help="also time nncl's first step cold")
+    ap.add_argument("--device", help="nncl's device (nncl-bench --device)")
+    ap.add_argument("--torch-device", default="cpu", choices=("cpu", "cuda"))
     args = ap.parse_args()
     torch.set_num_threads(os.cpu_count())
     bench = os.path.join(args.build, "tools", "nncl-bench")
     rows = []
     for name in args.models.split(","):
         cmd = [bench, "--model", name, "--steps", str(args.steps), "--json"]
+        if args.device:
+            cmd += ["--device", args.device]
         ours = json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout)
         if args.cold:
             cold = json.loads(subprocess.run(cmd + ["--cold"], check=True, capture_output=True,
                                              text=True).stdout)
             ours["first_step_cold_s"] = cold["first_step_s"]
-        theirs = torch_bench(name, args.steps)
+        theirs = torch_bench(name, args.steps, args.torch_device)
         if ours["params"] != theirs["params"]:
             sys.exit("%s: nncl has %d parameters, PyTorch %d" % (name, ours["params"],
                                                                    theirs["params"]))
         rows.append((name, ours, theirs))
-    print("nncl on %s vs PyTorch %s (%d threads), median of %d steps"
-          % (rows[0][1]["device"], torch.__version__, torch.get_num_threads(), args.steps))
+    where = (torch.cuda.get_device_name() if args.torch_device == "cuda"
+             else "%d threads" % torch.get_num_threads())
+    print("nncl on %s vs PyTorch %s (%s), median of %d steps"
+          % (rows[0][1]["device"], torch.__version__, where, args.steps))
     print("%-15s %5s | %21s | %21s | %s" % ("model", "batch", "train img/s nncl/torch",
                                            "infer img/s nncl/torch", "first step s nncl/torch"))
     for name, ours, theirs in rows:

@@ -1,6 +1,6 @@
 /* Optimizers over the graph's learning parameters: PyTorch's defaults,
  * per-parameter state on the device, global-norm clipping without a host
- * round trip, and one update kernel per parameter. */
+ * round trip, and one update launch per run of packed parameters. */
 #include "train.h"
 
 #include <math.h>
@@ -62,6 +62,50 @@ static int state_count(const nncl_optim_params *p) {
     }
 }
 
+/* Where parameter p's floats start in its pack's run: p continues run r when
+ * both sit in the same pack and only alignment padding lies between. */
+static bool continues(const nncl_graph *g, const nncl_param_entry *prev,
+                      const nncl_param_entry *p) {
+    size_t align = nncl_pack_align(g->ctx);
+    size_t end = prev->pack_offset + ((size_t)prev->numel + align - 1) / align * align;
+    return p->pack >= 0 && p->pack == prev->pack && p->pack_offset == end;
+}
+
+/* Splits the entries into runs; runs[i] spans entries [first[i], first[i+1]). */
+static nncl_status make_runs(nncl_optimizer *opt, size_t *first) {
+    nncl_graph *g = opt->g;
+    for (size_t e = 0; e < opt->n_entries; e++) {
+        const nncl_param_entry *p = &g->params[opt->entries[e].param];
+        if (e && continues(g, &g->params[opt->entries[e - 1].param], p)) continue;
+        first[opt->n_runs++] = e;
+    }
+    first[opt->n_runs] = opt->n_entries;
+    for (size_t r = 0; r < opt->n_runs; r++) {
+        const nncl_param_entry *a = &g->params[opt->entries[first[r]].param];
+        const nncl_param_entry *z = &g->params[opt->entries[first[r + 1] - 1].param];
+        nncl_optim_run *run = &opt->runs[r];
+        size_t start = a->pack >= 0 ? a->pack_offset : 0;
+        run->floats = (a->pack >= 0 ? z->pack_offset : 0) + (size_t)z->numel - start;
+        cl_mem value = a->pack >= 0 ? g->packs[a->pack].value : a->value;
+        cl_mem grad = a->pack >= 0 ? g->packs[a->pack].grad : a->grad;
+        nncl_status st = nncl_sub_buffer(value, start, run->floats, &run->value);
+        if (st == NNCL_OK) st = nncl_sub_buffer(grad, start, run->floats, &run->grad);
+        float init = opt->p.kind == NNCL_OPTIM_ADAGRAD ? opt->p.initial_accumulator : 0.0f;
+        for (int k = 0; k < opt->n_states && st == NNCL_OK; k++) {
+            st = nncl_buffer_create(g->ctx, run->floats * sizeof(float), &run->state[k]);
+            if (st == NNCL_OK && k == 0 && init != 0.0f)
+                st = nncl_buffer_fill(g->ctx, run->state[k], init, run->floats);
+            for (size_t e = first[r]; e < first[r + 1] && st == NNCL_OK; e++) {
+                const nncl_param_entry *p = &g->params[opt->entries[e].param];
+                st = nncl_sub_buffer(run->state[k], (p->pack >= 0 ? p->pack_offset : 0) - start,
+                                     (size_t)p->numel, &opt->entries[e].state[k]);
+            }
+        }
+        if (st != NNCL_OK) return st;
+    }
+    return NNCL_OK;
+}
+
 nncl_status nncl_optimizer_create(nncl_graph *g, const nncl_optim_params *params,
                                   nncl_optimizer **out) {
     if (!out || !g || !params)
@@ -72,33 +116,32 @@ nncl_status nncl_optimizer_create(nncl_graph *g, const nncl_optim_params *params
                          g->error);
     nncl_optim_params p = *params;
     nncl_status st = resolve(&p);
+    if (st == NNCL_OK) st = nncl_params_pack(g);
     if (st != NNCL_OK) return st;
     nncl_optimizer *opt = calloc(1, sizeof *opt);
-    if (!opt) return nncl_fail(NNCL_ERROR_OUT_OF_MEMORY, "nncl_optimizer_create: out of memory");
+    size_t slots = g->n_params ? g->n_params : 1;
+    size_t *first = calloc(slots + 1, sizeof *first);
+    if (opt) {
+        opt->entries = calloc(slots, sizeof *opt->entries);
+        opt->runs = calloc(slots, sizeof *opt->runs);
+    }
+    if (!opt || !first || !opt->entries || !opt->runs) {
+        free(first);
+        nncl_optimizer_destroy(opt);
+        return nncl_fail(NNCL_ERROR_OUT_OF_MEMORY, "nncl_optimizer_create: out of memory");
+    }
     opt->g = g;
     opt->p = p;
     opt->base_lr = p.lr;
     opt->n_states = state_count(&p);
-    opt->entries = calloc(g->n_params ? g->n_params : 1, sizeof *opt->entries);
-    st = opt->entries ? nncl_buffer_create(g->ctx, 2 * sizeof(float), &opt->scale)
-                      : nncl_fail(NNCL_ERROR_OUT_OF_MEMORY, "nncl_optimizer_create: out of memory");
+    for (size_t i = 0; i < g->n_params; i++)
+        if (nncl_param_learns(&g->params[i])) opt->entries[opt->n_entries++].param = i;
+    st = make_runs(opt, first);
+    free(first);
+    if (st == NNCL_OK) st = nncl_buffer_create(g->ctx, 2 * sizeof(float), &opt->scale);
     if (st == NNCL_OK) st = nncl_buffer_fill(g->ctx, opt->scale, 1.0f, 1);
     if (st == NNCL_OK && p.clip_grad_norm > 0)
-        st = nncl_buffer_create(g->ctx, (g->n_params ? g->n_params : 1) * sizeof(float),
-                                &opt->squares);
-    for (size_t i = 0; i < g->n_params && st == NNCL_OK; i++) {
-        nncl_param_entry *e = &g->params[i];
-        if (!nncl_param_learns(e)) continue;
-        opt->entries[opt->n_entries].param = i;
-        float start = p.kind == NNCL_OPTIM_ADAGRAD ? p.initial_accumulator : 0.0f;
-        for (int k = 0; k < opt->n_states && st == NNCL_OK; k++) {
-            cl_mem *s = &opt->entries[opt->n_entries].state[k];
-            st = nncl_buffer_create(g->ctx, (size_t)e->numel * sizeof(float), s);
-            if (st == NNCL_OK && k == 0 && start != 0.0f)
-                st = nncl_buffer_fill(g->ctx, *s, start, (size_t)e->numel);
-        }
-        opt->n_entries++;
-    }
+        st = nncl_buffer_create(g->ctx, slots * sizeof(float), &opt->squares);
     if (st != NNCL_OK) {
         nncl_optimizer_destroy(opt);
         return st;
@@ -109,12 +152,22 @@ nncl_status nncl_optimizer_create(nncl_graph *g, const nncl_optim_params *params
 
 void nncl_optimizer_destroy(nncl_optimizer *opt) {
     if (!opt) return;
-    for (size_t i = 0; i < opt->n_entries; i++)
+    nncl_context *ctx = opt->g ? opt->g->ctx : NULL;
+    for (size_t i = 0; ctx && i < opt->n_entries; i++)
         for (int k = 0; k < NNCL_OPTIM_STATES; k++)
-            nncl_buffer_release(opt->g->ctx, opt->entries[i].state[k]);
-    nncl_buffer_release(opt->g->ctx, opt->scale);
-    nncl_buffer_release(opt->g->ctx, opt->squares);
+            nncl_buffer_release(ctx, opt->entries[i].state[k]);
+    for (size_t i = 0; ctx && i < opt->n_runs; i++) {
+        nncl_buffer_release(ctx, opt->runs[i].value);
+        nncl_buffer_release(ctx, opt->runs[i].grad);
+        for (int k = 0; k < NNCL_OPTIM_STATES; k++)
+            nncl_buffer_release(ctx, opt->runs[i].state[k]);
+    }
+    if (ctx) {
+        nncl_buffer_release(ctx, opt->scale);
+        nncl_buffer_release(ctx, opt->squares);
+    }
     free(opt->entries);
+    free(opt->runs);
     free(opt);
 }
 
@@ -126,12 +179,10 @@ int64_t nncl_optimizer_steps(const nncl_optimizer *opt) {
 static nncl_status clip(nncl_optimizer *opt) {
     nncl_graph *g = opt->g;
     nncl_status st = NNCL_OK;
-    for (size_t i = 0; i < opt->n_entries && st == NNCL_OK; i++) {
-        nncl_param_entry *e = &g->params[opt->entries[i].param];
-        st = nncl_sum(g->ctx, e->grad, (size_t)e->numel, true, 1.0f, opt->squares, i);
-    }
+    for (size_t i = 0; i < opt->n_runs && st == NNCL_OK; i++)
+        st = nncl_sum(g->ctx, opt->runs[i].grad, opt->runs[i].floats, true, 1.0f, opt->squares, i);
     if (st != NNCL_OK) return st;
-    cl_int count = (cl_int)opt->n_entries;
+    cl_int count = (cl_int)opt->n_runs;
     cl_float max_norm = opt->p.clip_grad_norm;
     return nncl_launch(g->ctx, "optim.cl", "clip_scale", 1,
                        NNCL_ARGS(NNCL_ARG(opt->squares), NNCL_ARG(count), NNCL_ARG(max_norm),
@@ -149,16 +200,16 @@ nncl_status nncl_optimizer_step(nncl_optimizer *opt) {
     if (p->kind == NNCL_OPTIM_ADAGRAD) lr = (cl_float)(lr / (1.0 + (t - 1.0) * p->lr_decay));
     cl_float bias1 = (cl_float)(1.0 - pow(p->beta1, t)), bias2 = (cl_float)(1.0 - pow(p->beta2, t));
     cl_int kind = p->kind, nesterov = p->nesterov, centered = p->centered, first = opt->steps == 1;
-    for (size_t i = 0; i < opt->n_entries && st == NNCL_OK; i++) {
-        nncl_param_entry *e = &opt->g->params[opt->entries[i].param];
-        cl_mem *s = opt->entries[i].state;
+    for (size_t i = 0; i < opt->n_runs && st == NNCL_OK; i++) {
+        nncl_optim_run *run = &opt->runs[i];
+        cl_mem *s = run->state;
         /* Kinds with fewer states get the weights as unused arguments. */
-        cl_mem s0 = s[0] ? s[0] : e->value, s1 = s[1] ? s[1] : e->value,
-               s2 = s[2] ? s[2] : e->value;
-        cl_int n = (cl_int)e->numel;
+        cl_mem s0 = s[0] ? s[0] : run->value, s1 = s[1] ? s[1] : run->value,
+               s2 = s[2] ? s[2] : run->value;
+        cl_int n = (cl_int)run->floats;
         st = nncl_launch(
             opt->g->ctx, "optim.cl", "optim_update", (size_t)n,
-            NNCL_ARGS(NNCL_ARG(e->value), NNCL_ARG(e->grad), NNCL_ARG(s0), NNCL_ARG(s1),
+            NNCL_ARGS(NNCL_ARG(run->value), NNCL_ARG(run->grad), NNCL_ARG(s0), NNCL_ARG(s1),
                       NNCL_ARG(s2), NNCL_ARG(n), NNCL_ARG(kind), NNCL_ARG(opt->scale), NNCL_ARG(lr),
                       NNCL_ARG(p->momentum), NNCL_ARG(p->dampening), NNCL_ARG(p->beta1),
                       NNCL_ARG(p->beta2), NNCL_ARG(p->eps), NNCL_ARG(p->alpha), NNCL_ARG(p->rho),

@@ -9,8 +9,16 @@
 
 typedef struct nncl_optim_entry {
     size_t param;                    /* index into the graph's parameters */
-    cl_mem state[NNCL_OPTIM_STATES]; /* NULL where the kind keeps less */
+    cl_mem state[NNCL_OPTIM_STATES]; /* its part of the run's state; NULL where the kind keeps less */
 } nncl_optim_entry;
+
+/* Parameters whose values and gradients lie side by side in one pack, with
+ * their state laid out the same way: one update launch covers them all. */
+typedef struct nncl_optim_run {
+    cl_mem value, grad; /* sub-buffers spanning the run */
+    cl_mem state[NNCL_OPTIM_STATES];
+    size_t floats;
+} nncl_optim_run;
 
 struct nncl_optimizer {
     nncl_graph *g;
@@ -22,8 +30,10 @@ struct nncl_optimizer {
     int n_states;
     nncl_optim_entry *entries;
     size_t n_entries;
+    nncl_optim_run *runs;
+    size_t n_runs;
     cl_mem scale;   /* [1]: gradient scale from clipping (1 otherwise) */
-    cl_mem squares; /* per entry: squared gradient norm, when clipping */
+    cl_mem squares; /* per run: squared gradient norm, when clipping */
 };
 
 #endif

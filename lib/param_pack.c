@@ -1,0 +1,99 @@
+/* Trainable parameters packed side by side: one value buffer and one
+ * gradient buffer per pack, each parameter a sub-buffer at an aligned
+ * origin. Clearing gradients and the optimizer's update then take one
+ * launch per pack instead of one per parameter. */
+#include "nncl_internal.h"
+
+#include <stdlib.h>
+
+size_t nncl_pack_align(const nncl_context *ctx) {
+    size_t floats = ctx->base_align / sizeof(float);
+    return floats ? floats : 1;
+}
+
+static size_t round_up(size_t n, size_t to) {
+    return (n + to - 1) / to * to;
+}
+
+nncl_status nncl_sub_buffer(cl_mem parent, size_t first, size_t count, cl_mem *out) {
+    cl_buffer_region region = {first * sizeof(float), count * sizeof(float)};
+    cl_int err;
+    *out = clCreateSubBuffer(parent, CL_MEM_READ_WRITE, CL_BUFFER_CREATE_TYPE_REGION, &region,
+                             &err);
+    return *out ? NNCL_OK : nncl_fail_cl(err, "clCreateSubBuffer");
+}
+
+/* Moves one parameter's value and gradient into the pack at `at`. */
+static nncl_status move_in(nncl_context *ctx, nncl_param_entry *p, const nncl_param_pack *pack,
+                           size_t at) {
+    size_t n = (size_t)p->numel;
+    cl_mem value, grad = NULL;
+    nncl_status st = nncl_sub_buffer(pack->value, at, n, &value);
+    if (st == NNCL_OK) st = nncl_sub_buffer(pack->grad, at, n, &grad);
+    cl_int err = CL_SUCCESS;
+    if (st == NNCL_OK)
+        err = clEnqueueCopyBuffer(ctx->queue, p->value, value, 0, 0, n * sizeof(float), 0, NULL,
+                                  NULL);
+    if (st == NNCL_OK && err == CL_SUCCESS)
+        err = clEnqueueCopyBuffer(ctx->queue, p->grad, grad, 0, 0, n * sizeof(float), 0, NULL,
+                                  NULL);
+    if (st == NNCL_OK && err != CL_SUCCESS) st = nncl_fail_cl(err, "packing parameters");
+    if (st != NNCL_OK) {
+        if (value) clReleaseMemObject(value);
+        if (grad) clReleaseMemObject(grad);
+        return st;
+    }
+    nncl_buffer_release(ctx, p->value);
+    nncl_buffer_release(ctx, p->grad);
+    p->value = value;
+    p->grad = grad;
+    p->pack = pack->index;
+    p->pack_offset = at;
+    return NNCL_OK;
+}
+
+nncl_status nncl_params_pack(nncl_graph *g) {
+    size_t align = nncl_pack_align(g->ctx), floats = 0, first = g->n_params;
+    for (size_t i = 0; i < g->n_params; i++) {
+        const nncl_param_entry *p = &g->params[i];
+        if (!p->trainable || p->pack >= 0) continue;
+        if (first == g->n_params) first = i;
+        floats += round_up((size_t)p->numel, align);
+    }
+    if (!floats) return NNCL_OK;
+    nncl_param_pack *grown = realloc(g->packs, (g->n_packs + 1) * sizeof *grown);
+    if (!grown) return nncl_fail(NNCL_ERROR_OUT_OF_MEMORY, "packing parameters: out of memory");
+    g->packs = grown;
+    nncl_param_pack pack = {.index = (int)g->n_packs, .floats = floats};
+    nncl_status st = nncl_buffer_create(g->ctx, floats * sizeof(float), &pack.value);
+    if (st == NNCL_OK) st = nncl_buffer_create(g->ctx, floats * sizeof(float), &pack.grad);
+    if (st != NNCL_OK) {
+        nncl_buffer_release(g->ctx, pack.value);
+        return st;
+    }
+    /* Parameters moved so far stay valid if a later one fails: each is
+     * whole in either place, and the pack lives until the graph does. */
+    g->packs[g->n_packs++] = pack;
+    size_t at = 0;
+    for (size_t i = first; i < g->n_params && st == NNCL_OK; i++) {
+        nncl_param_entry *p = &g->params[i];
+        if (!p->trainable || p->pack >= 0) continue;
+        st = move_in(g->ctx, p, &pack, at);
+        at += round_up((size_t)p->numel, align);
+    }
+    return st;
+}
+
+void nncl_params_release(nncl_graph *g) {
+    for (size_t i = 0; i < g->n_params; i++) {
+        free(g->params[i].name);
+        nncl_buffer_release(g->ctx, g->params[i].value);
+        nncl_buffer_release(g->ctx, g->params[i].grad);
+    }
+    for (size_t i = 0; i < g->n_packs; i++) {
+        nncl_buffer_release(g->ctx, g->packs[i].value);
+        nncl_buffer_release(g->ctx, g->packs[i].grad);
+    }
+    free(g->params);
+    free(g->packs);
+}
