@@ -186,6 +186,11 @@ typedef struct nncl_context_options {
      * NNCL_CONV_ALGO, else "auto": each layer's fastest, measured on first
      * use and remembered in the cache directory. For tests and tuning. */
     const char *conv_algorithm;
+    /* Matrix multiplication: "packed" (nncl's kernels, which pack one
+     * operand into panels; made for CPU devices) or "clblast" (CLBlast,
+     * tuned by nncl_context_tune_gemm). NULL: NNCL_GEMM, else "packed" on
+     * CPU devices and "clblast" elsewhere. */
+    const char *gemm;
 } nncl_context_options;
 
 /* Creates a context on one device. `options` may be NULL (all defaults).

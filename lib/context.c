@@ -104,6 +104,13 @@ nncl_status nncl_context_create(const nncl_context_options *options, nncl_contex
     }
     /* A cache that cannot be created is a cache that is off, not a failure. */
     if (strcmp(dir, "off") != 0 && make_dirs(dir)) memcpy(ctx->cache_dir, dir, sizeof dir);
+    const char *gemm = options && options->gemm ? options->gemm : getenv("NNCL_GEMM");
+    if (gemm && *gemm && strcmp(gemm, "packed") && strcmp(gemm, "clblast")) {
+        nncl_context_destroy(ctx);
+        return nncl_fail(NNCL_ERROR_INVALID_ARGUMENT,
+                         "nncl_context_create: unknown GEMM '%s' (known: packed, clblast)", gemm);
+    }
+    ctx->gemm_packed = gemm && *gemm ? !strcmp(gemm, "packed") : ctx->info.type == NNCL_DEVICE_CPU;
     nncl_gemm_configure(ctx);
     *out = ctx;
     return NNCL_OK;
@@ -116,7 +123,7 @@ void nncl_context_destroy(nncl_context *ctx) {
         clReleaseCommandQueue(ctx->queue);
     }
     nncl_buffer_release(ctx, ctx->partials);
-    nncl_buffer_release(ctx, ctx->gemm_temp);
+    nncl_buffer_release(ctx, ctx->gemm_scratch);
     nncl_profile_release(ctx);
     nncl_programs_release(ctx);
     if (ctx->cl) clReleaseContext(ctx->cl);

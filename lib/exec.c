@@ -150,7 +150,10 @@ nncl_status nncl_graph_forward(nncl_graph *g) {
     for (size_t i = 0; i < g->n_nodes; i++) {
         nncl_node *node = g->nodes[i];
         g->ctx->phase = nncl_op_phase(node->op, false);
-        if ((st = nncl_op_vtable_of(node->op)->forward(g, node)) != NNCL_OK) {
+        nncl_launch_sites_enter(g->ctx, &node->launches[g->training ? 0 : 1]);
+        st = nncl_op_vtable_of(node->op)->forward(g, node);
+        nncl_launch_sites_leave(g->ctx);
+        if (st != NNCL_OK) {
             g->forward_done = false;
             return st;
         }
@@ -249,7 +252,9 @@ nncl_status nncl_graph_backward(nncl_graph *g, nncl_node *output, const float *g
         nncl_node *node = g->nodes[i];
         if (!node->in_backward || node->n_inputs + (int32_t)node->n_params == 0) continue;
         g->ctx->phase = nncl_op_phase(node->op, true);
+        nncl_launch_sites_enter(g->ctx, &node->launches[2]);
         st = nncl_op_vtable_of(node->op)->backward(g, node);
+        nncl_launch_sites_leave(g->ctx);
         for (int32_t k = 0; k < node->n_inputs; k++)
             if (node->inputs[k]->requires_grad) nncl_memplan_claim(g, node->inputs[k], true);
     }

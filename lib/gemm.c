@@ -64,16 +64,9 @@ static nncl_status temp_buffer(nncl_context *ctx, CLBlastTranspose ta, CLBlastTr
                                    c_off, ldc, &ctx->queue, &bytes) != CLBlastSuccess ||
         !bytes)
         return NNCL_OK;
-    if (bytes > ctx->gemm_temp_bytes) {
-        nncl_buffer_release(ctx, ctx->gemm_temp);
-        ctx->gemm_temp = NULL;
-        ctx->gemm_temp_bytes = 0;
-        nncl_status st = nncl_buffer_create(ctx, bytes, &ctx->gemm_temp);
-        if (st != NNCL_OK) return st;
-        ctx->gemm_temp_bytes = bytes;
-    }
-    *temp = ctx->gemm_temp;
-    return NNCL_OK;
+    nncl_status st = nncl_gemm_scratch(ctx, bytes);
+    if (st == NNCL_OK) *temp = ctx->gemm_scratch;
+    return st;
 }
 
 nncl_status nncl_gemm(nncl_context *ctx, bool trans_a, bool trans_b, size_t m, size_t n, size_t k,
@@ -81,6 +74,13 @@ nncl_status nncl_gemm(nncl_context *ctx, bool trans_a, bool trans_b, size_t m, s
                       size_t ldb, float beta, cl_mem c, size_t c_off, size_t ldc) {
     if (!m || !n || !k) return NNCL_OK;
     record_shape(ctx, trans_a, trans_b, m, n, k);
+    if (ctx->gemm_packed) {
+        ctx->in_gemm = true;
+        nncl_status st = nncl_gemm_packed(ctx, trans_a, trans_b, m, n, k, alpha, a, a_off, lda, b,
+                                          b_off, ldb, beta, c, c_off, ldc);
+        ctx->in_gemm = false;
+        return st;
+    }
     CLBlastTranspose ta = trans_a ? CLBlastTransposeYes : CLBlastTransposeNo;
     CLBlastTranspose tb = trans_b ? CLBlastTransposeYes : CLBlastTransposeNo;
     cl_mem subs[3];

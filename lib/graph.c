@@ -49,6 +49,8 @@ static void node_free(nncl_node *node) {
         nncl_buffer_release(node->graph->ctx, node->aux[i]);
     if (node->op == NNCL_OP_CROSS_ENTROPY || node->op == NNCL_OP_NLL_LOSS)
         free(node->attrs.loss.class_weights);
+    for (size_t i = 0; i < sizeof node->launches / sizeof node->launches[0]; i++)
+        nncl_launch_sites_release(&node->launches[i]);
     free(node->inputs);
     free(node->accumulate);
     free(node->name);

@@ -64,8 +64,10 @@ struct nncl_context {
     int conv_algorithm;      /* forced convolution algorithm, -1: measured per layer */
     cl_mem partials;         /* scratch of nncl_sum */
     size_t base_align;       /* bytes a sub-buffer's origin must be a multiple of */
-    cl_mem gemm_temp;        /* CLBlast's padded copies, kept between calls */
-    size_t gemm_temp_bytes;
+    bool gemm_packed;        /* GEMMs by nncl's packed kernels, else by CLBlast */
+    bool in_gemm;            /* launches being queued belong to a GEMM */
+    cl_mem gemm_scratch;     /* packed panels, or CLBlast's padded copies */
+    size_t gemm_scratch_bytes;
     uint64_t mem_current, mem_peak;
     /* Profiling: the kind of work being queued, and events not yet read. */
     bool profile;
@@ -84,6 +86,9 @@ struct nncl_context {
         uint64_t calls;
     } gemm_shapes[128];
     size_t n_gemm_shapes;
+    /* The launch sites kernels are launched from now, NULL outside a plan. */
+    struct nncl_launch_sites *site;
+    size_t site_pos;
 };
 
 /* The convolution algorithm NNCL_CONV_ALGO or the options name: -1 for
@@ -129,6 +134,27 @@ nncl_status nncl_launch(nncl_context *ctx, const char *file, const char *kernel,
 nncl_status nncl_launch_groups(nncl_context *ctx, const char *file, const char *kernel,
                                size_t groups, size_t local, const nncl_arg *args, size_t n_args);
 
+/* The launches of one node's forward or backward pass (or an optimizer's
+ * update), in order: each with its own kernel object and the argument
+ * bytes it was last launched with, so repeated steps set only what changed. */
+typedef struct nncl_launch_record {
+    const char *name; /* a kernel name literal */
+    cl_kernel kernel;
+    unsigned char *values; /* the arguments' bytes, back to back */
+    size_t bytes;
+    bool complete; /* every argument in values is set on kernel */
+} nncl_launch_record;
+
+typedef struct nncl_launch_sites {
+    nncl_launch_record *records;
+    size_t n, cap;
+} nncl_launch_sites;
+
+/* Launches between enter and leave go to site's records in turn. */
+void nncl_launch_sites_enter(nncl_context *ctx, nncl_launch_sites *site);
+void nncl_launch_sites_leave(nncl_context *ctx);
+void nncl_launch_sites_release(nncl_launch_sites *site);
+
 /* out[out_index] = scale * sum of x[0..n) (of x^2 with square), reduced
  * in a fixed order on the device (reduce.c). */
 nncl_status nncl_sum(nncl_context *ctx, cl_mem x, size_t n, bool square, float scale, cl_mem out,
@@ -144,8 +170,15 @@ nncl_status nncl_buffer_write(nncl_context *ctx, cl_mem mem, size_t offset, cons
 nncl_status nncl_buffer_read(nncl_context *ctx, cl_mem mem, size_t offset, void *dst, size_t bytes);
 nncl_status nncl_buffer_fill(nncl_context *ctx, cl_mem mem, float value, size_t count);
 
-/* ---- GEMM (gemm.c, the only user of CLBlast) */
+/* ---- GEMM (gemm.c and gemm_tune.c, the only users of CLBlast) */
 
+/* The packed kernels' path of nncl_gemm (gemm_packed.c), and the scratch
+ * buffer both paths share, grown to at least `bytes`. */
+nncl_status nncl_gemm_packed(nncl_context *ctx, bool trans_a, bool trans_b, size_t m, size_t n,
+                             size_t k, float alpha, cl_mem a, size_t a_off, size_t lda, cl_mem b,
+                             size_t b_off, size_t ldb, float beta, cl_mem c, size_t c_off,
+                             size_t ldc);
+nncl_status nncl_gemm_scratch(nncl_context *ctx, size_t bytes);
 /* Row-major C[m x n] = alpha * op(A) * op(B) + beta * C, offsets and leading
  * dimensions in elements. */
 nncl_status nncl_gemm(nncl_context *ctx, bool trans_a, bool trans_b, size_t m, size_t n, size_t k,
@@ -273,6 +306,7 @@ struct nncl_node {
     cl_mem out, grad;       /* borrowed from the plan's slots, except inputs' out */
     cl_mem aux[5];          /* op state kept from forward for backward */
     bool *accumulate;       /* per input: add into its gradient (else overwrite) */
+    nncl_launch_sites launches[3]; /* of forward in training, in eval, and of backward */
     bool in_backward;       /* on the path of the current backward pass */
 };
 

@@ -166,6 +166,7 @@ void nncl_optimizer_destroy(nncl_optimizer *opt) {
         nncl_buffer_release(ctx, opt->scale);
         nncl_buffer_release(ctx, opt->squares);
     }
+    nncl_launch_sites_release(&opt->launches);
     free(opt->entries);
     free(opt->runs);
     free(opt);
@@ -193,6 +194,7 @@ nncl_status nncl_optimizer_step(nncl_optimizer *opt) {
     if (!opt) return nncl_fail(NNCL_ERROR_INVALID_ARGUMENT, "nncl_optimizer_step: opt is NULL");
     const nncl_optim_params *p = &opt->p;
     opt->g->ctx->phase = NNCL_PHASE_OPTIMIZER;
+    nncl_launch_sites_enter(opt->g->ctx, &opt->launches);
     nncl_status st = p->clip_grad_norm > 0 ? clip(opt) : NNCL_OK;
     opt->steps++;
     double t = (double)opt->steps;
@@ -216,5 +218,6 @@ nncl_status nncl_optimizer_step(nncl_optimizer *opt) {
                       NNCL_ARG(p->weight_decay), NNCL_ARG(p->l1), NNCL_ARG(bias1), NNCL_ARG(bias2),
                       NNCL_ARG(nesterov), NNCL_ARG(centered), NNCL_ARG(first)));
     }
+    nncl_launch_sites_leave(opt->g->ctx);
     return st;
 }

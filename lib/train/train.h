@@ -32,6 +32,7 @@ struct nncl_optimizer {
     size_t n_entries;
     nncl_optim_run *runs;
     size_t n_runs;
+    nncl_launch_sites launches; /* of the update */
     cl_mem scale;   /* [1]: gradient scale from clipping (1 otherwise) */
     cl_mem squares; /* per run: squared gradient norm, when clipping */
 };
