@@ -56,8 +56,8 @@ static cl_mem in_place(nncl_context *ctx, cl_mem mem, size_t *off, size_t floats
  * needs more, instead of a fresh allocation (and page faults) per call.
  * *temp stays NULL when the call needs none. */
 static nncl_status temp_buffer(nncl_context *ctx, CLBlastTranspose ta, CLBlastTranspose tb,
-                               size_t m, size_t n, size_t k, size_t a_off, size_t lda,
-                               size_t b_off, size_t ldb, size_t c_off, size_t ldc, cl_mem *temp) {
+                               size_t m, size_t n, size_t k, size_t a_off, size_t lda, size_t b_off,
+                               size_t ldb, size_t c_off, size_t ldc, cl_mem *temp) {
     *temp = NULL;
     size_t bytes = 0;
     if (CLBlastSGemmTempBufferSize(CLBlastLayoutRowMajor, ta, tb, m, n, k, a_off, lda, b_off, ldb,

@@ -26,8 +26,8 @@ static size_t args_bytes(const nncl_arg *args, size_t n_args) {
 
 /* The site's record for this launch, made (or remade, when the site now
  * launches another kernel) with its own kernel object and no arguments. */
-static nncl_status site_record(nncl_context *ctx, cl_kernel shared, const char *name,
-                               size_t bytes, nncl_launch_record **out) {
+static nncl_status site_record(nncl_context *ctx, cl_kernel shared, const char *name, size_t bytes,
+                               nncl_launch_record **out) {
     nncl_launch_sites *site = ctx->site;
     if (ctx->site_pos == site->n) {
         if (site->n == site->cap) {

@@ -297,17 +297,17 @@ struct nncl_node {
     int32_t n_inputs;
     size_t first_param, n_params;
     nncl_op_attrs attrs;
-    size_t workspace_bytes; /* scratch the op needs while it runs */
-    bool keep;              /* value and gradient stay readable (nncl_graph_keep) */
-    nncl_node *fused_act;   /* the activation this node's forward also applies */
-    nncl_node *fused_into;  /* activations: the node whose forward computes this one */
-    int32_t value_slot;     /* memory-plan slot of out, -1 when the node owns it */
-    int32_t grad_slot;      /* memory-plan slot of grad, -1 when there is none */
-    cl_mem out, grad;       /* borrowed from the plan's slots, except inputs' out */
-    cl_mem aux[5];          /* op state kept from forward for backward */
-    bool *accumulate;       /* per input: add into its gradient (else overwrite) */
+    size_t workspace_bytes;        /* scratch the op needs while it runs */
+    bool keep;                     /* value and gradient stay readable (nncl_graph_keep) */
+    nncl_node *fused_act;          /* the activation this node's forward also applies */
+    nncl_node *fused_into;         /* activations: the node whose forward computes this one */
+    int32_t value_slot;            /* memory-plan slot of out, -1 when the node owns it */
+    int32_t grad_slot;             /* memory-plan slot of grad, -1 when there is none */
+    cl_mem out, grad;              /* borrowed from the plan's slots, except inputs' out */
+    cl_mem aux[5];                 /* op state kept from forward for backward */
+    bool *accumulate;              /* per input: add into its gradient (else overwrite) */
     nncl_launch_sites launches[3]; /* of forward in training, in eval, and of backward */
-    bool in_backward;       /* on the path of the current backward pass */
+    bool in_backward;              /* on the path of the current backward pass */
 };
 
 /* One block of device memory that values and gradients with disjoint

@@ -18,8 +18,8 @@ static size_t round_up(size_t n, size_t to) {
 nncl_status nncl_sub_buffer(cl_mem parent, size_t first, size_t count, cl_mem *out) {
     cl_buffer_region region = {first * sizeof(float), count * sizeof(float)};
     cl_int err;
-    *out = clCreateSubBuffer(parent, CL_MEM_READ_WRITE, CL_BUFFER_CREATE_TYPE_REGION, &region,
-                             &err);
+    *out =
+        clCreateSubBuffer(parent, CL_MEM_READ_WRITE, CL_BUFFER_CREATE_TYPE_REGION, &region, &err);
     return *out ? NNCL_OK : nncl_fail_cl(err, "clCreateSubBuffer");
 }
 
@@ -35,8 +35,8 @@ static nncl_status move_in(nncl_context *ctx, nncl_param_entry *p, const nncl_pa
         err = clEnqueueCopyBuffer(ctx->queue, p->value, value, 0, 0, n * sizeof(float), 0, NULL,
                                   NULL);
     if (st == NNCL_OK && err == CL_SUCCESS)
-        err = clEnqueueCopyBuffer(ctx->queue, p->grad, grad, 0, 0, n * sizeof(float), 0, NULL,
-                                  NULL);
+        err =
+            clEnqueueCopyBuffer(ctx->queue, p->grad, grad, 0, 0, n * sizeof(float), 0, NULL, NULL);
     if (st == NNCL_OK && err != CL_SUCCESS) st = nncl_fail_cl(err, "packing parameters");
     if (st != NNCL_OK) {
         if (value) clReleaseMemObject(value);

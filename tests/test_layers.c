@@ -95,6 +95,10 @@ static void test_linear(void **state) {
         {NNCL_SHAPE(4, 7), 5, false},
         {NNCL_SHAPE(1, 12), 3, true},
         {NNCL_SHAPE(2, 3, 6), 4, false},
+        /* Past the packed GEMM's 6 x 16 tiles, both ways round (C or C^T). */
+        {NNCL_SHAPE(9, 20), 18, false},
+        {NNCL_SHAPE(3, 17), 35, false},
+        {NNCL_SHAPE(20, 60), 40, false},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char label[64];

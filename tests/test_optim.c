@@ -208,8 +208,8 @@ static void test_clipped_step_across_runs(void **state) {
     nncl_node *t = nncl_input(g, "t", (nncl_shape){2, {BATCH, OUT}});
     nncl_node *h = nncl_linear(g, x, HID, NULL, "fc1");
     h = nncl_linear(g, nncl_tanh(g, h), HID, NULL, "fc2");
-    nncl_node *loss = nncl_mse_loss(g, nncl_linear(g, nncl_tanh(g, h), OUT, NULL, "fc3"),
-                                    t, NULL, "loss");
+    nncl_node *loss =
+        nncl_mse_loss(g, nncl_linear(g, nncl_tanh(g, h), OUT, NULL, "fc3"), t, NULL, "loss");
     assert_non_null(loss);
     ASSERT_OK(nncl_graph_freeze(g, "fc2.", true));
     float xs[BATCH * IN], ts[BATCH * OUT];
@@ -221,9 +221,9 @@ static void test_clipped_step_across_runs(void **state) {
     ASSERT_OK(nncl_graph_set_input(g, t, ts, sizeof ts));
     const float lr = 0.5f, max_norm = 0.05f;
     nncl_optimizer *opt;
-    ASSERT_OK(nncl_optimizer_create(
-        g, &(nncl_optim_params){.lr = lr, .clip_grad_norm = max_norm}, &opt));
-    static const char *const names[] = {"fc1.weight", "fc1.bias", "fc2.weight",
+    ASSERT_OK(
+        nncl_optimizer_create(g, &(nncl_optim_params){.lr = lr, .clip_grad_norm = max_norm}, &opt));
+    static const char *const names[] = {"fc1.weight", "fc1.bias",   "fc2.weight",
                                         "fc2.bias",   "fc3.weight", "fc3.bias"};
     enum { N = 6, MAXP = HID * HID };
     float before[N][MAXP], after[N][MAXP], grad[N][MAXP];

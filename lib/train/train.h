@@ -8,8 +8,9 @@
 #define NNCL_OPTIM_STATES 3
 
 typedef struct nncl_optim_entry {
-    size_t param;                    /* index into the graph's parameters */
-    cl_mem state[NNCL_OPTIM_STATES]; /* its part of the run's state; NULL where the kind keeps less */
+    size_t param; /* index into the graph's parameters */
+    cl_mem
+        state[NNCL_OPTIM_STATES]; /* its part of the run's state; NULL where the kind keeps less */
 } nncl_optim_entry;
 
 /* Parameters whose values and gradients lie side by side in one pack, with
@@ -33,8 +34,8 @@ struct nncl_optimizer {
     nncl_optim_run *runs;
     size_t n_runs;
     nncl_launch_sites launches; /* of the update */
-    cl_mem scale;   /* [1]: gradient scale from clipping (1 otherwise) */
-    cl_mem squares; /* per run: squared gradient norm, when clipping */
+    cl_mem scale;               /* [1]: gradient scale from clipping (1 otherwise) */
+    cl_mem squares;             /* per run: squared gradient norm, when clipping */
 };
 
 #endif
