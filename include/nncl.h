@@ -196,8 +196,8 @@ typedef struct nncl_context_options {
 /* Creates a context on one device. `options` may be NULL (all defaults).
  * Returns NNCL_OK; NNCL_ERROR_NO_DEVICE when nothing matches (the message
  * lists the devices that exist); NNCL_ERROR_OPENCL; NNCL_ERROR_INVALID_ARGUMENT
- * (out NULL, or an unknown conv_algorithm / NNCL_CONV_ALGO, the message
- * listing the known ones). *out is NULL on failure. */
+ * (out NULL, or an unknown conv_algorithm / NNCL_CONV_ALGO or gemm /
+ * NNCL_GEMM, the message listing the known ones). *out is NULL on failure. */
 nncl_status nncl_context_create(const nncl_context_options *options, nncl_context **out);
 
 void nncl_context_destroy(nncl_context *ctx);
@@ -217,7 +217,10 @@ nncl_status nncl_cache_dir(const nncl_context_options *options, char *buf, size_
  * on first use), so that later calls pay no compile time. */
 nncl_status nncl_context_warm_up(nncl_context *ctx);
 
-/* Device memory the context's buffers hold now and at most so far, bytes. */
+/* Device memory the context's buffers hold now and at most so far, bytes.
+ * Besides graphs' and optimizers' buffers this counts the context's GEMM
+ * scratch, which stays allocated at the largest operand packed (or CLBlast
+ * temporary) so far. */
 void nncl_context_memory(const nncl_context *ctx, uint64_t *current, uint64_t *peak);
 
 /* Device time by kind of work, with profiling on: "conv forward", "conv
@@ -237,8 +240,9 @@ typedef struct nncl_profile_entry {
 nncl_status nncl_context_profile(nncl_context *ctx, nncl_profile_entry *out, size_t capacity,
                                  size_t *count, bool reset);
 
-/* GEMM tuning for the context's device (what tools/nncl-tune runs). It
- * times CLBlast's Xgemm kernel with `candidates` parameter sets (0: 12),
+/* GEMM tuning for the context's device (what tools/nncl-tune runs), for
+ * the contexts whose GEMMs go through CLBlast (gemm "clblast", the default
+ * except on CPU devices). It times CLBlast's Xgemm kernel with `candidates` parameter sets (0: 12),
  * the current one among them, on every GEMM shape this context has run so
  * far, weighted by how often each ran (so run a training step first), and
  * keeps the fastest: applied at once and stored per device and driver in

@@ -279,7 +279,6 @@ typedef struct nncl_param_entry {
 /* Trainable parameters side by side (param_pack.c): value and gradient
  * buffers of `floats` each, parameters at aligned offsets, zeros between. */
 typedef struct nncl_param_pack {
-    int index;
     cl_mem value, grad;
     size_t floats;
 } nncl_param_pack;
@@ -390,8 +389,9 @@ bool nncl_param_learns(const nncl_param_entry *p);
  * all are. Values and gradients are kept. */
 nncl_status nncl_params_pack(nncl_graph *g);
 void nncl_params_release(nncl_graph *g);
-/* Floats a pack aligns parameters to: the device's sub-buffer alignment. */
-size_t nncl_pack_align(const nncl_context *ctx);
+/* Floats p takes in a pack: its size rounded up to the device's sub-buffer
+ * alignment, where the next parameter starts. */
+size_t nncl_pack_span(const nncl_context *ctx, const nncl_param_entry *p);
 /* A sub-buffer of `count` floats from float `first` of parent. */
 nncl_status nncl_sub_buffer(cl_mem parent, size_t first, size_t count, cl_mem *out);
 nncl_param_entry *nncl_node_param(nncl_graph *g, const nncl_node *node, size_t i);

@@ -6,13 +6,10 @@
 
 #include <stdlib.h>
 
-size_t nncl_pack_align(const nncl_context *ctx) {
-    size_t floats = ctx->base_align / sizeof(float);
-    return floats ? floats : 1;
-}
-
-static size_t round_up(size_t n, size_t to) {
-    return (n + to - 1) / to * to;
+size_t nncl_pack_span(const nncl_context *ctx, const nncl_param_entry *p) {
+    size_t align = ctx->base_align / sizeof(float);
+    if (!align) align = 1;
+    return ((size_t)p->numel + align - 1) / align * align;
 }
 
 nncl_status nncl_sub_buffer(cl_mem parent, size_t first, size_t count, cl_mem *out) {
@@ -24,8 +21,8 @@ nncl_status nncl_sub_buffer(cl_mem parent, size_t first, size_t count, cl_mem *o
 }
 
 /* Moves one parameter's value and gradient into the pack at `at`. */
-static nncl_status move_in(nncl_context *ctx, nncl_param_entry *p, const nncl_param_pack *pack,
-                           size_t at) {
+static nncl_status move_in(nncl_context *ctx, nncl_param_entry *p, int index,
+                           const nncl_param_pack *pack, size_t at) {
     size_t n = (size_t)p->numel;
     cl_mem value, grad = NULL;
     nncl_status st = nncl_sub_buffer(pack->value, at, n, &value);
@@ -47,24 +44,21 @@ static nncl_status move_in(nncl_context *ctx, nncl_param_entry *p, const nncl_pa
     nncl_buffer_release(ctx, p->grad);
     p->value = value;
     p->grad = grad;
-    p->pack = pack->index;
+    p->pack = index;
     p->pack_offset = at;
     return NNCL_OK;
 }
 
 nncl_status nncl_params_pack(nncl_graph *g) {
-    size_t align = nncl_pack_align(g->ctx), floats = 0, first = g->n_params;
-    for (size_t i = 0; i < g->n_params; i++) {
-        const nncl_param_entry *p = &g->params[i];
-        if (!p->trainable || p->pack >= 0) continue;
-        if (first == g->n_params) first = i;
-        floats += round_up((size_t)p->numel, align);
-    }
+    size_t floats = 0;
+    for (size_t i = 0; i < g->n_params; i++)
+        if (g->params[i].trainable && g->params[i].pack < 0)
+            floats += nncl_pack_span(g->ctx, &g->params[i]);
     if (!floats) return NNCL_OK;
     nncl_param_pack *grown = realloc(g->packs, (g->n_packs + 1) * sizeof *grown);
     if (!grown) return nncl_fail(NNCL_ERROR_OUT_OF_MEMORY, "packing parameters: out of memory");
     g->packs = grown;
-    nncl_param_pack pack = {.index = (int)g->n_packs, .floats = floats};
+    nncl_param_pack pack = {.floats = floats};
     nncl_status st = nncl_buffer_create(g->ctx, floats * sizeof(float), &pack.value);
     if (st == NNCL_OK) st = nncl_buffer_create(g->ctx, floats * sizeof(float), &pack.grad);
     if (st != NNCL_OK) {
@@ -73,13 +67,14 @@ nncl_status nncl_params_pack(nncl_graph *g) {
     }
     /* Parameters moved so far stay valid if a later one fails: each is
      * whole in either place, and the pack lives until the graph does. */
+    int index = (int)g->n_packs;
     g->packs[g->n_packs++] = pack;
     size_t at = 0;
-    for (size_t i = first; i < g->n_params && st == NNCL_OK; i++) {
+    for (size_t i = 0; i < g->n_params && st == NNCL_OK; i++) {
         nncl_param_entry *p = &g->params[i];
         if (!p->trainable || p->pack >= 0) continue;
-        st = move_in(g->ctx, p, &pack, at);
-        at += round_up((size_t)p->numel, align);
+        st = move_in(g->ctx, p, index, &pack, at);
+        at += nncl_pack_span(g->ctx, p);
     }
     return st;
 }

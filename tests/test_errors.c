@@ -249,7 +249,7 @@ static void test_batch_norm_needs_two_values(void **state) {
     nncl_graph_destroy(g);
 }
 
-/* Memory plan, convolution algorithm and GEMM tuning misuse. */
+/* Memory plan, convolution algorithm, GEMM path and GEMM tuning misuse. */
 static void test_plan_and_tuning_misuse(void **state) {
     (void)state;
     nncl_context *ctx;
@@ -258,6 +258,12 @@ static void test_plan_and_tuning_misuse(void **state) {
         NNCL_ERROR_INVALID_ARGUMENT);
     assert_contains(nncl_last_error(), "'fastest'");
     assert_contains(nncl_last_error(), "winograd");
+    ctx = (nncl_context *)1;
+    assert_int_equal(nncl_context_create(&(nncl_context_options){.gemm = "cublas"}, &ctx),
+                     NNCL_ERROR_INVALID_ARGUMENT);
+    assert_null(ctx);
+    assert_contains(nncl_last_error(), "'cublas'");
+    assert_contains(nncl_last_error(), "clblast");
 
     nncl_graph *g, *other;
     ASSERT_OK(nncl_graph_create(test_context(), NULL, &g));

@@ -77,7 +77,9 @@ int main(int argc, char **argv) {
     }
     if (candidates < 1) return usage();
     nncl_context *ctx;
-    if (nncl_context_create(&(nncl_context_options){.device = device}, &ctx)) return fail("device");
+    /* The shapes are recorded and timed on the CLBlast path that is tuned. */
+    if (nncl_context_create(&(nncl_context_options){.device = device, .gemm = "clblast"}, &ctx))
+        return fail("device");
     printf("Tuning GEMM on %s (cache %s)\n", nncl_context_device(ctx)->name,
            nncl_context_cache_dir(ctx));
     for (size_t i = 0; n_models ? i < (size_t)n_models : model_at(i) != NULL; i++) {

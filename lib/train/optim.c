@@ -62,13 +62,12 @@ static int state_count(const nncl_optim_params *p) {
     }
 }
 
-/* Where parameter p's floats start in its pack's run: p continues run r when
- * both sit in the same pack and only alignment padding lies between. */
+/* Whether p continues prev's run: both in the same pack, with only
+ * alignment padding between them. */
 static bool continues(const nncl_graph *g, const nncl_param_entry *prev,
                       const nncl_param_entry *p) {
-    size_t align = nncl_pack_align(g->ctx);
-    size_t end = prev->pack_offset + ((size_t)prev->numel + align - 1) / align * align;
-    return p->pack >= 0 && p->pack == prev->pack && p->pack_offset == end;
+    return p->pack >= 0 && p->pack == prev->pack &&
+           p->pack_offset == prev->pack_offset + nncl_pack_span(g->ctx, prev);
 }
 
 /* Splits the entries into runs; runs[i] spans entries [first[i], first[i+1]). */
