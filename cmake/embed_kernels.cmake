@@ -1,10 +1,12 @@
 # Writes OUT: a C file holding every OpenCL source in CL_DIR as a byte
-# array, and the table nncl_kernel_sources that names them.
+# array, and the arrays of texts and lengths that clCreateProgramWithSource
+# takes to build them as one program.
 # Bytes rather than string literals, so no character in a kernel needs escaping.
 file(GLOB SOURCES ${CL_DIR}/*.cl)
 list(SORT SOURCES)
 set(body "/* Generated from the OpenCL sources in cl/ at build time; do not edit. */\n#include \"nncl_internal.h\"\n\n")
-set(table "")
+set(texts "")
+set(lengths "")
 set(index 0)
 foreach(src ${SOURCES})
   get_filename_component(name ${src} NAME)
@@ -14,11 +16,13 @@ foreach(src ${SOURCES})
   string(REGEX REPLACE "([0-9a-f][0-9a-f])" "0x\\1," bytes "${hex}")
   string(REGEX REPLACE "((0x[0-9a-f][0-9a-f],){16})" "\\1\n" bytes "${bytes}")
   string(APPEND body "static const char source_${index}[] = {\n${bytes}0x00};\n\n")
-  string(APPEND table "    {\"${name}\", source_${index}, ${length}},\n")
+  string(APPEND texts "    source_${index}, /* ${name} */\n")
+  string(APPEND lengths "    ${length},\n")
   math(EXPR index "${index} + 1")
 endforeach()
-string(APPEND body "const nncl_kernel_source nncl_kernel_sources[] = {\n${table}};\n")
-string(APPEND body "const size_t nncl_kernel_source_count = ${index};\n")
+string(APPEND body "const char *const nncl_kernel_texts[] = {\n${texts}};\n")
+string(APPEND body "const size_t nncl_kernel_lengths[] = {\n${lengths}};\n")
+string(APPEND body "const cl_uint nncl_kernel_source_count = ${index};\n")
 file(WRITE ${OUT}.tmp "${body}")
 file(COPY_FILE ${OUT}.tmp ${OUT} ONLY_IF_DIFFERENT)
 file(REMOVE ${OUT}.tmp)

@@ -153,6 +153,7 @@ typedef struct nncl_device_info {
     uint64_t local_mem_bytes;
     uint64_t max_alloc_bytes;
     uint64_t max_work_group_size;
+    uint32_t float_vector_width; /* native floats per SIMD operation (8 for AVX2, 1 on most GPUs) */
     bool fp16;
     bool fp64;
     bool is_default; /* the device a context gets with no NNCL_DEVICE and no option */
@@ -175,8 +176,10 @@ typedef struct nncl_context_options {
      * Accepted: "gpu", "cpu", "P:D" (platform and device index, as nncl-info
      * lists them) or a case-insensitive substring of the device name. */
     const char *device;
-    /* Where compiled kernels are cached. NULL: NNCL_CACHE_DIR, else
-     * $XDG_CACHE_HOME/nncl, else ~/.cache/nncl. "off" disables the cache. */
+    /* Where compiled kernels, convolution algorithm choices and GEMM tuning
+     * are cached. NULL: NNCL_CACHE_DIR, else $XDG_CACHE_HOME/nncl, else
+     * ~/.cache/nncl. "off" disables the cache. On PoCL compiled kernels are
+     * left to PoCL's own cache (POCL_CACHE_DIR) unless POCL_KERNEL_CACHE=0. */
     const char *cache_dir;
     /* Time every kernel and GEMM with OpenCL profiling events, for
      * nncl_context_profile. Costs a little per launch; off by default. */
@@ -213,8 +216,10 @@ const char *nncl_context_cache_dir(const nncl_context *ctx);
  * too small or no home directory is known. */
 nncl_status nncl_cache_dir(const nncl_context_options *options, char *buf, size_t size);
 
-/* Builds every kernel program of the library now (they are otherwise built
- * on first use), so that later calls pay no compile time. */
+/* Builds the library's kernel program now (it is otherwise built on first
+ * use), so that later calls pay no compile time. Some drivers (PoCL) still
+ * generate each kernel's code on its first launch. Returns NNCL_OK,
+ * NNCL_ERROR_BUILD (the message holds the build log) or NNCL_ERROR_OPENCL. */
 nncl_status nncl_context_warm_up(nncl_context *ctx);
 
 /* Device memory the context's buffers hold now and at most so far, bytes.

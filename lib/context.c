@@ -40,6 +40,14 @@ static bool make_dirs(char *path) {
     return mkdir(path, 0755) == 0 || errno == EEXIST;
 }
 
+/* The packed GEMM's vector: the device's native float width, so that its
+ * 6 x (2 vectors) tile is 12 registers (AVX2: float8, AVX-512: float16),
+ * at least float4 for devices that report scalar. */
+static unsigned pick_gemm_vec(const nncl_device_info *info) {
+    unsigned w = info->float_vector_width;
+    return w >= 16 ? 16 : w >= 8 ? 8 : 4;
+}
+
 static size_t pick_local_size(const nncl_device_info *info) {
     size_t local = 64;
     while (local > 1 && local > info->max_work_group_size)
@@ -94,8 +102,10 @@ nncl_status nncl_context_create(const nncl_context_options *options, nncl_contex
     ctx->base_align = align_bits >= 8 ? align_bits / 8 : 0;
     ctx->local_size = pick_local_size(&ctx->info);
     ctx->reduce_size = pick_reduce_size(&ctx->info);
-    snprintf(ctx->build_options, sizeof ctx->build_options, "-cl-std=CL1.2 -DNNCL_REDUCE_WG=%zu",
-             ctx->reduce_size);
+    ctx->gemm_vec = pick_gemm_vec(&ctx->info);
+    snprintf(ctx->build_options, sizeof ctx->build_options,
+             "-cl-std=CL1.2 -DNNCL_REDUCE_WG=%zu -DNNCL_GEMM_VEC=%u", ctx->reduce_size,
+             ctx->gemm_vec);
     char dir[sizeof ctx->cache_dir];
     st = nncl_cache_dir(options, dir, sizeof dir);
     if (st != NNCL_OK) {
@@ -125,7 +135,7 @@ void nncl_context_destroy(nncl_context *ctx) {
     nncl_buffer_release(ctx, ctx->partials);
     nncl_buffer_release(ctx, ctx->gemm_scratch);
     nncl_profile_release(ctx);
-    nncl_programs_release(ctx);
+    nncl_program_release(ctx);
     if (ctx->cl) clReleaseContext(ctx->cl);
     free(ctx);
 }
@@ -140,5 +150,5 @@ const char *nncl_context_cache_dir(const nncl_context *ctx) {
 
 nncl_status nncl_context_warm_up(nncl_context *ctx) {
     if (!ctx) return nncl_fail(NNCL_ERROR_INVALID_ARGUMENT, "nncl_context_warm_up: ctx is NULL");
-    return nncl_program_build_all(ctx);
+    return nncl_program_build(ctx);
 }

@@ -74,6 +74,9 @@ void nncl_device_describe(cl_platform_id platform, cl_device_id device, nncl_dev
     size_t wg = 0;
     clGetDeviceInfo(device, CL_DEVICE_MAX_WORK_GROUP_SIZE, sizeof wg, &wg, NULL);
     info->max_work_group_size = wg;
+    cl_uint width = 0;
+    clGetDeviceInfo(device, CL_DEVICE_NATIVE_VECTOR_WIDTH_FLOAT, sizeof width, &width, NULL);
+    info->float_vector_width = width;
     info->fp16 = has_extension(device, "cl_khr_fp16");
     info->fp64 = has_extension(device, "cl_khr_fp64");
 }

@@ -1,5 +1,6 @@
 /* GEMM on CPU devices with nncl's own kernels (cl/gemm.cl): one operand
- * packed into 16-wide panels, then a 6 x 16 register-tiled product. On
+ * packed into panels two device vectors wide, then a 6-row register-tiled
+ * product (6 x 16 on AVX2). On
  * PoCL this runs the convolution GEMMs at 2-3x CLBlast's tuned speed, whose
  * kernels suit GPUs. Computing C^T = B^T A^T instead chooses which operand
  * is packed. */
@@ -47,18 +48,18 @@ nncl_status nncl_gemm_packed(nncl_context *ctx, bool trans_a, bool trans_b, size
     }
     /* bt now holds B'(kk, j) at (j, kk): pack with trans when that view
      * walks kk contiguously. */
-    size_t panels = (n + 15) / 16;
-    nncl_status st = nncl_gemm_scratch(ctx, panels * 16 * k * sizeof(float));
+    size_t width = 2 * (size_t)ctx->gemm_vec, panels = (n + width - 1) / width;
+    nncl_status st = nncl_gemm_scratch(ctx, panels * width * k * sizeof(float));
     if (st != NNCL_OK) return st;
     cl_int trans = bt.s_k == 1, ld = trans ? bt.s_row : bt.s_k, ki = (cl_int)k, ni = (cl_int)n,
            mi = (cl_int)m;
-    st = nncl_launch(ctx, "gemm.cl", "gemm_pack_b", k * panels,
+    st = nncl_launch(ctx, "gemm_pack_b", k * panels,
                      NNCL_ARGS(NNCL_ARG(bt.mem), NNCL_ARG(bt.off), NNCL_ARG(ld), NNCL_ARG(trans),
                                NNCL_ARG(ki), NNCL_ARG(ni), NNCL_ARG(ctx->gemm_scratch)));
     if (st != NNCL_OK) return st;
     cl_uint co = (cl_uint)c_off;
     cl_int ldci = (cl_int)ldc;
-    return nncl_launch(ctx, "gemm.cl", "gemm_packed", (m + 5) / 6 * panels,
+    return nncl_launch(ctx, "gemm_packed", (m + 5) / 6 * panels,
                        NNCL_ARGS(NNCL_ARG(mi), NNCL_ARG(ni), NNCL_ARG(ki), NNCL_ARG(alpha),
                                  NNCL_ARG(av.mem), NNCL_ARG(av.off), NNCL_ARG(av.s_row),
                                  NNCL_ARG(av.s_k), NNCL_ARG(ctx->gemm_scratch), NNCL_ARG(beta),

@@ -75,10 +75,10 @@ static nncl_status update_args(nncl_launch_record *r, const nncl_arg *args, size
     return NNCL_OK;
 }
 
-static nncl_status enqueue(nncl_context *ctx, const char *file, const char *name, size_t global,
-                           size_t local, const nncl_arg *args, size_t n_args) {
+static nncl_status enqueue(nncl_context *ctx, const char *name, size_t global, size_t local,
+                           const nncl_arg *args, size_t n_args) {
     cl_kernel k;
-    nncl_status st = nncl_kernel_get(ctx, file, name, &k);
+    nncl_status st = nncl_kernel_get(ctx, name, &k);
     if (st != NNCL_OK) return st;
     if (ctx->site) {
         nncl_launch_record *r = NULL;
@@ -101,18 +101,18 @@ static nncl_status enqueue(nncl_context *ctx, const char *file, const char *name
     return NNCL_OK;
 }
 
-nncl_status nncl_launch(nncl_context *ctx, const char *file, const char *kernel, size_t items,
-                        const nncl_arg *args, size_t n_args) {
+nncl_status nncl_launch(nncl_context *ctx, const char *kernel, size_t items, const nncl_arg *args,
+                        size_t n_args) {
     if (!items) return NNCL_OK;
     size_t local = ctx->local_size;
     size_t global = (items + local - 1) / local * local;
-    return enqueue(ctx, file, kernel, global, local, args, n_args);
+    return enqueue(ctx, kernel, global, local, args, n_args);
 }
 
-nncl_status nncl_launch_groups(nncl_context *ctx, const char *file, const char *kernel,
-                               size_t groups, size_t local, const nncl_arg *args, size_t n_args) {
+nncl_status nncl_launch_groups(nncl_context *ctx, const char *kernel, size_t groups, size_t local,
+                               const nncl_arg *args, size_t n_args) {
     if (!groups) return NNCL_OK;
-    return enqueue(ctx, file, kernel, groups * local, local, args, n_args);
+    return enqueue(ctx, kernel, groups * local, local, args, n_args);
 }
 
 void nncl_launch_sites_enter(nncl_context *ctx, nncl_launch_sites *site) {

@@ -31,7 +31,7 @@ const char *nncl_shape_str(nncl_shape shape, char *buf, size_t size);
 
 /* ---- context (context.c, device.c) */
 
-typedef struct nncl_program_entry nncl_program_entry;
+typedef struct nncl_program nncl_program;
 
 /* Kinds of device work for profiling, in nncl_context_profile's order. */
 typedef enum nncl_phase {
@@ -68,6 +68,7 @@ struct nncl_context {
     bool in_gemm;            /* launches being queued belong to a GEMM */
     cl_mem gemm_scratch;     /* packed panels, or CLBlast's padded copies */
     size_t gemm_scratch_bytes;
+    unsigned gemm_vec; /* floats per vector in the packed GEMM; panels are two wide */
     uint64_t mem_current, mem_peak;
     /* Profiling: the kind of work being queued, and events not yet read. */
     bool profile;
@@ -77,8 +78,7 @@ struct nncl_context {
     size_t n_events, events_cap;
     double phase_seconds[NNCL_PROFILE_KINDS];
     int64_t phase_launches[NNCL_PROFILE_KINDS];
-    nncl_program_entry *programs;
-    size_t n_programs;
+    nncl_program *program; /* built on first use */
     /* Distinct GEMM shapes run so far, with call counts, for tuning. */
     struct nncl_gemm_shape {
         bool trans_a, trans_b;
@@ -102,19 +102,17 @@ void nncl_device_describe(cl_platform_id platform, cl_device_id device, nncl_dev
 
 /* ---- kernel programs (program.c, kernels generated from cl/) */
 
-typedef struct nncl_kernel_source {
-    const char *name; /* "conv.cl" */
-    const char *text;
-    size_t length;
-} nncl_kernel_source;
-extern const nncl_kernel_source nncl_kernel_sources[];
-extern const size_t nncl_kernel_source_count;
+/* The cl/ sources in file-name order, as clCreateProgramWithSource takes them. */
+extern const char *const nncl_kernel_texts[];
+extern const size_t nncl_kernel_lengths[];
+extern const cl_uint nncl_kernel_source_count;
 
-/* The kernel `name` from program `file`, built on first use (from the disk
- * cache when possible). The kernel object is owned by the context. */
-nncl_status nncl_kernel_get(nncl_context *ctx, const char *file, const char *name, cl_kernel *out);
-nncl_status nncl_program_build_all(nncl_context *ctx);
-void nncl_programs_release(nncl_context *ctx);
+/* The kernel `name` from the context's program, which is built on first use
+ * (from the disk cache when possible). The kernel object is owned by the
+ * context. */
+nncl_status nncl_kernel_get(nncl_context *ctx, const char *name, cl_kernel *out);
+nncl_status nncl_program_build(nncl_context *ctx);
+void nncl_program_release(nncl_context *ctx);
 
 /* ---- launching (launch.c) */
 
@@ -128,11 +126,11 @@ typedef struct nncl_arg {
 
 /* One work-item per element, items rounded up to the context's work-group
  * size (kernels check their index against the real count). */
-nncl_status nncl_launch(nncl_context *ctx, const char *file, const char *kernel, size_t items,
-                        const nncl_arg *args, size_t n_args);
+nncl_status nncl_launch(nncl_context *ctx, const char *kernel, size_t items, const nncl_arg *args,
+                        size_t n_args);
 /* `groups` work-groups of `local` items, for reductions that use local memory. */
-nncl_status nncl_launch_groups(nncl_context *ctx, const char *file, const char *kernel,
-                               size_t groups, size_t local, const nncl_arg *args, size_t n_args);
+nncl_status nncl_launch_groups(nncl_context *ctx, const char *kernel, size_t groups, size_t local,
+                               const nncl_arg *args, size_t n_args);
 
 /* The launches of one node's forward or backward pass (or an optimizer's
  * update), in order: each with its own kernel object and the argument

@@ -1,6 +1,6 @@
-/* Kernel programs: the cl/ sources embedded at build time, built once per
- * context on first use, and their binaries cached on disk under a key of
- * device, driver, build options and source, so that a second process skips
+/* The kernel program: the cl/ sources embedded at build time, built as one
+ * program per context on first use, its binary cached on disk under a key of
+ * device, driver, build options and sources, so that a second process skips
  * the compiler. A cache entry that is corrupt or rejected is rebuilt. */
 #include "nncl_internal.h"
 
@@ -9,15 +9,17 @@
 #include <string.h>
 #include <unistd.h>
 
-#define CACHE_MAGIC "NNCLBIN1"
+#define CACHE_MAGIC "NNCLBIN2"
 
 typedef struct kernel_entry {
     char *name;
     cl_kernel kernel;
 } kernel_entry;
 
-struct nncl_program_entry {
-    const nncl_kernel_source *source;
+/* The context's one program: every embedded source built together, since a
+ * compiler invocation has a fixed cost (about 0.15 s on PoCL) that eleven
+ * separate programs paid eleven times. */
+struct nncl_program {
     cl_program program;
     kernel_entry *kernels;
     size_t n_kernels;
@@ -37,8 +39,7 @@ static uint64_t hash_str(uint64_t h, const char *s) {
     return fnv1a(h, s, strlen(s) + 1);
 }
 
-static void cache_path(const nncl_context *ctx, const nncl_kernel_source *src, char *buf,
-                       size_t size) {
+static void cache_path(const nncl_context *ctx, char *buf, size_t size) {
     uint64_t key[2] = {0xcbf29ce484222325ULL, 0x84222325cbf29ce4ULL};
     for (int i = 0; i < 2; i++) {
         key[i] = hash_str(key[i], ctx->info.platform_name);
@@ -46,10 +47,11 @@ static void cache_path(const nncl_context *ctx, const nncl_kernel_source *src, c
         key[i] = hash_str(key[i], ctx->info.name);
         key[i] = hash_str(key[i], ctx->info.driver_version);
         key[i] = hash_str(key[i], ctx->build_options);
-        key[i] = fnv1a(key[i], src->text, src->length);
+        for (cl_uint f = 0; f < nncl_kernel_source_count; f++)
+            key[i] = fnv1a(key[i], nncl_kernel_texts[f], nncl_kernel_lengths[f]);
     }
-    snprintf(buf, size, "%s/%s-%016llx%016llx.bin", ctx->cache_dir, src->name,
-             (unsigned long long)key[0], (unsigned long long)key[1]);
+    snprintf(buf, size, "%s/kernels-%016llx%016llx.bin", ctx->cache_dir, (unsigned long long)key[0],
+             (unsigned long long)key[1]);
 }
 
 /* Reads a cache entry: magic, length, checksum, binary. NULL if absent or bad. */
@@ -117,8 +119,7 @@ static void to_cache(nncl_context *ctx, cl_program p, const char *path) {
     (void)ctx;
 }
 
-static nncl_status build_failure(nncl_context *ctx, cl_program p, const nncl_kernel_source *src,
-                                 cl_int err) {
+static nncl_status build_failure(nncl_context *ctx, cl_program p, cl_int err) {
     size_t size = 0;
     clGetProgramBuildInfo(p, ctx->device, CL_PROGRAM_BUILD_LOG, 0, NULL, &size);
     char *log = malloc(size + 1);
@@ -128,62 +129,63 @@ static nncl_status build_failure(nncl_context *ctx, cl_program p, const nncl_ker
         log[size] = '\0';
     }
     nncl_status st =
-        nncl_fail(NNCL_ERROR_BUILD, "building %s for %s failed: %s (%d)\n%s", src->name,
+        nncl_fail(NNCL_ERROR_BUILD, "building the kernels for %s failed: %s (%d)\n%s",
                   ctx->info.name, nncl_cl_error_name(err), (int)err, log ? log : "(no build log)");
     free(log);
     return st;
 }
 
-static nncl_status build_program(nncl_context *ctx, const nncl_kernel_source *src,
-                                 cl_program *out) {
+/* PoCL keeps its own cache of compiled kernels (unless POCL_KERNEL_CACHE=0),
+ * and asking it for a program binary makes it generate code for every kernel
+ * up front, seconds that were most of a cold first step. There the driver's
+ * cache does the job and ours stays out of the way. */
+static bool driver_caches_builds(const nncl_context *ctx) {
+    const char *pocl_cache = getenv("POCL_KERNEL_CACHE");
+    return strstr(ctx->info.platform_name, "Portable Computing Language") &&
+           !(pocl_cache && !strcmp(pocl_cache, "0"));
+}
+
+static nncl_status build_program(nncl_context *ctx, cl_program *out) {
     char path[1200];
-    if (ctx->cache_dir[0]) {
-        cache_path(ctx, src, path, sizeof path);
+    bool own_cache = ctx->cache_dir[0] && !driver_caches_builds(ctx);
+    if (own_cache) {
+        cache_path(ctx, path, sizeof path);
         if ((*out = from_cache(ctx, path))) return NNCL_OK;
     }
     cl_int err;
-    const char *text = src->text;
-    cl_program p = clCreateProgramWithSource(ctx->cl, 1, &text, &src->length, &err);
+    cl_program p =
+        clCreateProgramWithSource(ctx->cl, nncl_kernel_source_count,
+                                  (const char **)nncl_kernel_texts, nncl_kernel_lengths, &err);
     if (!p) return nncl_fail_cl(err, "clCreateProgramWithSource");
     err = clBuildProgram(p, 1, &ctx->device, ctx->build_options, NULL, NULL);
     if (err != CL_SUCCESS) {
-        nncl_status st = build_failure(ctx, p, src, err);
+        nncl_status st = build_failure(ctx, p, err);
         clReleaseProgram(p);
         return st;
     }
-    if (ctx->cache_dir[0]) to_cache(ctx, p, path);
+    if (own_cache) to_cache(ctx, p, path);
     *out = p;
     return NNCL_OK;
 }
 
-static nncl_status program_entry(nncl_context *ctx, const char *file, nncl_program_entry **out) {
-    for (size_t i = 0; i < ctx->n_programs; i++)
-        if (!strcmp(ctx->programs[i].source->name, file)) {
-            *out = &ctx->programs[i];
-            return NNCL_OK;
-        }
-    const nncl_kernel_source *src = NULL;
-    for (size_t i = 0; i < nncl_kernel_source_count; i++)
-        if (!strcmp(nncl_kernel_sources[i].name, file)) src = &nncl_kernel_sources[i];
-    if (!src) return nncl_fail(NNCL_ERROR_NOT_FOUND, "no embedded kernel file %s", file);
-    if (!ctx->programs) {
-        ctx->programs = calloc(nncl_kernel_source_count, sizeof *ctx->programs);
-        if (!ctx->programs) return nncl_fail(NNCL_ERROR_OUT_OF_MEMORY, "out of host memory");
+/* Builds the context's program unless it exists. */
+static nncl_status ensure_program(nncl_context *ctx) {
+    if (ctx->program) return NNCL_OK;
+    nncl_program *prog = calloc(1, sizeof *prog);
+    if (!prog) return nncl_fail(NNCL_ERROR_OUT_OF_MEMORY, "out of host memory");
+    nncl_status st = build_program(ctx, &prog->program);
+    if (st != NNCL_OK) {
+        free(prog);
+        return st;
     }
-    cl_program program;
-    nncl_status st = build_program(ctx, src, &program);
-    if (st != NNCL_OK) return st;
-    nncl_program_entry *e = &ctx->programs[ctx->n_programs++];
-    e->source = src;
-    e->program = program;
-    *out = e;
+    ctx->program = prog;
     return NNCL_OK;
 }
 
-nncl_status nncl_kernel_get(nncl_context *ctx, const char *file, const char *name, cl_kernel *out) {
-    nncl_program_entry *e;
-    nncl_status st = program_entry(ctx, file, &e);
+nncl_status nncl_kernel_get(nncl_context *ctx, const char *name, cl_kernel *out) {
+    nncl_status st = ensure_program(ctx);
     if (st != NNCL_OK) return st;
+    nncl_program *e = ctx->program;
     for (size_t i = 0; i < e->n_kernels; i++)
         if (!strcmp(e->kernels[i].name, name)) {
             *out = e->kernels[i].kernel;
@@ -196,7 +198,7 @@ nncl_status nncl_kernel_get(nncl_context *ctx, const char *file, const char *nam
     cl_kernel k = clCreateKernel(e->program, name, &err);
     if (!k) {
         char what[256];
-        snprintf(what, sizeof what, "clCreateKernel %s in %s", name, file);
+        snprintf(what, sizeof what, "clCreateKernel %s", name);
         return nncl_fail_cl(err, what);
     }
     char *copy = malloc(strlen(name) + 1);
@@ -211,25 +213,19 @@ nncl_status nncl_kernel_get(nncl_context *ctx, const char *file, const char *nam
     return NNCL_OK;
 }
 
-nncl_status nncl_program_build_all(nncl_context *ctx) {
-    for (size_t i = 0; i < nncl_kernel_source_count; i++) {
-        nncl_program_entry *e;
-        nncl_status st = program_entry(ctx, nncl_kernel_sources[i].name, &e);
-        if (st != NNCL_OK) return st;
-    }
-    return NNCL_OK;
+nncl_status nncl_program_build(nncl_context *ctx) {
+    return ensure_program(ctx);
 }
 
-void nncl_programs_release(nncl_context *ctx) {
-    for (size_t i = 0; i < ctx->n_programs; i++) {
-        for (size_t k = 0; k < ctx->programs[i].n_kernels; k++) {
-            clReleaseKernel(ctx->programs[i].kernels[k].kernel);
-            free(ctx->programs[i].kernels[k].name);
-        }
-        free(ctx->programs[i].kernels);
-        clReleaseProgram(ctx->programs[i].program);
+void nncl_program_release(nncl_context *ctx) {
+    nncl_program *e = ctx->program;
+    if (!e) return;
+    for (size_t k = 0; k < e->n_kernels; k++) {
+        clReleaseKernel(e->kernels[k].kernel);
+        free(e->kernels[k].name);
     }
-    free(ctx->programs);
-    ctx->programs = NULL;
-    ctx->n_programs = 0;
+    free(e->kernels);
+    clReleaseProgram(e->program);
+    free(e);
+    ctx->program = NULL;
 }

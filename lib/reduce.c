@@ -17,10 +17,10 @@ nncl_status nncl_sum(nncl_context *ctx, cl_mem x, size_t n, bool square, float s
     cl_int count = (cl_int)n, sq = square, n_groups = (cl_int)groups, at = (cl_int)out_index;
     cl_float s = scale;
     nncl_status st = nncl_launch_groups(
-        ctx, "tensor.cl", "partial_sums", groups, ctx->reduce_size,
+        ctx, "partial_sums", groups, ctx->reduce_size,
         NNCL_ARGS(NNCL_ARG(x), NNCL_ARG(count), NNCL_ARG(sq), NNCL_ARG(ctx->partials)));
     if (st != NNCL_OK) return st;
-    return nncl_launch(ctx, "tensor.cl", "finish_sum", 1,
+    return nncl_launch(ctx, "finish_sum", 1,
                        NNCL_ARGS(NNCL_ARG(ctx->partials), NNCL_ARG(n_groups), NNCL_ARG(s),
                                  NNCL_ARG(out), NNCL_ARG(at)));
 }

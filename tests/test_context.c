@@ -93,20 +93,20 @@ static int cache_files(const char *dir, long *bytes) {
     return n;
 }
 
-static void corrupt_all(const char *dir) {
+/* Overwrites the header of every cache entry, or flips bytes in its body. */
+static void corrupt_all(const char *dir, bool header) {
     DIR *d = opendir(dir);
     struct dirent *e;
-    int k = 0;
     while ((e = readdir(d))) {
         if (!strstr(e->d_name, ".bin")) continue;
         char path[2048];
         snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
         FILE *f = fopen(path, "r+b");
         assert_non_null(f);
-        if (k++ % 2) {
-            fputs("garbage, not a program binary", f); /* overwrite the header */
+        if (header) {
+            fputs("garbage, not a program binary", f);
         } else {
-            fseek(f, 40, SEEK_SET); /* flip bytes in the body */
+            fseek(f, 40, SEEK_SET);
             fputs("\x01\x02\x03\x04", f);
         }
         fclose(f);
@@ -131,16 +131,16 @@ static void test_kernel_cache(void **state) {
     long bytes = 0, bytes_again = 0;
     warm_up_in(sub);
     int n = cache_files(sub, &bytes);
-    assert_true(n >= 5);
-    warm_up_in(sub); /* reused: nothing new */
+    assert_int_equal(n, 1); /* one program holds every kernel */
+    warm_up_in(sub);        /* reused: nothing new */
     assert_int_equal(cache_files(sub, &bytes_again), n);
     assert_int_equal(bytes_again, bytes);
-    corrupt_all(sub);
-    warm_up_in(sub); /* rebuilt, and the entries rewritten whole */
+    corrupt_all(sub, true);
+    warm_up_in(sub); /* rebuilt, and the entry rewritten whole */
     assert_int_equal(cache_files(sub, &bytes_again), n);
     assert_int_equal(bytes_again, bytes);
-    /* A graph runs on a context whose cache entries were corrupt. */
-    corrupt_all(sub);
+    /* A graph runs on a context whose cache entry was corrupt (and rewrites it). */
+    corrupt_all(sub, false);
     nncl_context *ctx;
     ASSERT_OK(nncl_context_create(&(nncl_context_options){.cache_dir = sub}, &ctx));
     nncl_graph *g;
@@ -154,6 +154,8 @@ static void test_kernel_cache(void **state) {
     assert_true(out[0] == 0 && out[1] == 2 && out[2] == 0 && out[3] == 4);
     nncl_graph_destroy(g);
     nncl_context_destroy(ctx);
+    assert_int_equal(cache_files(sub, &bytes_again), n);
+    assert_int_equal(bytes_again, bytes);
     char cmd[512];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     assert_int_equal(system(cmd), 0);
@@ -220,9 +222,10 @@ static void test_memory_and_profile(void **state) {
     ASSERT_OK(nncl_context_profile(ctx, e, NNCL_PROFILE_KINDS, &n, false));
     assert_int_equal(e[3].launches, 0); /* reset */
     nncl_graph_destroy(g);
-    /* What remains is the context's GEMM scratch, at most the packed x. */
+    /* What remains is the context's GEMM scratch, at most the packed x (in
+     * panels at most 32 wide). */
     nncl_context_memory(ctx, &after, NULL);
-    assert_true(after >= empty && after <= empty + 16 * 3 * sizeof(float));
+    assert_true(after >= empty && after <= empty + 32 * 3 * sizeof(float));
     uint64_t settled = after;
     ASSERT_OK(nncl_graph_create(ctx, NULL, &g));
     x = nncl_input(g, "x", NNCL_SHAPE(2, 3));
@@ -239,6 +242,9 @@ static void test_memory_and_profile(void **state) {
 }
 
 int main(void) {
+    /* PoCL caches compiled kernels itself, and nncl then keeps no cache of
+     * its own; with PoCL's cache off, nncl's runs as on drivers without one. */
+    setenv("POCL_KERNEL_CACHE", "0", 1);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_device_listing),          cmocka_unit_test(test_device_specs),
         cmocka_unit_test(test_device_from_environment), cmocka_unit_test(test_kernel_cache),

@@ -54,8 +54,8 @@ int main(int argc, char **argv) {
                d->device_index, d->name, type_name(d->type));
         printf("        vendor %s, driver %s\n", d->vendor, d->driver_version);
         printf("        %s, %s\n", d->device_version, d->opencl_c_version);
-        printf("        compute units %u, max work-group %llu\n", d->compute_units,
-               (unsigned long long)d->max_work_group_size);
+        printf("        compute units %u, max work-group %llu, float vector width %u\n",
+               d->compute_units, (unsigned long long)d->max_work_group_size, d->float_vector_width);
         printf("        global memory %.0f MiB, local %.0f KiB, max allocation %.0f MiB\n",
                mib(d->global_mem_bytes), (double)d->local_mem_bytes / 1024.0,
                mib(d->max_alloc_bytes));

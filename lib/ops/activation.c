@@ -59,12 +59,12 @@ nncl_status nncl_bias_epilogue(nncl_graph *g, nncl_node *producer, cl_mem bias, 
     cl_int c = (cl_int)channels, len = (cl_int)inner, n = (cl_int)rows;
     const nncl_node *act = producer->fused_act;
     if (!act)
-        return nncl_launch(g->ctx, "tensor.cl", "add_bias", rows,
+        return nncl_launch(g->ctx, "add_bias", rows,
                            NNCL_ARGS(NNCL_ARG(producer->out), NNCL_ARG(bias), NNCL_ARG(c),
                                      NNCL_ARG(len), NNCL_ARG(n)));
     cl_int kind = kind_of(act->op);
     cl_float alpha = act->attrs.act.alpha;
-    return nncl_launch(g->ctx, "activation.cl", "bias_activation", rows,
+    return nncl_launch(g->ctx, "bias_activation", rows,
                        NNCL_ARGS(NNCL_ARG(producer->out), NNCL_ARG(bias), NNCL_ARG(act->out),
                                  NNCL_ARG(c), NNCL_ARG(len), NNCL_ARG(n), NNCL_ARG(kind),
                                  NNCL_ARG(alpha)));
@@ -74,7 +74,7 @@ static nncl_status activation_forward(nncl_graph *g, nncl_node *node) {
     if (node->fused_into) return NNCL_OK; /* computed by its producer */
     cl_int total = (cl_int)nncl_shape_numel(node->shape), kind = kind_of(node->op);
     cl_float alpha = node->attrs.act.alpha;
-    return nncl_launch(g->ctx, "activation.cl", "activation_forward", (size_t)total,
+    return nncl_launch(g->ctx, "activation_forward", (size_t)total,
                        NNCL_ARGS(NNCL_ARG(node->inputs[0]->out), NNCL_ARG(node->out),
                                  NNCL_ARG(total), NNCL_ARG(kind), NNCL_ARG(alpha)));
 }
@@ -85,7 +85,7 @@ static nncl_status activation_backward(nncl_graph *g, nncl_node *node) {
     cl_float alpha = node->attrs.act.alpha;
     nncl_node *x = node->inputs[0];
     cl_mem sign_source = reads_input(node) ? x->out : node->out;
-    return nncl_launch(g->ctx, "activation.cl", "activation_backward", (size_t)total,
+    return nncl_launch(g->ctx, "activation_backward", (size_t)total,
                        NNCL_ARGS(NNCL_ARG(sign_source), NNCL_ARG(node->out), NNCL_ARG(node->grad),
                                  NNCL_ARG(x->grad), NNCL_ARG(total), NNCL_ARG(kind),
                                  NNCL_ARG(alpha), NNCL_ARG(acc)));

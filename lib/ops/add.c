@@ -19,7 +19,7 @@ nncl_node *nncl_add(nncl_graph *g, nncl_node *a, nncl_node *b) {
 
 static nncl_status add_forward(nncl_graph *g, nncl_node *node) {
     cl_int total = (cl_int)nncl_shape_numel(node->shape);
-    return nncl_launch(g->ctx, "tensor.cl", "add2", (size_t)total,
+    return nncl_launch(g->ctx, "add2", (size_t)total,
                        NNCL_ARGS(NNCL_ARG(node->inputs[0]->out), NNCL_ARG(node->inputs[1]->out),
                                  NNCL_ARG(node->out), NNCL_ARG(total)));
 }

@@ -81,14 +81,14 @@ static nncl_status bn_forward(nncl_graph *g, nncl_node *node) {
                                   r.batch, r.channels, r.batch * r.inner);
         size_t local = g->ctx->reduce_size;
         node->attrs.bn.batches_tracked++;
-        st = nncl_launch_groups(g->ctx, "batchnorm.cl", "bn_batch_stats", (size_t)r.channels, local,
+        st = nncl_launch_groups(g->ctx, "bn_batch_stats", (size_t)r.channels, local,
                                 NNCL_ARGS(NNCL_ARG(node->inputs[0]->out), NNCL_ARG(node->aux[0]),
                                           NNCL_ARG(node->aux[1]), NNCL_ARG(r.running_mean),
                                           NNCL_ARG(r.running_var), NNCL_ARG(r.batch),
                                           NNCL_ARG(r.channels), NNCL_ARG(r.inner), NNCL_ARG(eps),
                                           NNCL_ARG(momentum)));
     } else {
-        st = nncl_launch(g->ctx, "batchnorm.cl", "bn_running_stats", (size_t)r.channels,
+        st = nncl_launch(g->ctx, "bn_running_stats", (size_t)r.channels,
                          NNCL_ARGS(NNCL_ARG(r.running_mean), NNCL_ARG(r.running_var),
                                    NNCL_ARG(node->aux[0]), NNCL_ARG(node->aux[1]),
                                    NNCL_ARG(r.channels), NNCL_ARG(eps)));
@@ -96,7 +96,7 @@ static nncl_status bn_forward(nncl_graph *g, nncl_node *node) {
     if (st != NNCL_OK) return st;
     cl_int relu = node->fused_act != NULL; /* then the ReLU's output is written instead */
     cl_mem y = relu ? node->fused_act->out : node->out;
-    return nncl_launch(g->ctx, "batchnorm.cl", "bn_apply", (size_t)r.rows,
+    return nncl_launch(g->ctx, "bn_apply", (size_t)r.rows,
                        NNCL_ARGS(NNCL_ARG(node->inputs[0]->out), NNCL_ARG(y),
                                  NNCL_ARG(node->aux[0]), NNCL_ARG(node->aux[1]), NNCL_ARG(r.gamma),
                                  NNCL_ARG(r.beta), NNCL_ARG(r.channels), NNCL_ARG(r.inner),
@@ -108,7 +108,7 @@ static nncl_status bn_backward(nncl_graph *g, nncl_node *node) {
     nncl_node *x = node->inputs[0];
     size_t local = g->ctx->reduce_size;
     nncl_status st =
-        nncl_launch_groups(g->ctx, "batchnorm.cl", "bn_backward_sums", (size_t)r.channels, local,
+        nncl_launch_groups(g->ctx, "bn_backward_sums", (size_t)r.channels, local,
                            NNCL_ARGS(NNCL_ARG(node->grad), NNCL_ARG(x->out), NNCL_ARG(node->aux[0]),
                                      NNCL_ARG(node->aux[1]), NNCL_ARG(node->aux[2]),
                                      NNCL_ARG(r.dgamma), NNCL_ARG(r.dbeta), NNCL_ARG(r.batch),
@@ -116,7 +116,7 @@ static nncl_status bn_backward(nncl_graph *g, nncl_node *node) {
     if (st != NNCL_OK || !x->requires_grad) return st;
     cl_float count = (cl_float)r.batch * (cl_float)r.inner;
     cl_int training = g->forward_training, acc = node->accumulate[0];
-    return nncl_launch(g->ctx, "batchnorm.cl", "bn_backward_input", (size_t)r.rows,
+    return nncl_launch(g->ctx, "bn_backward_input", (size_t)r.rows,
                        NNCL_ARGS(NNCL_ARG(node->grad), NNCL_ARG(x->out), NNCL_ARG(node->aux[0]),
                                  NNCL_ARG(node->aux[1]), NNCL_ARG(r.gamma), NNCL_ARG(node->aux[2]),
                                  NNCL_ARG(x->grad), NNCL_ARG(r.channels), NNCL_ARG(r.inner),

@@ -106,14 +106,14 @@ static nncl_status class_loss_forward(nncl_graph *g, nncl_node *node) {
     bool per_sample = node->attrs.loss.reduction == NNCL_REDUCTION_NONE;
     cl_mem losses = per_sample ? node->out : node->aux[1];
     nncl_status st = nncl_launch(
-        g->ctx, "loss.cl", "class_loss_forward", (size_t)a.batch,
+        g->ctx, "class_loss_forward", (size_t)a.batch,
         NNCL_ARGS(NNCL_ARG(node->inputs[0]->out), NNCL_ARG(node->inputs[1]->out),
                   NNCL_ARG(a.weights), NNCL_ARG(a.has_weights), NNCL_ARG(node->aux[0]),
                   NNCL_ARG(losses), NNCL_ARG(node->aux[2]), NNCL_ARG(a.batch), NNCL_ARG(a.classes),
                   NNCL_ARG(a.is_ce), NNCL_ARG(a.smoothing), NNCL_ARG(a.ignore)));
     if (st != NNCL_OK || per_sample) return st;
     cl_int mean = node->attrs.loss.reduction == NNCL_REDUCTION_MEAN;
-    return nncl_launch(g->ctx, "loss.cl", "class_loss_reduce", 1,
+    return nncl_launch(g->ctx, "class_loss_reduce", 1,
                        NNCL_ARGS(NNCL_ARG(node->aux[1]), NNCL_ARG(node->aux[2]),
                                  NNCL_ARG(node->out), NNCL_ARG(node->aux[3]), NNCL_ARG(a.batch),
                                  NNCL_ARG(mean)));
@@ -125,12 +125,12 @@ static nncl_status class_loss_backward(nncl_graph *g, nncl_node *node) {
     class_args a = args_of(node);
     cl_int per_sample = node->attrs.loss.reduction == NNCL_REDUCTION_NONE;
     cl_int acc = node->accumulate[0];
-    return nncl_launch(
-        g->ctx, "loss.cl", "class_loss_backward", (size_t)a.batch * (size_t)a.classes,
-        NNCL_ARGS(NNCL_ARG(node->aux[0]), NNCL_ARG(node->inputs[1]->out), NNCL_ARG(a.weights),
-                  NNCL_ARG(a.has_weights), NNCL_ARG(node->grad), NNCL_ARG(node->aux[3]),
-                  NNCL_ARG(x->grad), NNCL_ARG(a.batch), NNCL_ARG(a.classes), NNCL_ARG(a.is_ce),
-                  NNCL_ARG(a.smoothing), NNCL_ARG(a.ignore), NNCL_ARG(per_sample), NNCL_ARG(acc)));
+    return nncl_launch(g->ctx, "class_loss_backward", (size_t)a.batch * (size_t)a.classes,
+                       NNCL_ARGS(NNCL_ARG(node->aux[0]), NNCL_ARG(node->inputs[1]->out),
+                                 NNCL_ARG(a.weights), NNCL_ARG(a.has_weights), NNCL_ARG(node->grad),
+                                 NNCL_ARG(node->aux[3]), NNCL_ARG(x->grad), NNCL_ARG(a.batch),
+                                 NNCL_ARG(a.classes), NNCL_ARG(a.is_ce), NNCL_ARG(a.smoothing),
+                                 NNCL_ARG(a.ignore), NNCL_ARG(per_sample), NNCL_ARG(acc)));
 }
 
 /* Backward uses the saved probabilities and the labels. */

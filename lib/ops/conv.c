@@ -26,7 +26,7 @@ nncl_status nncl_swap_outer(nncl_graph *g, cl_mem src, size_t src_off, cl_mem ds
                             size_t a, size_t b, size_t len) {
     cl_uint so = (cl_uint)src_off, doff = (cl_uint)dst_off;
     cl_int ca = (cl_int)a, cb = (cl_int)b, cl = (cl_int)len, rows = (cl_int)(a * b);
-    return nncl_launch(g->ctx, "tensor.cl", "swap_outer", (size_t)rows,
+    return nncl_launch(g->ctx, "swap_outer", (size_t)rows,
                        NNCL_ARGS(NNCL_ARG(src), NNCL_ARG(so), NNCL_ARG(dst), NNCL_ARG(doff),
                                  NNCL_ARG(ca), NNCL_ARG(cb), NNCL_ARG(cl), NNCL_ARG(rows)));
 }
@@ -108,7 +108,7 @@ static nncl_status conv_backward(nncl_graph *g, nncl_node *node) {
     if (node->attrs.conv.bias && nncl_param_learns(nncl_node_param(g, node, 1))) {
         cl_int batch = (cl_int)d.batch, channels = (cl_int)d.c_out, inner = (cl_int)d.spatial_out;
         st =
-            nncl_launch(g->ctx, "tensor.cl", "channel_sum", d.c_out,
+            nncl_launch(g->ctx, "channel_sum", d.c_out,
                         NNCL_ARGS(NNCL_ARG(node->grad), NNCL_ARG(nncl_node_param(g, node, 1)->grad),
                                   NNCL_ARG(batch), NNCL_ARG(channels), NNCL_ARG(inner)));
     }

@@ -15,7 +15,7 @@ static nncl_status run(nncl_graph *g, const nncl_node *node, conv_direction dir,
             dil = nncl_int4(win->dilation);
     if (dir == CONV_FORWARD) {
         cl_int total = (cl_int)(d.batch * d.c_out * d.spatial_out);
-        return nncl_launch(g->ctx, "conv.cl", "direct_forward", (size_t)total,
+        return nncl_launch(g->ctx, "direct_forward", (size_t)total,
                            NNCL_ARGS(NNCL_ARG(b->x), NNCL_ARG(b->w), NNCL_ARG(b->y),
                                      NNCL_ARG(total), NNCL_ARG(c_out), NNCL_ARG(groups),
                                      NNCL_ARG(cg_in), NNCL_ARG(in), NNCL_ARG(out), NNCL_ARG(k),
@@ -23,7 +23,7 @@ static nncl_status run(nncl_graph *g, const nncl_node *node, conv_direction dir,
     }
     if (dir == CONV_BACKWARD_DATA) {
         cl_int total = (cl_int)(d.batch * d.c_in * d.spatial_in);
-        return nncl_launch(g->ctx, "conv.cl", "direct_backward_data", (size_t)total,
+        return nncl_launch(g->ctx, "direct_backward_data", (size_t)total,
                            NNCL_ARGS(NNCL_ARG(b->y), NNCL_ARG(b->w), NNCL_ARG(b->x),
                                      NNCL_ARG(total), NNCL_ARG(c_out), NNCL_ARG(groups),
                                      NNCL_ARG(cg_in), NNCL_ARG(in), NNCL_ARG(out), NNCL_ARG(k),
@@ -31,7 +31,7 @@ static nncl_status run(nncl_graph *g, const nncl_node *node, conv_direction dir,
                                      NNCL_ARG(acc)));
     }
     cl_int total = (cl_int)(d.c_out * d.kg);
-    return nncl_launch(g->ctx, "conv.cl", "direct_backward_weights", (size_t)total,
+    return nncl_launch(g->ctx, "direct_backward_weights", (size_t)total,
                        NNCL_ARGS(NNCL_ARG(b->x), NNCL_ARG(b->y), NNCL_ARG(b->w), NNCL_ARG(total),
                                  NNCL_ARG(batch), NNCL_ARG(c_out), NNCL_ARG(groups),
                                  NNCL_ARG(cg_in), NNCL_ARG(in), NNCL_ARG(out), NNCL_ARG(k),

@@ -26,7 +26,7 @@ static nncl_status launch_im2col(nncl_graph *g, const nncl_window *w, const conv
     cl_int4 in = nncl_int4(w->in), out = nncl_int4(w->out), k = nncl_int4(w->kernel),
             stride = nncl_int4(w->stride), pad = nncl_int4(w->pad_begin),
             dil = nncl_int4(w->dilation);
-    return nncl_launch(g->ctx, "conv.cl", "im2col", (size_t)total,
+    return nncl_launch(g->ctx, "im2col", (size_t)total,
                        NNCL_ARGS(NNCL_ARG(x), NNCL_ARG(x_off), NNCL_ARG(g->workspace),
                                  NNCL_ARG(total), NNCL_ARG(batch), NNCL_ARG(in), NNCL_ARG(out),
                                  NNCL_ARG(k), NNCL_ARG(stride), NNCL_ARG(pad), NNCL_ARG(dil)));
@@ -39,7 +39,7 @@ static nncl_status launch_im2row(nncl_graph *g, const nncl_window *w, const conv
     cl_int4 in = nncl_int4(w->in), out = nncl_int4(w->out), k = nncl_int4(w->kernel),
             stride = nncl_int4(w->stride), pad = nncl_int4(w->pad_begin),
             dil = nncl_int4(w->dilation);
-    return nncl_launch(g->ctx, "conv.cl", "im2row", (size_t)total,
+    return nncl_launch(g->ctx, "im2row", (size_t)total,
                        NNCL_ARGS(NNCL_ARG(x), NNCL_ARG(x_off), NNCL_ARG(g->workspace),
                                  NNCL_ARG(total), NNCL_ARG(channels), NNCL_ARG(in), NNCL_ARG(out),
                                  NNCL_ARG(k), NNCL_ARG(stride), NNCL_ARG(pad), NNCL_ARG(dil)));
@@ -54,7 +54,7 @@ static nncl_status launch_col2im(nncl_graph *g, const nncl_window *w, const conv
     cl_int4 in = nncl_int4(w->in), out = nncl_int4(w->out), k = nncl_int4(w->kernel),
             stride = nncl_int4(w->stride), pad = nncl_int4(w->pad_begin),
             dil = nncl_int4(w->dilation);
-    return nncl_launch(g->ctx, "conv.cl", "col2im", (size_t)total,
+    return nncl_launch(g->ctx, "col2im", (size_t)total,
                        NNCL_ARGS(NNCL_ARG(g->workspace), NNCL_ARG(dx), NNCL_ARG(dx_off),
                                  NNCL_ARG(total), NNCL_ARG(channels), NNCL_ARG(in), NNCL_ARG(out),
                                  NNCL_ARG(k), NNCL_ARG(stride), NNCL_ARG(pad), NNCL_ARG(dil),

@@ -72,7 +72,7 @@ static nncl_status run_chunk(nncl_graph *g, const winograd_job *j, cl_mem src, c
     cl_mem ws = g->workspace;
     cl_uint v_arg = (cl_uint)v_off, m_arg = (cl_uint)m_off;
     nncl_status st =
-        nncl_launch(g->ctx, "winograd.cl", "winograd_input", (size_t)total,
+        nncl_launch(g->ctx, "winograd_input", (size_t)total,
                     NNCL_ARGS(NNCL_ARG(src), NNCL_ARG(src_off), NNCL_ARG(ws), NNCL_ARG(v_arg),
                               NNCL_ARG(total), NNCL_ARG(ct), NNCL_ARG(th), NNCL_ARG(tw),
                               NNCL_ARG(j->src_size), NNCL_ARG(j->pad)));
@@ -83,7 +83,7 @@ static nncl_status run_chunk(nncl_graph *g, const winograd_job *j, cl_mem src, c
                        ws, m_off + xi * j->outs * tiles, tiles);
     total = (cl_int)(j->outs * tiles);
     if (st == NNCL_OK)
-        st = nncl_launch(g->ctx, "winograd.cl", "winograd_output", (size_t)total,
+        st = nncl_launch(g->ctx, "winograd_output", (size_t)total,
                          NNCL_ARGS(NNCL_ARG(ws), NNCL_ARG(m_arg), NNCL_ARG(dst), NNCL_ARG(dst_off),
                                    NNCL_ARG(total), NNCL_ARG(ct), NNCL_ARG(th), NNCL_ARG(tw),
                                    NNCL_ARG(j->dst_size), NNCL_ARG(acc)));
@@ -94,7 +94,7 @@ static nncl_status run(nncl_graph *g, const nncl_node *node, conv_direction dir,
                        const conv_buffers *b) {
     winograd_job j = job_of(node, dir);
     cl_int outs = (cl_int)j.outs, ins = (cl_int)j.ins, flip = j.flip;
-    nncl_status st = nncl_launch(g->ctx, "winograd.cl", "winograd_weights", j.outs * j.ins,
+    nncl_status st = nncl_launch(g->ctx, "winograd_weights", j.outs * j.ins,
                                  NNCL_ARGS(NNCL_ARG(b->w), NNCL_ARG(g->workspace), NNCL_ARG(outs),
                                            NNCL_ARG(ins), NNCL_ARG(flip)));
     cl_mem src = j.flip ? b->y : b->x, dst = j.flip ? b->x : b->y;

@@ -7,7 +7,7 @@ nncl_status nncl_copy_rows(nncl_graph *g, cl_mem src, size_t src_off, size_t src
     cl_int so = (cl_int)src_off, ss = (cl_int)src_stride, doff = (cl_int)dst_off,
            ds = (cl_int)dst_stride, c = (cl_int)cols, total = (cl_int)(rows * cols),
            acc = accumulate;
-    return nncl_launch(g->ctx, "tensor.cl", "copy_rows", rows * cols,
+    return nncl_launch(g->ctx, "copy_rows", rows * cols,
                        NNCL_ARGS(NNCL_ARG(src), NNCL_ARG(so), NNCL_ARG(ss), NNCL_ARG(dst),
                                  NNCL_ARG(doff), NNCL_ARG(ds), NNCL_ARG(c), NNCL_ARG(total),
                                  NNCL_ARG(acc)));

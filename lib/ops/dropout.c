@@ -36,7 +36,7 @@ static nncl_status dropout_forward(nncl_graph *g, nncl_node *node) {
         return nncl_copy_rows(g, node->inputs[0]->out, 0, 0, node->out, 0, 0, 1, n, false);
     dropout_key k = key_of(g, node);
     cl_int total = (cl_int)n;
-    return nncl_launch(g->ctx, "dropout.cl", "dropout_forward", n,
+    return nncl_launch(g->ctx, "dropout_forward", n,
                        NNCL_ARGS(NNCL_ARG(node->inputs[0]->out), NNCL_ARG(node->out),
                                  NNCL_ARG(total), NNCL_ARG(k.key0), NNCL_ARG(k.key1),
                                  NNCL_ARG(k.threshold), NNCL_ARG(k.scale)));
@@ -49,7 +49,7 @@ static nncl_status dropout_backward(nncl_graph *g, nncl_node *node) {
         return nncl_copy_rows(g, node->grad, 0, 0, x->grad, 0, 0, 1, n, node->accumulate[0]);
     dropout_key k = key_of(g, node);
     cl_int total = (cl_int)n, acc = node->accumulate[0];
-    return nncl_launch(g->ctx, "dropout.cl", "dropout_backward", n,
+    return nncl_launch(g->ctx, "dropout_backward", n,
                        NNCL_ARGS(NNCL_ARG(node->grad), NNCL_ARG(x->grad), NNCL_ARG(total),
                                  NNCL_ARG(k.key0), NNCL_ARG(k.key1), NNCL_ARG(k.threshold),
                                  NNCL_ARG(k.scale), NNCL_ARG(acc)));

@@ -65,7 +65,7 @@ static nncl_status linear_backward(nncl_graph *g, nncl_node *node) {
                        0, d.in, 1.0f, w->grad, 0, d.in);
     if (st == NNCL_OK && b && nncl_param_learns(b)) {
         cl_int rows = (cl_int)d.rows, channels = (cl_int)d.out, inner = 1;
-        st = nncl_launch(g->ctx, "tensor.cl", "channel_sum", d.out,
+        st = nncl_launch(g->ctx, "channel_sum", d.out,
                          NNCL_ARGS(NNCL_ARG(node->grad), NNCL_ARG(b->grad), NNCL_ARG(rows),
                                    NNCL_ARG(channels), NNCL_ARG(inner)));
     }

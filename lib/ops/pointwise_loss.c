@@ -88,7 +88,7 @@ static nncl_status pointwise_forward(nncl_graph *g, nncl_node *node) {
     cl_int n = (cl_int)nncl_shape_numel(node->inputs[0]->shape), kind = kind_of(node->op);
     cl_float beta = node->attrs.loss.beta;
     nncl_status st =
-        nncl_launch(g->ctx, "loss.cl", "pointwise_loss_forward", (size_t)n,
+        nncl_launch(g->ctx, "pointwise_loss_forward", (size_t)n,
                     NNCL_ARGS(NNCL_ARG(node->inputs[0]->out), NNCL_ARG(node->inputs[1]->out),
                               NNCL_ARG(values), NNCL_ARG(n), NNCL_ARG(kind), NNCL_ARG(beta)));
     if (st != NNCL_OK || per_element) return st;
@@ -102,7 +102,7 @@ static nncl_status pointwise_backward(nncl_graph *g, nncl_node *node) {
     cl_int per_element = node->attrs.loss.reduction == NNCL_REDUCTION_NONE;
     cl_int acc = node->accumulate[0];
     cl_float beta = node->attrs.loss.beta, scale = 1.0f / divisor_of(node);
-    return nncl_launch(g->ctx, "loss.cl", "pointwise_loss_backward", (size_t)n,
+    return nncl_launch(g->ctx, "pointwise_loss_backward", (size_t)n,
                        NNCL_ARGS(NNCL_ARG(x->out), NNCL_ARG(node->inputs[1]->out),
                                  NNCL_ARG(node->grad), NNCL_ARG(x->grad), NNCL_ARG(n),
                                  NNCL_ARG(kind), NNCL_ARG(beta), NNCL_ARG(per_element),

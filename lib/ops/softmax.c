@@ -34,7 +34,7 @@ static softmax_dims dims_of(const nncl_node *node) {
 static nncl_status softmax_forward(nncl_graph *g, nncl_node *node) {
     softmax_dims d = dims_of(node);
     cl_int log_out = node->op == NNCL_OP_LOG_SOFTMAX;
-    return nncl_launch(g->ctx, "softmax.cl", "softmax_forward", (size_t)d.rows,
+    return nncl_launch(g->ctx, "softmax_forward", (size_t)d.rows,
                        NNCL_ARGS(NNCL_ARG(node->inputs[0]->out), NNCL_ARG(node->out),
                                  NNCL_ARG(d.channels), NNCL_ARG(d.inner), NNCL_ARG(d.rows),
                                  NNCL_ARG(log_out)));
@@ -43,7 +43,7 @@ static nncl_status softmax_forward(nncl_graph *g, nncl_node *node) {
 static nncl_status softmax_backward(nncl_graph *g, nncl_node *node) {
     softmax_dims d = dims_of(node);
     cl_int acc = node->accumulate[0], log_out = node->op == NNCL_OP_LOG_SOFTMAX;
-    return nncl_launch(g->ctx, "softmax.cl", "softmax_backward", (size_t)d.rows,
+    return nncl_launch(g->ctx, "softmax_backward", (size_t)d.rows,
                        NNCL_ARGS(NNCL_ARG(node->out), NNCL_ARG(node->grad),
                                  NNCL_ARG(node->inputs[0]->grad), NNCL_ARG(d.channels),
                                  NNCL_ARG(d.inner), NNCL_ARG(d.rows), NNCL_ARG(log_out),

@@ -184,7 +184,7 @@ static nncl_status clip(nncl_optimizer *opt) {
     if (st != NNCL_OK) return st;
     cl_int count = (cl_int)opt->n_runs;
     cl_float max_norm = opt->p.clip_grad_norm;
-    return nncl_launch(g->ctx, "optim.cl", "clip_scale", 1,
+    return nncl_launch(g->ctx, "clip_scale", 1,
                        NNCL_ARGS(NNCL_ARG(opt->squares), NNCL_ARG(count), NNCL_ARG(max_norm),
                                  NNCL_ARG(opt->scale)));
 }
@@ -209,7 +209,7 @@ nncl_status nncl_optimizer_step(nncl_optimizer *opt) {
                s2 = s[2] ? s[2] : run->value;
         cl_int n = (cl_int)run->floats;
         st = nncl_launch(
-            opt->g->ctx, "optim.cl", "optim_update", (size_t)n,
+            opt->g->ctx, "optim_update", (size_t)n,
             NNCL_ARGS(NNCL_ARG(run->value), NNCL_ARG(run->grad), NNCL_ARG(s0), NNCL_ARG(s1),
                       NNCL_ARG(s2), NNCL_ARG(n), NNCL_ARG(kind), NNCL_ARG(opt->scale), NNCL_ARG(lr),
                       NNCL_ARG(p->momentum), NNCL_ARG(p->dampening), NNCL_ARG(p->beta1),
