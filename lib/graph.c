@@ -214,29 +214,26 @@ static bool param_init(nncl_graph *g, nncl_param_entry *p, nncl_fill fill) {
     if (!host) return false;
     uint64_t state = g->seed ^ (0x9e3779b97f4a7c15ULL * (uint64_t)(g->n_params + 1));
     double fan_in = (double)fill.fan_in, fans = (double)(fill.fan_in + fill.fan_out);
-    for (int64_t i = 0; i < p->numel; i++) {
-        double u = ((double)(nncl_splitmix64(&state) >> 11) + 0.5) / 9007199254740992.0;
-        switch (fill.init) {
-        case NNCL_INIT_DEFAULT:
-        case NNCL_INIT_KAIMING_NORMAL:
-            host[i] = (float)(sqrt(2.0 / fan_in) * nncl_normal(&state));
-            break;
-        case NNCL_INIT_KAIMING_UNIFORM:
-            host[i] = (float)(sqrt(6.0 / fan_in) * (2 * u - 1));
-            break;
-        case NNCL_INIT_XAVIER_NORMAL:
-            host[i] = (float)(sqrt(2.0 / fans) * nncl_normal(&state));
-            break;
-        case NNCL_INIT_XAVIER_UNIFORM:
-            host[i] = (float)(sqrt(6.0 / fans) * (2 * u - 1));
-            break;
-        case NNCL_INIT_ZEROS:
-            host[i] = 0.0f;
-            break;
-        case NNCL_INIT_CONSTANT:
-            host[i] = fill.value;
-            break;
-        }
+    size_t n = (size_t)p->numel;
+    switch (fill.init) {
+    case NNCL_INIT_DEFAULT:
+    case NNCL_INIT_KAIMING_NORMAL:
+        nncl_normal_fill(&state, host, n, sqrt(2.0 / fan_in));
+        break;
+    case NNCL_INIT_KAIMING_UNIFORM:
+        nncl_uniform_fill(&state, host, n, sqrt(6.0 / fan_in));
+        break;
+    case NNCL_INIT_XAVIER_NORMAL:
+        nncl_normal_fill(&state, host, n, sqrt(2.0 / fans));
+        break;
+    case NNCL_INIT_XAVIER_UNIFORM:
+        nncl_uniform_fill(&state, host, n, sqrt(6.0 / fans));
+        break;
+    case NNCL_INIT_ZEROS:
+    case NNCL_INIT_CONSTANT:
+        for (size_t i = 0; i < n; i++)
+            host[i] = fill.init == NNCL_INIT_CONSTANT ? fill.value : 0.0f;
+        break;
     }
     bool ok =
         nncl_buffer_write(g->ctx, p->value, 0, host, (size_t)p->numel * sizeof *host) == NNCL_OK;

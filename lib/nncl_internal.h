@@ -203,6 +203,9 @@ void nncl_gemm_device_key(const nncl_context *ctx, char *key, size_t size);
 uint64_t nncl_splitmix64(uint64_t *state);
 /* A standard normal sample (Box-Muller over splitmix64). */
 double nncl_normal(uint64_t *state);
+/* n samples of N(0, std^2), and of U(-bound, bound). */
+void nncl_normal_fill(uint64_t *state, float *out, size_t n, double std);
+void nncl_uniform_fill(uint64_t *state, float *out, size_t n, double bound);
 
 /* ---- graph */
 

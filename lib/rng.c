@@ -21,3 +21,19 @@ double nncl_normal(uint64_t *state) {
     double u1 = uniform_open(state), u2 = uniform_open(state);
     return sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2);
 }
+
+/* Both Box-Muller outputs of each pair of uniforms are used: a layer's
+ * weights take half the logarithms and draws of one sample at a time. */
+void nncl_normal_fill(uint64_t *state, float *out, size_t n, double std) {
+    for (size_t i = 0; i < n; i += 2) {
+        double r = std * sqrt(-2.0 * log(uniform_open(state)));
+        double angle = 6.283185307179586 * uniform_open(state);
+        out[i] = (float)(r * cos(angle));
+        if (i + 1 < n) out[i + 1] = (float)(r * sin(angle));
+    }
+}
+
+void nncl_uniform_fill(uint64_t *state, float *out, size_t n, double bound) {
+    for (size_t i = 0; i < n; i++)
+        out[i] = (float)(bound * (2 * uniform_open(state) - 1));
+}

@@ -259,7 +259,9 @@ static void test_clipped_step_across_runs(void **state) {
 }
 
 /* Each initialiser's spread: the sample standard deviation of a large
- * weight against the rule's. */
+ * weight against the rule's, the share within one standard deviation
+ * (0.683 for a normal, 0.577 for a uniform) and no correlation between
+ * neighbouring weights (normal samples come in Box-Muller pairs). */
 static void test_initialisers(void **state) {
     (void)state;
     const int64_t c_in = 32, c_out = 48, k = 3;
@@ -284,19 +286,30 @@ static void test_initialisers(void **state) {
             &(nncl_conv_params){.out_channels = c_out, .kernel = {k, k}, .init = cases[i].init},
             "c");
         ASSERT_OK(nncl_graph_param_read(g, "c.weight", w, n * sizeof *w));
-        double sum = 0, sq = 0, max = 0;
+        double want = sqrt(cases[i].std_factor / (cases[i].fans_sum ? fan_in + fan_out : fan_in));
+        double sum = 0, sq = 0, max = 0, lag = 0;
+        size_t within = 0;
         for (size_t j = 0; j < n; j++) {
             sum += w[j];
             sq += (double)w[j] * w[j];
             if (fabs(w[j]) > max) max = fabs(w[j]);
+            within += fabs(w[j]) < want;
+            if (j) lag += (double)w[j] * w[j - 1];
         }
         double std = sqrt(sq / (double)n - (sum / (double)n) * (sum / (double)n));
-        double want = sqrt(cases[i].std_factor / (cases[i].fans_sum ? fan_in + fan_out : fan_in));
         if (fabs(std - want) / want > 0.03)
             fail_msg("init %d: std %g, expected %g", (int)cases[i].init, std, want);
         bool uniform =
             cases[i].init == NNCL_INIT_KAIMING_UNIFORM || cases[i].init == NNCL_INIT_XAVIER_UNIFORM;
         if (uniform) assert_true(max <= sqrt(3.0) * want * 1.0001); /* bound of U(-b, b) */
+        /* Tolerances: 5 standard errors at n = 13824. */
+        double share = (double)within / (double)n, share_want = uniform ? 0.5774 : 0.6827;
+        if (fabs(share - share_want) > 0.021)
+            fail_msg("init %d: %.3f within one std, expected %.3f", (int)cases[i].init, share,
+                     share_want);
+        double corr = lag / (double)(n - 1) / (std * std);
+        if (fabs(corr) > 0.043)
+            fail_msg("init %d: neighbour correlation %.3f", (int)cases[i].init, corr);
         nncl_graph_destroy(g);
     }
     nncl_graph *g;
