@@ -2,45 +2,61 @@
  * for Convolutional Neural Networks"): each 2x2 output tile is
  * A^T [(G g G^T) . (B^T d B)] A over a 4x4 input tile d, so the 36
  * multiplies per tile and channel pair become 16, done as 16 GEMMs over
- * transformed tiles. Transformed data is laid out [16][channels][tiles]. */
+ * transformed tiles. Transformed data is laid out [16][channels][tiles],
+ * its 16 planes `plane` floats apart. */
 
-/* One work-item per (channel, tile of the chunk): V = B^T d B over a 4x4
- * input tile, zero outside the image. tiles = images * tiles_h * tiles_w. */
+/* Column s of B^T d: the four rows of an input column mixed. */
+static inline float4 winograd_bt(float4 d) {
+    return (float4)(d.s0 - d.s2, d.s1 + d.s2, d.s2 - d.s1, d.s1 - d.s3);
+}
+
+/* One input column of four rows at w, zero outside the image. */
+static inline float4 winograd_column(__global const float *src, int4 row_ok, int4 row_at, int w,
+                                     int width) {
+    if (w < 0 || w >= width) return 0.0f;
+    return (float4)(row_ok.s0 ? src[row_at.s0 + w] : 0.0f, row_ok.s1 ? src[row_at.s1 + w] : 0.0f,
+                    row_ok.s2 ? src[row_at.s2 + w] : 0.0f, row_ok.s3 ? src[row_at.s3 + w] : 0.0f);
+}
+
+/* One work-item per (image, channel, row of tiles): V = B^T d B for each 4x4
+ * input tile d of the row, left to right. Neighbouring tiles share two
+ * columns, so each column is loaded and mixed (B^T d) once, and index
+ * arithmetic is paid per row, not per tile. rows = images * channels *
+ * tiles_h; tiles = images * tiles_h * tiles_w, the chunk's tile count. */
 __kernel void winograd_input(__global const float *x, uint x_off, __global float *v, uint v_off,
-                             int total, int tiles, int tiles_h, int tiles_w, int2 size, int2 pad) {
+                             int plane, int rows, int channels, int tiles, int tiles_h, int tiles_w, int2 size,
+                             int2 pad) {
     int i = get_global_id(0);
-    if (i >= total) return;
-    int p = i % tiles, c = i / tiles, channels = total / tiles;
-    int t = p % (tiles_h * tiles_w), n = p / (tiles_h * tiles_w);
-    int h0 = 2 * (t / tiles_w) - pad.x, w0 = 2 * (t % tiles_w) - pad.y;
+    if (i >= rows) return;
+    int tr = i % tiles_h, c = i / tiles_h % channels, n = i / tiles_h / channels;
     __global const float *src = x + x_off + ((long)n * channels + c) * size.x * size.y;
-    float d[4][4], b[4][4];
-    for (int r = 0; r < 4; r++)
+    int h0 = 2 * tr - pad.x;
+    int4 h = (int4)(h0, h0 + 1, h0 + 2, h0 + 3);
+    int4 row_ok = h >= 0 && h < size.x, row_at = h * size.y;
+    __global float *dst = v + v_off + (long)c * tiles + ((long)n * tiles_h + tr) * tiles_w;
+    int w0 = -pad.y;
+    float4 t0 = winograd_bt(winograd_column(src, row_ok, row_at, w0, size.y));
+    float4 t1 = winograd_bt(winograd_column(src, row_ok, row_at, w0 + 1, size.y));
+    for (int tc = 0; tc < tiles_w; tc++, w0 += 2) {
+        float4 t2 = winograd_bt(winograd_column(src, row_ok, row_at, w0 + 2, size.y));
+        float4 t3 = winograd_bt(winograd_column(src, row_ok, row_at, w0 + 3, size.y));
+        float4 o[4] = {t0 - t2, t1 + t2, t2 - t1, t1 - t3}; /* (B^T d) B, by column */
         for (int s = 0; s < 4; s++) {
-            int h = h0 + r, w = w0 + s;
-            d[r][s] = h >= 0 && h < size.x && w >= 0 && w < size.y ? src[h * size.y + w] : 0.0f;
+            dst[s * plane + tc] = o[s].s0;
+            dst[(4 + s) * plane + tc] = o[s].s1;
+            dst[(8 + s) * plane + tc] = o[s].s2;
+            dst[(12 + s) * plane + tc] = o[s].s3;
         }
-    for (int s = 0; s < 4; s++) { /* B^T d */
-        b[0][s] = d[0][s] - d[2][s];
-        b[1][s] = d[1][s] + d[2][s];
-        b[2][s] = d[2][s] - d[1][s];
-        b[3][s] = d[1][s] - d[3][s];
-    }
-    long plane = (long)channels * tiles;
-    __global float *dst = v + v_off + (long)c * tiles + p;
-    for (int r = 0; r < 4; r++) { /* (B^T d) B */
-        dst[(r * 4 + 0) * plane] = b[r][0] - b[r][2];
-        dst[(r * 4 + 1) * plane] = b[r][1] + b[r][2];
-        dst[(r * 4 + 2) * plane] = b[r][2] - b[r][1];
-        dst[(r * 4 + 3) * plane] = b[r][1] - b[r][3];
+        t0 = t2;
+        t1 = t3;
     }
 }
 
 /* One work-item per (output channel k, input channel c): U = G g G^T, laid
  * out [16][k][c]. With flip, g is the layer's w[c][k] turned by 180
  * degrees: the input gradient is then the forward convolution of dY. */
-__kernel void winograd_weights(__global const float *w, __global float *u, int outs, int ins,
-                               int flip) {
+__kernel void winograd_weights(__global const float *w, __global float *u, int plane, int outs,
+                               int ins, int flip) {
     int i = get_global_id(0);
     if (i >= outs * ins) return;
     int c = i % ins, k = i / ins;
@@ -55,7 +71,6 @@ __kernel void winograd_weights(__global const float *w, __global float *u, int o
         t[2][b] = 0.5f * (g[0][b] - g[1][b] + g[2][b]);
         t[3][b] = g[2][b];
     }
-    long plane = (long)outs * ins;
     __global float *dst = u + i;
     for (int r = 0; r < 4; r++) { /* (G g) G^T */
         dst[(r * 4 + 0) * plane] = t[r][0];
@@ -65,33 +80,43 @@ __kernel void winograd_weights(__global const float *w, __global float *u, int o
     }
 }
 
-/* One work-item per (output channel, tile): Y = A^T m A, written (or added)
- * where the 2x2 tile lies inside the output. */
-__kernel void winograd_output(__global const float *m, uint m_off, __global float *y, uint y_off,
-                              int total, int tiles, int tiles_h, int tiles_w, int2 size,
-                              int accumulate) {
+/* One work-item per (image, output channel, row of tiles): Y = A^T m A for
+ * each tile of the row, written (or added) where the 2x2 tile lies inside
+ * the output. rows = images * channels * tiles_h. */
+__kernel void winograd_output(__global const float *m, uint m_off, int plane, __global float *y,
+                              uint y_off, int rows, int channels, int tiles, int tiles_h, int tiles_w,
+                              int2 size, int accumulate) {
     int i = get_global_id(0);
-    if (i >= total) return;
-    int p = i % tiles, k = i / tiles, channels = total / tiles;
-    int t = p % (tiles_h * tiles_w), n = p / (tiles_h * tiles_w);
-    int h0 = 2 * (t / tiles_w), w0 = 2 * (t % tiles_w);
-    long plane = (long)channels * tiles;
-    __global const float *src = m + m_off + (long)k * tiles + p;
-    float a[2][4];
-    for (int s = 0; s < 4; s++) { /* A^T m */
-        float m0 = src[(0 * 4 + s) * plane], m1 = src[(1 * 4 + s) * plane],
-              m2 = src[(2 * 4 + s) * plane], m3 = src[(3 * 4 + s) * plane];
-        a[0][s] = m0 + m1 + m2;
-        a[1][s] = m1 - m2 - m3;
-    }
+    if (i >= rows) return;
+    int tr = i % tiles_h, k = i / tiles_h % channels, n = i / tiles_h / channels;
+    __global const float *src = m + m_off + (long)k * tiles + ((long)n * tiles_h + tr) * tiles_w;
     __global float *dst = y + y_off + ((long)n * channels + k) * size.x * size.y;
-    for (int r = 0; r < 2; r++) {
-        int h = h0 + r;
-        if (h >= size.x) break;
-        float out[2] = {a[r][0] + a[r][1] + a[r][2], a[r][1] - a[r][2] - a[r][3]};
-        for (int s = 0; s < 2 && w0 + s < size.y; s++) {
-            __global float *o = dst + h * size.y + w0 + s;
-            *o = accumulate ? *o + out[s] : out[s];
+    int h0 = 2 * tr;
+    bool second_row = h0 + 1 < size.x;
+    for (int tc = 0; tc < tiles_w; tc++) {
+        float4 mm[4]; /* mm[r].s = m[r][s] */
+        for (int r = 0; r < 4; r++)
+            mm[r] = (float4)(src[(r * 4 + 0) * plane + tc], src[(r * 4 + 1) * plane + tc],
+                             src[(r * 4 + 2) * plane + tc], src[(r * 4 + 3) * plane + tc]);
+        float4 a0 = mm[0] + mm[1] + mm[2], a1 = mm[1] - mm[2] - mm[3]; /* A^T m */
+        float2 out0 = (float2)(a0.s0 + a0.s1 + a0.s2, a0.s1 - a0.s2 - a0.s3);
+        float2 out1 = (float2)(a1.s0 + a1.s1 + a1.s2, a1.s1 - a1.s2 - a1.s3);
+        int w0 = 2 * tc;
+        bool second_col = w0 + 1 < size.y;
+        __global float *o = dst + h0 * size.y + w0;
+        if (accumulate) {
+            out0.s0 += o[0];
+            if (second_col) out0.s1 += o[1];
+            if (second_row) {
+                out1.s0 += o[size.y];
+                if (second_col) out1.s1 += o[size.y + 1];
+            }
+        }
+        o[0] = out0.s0;
+        if (second_col) o[1] = out0.s1;
+        if (second_row) {
+            o[size.y] = out1.s0;
+            if (second_col) o[size.y + 1] = out1.s1;
         }
     }
 }

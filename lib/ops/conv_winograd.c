@@ -44,59 +44,78 @@ static bool applies(const nncl_node *node, conv_direction dir) {
     return true;
 }
 
+/* Floats between the 16 planes of a transformed array holding n each:
+ * rounded up to 4 KiB, plus 512 bytes (so GEMM operands stay at offsets
+ * any device's base-address alignment accepts). Planes a multiple of 4 KiB
+ * apart fall into the same cache sets, and the transforms' 16 streams of
+ * stores (or loads) then evict each other: 3x slower on PoCL at 2 MiB. */
+static size_t plane_floats(size_t n) {
+    return (n + 1023) / 1024 * 1024 + 128;
+}
+
 static size_t weights_floats(const winograd_job *j) {
-    return 16 * j->ins * j->outs;
+    return 16 * plane_floats(j->ins * j->outs);
+}
+
+/* Transformed input and products for nb images. */
+static size_t chunk_floats(const winograd_job *j, size_t nb) {
+    size_t tiles = nb * j->tiles_h * j->tiles_w;
+    return 16 * (plane_floats(j->ins * tiles) + plane_floats(j->outs * tiles));
 }
 
 static size_t chunk_of(const winograd_job *j) {
-    size_t per_image = 16 * (j->ins + j->outs) * j->tiles_h * j->tiles_w * sizeof(float);
-    size_t room = NNCL_CONV_WORKSPACE_LIMIT - weights_floats(j) * sizeof(float);
-    size_t chunk = room > per_image ? room / per_image : 1;
-    return chunk < j->batch ? chunk : j->batch;
+    size_t room = NNCL_CONV_WORKSPACE_LIMIT / sizeof(float) - weights_floats(j), chunk = 1;
+    while (chunk < j->batch && chunk_floats(j, chunk + 1) <= room)
+        chunk++;
+    return chunk;
 }
 
 static size_t workspace(const nncl_node *node, conv_direction dir) {
     winograd_job j = job_of(node, dir);
-    return (weights_floats(&j) + 16 * (j.ins + j.outs) * j.tiles_h * j.tiles_w * chunk_of(&j)) *
-           sizeof(float);
+    return (weights_floats(&j) + chunk_floats(&j, chunk_of(&j))) * sizeof(float);
 }
 
 static nncl_status run_chunk(nncl_graph *g, const winograd_job *j, cl_mem src, cl_mem dst,
                              bool accumulate, size_t first, size_t nb) {
     size_t tiles = nb * j->tiles_h * j->tiles_w;
-    size_t v_off = weights_floats(j), m_off = v_off + 16 * j->ins * tiles;
+    size_t u_plane = plane_floats(j->outs * j->ins), v_plane = plane_floats(j->ins * tiles),
+           m_plane = plane_floats(j->outs * tiles);
+    size_t v_off = weights_floats(j), m_off = v_off + 16 * v_plane;
     cl_uint src_off = (cl_uint)(first * j->ins * (size_t)(j->src_size.s[0] * j->src_size.s[1]));
     cl_uint dst_off = (cl_uint)(first * j->outs * (size_t)(j->dst_size.s[0] * j->dst_size.s[1]));
-    cl_int total = (cl_int)(j->ins * tiles), ct = (cl_int)tiles, th = (cl_int)j->tiles_h,
-           tw = (cl_int)j->tiles_w, acc = accumulate;
+    cl_int rows = (cl_int)(nb * j->ins * j->tiles_h), ins = (cl_int)j->ins, ct = (cl_int)tiles,
+           th = (cl_int)j->tiles_h, tw = (cl_int)j->tiles_w, acc = accumulate, vp = (cl_int)v_plane,
+           mp = (cl_int)m_plane;
     cl_mem ws = g->workspace;
     cl_uint v_arg = (cl_uint)v_off, m_arg = (cl_uint)m_off;
     nncl_status st =
-        nncl_launch(g->ctx, "winograd_input", (size_t)total,
+        nncl_launch(g->ctx, "winograd_input", (size_t)rows,
                     NNCL_ARGS(NNCL_ARG(src), NNCL_ARG(src_off), NNCL_ARG(ws), NNCL_ARG(v_arg),
-                              NNCL_ARG(total), NNCL_ARG(ct), NNCL_ARG(th), NNCL_ARG(tw),
-                              NNCL_ARG(j->src_size), NNCL_ARG(j->pad)));
+                              NNCL_ARG(vp), NNCL_ARG(rows), NNCL_ARG(ins), NNCL_ARG(ct),
+                              NNCL_ARG(th), NNCL_ARG(tw), NNCL_ARG(j->src_size), NNCL_ARG(j->pad)));
     /* M[xi] [outs x tiles] = U[xi] [outs x ins] * V[xi] [ins x tiles] */
     for (size_t xi = 0; xi < 16 && st == NNCL_OK; xi++)
-        st = nncl_gemm(g->ctx, false, false, j->outs, tiles, j->ins, 1.0f, ws,
-                       xi * j->outs * j->ins, j->ins, ws, v_off + xi * j->ins * tiles, tiles, 0.0f,
-                       ws, m_off + xi * j->outs * tiles, tiles);
-    total = (cl_int)(j->outs * tiles);
+        st = nncl_gemm(g->ctx, false, false, j->outs, tiles, j->ins, 1.0f, ws, xi * u_plane, j->ins,
+                       ws, v_off + xi * v_plane, tiles, 0.0f, ws, m_off + xi * m_plane, tiles);
+    rows = (cl_int)(nb * j->outs * j->tiles_h);
+    cl_int outs = (cl_int)j->outs;
     if (st == NNCL_OK)
-        st = nncl_launch(g->ctx, "winograd_output", (size_t)total,
-                         NNCL_ARGS(NNCL_ARG(ws), NNCL_ARG(m_arg), NNCL_ARG(dst), NNCL_ARG(dst_off),
-                                   NNCL_ARG(total), NNCL_ARG(ct), NNCL_ARG(th), NNCL_ARG(tw),
-                                   NNCL_ARG(j->dst_size), NNCL_ARG(acc)));
+        st = nncl_launch(g->ctx, "winograd_output", (size_t)rows,
+                         NNCL_ARGS(NNCL_ARG(ws), NNCL_ARG(m_arg), NNCL_ARG(mp), NNCL_ARG(dst),
+                                   NNCL_ARG(dst_off), NNCL_ARG(rows), NNCL_ARG(outs), NNCL_ARG(ct),
+                                   NNCL_ARG(th), NNCL_ARG(tw), NNCL_ARG(j->dst_size),
+                                   NNCL_ARG(acc)));
     return st;
 }
 
 static nncl_status run(nncl_graph *g, const nncl_node *node, conv_direction dir,
                        const conv_buffers *b) {
     winograd_job j = job_of(node, dir);
-    cl_int outs = (cl_int)j.outs, ins = (cl_int)j.ins, flip = j.flip;
+    cl_int outs = (cl_int)j.outs, ins = (cl_int)j.ins, flip = j.flip,
+           plane = (cl_int)plane_floats(j.outs * j.ins);
     nncl_status st = nncl_launch(g->ctx, "winograd_weights", j.outs * j.ins,
-                                 NNCL_ARGS(NNCL_ARG(b->w), NNCL_ARG(g->workspace), NNCL_ARG(outs),
-                                           NNCL_ARG(ins), NNCL_ARG(flip)));
+                                 NNCL_ARGS(NNCL_ARG(b->w), NNCL_ARG(g->workspace), NNCL_ARG(plane),
+                                           NNCL_ARG(outs), NNCL_ARG(ins), NNCL_ARG(flip)));
     cl_mem src = j.flip ? b->y : b->x, dst = j.flip ? b->x : b->y;
     size_t chunk = chunk_of(&j);
     for (size_t first = 0; first < j.batch && st == NNCL_OK; first += chunk)
