@@ -79,52 +79,60 @@ __kernel void max_pool_backward(__global const float *dy, __global const int *ar
 }
 
 /* Max pooling forward when the windows tile the input exactly: one
- * work-item per output, no bounds checks, so neighbouring work-items run
- * as vector lanes. NaN wins, as in PyTorch. */
+ * work-item per output row (plane, depth, row), walking its columns with no
+ * bounds checks (index arithmetic per element cost more than the pooling).
+ * NaN wins, as in PyTorch. */
 __kernel void max_pool_forward_tiled(__global const float *x, __global float *y,
-                                     __global int *argmax, int total, int4 in, int4 out, int4 k) {
-    int o = get_global_id(0);
-    if (o >= total) return;
-    int ow = o % out.z, oh = (o / out.z) % out.y, od = (o / (out.z * out.y)) % out.x;
-    long plane = o / (out.x * out.y * out.z);
+                                     __global int *argmax, int rows, int4 in, int4 out, int4 k) {
+    int r = get_global_id(0);
+    if (r >= rows) return;
+    int oh = r % out.y, od = r / out.y % out.x;
+    long plane = r / out.y / out.x;
     __global const float *xp = x + plane * in.x * in.y * in.z;
-    int best_at = (od * k.x * in.y + oh * k.y) * in.z + ow * k.z;
-    float best = xp[best_at];
-    for (int kd = 0; kd < k.x; kd++)
-        for (int kh = 0; kh < k.y; kh++) {
-            int row = ((od * k.x + kd) * in.y + oh * k.y + kh) * in.z + ow * k.z;
-            for (int kw = 0; kw < k.z; kw++) {
-                float v = xp[row + kw];
-                bool take = v > best || isnan(v);
-                best = take ? v : best;
-                best_at = take ? row + kw : best_at;
+    int top = (od * k.x * in.y + oh * k.y) * in.z; /* the windows' first row */
+    for (int ow = 0; ow < out.z; ow++) {
+        int left = top + ow * k.z, best_at = left;
+        float best = xp[left];
+        for (int kd = 0; kd < k.x; kd++)
+            for (int kh = 0; kh < k.y; kh++) {
+                int row = left + (kd * in.y + kh) * in.z;
+                for (int kw = 0; kw < k.z; kw++) {
+                    float v = xp[row + kw];
+                    bool take = v > best || isnan(v);
+                    best = take ? v : best;
+                    best_at = take ? row + kw : best_at;
+                }
             }
-        }
-    y[o] = best;
-    argmax[o] = best_at;
+        y[(long)r * out.z + ow] = best;
+        argmax[(long)r * out.z + ow] = best_at;
+    }
 }
 
 /* Max pooling backward when the windows tile the input exactly (stride =
  * kernel, no padding or dilation, sizes divisible): each input element lies
- * in exactly one window, so each window writes its own elements. */
+ * in exactly one window, so each window writes its own elements. One
+ * work-item per output row, as forward. */
 __kernel void max_pool_backward_tiled(__global const float *dy, __global const int *argmax,
-                                      __global float *dx, int total, int4 in, int4 out, int4 k,
+                                      __global float *dx, int rows, int4 in, int4 out, int4 k,
                                       int accumulate) {
-    int o = get_global_id(0);
-    if (o >= total) return;
-    int ow = o % out.z, oh = (o / out.z) % out.y, od = (o / (out.z * out.y)) % out.x;
-    long plane = o / (out.x * out.y * out.z);
+    int r = get_global_id(0);
+    if (r >= rows) return;
+    int oh = r % out.y, od = r / out.y % out.x;
+    long plane = r / out.y / out.x;
     __global float *dxp = dx + plane * in.x * in.y * in.z;
-    int best = argmax[o];
-    float g = dy[o];
-    for (int kd = 0; kd < k.x; kd++)
-        for (int kh = 0; kh < k.y; kh++) {
-            int row = ((od * k.x + kd) * in.y + oh * k.y + kh) * in.z + ow * k.z;
-            for (int kw = 0; kw < k.z; kw++) {
-                float v = row + kw == best ? g : 0.0f;
-                dxp[row + kw] = accumulate ? dxp[row + kw] + v : v;
+    int top = (od * k.x * in.y + oh * k.y) * in.z;
+    for (int ow = 0; ow < out.z; ow++) {
+        int left = top + ow * k.z, best = argmax[(long)r * out.z + ow];
+        float g = dy[(long)r * out.z + ow];
+        for (int kd = 0; kd < k.x; kd++)
+            for (int kh = 0; kh < k.y; kh++) {
+                int row = left + (kd * in.y + kh) * in.z;
+                for (int kw = 0; kw < k.z; kw++) {
+                    float v = row + kw == best ? g : 0.0f;
+                    dxp[row + kw] = accumulate ? dxp[row + kw] + v : v;
+                }
             }
-        }
+    }
 }
 
 /* Start of the window along one dim, its end clipped to the padded input

@@ -62,6 +62,7 @@ static void ref_pool_case(const double *const *x, const double *const *params,
 static const pool_case pool_cases[] = {
     /* 1D */
     {MAX, {.kernel = {3}, .stride = {2}}, NNCL_SHAPE(2, 3, 12)},
+    {MAX, {.kernel = {2}}, NNCL_SHAPE(2, 3, 12)}, /* windows tile the input */
     {MAX,
      {.kernel = {3}, .stride = {2}, .padding = {1}, .dilation = {2}, .ceil_mode = true},
      NNCL_SHAPE(1, 2, 10)},
@@ -71,6 +72,7 @@ static const pool_case pool_cases[] = {
      NNCL_SHAPE(1, 3, 8)},
     /* 2D */
     {MAX, {.kernel = {2, 2}}, NNCL_SHAPE(2, 3, 8, 6)},
+    {MAX, {.kernel = {2, 3}}, NNCL_SHAPE(2, 2, 4, 9)},
     {MAX, {.kernel = {3, 3}, .stride = {2, 2}, .padding = {1, 1}}, NNCL_SHAPE(1, 2, 7, 9)},
     {MAX,
      {.kernel = {3, 2},

@@ -108,17 +108,16 @@ static nncl_status pool_forward(nncl_graph *g, nncl_node *node) {
             stride = nncl_int4(w->stride), pad = nncl_int4(w->pad_begin),
             pad_end = nncl_int4(w->pad_end), dil = nncl_int4(w->dilation);
     cl_mem x = node->inputs[0]->out;
+    cl_int rows = total / out.s[2]; /* output rows of out.z columns */
     if (is_max(node->op) && tiles(w))
-        return nncl_launch(g->ctx, "max_pool_forward_tiled", (size_t)total,
+        return nncl_launch(g->ctx, "max_pool_forward_tiled", (size_t)rows,
                            NNCL_ARGS(NNCL_ARG(x), NNCL_ARG(node->out), NNCL_ARG(node->aux[0]),
-                                     NNCL_ARG(total), NNCL_ARG(in), NNCL_ARG(out), NNCL_ARG(k)));
-    if (is_max(node->op)) {
-        cl_int rows = total / out.s[2]; /* output rows of out.z columns */
+                                     NNCL_ARG(rows), NNCL_ARG(in), NNCL_ARG(out), NNCL_ARG(k)));
+    if (is_max(node->op))
         return nncl_launch(g->ctx, "max_pool_forward", (size_t)rows,
                            NNCL_ARGS(NNCL_ARG(x), NNCL_ARG(node->out), NNCL_ARG(node->aux[0]),
                                      NNCL_ARG(rows), NNCL_ARG(in), NNCL_ARG(out), NNCL_ARG(k),
                                      NNCL_ARG(stride), NNCL_ARG(pad), NNCL_ARG(dil)));
-    }
     cl_int exclude = node->attrs.pool.exclude_pad;
     return nncl_launch(g->ctx, "avg_pool_forward", (size_t)total,
                        NNCL_ARGS(NNCL_ARG(x), NNCL_ARG(node->out), NNCL_ARG(total), NNCL_ARG(in),
@@ -134,11 +133,11 @@ static nncl_status pool_backward(nncl_graph *g, nncl_node *node) {
             stride = nncl_int4(w->stride), pad = nncl_int4(w->pad_begin),
             pad_end = nncl_int4(w->pad_end), dil = nncl_int4(w->dilation);
     if (is_max(node->op) && tiles(w)) {
-        cl_int outputs = (cl_int)nncl_shape_numel(node->shape);
-        return nncl_launch(g->ctx, "max_pool_backward_tiled", (size_t)outputs,
+        cl_int rows = (cl_int)nncl_shape_numel(node->shape) / out.s[2];
+        return nncl_launch(g->ctx, "max_pool_backward_tiled", (size_t)rows,
                            NNCL_ARGS(NNCL_ARG(node->grad), NNCL_ARG(node->aux[0]),
-                                     NNCL_ARG(x->grad), NNCL_ARG(outputs), NNCL_ARG(in),
-                                     NNCL_ARG(out), NNCL_ARG(k), NNCL_ARG(acc)));
+                                     NNCL_ARG(x->grad), NNCL_ARG(rows), NNCL_ARG(in), NNCL_ARG(out),
+                                     NNCL_ARG(k), NNCL_ARG(acc)));
     }
     if (is_max(node->op))
         return nncl_launch(g->ctx, "max_pool_backward", (size_t)total,
