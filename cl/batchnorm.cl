@@ -8,36 +8,65 @@
 #define NNCL_REDUCE_WG 64
 #endif
 
-/* Sum over the channel's N * inner elements of f(x) = (x - shift)^power,
- * power 1 or 2, reduced across the work-group. */
-float channel_reduce(__global const float *x, int batch, int channels, int inner, int c,
-                     float shift, int power, __local float *scratch) {
-    int lid = get_local_id(0), lsize = NNCL_REDUCE_WG;
-    float s = 0.0f;
-    /* Wide planes: each item walks rows; narrow ones: the flattened index. */
-    if (inner >= lsize) {
-        for (int n = 0; n < batch; n++) {
-            __global const float *row = x + ((long)n * channels + c) * inner;
-            for (int j = lid; j < inner; j += lsize) {
-                float v = row[j] - shift;
-                s += power == 2 ? v * v : v;
-            }
-        }
-    } else {
-        for (int i = lid; i < batch * inner; i += lsize) {
-            float v = x[((long)(i / inner) * channels + c) * inner + i % inner] - shift;
-            s += power == 2 ? v * v : v;
-        }
-    }
+/* A channel's batch * inner values in units of contiguous values: row n,
+ * part p of `parts`, each part `seg` long (a multiple of 8). Parts are cut
+ * so a small batch still gives every work-item of the group a unit, and
+ * each work-item reads contiguous memory with vector loads: PoCL runs a
+ * group's items one after another, so an item striding across a row by
+ * the group size reads at a fraction of the speed. */
+typedef struct bn_units {
+    int count, parts, seg;
+} bn_units;
+
+bn_units bn_units_of(int batch, int inner) {
+    bn_units u;
+    int parts = max(1, NNCL_REDUCE_WG / batch);
+    u.seg = ((inner + parts - 1) / parts + 7) / 8 * 8;
+    u.parts = (inner + u.seg - 1) / u.seg;
+    u.count = batch * u.parts;
+    return u;
+}
+
+float sum8(float8 v) {
+    float4 h = v.lo + v.hi;
+    return h.x + h.y + h.z + h.w;
+}
+
+/* Fixed-order tree sum of one value per work-item. */
+float group_sum(float s, __local float *scratch) {
+    int lid = get_local_id(0);
     scratch[lid] = s;
     barrier(CLK_LOCAL_MEM_FENCE);
-    for (int step = lsize / 2; step > 0; step /= 2) {
+    for (int step = NNCL_REDUCE_WG / 2; step > 0; step /= 2) {
         if (lid < step) scratch[lid] += scratch[lid + step];
         barrier(CLK_LOCAL_MEM_FENCE);
     }
     float total = scratch[0];
     barrier(CLK_LOCAL_MEM_FENCE);
     return total;
+}
+
+/* Sum over the channel's N * inner elements of f(x) = (x - shift)^power,
+ * power 1 or 2, reduced across the work-group. */
+float channel_reduce(__global const float *x, int batch, int channels, int inner, int c,
+                     float shift, int power, __local float *scratch) {
+    bn_units units = bn_units_of(batch, inner);
+    float8 acc = 0.0f;
+    float s = 0.0f;
+    for (int u = get_local_id(0); u < units.count; u += NNCL_REDUCE_WG) {
+        int n = u / units.parts, j = u % units.parts * units.seg;
+        int end = min(inner, j + units.seg);
+        __global const float *row = x + ((long)n * channels + c) * inner;
+        for (; j + 8 <= end; j += 8) {
+            float8 v = vload8(0, row + j) - shift;
+            acc += power == 2 ? v * v : v;
+        }
+        for (; j < end; j++) {
+            float v = row[j] - shift;
+            s += power == 2 ? v * v : v;
+        }
+    }
+    return group_sum(s + sum8(acc), scratch);
 }
 
 /* Batch mean and 1/sqrt(var + eps), and the running-statistics update
@@ -93,34 +122,34 @@ __kernel __attribute__((reqd_work_group_size(NNCL_REDUCE_WG, 1, 1))) void
 bn_backward_sums(__global const float *dy, __global const float *x, __global const float *mean,
                  __global const float *invstd, __global float *sums, __global float *dgamma,
                  __global float *dbeta, int batch, int channels, int inner, int learn) {
-    __local float scratch[2 * NNCL_REDUCE_WG];
-    int c = get_group_id(0), lid = get_local_id(0), lsize = NNCL_REDUCE_WG;
-    float s1 = 0.0f, s2 = 0.0f, m = mean[c], is = invstd[c];
-    bool rows = inner >= lsize; /* as in channel_reduce */
-    for (int n = 0; n < (rows ? batch : 1); n++)
-        for (int i = lid; i < (rows ? inner : batch * inner); i += lsize) {
-            long at = rows ? ((long)n * channels + c) * inner + i
-                           : ((long)(i / inner) * channels + c) * inner + i % inner;
-            float g = dy[at];
+    __local float scratch[NNCL_REDUCE_WG];
+    int c = get_group_id(0);
+    float m = mean[c], is = invstd[c], s1 = 0.0f, s2 = 0.0f;
+    float8 acc1 = 0.0f, acc2 = 0.0f;
+    bn_units units = bn_units_of(batch, inner);
+    for (int u = get_local_id(0); u < units.count; u += NNCL_REDUCE_WG) {
+        int n = u / units.parts, j = u % units.parts * units.seg;
+        int end = min(inner, j + units.seg);
+        long at = ((long)n * channels + c) * inner;
+        for (; j + 8 <= end; j += 8) {
+            float8 g = vload8(0, dy + at + j);
+            acc1 += g;
+            acc2 += g * (vload8(0, x + at + j) - m) * is;
+        }
+        for (; j < end; j++) {
+            float g = dy[at + j];
             s1 += g;
-            s2 += g * (x[at] - m) * is;
+            s2 += g * (x[at + j] - m) * is;
         }
-    scratch[lid] = s1;
-    scratch[lsize + lid] = s2;
-    barrier(CLK_LOCAL_MEM_FENCE);
-    for (int step = lsize / 2; step > 0; step /= 2) {
-        if (lid < step) {
-            scratch[lid] += scratch[lid + step];
-            scratch[lsize + lid] += scratch[lsize + lid + step];
-        }
-        barrier(CLK_LOCAL_MEM_FENCE);
     }
-    if (lid == 0) {
-        sums[2 * c] = scratch[0];
-        sums[2 * c + 1] = scratch[lsize];
+    s1 = group_sum(s1 + sum8(acc1), scratch);
+    s2 = group_sum(s2 + sum8(acc2), scratch);
+    if (get_local_id(0) == 0) {
+        sums[2 * c] = s1;
+        sums[2 * c + 1] = s2;
         if (learn) {
-            dbeta[c] += scratch[0];
-            dgamma[c] += scratch[lsize];
+            dbeta[c] += s1;
+            dgamma[c] += s2;
         }
     }
 }

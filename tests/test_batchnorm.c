@@ -35,6 +35,8 @@ static void ref_bn_case(const double *const *x, const double *const *params, con
 static const bn_case bn_cases[] = {
     {.x = NNCL_SHAPE(6, 4), .eval = false},
     {.x = NNCL_SHAPE(3, 3, 7), .eval = false},
+    {.x = NNCL_SHAPE(130, 2, 9), .eval = false}, /* more rows than a work-group has items */
+    {.x = NNCL_SHAPE(3, 2, 100), .eval = false}, /* rows split into parts */
     {{.eps = 1e-3f}, NNCL_SHAPE(2, 5, 4, 3), false},
     {{.no_affine = true}, NNCL_SHAPE(2, 3, 3, 5), false},
     {.x = NNCL_SHAPE(2, 2, 3, 3, 2), .eval = false},
