@@ -1,8 +1,9 @@
 /* Convolution by im2col + GEMM, for any layer: images go through in chunks,
- * one im2col per chunk and one GEMM per group (CLBlast) producing
- * channel-major results, then one permutation into NCHW. The weight
- * gradient is a GEMM against the same values laid out as rows (im2row);
- * the input gradient a GEMM into columns that col2im folds back. */
+ * the input unfolded once per chunk (as columns or rows, whichever the
+ * GEMM path reads best) and one GEMM per group producing channel-major
+ * results, then one permutation into NCHW. The weight gradient is a GEMM
+ * against the unfolded input; the input gradient a GEMM into columns that
+ * col2im folds back. */
 #include "conv.h"
 
 /* Images per pass, so columns + channel-major outputs fit the limit. */
@@ -68,31 +69,51 @@ static size_t workspace(const nncl_node *node, conv_direction dir) {
     return (cols_floats(&d, nb) + d.c_out * nb * d.spatial_out) * sizeof(float);
 }
 
+/* Whether the unfolded input is laid out as rows [cols x C_in * K] (im2row)
+ * rather than columns [C_in * K x cols] (im2col). The packed GEMM reads one
+ * operand along k as it lies and packs the other, so for the forward
+ * product it gets rows (k contiguous) and packs only the weights; CLBlast
+ * copies transposed operands first (half speed on CPUs), so it gets
+ * columns. The weight gradient takes rows on both paths: with columns the
+ * packed GEMM would pack only dY, but im2col then costs what that saves. */
+static bool unfold_as_rows(const nncl_graph *g, conv_direction dir) {
+    return dir == CONV_BACKWARD_WEIGHTS || g->ctx->gemm_packed;
+}
+
+static nncl_status unfold(nncl_graph *g, const nncl_window *w, const conv_dims *d, cl_mem x,
+                          size_t first, size_t nb, bool as_rows) {
+    return as_rows ? launch_im2row(g, w, d, x, first, nb) : launch_im2col(g, w, d, x, first, nb);
+}
+
 static nncl_status run_chunk(nncl_graph *g, const nncl_node *node, conv_direction dir,
                              const conv_buffers *b, const conv_dims *d, size_t first, size_t nb) {
     const nncl_window *win = &node->attrs.conv.win;
     size_t cols = nb * d->spatial_out, outs = cols_floats(d, nb); /* channel-major block */
     size_t y_off = first * d->c_out * d->spatial_out;
+    bool rows = unfold_as_rows(g, dir);
+    /* Group gr's part of the unfolded input: at gr * kg within each row, or
+     * from row gr * kg of the columns. */
+    size_t u_ld = rows ? d->c_in * d->kvol : cols, u_group = rows ? d->kg : d->kg * cols;
     nncl_status st = NNCL_OK;
     if (dir == CONV_FORWARD) {
-        st = launch_im2col(g, win, d, b->x, first, nb);
+        /* Y_g [cg_out x cols] = W_g [cg_out x kg] * unfolded_g [kg x cols] */
+        st = unfold(g, win, d, b->x, first, nb, rows);
         for (size_t gr = 0; gr < d->groups && st == NNCL_OK; gr++)
-            st = nncl_gemm(g->ctx, false, false, d->cg_out, cols, d->kg, 1.0f, b->w,
-                           gr * d->cg_out * d->kg, d->kg, g->workspace, gr * d->kg * cols, cols,
-                           0.0f, g->workspace, outs + gr * d->cg_out * cols, cols);
+            st = nncl_gemm(g->ctx, false, rows, d->cg_out, cols, d->kg, 1.0f, b->w,
+                           gr * d->cg_out * d->kg, d->kg, g->workspace, gr * u_group, u_ld, 0.0f,
+                           g->workspace, outs + gr * d->cg_out * cols, cols);
         return st == NNCL_OK ? nncl_swap_outer(g, g->workspace, outs, b->y, y_off, d->c_out, nb,
                                                d->spatial_out)
                              : st;
     }
     st = nncl_swap_outer(g, b->y, y_off, g->workspace, outs, nb, d->c_out, d->spatial_out);
     if (dir == CONV_BACKWARD_WEIGHTS) {
-        /* dW_g += dY_g [cg_out x cols] * rows_g [cols x kg], rows_g the group's
-         * columns of the im2row matrix [cols x C_in * K]. */
-        if (st == NNCL_OK) st = launch_im2row(g, win, d, b->x, first, nb);
+        /* dW_g [cg_out x kg] += dY_g [cg_out x cols] * unfolded_g^T [cols x kg] */
+        if (st == NNCL_OK) st = unfold(g, win, d, b->x, first, nb, rows);
         for (size_t gr = 0; gr < d->groups && st == NNCL_OK; gr++)
-            st = nncl_gemm(g->ctx, false, false, d->cg_out, d->kg, cols, 1.0f, g->workspace,
-                           outs + gr * d->cg_out * cols, cols, g->workspace, gr * d->kg,
-                           d->c_in * d->kvol, 1.0f, b->w, gr * d->cg_out * d->kg, d->kg);
+            st = nncl_gemm(g->ctx, false, !rows, d->cg_out, d->kg, cols, 1.0f, g->workspace,
+                           outs + gr * d->cg_out * cols, cols, g->workspace, gr * u_group, u_ld,
+                           1.0f, b->w, gr * d->cg_out * d->kg, d->kg);
         return st;
     }
     /* columns_g = W_g^T [kg x cg_out] * dY_g [cg_out x cols], folded onto dX. */
