@@ -1,10 +1,11 @@
 /* Pooling: max and average (count_include_pad on and off, ceil mode,
  * dilation, asymmetric padding) and global pooling, in 1D, 2D and 3D,
  * forward against the host reference and backward against finite
- * differences; plus a hand-worked 2D max pool. */
+ * differences; plus a hand-worked 2D max pool and NaN and ties. */
 #include "harness.h"
 #include "ref/ref.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -63,6 +64,7 @@ static const pool_case pool_cases[] = {
     /* 1D */
     {MAX, {.kernel = {3}, .stride = {2}}, NNCL_SHAPE(2, 3, 12)},
     {MAX, {.kernel = {2}}, NNCL_SHAPE(2, 3, 12)}, /* windows tile the input */
+    {MAX, {.kernel = {2}}, NNCL_SHAPE(2, 3, 38)}, /* eight windows at a time, and the rest */
     {MAX,
      {.kernel = {3}, .stride = {2}, .padding = {1}, .dilation = {2}, .ceil_mode = true},
      NNCL_SHAPE(1, 2, 10)},
@@ -73,6 +75,7 @@ static const pool_case pool_cases[] = {
     /* 2D */
     {MAX, {.kernel = {2, 2}}, NNCL_SHAPE(2, 3, 8, 6)},
     {MAX, {.kernel = {2, 3}}, NNCL_SHAPE(2, 2, 4, 9)},
+    {MAX, {.kernel = {2, 2}}, NNCL_SHAPE(2, 3, 4, 18)},
     {MAX, {.kernel = {3, 3}, .stride = {2, 2}, .padding = {1, 1}}, NNCL_SHAPE(1, 2, 7, 9)},
     {MAX,
      {.kernel = {3, 2},
@@ -92,6 +95,7 @@ static const pool_case pool_cases[] = {
     {AVG, {.kernel = {2, 3}, .stride = {1, 2}, .pad_end = {1, 1}}, NNCL_SHAPE(1, 2, 5, 7)},
     /* 3D */
     {MAX, {.kernel = {2, 2, 2}}, NNCL_SHAPE(1, 2, 4, 6, 4)},
+    {MAX, {.kernel = {2, 2, 2}}, NNCL_SHAPE(1, 2, 2, 4, 20)},
     {MAX,
      {.kernel = {3, 3, 2}, .stride = {2, 2, 1}, .padding = {1, 1, 0}, .ceil_mode = true},
      NNCL_SHAPE(2, 1, 5, 5, 4)},
@@ -145,9 +149,59 @@ static void test_max_pool_hand_worked(void **state) {
     nncl_graph_destroy(g);
 }
 
+/* NaN wins a window and takes its gradient, as in PyTorch; ties go to the
+ * first element. Two rows of 20 (ten windows of 2x2 per row pair: eight
+ * handled together and two alone), NaN in both parts. */
+static void test_max_pool_nan_and_ties(void **state) {
+    (void)state;
+    float x[40];
+    for (int i = 0; i < 40; i++)
+        x[i] = (float)(i % 7);
+    x[5] = NAN;                        /* top row, window 2 */
+    x[21] = 9;                         /* bottom row, window 0: beats the top row */
+    x[38] = NAN;                       /* bottom row, window 9 (a window handled alone) */
+    x[12] = x[13] = x[32] = x[33] = 8; /* window 6: four equal, the first wins */
+    nncl_graph *g;
+    ASSERT_OK(nncl_graph_create(test_context(), NULL, &g));
+    nncl_node *in = nncl_input(g, "x", NNCL_SHAPE(1, 1, 2, 20));
+    ASSERT_OK(nncl_input_set_requires_grad(g, in, true));
+    nncl_node *y = nncl_max_pool(g, in, &(nncl_pool_params){.kernel = {2, 2}}, NULL);
+    ASSERT_OK(nncl_graph_set_input(g, in, x, sizeof x));
+    ASSERT_OK(nncl_graph_forward(g));
+    float out[10], dx[40], up[10];
+    ASSERT_OK(nncl_graph_read(g, y, out, sizeof out));
+    int want_at[10];
+    for (int w = 0; w < 10; w++) {
+        const int at[4] = {2 * w, 2 * w + 1, 20 + 2 * w, 21 + 2 * w};
+        int best = at[0];
+        for (int j = 1; j < 4; j++)
+            if (x[at[j]] > x[best] || isnan(x[at[j]])) best = at[j];
+        want_at[w] = best;
+        up[w] = (float)(w + 1);
+        if (isnan(x[best]))
+            assert_true(isnan(out[w]));
+        else
+            assert_true(out[w] == x[best]);
+    }
+    assert_int_equal(want_at[2], 5);
+    assert_int_equal(want_at[0], 21);
+    assert_int_equal(want_at[9], 38);
+    assert_int_equal(want_at[6], 12);
+    ASSERT_OK(nncl_graph_backward(g, y, up, sizeof up));
+    ASSERT_OK(nncl_graph_read_grad(g, in, dx, sizeof dx));
+    for (int i = 0; i < 40; i++) {
+        float want = 0.0f;
+        for (int w = 0; w < 10; w++)
+            if (want_at[w] == i) want = up[w];
+        if (dx[i] != want) fail_msg("dx[%d] = %g, expected %g", i, dx[i], want);
+    }
+    nncl_graph_destroy(g);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_max_pool_hand_worked),
+        cmocka_unit_test(test_max_pool_nan_and_ties),
         cmocka_unit_test(test_pool_against_reference),
     };
     return cmocka_run_group_tests(tests, NULL, test_context_teardown);
