@@ -46,30 +46,11 @@ float group_sum(float s, __local float *scratch) {
     return total;
 }
 
-/* Sum over the channel's N * inner elements of f(x) = (x - shift)^power,
- * power 1 or 2, reduced across the work-group. */
-float channel_reduce(__global const float *x, int batch, int channels, int inner, int c,
-                     float shift, int power, __local float *scratch) {
-    bn_units units = bn_units_of(batch, inner);
-    float8 acc = 0.0f;
-    float s = 0.0f;
-    for (int u = get_local_id(0); u < units.count; u += NNCL_REDUCE_WG) {
-        int n = u / units.parts, j = u % units.parts * units.seg;
-        int end = min(inner, j + units.seg);
-        __global const float *row = x + ((long)n * channels + c) * inner;
-        for (; j + 8 <= end; j += 8) {
-            float8 v = vload8(0, row + j) - shift;
-            acc += power == 2 ? v * v : v;
-        }
-        for (; j < end; j++) {
-            float v = row[j] - shift;
-            s += power == 2 ? v * v : v;
-        }
-    }
-    return group_sum(s + sum8(acc), scratch);
-}
-
-/* Batch mean and 1/sqrt(var + eps), and the running-statistics update
+/* Batch mean and 1/sqrt(var + eps) in one pass over x, from sums of
+ * x - K with K the channel's first value: var = (S2 - S1^2 / M) / M is
+ * exact in exact arithmetic for any K, and with K a sample of the data
+ * the cancellation stays small (the shifted-data algorithm; Chan, Golub &
+ * LeVeque 1983). Then the running-statistics update
  * running = (1 - momentum) * running + momentum * batch (unbiased variance). */
 __kernel __attribute__((reqd_work_group_size(NNCL_REDUCE_WG, 1, 1))) void
 bn_batch_stats(__global const float *x, __global float *mean, __global float *invstd,
@@ -77,10 +58,29 @@ bn_batch_stats(__global const float *x, __global float *mean, __global float *in
                int inner, float eps, float momentum) {
     __local float scratch[NNCL_REDUCE_WG];
     int c = get_group_id(0);
-    float count = (float)(batch * inner);
-    float m = channel_reduce(x, batch, channels, inner, c, 0.0f, 1, scratch) / count;
-    float var = channel_reduce(x, batch, channels, inner, c, m, 2, scratch) / count;
+    float shift = x[(long)c * inner], s1 = 0.0f, s2 = 0.0f;
+    float8 acc1 = 0.0f, acc2 = 0.0f;
+    bn_units units = bn_units_of(batch, inner);
+    for (int u = get_local_id(0); u < units.count; u += NNCL_REDUCE_WG) {
+        int n = u / units.parts, j = u % units.parts * units.seg;
+        int end = min(inner, j + units.seg);
+        __global const float *row = x + ((long)n * channels + c) * inner;
+        for (; j + 8 <= end; j += 8) {
+            float8 v = vload8(0, row + j) - shift;
+            acc1 += v;
+            acc2 += v * v;
+        }
+        for (; j < end; j++) {
+            float v = row[j] - shift;
+            s1 += v;
+            s2 += v * v;
+        }
+    }
+    s1 = group_sum(s1 + sum8(acc1), scratch);
+    s2 = group_sum(s2 + sum8(acc2), scratch);
     if (get_local_id(0) == 0) {
+        float count = (float)(batch * inner), d = s1 / count;
+        float m = shift + d, var = max(s2 / count - d * d, 0.0f);
         mean[c] = m;
         invstd[c] = rsqrt(var + eps);
         running_mean[c] = (1.0f - momentum) * running_mean[c] + momentum * m;

@@ -100,9 +100,36 @@ static void test_running_statistics(void **state) {
     nncl_graph_destroy(g);
 }
 
+/* Statistics stay accurate when the mean is far from zero (values near
+ * 1000, spread 0.3): one pass of plain sums of x and x^2 would lose the
+ * variance to cancellation. */
+static void test_statistics_far_from_zero(void **state) {
+    (void)state;
+    enum { N = 8, C = 2, INNER = 50, NUMEL = N * C * INNER };
+    double xd[NUMEL], y[NUMEL];
+    random_fill(xd, NUMEL, 77, 999.5, 1000.5);
+    float *xf = to_float(xd, NUMEL);
+    /* The inputs as the device sees them, rounded to float. */
+    for (int i = 0; i < NUMEL; i++)
+        xd[i] = xf[i];
+    nncl_graph *g;
+    ASSERT_OK(nncl_graph_create(test_context(), NULL, &g));
+    nncl_node *x = nncl_input(g, "x", NNCL_SHAPE(N, C, INNER));
+    nncl_node *out = nncl_batch_norm(g, x, &(nncl_batch_norm_params){.no_affine = true}, "bn");
+    ASSERT_OK(nncl_graph_set_input(g, x, xf, sizeof(float) * NUMEL));
+    ASSERT_OK(nncl_graph_forward(g));
+    float got[NUMEL];
+    ASSERT_OK(nncl_graph_read(g, out, got, sizeof got));
+    ref_batch_norm(xd, NULL, NULL, NULL, NULL, N, C, INNER, 1e-5, true, y, NULL, NULL);
+    assert_close("batch norm of values near 1000", got, y, NUMEL, 1e-3, 1e-3);
+    free(xf);
+    nncl_graph_destroy(g);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_batch_norm_against_reference),
+        cmocka_unit_test(test_statistics_far_from_zero),
         cmocka_unit_test(test_running_statistics),
     };
     return cmocka_run_group_tests(tests, NULL, test_context_teardown);
