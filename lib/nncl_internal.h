@@ -112,6 +112,9 @@ extern const cl_uint nncl_kernel_source_count;
  * context. */
 nncl_status nncl_kernel_get(nncl_context *ctx, const char *name, cl_kernel *out);
 nncl_status nncl_program_build(nncl_context *ctx);
+/* A hash of the kernel sources and build options: what was timed on this
+ * device is stale when it changes. */
+uint64_t nncl_kernels_fingerprint(const nncl_context *ctx);
 void nncl_program_release(nncl_context *ctx);
 
 /* ---- launching (launch.c) */

@@ -39,6 +39,13 @@ static uint64_t hash_str(uint64_t h, const char *s) {
     return fnv1a(h, s, strlen(s) + 1);
 }
 
+uint64_t nncl_kernels_fingerprint(const nncl_context *ctx) {
+    uint64_t h = hash_str(0xcbf29ce484222325ULL, ctx->build_options);
+    for (cl_uint f = 0; f < nncl_kernel_source_count; f++)
+        h = fnv1a(h, nncl_kernel_texts[f], nncl_kernel_lengths[f]);
+    return h;
+}
+
 static void cache_path(const nncl_context *ctx, char *buf, size_t size) {
     uint64_t key[2] = {0xcbf29ce484222325ULL, 0x84222325cbf29ce4ULL};
     for (int i = 0; i < 2; i++) {

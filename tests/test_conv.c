@@ -1,7 +1,8 @@
 /* Convolution: hand-worked 1D cases, the output-size rule over a table,
  * parameter counts, and forward/backward against the host reference and
  * finite differences over 1D, 2D and 3D shapes with stride, dilation,
- * groups, asymmetric and 'same' padding, batch 1 and > 1. */
+ * groups, asymmetric and 'same' padding, batch 1 and > 1; algorithm choices
+ * remembered in the cache directory. */
 #include "harness.h"
 #include "ref/ref.h"
 
@@ -263,11 +264,74 @@ static void test_he_initialisation(void **state) {
     free(w[1]);
 }
 
+/* Lines in the algorithm-choice file. */
+static int choice_lines(const char *path) {
+    FILE *f = fopen(path, "r");
+    if (!f) return 0;
+    int lines = 0, ch;
+    while ((ch = fgetc(f)) != EOF)
+        lines += ch == '\n';
+    fclose(f);
+    return lines;
+}
+
+/* One training pass of a 3x3 conv (several algorithms apply) on a context
+ * whose choices live in dir; returns the output's first value. */
+static float conv_pass(const char *dir) {
+    nncl_context *ctx;
+    ASSERT_OK(nncl_context_create(
+        &(nncl_context_options){.cache_dir = dir, .conv_algorithm = "auto"}, &ctx));
+    nncl_graph *g;
+    ASSERT_OK(nncl_graph_create(ctx, &(nncl_graph_options){.seed = 3}, &g));
+    nncl_node *x = nncl_input(g, "x", NNCL_SHAPE(2, 4, 8, 8));
+    ASSERT_OK(nncl_input_set_requires_grad(g, x, true));
+    nncl_node *y = nncl_conv(
+        g, x, &(nncl_conv_params){.out_channels = 6, .kernel = {3, 3}, .padding = {1, 1}}, "c");
+    float in[2 * 4 * 64], up[2 * 6 * 64], out[2 * 6 * 64];
+    for (int i = 0; i < 2 * 4 * 64; i++)
+        in[i] = (float)(i % 13) - 6.0f;
+    for (int i = 0; i < 2 * 6 * 64; i++)
+        up[i] = (float)(i % 5) - 2.0f;
+    ASSERT_OK(nncl_graph_set_input(g, x, in, sizeof in));
+    ASSERT_OK(nncl_graph_forward(g));
+    ASSERT_OK(nncl_graph_read(g, y, out, sizeof out));
+    ASSERT_OK(nncl_graph_backward(g, y, up, sizeof up));
+    nncl_graph_destroy(g);
+    nncl_context_destroy(ctx);
+    return out[0];
+}
+
+/* Choices are timed once per layer and direction and remembered; a
+ * context reading them times nothing, and choices made with other kernels
+ * (another fingerprint in the key) are timed again. */
+static void test_algorithm_choices_remembered(void **state) {
+    (void)state;
+    char dir[] = "/tmp/nncl-choice-test-XXXXXX", path[256], cmd[512];
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/conv-algorithms.txt", dir);
+    float first = conv_pass(dir);
+    assert_int_equal(choice_lines(path), 3); /* forward, backward-data, backward-weights */
+    assert_true(conv_pass(dir) == first);
+    assert_int_equal(choice_lines(path), 3);
+    /* The fingerprint is the fourth field of each key. */
+    snprintf(cmd, sizeof cmd, "sed -i 's/^\\([^|]*|[^|]*|[^|]*|\\)[0-9a-f]*|/\\10000|/' '%s'",
+             path);
+    assert_int_equal(system(cmd), 0);
+    conv_pass(dir);
+    assert_int_equal(choice_lines(path), 6);
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_hand_worked_1d),    cmocka_unit_test(test_vertical_edge_example),
-        cmocka_unit_test(test_output_size_rule),  cmocka_unit_test(test_conv_then_pool_size),
-        cmocka_unit_test(test_parameter_count),   cmocka_unit_test(test_conv_against_reference),
+        cmocka_unit_test(test_algorithm_choices_remembered),
+        cmocka_unit_test(test_hand_worked_1d),
+        cmocka_unit_test(test_vertical_edge_example),
+        cmocka_unit_test(test_output_size_rule),
+        cmocka_unit_test(test_conv_then_pool_size),
+        cmocka_unit_test(test_parameter_count),
+        cmocka_unit_test(test_conv_against_reference),
         cmocka_unit_test(test_he_initialisation),
     };
     return cmocka_run_group_tests(tests, NULL, test_context_teardown);

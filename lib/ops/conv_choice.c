@@ -53,23 +53,24 @@ size_t nncl_conv_workspace(const nncl_graph *g, const nncl_node *node) {
     return most;
 }
 
-/* "device|driver|gemm|shape|direction", spaces made underscores: the GEMM
- * path is part of what was timed. */
+/* "device|driver|gemm|kernels|shape|direction", spaces made underscores:
+ * the GEMM path and the kernels' fingerprint are part of what was timed. */
 static void choice_key(const nncl_graph *g, const nncl_node *node, conv_direction dir, char *key,
                        size_t size) {
     const nncl_window *w = &node->attrs.conv.win;
     conv_dims d = nncl_conv_dims(node);
-    snprintf(key, size,
-             "%s|%s|%s|n%zu,c%zu,k%zu,g%zu,in%lldx%lldx%lld,k%lldx%lldx%lld,s%lldx%lldx%lld,"
-             "p%lldx%lldx%lld,%lldx%lldx%lld,d%lldx%lldx%lld|%s",
-             g->ctx->info.name, g->ctx->info.driver_version,
-             g->ctx->gemm_packed ? "packed" : "clblast", d.batch, d.c_in, d.c_out, d.groups,
-             (long long)w->in[0], (long long)w->in[1], (long long)w->in[2], (long long)w->kernel[0],
-             (long long)w->kernel[1], (long long)w->kernel[2], (long long)w->stride[0],
-             (long long)w->stride[1], (long long)w->stride[2], (long long)w->pad_begin[0],
-             (long long)w->pad_begin[1], (long long)w->pad_begin[2], (long long)w->pad_end[0],
-             (long long)w->pad_end[1], (long long)w->pad_end[2], (long long)w->dilation[0],
-             (long long)w->dilation[1], (long long)w->dilation[2], direction_names[dir]);
+    snprintf(
+        key, size,
+        "%s|%s|%s|%016llx|n%zu,c%zu,k%zu,g%zu,in%lldx%lldx%lld,k%lldx%lldx%lld,s%lldx%lldx%lld,"
+        "p%lldx%lldx%lld,%lldx%lldx%lld,d%lldx%lldx%lld|%s",
+        g->ctx->info.name, g->ctx->info.driver_version, g->ctx->gemm_packed ? "packed" : "clblast",
+        (unsigned long long)nncl_kernels_fingerprint(g->ctx), d.batch, d.c_in, d.c_out, d.groups,
+        (long long)w->in[0], (long long)w->in[1], (long long)w->in[2], (long long)w->kernel[0],
+        (long long)w->kernel[1], (long long)w->kernel[2], (long long)w->stride[0],
+        (long long)w->stride[1], (long long)w->stride[2], (long long)w->pad_begin[0],
+        (long long)w->pad_begin[1], (long long)w->pad_begin[2], (long long)w->pad_end[0],
+        (long long)w->pad_end[1], (long long)w->pad_end[2], (long long)w->dilation[0],
+        (long long)w->dilation[1], (long long)w->dilation[2], direction_names[dir]);
     for (char *c = key; *c; c++)
         if (*c == ' ' || *c == '\n') *c = '_';
 }
