@@ -56,11 +56,11 @@ static inline void store_row(__global float *c, floatv lo, floatv hi, float alph
 }
 
 /* C = alpha A B + beta C (C not read when beta is 0) with A(i, kk) at
- * a[a_off + i * sam + kk * sak] and B packed; C(i, j) is c[c_off + i * ldc + j],
+ * a[a_off + i * sam + kk * sak] and B packed at packed + p_off; C(i, j) is c[c_off + i * ldc + j],
  * or c[c_off + j * ldc + i] with c_trans. Work-items walk down the rows of
  * one panel first, so a work-group shares its panel. */
 __kernel void gemm_packed(int m, int n, int k, float alpha, __global const float *a, uint a_off,
-                          int sam, int sak, __global const float *packed, float beta,
+                          int sam, int sak, __global const float *packed, uint p_off, float beta,
                           __global float *c, uint c_off, int ldc, int c_trans) {
     int mblocks = (m + 5) / 6, id = get_global_id(0);
     int m0 = id % mblocks * 6, n0 = id / mblocks * NR;
@@ -70,7 +70,7 @@ __kernel void gemm_packed(int m, int n, int k, float alpha, __global const float
     __global const float *a1 = a0 + min(1, last) * sam, *a2 = a0 + min(2, last) * sam,
                          *a3 = a0 + min(3, last) * sam, *a4 = a0 + min(4, last) * sam,
                          *a5 = a0 + min(5, last) * sam;
-    __global const float *bp = packed + (size_t)(n0 / NR) * k * NR;
+    __global const float *bp = packed + p_off + (size_t)(n0 / NR) * k * NR;
     floatv c0 = 0.0f, c1 = 0.0f, c2 = 0.0f, c3 = 0.0f, c4 = 0.0f, c5 = 0.0f;
     floatv d0 = 0.0f, d1 = 0.0f, d2 = 0.0f, d3 = 0.0f, d4 = 0.0f, d5 = 0.0f;
     for (int kk = 0; kk < k; kk++, bp += NR) {

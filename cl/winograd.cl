@@ -5,6 +5,10 @@
  * transformed tiles. Transformed data is laid out [16][channels][tiles],
  * its 16 planes `plane` floats apart. */
 
+/* Columns per panel of the packed GEMM's layout (gemm.cl): with `packed`,
+ * the input transform writes each plane as the GEMM's packed B. */
+#define WINOGRAD_PANEL (2 * NNCL_GEMM_VEC)
+
 /* Column s of B^T d: the four rows of an input column mixed. */
 static inline float4 winograd_bt(float4 d) {
     return (float4)(d.s0 - d.s2, d.s1 + d.s2, d.s2 - d.s1, d.s1 - d.s3);
@@ -22,10 +26,12 @@ static inline float4 winograd_column(__global const float *src, int4 row_ok, int
  * input tile d of the row, left to right. Neighbouring tiles share two
  * columns, so each column is loaded and mixed (B^T d) once, and index
  * arithmetic is paid per row, not per tile. rows = images * channels *
- * tiles_h; tiles = images * tiles_h * tiles_w, the chunk's tile count. */
+ * tiles_h; tiles = images * tiles_h * tiles_w, the chunk's tile count.
+ * Each plane is [channels][tiles], or with `packed` panels of
+ * WINOGRAD_PANEL tiles, each [channels][WINOGRAD_PANEL]. */
 __kernel void winograd_input(__global const float *x, uint x_off, __global float *v, uint v_off,
-                             int plane, int rows, int channels, int tiles, int tiles_h, int tiles_w, int2 size,
-                             int2 pad) {
+                             int plane, int packed, int rows, int channels, int tiles, int tiles_h,
+                             int tiles_w, int2 size, int2 pad) {
     int i = get_global_id(0);
     if (i >= rows) return;
     int tr = i % tiles_h, c = i / tiles_h % channels, n = i / tiles_h / channels;
@@ -33,7 +39,8 @@ __kernel void winograd_input(__global const float *x, uint x_off, __global float
     int h0 = 2 * tr - pad.x;
     int4 h = (int4)(h0, h0 + 1, h0 + 2, h0 + 3);
     int4 row_ok = h >= 0 && h < size.x, row_at = h * size.y;
-    __global float *dst = v + v_off + (long)c * tiles + ((long)n * tiles_h + tr) * tiles_w;
+    int first = (n * tiles_h + tr) * tiles_w; /* the row's first tile in the chunk */
+    __global float *dst = v + v_off;
     int w0 = -pad.y;
     float4 t0 = winograd_bt(winograd_column(src, row_ok, row_at, w0, size.y));
     float4 t1 = winograd_bt(winograd_column(src, row_ok, row_at, w0 + 1, size.y));
@@ -41,11 +48,15 @@ __kernel void winograd_input(__global const float *x, uint x_off, __global float
         float4 t2 = winograd_bt(winograd_column(src, row_ok, row_at, w0 + 2, size.y));
         float4 t3 = winograd_bt(winograd_column(src, row_ok, row_at, w0 + 3, size.y));
         float4 o[4] = {t0 - t2, t1 + t2, t2 - t1, t1 - t3}; /* (B^T d) B, by column */
+        int t = first + tc;
+        long at = packed ? ((long)(t / WINOGRAD_PANEL) * channels + c) * WINOGRAD_PANEL +
+                               t % WINOGRAD_PANEL
+                         : (long)c * tiles + t;
         for (int s = 0; s < 4; s++) {
-            dst[s * plane + tc] = o[s].s0;
-            dst[(4 + s) * plane + tc] = o[s].s1;
-            dst[(8 + s) * plane + tc] = o[s].s2;
-            dst[(12 + s) * plane + tc] = o[s].s3;
+            dst[s * plane + at] = o[s].s0;
+            dst[(4 + s) * plane + at] = o[s].s1;
+            dst[(8 + s) * plane + at] = o[s].s2;
+            dst[(12 + s) * plane + at] = o[s].s3;
         }
         t0 = t2;
         t1 = t3;

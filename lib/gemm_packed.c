@@ -25,6 +25,20 @@ typedef struct operand {
     cl_int s_row, s_k;
 } operand;
 
+/* The register-tiled product over B already packed at packed + p_off. */
+static nncl_status product(nncl_context *ctx, size_t m, size_t n, size_t k, float alpha, operand av,
+                           cl_mem packed, size_t p_off, float beta, cl_mem c, size_t c_off,
+                           size_t ldc, cl_int c_trans) {
+    size_t width = nncl_gemm_panel_width(ctx), panels = (n + width - 1) / width;
+    cl_int mi = (cl_int)m, ni = (cl_int)n, ki = (cl_int)k, ldci = (cl_int)ldc;
+    cl_uint co = (cl_uint)c_off, po = (cl_uint)p_off;
+    return nncl_launch(ctx, "gemm_packed", (m + 5) / 6 * panels,
+                       NNCL_ARGS(NNCL_ARG(mi), NNCL_ARG(ni), NNCL_ARG(ki), NNCL_ARG(alpha),
+                                 NNCL_ARG(av.mem), NNCL_ARG(av.off), NNCL_ARG(av.s_row),
+                                 NNCL_ARG(av.s_k), NNCL_ARG(packed), NNCL_ARG(po), NNCL_ARG(beta),
+                                 NNCL_ARG(c), NNCL_ARG(co), NNCL_ARG(ldci), NNCL_ARG(c_trans)));
+}
+
 nncl_status nncl_gemm_packed(nncl_context *ctx, bool trans_a, bool trans_b, size_t m, size_t n,
                              size_t k, float alpha, cl_mem a, size_t a_off, size_t lda, cl_mem b,
                              size_t b_off, size_t ldb, float beta, cl_mem c, size_t c_off,
@@ -48,20 +62,28 @@ nncl_status nncl_gemm_packed(nncl_context *ctx, bool trans_a, bool trans_b, size
     }
     /* bt now holds B'(kk, j) at (j, kk): pack with trans when that view
      * walks kk contiguously. */
-    size_t width = 2 * (size_t)ctx->gemm_vec, panels = (n + width - 1) / width;
+    size_t width = nncl_gemm_panel_width(ctx), panels = (n + width - 1) / width;
     nncl_status st = nncl_gemm_scratch(ctx, panels * width * k * sizeof(float));
     if (st != NNCL_OK) return st;
-    cl_int trans = bt.s_k == 1, ld = trans ? bt.s_row : bt.s_k, ki = (cl_int)k, ni = (cl_int)n,
-           mi = (cl_int)m;
+    cl_int trans = bt.s_k == 1, ld = trans ? bt.s_row : bt.s_k, ki = (cl_int)k, ni = (cl_int)n;
     st = nncl_launch(ctx, "gemm_pack_b", k * panels,
                      NNCL_ARGS(NNCL_ARG(bt.mem), NNCL_ARG(bt.off), NNCL_ARG(ld), NNCL_ARG(trans),
                                NNCL_ARG(ki), NNCL_ARG(ni), NNCL_ARG(ctx->gemm_scratch)));
     if (st != NNCL_OK) return st;
-    cl_uint co = (cl_uint)c_off;
-    cl_int ldci = (cl_int)ldc;
-    return nncl_launch(ctx, "gemm_packed", (m + 5) / 6 * panels,
-                       NNCL_ARGS(NNCL_ARG(mi), NNCL_ARG(ni), NNCL_ARG(ki), NNCL_ARG(alpha),
-                                 NNCL_ARG(av.mem), NNCL_ARG(av.off), NNCL_ARG(av.s_row),
-                                 NNCL_ARG(av.s_k), NNCL_ARG(ctx->gemm_scratch), NNCL_ARG(beta),
-                                 NNCL_ARG(c), NNCL_ARG(co), NNCL_ARG(ldci), NNCL_ARG(c_trans)));
+    return product(ctx, m, n, k, alpha, av, ctx->gemm_scratch, 0, beta, c, c_off, ldc, c_trans);
+}
+
+size_t nncl_gemm_panel_width(const nncl_context *ctx) {
+    return 2 * (size_t)ctx->gemm_vec;
+}
+
+nncl_status nncl_gemm_prepacked(nncl_context *ctx, size_t m, size_t n, size_t k, float alpha,
+                                cl_mem a, size_t a_off, size_t lda, cl_mem packed,
+                                size_t packed_off, float beta, cl_mem c, size_t c_off, size_t ldc) {
+    if (!m || !n || !k) return NNCL_OK;
+    operand av = {a, (cl_uint)a_off, (cl_int)lda, 1};
+    ctx->in_gemm = true;
+    nncl_status st = product(ctx, m, n, k, alpha, av, packed, packed_off, beta, c, c_off, ldc, 0);
+    ctx->in_gemm = false;
+    return st;
 }

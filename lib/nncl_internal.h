@@ -180,6 +180,14 @@ nncl_status nncl_gemm_packed(nncl_context *ctx, bool trans_a, bool trans_b, size
                              size_t b_off, size_t ldb, float beta, cl_mem c, size_t c_off,
                              size_t ldc);
 nncl_status nncl_gemm_scratch(nncl_context *ctx, size_t bytes);
+/* Columns per panel of the packed layout: B(kk, j) of a k x n matrix at
+ * ((j / width) * k + kk) * width + j % width, zero past column n. */
+size_t nncl_gemm_panel_width(const nncl_context *ctx);
+/* Row-major C[m x n] = alpha * A * B + beta * C on the packed path, for B
+ * its producer already wrote in the packed layout at packed + packed_off. */
+nncl_status nncl_gemm_prepacked(nncl_context *ctx, size_t m, size_t n, size_t k, float alpha,
+                                cl_mem a, size_t a_off, size_t lda, cl_mem packed,
+                                size_t packed_off, float beta, cl_mem c, size_t c_off, size_t ldc);
 /* Row-major C[m x n] = alpha * op(A) * op(B) + beta * C, offsets and leading
  * dimensions in elements. */
 nncl_status nncl_gemm(nncl_context *ctx, bool trans_a, bool trans_b, size_t m, size_t n, size_t k,

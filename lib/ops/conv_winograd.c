@@ -1,9 +1,10 @@
 /* Winograd F(2x2, 3x3) for 2D 3x3 layers with stride 1, no dilation and
  * one group: transforms in cl/winograd.cl, the 16 products per tile as 16
- * GEMMs (2.25x fewer multiplies than im2col). The input gradient is the
- * same algorithm on dY with the weights turned 180 degrees and channels
- * swapped, padded by 2 - pad; the weight gradient is left to other
- * algorithms. */
+ * GEMMs (2.25x fewer multiplies than im2col); on the packed GEMM path the
+ * input transform writes the GEMMs' packed operand itself. The input
+ * gradient is the same algorithm on dY with the weights turned 180 degrees
+ * and channels swapped, padded by 2 - pad; the weight gradient is left to
+ * other algorithms. */
 #include "conv.h"
 
 /* One Winograd convolution: src [batch, ins, src_size] to dst [batch, outs,
@@ -57,10 +58,21 @@ static size_t weights_floats(const winograd_job *j) {
     return 16 * plane_floats(j->ins * j->outs);
 }
 
+/* Tiles of a chunk of nb images, and the tiles the transformed input's
+ * planes make room for: whole panels of the packed GEMM's layout, which
+ * the input transform writes on that path (32 covers the widest panels,
+ * two float16 vectors). */
+static size_t tiles_of(const winograd_job *j, size_t nb) {
+    return nb * j->tiles_h * j->tiles_w;
+}
+
+static size_t v_tiles(const winograd_job *j, size_t nb) {
+    return (tiles_of(j, nb) + 31) / 32 * 32;
+}
+
 /* Transformed input and products for nb images. */
 static size_t chunk_floats(const winograd_job *j, size_t nb) {
-    size_t tiles = nb * j->tiles_h * j->tiles_w;
-    return 16 * (plane_floats(j->ins * tiles) + plane_floats(j->outs * tiles));
+    return 16 * (plane_floats(j->ins * v_tiles(j, nb)) + plane_floats(j->outs * tiles_of(j, nb)));
 }
 
 static size_t chunk_of(const winograd_job *j) {
@@ -77,9 +89,10 @@ static size_t workspace(const nncl_node *node, conv_direction dir) {
 
 static nncl_status run_chunk(nncl_graph *g, const winograd_job *j, cl_mem src, cl_mem dst,
                              bool accumulate, size_t first, size_t nb) {
-    size_t tiles = nb * j->tiles_h * j->tiles_w;
-    size_t u_plane = plane_floats(j->outs * j->ins), v_plane = plane_floats(j->ins * tiles),
-           m_plane = plane_floats(j->outs * tiles);
+    size_t tiles = tiles_of(j, nb);
+    size_t u_plane = plane_floats(j->outs * j->ins),
+           v_plane = plane_floats(j->ins * v_tiles(j, nb)), m_plane = plane_floats(j->outs * tiles);
+    cl_int packed = g->ctx->gemm_packed;
     size_t v_off = weights_floats(j), m_off = v_off + 16 * v_plane;
     cl_uint src_off = (cl_uint)(first * j->ins * (size_t)(j->src_size.s[0] * j->src_size.s[1]));
     cl_uint dst_off = (cl_uint)(first * j->outs * (size_t)(j->dst_size.s[0] * j->dst_size.s[1]));
@@ -88,15 +101,19 @@ static nncl_status run_chunk(nncl_graph *g, const winograd_job *j, cl_mem src, c
            mp = (cl_int)m_plane;
     cl_mem ws = g->workspace;
     cl_uint v_arg = (cl_uint)v_off, m_arg = (cl_uint)m_off;
-    nncl_status st =
-        nncl_launch(g->ctx, "winograd_input", (size_t)rows,
-                    NNCL_ARGS(NNCL_ARG(src), NNCL_ARG(src_off), NNCL_ARG(ws), NNCL_ARG(v_arg),
-                              NNCL_ARG(vp), NNCL_ARG(rows), NNCL_ARG(ins), NNCL_ARG(ct),
-                              NNCL_ARG(th), NNCL_ARG(tw), NNCL_ARG(j->src_size), NNCL_ARG(j->pad)));
+    nncl_status st = nncl_launch(
+        g->ctx, "winograd_input", (size_t)rows,
+        NNCL_ARGS(NNCL_ARG(src), NNCL_ARG(src_off), NNCL_ARG(ws), NNCL_ARG(v_arg), NNCL_ARG(vp),
+                  NNCL_ARG(packed), NNCL_ARG(rows), NNCL_ARG(ins), NNCL_ARG(ct), NNCL_ARG(th),
+                  NNCL_ARG(tw), NNCL_ARG(j->src_size), NNCL_ARG(j->pad)));
     /* M[xi] [outs x tiles] = U[xi] [outs x ins] * V[xi] [ins x tiles] */
     for (size_t xi = 0; xi < 16 && st == NNCL_OK; xi++)
-        st = nncl_gemm(g->ctx, false, false, j->outs, tiles, j->ins, 1.0f, ws, xi * u_plane, j->ins,
-                       ws, v_off + xi * v_plane, tiles, 0.0f, ws, m_off + xi * m_plane, tiles);
+        st = packed ? nncl_gemm_prepacked(g->ctx, j->outs, tiles, j->ins, 1.0f, ws, xi * u_plane,
+                                          j->ins, ws, v_off + xi * v_plane, 0.0f, ws,
+                                          m_off + xi * m_plane, tiles)
+                    : nncl_gemm(g->ctx, false, false, j->outs, tiles, j->ins, 1.0f, ws,
+                                xi * u_plane, j->ins, ws, v_off + xi * v_plane, tiles, 0.0f, ws,
+                                m_off + xi * m_plane, tiles);
     rows = (cl_int)(nb * j->outs * j->tiles_h);
     cl_int outs = (cl_int)j->outs;
     if (st == NNCL_OK)
