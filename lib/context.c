@@ -106,6 +106,7 @@ nncl_status nncl_context_create(const nncl_context_options *options, nncl_contex
     snprintf(ctx->build_options, sizeof ctx->build_options,
              "-cl-std=CL1.2 -DNNCL_REDUCE_WG=%zu -DNNCL_GEMM_VEC=%u", ctx->reduce_size,
              ctx->gemm_vec);
+    ctx->kernels_fingerprint = nncl_kernels_fingerprint(ctx->build_options);
     char dir[sizeof ctx->cache_dir];
     st = nncl_cache_dir(options, dir, sizeof dir);
     if (st != NNCL_OK) {

@@ -57,16 +57,17 @@ struct nncl_context {
     cl_context cl;
     cl_command_queue queue;
     nncl_device_info info;
-    char cache_dir[1024];    /* "" when the cache is off */
-    size_t local_size;       /* work-group size for elementwise kernels */
-    size_t reduce_size;      /* work-group size of per-channel reductions */
-    char build_options[128]; /* -D defines every program is built with */
-    int conv_algorithm;      /* forced convolution algorithm, -1: measured per layer */
-    cl_mem partials;         /* scratch of nncl_sum */
-    size_t base_align;       /* bytes a sub-buffer's origin must be a multiple of */
-    bool gemm_packed;        /* GEMMs by nncl's packed kernels, else by CLBlast */
-    bool in_gemm;            /* launches being queued belong to a GEMM */
-    cl_mem gemm_scratch;     /* packed panels, or CLBlast's padded copies */
+    char cache_dir[1024];         /* "" when the cache is off */
+    size_t local_size;            /* work-group size for elementwise kernels */
+    size_t reduce_size;           /* work-group size of per-channel reductions */
+    char build_options[128];      /* -D defines every program is built with */
+    uint64_t kernels_fingerprint; /* nncl_kernels_fingerprint(build_options) */
+    int conv_algorithm;           /* forced convolution algorithm, -1: measured per layer */
+    cl_mem partials;              /* scratch of nncl_sum */
+    size_t base_align;            /* bytes a sub-buffer's origin must be a multiple of */
+    bool gemm_packed;             /* GEMMs by nncl's packed kernels, else by CLBlast */
+    bool in_gemm;                 /* launches being queued belong to a GEMM */
+    cl_mem gemm_scratch;          /* packed panels, or CLBlast's padded copies */
     size_t gemm_scratch_bytes;
     unsigned gemm_vec; /* floats per vector in the packed GEMM; panels are two wide */
     uint64_t mem_current, mem_peak;
@@ -112,9 +113,9 @@ extern const cl_uint nncl_kernel_source_count;
  * context. */
 nncl_status nncl_kernel_get(nncl_context *ctx, const char *name, cl_kernel *out);
 nncl_status nncl_program_build(nncl_context *ctx);
-/* A hash of the kernel sources and build options: what was timed on this
- * device is stale when it changes. */
-uint64_t nncl_kernels_fingerprint(const nncl_context *ctx);
+/* A hash of the kernel sources and these build options, kept in the
+ * context: what was built or timed for it is stale when it changes. */
+uint64_t nncl_kernels_fingerprint(const char *build_options);
 void nncl_program_release(nncl_context *ctx);
 
 /* ---- launching (launch.c) */

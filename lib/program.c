@@ -39,8 +39,8 @@ static uint64_t hash_str(uint64_t h, const char *s) {
     return fnv1a(h, s, strlen(s) + 1);
 }
 
-uint64_t nncl_kernels_fingerprint(const nncl_context *ctx) {
-    uint64_t h = hash_str(0xcbf29ce484222325ULL, ctx->build_options);
+uint64_t nncl_kernels_fingerprint(const char *build_options) {
+    uint64_t h = hash_str(0xcbf29ce484222325ULL, build_options);
     for (cl_uint f = 0; f < nncl_kernel_source_count; f++)
         h = fnv1a(h, nncl_kernel_texts[f], nncl_kernel_lengths[f]);
     return h;
@@ -53,9 +53,7 @@ static void cache_path(const nncl_context *ctx, char *buf, size_t size) {
         key[i] = hash_str(key[i], ctx->info.platform_version);
         key[i] = hash_str(key[i], ctx->info.name);
         key[i] = hash_str(key[i], ctx->info.driver_version);
-        key[i] = hash_str(key[i], ctx->build_options);
-        for (cl_uint f = 0; f < nncl_kernel_source_count; f++)
-            key[i] = fnv1a(key[i], nncl_kernel_texts[f], nncl_kernel_lengths[f]);
+        key[i] = fnv1a(key[i], &ctx->kernels_fingerprint, sizeof ctx->kernels_fingerprint);
     }
     snprintf(buf, size, "%s/kernels-%016llx%016llx.bin", ctx->cache_dir, (unsigned long long)key[0],
              (unsigned long long)key[1]);
@@ -112,7 +110,7 @@ static cl_program from_cache(nncl_context *ctx, const char *path) {
     return p;
 }
 
-static void to_cache(nncl_context *ctx, cl_program p, const char *path) {
+static void to_cache(cl_program p, const char *path) {
     size_t size = 0;
     if (clGetProgramInfo(p, CL_PROGRAM_BINARY_SIZES, sizeof size, &size, NULL) != CL_SUCCESS ||
         !size)
@@ -123,7 +121,6 @@ static void to_cache(nncl_context *ctx, cl_program p, const char *path) {
     if (clGetProgramInfo(p, CL_PROGRAM_BINARIES, sizeof bins, bins, NULL) == CL_SUCCESS)
         cache_write(path, bin, size);
     free(bin);
-    (void)ctx;
 }
 
 static nncl_status build_failure(nncl_context *ctx, cl_program p, cl_int err) {
@@ -170,7 +167,7 @@ static nncl_status build_program(nncl_context *ctx, cl_program *out) {
         clReleaseProgram(p);
         return st;
     }
-    if (own_cache) to_cache(ctx, p, path);
+    if (own_cache) to_cache(p, path);
     *out = p;
     return NNCL_OK;
 }
