@@ -1,17 +1,18 @@
-/* Elementwise activations and their derivatives. kind: 0 relu, 1 leaky
- * relu (alpha = slope), 2 sigmoid, 3 tanh, 4 elu (alpha). Backward takes
+/* Elementwise activations and their derivatives. kind: the op's kind,
+ * NNCL_OP_RELU, _LEAKY_RELU (alpha = slope), _SIGMOID, _TANH or _ELU
+ * (alpha), defined by the host at build time. Backward takes
  * the piecewise ones' branch from x, which may be the output wherever its
  * sign is the input's, and sigmoid and tanh from the output. */
 
 float activate(float v, int kind, float alpha) {
     switch (kind) {
-    case 0:
+    case NNCL_OP_RELU:
         return v > 0.0f ? v : 0.0f;
-    case 1:
+    case NNCL_OP_LEAKY_RELU:
         return v > 0.0f ? v : alpha * v;
-    case 2:
+    case NNCL_OP_SIGMOID:
         return 1.0f / (1.0f + exp(-v));
-    case 3:
+    case NNCL_OP_TANH:
         return tanh(v);
     default:
         return v > 0.0f ? v : alpha * (exp(v) - 1.0f);
@@ -46,16 +47,16 @@ __kernel void activation_backward(__global const float *x, __global const float 
     if (i >= total) return;
     float v = x[i], out = y[i], d;
     switch (kind) {
-    case 0:
+    case NNCL_OP_RELU:
         d = v > 0.0f ? 1.0f : 0.0f;
         break;
-    case 1:
+    case NNCL_OP_LEAKY_RELU:
         d = v > 0.0f ? 1.0f : alpha;
         break;
-    case 2:
+    case NNCL_OP_SIGMOID:
         d = out * (1.0f - out);
         break;
-    case 3:
+    case NNCL_OP_TANH:
         d = 1.0f - out * out;
         break;
     default:

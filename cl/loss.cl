@@ -88,19 +88,20 @@ __kernel void class_loss_backward(__global const float *probs, __global const in
     dx[i] = accumulate ? dx[i] + g : g;
 }
 
-/* kind: 0 bce_with_logits, 1 mse, 2 l1, 3 smooth_l1 (beta), 4 huber (delta), 5 kl_div */
+/* kind: the op's kind, NNCL_OP_BCE_WITH_LOGITS, _MSE_LOSS, _L1_LOSS,
+ * _SMOOTH_L1_LOSS (beta), _HUBER_LOSS (delta) or _KL_DIV. */
 float pointwise_value(int kind, float x, float t, float beta) {
     float d = x - t, a = fabs(d);
     switch (kind) {
-    case 0:
+    case NNCL_OP_BCE_WITH_LOGITS:
         return fmax(x, 0.0f) - x * t + log1p(exp(-fabs(x)));
-    case 1:
+    case NNCL_OP_MSE_LOSS:
         return d * d;
-    case 2:
+    case NNCL_OP_L1_LOSS:
         return a;
-    case 3:
+    case NNCL_OP_SMOOTH_L1_LOSS:
         return a < beta ? 0.5f * d * d / beta : a - 0.5f * beta;
-    case 4:
+    case NNCL_OP_HUBER_LOSS:
         return a <= beta ? 0.5f * d * d : beta * (a - 0.5f * beta);
     default:
         return t > 0.0f ? t * (log(t) - x) : 0.0f;
@@ -110,15 +111,15 @@ float pointwise_value(int kind, float x, float t, float beta) {
 float pointwise_grad(int kind, float x, float t, float beta) {
     float d = x - t, a = fabs(d), s = d > 0.0f ? 1.0f : d < 0.0f ? -1.0f : 0.0f;
     switch (kind) {
-    case 0:
+    case NNCL_OP_BCE_WITH_LOGITS:
         return 1.0f / (1.0f + exp(-x)) - t;
-    case 1:
+    case NNCL_OP_MSE_LOSS:
         return 2.0f * d;
-    case 2:
+    case NNCL_OP_L1_LOSS:
         return s;
-    case 3:
+    case NNCL_OP_SMOOTH_L1_LOSS:
         return a < beta ? d / beta : s;
-    case 4:
+    case NNCL_OP_HUBER_LOSS:
         return a <= beta ? d : beta * s;
     default:
         return -t;

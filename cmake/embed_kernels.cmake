@@ -4,7 +4,7 @@
 # Bytes rather than string literals, so no character in a kernel needs escaping.
 file(GLOB SOURCES ${CL_DIR}/*.cl)
 list(SORT SOURCES)
-set(body "/* Generated from the OpenCL sources in cl/ at build time; do not edit. */\n#include \"nncl_internal.h\"\n\n")
+set(body "/* Generated from the OpenCL sources in cl/ at build time; do not edit. */\n#include \"runtime/runtime.h\"\n\n")
 set(texts "")
 set(lengths "")
 set(index 0)

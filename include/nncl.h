@@ -228,16 +228,32 @@ nncl_status nncl_context_warm_up(nncl_context *ctx);
  * temporary) so far. */
 void nncl_context_memory(const nncl_context *ctx, uint64_t *current, uint64_t *peak);
 
-/* Device time by kind of work, with profiling on: "conv forward", "conv
- * backward-data", "conv backward-weights", "gemm", "batch norm", "pooling",
- * "elementwise", "loss", "optimizer". */
+/* The kinds of device work profiling tells apart, in the order
+ * nncl_context_profile reports them: X(enum suffix, name). */
+#define NNCL_PROFILE_KIND_LIST(X)                                                                  \
+    X(CONV_FORWARD, "conv forward")                                                                \
+    X(CONV_BACKWARD_DATA, "conv backward-data")                                                    \
+    X(CONV_BACKWARD_WEIGHTS, "conv backward-weights")                                              \
+    X(GEMM, "gemm")                                                                                \
+    X(BATCH_NORM, "batch norm")                                                                    \
+    X(POOLING, "pooling")                                                                          \
+    X(ELEMENTWISE, "elementwise")                                                                  \
+    X(LOSS, "loss")                                                                                \
+    X(OPTIMIZER, "optimizer")
+
+typedef enum nncl_profile_kind {
+#define NNCL_PROFILE_KIND_ENUM_(kind, name) NNCL_PROFILE_##kind,
+    NNCL_PROFILE_KIND_LIST(NNCL_PROFILE_KIND_ENUM_)
+#undef NNCL_PROFILE_KIND_ENUM_
+        NNCL_PROFILE_KINDS /* how many kinds there are */
+} nncl_profile_kind;
+
+/* Device time of one kind of work, with profiling on. */
 typedef struct nncl_profile_entry {
-    const char *kind; /* static string */
+    const char *kind; /* static string: the kind's name above */
     double seconds;
     int64_t launches;
 } nncl_profile_entry;
-
-#define NNCL_PROFILE_KINDS 9
 
 /* Waits for queued work, then writes up to capacity entries (all kinds,
  * fixed order) and their count. reset clears the totals afterwards.
@@ -326,6 +342,17 @@ typedef struct nncl_graph_memory_info {
     uint64_t workspace;       /* scratch shared by all ops (im2col columns, ...) */
     uint64_t parameters;      /* parameters and their gradients */
 } nncl_graph_memory_info;
+
+/* Plans the graph now: which nodes carry gradients, trainable parameters
+ * packed side by side, activations fused into their producers, device
+ * memory placed (values and gradients with disjoint lifetimes share it),
+ * each op's scratch sized. The first nncl_graph_forward or
+ * nncl_graph_set_input plans implicitly; adding a node, nncl_graph_keep,
+ * nncl_graph_freeze and nncl_input_set_requires_grad make the next call
+ * plan again. Planning early moves the allocation (and its errors) to a
+ * place of the caller's choosing. Returns NNCL_OK, NNCL_ERROR_INVALID_ARGUMENT
+ * (g NULL), NNCL_ERROR_STATE (a build error) or an allocation error. */
+nncl_status nncl_graph_plan(nncl_graph *g);
 
 /* Plans the graph if needed (allocating its memory) and reports sizes.
  * Returns NNCL_OK, NNCL_ERROR_INVALID_ARGUMENT, NNCL_ERROR_STATE (a build

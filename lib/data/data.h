@@ -3,7 +3,7 @@
 #ifndef NNCL_DATA_H
 #define NNCL_DATA_H
 
-#include "../nncl_internal.h"
+#include "../graph/graph.h"
 
 struct nncl_dataset {
     int64_t count, channels, height, width;

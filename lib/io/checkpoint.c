@@ -1,4 +1,4 @@
-/* Checkpoints: a graph's parameters and buffers, batch-norm counters, the
+/* Checkpoints: a graph's parameters and buffers, ops' counters, the
  * optimizer's state and the counters that make resuming exact, in one
  * safetensors file. Loading checks the whole file against the graph first
  * and changes nothing unless everything (or, non-strict, what fits) loads. */
@@ -37,7 +37,7 @@ static const char *const *state_names(nncl_optim_kind kind) {
 /* Everything a checkpoint holds, as one list: name, where it lives, size. */
 typedef struct item {
     char name[300];
-    st_dtype dtype;
+    nncl_st_dtype dtype;
     nncl_shape shape;
     cl_mem mem;       /* F32 on the device */
     int64_t *counter; /* I64 on the host (num_batches_tracked) */
@@ -49,7 +49,7 @@ typedef struct item_list {
     size_t n;
 } item_list;
 
-static nncl_status add_item(item_list *l, const char *name, st_dtype dtype, nncl_shape shape,
+static nncl_status add_item(item_list *l, const char *name, nncl_st_dtype dtype, nncl_shape shape,
                             cl_mem mem, int64_t *counter) {
     item *grown = realloc(l->items, (l->n + 1) * sizeof *grown);
     if (!grown) return nncl_fail(NNCL_ERROR_OUT_OF_MEMORY, "checkpoint: out of memory");
@@ -68,13 +68,15 @@ static nncl_status collect(nncl_graph *g, const nncl_optimizer *opt, item_list *
     memset(l, 0, sizeof *l);
     nncl_status st = NNCL_OK;
     for (size_t i = 0; i < g->n_params && st == NNCL_OK; i++)
-        st = add_item(l, g->params[i].name, ST_F32, g->params[i].shape, g->params[i].value, NULL);
+        st = add_item(l, g->params[i].name, NNCL_ST_F32, g->params[i].shape, g->params[i].value, NULL);
     for (size_t i = 0; i < g->n_nodes && st == NNCL_OK; i++) {
         nncl_node *node = g->nodes[i];
-        if (node->op != NNCL_OP_BATCH_NORM) continue;
+        const char *suffix;
+        int64_t *counter = node->vt->counter ? node->vt->counter(node, &suffix) : NULL;
+        if (!counter) continue;
         char name[300];
-        snprintf(name, sizeof name, "%s.num_batches_tracked", node->name);
-        st = add_item(l, name, ST_I64, (nncl_shape){0}, NULL, &node->attrs.bn.batches_tracked);
+        snprintf(name, sizeof name, "%s.%s", node->name, suffix);
+        st = add_item(l, name, NNCL_ST_I64, (nncl_shape){0}, NULL, counter);
     }
     if (!opt) return st;
     const char *const *names = state_names(opt->p.kind);
@@ -83,7 +85,7 @@ static nncl_status collect(nncl_graph *g, const nncl_optimizer *opt, item_list *
         for (int k = 0; k < opt->n_states && st == NNCL_OK; k++) {
             char name[300];
             snprintf(name, sizeof name, "optimizer.%s.%s", p->name, names[k]);
-            st = add_item(l, name, ST_F32, p->shape, opt->entries[e].state[k], NULL);
+            st = add_item(l, name, NNCL_ST_F32, p->shape, opt->entries[e].state[k], NULL);
             if (st == NNCL_OK) l->items[l->n - 1].optional = true;
         }
     }
@@ -99,14 +101,14 @@ nncl_status nncl_save(nncl_graph *g, const nncl_optimizer *opt, const char *path
                          "nncl_save: the optimizer belongs to another graph");
     item_list l;
     nncl_status st = collect(g, opt, &l);
-    st_tensor *t = calloc(l.n ? l.n : 1, sizeof *t);
+    nncl_st_tensor *t = calloc(l.n ? l.n : 1, sizeof *t);
     if (st == NNCL_OK && !t) st = nncl_fail(NNCL_ERROR_OUT_OF_MEMORY, "nncl_save: out of memory");
     for (size_t i = 0; i < l.n && st == NNCL_OK; i++) {
         item *it = &l.items[i];
         t[i].name = it->name;
         t[i].dtype = it->dtype;
         t[i].shape = it->shape;
-        if (it->dtype == ST_I64) {
+        if (it->dtype == NNCL_ST_I64) {
             t[i].data = it->counter;
             t[i].bytes = sizeof(int64_t);
             continue;
@@ -120,24 +122,24 @@ nncl_status nncl_save(nncl_graph *g, const nncl_optimizer *opt, const char *path
     char seed[32], step[32], steps[32], pos[32], kind[16];
     snprintf(seed, sizeof seed, "%" PRIu64, g->seed);
     snprintf(step, sizeof step, "%" PRIu64, g->step);
-    st_meta meta[64];
+    nncl_st_meta meta[64];
     size_t n_meta = 0;
-    meta[n_meta++] = (st_meta){"format", "pt"}; /* what safetensors.torch expects */
-    meta[n_meta++] = (st_meta){"nncl.seed", seed};
-    meta[n_meta++] = (st_meta){"nncl.step", step};
+    meta[n_meta++] = (nncl_st_meta){"format", "pt"}; /* what safetensors.torch expects */
+    meta[n_meta++] = (nncl_st_meta){"nncl.seed", seed};
+    meta[n_meta++] = (nncl_st_meta){"nncl.step", step};
     if (opt) {
         snprintf(steps, sizeof steps, "%" PRId64, opt->steps);
         snprintf(pos, sizeof pos, "%" PRId64, opt->schedule_pos);
         snprintf(kind, sizeof kind, "%d", (int)opt->p.kind);
-        meta[n_meta++] = (st_meta){"nncl.optimizer.kind", kind};
-        meta[n_meta++] = (st_meta){"nncl.optimizer.steps", steps};
-        meta[n_meta++] = (st_meta){"nncl.optimizer.schedule_position", pos};
+        meta[n_meta++] = (nncl_st_meta){"nncl.optimizer.kind", kind};
+        meta[n_meta++] = (nncl_st_meta){"nncl.optimizer.steps", steps};
+        meta[n_meta++] = (nncl_st_meta){"nncl.optimizer.schedule_position", pos};
     }
     for (size_t i = 0; i < n_metadata && n_meta < 64; i++)
-        meta[n_meta++] = (st_meta){metadata[i].key, metadata[i].value};
-    if (st == NNCL_OK) st = st_write(path, t, l.n, meta, n_meta);
+        meta[n_meta++] = (nncl_st_meta){metadata[i].key, metadata[i].value};
+    if (st == NNCL_OK) st = nncl_st_write(path, t, l.n, meta, n_meta);
     for (size_t i = 0; t && i < l.n; i++)
-        if (l.items[i].dtype == ST_F32) free((void *)t[i].data);
+        if (l.items[i].dtype == NNCL_ST_F32) free((void *)t[i].data);
     free(t);
     free(l.items);
     return st;
@@ -189,12 +191,12 @@ nncl_status nncl_load(nncl_graph *g, nncl_optimizer *opt, const char *path,
     char *report = options ? options->report : NULL;
     size_t report_size = options ? options->report_size : 0, report_used = 0;
     if (report && report_size) report[0] = '\0';
-    st_file f;
-    nncl_status st = st_read(path, &f);
+    nncl_st_file f;
+    nncl_status st = nncl_st_read(path, &f);
     if (st != NNCL_OK) return st;
     int64_t kind = -1;
-    if (opt && (!parse_i64(st_meta_get(&f, "nncl.optimizer.kind"), &kind) || kind != opt->p.kind)) {
-        st_close(&f);
+    if (opt && (!parse_i64(nncl_st_meta_get(&f, "nncl.optimizer.kind"), &kind) || kind != opt->p.kind)) {
+        nncl_st_close(&f);
         return nncl_fail(NNCL_ERROR_INVALID_ARGUMENT,
                          "nncl_load: %s holds no state for this optimizer (kind %d, file %s)", path,
                          (int)opt->p.kind, kind < 0 ? "none" : "another");
@@ -208,7 +210,7 @@ nncl_status nncl_load(nncl_graph *g, nncl_optimizer *opt, const char *path,
     /* Check everything before touching the graph. */
     for (size_t i = 0; i < l.n && st == NNCL_OK; i++) {
         item *it = &l.items[i];
-        const st_tensor *t = st_find(&f, it->name);
+        const nncl_st_tensor *t = nncl_st_find(&f, it->name);
         char a[128], b[128];
         if (!t) {
             note(problems, sizeof problems, &used, "%smissing '%s'", bad++ ? "; " : "", it->name);
@@ -216,8 +218,8 @@ nncl_status nncl_load(nncl_graph *g, nncl_optimizer *opt, const char *path,
         }
         if (t->dtype != it->dtype || !same_shape(t->shape, it->shape)) {
             note(problems, sizeof problems, &used, "%s'%s' is %s %s in the file, %s %s here",
-                 bad++ ? "; " : "", it->name, t->dtype == ST_F32 ? "F32" : "I64",
-                 nncl_shape_str(t->shape, a, sizeof a), it->dtype == ST_F32 ? "F32" : "I64",
+                 bad++ ? "; " : "", it->name, t->dtype == NNCL_ST_F32 ? "F32" : "I64",
+                 nncl_shape_str(t->shape, a, sizeof a), it->dtype == NNCL_ST_F32 ? "F32" : "I64",
                  nncl_shape_str(it->shape, b, sizeof b));
             continue;
         }
@@ -238,39 +240,39 @@ nncl_status nncl_load(nncl_graph *g, nncl_optimizer *opt, const char *path,
     if (st == NNCL_OK && bad) note(report, report_size, &report_used, "skipped: %s", problems);
     for (size_t i = 0; i < l.n && st == NNCL_OK; i++) {
         if (!use[i]) continue;
-        const st_tensor *t = st_find(&f, l.items[i].name);
-        if (l.items[i].dtype == ST_I64)
+        const nncl_st_tensor *t = nncl_st_find(&f, l.items[i].name);
+        if (l.items[i].dtype == NNCL_ST_I64)
             memcpy(l.items[i].counter, t->data, sizeof(int64_t));
         else
             st = nncl_buffer_write(g->ctx, l.items[i].mem, 0, t->data, t->bytes);
     }
     /* The dropout generator's state: its seed and position. */
     uint64_t u;
-    if (st == NNCL_OK && parse_u64(st_meta_get(&f, "nncl.seed"), &u)) g->seed = u;
-    if (st == NNCL_OK && parse_u64(st_meta_get(&f, "nncl.step"), &u)) g->step = u;
+    if (st == NNCL_OK && parse_u64(nncl_st_meta_get(&f, "nncl.seed"), &u)) g->seed = u;
+    if (st == NNCL_OK && parse_u64(nncl_st_meta_get(&f, "nncl.step"), &u)) g->step = u;
     int64_t v;
     if (st == NNCL_OK && opt) {
-        if (parse_i64(st_meta_get(&f, "nncl.optimizer.steps"), &v)) opt->steps = v;
-        if (parse_i64(st_meta_get(&f, "nncl.optimizer.schedule_position"), &v))
+        if (parse_i64(nncl_st_meta_get(&f, "nncl.optimizer.steps"), &v)) opt->steps = v;
+        if (parse_i64(nncl_st_meta_get(&f, "nncl.optimizer.schedule_position"), &v))
             opt->schedule_pos = v;
     }
     free(use);
     free(l.items);
-    st_close(&f);
+    nncl_st_close(&f);
     return st;
 }
 
 nncl_status nncl_checkpoint_metadata(const char *path, const char *key, char *value, size_t size) {
     if (!path || !key || !value || !size)
         return nncl_fail(NNCL_ERROR_INVALID_ARGUMENT, "nncl_checkpoint_metadata: NULL argument");
-    st_file f;
-    nncl_status st = st_read(path, &f);
+    nncl_st_file f;
+    nncl_status st = nncl_st_read(path, &f);
     if (st != NNCL_OK) return st;
-    const char *v = st_meta_get(&f, key);
+    const char *v = nncl_st_meta_get(&f, key);
     if (v)
         snprintf(value, size, "%s", v);
     else
         st = nncl_fail(NNCL_ERROR_NOT_FOUND, "%s: no metadata '%s'", path, key);
-    st_close(&f);
+    nncl_st_close(&f);
     return st;
 }

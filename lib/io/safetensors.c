@@ -11,14 +11,14 @@
 #include <string.h>
 #include <unistd.h>
 
-static const char *dtype_name(st_dtype d) {
-    return d == ST_F32 ? "F32" : "I64";
+static const char *dtype_name(nncl_st_dtype d) {
+    return d == NNCL_ST_F32 ? "F32" : "I64";
 }
-static size_t dtype_size(st_dtype d) {
-    return d == ST_F32 ? 4 : 8;
+static size_t dtype_size(nncl_st_dtype d) {
+    return d == NNCL_ST_F32 ? 4 : 8;
 }
 
-static cJSON *header_json(const st_tensor *t, size_t n, const st_meta *meta, size_t n_meta) {
+static cJSON *header_json(const nncl_st_tensor *t, size_t n, const nncl_st_meta *meta, size_t n_meta) {
     cJSON *root = cJSON_CreateObject();
     if (!root) return NULL;
     if (n_meta) {
@@ -62,7 +62,7 @@ static void sync_dir(const char *path) {
     }
 }
 
-nncl_status st_write(const char *path, const st_tensor *t, size_t n, const st_meta *meta,
+nncl_status nncl_st_write(const char *path, const nncl_st_tensor *t, size_t n, const nncl_st_meta *meta,
                      size_t n_meta) {
     cJSON *root = header_json(t, n, meta, n_meta);
     char *json = root ? cJSON_PrintUnformatted(root) : NULL;
@@ -99,7 +99,7 @@ nncl_status st_write(const char *path, const st_tensor *t, size_t n, const st_me
 }
 
 static nncl_status parse_tensor(const char *path, const cJSON *e, size_t data_size,
-                                st_tensor *out) {
+                                nncl_st_tensor *out) {
     const char *name = e->string;
     const cJSON *dtype = cJSON_GetObjectItemCaseSensitive(e, "dtype");
     const cJSON *shape = cJSON_GetObjectItemCaseSensitive(e, "shape");
@@ -113,7 +113,7 @@ static nncl_status parse_tensor(const char *path, const cJSON *e, size_t data_si
         return nncl_fail(NNCL_ERROR_INVALID_ARGUMENT,
                          "%s: tensor '%s' has dtype %s; nncl reads F32 (and I64 counters)", path,
                          name, dtype->valuestring);
-    out->dtype = strcmp(dtype->valuestring, "F32") ? ST_I64 : ST_F32;
+    out->dtype = strcmp(dtype->valuestring, "F32") ? NNCL_ST_I64 : NNCL_ST_F32;
     out->shape.rank = cJSON_GetArraySize(shape);
     double numel = 1;
     for (int32_t d = 0; d < out->shape.rank; d++) {
@@ -133,11 +133,11 @@ static nncl_status parse_tensor(const char *path, const cJSON *e, size_t data_si
                          "(its shape needs %.0f)",
                          path, name, begin, end, data_size, numel * (double)dtype_size(out->dtype));
     out->bytes = (size_t)(end - begin);
-    out->data = (const void *)(uintptr_t)begin; /* made absolute by st_read */
+    out->data = (const void *)(uintptr_t)begin; /* made absolute by nncl_st_read */
     return NNCL_OK;
 }
 
-nncl_status st_read(const char *path, st_file *out) {
+nncl_status nncl_st_read(const char *path, nncl_st_file *out) {
     memset(out, 0, sizeof *out);
     FILE *f = fopen(path, "rb");
     if (!f) return nncl_fail(NNCL_ERROR_IO, "%s: cannot open: %s", path, strerror(errno));
@@ -174,7 +174,7 @@ nncl_status st_read(const char *path, st_file *out) {
     size_t n = 0;
     const cJSON *e;
     cJSON_ArrayForEach(e, root) n += strcmp(e->string, "__metadata__") != 0;
-    st_tensor *tensors = calloc(n ? n : 1, sizeof *tensors);
+    nncl_st_tensor *tensors = calloc(n ? n : 1, sizeof *tensors);
     nncl_status st = tensors ? NNCL_OK : nncl_fail(NNCL_ERROR_OUT_OF_MEMORY, "%s", path);
     size_t k = 0;
     cJSON_ArrayForEach(e, root) {
@@ -190,23 +190,23 @@ nncl_status st_read(const char *path, st_file *out) {
         free(bytes);
         return st;
     }
-    *out = (st_file){bytes, tensors, n, root};
+    *out = (nncl_st_file){bytes, tensors, n, root};
     return NNCL_OK;
 }
 
-const st_tensor *st_find(const st_file *f, const char *name) {
+const nncl_st_tensor *nncl_st_find(const nncl_st_file *f, const char *name) {
     for (size_t i = 0; i < f->n; i++)
         if (!strcmp(f->tensors[i].name, name)) return &f->tensors[i];
     return NULL;
 }
 
-const char *st_meta_get(const st_file *f, const char *key) {
+const char *nncl_st_meta_get(const nncl_st_file *f, const char *key) {
     const cJSON *meta = cJSON_GetObjectItemCaseSensitive(f->header, "__metadata__");
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(meta, key);
     return cJSON_IsString(v) ? v->valuestring : NULL;
 }
 
-void st_close(st_file *f) {
+void nncl_st_close(nncl_st_file *f) {
     free(f->tensors);
     cJSON_Delete(f->header);
     free(f->bytes);

@@ -4,39 +4,39 @@
 #ifndef NNCL_SAFETENSORS_H
 #define NNCL_SAFETENSORS_H
 
-#include "../nncl_internal.h"
+#include "../runtime/runtime.h"
 
-typedef enum st_dtype { ST_F32, ST_I64 } st_dtype;
+typedef enum nncl_st_dtype { NNCL_ST_F32, NNCL_ST_I64 } nncl_st_dtype;
 
-typedef struct st_tensor {
+typedef struct nncl_st_tensor {
     char *name;
-    st_dtype dtype;
+    nncl_st_dtype dtype;
     nncl_shape shape; /* rank 0 for a scalar */
     const void *data;
     size_t bytes;
-} st_tensor;
+} nncl_st_tensor;
 
-typedef struct st_meta {
+typedef struct nncl_st_meta {
     const char *key, *value;
-} st_meta;
+} nncl_st_meta;
 
 /* Writes path atomically: a temporary file beside it, fsync, rename, and
  * fsync of the directory, so a crash leaves the old file or the new one. */
-nncl_status st_write(const char *path, const st_tensor *tensors, size_t n, const st_meta *meta,
+nncl_status nncl_st_write(const char *path, const nncl_st_tensor *tensors, size_t n, const nncl_st_meta *meta,
                      size_t n_meta);
 
 /* A file read whole and checked: every tensor's dtype, shape and range. */
-typedef struct st_file {
+typedef struct nncl_st_file {
     unsigned char *bytes;
-    st_tensor *tensors;
+    nncl_st_tensor *tensors;
     size_t n;
     void *header; /* the parsed JSON, for metadata lookups */
-} st_file;
+} nncl_st_file;
 
-nncl_status st_read(const char *path, st_file *out);
-const st_tensor *st_find(const st_file *f, const char *name);
+nncl_status nncl_st_read(const char *path, nncl_st_file *out);
+const nncl_st_tensor *nncl_st_find(const nncl_st_file *f, const char *name);
 /* A metadata value, or NULL. */
-const char *st_meta_get(const st_file *f, const char *key);
-void st_close(st_file *f);
+const char *nncl_st_meta_get(const nncl_st_file *f, const char *key);
+void nncl_st_close(nncl_st_file *f);
 
 #endif

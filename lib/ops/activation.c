@@ -1,6 +1,14 @@
 /* ReLU, leaky ReLU, sigmoid, tanh and ELU: one elementwise kernel pair,
- * told apart by the node's op. */
-#include "../nncl_internal.h"
+ * told apart by the node's op kind, which the kernels see as NNCL_OP_<KIND>. */
+#include "ops.h"
+
+typedef struct act_attrs {
+    float alpha; /* leaky ReLU's slope, ELU's alpha */
+} act_attrs;
+
+static float alpha_of(const nncl_node *node) {
+    return ((const act_attrs *)node->attrs)->alpha;
+}
 
 static nncl_node *activation(nncl_graph *g, nncl_op_kind op, nncl_node *x, float alpha) {
     if (!nncl_builder_ready(g, nncl_op_name(op), &x, 1)) return NULL;
@@ -8,7 +16,7 @@ static nncl_node *activation(nncl_graph *g, nncl_op_kind op, nncl_node *x, float
         return nncl_build_fail(g, NNCL_ERROR_INVALID_ARGUMENT, nncl_op_name(op), NULL,
                                "input '%s' holds labels, not features", x->name);
     nncl_node *node = nncl_node_add(g, op, NULL, &x, 1, x->shape);
-    if (node) node->attrs.act.alpha = alpha;
+    if (node) ((act_attrs *)node->attrs)->alpha = alpha;
     return node;
 }
 
@@ -32,26 +40,11 @@ nncl_node *nncl_elu(nncl_graph *g, nncl_node *x, float alpha) {
     return activation(g, NNCL_OP_ELU, x, alpha != 0.0f ? alpha : 1.0f);
 }
 
-static cl_int kind_of(nncl_op_kind op) {
-    switch (op) {
-    case NNCL_OP_RELU:
-        return NNCL_ACT_RELU;
-    case NNCL_OP_LEAKY_RELU:
-        return NNCL_ACT_LEAKY_RELU;
-    case NNCL_OP_SIGMOID:
-        return NNCL_ACT_SIGMOID;
-    case NNCL_OP_TANH:
-        return NNCL_ACT_TANH;
-    default:
-        return NNCL_ACT_ELU;
-    }
-}
-
 /* For ReLU, and leaky ReLU and ELU with alpha >= 0, the output is positive
  * exactly where the input is, so backward can test the output instead and
  * the input's memory can be reused (PyTorch's inplace=True saves the same). */
 static bool reads_input(const nncl_node *node) {
-    return (node->op == NNCL_OP_LEAKY_RELU || node->op == NNCL_OP_ELU) && node->attrs.act.alpha < 0;
+    return (node->op == NNCL_OP_LEAKY_RELU || node->op == NNCL_OP_ELU) && alpha_of(node) < 0;
 }
 
 nncl_status nncl_bias_epilogue(nncl_graph *g, nncl_node *producer, cl_mem bias, size_t channels,
@@ -62,8 +55,8 @@ nncl_status nncl_bias_epilogue(nncl_graph *g, nncl_node *producer, cl_mem bias, 
         return nncl_launch(g->ctx, "add_bias", rows,
                            NNCL_ARGS(NNCL_ARG(producer->out), NNCL_ARG(bias), NNCL_ARG(c),
                                      NNCL_ARG(len), NNCL_ARG(n)));
-    cl_int kind = kind_of(act->op);
-    cl_float alpha = act->attrs.act.alpha;
+    cl_int kind = act->op; /* the kernels switch on NNCL_OP_<KIND> */
+    cl_float alpha = alpha_of(act);
     return nncl_launch(g->ctx, "bias_activation", rows,
                        NNCL_ARGS(NNCL_ARG(producer->out), NNCL_ARG(bias), NNCL_ARG(act->out),
                                  NNCL_ARG(c), NNCL_ARG(len), NNCL_ARG(n), NNCL_ARG(kind),
@@ -72,17 +65,17 @@ nncl_status nncl_bias_epilogue(nncl_graph *g, nncl_node *producer, cl_mem bias, 
 
 static nncl_status activation_forward(nncl_graph *g, nncl_node *node) {
     if (node->fused_into) return NNCL_OK; /* computed by its producer */
-    cl_int total = (cl_int)nncl_shape_numel(node->shape), kind = kind_of(node->op);
-    cl_float alpha = node->attrs.act.alpha;
+    cl_int total = (cl_int)nncl_shape_numel(node->shape), kind = node->op;
+    cl_float alpha = alpha_of(node);
     return nncl_launch(g->ctx, "activation_forward", (size_t)total,
                        NNCL_ARGS(NNCL_ARG(node->inputs[0]->out), NNCL_ARG(node->out),
                                  NNCL_ARG(total), NNCL_ARG(kind), NNCL_ARG(alpha)));
 }
 
 static nncl_status activation_backward(nncl_graph *g, nncl_node *node) {
-    cl_int total = (cl_int)nncl_shape_numel(node->shape), kind = kind_of(node->op);
+    cl_int total = (cl_int)nncl_shape_numel(node->shape), kind = node->op;
     cl_int acc = node->accumulate[0];
-    cl_float alpha = node->attrs.act.alpha;
+    cl_float alpha = alpha_of(node);
     nncl_node *x = node->inputs[0];
     cl_mem sign_source = reads_input(node) ? x->out : node->out;
     return nncl_launch(g->ctx, "activation_backward", (size_t)total,
@@ -97,5 +90,14 @@ static uint32_t activation_saves(const nncl_node *node) {
     return NNCL_SAVES_OUTPUT | (reads_input(node) ? NNCL_SAVES_INPUT(0) : 0);
 }
 
-const nncl_op_vtable nncl_op_activation = {
-    .forward = activation_forward, .backward = activation_backward, .saves = activation_saves};
+nncl_fusion nncl_bias_absorbs(bool has_bias) {
+    return has_bias ? NNCL_FUSION_AFTER_VALUE : NNCL_FUSION_NONE;
+}
+
+const nncl_op_vtable nncl_op_activation = {.attrs_size = sizeof(act_attrs),
+                                           .flags = NNCL_OP_IS_ACTIVATION,
+                                           .profile_forward = NNCL_PROFILE_ELEMENTWISE,
+                                           .profile_backward = NNCL_PROFILE_ELEMENTWISE,
+                                           .forward = activation_forward,
+                                           .backward = activation_backward,
+                                           .saves = activation_saves};

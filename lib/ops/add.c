@@ -34,4 +34,7 @@ static nncl_status add_backward(nncl_graph *g, nncl_node *node) {
     return st;
 }
 
-const nncl_op_vtable nncl_op_add = {.forward = add_forward, .backward = add_backward};
+const nncl_op_vtable nncl_op_add = {.profile_forward = NNCL_PROFILE_ELEMENTWISE,
+                                    .profile_backward = NNCL_PROFILE_ELEMENTWISE,
+                                    .forward = add_forward,
+                                    .backward = add_backward};

@@ -1,7 +1,17 @@
 /* Batch normalisation over dim 1 for NC, NCW, NCHW and NCDHW inputs
  * (Ioffe & Szegedy 2015), with PyTorch's running-statistics convention:
  * momentum 0.1 by default and the unbiased variance in running_var. */
-#include "../nncl_internal.h"
+#include "ops.h"
+
+typedef struct bn_attrs {
+    float eps, momentum;
+    bool affine;
+    int64_t batches_tracked; /* PyTorch's num_batches_tracked */
+} bn_attrs;
+
+static bn_attrs *attrs_of(const nncl_node *node) {
+    return node->attrs;
+}
 
 nncl_node *nncl_batch_norm(nncl_graph *g, nncl_node *x, const nncl_batch_norm_params *params,
                            const char *name) {
@@ -18,11 +28,12 @@ nncl_node *nncl_batch_norm(nncl_graph *g, nncl_node *x, const nncl_batch_norm_pa
                                (double)p.momentum);
     nncl_node *node = nncl_node_add(g, NNCL_OP_BATCH_NORM, name, &x, 1, x->shape);
     if (!node) return NULL;
-    node->attrs.bn.eps = p.eps > 0 ? p.eps : 1e-5f;
-    node->attrs.bn.momentum = p.momentum > 0 ? p.momentum : 0.1f;
-    node->attrs.bn.affine = !p.no_affine;
+    bn_attrs *a = node->attrs;
+    a->eps = p.eps > 0 ? p.eps : 1e-5f;
+    a->momentum = p.momentum > 0 ? p.momentum : 0.1f;
+    a->affine = !p.no_affine;
     nncl_shape c = NNCL_SHAPE(x->shape.dims[1]);
-    if (node->attrs.bn.affine &&
+    if (a->affine &&
         (!nncl_param_add(g, node, "weight", c, true, NNCL_FILL_CONSTANT(1.0f)) ||
          !nncl_param_add(g, node, "bias", c, true, NNCL_FILL_CONSTANT(0.0f))))
         return NULL;
@@ -41,7 +52,7 @@ typedef struct bn_refs {
 static bn_refs refs_of(nncl_graph *g, const nncl_node *node) {
     bn_refs r = {0};
     size_t at = 0;
-    r.affine = node->attrs.bn.affine;
+    r.affine = attrs_of(node)->affine;
     if (r.affine) {
         r.gamma = nncl_node_param(g, node, 0)->value;
         r.dgamma = nncl_node_param(g, node, 0)->grad;
@@ -71,7 +82,7 @@ static nncl_status bn_plan(nncl_graph *g, nncl_node *node) {
 
 static nncl_status bn_forward(nncl_graph *g, nncl_node *node) {
     bn_refs r = refs_of(g, node);
-    cl_float eps = node->attrs.bn.eps, momentum = node->attrs.bn.momentum;
+    cl_float eps = attrs_of(node)->eps, momentum = attrs_of(node)->momentum;
     nncl_status st;
     if (g->training) {
         if ((int64_t)r.batch * r.inner < 2)
@@ -80,7 +91,7 @@ static nncl_status bn_forward(nncl_graph *g, nncl_node *node) {
                                   "%d, ...] has %d)",
                                   r.batch, r.channels, r.batch * r.inner);
         size_t local = g->ctx->reduce_size;
-        node->attrs.bn.batches_tracked++;
+        attrs_of(node)->batches_tracked++;
         st = nncl_launch_groups(g->ctx, "bn_batch_stats", (size_t)r.channels, local,
                                 NNCL_ARGS(NNCL_ARG(node->inputs[0]->out), NNCL_ARG(node->aux[0]),
                                           NNCL_ARG(node->aux[1]), NNCL_ARG(r.running_mean),
@@ -130,5 +141,24 @@ static uint32_t bn_saves(const nncl_node *node) {
     return NNCL_SAVES_INPUT(0);
 }
 
-const nncl_op_vtable nncl_op_batchnorm = {
-    .plan = bn_plan, .forward = bn_forward, .backward = bn_backward, .saves = bn_saves};
+/* A ReLU after batch norm is applied by bn_apply, which then writes only
+ * the ReLU's output. */
+static nncl_fusion bn_absorbs(const nncl_node *producer, const nncl_node *act) {
+    (void)producer;
+    return act->op == NNCL_OP_RELU ? NNCL_FUSION_INSTEAD_VALUE : NNCL_FUSION_NONE;
+}
+
+static int64_t *bn_counter(nncl_node *node, const char **suffix) {
+    *suffix = "num_batches_tracked";
+    return &attrs_of(node)->batches_tracked;
+}
+
+const nncl_op_vtable nncl_op_batchnorm = {.attrs_size = sizeof(bn_attrs),
+                                          .profile_forward = NNCL_PROFILE_BATCH_NORM,
+                                          .profile_backward = NNCL_PROFILE_BATCH_NORM,
+                                          .plan = bn_plan,
+                                          .forward = bn_forward,
+                                          .backward = bn_backward,
+                                          .saves = bn_saves,
+                                          .absorbs = bn_absorbs,
+                                          .counter = bn_counter};

@@ -2,12 +2,23 @@
  * CrossEntropyLoss and NLLLoss: class weights, label smoothing, an ignore
  * index and mean / sum / none reduction. Mean divides by the summed weights
  * of the samples that count, as PyTorch does. */
-#include "../nncl_internal.h"
+#include "ops.h"
 
 #include <stdlib.h>
 #include <string.h>
 
 #define PYTORCH_IGNORE_INDEX (-100)
+
+typedef struct class_loss_attrs {
+    nncl_reduction reduction;
+    float smoothing;
+    int32_t ignore_index;
+    float *class_weights; /* host copy owned by the node, or NULL */
+} class_loss_attrs;
+
+static class_loss_attrs *attrs_of(const nncl_node *node) {
+    return node->attrs;
+}
 
 static nncl_node *class_loss(nncl_graph *g, nncl_op_kind op, nncl_node *x, nncl_node *labels,
                              const nncl_loss_params *params, const char *name) {
@@ -48,10 +59,11 @@ static nncl_node *class_loss(nncl_graph *g, nncl_op_kind op, nncl_node *x, nncl_
         free(weights);
         return NULL;
     }
-    node->attrs.loss.reduction = p.reduction;
-    node->attrs.loss.smoothing = p.label_smoothing;
-    node->attrs.loss.ignore_index = p.has_ignore_index ? p.ignore_index : PYTORCH_IGNORE_INDEX;
-    node->attrs.loss.class_weights = weights;
+    class_loss_attrs *a = node->attrs;
+    a->reduction = p.reduction;
+    a->smoothing = p.label_smoothing;
+    a->ignore_index = p.has_ignore_index ? p.ignore_index : PYTORCH_IGNORE_INDEX;
+    a->class_weights = weights;
     return node;
 }
 
@@ -70,7 +82,7 @@ nncl_node *nncl_nll_loss(nncl_graph *g, nncl_node *log_probs, nncl_node *labels,
 static nncl_status class_loss_plan(nncl_graph *g, nncl_node *node) {
     size_t batch = (size_t)node->inputs[0]->shape.dims[0];
     size_t classes = (size_t)node->inputs[0]->shape.dims[1];
-    const float *w = node->attrs.loss.class_weights;
+    const float *w = attrs_of(node)->class_weights;
     nncl_status st = nncl_node_aux(g, node, 0, batch * classes * sizeof(float));
     if (st == NNCL_OK) st = nncl_node_aux(g, node, 1, batch * sizeof(float));
     if (st == NNCL_OK) st = nncl_node_aux(g, node, 2, batch * sizeof(float));
@@ -91,19 +103,19 @@ typedef struct class_args {
 
 static class_args args_of(const nncl_node *node) {
     class_args a;
-    a.has_weights = node->attrs.loss.class_weights != NULL;
+    a.has_weights = attrs_of(node)->class_weights != NULL;
     a.weights = a.has_weights ? node->aux[4] : node->aux[0]; /* any buffer when unused */
     a.batch = (cl_int)node->inputs[0]->shape.dims[0];
     a.classes = (cl_int)node->inputs[0]->shape.dims[1];
     a.is_ce = node->op == NNCL_OP_CROSS_ENTROPY;
-    a.ignore = node->attrs.loss.ignore_index;
-    a.smoothing = node->attrs.loss.smoothing;
+    a.ignore = attrs_of(node)->ignore_index;
+    a.smoothing = attrs_of(node)->smoothing;
     return a;
 }
 
 static nncl_status class_loss_forward(nncl_graph *g, nncl_node *node) {
     class_args a = args_of(node);
-    bool per_sample = node->attrs.loss.reduction == NNCL_REDUCTION_NONE;
+    bool per_sample = attrs_of(node)->reduction == NNCL_REDUCTION_NONE;
     cl_mem losses = per_sample ? node->out : node->aux[1];
     nncl_status st = nncl_launch(
         g->ctx, "class_loss_forward", (size_t)a.batch,
@@ -112,7 +124,7 @@ static nncl_status class_loss_forward(nncl_graph *g, nncl_node *node) {
                   NNCL_ARG(losses), NNCL_ARG(node->aux[2]), NNCL_ARG(a.batch), NNCL_ARG(a.classes),
                   NNCL_ARG(a.is_ce), NNCL_ARG(a.smoothing), NNCL_ARG(a.ignore)));
     if (st != NNCL_OK || per_sample) return st;
-    cl_int mean = node->attrs.loss.reduction == NNCL_REDUCTION_MEAN;
+    cl_int mean = attrs_of(node)->reduction == NNCL_REDUCTION_MEAN;
     return nncl_launch(g->ctx, "class_loss_reduce", 1,
                        NNCL_ARGS(NNCL_ARG(node->aux[1]), NNCL_ARG(node->aux[2]),
                                  NNCL_ARG(node->out), NNCL_ARG(node->aux[3]), NNCL_ARG(a.batch),
@@ -123,7 +135,7 @@ static nncl_status class_loss_backward(nncl_graph *g, nncl_node *node) {
     nncl_node *x = node->inputs[0];
     if (!x->requires_grad) return NNCL_OK;
     class_args a = args_of(node);
-    cl_int per_sample = node->attrs.loss.reduction == NNCL_REDUCTION_NONE;
+    cl_int per_sample = attrs_of(node)->reduction == NNCL_REDUCTION_NONE;
     cl_int acc = node->accumulate[0];
     return nncl_launch(g->ctx, "class_loss_backward", (size_t)a.batch * (size_t)a.classes,
                        NNCL_ARGS(NNCL_ARG(node->aux[0]), NNCL_ARG(node->inputs[1]->out),
@@ -139,7 +151,32 @@ static uint32_t class_loss_saves(const nncl_node *node) {
     return NNCL_SAVES_INPUT(1);
 }
 
-const nncl_op_vtable nncl_op_class_loss = {.plan = class_loss_plan,
+/* Labels index the classes: each in [0, classes) or the ignore index. */
+static nncl_status class_loss_check_labels(const nncl_node *node, int32_t k, const int32_t *labels,
+                                           int64_t count) {
+    if (k != 1) return NNCL_OK;
+    int64_t classes = node->inputs[0]->shape.dims[1];
+    int32_t ignore = attrs_of(node)->ignore_index;
+    for (int64_t i = 0; i < count; i++)
+        if ((labels[i] < 0 || labels[i] >= classes) && labels[i] != ignore)
+            return nncl_fail(NNCL_ERROR_INVALID_ARGUMENT,
+                             "nncl_graph_set_input: label %lld of input '%s' is %d, outside [0, "
+                             "%lld) for loss '%s' (ignore index %d)",
+                             (long long)i, node->inputs[1]->name, (int)labels[i],
+                             (long long)classes, node->name, (int)ignore);
+    return NNCL_OK;
+}
+
+static void class_loss_release(nncl_node *node) {
+    free(attrs_of(node)->class_weights);
+}
+
+const nncl_op_vtable nncl_op_class_loss = {.attrs_size = sizeof(class_loss_attrs),
+                                           .profile_forward = NNCL_PROFILE_LOSS,
+                                           .profile_backward = NNCL_PROFILE_LOSS,
+                                           .check_labels = class_loss_check_labels,
+                                           .release = class_loss_release,
+                                           .plan = class_loss_plan,
                                            .forward = class_loss_forward,
                                            .backward = class_loss_backward,
                                            .saves = class_loss_saves};

@@ -53,4 +53,7 @@ static nncl_status concat_backward(nncl_graph *g, nncl_node *node) {
     return concat_pass(g, node, true);
 }
 
-const nncl_op_vtable nncl_op_concat = {.forward = concat_forward, .backward = concat_backward};
+const nncl_op_vtable nncl_op_concat = {.profile_forward = NNCL_PROFILE_ELEMENTWISE,
+                                       .profile_backward = NNCL_PROFILE_ELEMENTWISE,
+                                       .forward = concat_forward,
+                                       .backward = concat_backward};

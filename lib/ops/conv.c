@@ -7,12 +7,12 @@
 #include <string.h>
 
 conv_dims nncl_conv_dims(const nncl_node *node) {
-    const nncl_window *w = &node->attrs.conv.win;
+    const nncl_window *w = &nncl_conv_attrs(node)->win;
     conv_dims d;
     d.batch = (size_t)node->shape.dims[0];
     d.c_in = (size_t)node->inputs[0]->shape.dims[1];
     d.c_out = (size_t)node->shape.dims[1];
-    d.groups = (size_t)node->attrs.conv.groups;
+    d.groups = (size_t)nncl_conv_attrs(node)->groups;
     d.cg_in = d.c_in / d.groups;
     d.cg_out = d.c_out / d.groups;
     d.kvol = (size_t)nncl_window_volume(w->kernel);
@@ -71,10 +71,10 @@ nncl_node *nncl_conv(nncl_graph *g, nncl_node *x, const nncl_conv_params *params
     }
     nncl_node *node = nncl_node_add(g, NNCL_OP_CONV, name, &x, 1, y);
     if (!node) return NULL;
-    node->attrs.conv.win = win;
-    node->attrs.conv.groups = groups;
-    node->attrs.conv.bias = !params->no_bias;
-    memset(node->attrs.conv.algorithm, -1, sizeof node->attrs.conv.algorithm);
+    nncl_conv_attrs(node)->win = win;
+    nncl_conv_attrs(node)->groups = groups;
+    nncl_conv_attrs(node)->bias = !params->no_bias;
+    memset(nncl_conv_attrs(node)->algorithm, -1, sizeof nncl_conv_attrs(node)->algorithm);
     int64_t k = nncl_window_volume(win.kernel);
     nncl_fill fill = {params->init, params->init_value, c_in / groups * k, c_out * k};
     if (!nncl_param_add(g, node, "weight", w, true, fill)) return NULL;
@@ -94,7 +94,7 @@ static nncl_status conv_forward(nncl_graph *g, nncl_node *node) {
     nncl_status st = nncl_conv_pick(g, node, CONV_FORWARD, &a);
     conv_buffers b = {node->inputs[0]->out, nncl_node_param(g, node, 0)->value, node->out, false};
     if (st == NNCL_OK) st = a->run(g, node, CONV_FORWARD, &b);
-    if (st != NNCL_OK || !node->attrs.conv.bias) return st;
+    if (st != NNCL_OK || !nncl_conv_attrs(node)->bias) return st;
     conv_dims d = nncl_conv_dims(node);
     return nncl_bias_epilogue(g, node, nncl_node_param(g, node, 1)->value, d.c_out, d.spatial_out,
                               d.batch * d.c_out);
@@ -105,7 +105,7 @@ static nncl_status conv_backward(nncl_graph *g, nncl_node *node) {
     nncl_param_entry *w = nncl_node_param(g, node, 0);
     nncl_node *x = node->inputs[0];
     nncl_status st = NNCL_OK;
-    if (node->attrs.conv.bias && nncl_param_learns(nncl_node_param(g, node, 1))) {
+    if (nncl_conv_attrs(node)->bias && nncl_param_learns(nncl_node_param(g, node, 1))) {
         cl_int batch = (cl_int)d.batch, channels = (cl_int)d.c_out, inner = (cl_int)d.spatial_out;
         st =
             nncl_launch(g->ctx, "channel_sum", d.c_out,
@@ -114,13 +114,13 @@ static nncl_status conv_backward(nncl_graph *g, nncl_node *node) {
     }
     const conv_algorithm *a;
     if (st == NNCL_OK && nncl_param_learns(w)) {
-        g->ctx->phase = NNCL_PHASE_CONV_BACKWARD_WEIGHTS;
+        g->ctx->phase = NNCL_PROFILE_CONV_BACKWARD_WEIGHTS;
         conv_buffers b = {x->out, w->grad, node->grad, false};
         if ((st = nncl_conv_pick(g, node, CONV_BACKWARD_WEIGHTS, &a)) == NNCL_OK)
             st = a->run(g, node, CONV_BACKWARD_WEIGHTS, &b);
     }
     if (st == NNCL_OK && x->requires_grad) {
-        g->ctx->phase = NNCL_PHASE_CONV_BACKWARD_DATA;
+        g->ctx->phase = NNCL_PROFILE_CONV_BACKWARD_DATA;
         conv_buffers b = {x->grad, w->value, node->grad, node->accumulate[0]};
         if ((st = nncl_conv_pick(g, node, CONV_BACKWARD_DATA, &a)) == NNCL_OK)
             st = a->run(g, node, CONV_BACKWARD_DATA, &b);
@@ -134,5 +134,16 @@ static uint32_t conv_saves(const nncl_node *node) {
     return NNCL_SAVES_INPUT(0);
 }
 
-const nncl_op_vtable nncl_op_conv = {
-    .plan = conv_plan, .forward = conv_forward, .backward = conv_backward, .saves = conv_saves};
+static nncl_fusion conv_absorbs(const nncl_node *producer, const nncl_node *act) {
+    (void)act;
+    return nncl_bias_absorbs(nncl_conv_attrs(producer)->bias);
+}
+
+const nncl_op_vtable nncl_op_conv = {.attrs_size = sizeof(conv_attrs),
+                                     .profile_forward = NNCL_PROFILE_CONV_FORWARD,
+                                     .profile_backward = NNCL_PROFILE_CONV_BACKWARD_DATA,
+                                     .plan = conv_plan,
+                                     .forward = conv_forward,
+                                     .backward = conv_backward,
+                                     .saves = conv_saves,
+                                     .absorbs = conv_absorbs};

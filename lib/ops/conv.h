@@ -5,7 +5,19 @@
 #ifndef NNCL_OPS_CONV_H
 #define NNCL_OPS_CONV_H
 
-#include "../nncl_internal.h"
+#include "ops.h"
+
+/* A convolution node's attributes. */
+typedef struct conv_attrs {
+    nncl_window win;
+    int64_t groups;
+    bool bias;
+    int8_t algorithm[3]; /* per direction, chosen on first use; -1 before */
+} conv_attrs;
+
+static inline conv_attrs *nncl_conv_attrs(const nncl_node *node) {
+    return node->attrs;
+}
 
 /* Scratch an algorithm may use is capped; larger batches go in chunks. */
 #define NNCL_CONV_WORKSPACE_LIMIT ((size_t)256 << 20)
@@ -52,5 +64,8 @@ nncl_status nncl_conv_pick(nncl_graph *g, nncl_node *node, conv_direction dir,
                            const conv_algorithm **out);
 /* Scratch for every algorithm that may be picked for node. */
 size_t nncl_conv_workspace(const nncl_graph *g, const nncl_node *node);
+/* The convolution algorithm NNCL_CONV_ALGO or the options name: -1 for
+ * "auto" or none, else its index; an unknown name fails (conv_choice.c). */
+nncl_status nncl_conv_algorithm_parse(const char *name, int *out);
 
 #endif

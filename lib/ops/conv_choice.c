@@ -57,13 +57,13 @@ size_t nncl_conv_workspace(const nncl_graph *g, const nncl_node *node) {
  * the GEMM path and the kernels' fingerprint are part of what was timed. */
 static void choice_key(const nncl_graph *g, const nncl_node *node, conv_direction dir, char *key,
                        size_t size) {
-    const nncl_window *w = &node->attrs.conv.win;
+    const nncl_window *w = &nncl_conv_attrs(node)->win;
     conv_dims d = nncl_conv_dims(node);
     snprintf(
         key, size,
         "%s|%s|%s|%016llx|n%zu,c%zu,k%zu,g%zu,in%lldx%lldx%lld,k%lldx%lldx%lld,s%lldx%lldx%lld,"
         "p%lldx%lldx%lld,%lldx%lldx%lld,d%lldx%lldx%lld|%s",
-        g->ctx->info.name, g->ctx->info.driver_version, g->ctx->gemm_packed ? "packed" : "clblast",
+        g->ctx->info.name, g->ctx->info.driver_version, nncl_gemm_is_packed(g->ctx) ? "packed" : "clblast",
         (unsigned long long)g->ctx->kernels_fingerprint, d.batch, d.c_in, d.c_out, d.groups,
         (long long)w->in[0], (long long)w->in[1], (long long)w->in[2], (long long)w->kernel[0],
         (long long)w->kernel[1], (long long)w->kernel[2], (long long)w->stride[0],
@@ -169,7 +169,7 @@ static nncl_status measure(nncl_graph *g, const nncl_node *node, conv_direction 
 
 nncl_status nncl_conv_pick(nncl_graph *g, nncl_node *node, conv_direction dir,
                            const conv_algorithm **out) {
-    int8_t *slot = &node->attrs.conv.algorithm[dir];
+    int8_t *slot = &nncl_conv_attrs(node)->algorithm[dir];
     if (*slot < 0) {
         int forced = g->ctx->conv_algorithm, choice = 0; /* im2col serves every layer */
         if (forced >= 0) {
@@ -181,7 +181,7 @@ nncl_status nncl_conv_pick(nncl_graph *g, nncl_node *node, conv_direction dir,
             if (cached >= 0 && algorithms[cached]->applies(node, dir)) {
                 choice = cached;
             } else {
-                nncl_phase phase = (nncl_phase)g->ctx->phase;
+                nncl_profile_kind phase = g->ctx->phase;
                 nncl_status st = measure(g, node, dir, &choice);
                 g->ctx->phase = phase;
                 if (st != NNCL_OK) return st;

@@ -7,7 +7,7 @@
 static nncl_status run(nncl_graph *g, const nncl_node *node, conv_direction dir,
                        const conv_buffers *b) {
     conv_dims d = nncl_conv_dims(node);
-    const nncl_window *win = &node->attrs.conv.win;
+    const nncl_window *win = &nncl_conv_attrs(node)->win;
     cl_int c_out = (cl_int)d.c_out, groups = (cl_int)d.groups, cg_in = (cl_int)d.cg_in;
     cl_int batch = (cl_int)d.batch, acc = b->accumulate;
     cl_int4 in = nncl_int4(win->in), out = nncl_int4(win->out), k = nncl_int4(win->kernel),

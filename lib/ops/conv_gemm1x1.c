@@ -5,7 +5,7 @@
 
 static bool applies(const nncl_node *node, conv_direction dir) {
     (void)dir;
-    const nncl_window *w = &node->attrs.conv.win;
+    const nncl_window *w = &nncl_conv_attrs(node)->win;
     for (int i = 0; i < 3; i++)
         if (w->kernel[i] != 1 || w->stride[i] != 1 || w->pad_begin[i] || w->pad_end[i])
             return false;

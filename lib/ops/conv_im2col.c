@@ -77,7 +77,7 @@ static size_t workspace(const nncl_node *node, conv_direction dir) {
  * columns. The weight gradient takes rows on both paths: with columns the
  * packed GEMM would pack only dY, but im2col then costs what that saves. */
 static bool unfold_as_rows(const nncl_graph *g, conv_direction dir) {
-    return dir == CONV_BACKWARD_WEIGHTS || g->ctx->gemm_packed;
+    return dir == CONV_BACKWARD_WEIGHTS || nncl_gemm_is_packed(g->ctx);
 }
 
 static nncl_status unfold(nncl_graph *g, const nncl_window *w, const conv_dims *d, cl_mem x,
@@ -87,7 +87,7 @@ static nncl_status unfold(nncl_graph *g, const nncl_window *w, const conv_dims *
 
 static nncl_status run_chunk(nncl_graph *g, const nncl_node *node, conv_direction dir,
                              const conv_buffers *b, const conv_dims *d, size_t first, size_t nb) {
-    const nncl_window *win = &node->attrs.conv.win;
+    const nncl_window *win = &nncl_conv_attrs(node)->win;
     size_t cols = nb * d->spatial_out, outs = cols_floats(d, nb); /* channel-major block */
     size_t y_off = first * d->c_out * d->spatial_out;
     bool rows = unfold_as_rows(g, dir);

@@ -18,7 +18,7 @@ typedef struct winograd_job {
 
 static winograd_job job_of(const nncl_node *node, conv_direction dir) {
     conv_dims d = nncl_conv_dims(node);
-    const nncl_window *w = &node->attrs.conv.win;
+    const nncl_window *w = &nncl_conv_attrs(node)->win;
     cl_int2 in = {{(cl_int)w->in[1], (cl_int)w->in[2]}},
             out = {{(cl_int)w->out[1], (cl_int)w->out[2]}};
     winograd_job j = {.batch = d.batch, .flip = dir == CONV_BACKWARD_DATA};
@@ -35,8 +35,8 @@ static winograd_job job_of(const nncl_node *node, conv_direction dir) {
 }
 
 static bool applies(const nncl_node *node, conv_direction dir) {
-    const nncl_window *w = &node->attrs.conv.win;
-    if (dir == CONV_BACKWARD_WEIGHTS || w->spatial != 2 || node->attrs.conv.groups != 1)
+    const nncl_window *w = &nncl_conv_attrs(node)->win;
+    if (dir == CONV_BACKWARD_WEIGHTS || w->spatial != 2 || nncl_conv_attrs(node)->groups != 1)
         return false;
     for (int i = 1; i < 3; i++)
         if (w->kernel[i] != 3 || w->stride[i] != 1 || w->dilation[i] != 1 || w->pad_begin[i] > 2 ||
@@ -92,7 +92,7 @@ static nncl_status run_chunk(nncl_graph *g, const winograd_job *j, cl_mem src, c
     size_t tiles = tiles_of(j, nb);
     size_t u_plane = plane_floats(j->outs * j->ins),
            v_plane = plane_floats(j->ins * v_tiles(j, nb)), m_plane = plane_floats(j->outs * tiles);
-    cl_int packed = g->ctx->gemm_packed;
+    cl_int packed = nncl_gemm_is_packed(g->ctx);
     size_t v_off = weights_floats(j), m_off = v_off + 16 * v_plane;
     cl_uint src_off = (cl_uint)(first * j->ins * (size_t)(j->src_size.s[0] * j->src_size.s[1]));
     cl_uint dst_off = (cl_uint)(first * j->outs * (size_t)(j->dst_size.s[0] * j->dst_size.s[1]));

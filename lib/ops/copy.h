@@ -2,7 +2,7 @@
  * reshape, add's backward and concat (lib/ops/copy.c). */
 #ifndef NNCL_OPS_COPY_H
 #define NNCL_OPS_COPY_H
-#include "../nncl_internal.h"
+#include "ops.h"
 
 /* dst[dst_off + r * dst_stride + j] (+)= src[src_off + r * src_stride + j],
  * r < rows, j < cols. */

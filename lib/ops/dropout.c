@@ -5,13 +5,22 @@
 
 #include <math.h>
 
+typedef struct dropout_attrs {
+    float p;
+    uint64_t step; /* the forward step whose mask backward must reuse */
+} dropout_attrs;
+
+static dropout_attrs *attrs_of(const nncl_node *node) {
+    return node->attrs;
+}
+
 nncl_node *nncl_dropout(nncl_graph *g, nncl_node *x, float p, const char *name) {
     if (!nncl_builder_ready(g, "dropout", &x, 1)) return NULL;
     if (!(p >= 0.0f && p < 1.0f) || x->is_labels)
         return nncl_build_fail(g, NNCL_ERROR_INVALID_ARGUMENT, "dropout", name,
                                "p = %g must be in [0, 1) and the input features", (double)p);
     nncl_node *node = nncl_node_add(g, NNCL_OP_DROPOUT, name, &x, 1, x->shape);
-    if (node) node->attrs.dropout.p = p;
+    if (node) attrs_of(node)->p = p;
     return node;
 }
 
@@ -21,9 +30,9 @@ typedef struct dropout_key {
 } dropout_key;
 
 static dropout_key key_of(const nncl_graph *g, const nncl_node *node) {
-    uint64_t state = g->seed ^ ((uint64_t)node->index << 40) ^ node->attrs.dropout.step;
+    uint64_t state = g->seed ^ ((uint64_t)node->index << 40) ^ attrs_of(node)->step;
     uint64_t bits = nncl_splitmix64(&state);
-    double p = node->attrs.dropout.p;
+    double p = attrs_of(node)->p;
     dropout_key k = {(cl_uint)bits, (cl_uint)(bits >> 32),
                      (cl_uint)fmin(p * 4294967296.0, 4294967295.0), (cl_float)(1.0 / (1.0 - p))};
     return k;
@@ -31,8 +40,8 @@ static dropout_key key_of(const nncl_graph *g, const nncl_node *node) {
 
 static nncl_status dropout_forward(nncl_graph *g, nncl_node *node) {
     size_t n = (size_t)nncl_shape_numel(node->shape);
-    node->attrs.dropout.step = g->step;
-    if (!g->training || node->attrs.dropout.p == 0.0f)
+    attrs_of(node)->step = g->step;
+    if (!g->training || attrs_of(node)->p == 0.0f)
         return nncl_copy_rows(g, node->inputs[0]->out, 0, 0, node->out, 0, 0, 1, n, false);
     dropout_key k = key_of(g, node);
     cl_int total = (cl_int)n;
@@ -45,7 +54,7 @@ static nncl_status dropout_forward(nncl_graph *g, nncl_node *node) {
 static nncl_status dropout_backward(nncl_graph *g, nncl_node *node) {
     size_t n = (size_t)nncl_shape_numel(node->shape);
     nncl_node *x = node->inputs[0];
-    if (!g->forward_training || node->attrs.dropout.p == 0.0f)
+    if (!g->forward_training || attrs_of(node)->p == 0.0f)
         return nncl_copy_rows(g, node->grad, 0, 0, x->grad, 0, 0, 1, n, node->accumulate[0]);
     dropout_key k = key_of(g, node);
     cl_int total = (cl_int)n, acc = node->accumulate[0];
@@ -55,4 +64,8 @@ static nncl_status dropout_backward(nncl_graph *g, nncl_node *node) {
                                  NNCL_ARG(k.scale), NNCL_ARG(acc)));
 }
 
-const nncl_op_vtable nncl_op_dropout = {.forward = dropout_forward, .backward = dropout_backward};
+const nncl_op_vtable nncl_op_dropout = {.attrs_size = sizeof(dropout_attrs),
+                                        .profile_forward = NNCL_PROFILE_ELEMENTWISE,
+                                        .profile_backward = NNCL_PROFILE_ELEMENTWISE,
+                                        .forward = dropout_forward,
+                                        .backward = dropout_backward};

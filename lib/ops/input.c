@@ -1,7 +1,37 @@
 /* Inputs (float features and int32 labels) hold what the user set and do no
  * work of their own; their gradient, when asked for, is written by the
  * nodes that consume them. */
-#include "../nncl_internal.h"
+#include "ops.h"
+
+nncl_node *nncl_input(nncl_graph *g, const char *name, nncl_shape shape) {
+    if (!nncl_builder_ready(g, "input", NULL, 0)) return NULL;
+    if (nncl_shape_numel(shape) <= 0) {
+        char s[128];
+        return nncl_build_fail(g, NNCL_ERROR_SHAPE, "input", name,
+                               "shape %s must have rank 1 to %d and every dim > 0",
+                               nncl_shape_str(shape, s, sizeof s), NNCL_MAX_RANK);
+    }
+    return nncl_node_add(g, NNCL_OP_INPUT, name, NULL, 0, shape);
+}
+
+nncl_node *nncl_input_labels(nncl_graph *g, const char *name, int64_t batch) {
+    if (!nncl_builder_ready(g, "labels", NULL, 0)) return NULL;
+    if (batch <= 0)
+        return nncl_build_fail(g, NNCL_ERROR_SHAPE, "labels", name, "batch size %lld must be > 0",
+                               (long long)batch);
+    nncl_node *node = nncl_node_add(g, NNCL_OP_LABELS, name, NULL, 0, NNCL_SHAPE(batch));
+    if (node) node->is_labels = true;
+    return node;
+}
+
+nncl_status nncl_input_set_requires_grad(nncl_graph *g, nncl_node *input, bool requires_grad) {
+    if (!g || !input || input->graph != g || input->op != NNCL_OP_INPUT)
+        return nncl_fail(NNCL_ERROR_INVALID_ARGUMENT,
+                         "nncl_input_set_requires_grad: expects a float input node of this graph");
+    input->wants_grad = requires_grad;
+    g->planned = false;
+    return NNCL_OK;
+}
 
 static nncl_status input_pass(nncl_graph *g, nncl_node *node) {
     (void)g;
@@ -9,4 +39,8 @@ static nncl_status input_pass(nncl_graph *g, nncl_node *node) {
     return NNCL_OK;
 }
 
-const nncl_op_vtable nncl_op_input = {.forward = input_pass, .backward = input_pass};
+const nncl_op_vtable nncl_op_input = {.flags = NNCL_OP_IS_INPUT,
+                                      .profile_forward = NNCL_PROFILE_ELEMENTWISE,
+                                      .profile_backward = NNCL_PROFILE_ELEMENTWISE,
+                                      .forward = input_pass,
+                                      .backward = input_pass};

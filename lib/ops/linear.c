@@ -1,7 +1,15 @@
 /* Fully connected layer over the last dim, PyTorch's Linear: y = x W^T + b.
  * Forward and both gradients are single GEMMs; the input gradient uses
  * GEMM's beta to add into a gradient another consumer already wrote. */
-#include "../nncl_internal.h"
+#include "ops.h"
+
+typedef struct linear_attrs {
+    bool bias;
+} linear_attrs;
+
+static bool has_bias(const nncl_node *node) {
+    return ((const linear_attrs *)node->attrs)->bias;
+}
 
 nncl_node *nncl_linear(nncl_graph *g, nncl_node *x, int64_t out_features,
                        const nncl_linear_params *params, const char *name) {
@@ -23,7 +31,7 @@ nncl_node *nncl_linear(nncl_graph *g, nncl_node *x, int64_t out_features,
     nncl_node *node = nncl_node_add(g, NNCL_OP_LINEAR, name, &x, 1, y);
     if (!node) return NULL;
     nncl_linear_params p = params ? *params : (nncl_linear_params){0};
-    node->attrs.linear.bias = !p.no_bias;
+    ((linear_attrs *)node->attrs)->bias = !p.no_bias;
     nncl_fill fill = {p.init, p.init_value, in, out_features};
     if (!nncl_param_add(g, node, "weight", NNCL_SHAPE(out_features, in), true, fill)) return NULL;
     if (!p.no_bias &&
@@ -49,7 +57,7 @@ static nncl_status linear_forward(nncl_graph *g, nncl_node *node) {
     nncl_status st =
         nncl_gemm(g->ctx, false, true, d.rows, d.out, d.in, 1.0f, node->inputs[0]->out, 0, d.in,
                   nncl_node_param(g, node, 0)->value, 0, d.in, 0.0f, node->out, 0, d.out);
-    if (st != NNCL_OK || !node->attrs.linear.bias) return st;
+    if (st != NNCL_OK || !has_bias(node)) return st;
     return nncl_bias_epilogue(g, node, nncl_node_param(g, node, 1)->value, d.out, 1,
                               d.rows * d.out);
 }
@@ -58,7 +66,7 @@ static nncl_status linear_backward(nncl_graph *g, nncl_node *node) {
     linear_dims d = dims_of(node);
     nncl_node *x = node->inputs[0];
     nncl_param_entry *w = nncl_node_param(g, node, 0);
-    nncl_param_entry *b = node->attrs.linear.bias ? nncl_node_param(g, node, 1) : NULL;
+    nncl_param_entry *b = has_bias(node) ? nncl_node_param(g, node, 1) : NULL;
     nncl_status st = NNCL_OK;
     if (nncl_param_learns(w))
         st = nncl_gemm(g->ctx, true, false, d.out, d.in, d.rows, 1.0f, node->grad, 0, d.out, x->out,
@@ -80,5 +88,15 @@ static uint32_t linear_saves(const nncl_node *node) {
     return NNCL_SAVES_INPUT(0);
 }
 
-const nncl_op_vtable nncl_op_linear = {
-    .forward = linear_forward, .backward = linear_backward, .saves = linear_saves};
+static nncl_fusion linear_absorbs(const nncl_node *producer, const nncl_node *act) {
+    (void)act;
+    return nncl_bias_absorbs(has_bias(producer));
+}
+
+const nncl_op_vtable nncl_op_linear = {.attrs_size = sizeof(linear_attrs),
+                                       .profile_forward = NNCL_PROFILE_ELEMENTWISE,
+                                       .profile_backward = NNCL_PROFILE_ELEMENTWISE,
+                                       .forward = linear_forward,
+                                       .backward = linear_backward,
+                                       .saves = linear_saves,
+                                       .absorbs = linear_absorbs};

@@ -2,24 +2,15 @@
  * binary cross-entropy on logits, MSE, L1, smooth L1, Huber and KL
  * divergence, with PyTorch's definitions and reductions. The elementwise
  * values are summed on the device in a fixed order. */
-#include "../nncl_internal.h"
+#include "ops.h"
 
-/* The kernel's loss numbering, in op order. */
-static cl_int kind_of(nncl_op_kind op) {
-    switch (op) {
-    case NNCL_OP_BCE_WITH_LOGITS:
-        return 0;
-    case NNCL_OP_MSE_LOSS:
-        return 1;
-    case NNCL_OP_L1_LOSS:
-        return 2;
-    case NNCL_OP_SMOOTH_L1_LOSS:
-        return 3;
-    case NNCL_OP_HUBER_LOSS:
-        return 4;
-    default:
-        return 5;
-    }
+typedef struct pointwise_attrs {
+    nncl_reduction reduction;
+    float beta; /* smooth L1's beta, Huber's delta */
+} pointwise_attrs;
+
+static const pointwise_attrs *attrs_of(const nncl_node *node) {
+    return node->attrs;
 }
 
 static nncl_node *pointwise_loss(nncl_graph *g, nncl_op_kind op, nncl_node *x, nncl_node *t,
@@ -46,8 +37,9 @@ static nncl_node *pointwise_loss(nncl_graph *g, nncl_op_kind op, nncl_node *x, n
     nncl_shape y = p.reduction == NNCL_REDUCTION_NONE ? x->shape : NNCL_SHAPE(1);
     nncl_node *node = nncl_node_add(g, op, name, in, 2, y);
     if (!node) return NULL;
-    node->attrs.loss.reduction = p.reduction;
-    node->attrs.loss.beta = p.beta > 0 ? p.beta : 1.0f;
+    pointwise_attrs *a = node->attrs;
+    a->reduction = p.reduction;
+    a->beta = p.beta > 0 ? p.beta : 1.0f;
     return node;
 }
 
@@ -66,7 +58,7 @@ POINTWISE_BUILDER(nncl_kl_div, NNCL_OP_KL_DIV)
 /* What the summed loss is divided by. */
 static float divisor_of(const nncl_node *node) {
     nncl_shape s = node->inputs[0]->shape;
-    switch (node->attrs.loss.reduction) {
+    switch (attrs_of(node)->reduction) {
     case NNCL_REDUCTION_MEAN:
         return (float)nncl_shape_numel(s);
     case NNCL_REDUCTION_BATCHMEAN:
@@ -77,16 +69,16 @@ static float divisor_of(const nncl_node *node) {
 }
 
 static nncl_status pointwise_plan(nncl_graph *g, nncl_node *node) {
-    if (node->attrs.loss.reduction == NNCL_REDUCTION_NONE) return NNCL_OK;
+    if (attrs_of(node)->reduction == NNCL_REDUCTION_NONE) return NNCL_OK;
     return nncl_node_aux(g, node, 0, /* elementwise losses */
                          (size_t)nncl_shape_numel(node->inputs[0]->shape) * sizeof(float));
 }
 
 static nncl_status pointwise_forward(nncl_graph *g, nncl_node *node) {
-    bool per_element = node->attrs.loss.reduction == NNCL_REDUCTION_NONE;
+    bool per_element = attrs_of(node)->reduction == NNCL_REDUCTION_NONE;
     cl_mem values = per_element ? node->out : node->aux[0];
-    cl_int n = (cl_int)nncl_shape_numel(node->inputs[0]->shape), kind = kind_of(node->op);
-    cl_float beta = node->attrs.loss.beta;
+    cl_int n = (cl_int)nncl_shape_numel(node->inputs[0]->shape), kind = node->op;
+    cl_float beta = attrs_of(node)->beta;
     nncl_status st =
         nncl_launch(g->ctx, "pointwise_loss_forward", (size_t)n,
                     NNCL_ARGS(NNCL_ARG(node->inputs[0]->out), NNCL_ARG(node->inputs[1]->out),
@@ -98,10 +90,10 @@ static nncl_status pointwise_forward(nncl_graph *g, nncl_node *node) {
 static nncl_status pointwise_backward(nncl_graph *g, nncl_node *node) {
     nncl_node *x = node->inputs[0];
     if (!x->requires_grad) return NNCL_OK;
-    cl_int n = (cl_int)nncl_shape_numel(x->shape), kind = kind_of(node->op);
-    cl_int per_element = node->attrs.loss.reduction == NNCL_REDUCTION_NONE;
+    cl_int n = (cl_int)nncl_shape_numel(x->shape), kind = node->op;
+    cl_int per_element = attrs_of(node)->reduction == NNCL_REDUCTION_NONE;
     cl_int acc = node->accumulate[0];
-    cl_float beta = node->attrs.loss.beta, scale = 1.0f / divisor_of(node);
+    cl_float beta = attrs_of(node)->beta, scale = 1.0f / divisor_of(node);
     return nncl_launch(g->ctx, "pointwise_loss_backward", (size_t)n,
                        NNCL_ARGS(NNCL_ARG(x->out), NNCL_ARG(node->inputs[1]->out),
                                  NNCL_ARG(node->grad), NNCL_ARG(x->grad), NNCL_ARG(n),
@@ -115,7 +107,10 @@ static uint32_t pointwise_saves(const nncl_node *node) {
     return NNCL_SAVES_INPUT(0) | NNCL_SAVES_INPUT(1);
 }
 
-const nncl_op_vtable nncl_op_pointwise_loss = {.plan = pointwise_plan,
+const nncl_op_vtable nncl_op_pointwise_loss = {.attrs_size = sizeof(pointwise_attrs),
+                                               .profile_forward = NNCL_PROFILE_LOSS,
+                                               .profile_backward = NNCL_PROFILE_LOSS,
+                                               .plan = pointwise_plan,
                                                .forward = pointwise_forward,
                                                .backward = pointwise_backward,
                                                .saves = pointwise_saves};

@@ -1,7 +1,16 @@
 /* Max and average pooling in 1, 2 and 3 spatial dims (PyTorch's MaxPool /
  * AvgPool: padding, dilation, ceil_mode, count_include_pad) and global
  * pooling, which is the same op with one window covering the whole input. */
-#include "../nncl_internal.h"
+#include "ops.h"
+
+typedef struct pool_attrs {
+    nncl_window win;
+    bool exclude_pad; /* average over the window's part inside the input */
+} pool_attrs;
+
+static pool_attrs *attrs_of(const nncl_node *node) {
+    return node->attrs;
+}
 
 static bool is_max(nncl_op_kind op) {
     return op == NNCL_OP_MAX_POOL || op == NNCL_OP_GLOBAL_MAX_POOL;
@@ -32,8 +41,8 @@ static nncl_node *pool_build(nncl_graph *g, nncl_op_kind op, nncl_node *x,
         y.dims[2 + i] = win.out[3 - win.spatial + i];
     nncl_node *node = nncl_node_add(g, op, name, &x, 1, y);
     if (!node) return NULL;
-    node->attrs.pool.win = win;
-    node->attrs.pool.exclude_pad = exclude_pad;
+    attrs_of(node)->win = win;
+    attrs_of(node)->exclude_pad = exclude_pad;
     return node;
 }
 
@@ -102,7 +111,7 @@ static bool tiles(const nncl_window *w) {
 }
 
 static nncl_status pool_forward(nncl_graph *g, nncl_node *node) {
-    const nncl_window *w = &node->attrs.pool.win;
+    const nncl_window *w = &attrs_of(node)->win;
     cl_int total = (cl_int)nncl_shape_numel(node->shape);
     cl_int4 in = nncl_int4(w->in), out = nncl_int4(w->out), k = nncl_int4(w->kernel),
             stride = nncl_int4(w->stride), pad = nncl_int4(w->pad_begin),
@@ -118,7 +127,7 @@ static nncl_status pool_forward(nncl_graph *g, nncl_node *node) {
                            NNCL_ARGS(NNCL_ARG(x), NNCL_ARG(node->out), NNCL_ARG(node->aux[0]),
                                      NNCL_ARG(rows), NNCL_ARG(in), NNCL_ARG(out), NNCL_ARG(k),
                                      NNCL_ARG(stride), NNCL_ARG(pad), NNCL_ARG(dil)));
-    cl_int exclude = node->attrs.pool.exclude_pad;
+    cl_int exclude = attrs_of(node)->exclude_pad;
     return nncl_launch(g->ctx, "avg_pool_forward", (size_t)total,
                        NNCL_ARGS(NNCL_ARG(x), NNCL_ARG(node->out), NNCL_ARG(total), NNCL_ARG(in),
                                  NNCL_ARG(out), NNCL_ARG(k), NNCL_ARG(stride), NNCL_ARG(pad),
@@ -126,7 +135,7 @@ static nncl_status pool_forward(nncl_graph *g, nncl_node *node) {
 }
 
 static nncl_status pool_backward(nncl_graph *g, nncl_node *node) {
-    const nncl_window *w = &node->attrs.pool.win;
+    const nncl_window *w = &attrs_of(node)->win;
     nncl_node *x = node->inputs[0];
     cl_int total = (cl_int)nncl_shape_numel(x->shape), acc = node->accumulate[0];
     cl_int4 in = nncl_int4(w->in), out = nncl_int4(w->out), k = nncl_int4(w->kernel),
@@ -145,7 +154,7 @@ static nncl_status pool_backward(nncl_graph *g, nncl_node *node) {
                                      NNCL_ARG(x->grad), NNCL_ARG(total), NNCL_ARG(in),
                                      NNCL_ARG(out), NNCL_ARG(k), NNCL_ARG(stride), NNCL_ARG(pad),
                                      NNCL_ARG(dil), NNCL_ARG(acc)));
-    cl_int exclude = node->attrs.pool.exclude_pad;
+    cl_int exclude = attrs_of(node)->exclude_pad;
     return nncl_launch(g->ctx, "avg_pool_backward", (size_t)total,
                        NNCL_ARGS(NNCL_ARG(node->grad), NNCL_ARG(x->grad), NNCL_ARG(total),
                                  NNCL_ARG(in), NNCL_ARG(out), NNCL_ARG(k), NNCL_ARG(stride),
@@ -153,5 +162,9 @@ static nncl_status pool_backward(nncl_graph *g, nncl_node *node) {
                                  NNCL_ARG(acc)));
 }
 
-const nncl_op_vtable nncl_op_pool = {
-    .plan = pool_plan, .forward = pool_forward, .backward = pool_backward};
+const nncl_op_vtable nncl_op_pool = {.attrs_size = sizeof(pool_attrs),
+                                     .profile_forward = NNCL_PROFILE_POOLING,
+                                     .profile_backward = NNCL_PROFILE_POOLING,
+                                     .plan = pool_plan,
+                                     .forward = pool_forward,
+                                     .backward = pool_backward};

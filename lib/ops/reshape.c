@@ -54,4 +54,7 @@ static nncl_status reshape_backward(nncl_graph *g, nncl_node *node) {
                           node->accumulate[0]);
 }
 
-const nncl_op_vtable nncl_op_reshape = {.forward = reshape_forward, .backward = reshape_backward};
+const nncl_op_vtable nncl_op_reshape = {.profile_forward = NNCL_PROFILE_ELEMENTWISE,
+                                        .profile_backward = NNCL_PROFILE_ELEMENTWISE,
+                                        .forward = reshape_forward,
+                                        .backward = reshape_backward};

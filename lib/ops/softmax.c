@@ -1,5 +1,5 @@
 /* Softmax and log-softmax over dim 1 (classes or channels) of [N, C, ...]. */
-#include "../nncl_internal.h"
+#include "ops.h"
 
 static nncl_node *softmax(nncl_graph *g, nncl_op_kind op, nncl_node *x) {
     if (!nncl_builder_ready(g, nncl_op_name(op), &x, 1)) return NULL;
@@ -56,5 +56,8 @@ static uint32_t softmax_saves(const nncl_node *node) {
     return NNCL_SAVES_OUTPUT;
 }
 
-const nncl_op_vtable nncl_op_softmax = {
-    .forward = softmax_forward, .backward = softmax_backward, .saves = softmax_saves};
+const nncl_op_vtable nncl_op_softmax = {.profile_forward = NNCL_PROFILE_ELEMENTWISE,
+                                        .profile_backward = NNCL_PROFILE_ELEMENTWISE,
+                                        .forward = softmax_forward,
+                                        .backward = softmax_backward,
+                                        .saves = softmax_saves};

@@ -192,8 +192,7 @@ static nncl_status clip(nncl_optimizer *opt) {
 nncl_status nncl_optimizer_step(nncl_optimizer *opt) {
     if (!opt) return nncl_fail(NNCL_ERROR_INVALID_ARGUMENT, "nncl_optimizer_step: opt is NULL");
     const nncl_optim_params *p = &opt->p;
-    opt->g->ctx->phase = NNCL_PHASE_OPTIMIZER;
-    nncl_launch_sites_enter(opt->g->ctx, &opt->launches);
+    nncl_launch_sites_enter(opt->g->ctx, &opt->launches, NNCL_PROFILE_OPTIMIZER);
     nncl_status st = p->clip_grad_norm > 0 ? clip(opt) : NNCL_OK;
     opt->steps++;
     double t = (double)opt->steps;

@@ -3,7 +3,7 @@
 #ifndef NNCL_TRAIN_H
 #define NNCL_TRAIN_H
 
-#include "../nncl_internal.h"
+#include "../graph/graph.h"
 
 #define NNCL_OPTIM_STATES 3
 

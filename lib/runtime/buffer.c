@@ -1,7 +1,7 @@
 /* Device memory: creating zero-filled buffers (counted, for the current
  * and peak figures) and copying between host and device. Reads block (they are the only host
  * synchronisation points); writes and fills are queued in order with the kernels around them. */
-#include "nncl_internal.h"
+#include "runtime.h"
 
 #include <stdio.h>
 
@@ -63,4 +63,12 @@ nncl_status nncl_buffer_fill(nncl_context *ctx, cl_mem mem, float value, size_t 
     cl_int err = clEnqueueFillBuffer(ctx->queue, mem, &value, sizeof value, 0,
                                      count * sizeof(float), 0, NULL, NULL);
     return err == CL_SUCCESS ? NNCL_OK : nncl_fail_cl(err, "clEnqueueFillBuffer");
+}
+
+nncl_status nncl_sub_buffer(cl_mem parent, size_t first, size_t count, cl_mem *out) {
+    cl_buffer_region region = {first * sizeof(float), count * sizeof(float)};
+    cl_int err;
+    *out =
+        clCreateSubBuffer(parent, CL_MEM_READ_WRITE, CL_BUFFER_CREATE_TYPE_REGION, &region, &err);
+    return *out ? NNCL_OK : nncl_fail_cl(err, "clCreateSubBuffer");
 }

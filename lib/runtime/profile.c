@@ -3,46 +3,17 @@
  * totals are read from the events' start and end times when asked for, or
  * when many events are pending (which waits for the queue: profiling runs
  * are for measuring, not for speed). Memory counters live in buffer.c. */
-#include "nncl_internal.h"
+#include "runtime.h"
 
 #include <stdlib.h>
 
-static const char *const phase_names[NNCL_PROFILE_KINDS] = {"conv forward",
-                                                            "conv backward-data",
-                                                            "conv backward-weights",
-                                                            "gemm",
-                                                            "batch norm",
-                                                            "pooling",
-                                                            "elementwise",
-                                                            "loss",
-                                                            "optimizer"};
+static const char *const phase_names[NNCL_PROFILE_KINDS] = {
+#define NNCL_PROFILE_KIND_NAME_(kind, name) name,
+    NNCL_PROFILE_KIND_LIST(NNCL_PROFILE_KIND_NAME_)
+#undef NNCL_PROFILE_KIND_NAME_
+};
 
 #define MAX_PENDING 8192
-
-nncl_phase nncl_op_phase(nncl_op_kind op, bool backward) {
-    switch (op) {
-    case NNCL_OP_CONV:
-        return backward ? NNCL_PHASE_CONV_BACKWARD_DATA : NNCL_PHASE_CONV_FORWARD;
-    case NNCL_OP_BATCH_NORM:
-        return NNCL_PHASE_BATCH_NORM;
-    case NNCL_OP_MAX_POOL:
-    case NNCL_OP_AVG_POOL:
-    case NNCL_OP_GLOBAL_MAX_POOL:
-    case NNCL_OP_GLOBAL_AVG_POOL:
-        return NNCL_PHASE_POOLING;
-    case NNCL_OP_CROSS_ENTROPY:
-    case NNCL_OP_NLL_LOSS:
-    case NNCL_OP_BCE_WITH_LOGITS:
-    case NNCL_OP_MSE_LOSS:
-    case NNCL_OP_L1_LOSS:
-    case NNCL_OP_SMOOTH_L1_LOSS:
-    case NNCL_OP_HUBER_LOSS:
-    case NNCL_OP_KL_DIV:
-        return NNCL_PHASE_LOSS;
-    default:
-        return NNCL_PHASE_ELEMENTWISE;
-    }
-}
 
 /* Adds the finished pending events to the totals and releases them. */
 static void settle(nncl_context *ctx) {
@@ -59,7 +30,7 @@ static void settle(nncl_context *ctx) {
     ctx->n_events = 0;
 }
 
-cl_event *nncl_profile_event(nncl_context *ctx, bool gemm) {
+cl_event *nncl_profile_event(nncl_context *ctx) {
     if (!ctx->profile) return NULL;
     if (ctx->n_events == ctx->events_cap) {
         if (ctx->events_cap >= MAX_PENDING) {
@@ -68,13 +39,13 @@ cl_event *nncl_profile_event(nncl_context *ctx, bool gemm) {
             size_t cap = ctx->events_cap ? ctx->events_cap * 2 : 256;
             cl_event *e = realloc(ctx->events, cap * sizeof *e);
             if (e) ctx->events = e;
-            int *p = realloc(ctx->event_phase, cap * sizeof *p);
+            nncl_profile_kind *p = realloc(ctx->event_phase, cap * sizeof *p);
             if (p) ctx->event_phase = p;
             if (!e || !p) return NULL; /* unmeasured rather than failed */
             ctx->events_cap = cap;
         }
     }
-    ctx->event_phase[ctx->n_events] = gemm ? NNCL_PHASE_GEMM : ctx->phase;
+    ctx->event_phase[ctx->n_events] = ctx->phase;
     ctx->events[ctx->n_events] = NULL;
     return &ctx->events[ctx->n_events++];
 }

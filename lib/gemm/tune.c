@@ -3,7 +3,7 @@
  * them), each timed through CLBlastOverrideParameters on the GEMM shapes
  * the context has run, weighted by their call counts. The winner is kept
  * in the cache directory per device and driver (read by gemm.c). */
-#include "nncl_internal.h"
+#include "gemm.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,8 +49,8 @@ static double now(void) {
  * each shape runs once untimed (kernel builds), then the faster of two. */
 static nncl_status time_shapes(nncl_context *ctx, cl_mem a, cl_mem b, cl_mem c, double *total) {
     *total = 0;
-    for (size_t i = 0; i < ctx->n_gemm_shapes; i++) {
-        struct nncl_gemm_shape s = ctx->gemm_shapes[i];
+    for (size_t i = 0; i < ctx->gemm->n_shapes; i++) {
+        nncl_gemm_shape s = ctx->gemm->shapes[i];
         double best = 1e30;
         for (int run = 0; run < 3; run++) {
             double t0 = now();
@@ -62,7 +62,7 @@ static nncl_status time_shapes(nncl_context *ctx, cl_mem a, cl_mem b, cl_mem c, 
             if (err != CL_SUCCESS) return nncl_fail_cl(err, "clFinish");
             if (run && now() - t0 < best) best = now() - t0;
         }
-        ctx->gemm_shapes[i].calls = s.calls; /* timing runs do not count */
+        ctx->gemm->shapes[i].calls = s.calls; /* timing runs do not count */
         *total += best * (double)s.calls;
     }
     return NNCL_OK;
@@ -70,8 +70,8 @@ static nncl_status time_shapes(nncl_context *ctx, cl_mem a, cl_mem b, cl_mem c, 
 
 static double weighted_gflop(const nncl_context *ctx) {
     double f = 0;
-    for (size_t i = 0; i < ctx->n_gemm_shapes; i++) {
-        const struct nncl_gemm_shape *s = &ctx->gemm_shapes[i];
+    for (size_t i = 0; i < ctx->gemm->n_shapes; i++) {
+        const nncl_gemm_shape *s = &ctx->gemm->shapes[i];
         f += 2.0 * (double)s->m * (double)s->n * (double)s->k * (double)s->calls * 1e-9;
     }
     return f;
@@ -101,8 +101,8 @@ static nncl_status store(const nncl_context *ctx, const size_t *p) {
 
 static nncl_status buffers(nncl_context *ctx, cl_mem *m) {
     size_t a = 4, b = 4, c = 4;
-    for (size_t i = 0; i < ctx->n_gemm_shapes; i++) {
-        const struct nncl_gemm_shape *s = &ctx->gemm_shapes[i];
+    for (size_t i = 0; i < ctx->gemm->n_shapes; i++) {
+        const nncl_gemm_shape *s = &ctx->gemm->shapes[i];
         if (s->m * s->k > a) a = s->m * s->k;
         if (s->k * s->n > b) b = s->k * s->n;
         if (s->m * s->n > c) c = s->m * s->n;
@@ -120,7 +120,7 @@ nncl_status nncl_context_tune_gemm(nncl_context *ctx, int32_t candidates,
         return nncl_fail(NNCL_ERROR_INVALID_ARGUMENT, "nncl_context_tune_gemm: %s is NULL",
                          ctx ? "out" : "ctx");
     memset(out, 0, sizeof *out);
-    if (!ctx->n_gemm_shapes)
+    if (!ctx->gemm->n_shapes)
         return nncl_fail(NNCL_ERROR_STATE, "nncl_context_tune_gemm: no GEMM has run on this "
                                            "context; run a training step first");
     if (!ctx->cache_dir[0])
@@ -164,7 +164,7 @@ nncl_status nncl_context_tune_gemm(nncl_context *ctx, int32_t candidates,
                          "candidates",
                          (int)out->tried);
     nncl_gemm_apply(ctx, best);
-    out->shapes = (int32_t)ctx->n_gemm_shapes;
+    out->shapes = (int32_t)ctx->gemm->n_shapes;
     out->gflops_before = weight / out->before_seconds;
     if (best_time >= out->before_seconds) { /* keep what the next context would use anyway */
         out->after_seconds = out->before_seconds;

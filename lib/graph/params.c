@@ -1,6 +1,6 @@
 /* Parameters and buffers as the user sees them: listed in creation order,
  * found by their state_dict names, read, written and their gradients read. */
-#include "nncl_internal.h"
+#include "graph.h"
 
 #include <string.h>
 

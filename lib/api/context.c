@@ -1,6 +1,8 @@
-/* The context: one device, its OpenCL context and in-order queue, the
- * kernel cache directory, and the work-group sizes the ops launch with. */
-#include "nncl_internal.h"
+/* Creating and destroying the context: one device, its OpenCL context and
+ * in-order queue, the kernel cache directory, the work-group sizes the ops
+ * launch with, the GEMM path and the kernels' build options. The one file
+ * that sets up every layer's part of the context. */
+#include "../ops/conv.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -40,14 +42,6 @@ static bool make_dirs(char *path) {
     return mkdir(path, 0755) == 0 || errno == EEXIST;
 }
 
-/* The packed GEMM's vector: the device's native float width, so that its
- * 6 x (2 vectors) tile is 12 registers (AVX2: float8, AVX-512: float16),
- * at least float4 for devices that report scalar. */
-static unsigned pick_gemm_vec(const nncl_device_info *info) {
-    unsigned w = info->float_vector_width;
-    return w >= 16 ? 16 : w >= 8 ? 8 : 4;
-}
-
 static size_t pick_local_size(const nncl_device_info *info) {
     size_t local = 64;
     while (local > 1 && local > info->max_work_group_size)
@@ -62,6 +56,21 @@ static size_t pick_reduce_size(const nncl_device_info *info) {
            (local > info->max_work_group_size || local * sizeof(float) * 2 > info->local_mem_bytes))
         local /= 2;
     return local;
+}
+
+/* Work-group sizes and vector widths the kernels are compiled for, and the
+ * op kinds as constants the kernels switch on. */
+static nncl_status build_options(nncl_context *ctx) {
+    int n = snprintf(ctx->build_options, sizeof ctx->build_options,
+                     "-cl-std=CL1.2 -DNNCL_REDUCE_WG=%zu -DNNCL_GEMM_VEC=%u", ctx->reduce_size,
+                     ctx->gemm->vec);
+    if (n < 0 || (size_t)n >= sizeof ctx->build_options ||
+        !nncl_ops_kernel_defines(ctx->build_options + n, sizeof ctx->build_options - (size_t)n))
+        return nncl_fail(NNCL_ERROR_INVALID_ARGUMENT,
+                         "nncl_context_create: the kernels' build options exceed %zu bytes",
+                         sizeof ctx->build_options);
+    ctx->kernels_fingerprint = nncl_kernels_fingerprint(ctx->build_options);
+    return NNCL_OK;
 }
 
 nncl_status nncl_context_create(const nncl_context_options *options, nncl_context **out) {
@@ -102,11 +111,11 @@ nncl_status nncl_context_create(const nncl_context_options *options, nncl_contex
     ctx->base_align = align_bits >= 8 ? align_bits / 8 : 0;
     ctx->local_size = pick_local_size(&ctx->info);
     ctx->reduce_size = pick_reduce_size(&ctx->info);
-    ctx->gemm_vec = pick_gemm_vec(&ctx->info);
-    snprintf(ctx->build_options, sizeof ctx->build_options,
-             "-cl-std=CL1.2 -DNNCL_REDUCE_WG=%zu -DNNCL_GEMM_VEC=%u", ctx->reduce_size,
-             ctx->gemm_vec);
-    ctx->kernels_fingerprint = nncl_kernels_fingerprint(ctx->build_options);
+    const char *gemm = options && options->gemm ? options->gemm : getenv("NNCL_GEMM");
+    if ((st = nncl_gemm_open(ctx, gemm)) != NNCL_OK || (st = build_options(ctx)) != NNCL_OK) {
+        nncl_context_destroy(ctx);
+        return st;
+    }
     char dir[sizeof ctx->cache_dir];
     st = nncl_cache_dir(options, dir, sizeof dir);
     if (st != NNCL_OK) {
@@ -115,14 +124,7 @@ nncl_status nncl_context_create(const nncl_context_options *options, nncl_contex
     }
     /* A cache that cannot be created is a cache that is off, not a failure. */
     if (strcmp(dir, "off") != 0 && make_dirs(dir)) memcpy(ctx->cache_dir, dir, sizeof dir);
-    const char *gemm = options && options->gemm ? options->gemm : getenv("NNCL_GEMM");
-    if (gemm && *gemm && strcmp(gemm, "packed") && strcmp(gemm, "clblast")) {
-        nncl_context_destroy(ctx);
-        return nncl_fail(NNCL_ERROR_INVALID_ARGUMENT,
-                         "nncl_context_create: unknown GEMM '%s' (known: packed, clblast)", gemm);
-    }
-    ctx->gemm_packed = gemm && *gemm ? !strcmp(gemm, "packed") : ctx->info.type == NNCL_DEVICE_CPU;
-    nncl_gemm_configure(ctx);
+    nncl_gemm_configure(ctx); /* reads tuning stored in the cache */
     *out = ctx;
     return NNCL_OK;
 }
@@ -134,7 +136,7 @@ void nncl_context_destroy(nncl_context *ctx) {
         clReleaseCommandQueue(ctx->queue);
     }
     nncl_buffer_release(ctx, ctx->partials);
-    nncl_buffer_release(ctx, ctx->gemm_scratch);
+    nncl_gemm_close(ctx);
     nncl_profile_release(ctx);
     nncl_program_release(ctx);
     if (ctx->cl) clReleaseContext(ctx->cl);

@@ -2,22 +2,22 @@
  * that knows CLBlast: it maps our row-major call onto CLBlastSgemm and
  * CLBlast's status codes onto ours, records the shapes it sees (for
  * nncl-tune), and gives CLBlast tuned kernel parameters for the device. */
-#include "nncl_internal.h"
+#include "gemm.h"
 
 #include <clblast_c.h>
 #include <stdio.h>
 #include <string.h>
 
 static void record_shape(nncl_context *ctx, bool ta, bool tb, size_t m, size_t n, size_t k) {
-    for (size_t i = 0; i < ctx->n_gemm_shapes; i++) {
-        struct nncl_gemm_shape *s = &ctx->gemm_shapes[i];
+    for (size_t i = 0; i < ctx->gemm->n_shapes; i++) {
+        nncl_gemm_shape *s = &ctx->gemm->shapes[i];
         if (s->trans_a == ta && s->trans_b == tb && s->m == m && s->n == n && s->k == k) {
             s->calls++;
             return;
         }
     }
-    if (ctx->n_gemm_shapes < sizeof ctx->gemm_shapes / sizeof ctx->gemm_shapes[0])
-        ctx->gemm_shapes[ctx->n_gemm_shapes++] = (struct nncl_gemm_shape){ta, tb, m, n, k, 1};
+    if (ctx->gemm->n_shapes < sizeof ctx->gemm->shapes / sizeof ctx->gemm->shapes[0])
+        ctx->gemm->shapes[ctx->gemm->n_shapes++] = (nncl_gemm_shape){ta, tb, m, n, k, 1};
 }
 
 /* Floats from a matrix's first element to its last. */
@@ -65,22 +65,14 @@ static nncl_status temp_buffer(nncl_context *ctx, CLBlastTranspose ta, CLBlastTr
         !bytes)
         return NNCL_OK;
     nncl_status st = nncl_gemm_scratch(ctx, bytes);
-    if (st == NNCL_OK) *temp = ctx->gemm_scratch;
+    if (st == NNCL_OK) *temp = ctx->gemm->scratch;
     return st;
 }
 
-nncl_status nncl_gemm(nncl_context *ctx, bool trans_a, bool trans_b, size_t m, size_t n, size_t k,
-                      float alpha, cl_mem a, size_t a_off, size_t lda, cl_mem b, size_t b_off,
-                      size_t ldb, float beta, cl_mem c, size_t c_off, size_t ldc) {
-    if (!m || !n || !k) return NNCL_OK;
-    record_shape(ctx, trans_a, trans_b, m, n, k);
-    if (ctx->gemm_packed) {
-        ctx->in_gemm = true;
-        nncl_status st = nncl_gemm_packed(ctx, trans_a, trans_b, m, n, k, alpha, a, a_off, lda, b,
-                                          b_off, ldb, beta, c, c_off, ldc);
-        ctx->in_gemm = false;
-        return st;
-    }
+static nncl_status clblast_gemm(nncl_context *ctx, bool trans_a, bool trans_b, size_t m, size_t n,
+                                size_t k, float alpha, cl_mem a, size_t a_off, size_t lda, cl_mem b,
+                                size_t b_off, size_t ldb, float beta, cl_mem c, size_t c_off,
+                                size_t ldc) {
     CLBlastTranspose ta = trans_a ? CLBlastTransposeYes : CLBlastTransposeNo;
     CLBlastTranspose tb = trans_b ? CLBlastTransposeYes : CLBlastTransposeNo;
     cl_mem subs[3];
@@ -93,10 +85,10 @@ nncl_status nncl_gemm(nncl_context *ctx, bool trans_a, bool trans_b, size_t m, s
     if (st == NNCL_OK && temp)
         s = CLBlastSgemmWithTempBuffer(CLBlastLayoutRowMajor, ta, tb, m, n, k, alpha, a, a_off, lda,
                                        b, b_off, ldb, beta, c, c_off, ldc, &ctx->queue,
-                                       nncl_profile_event(ctx, true), temp);
+                                       nncl_profile_event(ctx), temp);
     else if (st == NNCL_OK)
         s = CLBlastSgemm(CLBlastLayoutRowMajor, ta, tb, m, n, k, alpha, a, a_off, lda, b, b_off,
-                         ldb, beta, c, c_off, ldc, &ctx->queue, nncl_profile_event(ctx, true));
+                         ldb, beta, c, c_off, ldc, &ctx->queue, nncl_profile_event(ctx));
     for (int i = 0; i < 3; i++) /* the queue holds what its commands still use */
         if (subs[i]) clReleaseMemObject(subs[i]);
     if (st != NNCL_OK || s == CLBlastSuccess) return st;
@@ -105,6 +97,22 @@ nncl_status nncl_gemm(nncl_context *ctx, bool trans_a, bool trans_b, size_t m, s
                          nncl_cl_error_name((cl_int)s), (int)s);
     return nncl_fail(NNCL_ERROR_GEMM, "CLBlast SGEMM %zux%zux%zu failed with CLBlast status %d", m,
                      n, k, (int)s);
+}
+
+nncl_status nncl_gemm(nncl_context *ctx, bool trans_a, bool trans_b, size_t m, size_t n, size_t k,
+                      float alpha, cl_mem a, size_t a_off, size_t lda, cl_mem b, size_t b_off,
+                      size_t ldb, float beta, cl_mem c, size_t c_off, size_t ldc) {
+    if (!m || !n || !k) return NNCL_OK;
+    record_shape(ctx, trans_a, trans_b, m, n, k);
+    nncl_profile_kind kind = ctx->phase;
+    ctx->phase = NNCL_PROFILE_GEMM;
+    nncl_status st = ctx->gemm->packed
+                         ? nncl_gemm_packed(ctx, trans_a, trans_b, m, n, k, alpha, a, a_off, lda, b,
+                                            b_off, ldb, beta, c, c_off, ldc)
+                         : clblast_gemm(ctx, trans_a, trans_b, m, n, k, alpha, a, a_off, lda, b,
+                                        b_off, ldb, beta, c, c_off, ldc);
+    ctx->phase = kind;
+    return st;
 }
 
 const char *const nncl_xgemm_names[NNCL_XGEMM_PARAMS] = {

@@ -1,7 +1,7 @@
 /* Finding OpenCL devices: listing every device of every platform, describing
  * one, and choosing the device a spec such as "gpu", "1:0" or "pthread"
  * names. The default rule is the first GPU anywhere, else the first CPU. */
-#include "nncl_internal.h"
+#include "runtime.h"
 
 #include <ctype.h>
 #include <stdio.h>

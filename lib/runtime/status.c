@@ -1,7 +1,7 @@
 /* Status names and the per-thread message behind nncl_last_error. The
  * statuses themselves are one X-macro list in nncl.h, so names and values
  * cannot drift apart. */
-#include "nncl_internal.h"
+#include "runtime.h"
 
 #include <stdio.h>
 #include <string.h>

@@ -1,6 +1,6 @@
 /* The graph summary: one row per node (name, op, output shape, parameter
  * count) and the totals, laid out like torchsummary / Keras summary(). */
-#include "nncl_internal.h"
+#include "graph.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -3,7 +3,7 @@
  * few sizes means fast startup). Inside a graph's plan every launch site owns
  * its kernel object, whose arguments are set when first launched and later
  * only where they changed (a step counter, a learning rate). */
-#include "nncl_internal.h"
+#include "runtime.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -92,7 +92,7 @@ static nncl_status enqueue(nncl_context *ctx, const char *name, size_t global, s
         if (st != NNCL_OK) return st;
     }
     cl_int err = clEnqueueNDRangeKernel(ctx->queue, k, 1, NULL, &global, &local, 0, NULL,
-                                        nncl_profile_event(ctx, ctx->in_gemm));
+                                        nncl_profile_event(ctx));
     if (err != CL_SUCCESS) {
         char what[160];
         snprintf(what, sizeof what, "launching kernel %s (%zu items)", name, global);
@@ -115,7 +115,8 @@ nncl_status nncl_launch_groups(nncl_context *ctx, const char *kernel, size_t gro
     return enqueue(ctx, kernel, groups * local, local, args, n_args);
 }
 
-void nncl_launch_sites_enter(nncl_context *ctx, nncl_launch_sites *site) {
+void nncl_launch_sites_enter(nncl_context *ctx, nncl_launch_sites *site, nncl_profile_kind kind) {
+    ctx->phase = kind;
     ctx->site = site;
     ctx->site_pos = 0;
 }

@@ -1,7 +1,7 @@
 /* Host-side random numbers for weight initialisation: splitmix64 (Steele,
  * Lea & Flood 2014) for uniform bits and Box-Muller for normal samples.
  * Small, fast and the same on every platform, so a seed means one network. */
-#include "nncl_internal.h"
+#include "runtime.h"
 
 #include <math.h>
 

@@ -1,8 +1,8 @@
-/* Running a graph: the plan (which nodes carry gradients, output, gradient
- * and scratch buffers), setting inputs, the forward walk in node order and
- * the backward walk in reverse, and reading results back. Work is queued
- * without host synchronisation; only reads wait. */
-#include "nncl_internal.h"
+/* Running a planned graph: setting inputs, the forward walk in node order
+ * and the backward walk in reverse, each node's launches queued through
+ * its op's table entry, and reading results back. Work is queued without
+ * host synchronisation; only reads wait. */
+#include "graph.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,93 +28,25 @@ static nncl_status check_graph(const nncl_graph *g, const char *call) {
     return NNCL_OK;
 }
 
-static size_t node_bytes(const nncl_node *node) {
-    return (size_t)nncl_shape_numel(node->shape) *
-           (node->is_labels ? sizeof(int32_t) : sizeof(float));
-}
-
-static bool has_learning_param(const nncl_graph *g, const nncl_node *node) {
-    for (size_t i = 0; i < node->n_params; i++)
-        if (nncl_param_learns(&g->params[node->first_param + i])) return true;
-    return false;
-}
-
-void nncl_mark_gradients(nncl_graph *g) {
-    for (size_t i = 0; i < g->n_nodes; i++) {
-        nncl_node *node = g->nodes[i];
-        node->requires_grad = node->wants_grad || has_learning_param(g, node);
-        for (int32_t k = 0; k < node->n_inputs; k++)
-            node->requires_grad |= node->inputs[k]->requires_grad;
-    }
-}
-
-static nncl_status plan(nncl_graph *g) {
-    if (g->planned) return NNCL_OK;
-    size_t workspace = 0;
-    nncl_status st = nncl_params_pack(g);
-    if (st != NNCL_OK) return st;
-    nncl_mark_gradients(g);
-    for (size_t i = 0; i < g->n_nodes; i++) {
-        nncl_node *node = g->nodes[i];
-        bool is_input = node->op == NNCL_OP_INPUT || node->op == NNCL_OP_LABELS;
-        if (is_input && !node->out) {
-            st = nncl_buffer_create(g->ctx, node_bytes(node), &node->out);
-            if (st != NNCL_OK) return st;
-        }
-    }
-    nncl_fuse(g);
-    st = nncl_memplan_build(g);
-    g->forward_done = false;
-    if (st != NNCL_OK) return st;
-    for (size_t i = 0; i < g->n_nodes; i++) {
-        nncl_node *node = g->nodes[i];
-        const nncl_op_vtable *vt = nncl_op_vtable_of(node->op);
-        if (vt->plan) st = vt->plan(g, node);
-        if (st != NNCL_OK) return st;
-        if (node->workspace_bytes > workspace) workspace = node->workspace_bytes;
-    }
-    if (workspace > g->workspace_bytes) {
-        nncl_buffer_release(g->ctx, g->workspace);
-        g->workspace = NULL;
-        g->workspace_bytes = 0;
-        if ((st = nncl_buffer_create(g->ctx, workspace, &g->workspace)) != NNCL_OK) return st;
-        g->workspace_bytes = workspace;
-    }
-    g->planned = true;
-    return NNCL_OK;
-}
-
 nncl_status nncl_graph_write_input(nncl_graph *g, nncl_node *input, const void *data, size_t bytes,
                                    cl_event *done) {
     nncl_status st = check_graph(g, "nncl_graph_set_input");
     if (st != NNCL_OK) return st;
-    if (!input || input->graph != g || (input->op != NNCL_OP_INPUT && input->op != NNCL_OP_LABELS))
+    if (!input || input->graph != g || !nncl_node_is_input(input))
         return nncl_fail(NNCL_ERROR_INVALID_ARGUMENT,
                          "nncl_graph_set_input: the node is not an input of this graph");
-    if (!data || bytes != node_bytes(input))
+    if (!data || bytes != nncl_node_bytes(input))
         return nncl_fail(NNCL_ERROR_INVALID_ARGUMENT,
                          "nncl_graph_set_input: input '%s' takes %zu bytes, got %zu%s", input->name,
-                         node_bytes(input), bytes, data ? "" : " (data is NULL)");
-    if (input->is_labels) {
-        /* Every class loss reading these labels bounds them by its class count. */
-        const int32_t *labels = data;
-        for (size_t n = 0; n < g->n_nodes; n++) {
-            const nncl_node *loss = g->nodes[n];
-            if ((loss->op != NNCL_OP_CROSS_ENTROPY && loss->op != NNCL_OP_NLL_LOSS) ||
-                loss->inputs[1] != input)
-                continue;
-            int64_t classes = loss->inputs[0]->shape.dims[1];
-            for (int64_t i = 0; i < input->shape.dims[0]; i++)
-                if ((labels[i] < 0 || labels[i] >= classes) &&
-                    labels[i] != loss->attrs.loss.ignore_index)
-                    return nncl_fail(NNCL_ERROR_INVALID_ARGUMENT,
-                                     "nncl_graph_set_input: label %lld of input '%s' is %d, "
-                                     "outside [0, %lld) for loss '%s' (ignore index %d)",
-                                     (long long)i, input->name, (int)labels[i], (long long)classes,
-                                     loss->name, (int)loss->attrs.loss.ignore_index);
-        }
+                         nncl_node_bytes(input), bytes, data ? "" : " (data is NULL)");
+    for (size_t n = 0; input->is_labels && n < g->n_nodes; n++) {
+        const nncl_node *user = g->nodes[n];
+        for (int32_t k = 0; k < user->n_inputs && user->vt->check_labels; k++)
+            if (user->inputs[k] == input &&
+                (st = user->vt->check_labels(user, k, data, input->shape.dims[0])) != NNCL_OK)
+                return st;
     }
-    if ((st = plan(g)) != NNCL_OK) return st;
+    if ((st = nncl_plan_ensure(g)) != NNCL_OK) return st;
     if (!done) return nncl_buffer_write(g->ctx, input->out, 0, data, bytes);
     cl_int err =
         clEnqueueWriteBuffer(g->ctx->queue, input->out, CL_FALSE, 0, bytes, data, 0, NULL, done);
@@ -125,7 +57,7 @@ nncl_status nncl_graph_memory(nncl_graph *g, nncl_graph_memory_info *info) {
     nncl_status st = check_graph(g, "nncl_graph_memory");
     if (st == NNCL_OK && !info)
         st = nncl_fail(NNCL_ERROR_INVALID_ARGUMENT, "nncl_graph_memory: info is NULL");
-    if (st != NNCL_OK || (st = plan(g)) != NNCL_OK) return st;
+    if (st != NNCL_OK || (st = nncl_plan_ensure(g)) != NNCL_OK) return st;
     *info = (nncl_graph_memory_info){.values_planned = g->planned_bytes,
                                      .values_unshared = g->unshared_bytes,
                                      .workspace = g->workspace_bytes};
@@ -144,21 +76,20 @@ void nncl_graph_set_training(nncl_graph *g, bool training) {
 
 nncl_status nncl_graph_forward(nncl_graph *g) {
     nncl_status st = check_graph(g, "nncl_graph_forward");
-    if (st != NNCL_OK || (st = plan(g)) != NNCL_OK) return st;
+    if (st != NNCL_OK || (st = nncl_plan_ensure(g)) != NNCL_OK) return st;
     if (g->training) g->step++;
     g->forward_training = g->training;
     for (size_t i = 0; i < g->n_nodes; i++) {
         nncl_node *node = g->nodes[i];
-        g->ctx->phase = nncl_op_phase(node->op, false);
-        nncl_launch_sites_enter(g->ctx, &node->launches[g->training ? 0 : 1]);
-        st = nncl_op_vtable_of(node->op)->forward(g, node);
+        nncl_launch_sites_enter(g->ctx, &node->launches[g->training ? 0 : 1],
+                                node->vt->profile_forward);
+        st = node->vt->forward(g, node);
         nncl_launch_sites_leave(g->ctx);
         if (st != NNCL_OK) {
             g->forward_done = false;
             return st;
         }
-        if (!(node->fused_act && node->op == NNCL_OP_BATCH_NORM)) /* else it wrote no value */
-            nncl_memplan_claim(g, node, false);
+        if (node->writes_value) nncl_memplan_claim(g, node, false);
     }
     g->forward_done = true;
     return NNCL_OK;
@@ -197,8 +128,7 @@ static nncl_status mark_backward(nncl_graph *g, nncl_node *output) {
 static nncl_status check_saved(const nncl_graph *g) {
     for (size_t i = 0; i < g->n_nodes; i++) {
         const nncl_node *node = g->nodes[i];
-        const nncl_op_vtable *vt = nncl_op_vtable_of(node->op);
-        uint32_t saves = node->in_backward && vt->saves ? vt->saves(node) : 0;
+        uint32_t saves = node->in_backward && node->vt->saves ? node->vt->saves(node) : 0;
         for (int32_t k = 0; k < node->n_inputs; k++) {
             const nncl_node *x = node->inputs[k];
             if ((saves & NNCL_SAVES_INPUT(k)) && !nncl_memplan_holds(g, x, false))
@@ -251,9 +181,8 @@ nncl_status nncl_graph_backward(nncl_graph *g, nncl_node *output, const float *g
     for (int32_t i = output->index; i >= 0 && st == NNCL_OK; i--) {
         nncl_node *node = g->nodes[i];
         if (!node->in_backward || node->n_inputs + (int32_t)node->n_params == 0) continue;
-        g->ctx->phase = nncl_op_phase(node->op, true);
-        nncl_launch_sites_enter(g->ctx, &node->launches[2]);
-        st = nncl_op_vtable_of(node->op)->backward(g, node);
+        nncl_launch_sites_enter(g->ctx, &node->launches[2], node->vt->profile_backward);
+        st = node->vt->backward(g, node);
         nncl_launch_sites_leave(g->ctx);
         for (int32_t k = 0; k < node->n_inputs; k++)
             if (node->inputs[k]->requires_grad) nncl_memplan_claim(g, node->inputs[k], true);
@@ -263,6 +192,7 @@ nncl_status nncl_graph_backward(nncl_graph *g, nncl_node *output, const float *g
 
 nncl_status nncl_graph_zero_grad(nncl_graph *g) {
     nncl_status st = check_graph(g, "nncl_graph_zero_grad");
+    if (st != NNCL_OK) return st;
     for (size_t i = 0; i < g->n_packs && st == NNCL_OK; i++)
         st = nncl_buffer_fill(g->ctx, g->packs[i].grad, 0.0f, g->packs[i].floats);
     for (size_t i = 0; i < g->n_params && st == NNCL_OK; i++)
@@ -285,9 +215,9 @@ static nncl_status read_node(nncl_graph *g, const nncl_node *node, float *dst, s
     if (!node || node->graph != g || !dst)
         return nncl_fail(NNCL_ERROR_INVALID_ARGUMENT, "%s: %s", call,
                          dst ? "node is not in this graph" : "dst is NULL");
-    if (bytes != node_bytes(node))
+    if (bytes != nncl_node_bytes(node))
         return nncl_fail(NNCL_ERROR_INVALID_ARGUMENT, "%s: node '%s' holds %zu bytes, got %zu",
-                         call, node->name, node_bytes(node), bytes);
+                         call, node->name, nncl_node_bytes(node), bytes);
     if (!g->forward_done)
         return nncl_fail(NNCL_ERROR_STATE, "%s: node '%s' has no value: run nncl_graph_forward",
                          call, node->name);

@@ -2,7 +2,7 @@
  * gradient buffer per pack, each parameter a sub-buffer at an aligned
  * origin. Clearing gradients and the optimizer's update then take one
  * launch per pack instead of one per parameter. */
-#include "nncl_internal.h"
+#include "graph.h"
 
 #include <stdlib.h>
 
@@ -10,14 +10,6 @@ size_t nncl_pack_span(const nncl_context *ctx, const nncl_param_entry *p) {
     size_t align = ctx->base_align / sizeof(float);
     if (!align) align = 1;
     return ((size_t)p->numel + align - 1) / align * align;
-}
-
-nncl_status nncl_sub_buffer(cl_mem parent, size_t first, size_t count, cl_mem *out) {
-    cl_buffer_region region = {first * sizeof(float), count * sizeof(float)};
-    cl_int err;
-    *out =
-        clCreateSubBuffer(parent, CL_MEM_READ_WRITE, CL_BUFFER_CREATE_TYPE_REGION, &region, &err);
-    return *out ? NNCL_OK : nncl_fail_cl(err, "clCreateSubBuffer");
 }
 
 /* Moves one parameter's value and gradient into the pack at `at`. */

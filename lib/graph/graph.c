@@ -1,32 +1,12 @@
 /* The graph as a data structure: creating and freeing it, adding nodes and
  * parameters, and the sticky first error that lets a whole network be built
  * before it is checked. Builders append, so node order is topological. */
-#include "nncl_internal.h"
+#include "graph.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static const char *const op_names[] = {
-#define NNCL_OP(kind, name, impl) name,
-#include "ops/ops.def"
-#undef NNCL_OP
-};
-
-static const nncl_op_vtable *const op_vtables[] = {
-#define NNCL_OP(kind, name, impl) &nncl_op_##impl,
-#include "ops/ops.def"
-#undef NNCL_OP
-};
-
-const char *nncl_op_name(nncl_op_kind op) {
-    return op < NNCL_OP_COUNT ? op_names[op] : "?";
-}
-
-const nncl_op_vtable *nncl_op_vtable_of(nncl_op_kind op) {
-    return op_vtables[op];
-}
 
 nncl_status nncl_graph_create(nncl_context *ctx, const nncl_graph_options *options,
                               nncl_graph **out) {
@@ -47,8 +27,8 @@ static void node_free(nncl_node *node) {
     if (node->value_slot < 0) nncl_buffer_release(node->graph->ctx, node->out);
     for (size_t i = 0; i < sizeof node->aux / sizeof node->aux[0]; i++)
         nncl_buffer_release(node->graph->ctx, node->aux[i]);
-    if (node->op == NNCL_OP_CROSS_ENTROPY || node->op == NNCL_OP_NLL_LOSS)
-        free(node->attrs.loss.class_weights);
+    if (node->attrs && node->vt->release) node->vt->release(node);
+    free(node->attrs);
     for (size_t i = 0; i < sizeof node->launches / sizeof node->launches[0]; i++)
         nncl_launch_sites_release(&node->launches[i]);
     free(node->inputs);
@@ -179,8 +159,11 @@ nncl_node *nncl_node_add(nncl_graph *g, nncl_op_kind op, const char *name, nncl_
         node->name = dup_str(name);
         node->inputs = calloc((size_t)(n_inputs ? n_inputs : 1), sizeof *node->inputs);
         node->accumulate = calloc((size_t)(n_inputs ? n_inputs : 1), sizeof *node->accumulate);
+        node->vt = nncl_op_vtable_of(op);
+        node->attrs = node->vt->attrs_size ? calloc(1, node->vt->attrs_size) : NULL;
     }
-    if (!node || !node->name || !node->inputs || !node->accumulate) {
+    if (!node || !node->name || !node->inputs || !node->accumulate ||
+        (node->vt->attrs_size && !node->attrs)) {
         if (node) node_free(node);
         return nncl_build_fail(g, NNCL_ERROR_OUT_OF_MEMORY, op_name, name, "no memory");
     }
@@ -286,27 +269,6 @@ bool nncl_param_add(nncl_graph *g, nncl_node *node, const char *suffix, nncl_sha
     return true;
 }
 
-nncl_node *nncl_input(nncl_graph *g, const char *name, nncl_shape shape) {
-    if (!nncl_builder_ready(g, "input", NULL, 0)) return NULL;
-    if (nncl_shape_numel(shape) <= 0) {
-        char s[128];
-        return nncl_build_fail(g, NNCL_ERROR_SHAPE, "input", name,
-                               "shape %s must have rank 1 to %d and every dim > 0",
-                               nncl_shape_str(shape, s, sizeof s), NNCL_MAX_RANK);
-    }
-    return nncl_node_add(g, NNCL_OP_INPUT, name, NULL, 0, shape);
-}
-
-nncl_node *nncl_input_labels(nncl_graph *g, const char *name, int64_t batch) {
-    if (!nncl_builder_ready(g, "labels", NULL, 0)) return NULL;
-    if (batch <= 0)
-        return nncl_build_fail(g, NNCL_ERROR_SHAPE, "labels", name, "batch size %lld must be > 0",
-                               (long long)batch);
-    nncl_node *node = nncl_node_add(g, NNCL_OP_LABELS, name, NULL, 0, NNCL_SHAPE(batch));
-    if (node) node->is_labels = true;
-    return node;
-}
-
 nncl_status nncl_graph_keep(nncl_graph *g, nncl_node *node) {
     if (!g || !node || node->graph != g)
         return nncl_fail(NNCL_ERROR_INVALID_ARGUMENT,
@@ -316,11 +278,11 @@ nncl_status nncl_graph_keep(nncl_graph *g, nncl_node *node) {
     return NNCL_OK;
 }
 
-nncl_status nncl_input_set_requires_grad(nncl_graph *g, nncl_node *input, bool requires_grad) {
-    if (!g || !input || input->graph != g || input->op != NNCL_OP_INPUT)
-        return nncl_fail(NNCL_ERROR_INVALID_ARGUMENT,
-                         "nncl_input_set_requires_grad: expects a float input node of this graph");
-    input->wants_grad = requires_grad;
-    g->planned = false;
-    return NNCL_OK;
+bool nncl_node_is_input(const nncl_node *node) {
+    return node->vt->flags & NNCL_OP_IS_INPUT;
+}
+
+size_t nncl_node_bytes(const nncl_node *node) {
+    return (size_t)nncl_shape_numel(node->shape) *
+           (node->is_labels ? sizeof(int32_t) : sizeof(float));
 }

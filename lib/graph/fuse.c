@@ -1,13 +1,10 @@
 /* Fusion decided at plan time: an activation whose input feeds nothing
  * else is applied in its producer's last pass (the bias add of conv and
  * linear, the normalisation of batch norm), saving one read and one write
- * of the whole tensor. Kept nodes are never fused: their values stay. */
-#include "nncl_internal.h"
-
-static bool is_activation(nncl_op_kind op) {
-    return op == NNCL_OP_RELU || op == NNCL_OP_LEAKY_RELU || op == NNCL_OP_SIGMOID ||
-           op == NNCL_OP_TANH || op == NNCL_OP_ELU;
-}
+ * of the whole tensor. Which producers absorb which activations is theirs
+ * to say (absorbs in the op table). Kept nodes are never fused: their
+ * values stay. */
+#include "graph.h"
 
 static int consumers(const nncl_graph *g, const nncl_node *node) {
     int n = 0;
@@ -17,29 +14,21 @@ static int consumers(const nncl_graph *g, const nncl_node *node) {
     return n;
 }
 
-static bool can_absorb(const nncl_node *producer, const nncl_node *act) {
-    switch (producer->op) {
-    case NNCL_OP_CONV:
-        return producer->attrs.conv.bias;
-    case NNCL_OP_LINEAR:
-        return producer->attrs.linear.bias;
-    case NNCL_OP_BATCH_NORM:
-        return act->op == NNCL_OP_RELU;
-    default:
-        return false;
-    }
-}
-
 void nncl_fuse(nncl_graph *g) {
-    for (size_t i = 0; i < g->n_nodes; i++)
+    for (size_t i = 0; i < g->n_nodes; i++) {
         g->nodes[i]->fused_act = g->nodes[i]->fused_into = NULL;
+        g->nodes[i]->writes_value = true;
+    }
     if (g->keep_values) return;
     for (size_t i = 0; i < g->n_nodes; i++) {
         nncl_node *act = g->nodes[i];
-        if (!is_activation(act->op)) continue;
+        if (!(act->vt->flags & NNCL_OP_IS_ACTIVATION)) continue;
         nncl_node *producer = act->inputs[0];
-        if (producer->keep || consumers(g, producer) != 1 || !can_absorb(producer, act)) continue;
+        if (producer->keep || !producer->vt->absorbs || consumers(g, producer) != 1) continue;
+        nncl_fusion how = producer->vt->absorbs(producer, act);
+        if (how == NNCL_FUSION_NONE) continue;
         producer->fused_act = act;
+        producer->writes_value = how == NNCL_FUSION_AFTER_VALUE;
         act->fused_into = producer;
     }
 }

@@ -2,7 +2,7 @@
  * forward + backward pass, and buffers whose intervals do not overlap share
  * one slot of device memory. Largest buffers are placed first, each into
  * the first slot it fits beside (greedy interval colouring). */
-#include "nncl_internal.h"
+#include "graph.h"
 
 #include <stdlib.h>
 
@@ -24,8 +24,7 @@ static size_t value_bytes(const nncl_node *node) {
 }
 
 static uint32_t saves_of(const nncl_node *node) {
-    const nncl_op_vtable *vt = nncl_op_vtable_of(node->op);
-    return vt->saves ? vt->saves(node) : 0;
+    return node->vt->saves ? node->vt->saves(node) : 0;
 }
 
 /* Whether node feeds any other node, and the last forward and backward
@@ -76,7 +75,8 @@ static size_t collect(nncl_graph *g, live_range *ranges) {
         int64_t last;
         bool consumed = value_range(g, node, &last);
         bool kept = g->keep_values || node->keep || !consumed;
-        if (node->op != NNCL_OP_INPUT && node->op != NNCL_OP_LABELS)
+        bool input = nncl_node_is_input(node);
+        if (!input)
             ranges[n++] = (live_range){node,
                                        false,
                                        value_bytes(node),
@@ -84,7 +84,7 @@ static size_t collect(nncl_graph *g, live_range *ranges) {
                                        kept ? INT64_MAX : last,
                                        -1};
         if (!node->requires_grad) continue;
-        kept = kept || node->op == NNCL_OP_INPUT;
+        kept = kept || input; /* the gradient the user asked for */
         ranges[n++] = (live_range){node,
                                    true,
                                    value_bytes(node),

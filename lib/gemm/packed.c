@@ -4,18 +4,7 @@
  * PoCL this runs the convolution GEMMs at 2-3x CLBlast's tuned speed, whose
  * kernels suit GPUs. Computing C^T = B^T A^T instead chooses which operand
  * is packed. */
-#include "nncl_internal.h"
-
-/* The context's GEMM scratch, grown to at least `floats`. */
-nncl_status nncl_gemm_scratch(nncl_context *ctx, size_t bytes) {
-    if (bytes <= ctx->gemm_scratch_bytes) return NNCL_OK;
-    nncl_buffer_release(ctx, ctx->gemm_scratch);
-    ctx->gemm_scratch = NULL;
-    ctx->gemm_scratch_bytes = 0;
-    nncl_status st = nncl_buffer_create(ctx, bytes, &ctx->gemm_scratch);
-    if (st == NNCL_OK) ctx->gemm_scratch_bytes = bytes;
-    return st;
-}
+#include "gemm.h"
 
 /* One operand as the kernels address it: element (i, kk) of a row-major
  * matrix, or of its transpose, at mem[off + i * s_row + kk * s_k]. */
@@ -68,13 +57,13 @@ nncl_status nncl_gemm_packed(nncl_context *ctx, bool trans_a, bool trans_b, size
     cl_int trans = bt.s_k == 1, ld = trans ? bt.s_row : bt.s_k, ki = (cl_int)k, ni = (cl_int)n;
     st = nncl_launch(ctx, "gemm_pack_b", k * panels,
                      NNCL_ARGS(NNCL_ARG(bt.mem), NNCL_ARG(bt.off), NNCL_ARG(ld), NNCL_ARG(trans),
-                               NNCL_ARG(ki), NNCL_ARG(ni), NNCL_ARG(ctx->gemm_scratch)));
+                               NNCL_ARG(ki), NNCL_ARG(ni), NNCL_ARG(ctx->gemm->scratch)));
     if (st != NNCL_OK) return st;
-    return product(ctx, m, n, k, alpha, av, ctx->gemm_scratch, 0, beta, c, c_off, ldc, c_trans);
+    return product(ctx, m, n, k, alpha, av, ctx->gemm->scratch, 0, beta, c, c_off, ldc, c_trans);
 }
 
 size_t nncl_gemm_panel_width(const nncl_context *ctx) {
-    return 2 * (size_t)ctx->gemm_vec;
+    return 2 * (size_t)ctx->gemm->vec;
 }
 
 nncl_status nncl_gemm_prepacked(nncl_context *ctx, size_t m, size_t n, size_t k, float alpha,
@@ -82,8 +71,9 @@ nncl_status nncl_gemm_prepacked(nncl_context *ctx, size_t m, size_t n, size_t k,
                                 size_t packed_off, float beta, cl_mem c, size_t c_off, size_t ldc) {
     if (!m || !n || !k) return NNCL_OK;
     operand av = {a, (cl_uint)a_off, (cl_int)lda, 1};
-    ctx->in_gemm = true;
+    nncl_profile_kind kind = ctx->phase;
+    ctx->phase = NNCL_PROFILE_GEMM;
     nncl_status st = product(ctx, m, n, k, alpha, av, packed, packed_off, beta, c, c_off, ldc, 0);
-    ctx->in_gemm = false;
+    ctx->phase = kind;
     return st;
 }

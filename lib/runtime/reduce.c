@@ -1,7 +1,7 @@
 /* Whole-tensor sums on the device in two fixed-order passes (per-group
  * trees, then one item over the group results): loss reductions and
  * gradient norms, the same on every run. */
-#include "nncl_internal.h"
+#include "runtime.h"
 
 #define MAX_GROUPS 64
 

@@ -2,7 +2,7 @@
  * program per context on first use, its binary cached on disk under a key of
  * device, driver, build options and sources, so that a second process skips
  * the compiler. A cache entry that is corrupt or rejected is rebuilt. */
-#include "nncl_internal.h"
+#include "runtime.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,0 +1,43 @@
+/* The context's GEMM state: which path runs the products, the packed
+ * kernels' vector width (the device's native float width, so that the
+ * 6 x (2 vectors) tile is 12 registers: AVX2 float8, AVX-512 float16, at
+ * least float4), and the scratch both paths share. */
+#include "gemm.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+nncl_status nncl_gemm_open(nncl_context *ctx, const char *choice) {
+    if (choice && *choice && strcmp(choice, "packed") && strcmp(choice, "clblast"))
+        return nncl_fail(NNCL_ERROR_INVALID_ARGUMENT,
+                         "nncl_context_create: unknown GEMM '%s' (known: packed, clblast)", choice);
+    struct nncl_gemm_state *s = calloc(1, sizeof *s);
+    if (!s) return nncl_fail(NNCL_ERROR_OUT_OF_MEMORY, "nncl_context_create: out of memory");
+    s->packed = choice && *choice ? !strcmp(choice, "packed") : ctx->info.type == NNCL_DEVICE_CPU;
+    unsigned w = ctx->info.float_vector_width;
+    s->vec = w >= 16 ? 16 : w >= 8 ? 8 : 4;
+    ctx->gemm = s;
+    return NNCL_OK;
+}
+
+void nncl_gemm_close(nncl_context *ctx) {
+    if (!ctx->gemm) return;
+    nncl_buffer_release(ctx, ctx->gemm->scratch);
+    free(ctx->gemm);
+    ctx->gemm = NULL;
+}
+
+bool nncl_gemm_is_packed(const nncl_context *ctx) {
+    return ctx->gemm->packed;
+}
+
+nncl_status nncl_gemm_scratch(nncl_context *ctx, size_t bytes) {
+    struct nncl_gemm_state *s = ctx->gemm;
+    if (bytes <= s->scratch_bytes) return NNCL_OK;
+    nncl_buffer_release(ctx, s->scratch);
+    s->scratch = NULL;
+    s->scratch_bytes = 0;
+    nncl_status st = nncl_buffer_create(ctx, bytes, &s->scratch);
+    if (st == NNCL_OK) s->scratch_bytes = bytes;
+    return st;
+}

@@ -1,0 +1,70 @@
+/* The plan, built once and again only when the graph changes (a new node,
+ * nncl_graph_keep, a frozen parameter, an input that asks for its
+ * gradient): which nodes carry gradients, parameters packed, activations
+ * fused, memory placed, each op's own planning, one shared workspace. The
+ * executor (exec.c) then only queues each node's launches. */
+#include "graph.h"
+
+static bool has_learning_param(const nncl_graph *g, const nncl_node *node) {
+    for (size_t i = 0; i < node->n_params; i++)
+        if (nncl_param_learns(&g->params[node->first_param + i])) return true;
+    return false;
+}
+
+void nncl_mark_gradients(nncl_graph *g) {
+    for (size_t i = 0; i < g->n_nodes; i++) {
+        nncl_node *node = g->nodes[i];
+        node->requires_grad = node->wants_grad || has_learning_param(g, node);
+        for (int32_t k = 0; k < node->n_inputs; k++)
+            node->requires_grad |= node->inputs[k]->requires_grad;
+    }
+}
+
+/* Inputs own their memory: the user writes it before any plan may reuse it. */
+static nncl_status input_buffers(nncl_graph *g) {
+    for (size_t i = 0; i < g->n_nodes; i++) {
+        nncl_node *node = g->nodes[i];
+        if (!nncl_node_is_input(node) || node->out) continue;
+        nncl_status st = nncl_buffer_create(g->ctx, nncl_node_bytes(node), &node->out);
+        if (st != NNCL_OK) return st;
+    }
+    return NNCL_OK;
+}
+
+static nncl_status grow_workspace(nncl_graph *g, size_t bytes) {
+    if (bytes <= g->workspace_bytes) return NNCL_OK;
+    nncl_buffer_release(g->ctx, g->workspace);
+    g->workspace = NULL;
+    g->workspace_bytes = 0;
+    nncl_status st = nncl_buffer_create(g->ctx, bytes, &g->workspace);
+    if (st == NNCL_OK) g->workspace_bytes = bytes;
+    return st;
+}
+
+nncl_status nncl_plan_ensure(nncl_graph *g) {
+    if (g->planned) return NNCL_OK;
+    g->forward_done = false;
+    nncl_status st = nncl_params_pack(g);
+    if (st != NNCL_OK) return st;
+    nncl_mark_gradients(g);
+    if ((st = input_buffers(g)) != NNCL_OK) return st;
+    nncl_fuse(g);
+    if ((st = nncl_memplan_build(g)) != NNCL_OK) return st;
+    size_t workspace = 0;
+    for (size_t i = 0; i < g->n_nodes; i++) {
+        nncl_node *node = g->nodes[i];
+        if (node->vt->plan && (st = node->vt->plan(g, node)) != NNCL_OK) return st;
+        if (node->workspace_bytes > workspace) workspace = node->workspace_bytes;
+    }
+    if ((st = grow_workspace(g, workspace)) != NNCL_OK) return st;
+    g->planned = true;
+    return NNCL_OK;
+}
+
+nncl_status nncl_graph_plan(nncl_graph *g) {
+    if (!g) return nncl_fail(NNCL_ERROR_INVALID_ARGUMENT, "nncl_graph_plan: graph is NULL");
+    if (g->status != NNCL_OK)
+        return nncl_fail(NNCL_ERROR_STATE, "nncl_graph_plan: the graph has a build error: %s",
+                         g->error);
+    return nncl_plan_ensure(g);
+}

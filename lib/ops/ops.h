@@ -1,0 +1,58 @@
+/* The ops layer: every op's builder and table entry (one file per family,
+ * listed in ops.def), and what several ops share: the spatial window of
+ * convolution and pooling, and the bias-plus-activation epilogue that
+ * fused layers end with. Above the graph and GEMM layers. */
+#ifndef NNCL_OPS_H
+#define NNCL_OPS_H
+
+#include "../gemm/gemm.h"
+#include "../graph/graph.h"
+
+/* The op kinds, in ops.def's order. Kernels see the same numbers as
+ * -DNNCL_OP_<KIND>=<n> (nncl_ops_kernel_defines), so an op's kind is what
+ * a shared kernel switches on. */
+enum {
+#define NNCL_OP(kind, name, impl) NNCL_OP_##kind,
+#include "ops.def"
+#undef NNCL_OP
+    NNCL_OP_COUNT
+};
+
+#define NNCL_OP(kind, name, impl) extern const nncl_op_vtable nncl_op_##impl;
+#include "ops.def"
+#undef NNCL_OP
+
+/* Appends " -DNNCL_OP_<KIND>=<n>" for every op to buf (registry.c); false
+ * when buf is too small. */
+bool nncl_ops_kernel_defines(char *buf, size_t size);
+
+/* Geometry of a spatial op, always as 3 dims (D, H, W): a 2D op has D = 1,
+ * kernel 1, stride 1, no padding in dim 0; a 1D op also in dim 1. */
+typedef struct nncl_window {
+    int32_t spatial; /* 1, 2 or 3 */
+    int64_t in[3], out[3], kernel[3], stride[3], pad_begin[3], pad_end[3], dilation[3];
+} nncl_window;
+
+/* What a builder asks of a window (window.c). */
+typedef struct nncl_window_request {
+    const int64_t *kernel, *stride, *padding, *pad_begin, *pad_end, *dilation;
+    bool padding_same, ceil_mode, default_stride_is_kernel;
+} nncl_window_request;
+/* Fills win from x's shape and the request; on a bad request records the
+ * graph error and returns false. */
+bool nncl_window_plan(nncl_graph *g, const char *op, const char *name, nncl_shape x,
+                      const nncl_window_request *req, nncl_window *win);
+int64_t nncl_window_volume(const int64_t v[3]);
+/* The window's dims as kernel arguments (d, h, w, 0). */
+cl_int4 nncl_int4(const int64_t v[3]);
+
+/* Producer epilogue (activation.c): y += bias per channel over
+ * [rows = N*C, inner], and the fused activation if any, written to that
+ * activation's output. */
+nncl_status nncl_bias_epilogue(nncl_graph *g, nncl_node *producer, cl_mem bias, size_t channels,
+                               size_t inner, size_t rows);
+/* An absorbs entry for producers that end with nncl_bias_epilogue: any
+ * activation, when the layer has a bias. */
+nncl_fusion nncl_bias_absorbs(bool has_bias);
+
+#endif
