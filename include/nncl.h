@@ -35,23 +35,36 @@
  *       nncl_node *h = nncl_conv(g, x, &(nncl_conv_params){ .out_channels = 16,
  *                                .kernel = {3, 3}, .padding = {1, 1} }, "conv1");
  *       h = nncl_relu(g, nncl_batch_norm(g, h, NULL, "bn1"));
- *       h = nncl_max_pool(g, h, &(nncl_pool_params){ .kernel = {2, 2} });
+ *       h = nncl_max_pool(g, h, &(nncl_pool_params){ .kernel = {2, 2} }, "pool1");
  *       h = nncl_linear(g, nncl_flatten(g, h), 10, NULL, "fc");
  *       nncl_node *loss = nncl_cross_entropy(g, h, y, NULL, "loss");
- *       if (nncl_graph_status(g) != NNCL_OK) {               // first building error
+ *       if (nncl_graph_status(g) != NNCL_OK) {               // the first building error
  *           fprintf(stderr, "%s\n", nncl_graph_error(g));
  *           return 1;
  *       }
- *       float images[8 * 28 * 28] = {0};
- *       int32_t labels[8] = {0};
- *       float value;
- *       nncl_graph_set_input(g, x, images, sizeof images);
- *       nncl_graph_set_input(g, y, labels, sizeof labels);
- *       nncl_graph_forward(g);
- *       nncl_graph_read(g, loss, &value, sizeof value);
- *       nncl_graph_backward(g, loss, NULL, 0);               // grads of every parameter
+ *       nncl_optimizer *opt;
+ *       nncl_optimizer_create(g, &(nncl_optim_params){ .kind = NNCL_OPTIM_SGD, .lr = 0.1f },
+ *                             &opt);
+ *       static float images[8 * 28 * 28];                    // image i: a bright row 2i + 4
+ *       int32_t labels[8];
+ *       for (int i = 0; i < 8; i++) {
+ *           labels[i] = i;
+ *           for (int c = 0; c < 28; c++) images[(i * 28 + 2 * i + 4) * 28 + c] = 1.0f;
+ *       }
+ *       nncl_status st = NNCL_OK;
+ *       float first = 0, last = 0;
+ *       for (int step = 0; step < 20 && st == NNCL_OK; step++) {
+ *           st = nncl_graph_set_input(g, x, images, sizeof images);
+ *           if (st == NNCL_OK) st = nncl_graph_set_input(g, y, labels, sizeof labels);
+ *           if (st == NNCL_OK) st = nncl_train_step(g, opt, loss, &last); // forward, backward, update
+ *           if (step == 0) first = last;
+ *       }
+ *       if (st != NNCL_OK) fprintf(stderr, "nncl: %s\n", nncl_last_error());
+ *       else printf("loss %.4f -> %.4f\n", first, last);
+ *       nncl_optimizer_destroy(opt);                         // before its graph
  *       nncl_graph_destroy(g);
  *       nncl_context_destroy(ctx);
+ *       return st == NNCL_OK && last < first ? 0 : 1;
  *   }
  *
  * CONVENTIONS
@@ -80,6 +93,16 @@
 extern "C" {
 #endif
 
+/* Marks the library's exported functions: the library is built with hidden
+ * visibility, so nothing else leaves it. */
+#if defined(_WIN32) && defined(NNCL_BUILDING)
+#define NNCL_API __declspec(dllexport)
+#elif defined(__GNUC__)
+#define NNCL_API __attribute__((visibility("default")))
+#else
+#define NNCL_API
+#endif
+
 /* ---------------------------------------------------------------- status */
 
 /* Every status, with its name. Values are stable. */
@@ -103,11 +126,11 @@ typedef enum nncl_status {
 } nncl_status;
 
 /* "NNCL_ERROR_SHAPE" for NNCL_ERROR_SHAPE; "NNCL_UNKNOWN_STATUS" otherwise. */
-const char *nncl_status_name(nncl_status status);
+NNCL_API const char *nncl_status_name(nncl_status status);
 
 /* The message of the last failed call on this thread ("" if none). Valid until
  * the next failing call on the same thread. */
-const char *nncl_last_error(void);
+NNCL_API const char *nncl_last_error(void);
 
 /* ---------------------------------------------------------------- shapes */
 
@@ -125,7 +148,7 @@ typedef struct nncl_shape {
 #define NNCL_SHAPE(...) ((nncl_shape){.rank = NNCL_NARGS_(__VA_ARGS__), .dims = {__VA_ARGS__}})
 
 /* Number of elements (product of dims); 0 for an invalid shape. */
-int64_t nncl_shape_numel(nncl_shape shape);
+NNCL_API int64_t nncl_shape_numel(nncl_shape shape);
 
 /* ---------------------------------------------------------------- devices */
 
@@ -164,7 +187,7 @@ typedef struct nncl_device_info {
  * capacity is 0) and the total count to *count.
  * Returns NNCL_OK, NNCL_ERROR_NO_DEVICE (no OpenCL platform at all, *count =
  * 0) or NNCL_ERROR_INVALID_ARGUMENT (count NULL). */
-nncl_status nncl_devices(nncl_device_info *out, size_t capacity, size_t *count);
+NNCL_API nncl_status nncl_devices(nncl_device_info *out, size_t capacity, size_t *count);
 
 /* ---------------------------------------------------------------- context */
 
@@ -201,32 +224,32 @@ typedef struct nncl_context_options {
  * lists the devices that exist); NNCL_ERROR_OPENCL; NNCL_ERROR_INVALID_ARGUMENT
  * (out NULL, or an unknown conv_algorithm / NNCL_CONV_ALGO or gemm /
  * NNCL_GEMM, the message listing the known ones). *out is NULL on failure. */
-nncl_status nncl_context_create(const nncl_context_options *options, nncl_context **out);
+NNCL_API nncl_status nncl_context_create(const nncl_context_options *options, nncl_context **out);
 
-void nncl_context_destroy(nncl_context *ctx);
+NNCL_API void nncl_context_destroy(nncl_context *ctx);
 
 /* The device the context runs on. */
-const nncl_device_info *nncl_context_device(const nncl_context *ctx);
+NNCL_API const nncl_device_info *nncl_context_device(const nncl_context *ctx);
 
 /* The kernel cache directory in use, or "off". */
-const char *nncl_context_cache_dir(const nncl_context *ctx);
+NNCL_API const char *nncl_context_cache_dir(const nncl_context *ctx);
 
 /* The cache directory a context would use with these options (NULL: the
  * defaults), written to buf. Returns NNCL_ERROR_INVALID_ARGUMENT when buf is
  * too small or no home directory is known. */
-nncl_status nncl_cache_dir(const nncl_context_options *options, char *buf, size_t size);
+NNCL_API nncl_status nncl_cache_dir(const nncl_context_options *options, char *buf, size_t size);
 
 /* Builds the library's kernel program now (it is otherwise built on first
  * use), so that later calls pay no compile time. Some drivers (PoCL) still
  * generate each kernel's code on its first launch. Returns NNCL_OK,
  * NNCL_ERROR_BUILD (the message holds the build log) or NNCL_ERROR_OPENCL. */
-nncl_status nncl_context_warm_up(nncl_context *ctx);
+NNCL_API nncl_status nncl_context_warm_up(nncl_context *ctx);
 
 /* Device memory the context's buffers hold now and at most so far, bytes.
  * Besides graphs' and optimizers' buffers this counts the context's GEMM
  * scratch, which stays allocated at the largest operand packed (or CLBlast
  * temporary) so far. */
-void nncl_context_memory(const nncl_context *ctx, uint64_t *current, uint64_t *peak);
+NNCL_API void nncl_context_memory(const nncl_context *ctx, uint64_t *current, uint64_t *peak);
 
 /* The kinds of device work profiling tells apart, in the order
  * nncl_context_profile reports them: X(enum suffix, name). */
@@ -258,7 +281,7 @@ typedef struct nncl_profile_entry {
 /* Waits for queued work, then writes up to capacity entries (all kinds,
  * fixed order) and their count. reset clears the totals afterwards.
  * Returns NNCL_ERROR_STATE when the context was made without profile. */
-nncl_status nncl_context_profile(nncl_context *ctx, nncl_profile_entry *out, size_t capacity,
+NNCL_API nncl_status nncl_context_profile(nncl_context *ctx, nncl_profile_entry *out, size_t capacity,
                                  size_t *count, bool reset);
 
 /* GEMM tuning for the context's device (what tools/nncl-tune runs), for
@@ -282,7 +305,7 @@ typedef struct nncl_gemm_tuning {
 
 /* Returns NNCL_OK; NNCL_ERROR_STATE when no GEMM has run yet or the cache
  * is off (nothing to store into); NNCL_ERROR_GEMM / NNCL_ERROR_OPENCL. */
-nncl_status nncl_context_tune_gemm(nncl_context *ctx, int32_t candidates,
+NNCL_API nncl_status nncl_context_tune_gemm(nncl_context *ctx, int32_t candidates,
                                    void (*progress)(void *user, int32_t done, int32_t total),
                                    void *user, nncl_gemm_tuning *out);
 
@@ -304,36 +327,36 @@ typedef struct nncl_graph_options {
 /* Creates an empty graph in ctx. `options` may be NULL. The context must
  * outlive the graph. Returns NNCL_OK, NNCL_ERROR_INVALID_ARGUMENT or
  * NNCL_ERROR_OUT_OF_MEMORY. */
-nncl_status nncl_graph_create(nncl_context *ctx, const nncl_graph_options *options,
+NNCL_API nncl_status nncl_graph_create(nncl_context *ctx, const nncl_graph_options *options,
                               nncl_graph **out);
 
 /* Frees the graph, its nodes, parameters and device memory. */
-void nncl_graph_destroy(nncl_graph *g);
+NNCL_API void nncl_graph_destroy(nncl_graph *g);
 
 /* The first error met while building (NNCL_OK if none), and its message
  * ("" if none). The message names the op, the node and the shapes. */
-nncl_status nncl_graph_status(const nncl_graph *g);
-const char *nncl_graph_error(const nncl_graph *g);
+NNCL_API nncl_status nncl_graph_status(const nncl_graph *g);
+NNCL_API const char *nncl_graph_error(const nncl_graph *g);
 
 /* A node's output shape and name (borrowed from the graph). */
-nncl_shape nncl_node_shape(const nncl_node *node);
-const char *nncl_node_name(const nncl_node *node);
+NNCL_API nncl_shape nncl_node_shape(const nncl_node *node);
+NNCL_API const char *nncl_node_name(const nncl_node *node);
 
 /* A readable table like torchsummary's: per node its name, op, output shape
  * and parameter count, then the totals. *text is malloc'd; release it with
  * nncl_free. */
-nncl_status nncl_graph_summary(const nncl_graph *g, char **text);
+NNCL_API nncl_status nncl_graph_summary(const nncl_graph *g, char **text);
 
 /* Bytes of every node's output, plus its gradient where one flows, as if
  * each had its own buffer: the activation memory of a training step
  * without any reuse (parameters and scratch not included). */
-uint64_t nncl_graph_activation_bytes(nncl_graph *g);
+NNCL_API uint64_t nncl_graph_activation_bytes(nncl_graph *g);
 
 /* Keeps node's value (and gradient, if one flows) in memory of its own, so
  * nncl_graph_read / nncl_graph_read_grad work on it after a run. Inputs and
  * nodes nothing consumes (losses, outputs) are always kept. Call before the
  * run that should keep it. Returns NNCL_OK or NNCL_ERROR_INVALID_ARGUMENT. */
-nncl_status nncl_graph_keep(nncl_graph *g, nncl_node *node);
+NNCL_API nncl_status nncl_graph_keep(nncl_graph *g, nncl_node *node);
 
 /* Device memory of the graph's plan for a training step. */
 typedef struct nncl_graph_memory_info {
@@ -352,15 +375,15 @@ typedef struct nncl_graph_memory_info {
  * plan again. Planning early moves the allocation (and its errors) to a
  * place of the caller's choosing. Returns NNCL_OK, NNCL_ERROR_INVALID_ARGUMENT
  * (g NULL), NNCL_ERROR_STATE (a build error) or an allocation error. */
-nncl_status nncl_graph_plan(nncl_graph *g);
+NNCL_API nncl_status nncl_graph_plan(nncl_graph *g);
 
 /* Plans the graph if needed (allocating its memory) and reports sizes.
  * Returns NNCL_OK, NNCL_ERROR_INVALID_ARGUMENT, NNCL_ERROR_STATE (a build
  * error) or an allocation error. */
-nncl_status nncl_graph_memory(nncl_graph *g, nncl_graph_memory_info *info);
+NNCL_API nncl_status nncl_graph_memory(nncl_graph *g, nncl_graph_memory_info *info);
 
 /* Frees memory the library handed to the caller (nncl_graph_summary). */
-void nncl_free(void *ptr);
+NNCL_API void nncl_free(void *ptr);
 
 /* ---------------------------------------------------------------- builders
  *
@@ -373,14 +396,14 @@ void nncl_free(void *ptr);
 
 /* A float input of the given shape, set before each run with
  * nncl_graph_set_input. */
-nncl_node *nncl_input(nncl_graph *g, const char *name, nncl_shape shape);
+NNCL_API nncl_node *nncl_input(nncl_graph *g, const char *name, nncl_shape shape);
 
 /* An int32 input of `batch` class indices, for nncl_cross_entropy. */
-nncl_node *nncl_input_labels(nncl_graph *g, const char *name, int64_t batch);
+NNCL_API nncl_node *nncl_input_labels(nncl_graph *g, const char *name, int64_t batch);
 
 /* Makes the backward pass also compute the gradient with respect to a float
  * input (read it with nncl_graph_read_grad). Off by default. */
-nncl_status nncl_input_set_requires_grad(nncl_graph *g, nncl_node *input, bool requires_grad);
+NNCL_API nncl_status nncl_input_set_requires_grad(nncl_graph *g, nncl_node *input, bool requires_grad);
 
 /* How conv and linear weights start (biases start at zero). fan_in is
  * C_in/groups * prod(kernel) (in_features for linear), fan_out is
@@ -422,7 +445,7 @@ typedef struct nncl_conv_params {
     nncl_init init;   /* weight initialisation */
     float init_value; /* NNCL_INIT_CONSTANT */
 } nncl_conv_params;
-nncl_node *nncl_conv(nncl_graph *g, nncl_node *x, const nncl_conv_params *params, const char *name);
+NNCL_API nncl_node *nncl_conv(nncl_graph *g, nncl_node *x, const nncl_conv_params *params, const char *name);
 
 /* Max and average pooling, PyTorch's MaxPool and AvgPool in 1, 2 and 3D.
  * Output size as for convolution; with ceil_mode it rounds up, and a last
@@ -441,15 +464,15 @@ typedef struct nncl_pool_params {
     bool ceil_mode;
     bool exclude_pad; /* average pooling: count_include_pad=False */
 } nncl_pool_params;
-nncl_node *nncl_max_pool(nncl_graph *g, nncl_node *x, const nncl_pool_params *params,
+NNCL_API nncl_node *nncl_max_pool(nncl_graph *g, nncl_node *x, const nncl_pool_params *params,
                          const char *name);
-nncl_node *nncl_avg_pool(nncl_graph *g, nncl_node *x, const nncl_pool_params *params,
+NNCL_API nncl_node *nncl_avg_pool(nncl_graph *g, nncl_node *x, const nncl_pool_params *params,
                          const char *name);
 
 /* Global pooling over all spatial dims: [N, C, ...] -> [N, C, 1, ...],
  * like AdaptiveAvgPool(1) / AdaptiveMaxPool(1). */
-nncl_node *nncl_global_avg_pool(nncl_graph *g, nncl_node *x, const char *name);
-nncl_node *nncl_global_max_pool(nncl_graph *g, nncl_node *x, const char *name);
+NNCL_API nncl_node *nncl_global_avg_pool(nncl_graph *g, nncl_node *x, const char *name);
+NNCL_API nncl_node *nncl_global_max_pool(nncl_graph *g, nncl_node *x, const char *name);
 
 /* Batch normalisation over dim 1 of [N, C, ...] (Ioffe & Szegedy 2015),
  * PyTorch's BatchNorm1d/2d/3d. Training mode normalises by the batch mean
@@ -463,16 +486,16 @@ typedef struct nncl_batch_norm_params {
     float momentum; /* 0: 0.1 */
     bool no_affine; /* no gamma / beta */
 } nncl_batch_norm_params;
-nncl_node *nncl_batch_norm(nncl_graph *g, nncl_node *x, const nncl_batch_norm_params *params,
+NNCL_API nncl_node *nncl_batch_norm(nncl_graph *g, nncl_node *x, const nncl_batch_norm_params *params,
                            const char *name);
 
 /* Elementwise activations, any shape. leaky_relu: x < 0 -> slope * x
  * (slope 0: 0.01). elu: x < 0 -> alpha * (exp(x) - 1) (alpha 0: 1). */
-nncl_node *nncl_relu(nncl_graph *g, nncl_node *x);
-nncl_node *nncl_leaky_relu(nncl_graph *g, nncl_node *x, float slope);
-nncl_node *nncl_sigmoid(nncl_graph *g, nncl_node *x);
-nncl_node *nncl_tanh(nncl_graph *g, nncl_node *x);
-nncl_node *nncl_elu(nncl_graph *g, nncl_node *x, float alpha);
+NNCL_API nncl_node *nncl_relu(nncl_graph *g, nncl_node *x);
+NNCL_API nncl_node *nncl_leaky_relu(nncl_graph *g, nncl_node *x, float slope);
+NNCL_API nncl_node *nncl_sigmoid(nncl_graph *g, nncl_node *x);
+NNCL_API nncl_node *nncl_tanh(nncl_graph *g, nncl_node *x);
+NNCL_API nncl_node *nncl_elu(nncl_graph *g, nncl_node *x, float alpha);
 
 /* Fully connected layer, PyTorch's Linear, over the last dim:
  * [..., in] -> [..., out_features], y = x W^T + b with weight
@@ -482,29 +505,29 @@ typedef struct nncl_linear_params {
     nncl_init init;   /* weight initialisation */
     float init_value; /* NNCL_INIT_CONSTANT */
 } nncl_linear_params;
-nncl_node *nncl_linear(nncl_graph *g, nncl_node *x, int64_t out_features,
+NNCL_API nncl_node *nncl_linear(nncl_graph *g, nncl_node *x, int64_t out_features,
                        const nncl_linear_params *params, const char *name);
 
 /* [N, ...] -> [N, prod(...)]. */
-nncl_node *nncl_flatten(nncl_graph *g, nncl_node *x);
+NNCL_API nncl_node *nncl_flatten(nncl_graph *g, nncl_node *x);
 /* Same elements, new shape; one dim may be -1 (inferred). */
-nncl_node *nncl_reshape(nncl_graph *g, nncl_node *x, nncl_shape shape);
+NNCL_API nncl_node *nncl_reshape(nncl_graph *g, nncl_node *x, nncl_shape shape);
 
 /* a + b, same shapes (residual connections). */
-nncl_node *nncl_add(nncl_graph *g, nncl_node *a, nncl_node *b);
+NNCL_API nncl_node *nncl_add(nncl_graph *g, nncl_node *a, nncl_node *b);
 
 /* Concatenation along dim 1 (channels); all other dims must match. */
-nncl_node *nncl_concat(nncl_graph *g, nncl_node *const *inputs, int32_t count, const char *name);
+NNCL_API nncl_node *nncl_concat(nncl_graph *g, nncl_node *const *inputs, int32_t count, const char *name);
 
 /* Dropout with probability p in [0, 1): in training mode zeroes each element
  * with probability p and scales the rest by 1 / (1 - p); identity in eval
  * mode. Masks come from a counter-based generator keyed by the graph seed,
  * the node and the step, so runs are reproducible. */
-nncl_node *nncl_dropout(nncl_graph *g, nncl_node *x, float p, const char *name);
+NNCL_API nncl_node *nncl_dropout(nncl_graph *g, nncl_node *x, float p, const char *name);
 
 /* Softmax and log-softmax over dim 1 of [N, C, ...]. */
-nncl_node *nncl_softmax(nncl_graph *g, nncl_node *x);
-nncl_node *nncl_log_softmax(nncl_graph *g, nncl_node *x);
+NNCL_API nncl_node *nncl_softmax(nncl_graph *g, nncl_node *x);
+NNCL_API nncl_node *nncl_log_softmax(nncl_graph *g, nncl_node *x);
 
 /* ---------------------------------------------------------------- losses
  *
@@ -541,31 +564,31 @@ typedef struct nncl_loss_params {
  *   loss_n = w[y_n] * ((1 - s) * -log p[y_n] + s/C * sum_c -w_c/w[y_n] log p_c)
  * with p = softmax(logits), s = label_smoothing (the smoothing term weighs
  * each class by its own weight, as PyTorch does). */
-nncl_node *nncl_cross_entropy(nncl_graph *g, nncl_node *logits, nncl_node *labels,
+NNCL_API nncl_node *nncl_cross_entropy(nncl_graph *g, nncl_node *logits, nncl_node *labels,
                               const nncl_loss_params *params, const char *name);
 /* Negative log-likelihood of log-probabilities [N, C] (nncl_log_softmax):
  * loss_n = -w[y_n] * x[n, y_n]. */
-nncl_node *nncl_nll_loss(nncl_graph *g, nncl_node *log_probs, nncl_node *labels,
+NNCL_API nncl_node *nncl_nll_loss(nncl_graph *g, nncl_node *log_probs, nncl_node *labels,
                          const nncl_loss_params *params, const char *name);
 /* Sigmoid + binary cross-entropy on logits, numerically stable:
  * max(x, 0) - x t + log(1 + exp(-|x|)); targets in [0, 1], same shape. */
-nncl_node *nncl_bce_with_logits(nncl_graph *g, nncl_node *logits, nncl_node *targets,
+NNCL_API nncl_node *nncl_bce_with_logits(nncl_graph *g, nncl_node *logits, nncl_node *targets,
                                 const nncl_loss_params *params, const char *name);
 /* (x - t)^2, |x - t|, smooth L1 (0.5 d^2 / beta if |d| < beta, else
  * |d| - beta / 2) and Huber (0.5 d^2 if |d| <= delta, else
  * delta (|d| - delta / 2)); x and t of one shape. */
-nncl_node *nncl_mse_loss(nncl_graph *g, nncl_node *x, nncl_node *target,
+NNCL_API nncl_node *nncl_mse_loss(nncl_graph *g, nncl_node *x, nncl_node *target,
                          const nncl_loss_params *params, const char *name);
-nncl_node *nncl_l1_loss(nncl_graph *g, nncl_node *x, nncl_node *target,
+NNCL_API nncl_node *nncl_l1_loss(nncl_graph *g, nncl_node *x, nncl_node *target,
                         const nncl_loss_params *params, const char *name);
-nncl_node *nncl_smooth_l1_loss(nncl_graph *g, nncl_node *x, nncl_node *target,
+NNCL_API nncl_node *nncl_smooth_l1_loss(nncl_graph *g, nncl_node *x, nncl_node *target,
                                const nncl_loss_params *params, const char *name);
-nncl_node *nncl_huber_loss(nncl_graph *g, nncl_node *x, nncl_node *target,
+NNCL_API nncl_node *nncl_huber_loss(nncl_graph *g, nncl_node *x, nncl_node *target,
                            const nncl_loss_params *params, const char *name);
 /* Kullback-Leibler divergence, PyTorch's KLDivLoss: input holds
  * log-probabilities, target probabilities; t (log t - x), 0 where t = 0.
  * Mean averages over all elements; BATCHMEAN (the true KL) over the batch. */
-nncl_node *nncl_kl_div(nncl_graph *g, nncl_node *log_input, nncl_node *target,
+NNCL_API nncl_node *nncl_kl_div(nncl_graph *g, nncl_node *log_input, nncl_node *target,
                        const nncl_loss_params *params, const char *name);
 
 /* ---------------------------------------------------------------- running */
@@ -575,15 +598,15 @@ nncl_node *nncl_kl_div(nncl_graph *g, nncl_node *log_input, nncl_node *target,
  * checked against the class count of the loss that reads them.
  * Returns NNCL_OK, NNCL_ERROR_INVALID_ARGUMENT (not an input, wrong size,
  * label out of range) or NNCL_ERROR_STATE (the graph has a build error). */
-nncl_status nncl_graph_set_input(nncl_graph *g, nncl_node *input, const void *data, size_t bytes);
+NNCL_API nncl_status nncl_graph_set_input(nncl_graph *g, nncl_node *input, const void *data, size_t bytes);
 
 /* Training mode (the default): batch norm uses batch statistics and updates
  * its running ones, dropout drops. Eval mode: running statistics, no dropout. */
-void nncl_graph_set_training(nncl_graph *g, bool training);
+NNCL_API void nncl_graph_set_training(nncl_graph *g, bool training);
 
 /* Runs the forward pass over every node. Work is queued on the device; the
  * read calls below wait for it. */
-nncl_status nncl_graph_forward(nncl_graph *g);
+NNCL_API nncl_status nncl_graph_forward(nncl_graph *g);
 
 /* Runs the backward pass from `output` after a forward pass: adds d(output)
  * / d(parameter) into every trainable parameter's gradient (gradients add up
@@ -594,14 +617,14 @@ nncl_status nncl_graph_forward(nncl_graph *g);
  * that needs values the first one's gradients overwrote returns
  * NNCL_ERROR_STATE (as PyTorch without retain_graph); graphs created with
  * keep_values allow it. */
-nncl_status nncl_graph_backward(nncl_graph *g, nncl_node *output, const float *grad_output,
+NNCL_API nncl_status nncl_graph_backward(nncl_graph *g, nncl_node *output, const float *grad_output,
                                 size_t bytes);
 
 /* Sets every parameter gradient to zero. */
-nncl_status nncl_graph_zero_grad(nncl_graph *g);
+NNCL_API nncl_status nncl_graph_zero_grad(nncl_graph *g);
 
 /* Waits until all queued work is done. */
-nncl_status nncl_graph_finish(nncl_graph *g);
+NNCL_API nncl_status nncl_graph_finish(nncl_graph *g);
 
 /* Copies a node's output (after forward) or its gradient (after backward)
  * to host memory; `bytes` must be the node's full size in float32 (for a
@@ -612,8 +635,8 @@ nncl_status nncl_graph_finish(nncl_graph *g);
  * Returns NNCL_OK, NNCL_ERROR_INVALID_ARGUMENT (wrong size, foreign node) or
  * NNCL_ERROR_STATE (no forward pass yet; no gradient for this node; its
  * memory was reused, the message naming by which node). */
-nncl_status nncl_graph_read(nncl_graph *g, const nncl_node *node, float *dst, size_t bytes);
-nncl_status nncl_graph_read_grad(nncl_graph *g, const nncl_node *node, float *dst, size_t bytes);
+NNCL_API nncl_status nncl_graph_read(nncl_graph *g, const nncl_node *node, float *dst, size_t bytes);
+NNCL_API nncl_status nncl_graph_read_grad(nncl_graph *g, const nncl_node *node, float *dst, size_t bytes);
 
 /* ---------------------------------------------------------------- training
  *
@@ -658,14 +681,14 @@ typedef struct nncl_optim_params {
  * (momentum, moments, accumulators) starts at zero. Returns NNCL_OK or
  * NNCL_ERROR_INVALID_ARGUMENT (unknown kind, SGD without lr, Nesterov
  * without momentum, negative values). */
-nncl_status nncl_optimizer_create(nncl_graph *g, const nncl_optim_params *params,
+NNCL_API nncl_status nncl_optimizer_create(nncl_graph *g, const nncl_optim_params *params,
                                   nncl_optimizer **out);
-void nncl_optimizer_destroy(nncl_optimizer *opt);
+NNCL_API void nncl_optimizer_destroy(nncl_optimizer *opt);
 
 /* One update from the current gradients (after nncl_graph_backward). */
-nncl_status nncl_optimizer_step(nncl_optimizer *opt);
+NNCL_API nncl_status nncl_optimizer_step(nncl_optimizer *opt);
 /* Updates done so far. */
-int64_t nncl_optimizer_steps(const nncl_optimizer *opt);
+NNCL_API int64_t nncl_optimizer_steps(const nncl_optimizer *opt);
 
 /* Learning-rate schedules, PyTorch's lr_scheduler. The position advances by
  * nncl_optimizer_schedule_step (per epoch or per step, as the caller
@@ -700,27 +723,27 @@ typedef struct nncl_schedule {
 
 /* Sets the schedule (position back to 0). NNCL_ERROR_INVALID_ARGUMENT for
  * a schedule missing what its kind needs. */
-nncl_status nncl_optimizer_set_schedule(nncl_optimizer *opt, const nncl_schedule *schedule);
-void nncl_optimizer_schedule_step(nncl_optimizer *opt);
+NNCL_API nncl_status nncl_optimizer_set_schedule(nncl_optimizer *opt, const nncl_schedule *schedule);
+NNCL_API void nncl_optimizer_schedule_step(nncl_optimizer *opt);
 /* The learning rate the next update uses. */
-float nncl_optimizer_lr(const nncl_optimizer *opt);
+NNCL_API float nncl_optimizer_lr(const nncl_optimizer *opt);
 
 /* One training step: zero the gradients, forward, backward from `loss` (a
  * one-element node), clip and update. Queued with no host synchronisation;
  * when loss_value is not NULL it waits for and returns the loss. */
-nncl_status nncl_train_step(nncl_graph *g, nncl_optimizer *opt, nncl_node *loss, float *loss_value);
+NNCL_API nncl_status nncl_train_step(nncl_graph *g, nncl_optimizer *opt, nncl_node *loss, float *loss_value);
 
 /* Freezes (or unfreezes) every parameter whose name starts with `prefix`
  * ("conv1." or "fc.weight"): no gradient is computed for it and no optimizer
  * created afterwards updates it. Returns NNCL_ERROR_NOT_FOUND when nothing
  * matches. */
-nncl_status nncl_graph_freeze(nncl_graph *g, const char *prefix, bool frozen);
+NNCL_API nncl_status nncl_graph_freeze(nncl_graph *g, const char *prefix, bool frozen);
 
 /* A forward pass in eval mode (running statistics, no dropout), then
  * `output` copied to host memory (`bytes`: its full float32 size). The
  * graph's mode is restored afterwards. Same statuses as nncl_graph_forward
  * and nncl_graph_read. */
-nncl_status nncl_graph_infer(nncl_graph *g, nncl_node *output, float *dst, size_t bytes);
+NNCL_API nncl_status nncl_graph_infer(nncl_graph *g, nncl_node *output, float *dst, size_t bytes);
 
 /* ---------------------------------------------------------------- checkpoints
  *
@@ -739,7 +762,7 @@ typedef struct nncl_metadata {
 /* Saves g (and opt's state when opt is not NULL) to path, plus the caller's
  * metadata strings. The write is atomic: a temporary file is synced and
  * renamed over path, so an interrupted save leaves the previous file. */
-nncl_status nncl_save(nncl_graph *g, const nncl_optimizer *opt, const char *path,
+NNCL_API nncl_status nncl_save(nncl_graph *g, const nncl_optimizer *opt, const char *path,
                       const nncl_metadata *metadata, size_t n_metadata);
 
 typedef struct nncl_load_options {
@@ -755,12 +778,12 @@ typedef struct nncl_load_options {
  * match). options may be NULL (strict). Returns NNCL_OK, NNCL_ERROR_IO,
  * NNCL_ERROR_INVALID_ARGUMENT (bad file) or NNCL_ERROR_SHAPE (tensors that
  * do not fit, all named in the message); on error nothing changed. */
-nncl_status nncl_load(nncl_graph *g, nncl_optimizer *opt, const char *path,
+NNCL_API nncl_status nncl_load(nncl_graph *g, nncl_optimizer *opt, const char *path,
                       const nncl_load_options *options);
 
 /* Copies a checkpoint's metadata value for key into value. Returns
  * NNCL_ERROR_NOT_FOUND when the key is absent. */
-nncl_status nncl_checkpoint_metadata(const char *path, const char *key, char *value, size_t size);
+NNCL_API nncl_status nncl_checkpoint_metadata(const char *path, const char *key, char *value, size_t size);
 
 /* ---------------------------------------------------------------- data
  *
@@ -777,23 +800,23 @@ typedef struct nncl_loader nncl_loader;
  * and Fashion-MNIST format. Errors name the file: NNCL_ERROR_IO (missing,
  * unreadable, truncated, with the byte offset), NNCL_ERROR_INVALID_ARGUMENT
  * (wrong magic, unsupported type, counts that differ). */
-nncl_status nncl_dataset_load_idx(const char *images_path, const char *labels_path,
+NNCL_API nncl_status nncl_dataset_load_idx(const char *images_path, const char *labels_path,
                                   nncl_dataset **out);
 /* The standard MNIST file names in dir: train-images-idx3-ubyte,
  * train-labels-idx1-ubyte (train) or t10k-* (test), each with or without
  * .gz. */
-nncl_status nncl_dataset_load_mnist(const char *dir, bool train, nncl_dataset **out);
+NNCL_API nncl_status nncl_dataset_load_mnist(const char *dir, bool train, nncl_dataset **out);
 /* A dataset from memory (copied): count images of C x H x W bytes. */
-nncl_status nncl_dataset_create(const uint8_t *images, const int32_t *labels, int64_t count,
+NNCL_API nncl_status nncl_dataset_create(const uint8_t *images, const int32_t *labels, int64_t count,
                                 int64_t channels, int64_t height, int64_t width,
                                 nncl_dataset **out);
-void nncl_dataset_destroy(nncl_dataset *ds);
-int64_t nncl_dataset_count(const nncl_dataset *ds);
+NNCL_API void nncl_dataset_destroy(nncl_dataset *ds);
+NNCL_API int64_t nncl_dataset_count(const nncl_dataset *ds);
 /* [C, H, W] of one image. */
-nncl_shape nncl_dataset_image_shape(const nncl_dataset *ds);
+NNCL_API nncl_shape nncl_dataset_image_shape(const nncl_dataset *ds);
 /* Image i's bytes (C*H*W) and its label; borrowed. */
-const uint8_t *nncl_dataset_image(const nncl_dataset *ds, int64_t i);
-int32_t nncl_dataset_label(const nncl_dataset *ds, int64_t i);
+NNCL_API const uint8_t *nncl_dataset_image(const nncl_dataset *ds, int64_t i);
+NNCL_API int32_t nncl_dataset_label(const nncl_dataset *ds, int64_t i);
 
 typedef struct nncl_loader_options {
     int64_t batch; /* required: the graph's batch size */
@@ -809,15 +832,15 @@ typedef struct nncl_loader_options {
 } nncl_loader_options;
 
 /* The dataset must outlive the loader. */
-nncl_status nncl_loader_create(const nncl_dataset *ds, const nncl_loader_options *options,
+NNCL_API nncl_status nncl_loader_create(const nncl_dataset *ds, const nncl_loader_options *options,
                                nncl_loader **out);
-void nncl_loader_destroy(nncl_loader *loader);
+NNCL_API void nncl_loader_destroy(nncl_loader *loader);
 /* Batches in one epoch. */
-int64_t nncl_loader_batches(const nncl_loader *loader);
+NNCL_API int64_t nncl_loader_batches(const nncl_loader *loader);
 /* The epoch the next batch belongs to (0 first). */
-int64_t nncl_loader_epoch(const nncl_loader *loader);
+NNCL_API int64_t nncl_loader_epoch(const nncl_loader *loader);
 /* Starts `epoch` from its first batch (to resume). */
-nncl_status nncl_loader_seek(nncl_loader *loader, int64_t epoch, int64_t batch);
+NNCL_API nncl_status nncl_loader_seek(nncl_loader *loader, int64_t epoch, int64_t batch);
 
 /* Copies the next batch into the graph's image input ([batch, C, H, W]) and
  * labels input. *valid is the number of real samples: the batch size, fewer
@@ -825,7 +848,7 @@ nncl_status nncl_loader_seek(nncl_loader *loader, int64_t epoch, int64_t batch);
  * the end of an epoch, when nothing is copied and the next call starts the
  * next epoch. The copy is queued; the loader's buffer stays valid until it
  * has happened. */
-nncl_status nncl_loader_next(nncl_loader *loader, nncl_graph *g, nncl_node *images,
+NNCL_API nncl_status nncl_loader_next(nncl_loader *loader, nncl_graph *g, nncl_node *images,
                              nncl_node *labels, int64_t *valid);
 
 /* ---------------------------------------------------------------- parameters */
@@ -838,19 +861,19 @@ typedef struct nncl_param_info {
 } nncl_param_info;
 
 /* Parameters and buffers in creation order. */
-size_t nncl_graph_param_count(const nncl_graph *g);
-nncl_status nncl_graph_param_info(const nncl_graph *g, size_t index, nncl_param_info *out);
+NNCL_API size_t nncl_graph_param_count(const nncl_graph *g);
+NNCL_API nncl_status nncl_graph_param_info(const nncl_graph *g, size_t index, nncl_param_info *out);
 
 /* Total number of elements of trainable parameters (as PyTorch counts
  * sum(p.numel() for p in model.parameters())). */
-int64_t nncl_graph_trainable_count(const nncl_graph *g);
+NNCL_API int64_t nncl_graph_trainable_count(const nncl_graph *g);
 
 /* Read or write a parameter / buffer by name, or read its gradient. `bytes`
  * must be its full size in float32. Return NNCL_ERROR_NOT_FOUND for an
  * unknown name, NNCL_ERROR_INVALID_ARGUMENT for a wrong size. */
-nncl_status nncl_graph_param_read(nncl_graph *g, const char *name, float *dst, size_t bytes);
-nncl_status nncl_graph_param_write(nncl_graph *g, const char *name, const float *src, size_t bytes);
-nncl_status nncl_graph_grad_read(nncl_graph *g, const char *name, float *dst, size_t bytes);
+NNCL_API nncl_status nncl_graph_param_read(nncl_graph *g, const char *name, float *dst, size_t bytes);
+NNCL_API nncl_status nncl_graph_param_write(nncl_graph *g, const char *name, const float *src, size_t bytes);
+NNCL_API nncl_status nncl_graph_grad_read(nncl_graph *g, const char *name, float *dst, size_t bytes);
 
 #ifdef __cplusplus
 }
