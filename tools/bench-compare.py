@@ -1,14 +1,20 @@
 #!/usr/bin/python3
-"""Runs nncl-bench and the same models in PyTorch (Debian's python3-torch,
-as many CPU threads as the machine has, which is what PoCL uses) in one run,
-and prints each figure side by side with the ratio nncl / PyTorch.
+"""Compares nncl-bench with the same models in PyTorch (Debian's python3-torch,
+as many CPU threads as the machine has, which is what PoCL uses), in
+alternating rounds: nncl, PyTorch, nncl, PyTorch, ... each side a fresh
+process with the same warm-up (the first step, one more step) and the same
+timed steps, so that a quiet or busy minute falls on both sides alike.
+Prints each side's median over the rounds with its range, the ratio of the
+medians, the machine and the versions, and a Markdown table.
 
-usage: tools/bench-compare.py [--build DIR] [--steps N] [--models a,b,...] [--cold]
-                              [--device SPEC] [--torch-device cpu|cuda]
+usage: tools/bench-compare.py [--build DIR] [--rounds N] [--steps N] [--models a,b,...]
+                              [--cold] [--device SPEC] [--torch-device cpu|cuda]
 """
 import argparse
+import datetime
 import json
 import os
+import platform
 import statistics
 import subprocess
 import sys
@@ -121,51 +127,113 @@ def torch_bench(name, steps, device):
             "infer_img_per_s": batch / infer, "first_step_s": first}
 
 
+def torch_worker(args):
+    """One PyTorch measurement in its own process; prints JSON."""
+    torch.set_num_threads(args.threads or os.cpu_count())
+    print(json.dumps(torch_bench(args.torch_worker, args.steps, args.torch_device)))
+
+
+def run_json(cmd):
+    done = subprocess.run(cmd, capture_output=True, text=True)
+    if done.returncode != 0:
+        sys.exit("%s failed (%d):\n%s" % (" ".join(cmd), done.returncode, done.stderr))
+    return json.loads(done.stdout)
+
+
+def cpu_name():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
+
+
+def spread(values):
+    return statistics.median(values), min(values), max(values)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--build", default="build")
-    ap.add_argument("--steps", type=int, default=10)
+    ap.add_argument("--rounds", type=int, default=5, help="alternating rounds per model (>= 5)")
+    ap.add_argument("--steps", type=int, default=10, help="timed steps per round")
     ap.add_argument("--models", default=",".join(MODELS))
-    ap.add_argument("--cold", action="store_true", help="also time nncl's first step cold")
+    ap.add_argument("--cold", action="store_true", help="also time nncl's first step cold, once")
     ap.add_argument("--device", help="nncl's device (nncl-bench --device)")
     ap.add_argument("--torch-device", default="cpu", choices=("cpu", "cuda"))
+    ap.add_argument("--threads", type=int, default=0, help="PyTorch threads (0: every CPU)")
+    ap.add_argument("--torch-worker", help=argparse.SUPPRESS)
     args = ap.parse_args()
-    torch.set_num_threads(os.cpu_count())
+    if args.torch_worker:
+        return torch_worker(args)
+    if args.rounds < 1 or args.steps < 1:
+        sys.exit("--rounds and --steps must be >= 1")
     bench = os.path.join(args.build, "tools", "nncl-bench")
-    rows = []
+    if not os.access(bench, os.X_OK):
+        sys.exit("%s not found: build nncl first (cmake --build %s)" % (bench, args.build))
+    worker = [sys.executable, os.path.abspath(__file__), "--steps", str(args.steps),
+              "--torch-device", args.torch_device, "--threads", str(args.threads)]
+    nncl_cmd = ["--steps", str(args.steps), "--json"]
+    if args.device:
+        nncl_cmd += ["--device", args.device]
+    results = []
     for name in args.models.split(","):
-        cmd = [bench, "--model", name, "--steps", str(args.steps), "--json"]
-        if args.device:
-            cmd += ["--device", args.device]
-        ours = json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout)
+        if name not in MODELS:
+            sys.exit("unknown model %s (known: %s)" % (name, ", ".join(MODELS)))
+        ours, theirs = [], []
+        for r in range(args.rounds):
+            ours.append(run_json([bench, "--model", name] + nncl_cmd))
+            theirs.append(run_json(worker + ["--torch-worker", name]))
+            print("%s round %d/%d: train %.1f / %.1f img/s" % (
+                name, r + 1, args.rounds, ours[-1]["train_img_per_s"],
+                theirs[-1]["train_img_per_s"]), file=sys.stderr, flush=True)
+        if ours[0]["params"] != theirs[0]["params"]:
+            sys.exit("%s: nncl has %d parameters, PyTorch %d" % (name, ours[0]["params"],
+                                                                   theirs[0]["params"]))
+        cold = None
         if args.cold:
-            cold = json.loads(subprocess.run(cmd + ["--cold"], check=True, capture_output=True,
-                                             text=True).stdout)
-            ours["first_step_cold_s"] = cold["first_step_s"]
-        theirs = torch_bench(name, args.steps, args.torch_device)
-        if ours["params"] != theirs["params"]:
-            sys.exit("%s: nncl has %d parameters, PyTorch %d" % (name, ours["params"],
-                                                                   theirs["params"]))
-        rows.append((name, ours, theirs))
+            cold = run_json([bench, "--model", name, "--cold"] + nncl_cmd)["first_step_s"]
+        results.append((name, ours, theirs, cold))
+    report(args, results)
+
+
+def report(args, results):
     where = (torch.cuda.get_device_name() if args.torch_device == "cuda"
-             else "%d threads" % torch.get_num_threads())
-    print("nncl on %s vs PyTorch %s (%s), median of %d steps"
-          % (rows[0][1]["device"], torch.__version__, where, args.steps))
-    print("%-15s %5s | %21s | %21s | %s" % ("model", "batch", "train img/s nncl/torch",
-                                           "infer img/s nncl/torch", "first step s nncl/torch"))
-    for name, ours, theirs in rows:
-        cold = " (cold %.1f)" % ours["first_step_cold_s"] if "first_step_cold_s" in ours else ""
-        print("%-15s %5d | %7.1f %7.1f %5.2fx | %7.1f %7.1f %5.2fx | %.2f%s / %.2f"
-              % (name, ours["batch"], ours["train_img_per_s"], theirs["train_img_per_s"],
-                 ours["train_img_per_s"] / theirs["train_img_per_s"], ours["infer_img_per_s"],
-                 theirs["infer_img_per_s"], ours["infer_img_per_s"] / theirs["infer_img_per_s"],
-                 ours["first_step_s"], cold, theirs["first_step_s"]))
-    for name, ours, _ in rows:
-        total = sum(ours["profile_ms_per_step"].values())
-        parts = ", ".join("%s %.1f" % (k, v) for k, v in ours["profile_ms_per_step"].items() if v)
-        print("%s device ms per training step (%.1f of %.1f): %s"
-              % (name, total, ours["train_step_ms"], parts))
-        print("%s peak device memory: %.1f MiB" % (name, ours["peak_mem_bytes"] / 2**20))
+             else "%d threads" % (args.threads or os.cpu_count()))
+    print("%s, %s, %d CPUs; nncl on %s; PyTorch %s (%s), Python %s"
+          % (datetime.date.today().isoformat(), cpu_name(), os.cpu_count(),
+             results[0][1][0]["device"], torch.__version__, where, platform.python_version()))
+    print("%d alternating rounds per model (nncl, PyTorch, ...), each the median of %d timed "
+          "steps after the same warm-up; figures: median over rounds [min-max], images/s"
+          % (args.rounds, args.steps))
+    print()
+    print("| model | batch | train nncl | train PyTorch | ratio | infer nncl | infer PyTorch "
+          "| ratio | first step nncl warm%s / PyTorch |" % (" / cold" if args.cold else ""))
+    print("|---|---|---|---|---|---|---|---|---|")
+    for name, ours, theirs, cold in results:
+        cells = []
+        for key in ("train_img_per_s", "infer_img_per_s"):
+            a = spread([o[key] for o in ours])
+            b = spread([t[key] for t in theirs])
+            ratios = [o[key] / t[key] for o, t in zip(ours, theirs)]
+            cells += ["%.1f [%.1f-%.1f]" % a, "%.1f [%.1f-%.1f]" % b,
+                      "%.2fx [%.2f-%.2f]" % (a[0] / b[0], min(ratios), max(ratios))]
+        first = statistics.median(o["first_step_s"] for o in ours)
+        tfirst = statistics.median(t["first_step_s"] for t in theirs)
+        firsts = "%.2f s%s / %.2f s" % (first, " / %.1f s" % cold if cold is not None else "",
+                                        tfirst)
+        print("| %s | %d | %s | %s |" % (name, ours[0]["batch"], " | ".join(cells), firsts))
+    print()
+    for name, ours, _, _ in results:
+        last = ours[-1]
+        total = sum(last["profile_ms_per_step"].values())
+        parts = ", ".join("%s %.1f" % (k, v) for k, v in last["profile_ms_per_step"].items() if v)
+        print("%s, last round: device ms per training step %.1f of %.1f: %s; peak device memory "
+              "%.1f MiB" % (name, total, last["train_step_ms"], parts,
+                            last["peak_mem_bytes"] / 2**20))
 
 
 if __name__ == "__main__":

@@ -45,20 +45,20 @@ static nncl_status find(nncl_graph *g, const char *name, size_t bytes, const voi
 }
 
 nncl_status nncl_graph_param_read(nncl_graph *g, const char *name, float *dst, size_t bytes) {
-    nncl_param_entry *p;
+    nncl_param_entry *p = NULL;
     nncl_status st = find(g, name, bytes, dst, "nncl_graph_param_read", &p);
     return st != NNCL_OK ? st : nncl_buffer_read(g->ctx, p->value, 0, dst, bytes);
 }
 
 nncl_status nncl_graph_param_write(nncl_graph *g, const char *name, const float *src,
                                    size_t bytes) {
-    nncl_param_entry *p;
+    nncl_param_entry *p = NULL;
     nncl_status st = find(g, name, bytes, src, "nncl_graph_param_write", &p);
     return st != NNCL_OK ? st : nncl_buffer_write(g->ctx, p->value, 0, src, bytes);
 }
 
 nncl_status nncl_graph_grad_read(nncl_graph *g, const char *name, float *dst, size_t bytes) {
-    nncl_param_entry *p;
+    nncl_param_entry *p = NULL;
     nncl_status st = find(g, name, bytes, dst, "nncl_graph_grad_read", &p);
     if (st != NNCL_OK) return st;
     if (!p->grad)
