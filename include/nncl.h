@@ -56,8 +56,8 @@
  *       for (int step = 0; step < 20 && st == NNCL_OK; step++) {
  *           st = nncl_graph_set_input(g, x, images, sizeof images);
  *           if (st == NNCL_OK) st = nncl_graph_set_input(g, y, labels, sizeof labels);
- *           if (st == NNCL_OK) st = nncl_train_step(g, opt, loss, &last); // forward, backward, update
- *           if (step == 0) first = last;
+ *           if (st == NNCL_OK) st = nncl_train_step(g, opt, loss, &last); // forward, backward,
+ * update if (step == 0) first = last;
  *       }
  *       if (st != NNCL_OK) fprintf(stderr, "nncl: %s\n", nncl_last_error());
  *       else printf("loss %.4f -> %.4f\n", first, last);
@@ -281,8 +281,8 @@ typedef struct nncl_profile_entry {
 /* Waits for queued work, then writes up to capacity entries (all kinds,
  * fixed order) and their count. reset clears the totals afterwards.
  * Returns NNCL_ERROR_STATE when the context was made without profile. */
-NNCL_API nncl_status nncl_context_profile(nncl_context *ctx, nncl_profile_entry *out, size_t capacity,
-                                 size_t *count, bool reset);
+NNCL_API nncl_status nncl_context_profile(nncl_context *ctx, nncl_profile_entry *out,
+                                          size_t capacity, size_t *count, bool reset);
 
 /* GEMM tuning for the context's device (what tools/nncl-tune runs), for
  * the contexts whose GEMMs go through CLBlast (gemm "clblast", the default
@@ -306,8 +306,9 @@ typedef struct nncl_gemm_tuning {
 /* Returns NNCL_OK; NNCL_ERROR_STATE when no GEMM has run yet or the cache
  * is off (nothing to store into); NNCL_ERROR_GEMM / NNCL_ERROR_OPENCL. */
 NNCL_API nncl_status nncl_context_tune_gemm(nncl_context *ctx, int32_t candidates,
-                                   void (*progress)(void *user, int32_t done, int32_t total),
-                                   void *user, nncl_gemm_tuning *out);
+                                            void (*progress)(void *user, int32_t done,
+                                                             int32_t total),
+                                            void *user, nncl_gemm_tuning *out);
 
 /* ---------------------------------------------------------------- graphs */
 
@@ -328,7 +329,7 @@ typedef struct nncl_graph_options {
  * outlive the graph. Returns NNCL_OK, NNCL_ERROR_INVALID_ARGUMENT or
  * NNCL_ERROR_OUT_OF_MEMORY. */
 NNCL_API nncl_status nncl_graph_create(nncl_context *ctx, const nncl_graph_options *options,
-                              nncl_graph **out);
+                                       nncl_graph **out);
 
 /* Frees the graph, its nodes, parameters and device memory. */
 NNCL_API void nncl_graph_destroy(nncl_graph *g);
@@ -403,7 +404,8 @@ NNCL_API nncl_node *nncl_input_labels(nncl_graph *g, const char *name, int64_t b
 
 /* Makes the backward pass also compute the gradient with respect to a float
  * input (read it with nncl_graph_read_grad). Off by default. */
-NNCL_API nncl_status nncl_input_set_requires_grad(nncl_graph *g, nncl_node *input, bool requires_grad);
+NNCL_API nncl_status nncl_input_set_requires_grad(nncl_graph *g, nncl_node *input,
+                                                  bool requires_grad);
 
 /* How conv and linear weights start (biases start at zero). fan_in is
  * C_in/groups * prod(kernel) (in_features for linear), fan_out is
@@ -445,7 +447,8 @@ typedef struct nncl_conv_params {
     nncl_init init;   /* weight initialisation */
     float init_value; /* NNCL_INIT_CONSTANT */
 } nncl_conv_params;
-NNCL_API nncl_node *nncl_conv(nncl_graph *g, nncl_node *x, const nncl_conv_params *params, const char *name);
+NNCL_API nncl_node *nncl_conv(nncl_graph *g, nncl_node *x, const nncl_conv_params *params,
+                              const char *name);
 
 /* Max and average pooling, PyTorch's MaxPool and AvgPool in 1, 2 and 3D.
  * Output size as for convolution; with ceil_mode it rounds up, and a last
@@ -465,9 +468,9 @@ typedef struct nncl_pool_params {
     bool exclude_pad; /* average pooling: count_include_pad=False */
 } nncl_pool_params;
 NNCL_API nncl_node *nncl_max_pool(nncl_graph *g, nncl_node *x, const nncl_pool_params *params,
-                         const char *name);
+                                  const char *name);
 NNCL_API nncl_node *nncl_avg_pool(nncl_graph *g, nncl_node *x, const nncl_pool_params *params,
-                         const char *name);
+                                  const char *name);
 
 /* Global pooling over all spatial dims: [N, C, ...] -> [N, C, 1, ...],
  * like AdaptiveAvgPool(1) / AdaptiveMaxPool(1). */
@@ -486,8 +489,8 @@ typedef struct nncl_batch_norm_params {
     float momentum; /* 0: 0.1 */
     bool no_affine; /* no gamma / beta */
 } nncl_batch_norm_params;
-NNCL_API nncl_node *nncl_batch_norm(nncl_graph *g, nncl_node *x, const nncl_batch_norm_params *params,
-                           const char *name);
+NNCL_API nncl_node *nncl_batch_norm(nncl_graph *g, nncl_node *x,
+                                    const nncl_batch_norm_params *params, const char *name);
 
 /* Elementwise activations, any shape. leaky_relu: x < 0 -> slope * x
  * (slope 0: 0.01). elu: x < 0 -> alpha * (exp(x) - 1) (alpha 0: 1). */
@@ -506,7 +509,7 @@ typedef struct nncl_linear_params {
     float init_value; /* NNCL_INIT_CONSTANT */
 } nncl_linear_params;
 NNCL_API nncl_node *nncl_linear(nncl_graph *g, nncl_node *x, int64_t out_features,
-                       const nncl_linear_params *params, const char *name);
+                                const nncl_linear_params *params, const char *name);
 
 /* [N, ...] -> [N, prod(...)]. */
 NNCL_API nncl_node *nncl_flatten(nncl_graph *g, nncl_node *x);
@@ -517,7 +520,8 @@ NNCL_API nncl_node *nncl_reshape(nncl_graph *g, nncl_node *x, nncl_shape shape);
 NNCL_API nncl_node *nncl_add(nncl_graph *g, nncl_node *a, nncl_node *b);
 
 /* Concatenation along dim 1 (channels); all other dims must match. */
-NNCL_API nncl_node *nncl_concat(nncl_graph *g, nncl_node *const *inputs, int32_t count, const char *name);
+NNCL_API nncl_node *nncl_concat(nncl_graph *g, nncl_node *const *inputs, int32_t count,
+                                const char *name);
 
 /* Dropout with probability p in [0, 1): in training mode zeroes each element
  * with probability p and scales the rest by 1 / (1 - p); identity in eval
@@ -565,31 +569,31 @@ typedef struct nncl_loss_params {
  * with p = softmax(logits), s = label_smoothing (the smoothing term weighs
  * each class by its own weight, as PyTorch does). */
 NNCL_API nncl_node *nncl_cross_entropy(nncl_graph *g, nncl_node *logits, nncl_node *labels,
-                              const nncl_loss_params *params, const char *name);
+                                       const nncl_loss_params *params, const char *name);
 /* Negative log-likelihood of log-probabilities [N, C] (nncl_log_softmax):
  * loss_n = -w[y_n] * x[n, y_n]. */
 NNCL_API nncl_node *nncl_nll_loss(nncl_graph *g, nncl_node *log_probs, nncl_node *labels,
-                         const nncl_loss_params *params, const char *name);
+                                  const nncl_loss_params *params, const char *name);
 /* Sigmoid + binary cross-entropy on logits, numerically stable:
  * max(x, 0) - x t + log(1 + exp(-|x|)); targets in [0, 1], same shape. */
 NNCL_API nncl_node *nncl_bce_with_logits(nncl_graph *g, nncl_node *logits, nncl_node *targets,
-                                const nncl_loss_params *params, const char *name);
+                                         const nncl_loss_params *params, const char *name);
 /* (x - t)^2, |x - t|, smooth L1 (0.5 d^2 / beta if |d| < beta, else
  * |d| - beta / 2) and Huber (0.5 d^2 if |d| <= delta, else
  * delta (|d| - delta / 2)); x and t of one shape. */
 NNCL_API nncl_node *nncl_mse_loss(nncl_graph *g, nncl_node *x, nncl_node *target,
-                         const nncl_loss_params *params, const char *name);
+                                  const nncl_loss_params *params, const char *name);
 NNCL_API nncl_node *nncl_l1_loss(nncl_graph *g, nncl_node *x, nncl_node *target,
-                        const nncl_loss_params *params, const char *name);
+                                 const nncl_loss_params *params, const char *name);
 NNCL_API nncl_node *nncl_smooth_l1_loss(nncl_graph *g, nncl_node *x, nncl_node *target,
-                               const nncl_loss_params *params, const char *name);
+                                        const nncl_loss_params *params, const char *name);
 NNCL_API nncl_node *nncl_huber_loss(nncl_graph *g, nncl_node *x, nncl_node *target,
-                           const nncl_loss_params *params, const char *name);
+                                    const nncl_loss_params *params, const char *name);
 /* Kullback-Leibler divergence, PyTorch's KLDivLoss: input holds
  * log-probabilities, target probabilities; t (log t - x), 0 where t = 0.
  * Mean averages over all elements; BATCHMEAN (the true KL) over the batch. */
 NNCL_API nncl_node *nncl_kl_div(nncl_graph *g, nncl_node *log_input, nncl_node *target,
-                       const nncl_loss_params *params, const char *name);
+                                const nncl_loss_params *params, const char *name);
 
 /* ---------------------------------------------------------------- running */
 
@@ -598,7 +602,8 @@ NNCL_API nncl_node *nncl_kl_div(nncl_graph *g, nncl_node *log_input, nncl_node *
  * checked against the class count of the loss that reads them.
  * Returns NNCL_OK, NNCL_ERROR_INVALID_ARGUMENT (not an input, wrong size,
  * label out of range) or NNCL_ERROR_STATE (the graph has a build error). */
-NNCL_API nncl_status nncl_graph_set_input(nncl_graph *g, nncl_node *input, const void *data, size_t bytes);
+NNCL_API nncl_status nncl_graph_set_input(nncl_graph *g, nncl_node *input, const void *data,
+                                          size_t bytes);
 
 /* Training mode (the default): batch norm uses batch statistics and updates
  * its running ones, dropout drops. Eval mode: running statistics, no dropout. */
@@ -618,7 +623,7 @@ NNCL_API nncl_status nncl_graph_forward(nncl_graph *g);
  * NNCL_ERROR_STATE (as PyTorch without retain_graph); graphs created with
  * keep_values allow it. */
 NNCL_API nncl_status nncl_graph_backward(nncl_graph *g, nncl_node *output, const float *grad_output,
-                                size_t bytes);
+                                         size_t bytes);
 
 /* Sets every parameter gradient to zero. */
 NNCL_API nncl_status nncl_graph_zero_grad(nncl_graph *g);
@@ -635,8 +640,10 @@ NNCL_API nncl_status nncl_graph_finish(nncl_graph *g);
  * Returns NNCL_OK, NNCL_ERROR_INVALID_ARGUMENT (wrong size, foreign node) or
  * NNCL_ERROR_STATE (no forward pass yet; no gradient for this node; its
  * memory was reused, the message naming by which node). */
-NNCL_API nncl_status nncl_graph_read(nncl_graph *g, const nncl_node *node, float *dst, size_t bytes);
-NNCL_API nncl_status nncl_graph_read_grad(nncl_graph *g, const nncl_node *node, float *dst, size_t bytes);
+NNCL_API nncl_status nncl_graph_read(nncl_graph *g, const nncl_node *node, float *dst,
+                                     size_t bytes);
+NNCL_API nncl_status nncl_graph_read_grad(nncl_graph *g, const nncl_node *node, float *dst,
+                                          size_t bytes);
 
 /* ---------------------------------------------------------------- training
  *
@@ -682,7 +689,7 @@ typedef struct nncl_optim_params {
  * NNCL_ERROR_INVALID_ARGUMENT (unknown kind, SGD without lr, Nesterov
  * without momentum, negative values). */
 NNCL_API nncl_status nncl_optimizer_create(nncl_graph *g, const nncl_optim_params *params,
-                                  nncl_optimizer **out);
+                                           nncl_optimizer **out);
 NNCL_API void nncl_optimizer_destroy(nncl_optimizer *opt);
 
 /* One update from the current gradients (after nncl_graph_backward). */
@@ -723,7 +730,8 @@ typedef struct nncl_schedule {
 
 /* Sets the schedule (position back to 0). NNCL_ERROR_INVALID_ARGUMENT for
  * a schedule missing what its kind needs. */
-NNCL_API nncl_status nncl_optimizer_set_schedule(nncl_optimizer *opt, const nncl_schedule *schedule);
+NNCL_API nncl_status nncl_optimizer_set_schedule(nncl_optimizer *opt,
+                                                 const nncl_schedule *schedule);
 NNCL_API void nncl_optimizer_schedule_step(nncl_optimizer *opt);
 /* The learning rate the next update uses. */
 NNCL_API float nncl_optimizer_lr(const nncl_optimizer *opt);
@@ -731,7 +739,8 @@ NNCL_API float nncl_optimizer_lr(const nncl_optimizer *opt);
 /* One training step: zero the gradients, forward, backward from `loss` (a
  * one-element node), clip and update. Queued with no host synchronisation;
  * when loss_value is not NULL it waits for and returns the loss. */
-NNCL_API nncl_status nncl_train_step(nncl_graph *g, nncl_optimizer *opt, nncl_node *loss, float *loss_value);
+NNCL_API nncl_status nncl_train_step(nncl_graph *g, nncl_optimizer *opt, nncl_node *loss,
+                                     float *loss_value);
 
 /* Freezes (or unfreezes) every parameter whose name starts with `prefix`
  * ("conv1." or "fc.weight"): no gradient is computed for it and no optimizer
@@ -763,7 +772,7 @@ typedef struct nncl_metadata {
  * metadata strings. The write is atomic: a temporary file is synced and
  * renamed over path, so an interrupted save leaves the previous file. */
 NNCL_API nncl_status nncl_save(nncl_graph *g, const nncl_optimizer *opt, const char *path,
-                      const nncl_metadata *metadata, size_t n_metadata);
+                               const nncl_metadata *metadata, size_t n_metadata);
 
 typedef struct nncl_load_options {
     /* Load what matches and skip the rest (missing, extra or wrongly shaped
@@ -779,11 +788,12 @@ typedef struct nncl_load_options {
  * NNCL_ERROR_INVALID_ARGUMENT (bad file) or NNCL_ERROR_SHAPE (tensors that
  * do not fit, all named in the message); on error nothing changed. */
 NNCL_API nncl_status nncl_load(nncl_graph *g, nncl_optimizer *opt, const char *path,
-                      const nncl_load_options *options);
+                               const nncl_load_options *options);
 
 /* Copies a checkpoint's metadata value for key into value. Returns
  * NNCL_ERROR_NOT_FOUND when the key is absent. */
-NNCL_API nncl_status nncl_checkpoint_metadata(const char *path, const char *key, char *value, size_t size);
+NNCL_API nncl_status nncl_checkpoint_metadata(const char *path, const char *key, char *value,
+                                              size_t size);
 
 /* ---------------------------------------------------------------- data
  *
@@ -801,15 +811,15 @@ typedef struct nncl_loader nncl_loader;
  * unreadable, truncated, with the byte offset), NNCL_ERROR_INVALID_ARGUMENT
  * (wrong magic, unsupported type, counts that differ). */
 NNCL_API nncl_status nncl_dataset_load_idx(const char *images_path, const char *labels_path,
-                                  nncl_dataset **out);
+                                           nncl_dataset **out);
 /* The standard MNIST file names in dir: train-images-idx3-ubyte,
  * train-labels-idx1-ubyte (train) or t10k-* (test), each with or without
  * .gz. */
 NNCL_API nncl_status nncl_dataset_load_mnist(const char *dir, bool train, nncl_dataset **out);
 /* A dataset from memory (copied): count images of C x H x W bytes. */
-NNCL_API nncl_status nncl_dataset_create(const uint8_t *images, const int32_t *labels, int64_t count,
-                                int64_t channels, int64_t height, int64_t width,
-                                nncl_dataset **out);
+NNCL_API nncl_status nncl_dataset_create(const uint8_t *images, const int32_t *labels,
+                                         int64_t count, int64_t channels, int64_t height,
+                                         int64_t width, nncl_dataset **out);
 NNCL_API void nncl_dataset_destroy(nncl_dataset *ds);
 NNCL_API int64_t nncl_dataset_count(const nncl_dataset *ds);
 /* [C, H, W] of one image. */
@@ -833,7 +843,7 @@ typedef struct nncl_loader_options {
 
 /* The dataset must outlive the loader. */
 NNCL_API nncl_status nncl_loader_create(const nncl_dataset *ds, const nncl_loader_options *options,
-                               nncl_loader **out);
+                                        nncl_loader **out);
 NNCL_API void nncl_loader_destroy(nncl_loader *loader);
 /* Batches in one epoch. */
 NNCL_API int64_t nncl_loader_batches(const nncl_loader *loader);
@@ -849,7 +859,7 @@ NNCL_API nncl_status nncl_loader_seek(nncl_loader *loader, int64_t epoch, int64_
  * next epoch. The copy is queued; the loader's buffer stays valid until it
  * has happened. */
 NNCL_API nncl_status nncl_loader_next(nncl_loader *loader, nncl_graph *g, nncl_node *images,
-                             nncl_node *labels, int64_t *valid);
+                                      nncl_node *labels, int64_t *valid);
 
 /* ---------------------------------------------------------------- parameters */
 
@@ -871,9 +881,12 @@ NNCL_API int64_t nncl_graph_trainable_count(const nncl_graph *g);
 /* Read or write a parameter / buffer by name, or read its gradient. `bytes`
  * must be its full size in float32. Return NNCL_ERROR_NOT_FOUND for an
  * unknown name, NNCL_ERROR_INVALID_ARGUMENT for a wrong size. */
-NNCL_API nncl_status nncl_graph_param_read(nncl_graph *g, const char *name, float *dst, size_t bytes);
-NNCL_API nncl_status nncl_graph_param_write(nncl_graph *g, const char *name, const float *src, size_t bytes);
-NNCL_API nncl_status nncl_graph_grad_read(nncl_graph *g, const char *name, float *dst, size_t bytes);
+NNCL_API nncl_status nncl_graph_param_read(nncl_graph *g, const char *name, float *dst,
+                                           size_t bytes);
+NNCL_API nncl_status nncl_graph_param_write(nncl_graph *g, const char *name, const float *src,
+                                            size_t bytes);
+NNCL_API nncl_status nncl_graph_grad_read(nncl_graph *g, const char *name, float *dst,
+                                          size_t bytes);
 
 #ifdef __cplusplus
 }

@@ -240,7 +240,10 @@ static int setup(run *r, const options *o) {
     if (nncl_dataset_load_mnist(o->data, true, &r->train) != NNCL_OK) return fail("training data");
     if (nncl_dataset_load_mnist(o->data, false, &r->test) != NNCL_OK) return fail("test data");
     nncl_shape s = nncl_dataset_image_shape(r->train);
-    if (memcmp(&s, &r->model->input, sizeof s)) {
+    bool same = s.rank == r->model->input.rank;
+    for (int32_t i = 0; same && i < s.rank; i++)
+        same = s.dims[i] == r->model->input.dims[i];
+    if (!same) {
         fprintf(stderr, "nncl-train: %s takes %lldx%lldx%lld images; %s has %lldx%lldx%lld\n",
                 o->model, (long long)r->model->input.dims[0], (long long)r->model->input.dims[1],
                 (long long)r->model->input.dims[2], o->data, (long long)s.dims[0],

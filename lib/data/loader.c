@@ -208,8 +208,8 @@ nncl_status nncl_loader_next(nncl_loader *l, nncl_graph *g, nncl_node *images, n
         return nncl_fail(NNCL_ERROR_INVALID_ARGUMENT, "nncl_loader_next: NULL argument");
     nncl_shape want = NNCL_SHAPE(l->o.batch, l->ds->channels, l->ds->height, l->ds->width);
     nncl_shape have = nncl_node_shape(images);
-    if (memcmp(&want, &have, sizeof want) || !nncl_node_is_input(images) ||
-        images->is_labels || !nncl_node_is_input(labels) || !labels->is_labels || labels->shape.dims[0] != l->o.batch) {
+    if (!nncl_shape_equal(want, have) || !nncl_node_is_input(images) || images->is_labels ||
+        !nncl_node_is_input(labels) || !labels->is_labels || labels->shape.dims[0] != l->o.batch) {
         char a[128], b[128];
         return nncl_fail(NNCL_ERROR_SHAPE,
                          "nncl_loader_next: the loader makes images %s and labels [%lld]; input "

@@ -15,9 +15,9 @@ typedef struct nncl_gemm_shape {
 } nncl_gemm_shape;
 
 struct nncl_gemm_state {
-    bool packed;       /* by nncl's packed kernels, else by CLBlast */
-    unsigned vec;      /* floats per vector in the packed GEMM; panels are two wide */
-    cl_mem scratch;    /* packed panels, or CLBlast's padded copies */
+    bool packed;    /* by nncl's packed kernels, else by CLBlast */
+    unsigned vec;   /* floats per vector in the packed GEMM; panels are two wide */
+    cl_mem scratch; /* packed panels, or CLBlast's padded copies */
     size_t scratch_bytes;
     nncl_gemm_shape shapes[128];
     size_t n_shapes;

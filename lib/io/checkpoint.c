@@ -68,7 +68,8 @@ static nncl_status collect(nncl_graph *g, const nncl_optimizer *opt, item_list *
     memset(l, 0, sizeof *l);
     nncl_status st = NNCL_OK;
     for (size_t i = 0; i < g->n_params && st == NNCL_OK; i++)
-        st = add_item(l, g->params[i].name, NNCL_ST_F32, g->params[i].shape, g->params[i].value, NULL);
+        st = add_item(l, g->params[i].name, NNCL_ST_F32, g->params[i].shape, g->params[i].value,
+                      NULL);
     for (size_t i = 0; i < g->n_nodes && st == NNCL_OK; i++) {
         nncl_node *node = g->nodes[i];
         const char *suffix;
@@ -195,7 +196,8 @@ nncl_status nncl_load(nncl_graph *g, nncl_optimizer *opt, const char *path,
     nncl_status st = nncl_st_read(path, &f);
     if (st != NNCL_OK) return st;
     int64_t kind = -1;
-    if (opt && (!parse_i64(nncl_st_meta_get(&f, "nncl.optimizer.kind"), &kind) || kind != opt->p.kind)) {
+    if (opt &&
+        (!parse_i64(nncl_st_meta_get(&f, "nncl.optimizer.kind"), &kind) || kind != opt->p.kind)) {
         nncl_st_close(&f);
         return nncl_fail(NNCL_ERROR_INVALID_ARGUMENT,
                          "nncl_load: %s holds no state for this optimizer (kind %d, file %s)", path,

@@ -18,7 +18,8 @@ static size_t dtype_size(nncl_st_dtype d) {
     return d == NNCL_ST_F32 ? 4 : 8;
 }
 
-static cJSON *header_json(const nncl_st_tensor *t, size_t n, const nncl_st_meta *meta, size_t n_meta) {
+static cJSON *header_json(const nncl_st_tensor *t, size_t n, const nncl_st_meta *meta,
+                          size_t n_meta) {
     cJSON *root = cJSON_CreateObject();
     if (!root) return NULL;
     if (n_meta) {
@@ -62,8 +63,8 @@ static void sync_dir(const char *path) {
     }
 }
 
-nncl_status nncl_st_write(const char *path, const nncl_st_tensor *t, size_t n, const nncl_st_meta *meta,
-                     size_t n_meta) {
+nncl_status nncl_st_write(const char *path, const nncl_st_tensor *t, size_t n,
+                          const nncl_st_meta *meta, size_t n_meta) {
     cJSON *root = header_json(t, n, meta, n_meta);
     char *json = root ? cJSON_PrintUnformatted(root) : NULL;
     cJSON_Delete(root);

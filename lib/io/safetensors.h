@@ -22,8 +22,8 @@ typedef struct nncl_st_meta {
 
 /* Writes path atomically: a temporary file beside it, fsync, rename, and
  * fsync of the directory, so a crash leaves the old file or the new one. */
-nncl_status nncl_st_write(const char *path, const nncl_st_tensor *tensors, size_t n, const nncl_st_meta *meta,
-                     size_t n_meta);
+nncl_status nncl_st_write(const char *path, const nncl_st_tensor *tensors, size_t n,
+                          const nncl_st_meta *meta, size_t n_meta);
 
 /* A file read whole and checked: every tensor's dtype, shape and range. */
 typedef struct nncl_st_file {

@@ -33,9 +33,8 @@ nncl_node *nncl_batch_norm(nncl_graph *g, nncl_node *x, const nncl_batch_norm_pa
     a->momentum = p.momentum > 0 ? p.momentum : 0.1f;
     a->affine = !p.no_affine;
     nncl_shape c = NNCL_SHAPE(x->shape.dims[1]);
-    if (a->affine &&
-        (!nncl_param_add(g, node, "weight", c, true, NNCL_FILL_CONSTANT(1.0f)) ||
-         !nncl_param_add(g, node, "bias", c, true, NNCL_FILL_CONSTANT(0.0f))))
+    if (a->affine && (!nncl_param_add(g, node, "weight", c, true, NNCL_FILL_CONSTANT(1.0f)) ||
+                      !nncl_param_add(g, node, "bias", c, true, NNCL_FILL_CONSTANT(0.0f))))
         return NULL;
     if (!nncl_param_add(g, node, "running_mean", c, false, NNCL_FILL_CONSTANT(0.0f)) ||
         !nncl_param_add(g, node, "running_var", c, false, NNCL_FILL_CONSTANT(1.0f)))

@@ -63,7 +63,8 @@ static void choice_key(const nncl_graph *g, const nncl_node *node, conv_directio
         key, size,
         "%s|%s|%s|%016llx|n%zu,c%zu,k%zu,g%zu,in%lldx%lldx%lld,k%lldx%lldx%lld,s%lldx%lldx%lld,"
         "p%lldx%lldx%lld,%lldx%lldx%lld,d%lldx%lldx%lld|%s",
-        g->ctx->info.name, g->ctx->info.driver_version, nncl_gemm_is_packed(g->ctx) ? "packed" : "clblast",
+        g->ctx->info.name, g->ctx->info.driver_version,
+        nncl_gemm_is_packed(g->ctx) ? "packed" : "clblast",
         (unsigned long long)g->ctx->kernels_fingerprint, d.batch, d.c_in, d.c_out, d.groups,
         (long long)w->in[0], (long long)w->in[1], (long long)w->in[2], (long long)w->kernel[0],
         (long long)w->kernel[1], (long long)w->kernel[2], (long long)w->stride[0],

@@ -31,6 +31,8 @@ nncl_status nncl_fail_cl(cl_int err, const char *what);
 const char *nncl_shape_str(nncl_shape shape, char *buf, size_t size);
 /* Product of dims [from, rank). */
 int64_t nncl_shape_inner(nncl_shape s, int32_t from);
+/* Same rank and dims (memcmp would also compare the padding after rank). */
+bool nncl_shape_equal(nncl_shape a, nncl_shape b);
 
 /* ---- the context (device.c; created by api/context.c) */
 

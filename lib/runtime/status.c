@@ -109,3 +109,10 @@ int64_t nncl_shape_inner(nncl_shape s, int32_t from) {
         n *= s.dims[i];
     return n;
 }
+
+bool nncl_shape_equal(nncl_shape a, nncl_shape b) {
+    if (a.rank != b.rank || a.rank < 0 || a.rank > NNCL_MAX_RANK) return false;
+    for (int32_t i = 0; i < a.rank; i++)
+        if (a.dims[i] != b.dims[i]) return false;
+    return true;
+}
