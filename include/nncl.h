@@ -56,8 +56,8 @@
  *       for (int step = 0; step < 20 && st == NNCL_OK; step++) {
  *           st = nncl_graph_set_input(g, x, images, sizeof images);
  *           if (st == NNCL_OK) st = nncl_graph_set_input(g, y, labels, sizeof labels);
- *           if (st == NNCL_OK) st = nncl_train_step(g, opt, loss, &last); // forward, backward,
- * update if (step == 0) first = last;
+ *           if (st == NNCL_OK) st = nncl_train_step(g, opt, loss, &last); // fwd, bwd, update
+ *           if (step == 0) first = last;
  *       }
  *       if (st != NNCL_OK) fprintf(stderr, "nncl: %s\n", nncl_last_error());
  *       else printf("loss %.4f -> %.4f\n", first, last);
