@@ -22,7 +22,7 @@ void nncl_fuse(nncl_graph *g) {
     if (g->keep_values) return;
     for (size_t i = 0; i < g->n_nodes; i++) {
         nncl_node *act = g->nodes[i];
-        if (!(act->vt->flags & NNCL_OP_IS_ACTIVATION)) continue;
+        if (!(act->vt->flags & NNCL_OPFLAG_ACTIVATION)) continue;
         nncl_node *producer = act->inputs[0];
         if (producer->keep || !producer->vt->absorbs || consumers(g, producer) != 1) continue;
         nncl_fusion how = producer->vt->absorbs(producer, act);

@@ -279,7 +279,7 @@ nncl_status nncl_graph_keep(nncl_graph *g, nncl_node *node) {
 }
 
 bool nncl_node_is_input(const nncl_node *node) {
-    return node->vt->flags & NNCL_OP_IS_INPUT;
+    return node->vt->flags & NNCL_OPFLAG_INPUT;
 }
 
 size_t nncl_node_bytes(const nncl_node *node) {

@@ -16,8 +16,8 @@ typedef int32_t nncl_op_kind;
 #define NNCL_SAVES_INPUT(k) (1u << (k))
 
 /* An op's flags. */
-#define NNCL_OP_IS_INPUT 1u      /* its value is set by the user; it runs nothing */
-#define NNCL_OP_IS_ACTIVATION 2u /* elementwise; a producer may apply it (absorbs) */
+#define NNCL_OPFLAG_INPUT 1u      /* its value is set by the user; it runs nothing */
+#define NNCL_OPFLAG_ACTIVATION 2u /* elementwise; a producer may apply it (absorbs) */
 
 /* How a producer applies an activation fused into it. */
 typedef enum nncl_fusion {
@@ -31,7 +31,7 @@ typedef enum nncl_fusion {
  * backward are required. */
 typedef struct nncl_op_vtable {
     size_t attrs_size; /* bytes of node->attrs, zeroed at creation */
-    uint32_t flags;    /* NNCL_OP_IS_... */
+    uint32_t flags;    /* NNCL_OPFLAG_... */
     nncl_profile_kind profile_forward, profile_backward;
     /* Once per plan, after memory is placed: size scratch, check devices. */
     nncl_status (*plan)(nncl_graph *g, nncl_node *node);

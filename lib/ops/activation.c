@@ -95,7 +95,7 @@ nncl_fusion nncl_bias_absorbs(bool has_bias) {
 }
 
 const nncl_op_vtable nncl_op_activation = {.attrs_size = sizeof(act_attrs),
-                                           .flags = NNCL_OP_IS_ACTIVATION,
+                                           .flags = NNCL_OPFLAG_ACTIVATION,
                                            .profile_forward = NNCL_PROFILE_ELEMENTWISE,
                                            .profile_backward = NNCL_PROFILE_ELEMENTWISE,
                                            .forward = activation_forward,

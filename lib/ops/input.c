@@ -39,7 +39,7 @@ static nncl_status input_pass(nncl_graph *g, nncl_node *node) {
     return NNCL_OK;
 }
 
-const nncl_op_vtable nncl_op_input = {.flags = NNCL_OP_IS_INPUT,
+const nncl_op_vtable nncl_op_input = {.flags = NNCL_OPFLAG_INPUT,
                                       .profile_forward = NNCL_PROFILE_ELEMENTWISE,
                                       .profile_backward = NNCL_PROFILE_ELEMENTWISE,
                                       .forward = input_pass,
