@@ -147,7 +147,8 @@ typedef struct nncl_shape {
 /* NNCL_SHAPE(64, 3, 32, 32): a shape literal of rank 1 to 5. */
 #define NNCL_SHAPE(...) ((nncl_shape){.rank = NNCL_NARGS_(__VA_ARGS__), .dims = {__VA_ARGS__}})
 
-/* Number of elements (product of dims); 0 for an invalid shape. */
+/* Number of elements (product of dims); 0 for an invalid shape: rank
+ * outside 1..NNCL_MAX_RANK, a dim <= 0, or a product past INT64_MAX. */
 NNCL_API int64_t nncl_shape_numel(nncl_shape shape);
 
 /* ---------------------------------------------------------------- devices */
@@ -769,8 +770,13 @@ typedef struct nncl_metadata {
 } nncl_metadata;
 
 /* Saves g (and opt's state when opt is not NULL) to path, plus the caller's
- * metadata strings. The write is atomic: a temporary file is synced and
- * renamed over path, so an interrupted save leaves the previous file. */
+ * metadata strings (any number; keys unique, and "format" and "nncl.*" are
+ * nncl's own). The write is atomic: a temporary file "<path>.tmp.<pid>" is
+ * synced and renamed over path, so an interrupted save leaves the previous
+ * file; a later save removes temporaries that killed processes left.
+ * Returns NNCL_OK, NNCL_ERROR_INVALID_ARGUMENT (NULL arguments, a reserved
+ * or repeated key), NNCL_ERROR_IO (naming the file and the reason) or a
+ * device error from reading the parameters. */
 NNCL_API nncl_status nncl_save(nncl_graph *g, const nncl_optimizer *opt, const char *path,
                                const nncl_metadata *metadata, size_t n_metadata);
 
@@ -785,8 +791,11 @@ typedef struct nncl_load_options {
 
 /* Loads path into g (and opt when not NULL; the optimizer's kind must
  * match). options may be NULL (strict). Returns NNCL_OK, NNCL_ERROR_IO,
- * NNCL_ERROR_INVALID_ARGUMENT (bad file) or NNCL_ERROR_SHAPE (tensors that
- * do not fit, all named in the message); on error nothing changed. */
+ * NNCL_ERROR_INVALID_ARGUMENT (bad file: the message names the file, the
+ * tensor and the header byte) or NNCL_ERROR_SHAPE (tensors that do not
+ * fit, all named in the message). The whole file is checked before
+ * anything is written, so on any of those errors nothing changed; only a
+ * device failure while copying (NNCL_ERROR_OPENCL) can leave part loaded. */
 NNCL_API nncl_status nncl_load(nncl_graph *g, nncl_optimizer *opt, const char *path,
                                const nncl_load_options *options);
 

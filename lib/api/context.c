@@ -131,10 +131,9 @@ nncl_status nncl_context_create(const nncl_context_options *options, nncl_contex
 
 void nncl_context_destroy(nncl_context *ctx) {
     if (!ctx) return;
-    if (ctx->queue) {
-        clFinish(ctx->queue);
-        clReleaseCommandQueue(ctx->queue);
-    }
+    if (ctx->queue) clFinish(ctx->queue);
+    nncl_dependents_orphan_all(&ctx->graphs); /* graphs still alive let go of the device */
+    if (ctx->queue) clReleaseCommandQueue(ctx->queue);
     nncl_buffer_release(ctx, ctx->partials);
     nncl_gemm_close(ctx);
     nncl_profile_release(ctx);

@@ -2,6 +2,7 @@
  * which reads both) and datasets built from memory. Every failure names
  * the file and, for short files, the offset where the data ran out. */
 #include "data.h"
+#include "../runtime/checked.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,17 +48,33 @@ static nncl_status idx_read(const char *path, idx_file *out) {
         unsigned char d[4];
         st = read_exact(f, path, d, 4, 4 + 4 * (size_t)i);
         out->dims[i] = (int64_t)d[0] << 24 | d[1] << 16 | d[2] << 8 | d[3];
-        size *= out->dims[i];
+        if (st == NNCL_OK && (out->dims[i] == 0 || !nncl_mul_i64(size, out->dims[i], &size)))
+            st = nncl_fail(NNCL_ERROR_INVALID_ARGUMENT,
+                           "%s: IDX dim %d (byte %d) is %lld: dims must be > 0 and their product "
+                           "at most 2^63-1",
+                           path, i, 4 + 4 * i, (long long)out->dims[i]);
     }
-    if (st == NNCL_OK && (size <= 0 || size > ((int64_t)1 << 34)))
-        st = nncl_fail(NNCL_ERROR_INVALID_ARGUMENT, "%s: IDX sizes give %lld elements", path,
+    if (st == NNCL_OK && (uint64_t)size > SIZE_MAX)
+        st = nncl_fail(NNCL_ERROR_INVALID_ARGUMENT, "%s: IDX sizes give %lld bytes", path,
                        (long long)size);
-    if (st == NNCL_OK && !(out->data = malloc((size_t)size)))
-        st = nncl_fail(NNCL_ERROR_OUT_OF_MEMORY, "%s: %lld bytes", path, (long long)size);
-    /* gzread takes an unsigned count: read in chunks. */
-    size_t header = 4 + 4 * (size_t)magic[3];
+    /* The header's claim is only believed as far as data arrives: the buffer
+     * grows with what is read, so a short file cannot make us allocate its
+     * claimed size. gzread takes an unsigned count: read in chunks. */
+    size_t header = 4 + 4 * (size_t)magic[3], cap = 0;
     for (int64_t done = 0; st == NNCL_OK && done < size;) {
-        size_t chunk = (size_t)(size - done) < (1u << 30) ? (size_t)(size - done) : (1u << 30);
+        size_t chunk = (size_t)(size - done) < (1u << 24) ? (size_t)(size - done) : (1u << 24);
+        if ((size_t)done + chunk > cap) {
+            size_t grown = cap ? cap * 2 : chunk;
+            if (grown > (size_t)size) grown = (size_t)size;
+            if (grown < (size_t)done + chunk) grown = (size_t)done + chunk;
+            uint8_t *p = realloc(out->data, grown);
+            if (!p) {
+                st = nncl_fail(NNCL_ERROR_OUT_OF_MEMORY, "%s: %zu bytes", path, grown);
+                break;
+            }
+            out->data = p;
+            cap = grown;
+        }
         st = read_exact(f, path, out->data + done, chunk, header + (size_t)done);
         done += (int64_t)chunk;
     }
@@ -149,7 +166,14 @@ nncl_status nncl_dataset_create(const uint8_t *images, const int32_t *labels, in
     if (!images || !labels || !out || count <= 0 || channels <= 0 || height <= 0 || width <= 0)
         return nncl_fail(NNCL_ERROR_INVALID_ARGUMENT,
                          "nncl_dataset_create: needs data, labels and sizes > 0");
-    size_t bytes = (size_t)(count * channels * height * width);
+    int64_t dims[4] = {count, channels, height, width}, numel;
+    size_t bytes;
+    if (!nncl_product_i64(dims, 4, &numel) || !nncl_bytes_of(numel, 1, &bytes) ||
+        channels > INT32_MAX || height > INT32_MAX || width > INT32_MAX)
+        return nncl_fail(NNCL_ERROR_INVALID_ARGUMENT,
+                         "nncl_dataset_create: %lld images of %lldx%lldx%lld bytes overflow",
+                         (long long)count, (long long)channels, (long long)height,
+                         (long long)width);
     nncl_dataset *ds = malloc(sizeof *ds);
     uint8_t *img = malloc(bytes);
     int32_t *lab = malloc((size_t)count * sizeof *lab);

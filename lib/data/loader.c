@@ -4,7 +4,9 @@
  * buffer and sets the worker on the following batch. A buffer is refilled
  * only after its previous upload has completed. */
 #include "data.h"
+#include "../runtime/checked.h"
 
+#include <math.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -116,22 +118,39 @@ nncl_status nncl_loader_create(const nncl_dataset *ds, const nncl_loader_options
     *out = NULL;
     const nncl_loader_options *o = options;
     if (o->batch <= 0 || (o->drop_last && o->batch > ds->count) || o->shift < 0 ||
-        o->rotate_degrees < 0 || o->noise_std < 0 || o->std < 0)
+        !(o->rotate_degrees >= 0 && o->rotate_degrees <= 360) ||
+        !(o->noise_std >= 0 && isfinite(o->noise_std)) || !(o->std >= 0 && isfinite(o->std)) ||
+        !isfinite(o->mean))
         return nncl_fail(NNCL_ERROR_INVALID_ARGUMENT,
                          "nncl_loader_create: batch %lld must be > 0 (and at most the %lld "
-                         "samples with drop_last); shift, rotate_degrees, noise_std and std >= 0",
+                         "samples with drop_last); shift >= 0, rotate_degrees in [0, 360], "
+                         "noise_std and std finite and >= 0, mean finite",
                          (long long)o->batch, (long long)ds->count);
+    int64_t longest = ds->height > ds->width ? ds->height : ds->width;
+    if (o->shift > longest)
+        return nncl_fail(NNCL_ERROR_INVALID_ARGUMENT,
+                         "nncl_loader_create: shift %lld is larger than the %lldx%lld images",
+                         (long long)o->shift, (long long)ds->height, (long long)ds->width);
+    int64_t dims[3] = {ds->channels, ds->height, ds->width}, image_size = 0, batch_floats = 0;
+    size_t batch_bytes = 0;
+    if (!nncl_product_i64(dims, 3, &image_size) ||
+        !nncl_mul_i64(o->batch, image_size, &batch_floats) ||
+        !nncl_bytes_of(batch_floats, sizeof(float), &batch_bytes))
+        return nncl_fail(NNCL_ERROR_INVALID_ARGUMENT,
+                         "nncl_loader_create: a batch of %lld images of %lld values does not fit "
+                         "in memory",
+                         (long long)o->batch, (long long)image_size);
     nncl_loader *l = calloc(1, sizeof *l);
     if (!l) return nncl_fail(NNCL_ERROR_OUT_OF_MEMORY, "nncl_loader_create: out of memory");
     l->ds = ds;
     l->o = *o;
-    l->image_size = ds->channels * ds->height * ds->width;
-    l->batches = o->drop_last ? ds->count / o->batch : (ds->count + o->batch - 1) / o->batch;
+    l->image_size = image_size;
+    l->batches = ds->count / o->batch + (!o->drop_last && ds->count % o->batch != 0);
     l->order = malloc((size_t)ds->count * sizeof *l->order);
     l->order_epoch = -1;
     bool ok = l->order != NULL;
     for (int b = 0; b < 2 && ok; b++) {
-        l->images[b] = malloc((size_t)(o->batch * l->image_size) * sizeof(float));
+        l->images[b] = malloc(batch_bytes);
         l->labels[b] = malloc((size_t)o->batch * sizeof(int32_t));
         ok = l->images[b] && l->labels[b];
     }

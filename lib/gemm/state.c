@@ -34,6 +34,10 @@ bool nncl_gemm_is_packed(const nncl_context *ctx) {
 nncl_status nncl_gemm_scratch(nncl_context *ctx, size_t bytes) {
     struct nncl_gemm_state *s = ctx->gemm;
     if (bytes <= s->scratch_bytes) return NNCL_OK;
+    /* Queued GEMMs may still read the old scratch: a driver may free a
+     * released buffer at once, so wait for them (growth is rare). */
+    cl_int err = s->scratch ? clFinish(ctx->queue) : CL_SUCCESS;
+    if (err != CL_SUCCESS) return nncl_fail_cl(err, "clFinish before growing the GEMM scratch");
     nncl_buffer_release(ctx, s->scratch);
     s->scratch = NULL;
     s->scratch_bytes = 0;

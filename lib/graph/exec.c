@@ -21,16 +21,9 @@ nncl_status nncl_node_aux(nncl_graph *g, nncl_node *node, int slot, size_t bytes
     return node->aux[slot] ? NNCL_OK : nncl_buffer_create(g->ctx, bytes, &node->aux[slot]);
 }
 
-static nncl_status check_graph(const nncl_graph *g, const char *call) {
-    if (!g) return nncl_fail(NNCL_ERROR_INVALID_ARGUMENT, "%s: graph is NULL", call);
-    if (g->status != NNCL_OK)
-        return nncl_fail(NNCL_ERROR_STATE, "%s: the graph has a build error: %s", call, g->error);
-    return NNCL_OK;
-}
-
 nncl_status nncl_graph_write_input(nncl_graph *g, nncl_node *input, const void *data, size_t bytes,
                                    cl_event *done) {
-    nncl_status st = check_graph(g, "nncl_graph_set_input");
+    nncl_status st = nncl_graph_check(g, "nncl_graph_set_input");
     if (st != NNCL_OK) return st;
     if (!input || input->graph != g || !nncl_node_is_input(input))
         return nncl_fail(NNCL_ERROR_INVALID_ARGUMENT,
@@ -54,7 +47,7 @@ nncl_status nncl_graph_write_input(nncl_graph *g, nncl_node *input, const void *
 }
 
 nncl_status nncl_graph_memory(nncl_graph *g, nncl_graph_memory_info *info) {
-    nncl_status st = check_graph(g, "nncl_graph_memory");
+    nncl_status st = nncl_graph_check(g, "nncl_graph_memory");
     if (st == NNCL_OK && !info)
         st = nncl_fail(NNCL_ERROR_INVALID_ARGUMENT, "nncl_graph_memory: info is NULL");
     if (st != NNCL_OK || (st = nncl_plan_ensure(g)) != NNCL_OK) return st;
@@ -75,7 +68,7 @@ void nncl_graph_set_training(nncl_graph *g, bool training) {
 }
 
 nncl_status nncl_graph_forward(nncl_graph *g) {
-    nncl_status st = check_graph(g, "nncl_graph_forward");
+    nncl_status st = nncl_graph_check(g, "nncl_graph_forward");
     if (st != NNCL_OK || (st = nncl_plan_ensure(g)) != NNCL_OK) return st;
     if (g->training) g->step++;
     g->forward_training = g->training;
@@ -150,7 +143,7 @@ static nncl_status check_saved(const nncl_graph *g) {
 
 nncl_status nncl_graph_backward(nncl_graph *g, nncl_node *output, const float *grad_output,
                                 size_t bytes) {
-    nncl_status st = check_graph(g, "nncl_graph_backward");
+    nncl_status st = nncl_graph_check(g, "nncl_graph_backward");
     if (st != NNCL_OK) return st;
     if (!output || output->graph != g)
         return nncl_fail(NNCL_ERROR_INVALID_ARGUMENT,
@@ -191,7 +184,7 @@ nncl_status nncl_graph_backward(nncl_graph *g, nncl_node *output, const float *g
 }
 
 nncl_status nncl_graph_zero_grad(nncl_graph *g) {
-    nncl_status st = check_graph(g, "nncl_graph_zero_grad");
+    nncl_status st = nncl_graph_check(g, "nncl_graph_zero_grad");
     if (st != NNCL_OK) return st;
     for (size_t i = 0; i < g->n_packs && st == NNCL_OK; i++)
         st = nncl_buffer_fill(g->ctx, g->packs[i].grad, 0.0f, g->packs[i].floats);
@@ -202,7 +195,8 @@ nncl_status nncl_graph_zero_grad(nncl_graph *g) {
 }
 
 nncl_status nncl_graph_finish(nncl_graph *g) {
-    if (!g) return nncl_fail(NNCL_ERROR_INVALID_ARGUMENT, "nncl_graph_finish: graph is NULL");
+    nncl_status st = nncl_graph_check(g, "nncl_graph_finish");
+    if (st != NNCL_OK) return st;
     cl_int err = clFinish(g->ctx->queue);
     return err == CL_SUCCESS ? NNCL_OK : nncl_fail_cl(err, "clFinish");
 }
@@ -210,7 +204,7 @@ nncl_status nncl_graph_finish(nncl_graph *g) {
 static nncl_status read_node(nncl_graph *g, const nncl_node *node, float *dst, size_t bytes,
                              bool grad) {
     const char *call = grad ? "nncl_graph_read_grad" : "nncl_graph_read";
-    nncl_status st = check_graph(g, call);
+    nncl_status st = nncl_graph_check(g, call);
     if (st != NNCL_OK) return st;
     if (!node || node->graph != g || !dst)
         return nncl_fail(NNCL_ERROR_INVALID_ARGUMENT, "%s: %s", call,

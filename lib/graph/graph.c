@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+static void graph_orphan(void *obj);
+
 nncl_status nncl_graph_create(nncl_context *ctx, const nncl_graph_options *options,
                               nncl_graph **out) {
     if (!out) return nncl_fail(NNCL_ERROR_INVALID_ARGUMENT, "nncl_graph_create: out is NULL");
@@ -19,32 +21,77 @@ nncl_status nncl_graph_create(nncl_context *ctx, const nncl_graph_options *optio
     g->seed = options ? options->seed : 0;
     g->keep_values = options && options->keep_values;
     g->training = true;
+    if (!nncl_dependents_add(&ctx->graphs, g, graph_orphan)) {
+        free(g);
+        return nncl_fail(NNCL_ERROR_OUT_OF_MEMORY, "nncl_graph_create: out of memory");
+    }
     *out = g;
     return NNCL_OK;
 }
 
-static void node_free(nncl_node *node) {
-    if (node->value_slot < 0) nncl_buffer_release(node->graph->ctx, node->out);
-    for (size_t i = 0; i < sizeof node->aux / sizeof node->aux[0]; i++)
-        nncl_buffer_release(node->graph->ctx, node->aux[i]);
-    if (node->attrs && node->vt->release) node->vt->release(node);
-    free(node->attrs);
+/* A node's device memory and kernel objects. */
+static void node_release_device(nncl_node *node) {
+    nncl_context *ctx = node->graph->ctx;
+    if (node->value_slot < 0) nncl_buffer_release(ctx, node->out);
+    node->out = node->grad = NULL;
+    for (size_t i = 0; i < sizeof node->aux / sizeof node->aux[0]; i++) {
+        nncl_buffer_release(ctx, node->aux[i]);
+        node->aux[i] = NULL;
+    }
     for (size_t i = 0; i < sizeof node->launches / sizeof node->launches[0]; i++)
         nncl_launch_sites_release(&node->launches[i]);
+}
+
+static void node_free(nncl_node *node) {
+    node_release_device(node);
+    if (node->attrs && node->vt->release) node->vt->release(node);
+    free(node->attrs);
     free(node->inputs);
     free(node->accumulate);
     free(node->name);
     free(node);
 }
 
-void nncl_graph_destroy(nncl_graph *g) {
-    if (!g) return;
-    if (g->ctx->queue) clFinish(g->ctx->queue);
+/* Everything the graph holds on the device; its optimizers let go first. */
+static void graph_release_device(nncl_graph *g) {
+    nncl_dependents_orphan_all(&g->users);
+    if (!g->ctx) return;
+    clFinish(g->ctx->queue);
     nncl_memplan_release(g);
     for (size_t i = 0; i < g->n_nodes; i++)
-        node_free(g->nodes[i]);
+        node_release_device(g->nodes[i]);
     nncl_params_release(g);
     nncl_buffer_release(g->ctx, g->workspace);
+    g->workspace = NULL;
+    g->workspace_bytes = 0;
+}
+
+/* The context is being destroyed before the graph. */
+static void graph_orphan(void *obj) {
+    nncl_graph *g = obj;
+    graph_release_device(g);
+    g->ctx = NULL;
+    g->planned = g->forward_done = false;
+}
+
+nncl_status nncl_graph_check(const nncl_graph *g, const char *call) {
+    if (!g) return nncl_fail(NNCL_ERROR_INVALID_ARGUMENT, "%s: graph is NULL", call);
+    if (!g->ctx)
+        return nncl_fail(NNCL_ERROR_STATE, "%s: the graph's context was destroyed before it", call);
+    if (g->status != NNCL_OK)
+        return nncl_fail(NNCL_ERROR_STATE, "%s: the graph has a build error: %s", call, g->error);
+    return NNCL_OK;
+}
+
+void nncl_graph_destroy(nncl_graph *g) {
+    if (!g) return;
+    graph_release_device(g);
+    if (g->ctx) nncl_dependents_remove(&g->ctx->graphs, g);
+    for (size_t i = 0; i < g->n_nodes; i++)
+        node_free(g->nodes[i]);
+    for (size_t i = 0; i < g->n_params; i++)
+        free(g->params[i].name);
+    free(g->params);
     free(g->nodes);
     free(g);
 }
@@ -100,6 +147,10 @@ bool nncl_builder_ready(nncl_graph *g, const char *op, nncl_node *const *inputs,
     }
     if (g->status != NNCL_OK) {
         nncl_fail(g->status, "%s", g->error);
+        return false;
+    }
+    if (!g->ctx) {
+        nncl_fail(NNCL_ERROR_STATE, "op '%s': the graph's context was destroyed before it", op);
         return false;
     }
     for (int32_t i = 0; i < n; i++) {

@@ -132,9 +132,14 @@ struct nncl_graph {
     uint64_t step;         /* training forward passes so far */
     cl_mem workspace;
     size_t workspace_bytes;
+    nncl_dependents users; /* optimizers over this graph */
 };
 
 /* ---- building (graph.c, params.c) */
+
+/* NNCL_OK, or an error for `call` when g is NULL, has a build error, or
+ * lost its context (destroyed first). */
+nncl_status nncl_graph_check(const nncl_graph *g, const char *call);
 
 /* Each returns NULL (false) after recording an error. */
 bool nncl_builder_ready(nncl_graph *g, const char *op, nncl_node *const *inputs, int32_t n);
@@ -171,6 +176,7 @@ nncl_status nncl_plan_ensure(nncl_graph *g);
 /* Moves trainable parameters not yet packed into a new pack; a no-op when
  * all are. Values and gradients are kept. */
 nncl_status nncl_params_pack(nncl_graph *g);
+/* Releases every parameter's device memory (names and shapes stay). */
 void nncl_params_release(nncl_graph *g);
 /* Floats p takes in a pack: its size rounded up to the device's sub-buffer
  * alignment, where the next parameter starts. */

@@ -73,14 +73,15 @@ nncl_status nncl_params_pack(nncl_graph *g) {
 
 void nncl_params_release(nncl_graph *g) {
     for (size_t i = 0; i < g->n_params; i++) {
-        free(g->params[i].name);
         nncl_buffer_release(g->ctx, g->params[i].value);
         nncl_buffer_release(g->ctx, g->params[i].grad);
+        g->params[i].value = g->params[i].grad = NULL;
     }
     for (size_t i = 0; i < g->n_packs; i++) {
         nncl_buffer_release(g->ctx, g->packs[i].value);
         nncl_buffer_release(g->ctx, g->packs[i].grad);
     }
-    free(g->params);
     free(g->packs);
+    g->packs = NULL;
+    g->n_packs = 0;
 }

@@ -30,8 +30,8 @@ int64_t nncl_graph_trainable_count(const nncl_graph *g) {
 
 static nncl_status find(nncl_graph *g, const char *name, size_t bytes, const void *buf,
                         const char *call, nncl_param_entry **out) {
-    if (!g || !name || !buf)
-        return nncl_fail(NNCL_ERROR_INVALID_ARGUMENT, "%s: NULL argument", call);
+    if (!name || !buf) return nncl_fail(NNCL_ERROR_INVALID_ARGUMENT, "%s: NULL argument", call);
+    if (!g || !g->ctx) return nncl_graph_check(g, call);
     for (size_t i = 0; i < g->n_params; i++) {
         nncl_param_entry *p = &g->params[i];
         if (strcmp(p->name, name)) continue;

@@ -44,6 +44,10 @@ static nncl_status grow_workspace(nncl_graph *g, size_t bytes) {
 nncl_status nncl_plan_ensure(nncl_graph *g) {
     if (g->planned) return NNCL_OK;
     g->forward_done = false;
+    /* A new plan releases and regrows memory that queued kernels may still
+     * use: wait for them first. */
+    cl_int err = clFinish(g->ctx->queue);
+    if (err != CL_SUCCESS) return nncl_fail_cl(err, "clFinish before planning");
     nncl_status st = nncl_params_pack(g);
     if (st != NNCL_OK) return st;
     nncl_mark_gradients(g);
@@ -62,9 +66,6 @@ nncl_status nncl_plan_ensure(nncl_graph *g) {
 }
 
 nncl_status nncl_graph_plan(nncl_graph *g) {
-    if (!g) return nncl_fail(NNCL_ERROR_INVALID_ARGUMENT, "nncl_graph_plan: graph is NULL");
-    if (g->status != NNCL_OK)
-        return nncl_fail(NNCL_ERROR_STATE, "nncl_graph_plan: the graph has a build error: %s",
-                         g->error);
-    return nncl_plan_ensure(g);
+    nncl_status st = nncl_graph_check(g, "nncl_graph_plan");
+    return st != NNCL_OK ? st : nncl_plan_ensure(g);
 }

@@ -93,10 +93,34 @@ static nncl_status collect(nncl_graph *g, const nncl_optimizer *opt, item_list *
     return st;
 }
 
+/* Keys nncl writes itself: "format" and the nncl.* counters. */
+#define OWN_KEYS 6
+
+/* A caller's metadata key may not take one of nncl's (it would be
+ * overwritten or shadow it on load), nor repeat an earlier key. */
+static nncl_status check_user_key(const nncl_metadata *metadata, size_t i) {
+    const char *key = metadata[i].key;
+    if (!key || !metadata[i].value)
+        return nncl_fail(NNCL_ERROR_INVALID_ARGUMENT, "nncl_save: metadata %zu has a NULL %s", i,
+                         key ? "value" : "key");
+    if (!strcmp(key, "format") || !strncmp(key, "nncl.", 5))
+        return nncl_fail(NNCL_ERROR_INVALID_ARGUMENT,
+                         "nncl_save: metadata key '%s' is nncl's own (\"format\" and \"nncl.*\" "
+                         "are reserved)",
+                         key);
+    for (size_t j = 0; j < i; j++)
+        if (!strcmp(metadata[j].key, key))
+            return nncl_fail(NNCL_ERROR_INVALID_ARGUMENT,
+                             "nncl_save: metadata key '%s' is given twice (entries %zu and %zu)",
+                             key, j, i);
+    return NNCL_OK;
+}
+
 nncl_status nncl_save(nncl_graph *g, const nncl_optimizer *opt, const char *path,
                       const nncl_metadata *metadata, size_t n_metadata) {
-    if (!g || !path || (n_metadata && !metadata))
+    if (!path || (n_metadata && !metadata))
         return nncl_fail(NNCL_ERROR_INVALID_ARGUMENT, "nncl_save: NULL argument");
+    if (!g || !g->ctx) return nncl_graph_check(g, "nncl_save");
     if (opt && opt->g != g)
         return nncl_fail(NNCL_ERROR_INVALID_ARGUMENT,
                          "nncl_save: the optimizer belongs to another graph");
@@ -123,12 +147,15 @@ nncl_status nncl_save(nncl_graph *g, const nncl_optimizer *opt, const char *path
     char seed[32], step[32], steps[32], pos[32], kind[16];
     snprintf(seed, sizeof seed, "%" PRIu64, g->seed);
     snprintf(step, sizeof step, "%" PRIu64, g->step);
-    nncl_st_meta meta[64];
+    nncl_st_meta *meta = calloc(n_metadata + OWN_KEYS, sizeof *meta);
+    if (st == NNCL_OK && !meta) st = nncl_fail(NNCL_ERROR_OUT_OF_MEMORY, "nncl_save: out of memory");
     size_t n_meta = 0;
-    meta[n_meta++] = (nncl_st_meta){"format", "pt"}; /* what safetensors.torch expects */
-    meta[n_meta++] = (nncl_st_meta){"nncl.seed", seed};
-    meta[n_meta++] = (nncl_st_meta){"nncl.step", step};
-    if (opt) {
+    if (meta) {
+        meta[n_meta++] = (nncl_st_meta){"format", "pt"}; /* what safetensors.torch expects */
+        meta[n_meta++] = (nncl_st_meta){"nncl.seed", seed};
+        meta[n_meta++] = (nncl_st_meta){"nncl.step", step};
+    }
+    if (meta && opt) {
         snprintf(steps, sizeof steps, "%" PRId64, opt->steps);
         snprintf(pos, sizeof pos, "%" PRId64, opt->schedule_pos);
         snprintf(kind, sizeof kind, "%d", (int)opt->p.kind);
@@ -136,21 +163,16 @@ nncl_status nncl_save(nncl_graph *g, const nncl_optimizer *opt, const char *path
         meta[n_meta++] = (nncl_st_meta){"nncl.optimizer.steps", steps};
         meta[n_meta++] = (nncl_st_meta){"nncl.optimizer.schedule_position", pos};
     }
-    for (size_t i = 0; i < n_metadata && n_meta < 64; i++)
-        meta[n_meta++] = (nncl_st_meta){metadata[i].key, metadata[i].value};
+    for (size_t i = 0; i < n_metadata && st == NNCL_OK; i++)
+        if ((st = check_user_key(metadata, i)) == NNCL_OK)
+            meta[n_meta++] = (nncl_st_meta){metadata[i].key, metadata[i].value};
     if (st == NNCL_OK) st = nncl_st_write(path, t, l.n, meta, n_meta);
     for (size_t i = 0; t && i < l.n; i++)
         if (l.items[i].dtype == NNCL_ST_F32) free((void *)t[i].data);
+    free(meta);
     free(t);
     free(l.items);
     return st;
-}
-
-static bool same_shape(nncl_shape a, nncl_shape b) {
-    if (a.rank != b.rank) return false;
-    for (int32_t i = 0; i < a.rank; i++)
-        if (a.dims[i] != b.dims[i]) return false;
-    return true;
 }
 
 /* Appends to a bounded text. */
@@ -184,7 +206,8 @@ static bool parse_i64(const char *s, int64_t *out) {
 
 nncl_status nncl_load(nncl_graph *g, nncl_optimizer *opt, const char *path,
                       const nncl_load_options *options) {
-    if (!g || !path) return nncl_fail(NNCL_ERROR_INVALID_ARGUMENT, "nncl_load: NULL argument");
+    if (!path) return nncl_fail(NNCL_ERROR_INVALID_ARGUMENT, "nncl_load: NULL argument");
+    if (!g || !g->ctx) return nncl_graph_check(g, "nncl_load");
     if (opt && opt->g != g)
         return nncl_fail(NNCL_ERROR_INVALID_ARGUMENT,
                          "nncl_load: the optimizer belongs to another graph");
@@ -218,7 +241,7 @@ nncl_status nncl_load(nncl_graph *g, nncl_optimizer *opt, const char *path,
             note(problems, sizeof problems, &used, "%smissing '%s'", bad++ ? "; " : "", it->name);
             continue;
         }
-        if (t->dtype != it->dtype || !same_shape(t->shape, it->shape)) {
+        if (t->dtype != it->dtype || !nncl_shape_equal(t->shape, it->shape)) {
             note(problems, sizeof problems, &used, "%s'%s' is %s %s in the file, %s %s here",
                  bad++ ? "; " : "", it->name, t->dtype == NNCL_ST_F32 ? "F32" : "I64",
                  nncl_shape_str(t->shape, a, sizeof a), it->dtype == NNCL_ST_F32 ? "F32" : "I64",

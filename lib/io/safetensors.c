@@ -2,13 +2,17 @@
  * header is built and parsed with cJSON; every offset and size in a file is
  * checked before use, and errors name the file, the tensor and the offset. */
 #include "safetensors.h"
+#include "../runtime/checked.h"
 
 #include <cjson/cJSON.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static const char *dtype_name(nncl_st_dtype d) {
@@ -63,6 +67,34 @@ static void sync_dir(const char *path) {
     }
 }
 
+/* Removes "<path>.tmp.<pid>" files of processes that no longer run: what a
+ * save killed between creating its temporary and renaming it left. */
+static void remove_stale_temporaries(const char *path) {
+    char dir[1200];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    const char *base = slash ? slash + 1 : path;
+    if (slash)
+        *(slash == dir ? slash + 1 : slash) = '\0';
+    else
+        snprintf(dir, sizeof dir, ".");
+    size_t n = strlen(base);
+    DIR *d = opendir(dir);
+    if (!d) return;
+    for (struct dirent *e; (e = readdir(d));) {
+        const char *name = e->d_name;
+        if (strncmp(name, base, n) || strncmp(name + n, ".tmp.", 5)) continue;
+        char *end;
+        long pid = strtol(name + n + 5, &end, 10);
+        if (*end || pid <= 0 || pid == (long)getpid()) continue;
+        if (kill((pid_t)pid, 0) == 0 || errno != ESRCH) continue; /* alive, or not ours to judge */
+        char stale[2600];
+        snprintf(stale, sizeof stale, "%s/%s", dir, name);
+        unlink(stale);
+    }
+    closedir(d);
+}
+
 nncl_status nncl_st_write(const char *path, const nncl_st_tensor *t, size_t n,
                           const nncl_st_meta *meta, size_t n_meta) {
     cJSON *root = header_json(t, n, meta, n_meta);
@@ -74,6 +106,7 @@ nncl_status nncl_st_write(const char *path, const nncl_st_tensor *t, size_t n,
     unsigned char size_le[8];
     for (int i = 0; i < 8; i++)
         size_le[i] = (unsigned char)((uint64_t)padded >> (8 * i));
+    remove_stale_temporaries(path);
     char tmp[1300];
     snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
     FILE *f = fopen(tmp, "wb");
@@ -99,7 +132,27 @@ nncl_status nncl_st_write(const char *path, const nncl_st_tensor *t, size_t n,
     return NNCL_OK;
 }
 
-static nncl_status parse_tensor(const char *path, const cJSON *e, size_t data_size,
+/* A JSON number that is a whole number in [0, 2^53] (doubles hold every
+ * such integer exactly), as int64; false for fractions, negatives, NaN. */
+static bool whole_number(const cJSON *v, int64_t *out) {
+    if (!cJSON_IsNumber(v)) return false;
+    double d = v->valuedouble;
+    if (!(d >= 0 && d <= 9007199254740992.0) || d != (double)(int64_t)d) return false;
+    *out = (int64_t)d;
+    return true;
+}
+
+/* The JSON header's offset of tensor `name`, for messages: its key's
+ * position in the header text, which starts at file offset 8. */
+static long header_offset(const char *header, size_t length, const char *name) {
+    size_t n = strlen(name);
+    for (size_t i = 0; i + n + 2 <= length; i++)
+        if (header[i] == '"' && !memcmp(header + i + 1, name, n) && header[i + n + 1] == '"')
+            return 8 + (long)i;
+    return 8;
+}
+
+static nncl_status parse_tensor(const char *path, const cJSON *e, size_t data_size, long at,
                                 nncl_st_tensor *out) {
     const char *name = e->string;
     const cJSON *dtype = cJSON_GetObjectItemCaseSensitive(e, "dtype");
@@ -108,62 +161,105 @@ static nncl_status parse_tensor(const char *path, const cJSON *e, size_t data_si
     if (!cJSON_IsString(dtype) || !cJSON_IsArray(shape) || !cJSON_IsArray(range) ||
         cJSON_GetArraySize(range) != 2 || cJSON_GetArraySize(shape) > NNCL_MAX_RANK)
         return nncl_fail(NNCL_ERROR_INVALID_ARGUMENT,
-                         "%s: tensor '%s' needs dtype, shape (rank <= %d) and two data_offsets",
-                         path, name, NNCL_MAX_RANK);
+                         "%s: tensor '%s' (header byte %ld) needs dtype, shape (rank <= %d) and "
+                         "two data_offsets",
+                         path, name, at, NNCL_MAX_RANK);
     if (strcmp(dtype->valuestring, "F32") && strcmp(dtype->valuestring, "I64"))
         return nncl_fail(NNCL_ERROR_INVALID_ARGUMENT,
-                         "%s: tensor '%s' has dtype %s; nncl reads F32 (and I64 counters)", path,
-                         name, dtype->valuestring);
+                         "%s: tensor '%s' (header byte %ld) has dtype %s; nncl reads F32 (and I64 "
+                         "counters)",
+                         path, name, at, dtype->valuestring);
     out->dtype = strcmp(dtype->valuestring, "F32") ? NNCL_ST_I64 : NNCL_ST_F32;
     out->shape.rank = cJSON_GetArraySize(shape);
-    double numel = 1;
+    int64_t numel = 1;
     for (int32_t d = 0; d < out->shape.rank; d++) {
-        const cJSON *v = cJSON_GetArrayItem(shape, d);
-        if (!cJSON_IsNumber(v) || v->valuedouble < 0)
-            return nncl_fail(NNCL_ERROR_INVALID_ARGUMENT, "%s: tensor '%s' has a bad shape", path,
-                             name);
-        out->shape.dims[d] = (int64_t)v->valuedouble;
-        numel *= v->valuedouble;
+        if (!whole_number(cJSON_GetArrayItem(shape, d), &out->shape.dims[d]) ||
+            !nncl_mul_i64(numel, out->shape.dims[d], &numel))
+            return nncl_fail(NNCL_ERROR_INVALID_ARGUMENT,
+                             "%s: tensor '%s' (header byte %ld): dim %d is not a whole number "
+                             "from 0 to 2^53, or the dims' product overflows",
+                             path, name, at, (int)d);
     }
-    double begin = cJSON_GetArrayItem(range, 0)->valuedouble;
-    double end = cJSON_GetArrayItem(range, 1)->valuedouble;
-    if (begin < 0 || end < begin || end > (double)data_size ||
-        end - begin != numel * (double)dtype_size(out->dtype))
+    int64_t begin, end;
+    size_t need;
+    if (!whole_number(cJSON_GetArrayItem(range, 0), &begin) ||
+        !whole_number(cJSON_GetArrayItem(range, 1), &end) ||
+        !nncl_bytes_of(numel, dtype_size(out->dtype), &need))
         return nncl_fail(NNCL_ERROR_INVALID_ARGUMENT,
-                         "%s: tensor '%s' claims bytes %.0f to %.0f of a %zu-byte data section "
-                         "(its shape needs %.0f)",
-                         path, name, begin, end, data_size, numel * (double)dtype_size(out->dtype));
-    out->bytes = (size_t)(end - begin);
+                         "%s: tensor '%s' (header byte %ld): data_offsets must be whole numbers "
+                         "and its size must fit in memory",
+                         path, name, at);
+    if (end < begin || (uint64_t)end > data_size || (uint64_t)(end - begin) != need)
+        return nncl_fail(NNCL_ERROR_INVALID_ARGUMENT,
+                         "%s: tensor '%s' (header byte %ld) claims bytes %lld to %lld of a "
+                         "%zu-byte data section (its shape needs %zu)",
+                         path, name, at, (long long)begin, (long long)end, data_size, need);
+    out->bytes = need;
     out->data = (const void *)(uintptr_t)begin; /* made absolute by nncl_st_read */
+    return NNCL_OK;
+}
+
+/* The whole of a regular file, or an error naming why not. */
+static nncl_status read_file(const char *path, unsigned char **bytes, size_t *size) {
+    *bytes = NULL;
+    int fd = open(path, O_RDONLY);
+    if (fd < 0) return nncl_fail(NNCL_ERROR_IO, "%s: cannot open: %s", path, strerror(errno));
+    struct stat sb;
+    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+        int err = errno;
+        close(fd);
+        return nncl_fail(NNCL_ERROR_IO, "%s: %s", path,
+                         S_ISDIR(sb.st_mode) ? "is a directory, not a safetensors file"
+                                             : err ? strerror(err) : "not a regular file");
+    }
+    if (sb.st_size < 8 || (uint64_t)sb.st_size > SIZE_MAX) {
+        close(fd);
+        return nncl_fail(NNCL_ERROR_INVALID_ARGUMENT,
+                         "%s: not a safetensors file (%lld bytes; the header length alone takes 8)",
+                         path, (long long)sb.st_size);
+    }
+    *size = (size_t)sb.st_size;
+    *bytes = malloc(*size);
+    if (!*bytes) {
+        close(fd);
+        return nncl_fail(NNCL_ERROR_OUT_OF_MEMORY, "%s: %zu bytes", path, *size);
+    }
+    size_t done = 0;
+    while (done < *size) {
+        ssize_t got = read(fd, *bytes + done, *size - done);
+        if (got <= 0) {
+            int err = got < 0 ? errno : 0;
+            close(fd);
+            free(*bytes);
+            *bytes = NULL;
+            return nncl_fail(NNCL_ERROR_IO, "%s: read failed at byte %zu: %s", path, done,
+                             err ? strerror(err) : "the file shrank");
+        }
+        done += (size_t)got;
+    }
+    close(fd);
     return NNCL_OK;
 }
 
 nncl_status nncl_st_read(const char *path, nncl_st_file *out) {
     memset(out, 0, sizeof *out);
-    FILE *f = fopen(path, "rb");
-    if (!f) return nncl_fail(NNCL_ERROR_IO, "%s: cannot open: %s", path, strerror(errno));
-    fseek(f, 0, SEEK_END);
-    long size = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    unsigned char *bytes = size > 0 ? malloc((size_t)size) : NULL;
-    bool ok = bytes && fread(bytes, 1, (size_t)size, f) == (size_t)size;
-    fclose(f);
-    if (!ok) {
-        free(bytes);
-        return nncl_fail(NNCL_ERROR_IO, "%s: cannot read (%ld bytes)", path, size);
-    }
+    unsigned char *bytes = NULL;
+    size_t size = 0;
+    nncl_status st = read_file(path, &bytes, &size);
+    if (st != NNCL_OK) return st;
     uint64_t header = 0;
-    for (int i = 0; size >= 8 && i < 8; i++)
+    for (int i = 0; i < 8; i++)
         header |= (uint64_t)bytes[i] << (8 * i);
-    if (size < 8 || header > (uint64_t)size - 8) {
+    if (header > (uint64_t)size - 8) {
         free(bytes);
         return nncl_fail(NNCL_ERROR_INVALID_ARGUMENT,
-                         "%s: not a safetensors file (header length %llu at offset 0, file of %ld "
+                         "%s: not a safetensors file (header length %llu at offset 0, file of %zu "
                          "bytes)",
                          path, (unsigned long long)header, size);
     }
     const char *end = NULL;
-    cJSON *root = cJSON_ParseWithLengthOpts((const char *)bytes + 8, (size_t)header, &end, false);
+    const char *text = (const char *)bytes + 8;
+    cJSON *root = cJSON_ParseWithLengthOpts(text, (size_t)header, &end, false);
     if (!cJSON_IsObject(root)) {
         long at = end ? (long)(end - (const char *)bytes) : 8;
         cJSON_Delete(root);
@@ -171,16 +267,23 @@ nncl_status nncl_st_read(const char *path, nncl_st_file *out) {
         return nncl_fail(NNCL_ERROR_INVALID_ARGUMENT,
                          "%s: the JSON header is invalid near byte %ld", path, at);
     }
-    size_t data_at = 8 + (size_t)header, data_size = (size_t)size - data_at;
+    size_t data_at = 8 + (size_t)header, data_size = size - data_at;
     size_t n = 0;
     const cJSON *e;
     cJSON_ArrayForEach(e, root) n += strcmp(e->string, "__metadata__") != 0;
     nncl_st_tensor *tensors = calloc(n ? n : 1, sizeof *tensors);
-    nncl_status st = tensors ? NNCL_OK : nncl_fail(NNCL_ERROR_OUT_OF_MEMORY, "%s", path);
+    st = tensors ? NNCL_OK : nncl_fail(NNCL_ERROR_OUT_OF_MEMORY, "%s", path);
     size_t k = 0;
     cJSON_ArrayForEach(e, root) {
         if (st != NNCL_OK || !strcmp(e->string, "__metadata__")) continue;
-        st = parse_tensor(path, e, data_size, &tensors[k]);
+        if (!cJSON_IsObject(e)) {
+            st = nncl_fail(NNCL_ERROR_INVALID_ARGUMENT,
+                           "%s: entry '%s' (header byte %ld) is not a tensor description", path,
+                           e->string, header_offset(text, (size_t)header, e->string));
+            continue;
+        }
+        st = parse_tensor(path, e, data_size, header_offset(text, (size_t)header, e->string),
+                          &tensors[k]);
         tensors[k].name = e->string;
         tensors[k].data = bytes + data_at + (uintptr_t)tensors[k].data;
         k++;

@@ -4,6 +4,7 @@
  *   out = floor((in + pad_begin + pad_end - dilation*(kernel-1) - 1) / stride) + 1
  * (ceil for ceil_mode, as PyTorch's pooling). */
 #include "ops.h"
+#include "../runtime/checked.h"
 
 #include <stdio.h>
 
@@ -63,7 +64,20 @@ bool nncl_window_plan(nncl_graph *g, const char *op, const char *name, nncl_shap
                             (long long)pe);
             return false;
         }
-        int64_t span = dil * (k - 1) + 1;
+        /* The kernels index with 32-bit ints: every extent must fit one. */
+        int64_t span, padded;
+        if (k > INT32_MAX || stride > INT32_MAX || dil > INT32_MAX || pb > INT32_MAX ||
+            pe > INT32_MAX || !nncl_mul_i64(dil, k - 1, &span) || span >= INT32_MAX ||
+            !nncl_add_i64(in, pb + pe, &padded) || padded > INT32_MAX) {
+            nncl_build_fail(g, NNCL_ERROR_INVALID_ARGUMENT, op, name,
+                            "spatial dim %d: kernel %lld, stride %lld, dilation %lld and padding "
+                            "%lld/%lld must keep the dilated kernel and the padded input (%lld) "
+                            "below 2^31",
+                            i, (long long)k, (long long)stride, (long long)dil, (long long)pb,
+                            (long long)pe, (long long)in);
+            return false;
+        }
+        span += 1;
         if (req->padding_same) {
             if (stride != 1 || pb || pe) {
                 nncl_build_fail(g, NNCL_ERROR_INVALID_ARGUMENT, op, name,
@@ -73,7 +87,7 @@ bool nncl_window_plan(nncl_graph *g, const char *op, const char *name, nncl_shap
             pb = (span - 1) / 2;
             pe = span - 1 - pb;
         }
-        int64_t padded = in + pb + pe;
+        padded = in + pb + pe;
         if (padded < span) {
             nncl_build_fail(g, NNCL_ERROR_SHAPE, op, name,
                             "input %s: spatial dim %d is %lld with padding but the (dilated) "

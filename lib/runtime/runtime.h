@@ -34,6 +34,24 @@ int64_t nncl_shape_inner(nncl_shape s, int32_t from);
 /* Same rank and dims (memcmp would also compare the padding after rank). */
 bool nncl_shape_equal(nncl_shape a, nncl_shape b);
 
+/* ---- dependents (dependents.c) */
+
+/* Objects that use an owner's device resources and must release them when
+ * the owner is destroyed before them (then `orphan` runs; the object's own
+ * destroy later frees only host memory). */
+typedef struct nncl_dependents {
+    struct nncl_dependent {
+        void *obj;
+        void (*orphan)(void *obj);
+    } *items;
+    size_t n, cap;
+} nncl_dependents;
+/* false when out of memory. */
+bool nncl_dependents_add(nncl_dependents *d, void *obj, void (*orphan)(void *obj));
+void nncl_dependents_remove(nncl_dependents *d, const void *obj);
+/* Calls every orphan callback and empties the list. */
+void nncl_dependents_orphan_all(nncl_dependents *d);
+
 /* ---- the context (device.c; created by api/context.c) */
 
 typedef struct nncl_program nncl_program;
@@ -67,6 +85,7 @@ struct nncl_context {
     /* The launch sites kernels are launched from now, NULL outside a plan. */
     struct nncl_launch_sites *site;
     size_t site_pos;
+    nncl_dependents graphs; /* graphs made in this context */
 };
 
 /* Finds the device a spec names (NULL spec: the default rule). */

@@ -2,6 +2,7 @@
  * statuses themselves are one X-macro list in nncl.h, so names and values
  * cannot drift apart. */
 #include "runtime.h"
+#include "checked.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -96,10 +97,8 @@ const char *nncl_shape_str(nncl_shape shape, char *buf, size_t size) {
 int64_t nncl_shape_numel(nncl_shape shape) {
     if (shape.rank < 1 || shape.rank > NNCL_MAX_RANK) return 0;
     int64_t n = 1;
-    for (int32_t i = 0; i < shape.rank; i++) {
-        if (shape.dims[i] <= 0) return 0;
-        n *= shape.dims[i];
-    }
+    for (int32_t i = 0; i < shape.rank; i++)
+        if (shape.dims[i] <= 0 || !nncl_mul_i64(n, shape.dims[i], &n)) return 0;
     return n;
 }
 

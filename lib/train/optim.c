@@ -21,6 +21,14 @@ static nncl_status resolve(nncl_optim_params *p) {
     if ((unsigned)p->kind > NNCL_OPTIM_ADADELTA)
         return nncl_fail(NNCL_ERROR_INVALID_ARGUMENT, "optimizer: unknown kind %d", (int)p->kind);
     const char *name = kind_name(p->kind);
+    const float given[] = {p->lr,    p->momentum, p->dampening, p->beta1,          p->beta2,
+                           p->eps,   p->alpha,    p->rho,       p->lr_decay,       p->weight_decay,
+                           p->l1,    p->clip_grad_norm, p->initial_accumulator};
+    for (size_t i = 0; i < sizeof given / sizeof given[0]; i++)
+        if (!isfinite(given[i]))
+            return nncl_fail(NNCL_ERROR_INVALID_ARGUMENT,
+                             "optimizer %s: every parameter must be finite (got %g)", name,
+                             (double)given[i]);
     if (p->kind == NNCL_OPTIM_SGD && p->lr <= 0)
         return nncl_fail(NNCL_ERROR_INVALID_ARGUMENT, "optimizer SGD: lr is required (> 0)");
     static const float default_lr[] = {0.0f, 1e-3f, 1e-3f, 1e-2f, 1e-2f, 1.0f};
@@ -34,11 +42,12 @@ static nncl_status resolve(nncl_optim_params *p) {
     if (p->kind == NNCL_OPTIM_ADAMW) p->weight_decay = or_default(p->weight_decay, 1e-2f);
     if (p->lr < 0 || p->momentum < 0 || p->dampening < 0 || p->weight_decay < 0 || p->l1 < 0 ||
         p->eps < 0 || p->clip_grad_norm < 0 || p->lr_decay < 0 || p->initial_accumulator < 0 ||
-        p->beta1 >= 1 || p->beta2 >= 1 || p->alpha > 1 || p->rho > 1)
+        p->beta1 < 0 || p->beta1 >= 1 || p->beta2 < 0 || p->beta2 >= 1 || p->alpha < 0 ||
+        p->alpha > 1 || p->rho < 0 || p->rho > 1)
         return nncl_fail(NNCL_ERROR_INVALID_ARGUMENT,
                          "optimizer %s: lr, momentum, dampening, weight_decay, l1, eps, lr_decay, "
-                         "initial_accumulator and clip_grad_norm must be >= 0, betas < 1, alpha "
-                         "and rho <= 1",
+                         "initial_accumulator and clip_grad_norm must be >= 0, betas in [0, 1), "
+                         "alpha and rho in [0, 1]",
                          name);
     if (p->nesterov && (p->kind != NNCL_OPTIM_SGD || p->momentum <= 0 || p->dampening != 0))
         return nncl_fail(NNCL_ERROR_INVALID_ARGUMENT,
@@ -105,16 +114,17 @@ static nncl_status make_runs(nncl_optimizer *opt, size_t *first) {
     return NNCL_OK;
 }
 
+static void optimizer_orphan(void *obj);
+
 nncl_status nncl_optimizer_create(nncl_graph *g, const nncl_optim_params *params,
                                   nncl_optimizer **out) {
-    if (!out || !g || !params)
+    if (!out || !params)
         return nncl_fail(NNCL_ERROR_INVALID_ARGUMENT, "nncl_optimizer_create: NULL argument");
     *out = NULL;
-    if (g->status != NNCL_OK)
-        return nncl_fail(NNCL_ERROR_STATE, "nncl_optimizer_create: the graph has a build error: %s",
-                         g->error);
+    nncl_status st = nncl_graph_check(g, "nncl_optimizer_create");
+    if (st != NNCL_OK) return st;
     nncl_optim_params p = *params;
-    nncl_status st = resolve(&p);
+    st = resolve(&p);
     if (st == NNCL_OK) st = nncl_params_pack(g);
     if (st != NNCL_OK) return st;
     nncl_optimizer *opt = calloc(1, sizeof *opt);
@@ -130,6 +140,12 @@ nncl_status nncl_optimizer_create(nncl_graph *g, const nncl_optim_params *params
         return nncl_fail(NNCL_ERROR_OUT_OF_MEMORY, "nncl_optimizer_create: out of memory");
     }
     opt->g = g;
+    if (!nncl_dependents_add(&g->users, opt, optimizer_orphan)) {
+        free(first);
+        opt->g = NULL;
+        nncl_optimizer_destroy(opt);
+        return nncl_fail(NNCL_ERROR_OUT_OF_MEMORY, "nncl_optimizer_create: out of memory");
+    }
     opt->p = p;
     opt->base_lr = p.lr;
     opt->n_states = state_count(&p);
@@ -149,26 +165,51 @@ nncl_status nncl_optimizer_create(nncl_graph *g, const nncl_optim_params *params
     return NNCL_OK;
 }
 
-void nncl_optimizer_destroy(nncl_optimizer *opt) {
-    if (!opt) return;
+/* The optimizer's device memory and kernels. */
+static void optimizer_release_device(nncl_optimizer *opt) {
     nncl_context *ctx = opt->g ? opt->g->ctx : NULL;
     for (size_t i = 0; ctx && i < opt->n_entries; i++)
-        for (int k = 0; k < NNCL_OPTIM_STATES; k++)
+        for (int k = 0; k < NNCL_OPTIM_STATES; k++) {
             nncl_buffer_release(ctx, opt->entries[i].state[k]);
+            opt->entries[i].state[k] = NULL;
+        }
     for (size_t i = 0; ctx && i < opt->n_runs; i++) {
         nncl_buffer_release(ctx, opt->runs[i].value);
         nncl_buffer_release(ctx, opt->runs[i].grad);
         for (int k = 0; k < NNCL_OPTIM_STATES; k++)
             nncl_buffer_release(ctx, opt->runs[i].state[k]);
+        opt->runs[i] = (nncl_optim_run){0};
     }
     if (ctx) {
         nncl_buffer_release(ctx, opt->scale);
         nncl_buffer_release(ctx, opt->squares);
     }
+    opt->scale = opt->squares = NULL;
     nncl_launch_sites_release(&opt->launches);
+}
+
+/* The graph is being destroyed before the optimizer. */
+static void optimizer_orphan(void *obj) {
+    nncl_optimizer *opt = obj;
+    optimizer_release_device(opt);
+    opt->g = NULL;
+}
+
+void nncl_optimizer_destroy(nncl_optimizer *opt) {
+    if (!opt) return;
+    optimizer_release_device(opt);
+    if (opt->g) nncl_dependents_remove(&opt->g->users, opt);
     free(opt->entries);
     free(opt->runs);
     free(opt);
+}
+
+nncl_status nncl_optimizer_check(const nncl_optimizer *opt, const char *call) {
+    if (!opt) return nncl_fail(NNCL_ERROR_INVALID_ARGUMENT, "%s: optimizer is NULL", call);
+    if (!opt->g)
+        return nncl_fail(NNCL_ERROR_STATE, "%s: the optimizer's graph was destroyed before it",
+                         call);
+    return nncl_graph_check(opt->g, call);
 }
 
 int64_t nncl_optimizer_steps(const nncl_optimizer *opt) {
@@ -190,7 +231,8 @@ static nncl_status clip(nncl_optimizer *opt) {
 }
 
 nncl_status nncl_optimizer_step(nncl_optimizer *opt) {
-    if (!opt) return nncl_fail(NNCL_ERROR_INVALID_ARGUMENT, "nncl_optimizer_step: opt is NULL");
+    nncl_status checked = nncl_optimizer_check(opt, "nncl_optimizer_step");
+    if (checked != NNCL_OK) return checked;
     const nncl_optim_params *p = &opt->p;
     nncl_launch_sites_enter(opt->g->ctx, &opt->launches, NNCL_PROFILE_OPTIMIZER);
     nncl_status st = p->clip_grad_norm > 0 ? clip(opt) : NNCL_OK;

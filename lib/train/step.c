@@ -6,10 +6,12 @@ nncl_status nncl_train_step(nncl_graph *g, nncl_optimizer *opt, nncl_node *loss,
                             float *loss_value) {
     if (!g || !opt || !loss)
         return nncl_fail(NNCL_ERROR_INVALID_ARGUMENT, "nncl_train_step: NULL argument");
+    nncl_status st = nncl_optimizer_check(opt, "nncl_train_step");
+    if (st != NNCL_OK) return st;
     if (opt->g != g)
         return nncl_fail(NNCL_ERROR_INVALID_ARGUMENT,
                          "nncl_train_step: the optimizer belongs to another graph");
-    nncl_status st = nncl_graph_zero_grad(g);
+    st = nncl_graph_zero_grad(g);
     if (st == NNCL_OK) st = nncl_graph_forward(g);
     if (st == NNCL_OK) st = nncl_graph_backward(g, loss, NULL, 0);
     if (st == NNCL_OK) st = nncl_optimizer_step(opt);

@@ -38,4 +38,8 @@ struct nncl_optimizer {
     cl_mem squares;             /* per run: squared gradient norm, when clipping */
 };
 
+/* NNCL_OK, or an error for `call` when opt is NULL or its graph is gone or
+ * unusable (optim.c). */
+nncl_status nncl_optimizer_check(const nncl_optimizer *opt, const char *call);
+
 #endif
