@@ -202,8 +202,11 @@ typedef struct nncl_context_options {
     const char *device;
     /* Where compiled kernels, convolution algorithm choices and GEMM tuning
      * are cached. NULL: NNCL_CACHE_DIR, else $XDG_CACHE_HOME/nncl, else
-     * ~/.cache/nncl. "off" disables the cache. On PoCL compiled kernels are
-     * left to PoCL's own cache (POCL_CACHE_DIR) unless POCL_KERNEL_CACHE=0. */
+     * ~/.cache/nncl. "off" disables the cache. A directory named here or in
+     * NNCL_CACHE_DIR that cannot be created or written fails context
+     * creation (NNCL_ERROR_IO); the default one is then off instead. On PoCL
+     * compiled kernels are left to PoCL's own cache (POCL_CACHE_DIR) unless
+     * POCL_KERNEL_CACHE=0. */
     const char *cache_dir;
     /* Time every kernel and GEMM with OpenCL profiling events, for
      * nncl_context_profile. Costs a little per launch; off by default. */
@@ -224,9 +227,13 @@ typedef struct nncl_context_options {
  * Returns NNCL_OK; NNCL_ERROR_NO_DEVICE when nothing matches (the message
  * lists the devices that exist); NNCL_ERROR_OPENCL; NNCL_ERROR_INVALID_ARGUMENT
  * (out NULL, or an unknown conv_algorithm / NNCL_CONV_ALGO or gemm /
- * NNCL_GEMM, the message listing the known ones). *out is NULL on failure. */
+ * NNCL_GEMM, the message listing the known ones); NNCL_ERROR_IO (a named
+ * cache directory that cannot be used). *out is NULL on failure. */
 NNCL_API nncl_status nncl_context_create(const nncl_context_options *options, nncl_context **out);
 
+/* Destroys the context. Graphs (and their optimizers) still alive release
+ * their device memory now; they stay valid to destroy, and any other call
+ * on them returns NNCL_ERROR_STATE. Objects may be destroyed in any order. */
 NNCL_API void nncl_context_destroy(nncl_context *ctx);
 
 /* The device the context runs on. */
@@ -332,7 +339,9 @@ typedef struct nncl_graph_options {
 NNCL_API nncl_status nncl_graph_create(nncl_context *ctx, const nncl_graph_options *options,
                                        nncl_graph **out);
 
-/* Frees the graph, its nodes, parameters and device memory. */
+/* Frees the graph, its nodes, parameters and device memory, before or after
+ * its context. Optimizers still alive on it release their device memory
+ * and stay valid to destroy (any other call on them is NNCL_ERROR_STATE). */
 NNCL_API void nncl_graph_destroy(nncl_graph *g);
 
 /* The first error met while building (NNCL_OK if none), and its message
@@ -688,9 +697,11 @@ typedef struct nncl_optim_params {
 /* Creates an optimizer over g's trainable, unfrozen parameters; its state
  * (momentum, moments, accumulators) starts at zero. Returns NNCL_OK or
  * NNCL_ERROR_INVALID_ARGUMENT (unknown kind, SGD without lr, Nesterov
- * without momentum, negative values). */
+ * without momentum, negative, NaN or infinite values, betas outside
+ * [0, 1)). */
 NNCL_API nncl_status nncl_optimizer_create(nncl_graph *g, const nncl_optim_params *params,
                                            nncl_optimizer **out);
+/* Frees the optimizer, before or after its graph and context. */
 NNCL_API void nncl_optimizer_destroy(nncl_optimizer *opt);
 
 /* One update from the current gradients (after nncl_graph_backward). */

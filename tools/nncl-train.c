@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,11 +60,39 @@ static void usage(FILE *f) {
         model_names());
 }
 
+/* A number, all of s. */
 static bool parse_number(const char *s, double *out) {
     char *end;
     errno = 0;
     *out = strtod(s, &end);
     return s[0] && !*end && !errno;
+}
+
+/* Flags that take a count: whole numbers from 0 to 2^53. */
+static bool is_count_flag(const char *flag) {
+    static const char *const counts[] = {"--epochs", "--steps", "--batch", "--step-size",
+                                         "--warmup", "--shift", "--seed"};
+    for (size_t k = 0; k < sizeof counts / sizeof counts[0]; k++)
+        if (!strcmp(flag, counts[k])) return true;
+    return false;
+}
+
+/* "A,B,..": whole epochs >= 0, at most NNCL_MAX_MILESTONES. */
+static bool parse_milestones(const char *v, nncl_schedule *s) {
+    const char *p = v;
+    s->n_milestones = 0;
+    while (*p) {
+        char *end;
+        errno = 0;
+        long long m = strtoll(p, &end, 10);
+        if (end == p || errno || m < 0 || s->n_milestones == NNCL_MAX_MILESTONES ||
+            (*end && *end != ','))
+            return false;
+        s->milestones[s->n_milestones++] = m;
+        p = *end ? end + 1 : end;
+        if (*end && !*p) return false; /* a trailing comma */
+    }
+    return s->n_milestones > 0;
 }
 
 static int parse_args(int argc, char **argv, options *o) {
@@ -86,11 +115,26 @@ static int parse_args(int argc, char **argv, options *o) {
             "--momentum",  "--weight-decay", "--l1",     "--clip",
             "--step-size", "--gamma",        "--warmup", "--shift",
             "--rotate",    "--noise",        "--seed",   "--label-smoothing"};
-        for (size_t k = 0; k < sizeof numeric_flags / sizeof numeric_flags[0]; k++)
-            if (!strcmp(a, numeric_flags[k]) && !parse_number(v, &x)) {
+        for (size_t k = 0; k < sizeof numeric_flags / sizeof numeric_flags[0]; k++) {
+            if (strcmp(a, numeric_flags[k])) continue;
+            if (!parse_number(v, &x)) {
                 fprintf(stderr, "nncl-train: %s takes a number, not '%s'\n", a, v);
                 return 2;
             }
+            if (!isfinite(x)) {
+                fprintf(stderr, "nncl-train: %s takes a finite number, not '%s'\n", a, v);
+                return 2;
+            }
+            if (is_count_flag(a) &&
+                !(x >= 0 && x <= 9007199254740992.0 && x == (double)(int64_t)x)) {
+                fprintf(stderr, "nncl-train: %s takes a whole number >= 0, not '%s'\n", a, v);
+                return 2;
+            }
+            if (!is_count_flag(a) && x < 0) {
+                fprintf(stderr, "nncl-train: %s must be >= 0, not '%s'\n", a, v);
+                return 2;
+            }
+        }
 #define NUM(flag) (!strcmp(a, flag))
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
             usage(stdout);
@@ -112,11 +156,12 @@ static int parse_args(int argc, char **argv, options *o) {
         else if (!strcmp(a, "--schedule"))
             schedule = v;
         else if (!strcmp(a, "--milestones")) {
-            char *s = (char *)v, *end;
-            while (*s && o->schedule.n_milestones < NNCL_MAX_MILESTONES) {
-                o->schedule.milestones[o->schedule.n_milestones++] = strtoll(s, &end, 10);
-                if (end == s) break;
-                s = *end == ',' ? end + 1 : end;
+            if (!parse_milestones(v, &o->schedule)) {
+                fprintf(stderr,
+                        "nncl-train: --milestones takes 1 to %d whole epochs >= 0 separated by "
+                        "commas, not '%s'\n",
+                        NNCL_MAX_MILESTONES, v);
+                return 2;
             }
         } else if (NUM("--epochs"))
             o->epochs = (int64_t)x;
@@ -124,9 +169,13 @@ static int parse_args(int argc, char **argv, options *o) {
             o->steps = (int64_t)x;
         else if (NUM("--batch"))
             o->batch = (int64_t)x;
-        else if (NUM("--lr"))
+        else if (NUM("--lr")) {
+            if (x <= 0) {
+                fprintf(stderr, "nncl-train: --lr must be > 0, not '%s'\n", v);
+                return 2;
+            }
             lr = x;
-        else if (NUM("--momentum"))
+        } else if (NUM("--momentum"))
             momentum = x;
         else if (NUM("--weight-decay"))
             o->optim.weight_decay = (float)x;
@@ -275,27 +324,27 @@ static int setup(run *r, const options *o) {
     return r->logits_host && r->labels_host ? 0 : 1;
 }
 
-/* Labels of the batch just loaded, read back (they are on the device). */
+/* Labels of the batch just loaded, read back (they are on the device;
+ * the read copies bytes, whatever the pointer's type). */
 static nncl_status batch_labels(run *r, int64_t batch) {
-    float raw[1024];
-    if (batch > 1024) return NNCL_ERROR_INVALID_ARGUMENT;
-    nncl_status st = nncl_graph_read(r->g, r->y, raw, (size_t)batch * sizeof(int32_t));
-    memcpy(r->labels_host, raw, (size_t)batch * sizeof(int32_t));
-    return st;
+    return nncl_graph_read(r->g, r->y, (float *)(void *)r->labels_host,
+                           (size_t)batch * sizeof(int32_t));
 }
 
 static double evaluate(run *r, const options *o) {
     int64_t valid, right = 0, seen = 0;
     nncl_loader_seek(r->test_loader, 0, 0);
     size_t bytes = (size_t)(o->batch * r->model->classes) * sizeof(float);
-    while (nncl_loader_next(r->test_loader, r->g, r->x, r->y, &valid) == NNCL_OK && valid) {
+    nncl_status st;
+    while ((st = nncl_loader_next(r->test_loader, r->g, r->x, r->y, &valid)) == NNCL_OK && valid) {
         if (nncl_graph_infer(r->g, r->logits, r->logits_host, bytes) != NNCL_OK ||
             batch_labels(r, o->batch) != NNCL_OK)
             return -1;
         right += correct(r->logits_host, r->labels_host, valid, r->model->classes);
         seen += valid;
     }
-    return seen ? (double)right / (double)seen : 0;
+    if (st != NNCL_OK || !seen) return -1;
+    return (double)right / (double)seen;
 }
 
 static int save(run *r, const options *o, int64_t epoch, int64_t batch) {
@@ -333,6 +382,13 @@ static int train(run *r, const options *o, FILE **log) {
         if (nncl_loader_seek(r->train_loader, epoch, batch) != NNCL_OK) return fail("resuming");
         printf("Resuming %s at epoch %lld, batch %lld (%lld steps done)\n", o->resume,
                (long long)epoch + 1, (long long)batch, (long long)total_steps);
+        if (epoch >= o->epochs) {
+            fprintf(stderr,
+                    "nncl-train: %s is at the end of epoch %lld; --epochs %lld leaves nothing to "
+                    "train (raise --epochs)\n",
+                    o->resume, (long long)epoch, (long long)o->epochs);
+            return 1;
+        }
     }
     const nncl_device_info *dev = nncl_context_device(r->ctx);
     printf("Training %s (%lld parameters) on %s, %lld training and %lld test images, batch %lld\n",
@@ -356,7 +412,9 @@ static int train(run *r, const options *o, FILE **log) {
         int64_t right = 0, seen = 0, valid, done = 0;
         size_t bytes = (size_t)(o->batch * r->model->classes) * sizeof(float);
         float lr = nncl_optimizer_lr(r->opt);
-        while (nncl_loader_next(r->train_loader, r->g, r->x, r->y, &valid) == NNCL_OK && valid) {
+        nncl_status st;
+        while ((st = nncl_loader_next(r->train_loader, r->g, r->x, r->y, &valid)) == NNCL_OK &&
+               valid) {
             float loss;
             if (nncl_train_step(r->g, r->opt, r->loss, &loss) != NNCL_OK ||
                 nncl_graph_read(r->g, r->logits, r->logits_host, bytes) != NNCL_OK ||
@@ -379,6 +437,7 @@ static int train(run *r, const options *o, FILE **log) {
         }
         double seconds = progress_now() - start;
         progress_end(&bar);
+        if (st != NNCL_OK) return fail("loading a training batch");
         double test_acc = evaluate(r, o);
         if (test_acc < 0) return fail("evaluation");
         bool epoch_done = !stop || batch == batches;

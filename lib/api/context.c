@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 nncl_status nncl_cache_dir(const nncl_context_options *options, char *buf, size_t size) {
     if (!buf || !size) return nncl_fail(NNCL_ERROR_INVALID_ARGUMENT, "nncl_cache_dir: no buffer");
@@ -30,7 +31,7 @@ nncl_status nncl_cache_dir(const nncl_context_options *options, char *buf, size_
     return NNCL_OK;
 }
 
-/* mkdir -p; false when the directory cannot be made. */
+/* mkdir -p, then a writable directory at path; false (errno set) when not. */
 static bool make_dirs(char *path) {
     for (char *p = path + 1; *p; p++) {
         if (*p != '/') continue;
@@ -39,7 +40,14 @@ static bool make_dirs(char *path) {
         *p = '/';
         if (!ok) return false;
     }
-    return mkdir(path, 0755) == 0 || errno == EEXIST;
+    if (mkdir(path, 0755) != 0 && errno != EEXIST) return false;
+    struct stat sb;
+    if (stat(path, &sb) != 0) return false;
+    if (!S_ISDIR(sb.st_mode)) {
+        errno = ENOTDIR;
+        return false;
+    }
+    return access(path, W_OK | X_OK) == 0;
 }
 
 static size_t pick_local_size(const nncl_device_info *info) {
@@ -122,8 +130,22 @@ nncl_status nncl_context_create(const nncl_context_options *options, nncl_contex
         nncl_context_destroy(ctx);
         return st;
     }
-    /* A cache that cannot be created is a cache that is off, not a failure. */
-    if (strcmp(dir, "off") != 0 && make_dirs(dir)) memcpy(ctx->cache_dir, dir, sizeof dir);
+    /* A cache directory the caller named must work; the default one is
+     * off when it cannot be made (a read-only home, say). */
+    bool named = (options && options->cache_dir && *options->cache_dir) ||
+                 (getenv("NNCL_CACHE_DIR") && *getenv("NNCL_CACHE_DIR"));
+    if (strcmp(dir, "off") != 0) {
+        if (make_dirs(dir)) {
+            memcpy(ctx->cache_dir, dir, sizeof dir);
+        } else if (named) {
+            int err = errno;
+            nncl_context_destroy(ctx);
+            return nncl_fail(NNCL_ERROR_IO,
+                             "nncl_context_create: the kernel cache directory %s cannot be used: "
+                             "%s (set NNCL_CACHE_DIR=off to run without a cache)",
+                             dir, strerror(err));
+        }
+    }
     nncl_gemm_configure(ctx); /* reads tuning stored in the cache */
     *out = ctx;
     return NNCL_OK;
