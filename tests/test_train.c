@@ -180,12 +180,63 @@ static void test_nncl_train_command(void **state) {
     rc = train("--resume missing.safetensors", out, sizeof out);
     assert_int_equal(rc, 1);
     assert_non_null(strstr(out, "missing.safetensors"));
+    /* A checkpoint already at --epochs leaves nothing to train: an error, not exit 0. */
+    rc = train("--epochs 2 --batch 32 --optimizer sgd --resume ckpt.safetensors", out, sizeof out);
+    assert_int_equal(rc, 1);
+    assert_contains(out, "nothing to train");
+    /* A directory is not a checkpoint. */
+    assert_int_equal(train("--resume .", out, sizeof out), 1);
+    assert_contains(out, "is a directory");
+    /* Numbers that would train to NaN or silently fall back to a default. */
+    const char *refused[][2] = {{"--lr nan", "finite"},
+                                {"--lr inf", "finite"},
+                                {"--lr -1", "--lr must be >= 0"},
+                                {"--lr 0", "--lr must be > 0"},
+                                {"--weight-decay nan", "finite"},
+                                {"--momentum -0.5", "must be >= 0"},
+                                {"--milestones a,b", "--milestones"},
+                                {"--milestones 2,", "--milestones"},
+                                {"--epochs 1.5", "whole number"},
+                                {"--batch 1e30", "whole number"}};
+    for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
+        rc = train(refused[i][0], out, sizeof out);
+        if (rc != 2) fail_msg("'%s' gave exit %d: %s", refused[i][0], rc, out);
+        assert_contains(out, refused[i][1]);
+    }
+    /* A batch larger than the 1024 labels a fixed buffer once held trains. */
+    rc = train("--epochs 1 --batch 2000", out, sizeof out);
+    if (rc != 0) fail_msg("--batch 2000 failed (%d): %s", rc, out);
+    assert_contains(out, "epoch 1/1");
+}
+
+/* Labels outside the model's classes stop the run with the loader's error
+ * and a non-zero status, instead of an epoch of zero steps. */
+static void test_nncl_train_bad_labels(void **state) {
+    (void)state;
+    enum { N = 64, S = 28 };
+    static uint8_t img[N * S * S];
+    static int32_t lab32[N];
+    uint8_t lab[N];
+    stripes(img, lab32, N, S, 6);
+    for (int i = 0; i < N; i++)
+        lab[i] = (uint8_t)lab32[i];
+    lab[N / 2] = 12; /* fashion_cnn has 10 classes */
+    write_idx("train-images-idx3-ubyte", img, (uint32_t[]){N, S, S}, 3, sizeof img);
+    write_idx("train-labels-idx1-ubyte", lab, (uint32_t[]){N}, 1, N);
+    write_idx("t10k-images-idx3-ubyte", img, (uint32_t[]){N, S, S}, 3, sizeof img);
+    write_idx("t10k-labels-idx1-ubyte", lab, (uint32_t[]){N}, 1, N);
+    static char out[8192];
+    int rc = train("--epochs 1 --batch 16 --no-shuffle", out, sizeof out);
+    if (rc == 0) fail_msg("nncl-train accepted label 12: %s", out);
+    assert_contains(out, "label");
+    assert_contains(out, "is 12");
 }
 
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_loss_falls_on_synthetic_data),
         cmocka_unit_test(test_nncl_train_command),
+        cmocka_unit_test(test_nncl_train_bad_labels),
     };
     return cmocka_run_group_tests(tests, test_dir_setup, test_dir_teardown);
 }

@@ -1,8 +1,8 @@
 /* Datasets: the IDX reader (MNIST's format, plain or gzip through zlib,
  * which reads both) and datasets built from memory. Every failure names
  * the file and, for short files, the offset where the data ran out. */
-#include "data.h"
 #include "../runtime/checked.h"
+#include "data.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -3,8 +3,8 @@
  * the caller's step runs; nncl_loader_next queues the upload of the ready
  * buffer and sets the worker on the following batch. A buffer is refilled
  * only after its previous upload has completed. */
-#include "data.h"
 #include "../runtime/checked.h"
+#include "data.h"
 
 #include <math.h>
 #include <pthread.h>

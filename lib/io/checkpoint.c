@@ -148,7 +148,8 @@ nncl_status nncl_save(nncl_graph *g, const nncl_optimizer *opt, const char *path
     snprintf(seed, sizeof seed, "%" PRIu64, g->seed);
     snprintf(step, sizeof step, "%" PRIu64, g->step);
     nncl_st_meta *meta = calloc(n_metadata + OWN_KEYS, sizeof *meta);
-    if (st == NNCL_OK && !meta) st = nncl_fail(NNCL_ERROR_OUT_OF_MEMORY, "nncl_save: out of memory");
+    if (st == NNCL_OK && !meta)
+        st = nncl_fail(NNCL_ERROR_OUT_OF_MEMORY, "nncl_save: out of memory");
     size_t n_meta = 0;
     if (meta) {
         meta[n_meta++] = (nncl_st_meta){"format", "pt"}; /* what safetensors.torch expects */

@@ -210,7 +210,8 @@ static nncl_status read_file(const char *path, unsigned char **bytes, size_t *si
         close(fd);
         return nncl_fail(NNCL_ERROR_IO, "%s: %s", path,
                          S_ISDIR(sb.st_mode) ? "is a directory, not a safetensors file"
-                                             : err ? strerror(err) : "not a regular file");
+                         : err               ? strerror(err)
+                                             : "not a regular file");
     }
     if (sb.st_size < 8 || (uint64_t)sb.st_size > SIZE_MAX) {
         close(fd);

@@ -3,8 +3,8 @@
  * "same" padding and the output-size rule
  *   out = floor((in + pad_begin + pad_end - dilation*(kernel-1) - 1) / stride) + 1
  * (ceil for ceil_mode, as PyTorch's pooling). */
-#include "ops.h"
 #include "../runtime/checked.h"
+#include "ops.h"
 
 #include <stdio.h>
 

@@ -43,7 +43,7 @@ typedef struct nncl_dependents {
     struct nncl_dependent {
         void *obj;
         void (*orphan)(void *obj);
-    } *items;
+    } * items;
     size_t n, cap;
 } nncl_dependents;
 /* false when out of memory. */

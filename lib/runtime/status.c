@@ -1,8 +1,8 @@
 /* Status names and the per-thread message behind nncl_last_error. The
  * statuses themselves are one X-macro list in nncl.h, so names and values
  * cannot drift apart. */
-#include "runtime.h"
 #include "checked.h"
+#include "runtime.h"
 
 #include <stdio.h>
 #include <string.h>

@@ -21,9 +21,19 @@ static nncl_status resolve(nncl_optim_params *p) {
     if ((unsigned)p->kind > NNCL_OPTIM_ADADELTA)
         return nncl_fail(NNCL_ERROR_INVALID_ARGUMENT, "optimizer: unknown kind %d", (int)p->kind);
     const char *name = kind_name(p->kind);
-    const float given[] = {p->lr,    p->momentum, p->dampening, p->beta1,          p->beta2,
-                           p->eps,   p->alpha,    p->rho,       p->lr_decay,       p->weight_decay,
-                           p->l1,    p->clip_grad_norm, p->initial_accumulator};
+    const float given[] = {p->lr,
+                           p->momentum,
+                           p->dampening,
+                           p->beta1,
+                           p->beta2,
+                           p->eps,
+                           p->alpha,
+                           p->rho,
+                           p->lr_decay,
+                           p->weight_decay,
+                           p->l1,
+                           p->clip_grad_norm,
+                           p->initial_accumulator};
     for (size_t i = 0; i < sizeof given / sizeof given[0]; i++)
         if (!isfinite(given[i]))
             return nncl_fail(NNCL_ERROR_INVALID_ARGUMENT,
