@@ -1,0 +1,26 @@
+/* nncl-train's command line: the options a run takes, their parsing and
+ * checking (every number finite and in range, counts whole), and the usage
+ * text. Apart from the program so that the parser can be fuzzed. */
+#ifndef NNCL_TRAIN_ARGS_H
+#define NNCL_TRAIN_ARGS_H
+
+#include <nncl.h>
+
+#include <stdio.h>
+
+typedef struct train_options {
+    const char *data, *model, *device, *save, *resume, *log_json;
+    int64_t epochs, steps, batch;
+    float smoothing;
+    nncl_optim_params optim;
+    nncl_schedule schedule;
+    nncl_loader_options loader;
+} train_options;
+
+/* Fills o from argv. Returns 0, 2 after printing what is wrong to err, or
+ * -1 for --help (print train_usage to stdout). Strings in o point into
+ * argv. */
+int train_parse_args(int argc, char **argv, train_options *o, FILE *err);
+void train_usage(FILE *f);
+
+#endif
