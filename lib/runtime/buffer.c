@@ -37,6 +37,7 @@ void nncl_buffer_release(nncl_context *ctx, cl_mem mem) {
     clGetMemObjectInfo(mem, CL_MEM_ASSOCIATED_MEMOBJECT, sizeof parent, &parent, NULL);
     if (!parent) clGetMemObjectInfo(mem, CL_MEM_SIZE, sizeof bytes, &bytes, NULL);
     ctx->mem_current -= bytes < ctx->mem_current ? bytes : ctx->mem_current;
+    ctx->buffers_released++;
     clReleaseMemObject(mem);
 }
 

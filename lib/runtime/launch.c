@@ -61,8 +61,14 @@ static nncl_status site_record(nncl_context *ctx, cl_kernel shared, const char *
     return NNCL_OK;
 }
 
-/* Sets the arguments of the site's kernel that differ from its last launch. */
-static nncl_status update_args(nncl_launch_record *r, const nncl_arg *args, size_t n_args) {
+/* Sets the arguments of the site's kernel that differ from its last launch.
+ * After any buffer was released all are set again: a new buffer can have a
+ * released one's handle, equal bytes for another object (a driver may keep
+ * the old object's address in the kernel). */
+static nncl_status update_args(nncl_context *ctx, nncl_launch_record *r, const nncl_arg *args,
+                               size_t n_args) {
+    if (r->generation != ctx->buffers_released) r->complete = false;
+    r->generation = ctx->buffers_released;
     size_t at = 0;
     for (size_t i = 0; i < n_args; at += args[i].size, i++) {
         if (r->complete && !memcmp(r->values + at, args[i].value, args[i].size)) continue;
@@ -83,7 +89,7 @@ static nncl_status enqueue(nncl_context *ctx, const char *name, size_t global, s
     if (ctx->site) {
         nncl_launch_record *r = NULL;
         st = site_record(ctx, k, name, args_bytes(args, n_args), &r);
-        if (st == NNCL_OK) st = update_args(r, args, n_args);
+        if (st == NNCL_OK) st = update_args(ctx, r, args, n_args);
         if (st != NNCL_OK) return st;
         k = r->kernel;
     } else {

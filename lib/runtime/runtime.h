@@ -71,6 +71,9 @@ struct nncl_context {
     size_t base_align;            /* bytes a sub-buffer's origin must be a multiple of */
     cl_mem partials;              /* scratch of nncl_sum */
     uint64_t mem_current, mem_peak;
+    /* Buffers released so far: a new buffer may get a released one's
+     * handle, so launch sites set every argument again after a release. */
+    uint64_t buffers_released;
     struct nncl_gemm_state *gemm; /* the GEMM layer's own state (gemm/gemm.h) */
     int conv_algorithm;           /* forced convolution algorithm (ops/conv.h), -1: timed */
     /* Profiling: the kind of work being queued, and events not yet read. */
@@ -143,7 +146,8 @@ typedef struct nncl_launch_record {
     cl_kernel kernel;
     unsigned char *values; /* the arguments' bytes, back to back */
     size_t bytes;
-    bool complete; /* every argument in values is set on kernel */
+    bool complete;       /* every argument in values is set on kernel */
+    uint64_t generation; /* the context's buffers_released when values were set */
 } nncl_launch_record;
 
 typedef struct nncl_launch_sites {
