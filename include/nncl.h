@@ -117,7 +117,8 @@ extern "C" {
     X(NNCL_ERROR_GEMM, 7)                                                                          \
     X(NNCL_ERROR_NOT_FOUND, 8)                                                                     \
     X(NNCL_ERROR_STATE, 9)                                                                         \
-    X(NNCL_ERROR_IO, 10)
+    X(NNCL_ERROR_IO, 10)                                                                           \
+    X(NNCL_ERROR_NUMERICS, 11)
 
 typedef enum nncl_status {
 #define NNCL_STATUS_ENUM_(name, value) name = value,
@@ -221,6 +222,28 @@ typedef struct nncl_context_options {
      * tuned by nncl_context_tune_gemm). NULL: NNCL_GEMM, else "packed" on
      * CPU devices and "clblast" elsewhere. */
     const char *gemm;
+    /* Numerical health check (also NNCL_CHECK_NUMERICS=1): after every op's
+     * forward and backward and every optimizer update, the values it wrote
+     * are read back and checked; the first NaN or infinity stops the call
+     * with NNCL_ERROR_NUMERICS, naming the op, the node, the pass (forward,
+     * backward, update) and its inputs' statistics (min, max, mean,
+     * non-finite count). Each op then waits for the device: for debugging. */
+    bool check_numerics;
+    /* Deterministic mode (also NNCL_DETERMINISTIC=1): no choice depends on
+     * timing. Convolution algorithms follow a fixed rule per layer shape
+     * instead of being timed (remembered timings are ignored) and CLBlast
+     * runs with its shipped parameters, not ones nncl_context_tune_gemm
+     * stored. Two processes with the same seed and inputs on the same
+     * device and driver then give bitwise-identical results, whatever
+     * their caches hold.
+     *
+     * Without it the same holds within a process and across processes that
+     * share a cache directory (the timed choices are remembered there);
+     * different cache contents can pick other algorithms, whose results
+     * differ in the last bits. Across devices or drivers results always
+     * differ in the last bits: kernels, vector widths and summation order
+     * follow the device. */
+    bool deterministic;
 } nncl_context_options;
 
 /* Creates a context on one device. `options` may be NULL (all defaults).

@@ -119,6 +119,22 @@ static int train(const char *args, char *out, size_t size) {
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
+/* The bytes of test_dir/name. */
+static unsigned char *read_file(const char *name, size_t *size) {
+    char path[256];
+    snprintf(path, sizeof path, "%s/%s", test_dir, name);
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    fseek(f, 0, SEEK_END);
+    *size = (size_t)ftell(f);
+    fseek(f, 0, SEEK_SET);
+    unsigned char *bytes = malloc(*size);
+    assert_non_null(bytes);
+    assert_int_equal(fread(bytes, 1, *size, f), *size);
+    fclose(f);
+    return bytes;
+}
+
 static int count_lines(const char *path) {
     FILE *f = fopen(path, "r");
     if (!f) return -1;
@@ -203,6 +219,28 @@ static void test_nncl_train_command(void **state) {
         if (rc != 2) fail_msg("'%s' gave exit %d: %s", refused[i][0], rc, out);
         assert_contains(out, refused[i][1]);
     }
+    /* A diverging run stops with a non-zero status, naming the op with
+     * --check-numerics, and leaves the last checkpoint as it was. */
+    rc = train("--epochs 1 --batch 32 --save div.safetensors", out, sizeof out);
+    if (rc != 0) fail_msg("nncl-train failed (%d): %s", rc, out);
+    size_t saved_size;
+    unsigned char *saved = read_file("div.safetensors", &saved_size);
+    rc = train("--epochs 3 --batch 32 --lr 1e30 --resume div.safetensors --save div.safetensors",
+               out, sizeof out);
+    assert_int_equal(rc, 1);
+    assert_contains(out, "training diverged");
+    assert_contains(out, "the last checkpoint is left as it was");
+    rc = train("--epochs 3 --batch 32 --lr 1e30 --check-numerics --resume div.safetensors", out,
+               sizeof out);
+    assert_int_equal(rc, 1);
+    assert_contains(out, "are not finite");
+    assert_contains(out, "op '");
+    size_t now_size;
+    unsigned char *now = read_file("div.safetensors", &now_size);
+    assert_int_equal(now_size, saved_size);
+    assert_memory_equal(now, saved, saved_size);
+    free(saved);
+    free(now);
     /* A batch larger than the 1024 labels a fixed buffer once held trains. */
     rc = train("--epochs 1 --batch 2000", out, sizeof out);
     if (rc != 0) fail_msg("--batch 2000 failed (%d): %s", rc, out);

@@ -10,6 +10,7 @@
 #include <nncl.h>
 
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,8 +63,10 @@ static int setup(run *r, const train_options *o) {
                 (long long)s.dims[1], (long long)s.dims[2]);
         return 1;
     }
-    if (nncl_context_create(&(nncl_context_options){.device = o->device}, &r->ctx) != NNCL_OK)
-        return fail("device");
+    nncl_context_options co = {.device = o->device,
+                               .check_numerics = o->check_numerics,
+                               .deterministic = o->deterministic};
+    if (nncl_context_create(&co, &r->ctx) != NNCL_OK) return fail("device");
     if (nncl_graph_create(r->ctx, &(nncl_graph_options){.seed = o->loader.seed}, &r->g) != NNCL_OK)
         return fail("graph");
     r->x = nncl_input(r->g, "image", NNCL_SHAPE(o->batch, s.dims[0], s.dims[1], s.dims[2]));
@@ -183,6 +186,16 @@ static int train(run *r, const train_options *o, FILE **log) {
                 nncl_graph_read(r->g, r->logits, r->logits_host, bytes) != NNCL_OK ||
                 batch_labels(r, o->batch) != NNCL_OK)
                 return fail("training step");
+            if (!isfinite(loss)) {
+                fprintf(
+                    stderr,
+                    "nncl-train: the loss is %g at step %lld (epoch %lld): training diverged%s; "
+                    "%s\n",
+                    (double)loss, (long long)total_steps + 1, (long long)epoch + 1,
+                    o->check_numerics ? "" : " (--check-numerics names the op where it starts)",
+                    o->save ? "the last checkpoint is left as it was" : "nothing was saved");
+                return 1;
+            }
             loss_sum += loss;
             right += correct(r->logits_host, r->labels_host, valid, r->model->classes);
             seen += valid;

@@ -39,6 +39,8 @@ void train_usage(FILE *f) {
         "  --noise STD           gaussian noise\n"
         "  --seed N              seed for weights, dropout, shuffling, augmentation (default 1)\n"
         "  --no-shuffle          keep the dataset order\n"
+        "  --check-numerics      stop at the first op that writes a NaN or infinity, naming it\n"
+        "  --deterministic       no timed choices: equal runs give equal bits on one device\n"
         "  --device SPEC         gpu, cpu, P:D or part of a name (default NNCL_DEVICE)\n"
         "  --save FILE           write a checkpoint after every epoch and at the end\n"
         "  --resume FILE         continue from a checkpoint\n"
@@ -91,6 +93,7 @@ int train_parse_args(int argc, char **argv, train_options *o, FILE *err) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         double x = 0;
         bool takes = strcmp(a, "--nesterov") && strcmp(a, "--hflip") && strcmp(a, "--no-shuffle") &&
+                     strcmp(a, "--check-numerics") && strcmp(a, "--deterministic") &&
                      strcmp(a, "--help") && strcmp(a, "-h");
         if (takes && !v) {
             fprintf(err, "nncl-train: %s needs a value\n", a);
@@ -188,6 +191,10 @@ int train_parse_args(int argc, char **argv, train_options *o, FILE *err) {
             o->optim.nesterov = true;
         else if (!strcmp(a, "--hflip"))
             o->loader.hflip = true;
+        else if (!strcmp(a, "--check-numerics"))
+            o->check_numerics = true;
+        else if (!strcmp(a, "--deterministic"))
+            o->deterministic = true;
         else if (!strcmp(a, "--no-shuffle"))
             o->loader.shuffle = false;
         else {
@@ -235,4 +242,3 @@ int train_parse_args(int argc, char **argv, train_options *o, FILE *err) {
     }
     return 0;
 }
-

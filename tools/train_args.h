@@ -12,6 +12,7 @@ typedef struct train_options {
     const char *data, *model, *device, *save, *resume, *log_json;
     int64_t epochs, steps, batch;
     float smoothing;
+    bool check_numerics, deterministic;
     nncl_optim_params optim;
     nncl_schedule schedule;
     nncl_loader_options loader;

@@ -50,6 +50,12 @@ static bool make_dirs(char *path) {
     return access(path, W_OK | X_OK) == 0;
 }
 
+/* An environment switch: set to anything but "", "0", "off" or "false". */
+static bool env_flag(const char *name) {
+    const char *v = getenv(name);
+    return v && *v && strcmp(v, "0") && strcmp(v, "off") && strcmp(v, "false");
+}
+
 static size_t pick_local_size(const nncl_device_info *info) {
     size_t local = 64;
     while (local > 1 && local > info->max_work_group_size)
@@ -106,6 +112,8 @@ nncl_status nncl_context_create(const nncl_context_options *options, nncl_contex
         return nncl_fail_cl(err, "clCreateContext");
     }
     ctx->profile = options && options->profile;
+    ctx->check_numerics = (options && options->check_numerics) || env_flag("NNCL_CHECK_NUMERICS");
+    ctx->deterministic = (options && options->deterministic) || env_flag("NNCL_DETERMINISTIC");
     ctx->queue = clCreateCommandQueue(ctx->cl, ctx->device,
                                       ctx->profile ? CL_QUEUE_PROFILING_ENABLE : 0, &err);
     if (!ctx->queue) {

@@ -180,7 +180,8 @@ void nncl_gemm_configure(nncl_context *ctx) {
         CLBlastOverrideParameters(ctx->device, "GemmRoutine", CLBlastPrecisionSingle, 1,
                                   (const char **)routine_names, routine_pocl_cpu);
     size_t xgemm[NNCL_XGEMM_PARAMS];
-    if (stored_tuning(ctx, xgemm) && nncl_gemm_apply(ctx, xgemm)) return;
+    /* Stored tuning came from timing: deterministic contexts do without. */
+    if (!ctx->deterministic && stored_tuning(ctx, xgemm) && nncl_gemm_apply(ctx, xgemm)) return;
     if (pocl_cpu) nncl_gemm_apply(ctx, xgemm_pocl_cpu);
 }
 

@@ -83,6 +83,10 @@ nncl_status nncl_graph_forward(nncl_graph *g) {
             return st;
         }
         if (node->writes_value) nncl_memplan_claim(g, node, false);
+        if (g->ctx->check_numerics && (st = nncl_numerics_forward(g, node)) != NNCL_OK) {
+            g->forward_done = false;
+            return st;
+        }
     }
     g->forward_done = true;
     return NNCL_OK;
@@ -179,6 +183,7 @@ nncl_status nncl_graph_backward(nncl_graph *g, nncl_node *output, const float *g
         nncl_launch_sites_leave(g->ctx);
         for (int32_t k = 0; k < node->n_inputs; k++)
             if (node->inputs[k]->requires_grad) nncl_memplan_claim(g, node->inputs[k], true);
+        if (st == NNCL_OK && g->ctx->check_numerics) st = nncl_numerics_backward(g, node);
     }
     return st;
 }

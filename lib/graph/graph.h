@@ -212,6 +212,13 @@ nncl_status nncl_graph_write_input(nncl_graph *g, nncl_node *input, const void *
                                    cl_event *done);
 /* Makes sure node->aux[slot] exists with `bytes` (zero-filled when new). */
 nncl_status nncl_node_aux(nncl_graph *g, nncl_node *node, int slot, size_t bytes);
+/* The numerical health check (numerics.c), when the context asks for it:
+ * NNCL_ERROR_NUMERICS at the first non-finite value node's forward or
+ * backward wrote, or an update wrote into a parameter. */
+nncl_status nncl_numerics_forward(nncl_graph *g, const nncl_node *node);
+nncl_status nncl_numerics_backward(nncl_graph *g, const nncl_node *node);
+nncl_status nncl_numerics_update(nncl_graph *g);
+
 /* Fails a running op with "op 'x' node 'y': ..." */
 nncl_status nncl_node_fail(const nncl_node *node, nncl_status status, const char *fmt, ...)
     NNCL_PRINTF(3, 4);

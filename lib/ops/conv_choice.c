@@ -2,7 +2,8 @@
  * context forces, else the fastest applicable one, timed once on the
  * layer's own shapes and remembered per device and shape in the cache
  * directory, so later processes start without timing anything. Direct
- * kernels are only timed on shallow layers (depthwise, first layers). */
+ * kernels are only timed on shallow layers (depthwise, first layers). In
+ * deterministic mode a fixed rule on the layer's shape decides instead. */
 #include "conv.h"
 
 #include <stdio.h>
@@ -168,6 +169,16 @@ static nncl_status measure(nncl_graph *g, const nncl_node *node, conv_direction 
     return st;
 }
 
+/* The deterministic mode's rule: the algorithm that usually wins for the
+ * shape (1x1 as a GEMM, then Winograd for 3x3 stride 1), else im2col. */
+static int by_rule(const nncl_node *node, conv_direction dir) {
+    const conv_algorithm *preferred[] = {&nncl_conv_gemm1x1, &nncl_conv_winograd};
+    for (size_t p = 0; p < sizeof preferred / sizeof preferred[0]; p++)
+        for (size_t a = 0; a < N_ALGORITHMS; a++)
+            if (algorithms[a] == preferred[p] && preferred[p]->applies(node, dir)) return (int)a;
+    return 0;
+}
+
 nncl_status nncl_conv_pick(nncl_graph *g, nncl_node *node, conv_direction dir,
                            const conv_algorithm **out) {
     int8_t *slot = &nncl_conv_attrs(node)->algorithm[dir];
@@ -175,6 +186,8 @@ nncl_status nncl_conv_pick(nncl_graph *g, nncl_node *node, conv_direction dir,
         int forced = g->ctx->conv_algorithm, choice = 0; /* im2col serves every layer */
         if (forced >= 0) {
             if (algorithms[forced]->applies(node, dir)) choice = forced;
+        } else if (g->ctx->deterministic) {
+            choice = by_rule(node, dir);
         } else {
             char key[900];
             choice_key(g, node, dir, key, sizeof key);

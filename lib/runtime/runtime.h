@@ -76,6 +76,8 @@ struct nncl_context {
     uint64_t buffers_released;
     struct nncl_gemm_state *gemm; /* the GEMM layer's own state (gemm/gemm.h) */
     int conv_algorithm;           /* forced convolution algorithm (ops/conv.h), -1: timed */
+    bool check_numerics;          /* stop at the first non-finite value an op writes */
+    bool deterministic;           /* no choice depends on timing */
     /* Profiling: the kind of work being queued, and events not yet read. */
     bool profile;
     nncl_profile_kind phase;

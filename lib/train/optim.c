@@ -269,5 +269,6 @@ nncl_status nncl_optimizer_step(nncl_optimizer *opt) {
                       NNCL_ARG(nesterov), NNCL_ARG(centered), NNCL_ARG(first)));
     }
     nncl_launch_sites_leave(opt->g->ctx);
+    if (st == NNCL_OK && opt->g->ctx->check_numerics) st = nncl_numerics_update(opt->g);
     return st;
 }
