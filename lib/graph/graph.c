@@ -207,6 +207,8 @@ nncl_node *nncl_node_add(nncl_graph *g, nncl_op_kind op, const char *name, nncl_
     }
     nncl_node *node = calloc(1, sizeof *node);
     if (node) {
+        node->graph = g; /* node_free needs it, and no slot yet */
+        node->value_slot = node->grad_slot = -1;
         node->name = dup_str(name);
         node->inputs = calloc((size_t)(n_inputs ? n_inputs : 1), sizeof *node->inputs);
         node->accumulate = calloc((size_t)(n_inputs ? n_inputs : 1), sizeof *node->accumulate);
@@ -218,11 +220,9 @@ nncl_node *nncl_node_add(nncl_graph *g, nncl_op_kind op, const char *name, nncl_
         if (node) node_free(node);
         return nncl_build_fail(g, NNCL_ERROR_OUT_OF_MEMORY, op_name, name, "no memory");
     }
-    node->graph = g;
     node->index = (int32_t)g->n_nodes;
     node->op = op;
     node->shape = shape;
-    node->value_slot = node->grad_slot = -1;
     node->n_inputs = n_inputs;
     for (int32_t i = 0; i < n_inputs; i++)
         node->inputs[i] = inputs[i];
