@@ -241,6 +241,45 @@ static void test_optimizer_rejects_non_finite(void **state) {
     nncl_graph_destroy(g);
 }
 
+/* NaN where a layer, loss or schedule takes a number: refused when built. */
+static void test_layers_reject_nan(void **state) {
+    (void)state;
+    nncl_graph *g;
+    ASSERT_OK(nncl_graph_create(test_context(), NULL, &g));
+    nncl_node *x = nncl_input(g, "x", NNCL_SHAPE(2, 3, 4, 4));
+    assert_null(nncl_batch_norm(g, x, &(nncl_batch_norm_params){.eps = NAN}, "bn"));
+    expect(nncl_graph_status(g), NNCL_ERROR_INVALID_ARGUMENT, "eps");
+    nncl_graph_destroy(g);
+
+    ASSERT_OK(nncl_graph_create(test_context(), NULL, &g));
+    assert_null(nncl_leaky_relu(g, nncl_input(g, "x", NNCL_SHAPE(4)), NAN));
+    expect(nncl_graph_status(g), NNCL_ERROR_INVALID_ARGUMENT, "finite");
+    nncl_graph_destroy(g);
+
+    ASSERT_OK(nncl_graph_create(test_context(), NULL, &g));
+    nncl_node *a = nncl_input(g, "a", NNCL_SHAPE(4)), *b = nncl_input(g, "b", NNCL_SHAPE(4));
+    assert_null(nncl_smooth_l1_loss(g, a, b, &(nncl_loss_params){.beta = NAN}, "l"));
+    expect(nncl_graph_status(g), NNCL_ERROR_INVALID_ARGUMENT, "beta");
+    nncl_graph_destroy(g);
+
+    ASSERT_OK(nncl_graph_create(test_context(), NULL, &g));
+    float weights[3] = {1, NAN, 1};
+    assert_null(nncl_cross_entropy(
+        g, nncl_input(g, "z", NNCL_SHAPE(2, 3)), nncl_input_labels(g, "y", 2),
+        &(nncl_loss_params){.class_weights = weights, .n_class_weights = 3}, "ce"));
+    expect(nncl_graph_status(g), NNCL_ERROR_INVALID_ARGUMENT, "class weight 1");
+    nncl_graph_destroy(g);
+
+    g = two_layers(test_context());
+    nncl_optimizer *opt;
+    ASSERT_OK(nncl_optimizer_create(g, &(nncl_optim_params){.kind = NNCL_OPTIM_ADAM}, &opt));
+    expect(nncl_optimizer_set_schedule(
+               opt, &(nncl_schedule){.kind = NNCL_SCHEDULE_EXPONENTIAL, .gamma = NAN}),
+           NNCL_ERROR_INVALID_ARGUMENT, "finite");
+    nncl_optimizer_destroy(opt);
+    nncl_graph_destroy(g);
+}
+
 /* One step of two_layers' graph (x, y its input and output) with opt, to
  * show it still works or is refused. */
 static nncl_status step(nncl_graph *g, nncl_node *x, nncl_node *y, nncl_optimizer *opt) {
@@ -342,6 +381,7 @@ int main(void) {
         cmocka_unit_test(test_save_removes_stale_temporaries),
         cmocka_unit_test(test_null_graph_calls),
         cmocka_unit_test(test_optimizer_rejects_non_finite),
+        cmocka_unit_test(test_layers_reject_nan),
         cmocka_unit_test(test_destroy_in_any_order),
         cmocka_unit_test(test_named_cache_dir_unusable),
     };

@@ -283,6 +283,14 @@ bool nncl_param_add(nncl_graph *g, nncl_node *node, const char *suffix, nncl_sha
                         (int)fill.init);
         return false;
     }
+    int64_t numel = nncl_shape_numel(shape);
+    if (numel <= 0 || numel > INT32_MAX) { /* kernels index parameters with 32-bit ints */
+        char s[128];
+        nncl_build_fail(g, NNCL_ERROR_SHAPE, op, node->name,
+                        "parameter '%s' %s must have 1 to 2^31-1 elements", suffix,
+                        nncl_shape_str(shape, s, sizeof s));
+        return false;
+    }
     if (g->n_params == g->params_cap) {
         size_t cap = g->params_cap ? g->params_cap * 2 : 16;
         nncl_param_entry *grown = realloc(g->params, cap * sizeof *grown);

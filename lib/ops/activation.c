@@ -2,6 +2,8 @@
  * told apart by the node's op kind, which the kernels see as NNCL_OP_<KIND>. */
 #include "ops.h"
 
+#include <math.h>
+
 typedef struct act_attrs {
     float alpha; /* leaky ReLU's slope, ELU's alpha */
 } act_attrs;
@@ -15,6 +17,9 @@ static nncl_node *activation(nncl_graph *g, nncl_op_kind op, nncl_node *x, float
     if (x->is_labels)
         return nncl_build_fail(g, NNCL_ERROR_INVALID_ARGUMENT, nncl_op_name(op), NULL,
                                "input '%s' holds labels, not features", x->name);
+    if (!isfinite(alpha))
+        return nncl_build_fail(g, NNCL_ERROR_INVALID_ARGUMENT, nncl_op_name(op), NULL,
+                               "slope / alpha %g must be finite", (double)alpha);
     nncl_node *node = nncl_node_add(g, op, NULL, &x, 1, x->shape);
     if (node) ((act_attrs *)node->attrs)->alpha = alpha;
     return node;

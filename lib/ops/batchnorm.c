@@ -3,6 +3,8 @@
  * momentum 0.1 by default and the unbiased variance in running_var. */
 #include "ops.h"
 
+#include <math.h>
+
 typedef struct bn_attrs {
     float eps, momentum;
     bool affine;
@@ -22,7 +24,7 @@ nncl_node *nncl_batch_norm(nncl_graph *g, nncl_node *x, const nncl_batch_norm_pa
                                "input %s must be [N, C, ...] features",
                                nncl_shape_str(x->shape, s, sizeof s));
     nncl_batch_norm_params p = params ? *params : (nncl_batch_norm_params){0};
-    if (p.eps < 0 || p.momentum < 0 || p.momentum > 1)
+    if (!(p.eps >= 0 && isfinite(p.eps)) || !(p.momentum >= 0 && p.momentum <= 1))
         return nncl_build_fail(g, NNCL_ERROR_INVALID_ARGUMENT, "batch_norm", name,
                                "eps %g must be >= 0 and momentum %g in [0, 1]", (double)p.eps,
                                (double)p.momentum);

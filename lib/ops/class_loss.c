@@ -4,6 +4,7 @@
  * of the samples that count, as PyTorch does. */
 #include "ops.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -46,6 +47,11 @@ static nncl_node *class_loss(nncl_graph *g, nncl_op_kind op, nncl_node *x, nncl_
         return nncl_build_fail(g, NNCL_ERROR_SHAPE, op_name, name,
                                "%lld class weights for %lld classes", (long long)p.n_class_weights,
                                (long long)classes);
+    for (int64_t c = 0; p.class_weights && c < classes; c++)
+        if (!(p.class_weights[c] >= 0 && isfinite(p.class_weights[c])))
+            return nncl_build_fail(g, NNCL_ERROR_INVALID_ARGUMENT, op_name, name,
+                                   "class weight %lld is %g; weights must be finite and >= 0",
+                                   (long long)c, (double)p.class_weights[c]);
     float *weights = NULL;
     if (p.class_weights) {
         weights = malloc((size_t)classes * sizeof *weights);

@@ -12,6 +12,8 @@ nncl_status nncl_optimizer_set_schedule(nncl_optimizer *opt, const nncl_schedule
     const char *why = NULL;
     if ((unsigned)s.kind > NNCL_SCHEDULE_COSINE)
         why = "unknown kind";
+    else if (!isfinite(s.gamma) || !isfinite(s.eta_min) || !isfinite(s.warmup_start_factor))
+        why = "gamma, eta_min and warmup_start_factor must be finite";
     else if (s.kind == NNCL_SCHEDULE_STEP && s.step_size <= 0)
         why = "step needs step_size > 0";
     else if (s.kind == NNCL_SCHEDULE_MULTI_STEP &&
