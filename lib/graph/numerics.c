@@ -90,6 +90,21 @@ static nncl_status check(nncl_graph *g, const nncl_node *node, const char *pass,
                      (double)s.first_bad_value, s.first_bad, inputs[0] ? inputs : "nothing");
 }
 
+/* node's learning parameters after `pass`: their gradients or values. */
+static nncl_status check_params(nncl_graph *g, const nncl_node *node, const char *pass,
+                                bool gradients) {
+    nncl_status st = NNCL_OK;
+    for (size_t i = 0; i < node->n_params && st == NNCL_OK; i++) {
+        const nncl_param_entry *p = nncl_node_param(g, node, i);
+        if (!nncl_param_learns(p)) continue;
+        char what[300];
+        snprintf(what, sizeof what, "%s '%s'", gradients ? "the gradient of" : "parameter",
+                 p->name);
+        st = check(g, node, pass, what, gradients ? p->grad : p->value, (size_t)p->numel);
+    }
+    return st;
+}
+
 nncl_status nncl_numerics_forward(nncl_graph *g, const nncl_node *node) {
     if (node->is_labels) return NNCL_OK;
     size_t n = (size_t)nncl_shape_numel(node->shape);
@@ -110,27 +125,12 @@ nncl_status nncl_numerics_backward(nncl_graph *g, const nncl_node *node) {
         snprintf(what, sizeof what, "the gradient of input '%s'", x->name);
         st = check(g, node, "backward", what, x->grad, (size_t)nncl_shape_numel(x->shape));
     }
-    for (size_t i = 0; i < node->n_params && st == NNCL_OK; i++) {
-        const nncl_param_entry *p = nncl_node_param(g, node, i);
-        if (!nncl_param_learns(p)) continue;
-        char what[300];
-        snprintf(what, sizeof what, "the gradient of '%s'", p->name);
-        st = check(g, node, "backward", what, p->grad, (size_t)p->numel);
-    }
-    return st;
+    return st == NNCL_OK ? check_params(g, node, "backward", true) : st;
 }
 
 nncl_status nncl_numerics_update(nncl_graph *g) {
     nncl_status st = NNCL_OK;
-    for (size_t n = 0; n < g->n_nodes && st == NNCL_OK; n++) {
-        const nncl_node *node = g->nodes[n];
-        for (size_t i = 0; i < node->n_params && st == NNCL_OK; i++) {
-            const nncl_param_entry *p = nncl_node_param(g, node, i);
-            if (!nncl_param_learns(p)) continue;
-            char what[300];
-            snprintf(what, sizeof what, "parameter '%s'", p->name);
-            st = check(g, node, "optimizer update", what, p->value, (size_t)p->numel);
-        }
-    }
+    for (size_t n = 0; n < g->n_nodes && st == NNCL_OK; n++)
+        st = check_params(g, g->nodes[n], "optimizer update", false);
     return st;
 }
