@@ -79,7 +79,12 @@
  *     pointer to the struct means all defaults.
  *   - Host buffers passed in are copied, never kept. Strings returned by the
  *     library are owned by it unless the function says otherwise.
- *   - Destroying NULL is a no-op. The library never prints, exits or aborts.
+ *   - Destroying NULL is a no-op, and objects may be destroyed in any order
+ *     (a graph after its context, an optimizer after its graph). The library
+ *     never prints, exits or aborts.
+ *   - Sizes from arguments and files are computed with overflow checks, and
+ *     numbers must be finite: a bad one is NNCL_ERROR_INVALID_ARGUMENT (or
+ *     NNCL_ERROR_SHAPE) naming it, never a crash or a wrapped size.
  *   - A context and the graphs in it are used from one thread at a time.
  */
 #ifndef NNCL_H
