@@ -782,11 +782,19 @@ NNCL_API float nncl_optimizer_lr(const nncl_optimizer *opt);
 NNCL_API nncl_status nncl_train_step(nncl_graph *g, nncl_optimizer *opt, nncl_node *loss,
                                      float *loss_value);
 
-/* Freezes (or unfreezes) every parameter whose name starts with `prefix`
- * ("conv1." or "fc.weight"): no gradient is computed for it and no optimizer
- * created afterwards updates it. Returns NNCL_ERROR_NOT_FOUND when nothing
- * matches. */
-NNCL_API nncl_status nncl_graph_freeze(nncl_graph *g, const char *prefix, bool frozen);
+/* Freezes (or unfreezes) a layer's parameters: those named `layer` or under
+ * it as a dot-separated prefix ("res.proj" freezes "res.proj.weight" and
+ * "res.proj.bias", not "res.proj_bn.weight"; "fc.weight" one parameter; a
+ * name ending in '.' is a plain prefix). No gradient is computed for a
+ * frozen parameter, and every optimizer skips it from its next step on,
+ * weight decay included, whether it was created before or after; an
+ * unfrozen one resumes from its optimizer state. Returns NNCL_OK,
+ * NNCL_ERROR_NOT_FOUND when nothing matches (nothing changes), or
+ * NNCL_ERROR_INVALID_ARGUMENT. */
+NNCL_API nncl_status nncl_graph_freeze(nncl_graph *g, const char *layer, bool frozen);
+/* The same for several layers at once; every name must match one. */
+NNCL_API nncl_status nncl_graph_freeze_layers(nncl_graph *g, const char *const *layers,
+                                              size_t count, bool frozen);
 
 /* A forward pass in eval mode (running statistics, no dropout), then
  * `output` copied to host memory (`bytes`: its full float32 size). The
@@ -923,8 +931,10 @@ NNCL_API size_t nncl_graph_param_count(const nncl_graph *g);
 NNCL_API nncl_status nncl_graph_param_info(const nncl_graph *g, size_t index, nncl_param_info *out);
 
 /* Total number of elements of trainable parameters (as PyTorch counts
- * sum(p.numel() for p in model.parameters())). */
+ * sum(p.numel() for p in model.parameters())), frozen ones included, and
+ * of those that are frozen (nncl_graph_freeze). */
 NNCL_API int64_t nncl_graph_trainable_count(const nncl_graph *g);
+NNCL_API int64_t nncl_graph_frozen_count(const nncl_graph *g);
 
 /* Read or write a parameter / buffer by name, or read its gradient. `bytes`
  * must be its full size in float32. Return NNCL_ERROR_NOT_FOUND for an

@@ -194,6 +194,95 @@ static void test_frozen_parameters(void **state) {
     nncl_graph_destroy(m.g);
 }
 
+/* x -> "res.proj" (linear) -> "res.proj_bn" (batch norm) -> "head"
+ * (linear) -> MSE: the layer names of a fine-tuning recipe. */
+typedef struct tuned {
+    nncl_graph *g;
+    nncl_node *loss;
+} tuned;
+
+static tuned tuned_model(void) {
+    tuned m;
+    ASSERT_OK(nncl_graph_create(test_context(), &(nncl_graph_options){.seed = 9}, &m.g));
+    nncl_node *x = nncl_input(m.g, "x", NNCL_SHAPE(6, 4)),
+              *t = nncl_input(m.g, "t", NNCL_SHAPE(6, 2));
+    nncl_node *h =
+        nncl_batch_norm(m.g, nncl_linear(m.g, x, 5, NULL, "res.proj"), NULL, "res.proj_bn");
+    m.loss =
+        nncl_mse_loss(m.g, nncl_linear(m.g, nncl_tanh(m.g, h), 2, NULL, "head"), t, NULL, "loss");
+    assert_non_null(m.loss);
+    float xs[24], ts[12];
+    for (int i = 0; i < 24; i++)
+        xs[i] = sinf(0.9f * (float)i);
+    for (int i = 0; i < 12; i++)
+        ts[i] = cosf(0.4f * (float)i);
+    ASSERT_OK(nncl_graph_set_input(m.g, x, xs, sizeof xs));
+    ASSERT_OK(nncl_graph_set_input(m.g, t, ts, sizeof ts));
+    return m;
+}
+
+/* Freezing after the optimizer exists: AdamW (whose decay once moved a
+ * frozen weight) leaves the frozen layer bit-identical over 10 steps while
+ * the rest trains; unfreezing makes it train again. */
+static void test_freeze_after_optimizer(void **state) {
+    (void)state;
+    tuned m = tuned_model();
+    nncl_optimizer *opt;
+    ASSERT_OK(nncl_optimizer_create(
+        m.g, &(nncl_optim_params){.kind = NNCL_OPTIM_ADAMW, .lr = 0.01f, .weight_decay = 0.1f},
+        &opt));
+    ASSERT_OK(nncl_train_step(m.g, opt, m.loss, NULL));
+    ASSERT_OK(nncl_graph_freeze(m.g, "res.proj", true));
+    float w0[20], w1[20], b0[5], b1[5], h0[10], h1[10];
+    ASSERT_OK(nncl_graph_param_read(m.g, "res.proj.weight", w0, sizeof w0));
+    ASSERT_OK(nncl_graph_param_read(m.g, "res.proj.bias", b0, sizeof b0));
+    ASSERT_OK(nncl_graph_param_read(m.g, "head.weight", h0, sizeof h0));
+    for (int i = 0; i < 10; i++)
+        ASSERT_OK(nncl_train_step(m.g, opt, m.loss, NULL));
+    ASSERT_OK(nncl_graph_param_read(m.g, "res.proj.weight", w1, sizeof w1));
+    ASSERT_OK(nncl_graph_param_read(m.g, "res.proj.bias", b1, sizeof b1));
+    ASSERT_OK(nncl_graph_param_read(m.g, "head.weight", h1, sizeof h1));
+    assert_memory_equal(w0, w1, sizeof w0);
+    assert_memory_equal(b0, b1, sizeof b0);
+    assert_memory_not_equal(h0, h1, sizeof h0);
+    ASSERT_OK(nncl_graph_freeze(m.g, "res.proj", false));
+    ASSERT_OK(nncl_train_step(m.g, opt, m.loss, NULL));
+    ASSERT_OK(nncl_graph_param_read(m.g, "res.proj.weight", w1, sizeof w1));
+    assert_memory_not_equal(w0, w1, sizeof w0);
+    nncl_optimizer_destroy(opt);
+    nncl_graph_destroy(m.g);
+}
+
+/* Layer names are dot-separated prefixes: "res.proj" is not "res.proj_bn". */
+static void test_freeze_by_layer(void **state) {
+    (void)state;
+    tuned m = tuned_model();
+    int64_t all = nncl_graph_trainable_count(m.g);
+    assert_int_equal(all, 4 * 5 + 5 + 5 + 5 + 5 * 2 + 2);
+    ASSERT_OK(nncl_graph_freeze(m.g, "res.proj", true));
+    assert_int_equal(nncl_graph_frozen_count(m.g), 4 * 5 + 5);
+    for (size_t i = 0; i < nncl_graph_param_count(m.g); i++) {
+        nncl_param_info info;
+        ASSERT_OK(nncl_graph_param_info(m.g, i, &info));
+        bool want = !strncmp(info.name, "res.proj.", 9);
+        if (info.trainable && info.frozen != want)
+            fail_msg("%s: frozen %d, expected %d", info.name, info.frozen, want);
+    }
+    char *text;
+    ASSERT_OK(nncl_graph_summary(m.g, &text));
+    assert_non_null(strstr(text, "res.proj "));
+    assert_non_null(strstr(text, "frozen"));
+    assert_non_null(strstr(text, "Frozen params: 25"));
+    nncl_free(text);
+    const char *layers[] = {"res.proj_bn", "head"};
+    ASSERT_OK(nncl_graph_freeze_layers(m.g, layers, 2, true));
+    assert_int_equal(nncl_graph_frozen_count(m.g), all);
+    const char *bad[] = {"head", "res.pro"};
+    assert_int_equal(nncl_graph_freeze_layers(m.g, bad, 2, false), NNCL_ERROR_NOT_FOUND);
+    assert_int_equal(nncl_graph_frozen_count(m.g), all); /* nothing changed */
+    nncl_graph_destroy(m.g);
+}
+
 /* Three linear layers with the middle one frozen: the update runs over
  * two separate stretches of the packed parameters, and clipping takes the
  * norm over both. One step must give p - lr * min(1, c / |g|) * g for every
@@ -355,6 +444,8 @@ int main(void) {
         cmocka_unit_test(test_schedules_match_torch),
         cmocka_unit_test(test_frozen_parameters),
         cmocka_unit_test(test_clipped_step_across_runs),
+        cmocka_unit_test(test_freeze_after_optimizer),
+        cmocka_unit_test(test_freeze_by_layer),
         cmocka_unit_test(test_initialisers),
         cmocka_unit_test(test_optimizer_argument_checks),
     };

@@ -129,7 +129,8 @@ struct nncl_graph {
     bool planned; /* the plan matches the graph; cleared by what changes it */
     bool forward_done;
     bool forward_training; /* the mode the last forward pass ran in */
-    uint64_t step;         /* training forward passes so far */
+    uint64_t step;           /* training forward passes so far */
+    uint64_t freeze_version; /* changes with every nncl_graph_freeze */
     cl_mem workspace;
     size_t workspace_bytes;
     nncl_dependents users; /* optimizers over this graph */

@@ -28,6 +28,13 @@ int64_t nncl_graph_trainable_count(const nncl_graph *g) {
     return n;
 }
 
+int64_t nncl_graph_frozen_count(const nncl_graph *g) {
+    int64_t n = 0;
+    for (size_t i = 0; g && i < g->n_params; i++)
+        if (g->params[i].trainable && g->params[i].frozen) n += g->params[i].numel;
+    return n;
+}
+
 static nncl_status find(nncl_graph *g, const char *name, size_t bytes, const void *buf,
                         const char *call, nncl_param_entry **out) {
     if (!name || !buf) return nncl_fail(NNCL_ERROR_INVALID_ARGUMENT, "%s: NULL argument", call);
@@ -67,19 +74,41 @@ nncl_status nncl_graph_grad_read(nncl_graph *g, const char *name, float *dst, si
     return nncl_buffer_read(g->ctx, p->grad, 0, dst, bytes);
 }
 
-nncl_status nncl_graph_freeze(nncl_graph *g, const char *prefix, bool frozen) {
-    if (!g || !prefix)
+/* A layer name matches the parameters under it: "res.proj" matches
+ * "res.proj.weight" but not "res.proj_bn.weight"; a full name matches
+ * itself; a name ending in '.' ("fc2.") is a plain prefix. */
+static bool under(const char *param, const char *layer) {
+    size_t n = strlen(layer);
+    if (strncmp(param, layer, n)) return false;
+    return !param[n] || param[n] == '.' || (n && layer[n - 1] == '.');
+}
+
+nncl_status nncl_graph_freeze_layers(nncl_graph *g, const char *const *layers, size_t count,
+                                     bool frozen) {
+    if (!g || (count && !layers))
         return nncl_fail(NNCL_ERROR_INVALID_ARGUMENT, "nncl_graph_freeze: NULL argument");
-    size_t matched = 0, len = strlen(prefix);
-    for (size_t i = 0; i < g->n_params; i++) {
-        if (!g->params[i].trainable || strncmp(g->params[i].name, prefix, len)) continue;
-        g->params[i].frozen = frozen;
-        matched++;
+    for (size_t l = 0; l < count; l++) { /* all names must match before anything changes */
+        bool matched = false;
+        for (size_t i = 0; layers[l] && i < g->n_params && !matched; i++)
+            matched = g->params[i].trainable && under(g->params[i].name, layers[l]);
+        if (!layers[l])
+            return nncl_fail(NNCL_ERROR_INVALID_ARGUMENT, "nncl_graph_freeze: name %zu is NULL", l);
+        if (!matched)
+            return nncl_fail(NNCL_ERROR_NOT_FOUND,
+                             "nncl_graph_freeze: no trainable parameter is '%s' or under it",
+                             layers[l]);
     }
-    if (!matched)
-        return nncl_fail(NNCL_ERROR_NOT_FOUND,
-                         "nncl_graph_freeze: no trainable parameter name starts with '%s'", prefix);
-    g->planned = false; /* which nodes carry gradients may change */
+    for (size_t l = 0; l < count; l++)
+        for (size_t i = 0; i < g->n_params; i++)
+            if (g->params[i].trainable && under(g->params[i].name, layers[l]))
+                g->params[i].frozen = frozen;
+    g->freeze_version++; /* optimizers recompute what they update */
+    g->planned = false;  /* which nodes carry gradients may change */
     g->forward_done = false;
     return NNCL_OK;
+}
+
+nncl_status nncl_graph_freeze(nncl_graph *g, const char *layer, bool frozen) {
+    if (!layer) return nncl_fail(NNCL_ERROR_INVALID_ARGUMENT, "nncl_graph_freeze: NULL argument");
+    return nncl_graph_freeze_layers(g, &layer, 1, frozen);
 }

@@ -62,28 +62,33 @@ nncl_status nncl_graph_summary(const nncl_graph *g, char **out) {
                        "-------\n";
     append(&t, "%s%-24s %-16s %-26s %12s\n%s", rule, "Layer (name)", "Op", "Output shape", "Params",
            rule);
-    int64_t trainable = 0, buffers = 0, activations = 0;
+    int64_t trainable = 0, frozen = 0, buffers = 0, activations = 0;
     char shape[128], num[48];
     for (size_t i = 0; i < g->n_nodes; i++) {
         const nncl_node *node = g->nodes[i];
-        int64_t count = 0;
+        int64_t count = 0, frozen_here = 0;
         for (size_t k = 0; k < node->n_params; k++) {
             const nncl_param_entry *p = &g->params[node->first_param + k];
             if (p->trainable)
                 count += p->numel;
             else
                 buffers += p->numel;
+            if (p->trainable && p->frozen) frozen_here += p->numel;
         }
         trainable += count;
+        frozen += frozen_here;
         activations += nncl_shape_numel(node->shape);
         char op[64];
         snprintf(op, sizeof op, "%s%s%s", nncl_op_name(node->op), node->fused_act ? "+" : "",
                  node->fused_act ? nncl_op_name(node->fused_act->op) : "");
-        append(&t, "%-24s %-16s %-26s %12s\n", node->name, op,
-               nncl_shape_str(node->shape, shape, sizeof shape), grouped(count, num));
+        append(&t, "%-24s %-16s %-26s %12s%s\n", node->name, op,
+               nncl_shape_str(node->shape, shape, sizeof shape), grouped(count, num),
+               !frozen_here ? "" : frozen_here == count ? "  frozen" : "  part frozen");
     }
     append(&t, "%s", rule);
     append(&t, "Total params: %s\n", grouped(trainable, num));
+    append(&t, "Trainable params: %s\n", grouped(trainable - frozen, num));
+    append(&t, "Frozen params: %s\n", grouped(frozen, num));
     append(&t, "Non-trainable buffers: %s\n", grouped(buffers, num));
     append(&t, "Parameter memory: %.2f MB\n", (double)(trainable + buffers) * 4.0 / 1048576.0);
     append(&t, "Activation memory (forward): %.2f MB\n%s", (double)activations * 4.0 / 1048576.0,

@@ -99,6 +99,8 @@ static nncl_status make_runs(nncl_optimizer *opt, size_t *first) {
     }
     first[opt->n_runs] = opt->n_entries;
     for (size_t r = 0; r < opt->n_runs; r++) {
+        opt->runs[r].first_entry = first[r];
+        opt->runs[r].end_entry = first[r + 1];
         const nncl_param_entry *a = &g->params[opt->entries[first[r]].param];
         const nncl_param_entry *z = &g->params[opt->entries[first[r + 1] - 1].param];
         nncl_optim_run *run = &opt->runs[r];
@@ -160,7 +162,7 @@ nncl_status nncl_optimizer_create(nncl_graph *g, const nncl_optim_params *params
     opt->base_lr = p.lr;
     opt->n_states = state_count(&p);
     for (size_t i = 0; i < g->n_params; i++)
-        if (nncl_param_learns(&g->params[i])) opt->entries[opt->n_entries++].param = i;
+        if (g->params[i].trainable) opt->entries[opt->n_entries++].param = i;
     st = make_runs(opt, first);
     free(first);
     if (st == NNCL_OK) st = nncl_buffer_create(g->ctx, 2 * sizeof(float), &opt->scale);
@@ -177,6 +179,7 @@ nncl_status nncl_optimizer_create(nncl_graph *g, const nncl_optim_params *params
 
 /* The optimizer's device memory and kernels. */
 static void optimizer_release_device(nncl_optimizer *opt) {
+    nncl_optim_active_release(opt);
     nncl_context *ctx = opt->g ? opt->g->ctx : NULL;
     for (size_t i = 0; ctx && i < opt->n_entries; i++)
         for (int k = 0; k < NNCL_OPTIM_STATES; k++) {
@@ -230,10 +233,11 @@ int64_t nncl_optimizer_steps(const nncl_optimizer *opt) {
 static nncl_status clip(nncl_optimizer *opt) {
     nncl_graph *g = opt->g;
     nncl_status st = NNCL_OK;
-    for (size_t i = 0; i < opt->n_runs && st == NNCL_OK; i++)
-        st = nncl_sum(g->ctx, opt->runs[i].grad, opt->runs[i].floats, true, 1.0f, opt->squares, i);
+    for (size_t i = 0; i < opt->n_active && st == NNCL_OK; i++)
+        st = nncl_sum(g->ctx, opt->active[i].grad, opt->active[i].floats, true, 1.0f, opt->squares,
+                      i);
     if (st != NNCL_OK) return st;
-    cl_int count = (cl_int)opt->n_runs;
+    cl_int count = (cl_int)opt->n_active;
     cl_float max_norm = opt->p.clip_grad_norm;
     return nncl_launch(g->ctx, "clip_scale", 1,
                        NNCL_ARGS(NNCL_ARG(opt->squares), NNCL_ARG(count), NNCL_ARG(max_norm),
@@ -244,16 +248,18 @@ nncl_status nncl_optimizer_step(nncl_optimizer *opt) {
     nncl_status checked = nncl_optimizer_check(opt, "nncl_optimizer_step");
     if (checked != NNCL_OK) return checked;
     const nncl_optim_params *p = &opt->p;
+    nncl_status st = nncl_optim_active_refresh(opt);
+    if (st != NNCL_OK) return st;
     nncl_launch_sites_enter(opt->g->ctx, &opt->launches, NNCL_PROFILE_OPTIMIZER);
-    nncl_status st = p->clip_grad_norm > 0 ? clip(opt) : NNCL_OK;
+    if (p->clip_grad_norm > 0) st = clip(opt);
     opt->steps++;
     double t = (double)opt->steps;
     cl_float lr = nncl_optimizer_lr(opt);
     if (p->kind == NNCL_OPTIM_ADAGRAD) lr = (cl_float)(lr / (1.0 + (t - 1.0) * p->lr_decay));
     cl_float bias1 = (cl_float)(1.0 - pow(p->beta1, t)), bias2 = (cl_float)(1.0 - pow(p->beta2, t));
     cl_int kind = p->kind, nesterov = p->nesterov, centered = p->centered, first = opt->steps == 1;
-    for (size_t i = 0; i < opt->n_runs && st == NNCL_OK; i++) {
-        nncl_optim_run *run = &opt->runs[i];
+    for (size_t i = 0; i < opt->n_active && st == NNCL_OK; i++) {
+        nncl_optim_run *run = &opt->active[i];
         cl_mem *s = run->state;
         /* Kinds with fewer states get the weights as unused arguments. */
         cl_mem s0 = s[0] ? s[0] : run->value, s1 = s[1] ? s[1] : run->value,
