@@ -796,6 +796,16 @@ NNCL_API nncl_status nncl_graph_freeze(nncl_graph *g, const char *layer, bool fr
 NNCL_API nncl_status nncl_graph_freeze_layers(nncl_graph *g, const char *const *layers,
                                               size_t count, bool frozen);
 
+/* Puts a layer in eval mode (eval true) whatever the graph's mode, or back
+ * to following it: every node named `layer` or under it as a dot-separated
+ * prefix. Batch norm there normalises with its running statistics and
+ * leaves them (and num_batches_tracked) alone; dropout passes everything
+ * through; gradients still flow. The usual fine-tuning recipe: freeze a
+ * backbone (nncl_graph_freeze) and keep its batch-norm statistics fixed.
+ * Returns NNCL_OK, NNCL_ERROR_NOT_FOUND (no such node), NNCL_ERROR_STATE
+ * or NNCL_ERROR_INVALID_ARGUMENT. */
+NNCL_API nncl_status nncl_graph_set_layer_eval(nncl_graph *g, const char *layer, bool eval);
+
 /* A forward pass in eval mode (running statistics, no dropout), then
  * `output` copied to host memory (`bytes`: its full float32 size). The
  * graph's mode is restored afterwards. Same statuses as nncl_graph_forward

@@ -253,6 +253,38 @@ static void test_freeze_after_optimizer(void **state) {
     nncl_graph_destroy(m.g);
 }
 
+/* A layer in eval mode keeps its batch-norm statistics while the graph
+ * trains (bit-identical over 5 steps) and still passes gradients on. */
+static void test_layer_eval_keeps_statistics(void **state) {
+    (void)state;
+    tuned m = tuned_model();
+    nncl_optimizer *opt;
+    ASSERT_OK(nncl_optimizer_create(m.g, &(nncl_optim_params){.kind = NNCL_OPTIM_ADAM}, &opt));
+    ASSERT_OK(nncl_train_step(m.g, opt, m.loss, NULL)); /* statistics move from their start */
+    float mean0[5], var0[5], mean1[5], var1[5];
+    ASSERT_OK(nncl_graph_param_read(m.g, "res.proj_bn.running_mean", mean0, sizeof mean0));
+    ASSERT_OK(nncl_graph_param_read(m.g, "res.proj_bn.running_var", var0, sizeof var0));
+    assert_int_equal(nncl_graph_set_layer_eval(m.g, "res.proj_b", true), NNCL_ERROR_NOT_FOUND);
+    ASSERT_OK(nncl_graph_set_layer_eval(m.g, "res.proj_bn", true));
+    float w0[20], w1[20];
+    ASSERT_OK(nncl_graph_param_read(m.g, "res.proj.weight", w0, sizeof w0));
+    for (int i = 0; i < 5; i++)
+        ASSERT_OK(nncl_train_step(m.g, opt, m.loss, NULL));
+    ASSERT_OK(nncl_graph_param_read(m.g, "res.proj_bn.running_mean", mean1, sizeof mean1));
+    ASSERT_OK(nncl_graph_param_read(m.g, "res.proj_bn.running_var", var1, sizeof var1));
+    assert_memory_equal(mean0, mean1, sizeof mean0);
+    assert_memory_equal(var0, var1, sizeof var0);
+    ASSERT_OK(nncl_graph_param_read(m.g, "res.proj.weight", w1, sizeof w1));
+    assert_memory_not_equal(w0, w1, sizeof w0); /* gradients still flow through it */
+    /* Back to training mode: the statistics move again. */
+    ASSERT_OK(nncl_graph_set_layer_eval(m.g, "res.proj_bn", false));
+    ASSERT_OK(nncl_train_step(m.g, opt, m.loss, NULL));
+    ASSERT_OK(nncl_graph_param_read(m.g, "res.proj_bn.running_mean", mean1, sizeof mean1));
+    assert_memory_not_equal(mean0, mean1, sizeof mean0);
+    nncl_optimizer_destroy(opt);
+    nncl_graph_destroy(m.g);
+}
+
 /* Layer names are dot-separated prefixes: "res.proj" is not "res.proj_bn". */
 static void test_freeze_by_layer(void **state) {
     (void)state;
@@ -446,6 +478,7 @@ int main(void) {
         cmocka_unit_test(test_clipped_step_across_runs),
         cmocka_unit_test(test_freeze_after_optimizer),
         cmocka_unit_test(test_freeze_by_layer),
+        cmocka_unit_test(test_layer_eval_keeps_statistics),
         cmocka_unit_test(test_initialisers),
         cmocka_unit_test(test_optimizer_argument_checks),
     };

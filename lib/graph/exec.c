@@ -71,10 +71,10 @@ nncl_status nncl_graph_forward(nncl_graph *g) {
     nncl_status st = nncl_graph_check(g, "nncl_graph_forward");
     if (st != NNCL_OK || (st = nncl_plan_ensure(g)) != NNCL_OK) return st;
     if (g->training) g->step++;
-    g->forward_training = g->training;
     for (size_t i = 0; i < g->n_nodes; i++) {
         nncl_node *node = g->nodes[i];
-        nncl_launch_sites_enter(g->ctx, &node->launches[g->training ? 0 : 1],
+        node->ran_training = g->training && !node->eval_only;
+        nncl_launch_sites_enter(g->ctx, &node->launches[node->ran_training ? 0 : 1],
                                 node->vt->profile_forward);
         st = node->vt->forward(g, node);
         nncl_launch_sites_leave(g->ctx);

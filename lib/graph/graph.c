@@ -345,3 +345,27 @@ size_t nncl_node_bytes(const nncl_node *node) {
     return (size_t)nncl_shape_numel(node->shape) *
            (node->is_labels ? sizeof(int32_t) : sizeof(float));
 }
+
+bool nncl_name_under(const char *name, const char *layer) {
+    size_t n = strlen(layer);
+    if (strncmp(name, layer, n)) return false;
+    return !name[n] || name[n] == '.' || (n && layer[n - 1] == '.');
+}
+
+nncl_status nncl_graph_set_layer_eval(nncl_graph *g, const char *layer, bool eval) {
+    nncl_status st = nncl_graph_check(g, "nncl_graph_set_layer_eval");
+    if (st != NNCL_OK) return st;
+    if (!layer)
+        return nncl_fail(NNCL_ERROR_INVALID_ARGUMENT, "nncl_graph_set_layer_eval: layer is NULL");
+    size_t matched = 0;
+    for (size_t i = 0; i < g->n_nodes; i++)
+        if (nncl_name_under(g->nodes[i]->name, layer)) {
+            g->nodes[i]->eval_only = eval;
+            matched++;
+        }
+    if (!matched)
+        return nncl_fail(NNCL_ERROR_NOT_FOUND,
+                         "nncl_graph_set_layer_eval: no node is '%s' or under it", layer);
+    g->forward_done = false;
+    return NNCL_OK;
+}

@@ -99,6 +99,8 @@ struct nncl_node {
     bool *accumulate;              /* per input: add into its gradient (else overwrite) */
     nncl_launch_sites launches[3]; /* of forward in training, in eval, and of backward */
     bool in_backward;              /* on the path of the current backward pass */
+    bool eval_only;                /* runs in eval mode whatever the graph's (set_layer_eval) */
+    bool ran_training;             /* its last forward ran in training mode */
 };
 
 /* One block of device memory that values and gradients with disjoint
@@ -128,7 +130,6 @@ struct nncl_graph {
     bool training;
     bool planned; /* the plan matches the graph; cleared by what changes it */
     bool forward_done;
-    bool forward_training; /* the mode the last forward pass ran in */
     uint64_t step;           /* training forward passes so far */
     uint64_t freeze_version; /* changes with every nncl_graph_freeze */
     cl_mem workspace;
@@ -149,6 +150,10 @@ nncl_node *nncl_node_add(nncl_graph *g, nncl_op_kind op, const char *name, nncl_
 /* Records the graph's first error, prefixed with op and node, and returns NULL. */
 nncl_node *nncl_build_fail(nncl_graph *g, nncl_status status, const char *op, const char *name,
                            const char *fmt, ...) NNCL_PRINTF(5, 6);
+/* Whether a node or parameter `name` is layer `layer` or under it, as a
+ * dot-separated prefix ("res.proj" covers "res.proj.weight", not
+ * "res.proj_bn.weight"); a layer ending in '.' is a plain prefix. */
+bool nncl_name_under(const char *name, const char *layer);
 /* Whether node is a graph input (its value set by the user). */
 bool nncl_node_is_input(const nncl_node *node);
 /* Bytes of node's value: float32, or int32 labels. */

@@ -74,15 +74,6 @@ nncl_status nncl_graph_grad_read(nncl_graph *g, const char *name, float *dst, si
     return nncl_buffer_read(g->ctx, p->grad, 0, dst, bytes);
 }
 
-/* A layer name matches the parameters under it: "res.proj" matches
- * "res.proj.weight" but not "res.proj_bn.weight"; a full name matches
- * itself; a name ending in '.' ("fc2.") is a plain prefix. */
-static bool under(const char *param, const char *layer) {
-    size_t n = strlen(layer);
-    if (strncmp(param, layer, n)) return false;
-    return !param[n] || param[n] == '.' || (n && layer[n - 1] == '.');
-}
-
 nncl_status nncl_graph_freeze_layers(nncl_graph *g, const char *const *layers, size_t count,
                                      bool frozen) {
     if (!g || (count && !layers))
@@ -90,7 +81,7 @@ nncl_status nncl_graph_freeze_layers(nncl_graph *g, const char *const *layers, s
     for (size_t l = 0; l < count; l++) { /* all names must match before anything changes */
         bool matched = false;
         for (size_t i = 0; layers[l] && i < g->n_params && !matched; i++)
-            matched = g->params[i].trainable && under(g->params[i].name, layers[l]);
+            matched = g->params[i].trainable && nncl_name_under(g->params[i].name, layers[l]);
         if (!layers[l])
             return nncl_fail(NNCL_ERROR_INVALID_ARGUMENT, "nncl_graph_freeze: name %zu is NULL", l);
         if (!matched)
@@ -100,7 +91,7 @@ nncl_status nncl_graph_freeze_layers(nncl_graph *g, const char *const *layers, s
     }
     for (size_t l = 0; l < count; l++)
         for (size_t i = 0; i < g->n_params; i++)
-            if (g->params[i].trainable && under(g->params[i].name, layers[l]))
+            if (g->params[i].trainable && nncl_name_under(g->params[i].name, layers[l]))
                 g->params[i].frozen = frozen;
     g->freeze_version++; /* optimizers recompute what they update */
     g->planned = false;  /* which nodes carry gradients may change */

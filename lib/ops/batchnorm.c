@@ -85,7 +85,7 @@ static nncl_status bn_forward(nncl_graph *g, nncl_node *node) {
     bn_refs r = refs_of(g, node);
     cl_float eps = attrs_of(node)->eps, momentum = attrs_of(node)->momentum;
     nncl_status st;
-    if (g->training) {
+    if (node->ran_training) {
         if ((int64_t)r.batch * r.inner < 2)
             return nncl_node_fail(node, NNCL_ERROR_SHAPE,
                                   "training needs more than one value per channel (input [%d, "
@@ -127,7 +127,7 @@ static nncl_status bn_backward(nncl_graph *g, nncl_node *node) {
                                      NNCL_ARG(r.channels), NNCL_ARG(r.inner), NNCL_ARG(r.learn)));
     if (st != NNCL_OK || !x->requires_grad) return st;
     cl_float count = (cl_float)r.batch * (cl_float)r.inner;
-    cl_int training = g->forward_training, acc = node->accumulate[0];
+    cl_int training = node->ran_training, acc = node->accumulate[0];
     return nncl_launch(g->ctx, "bn_backward_input", (size_t)r.rows,
                        NNCL_ARGS(NNCL_ARG(node->grad), NNCL_ARG(x->out), NNCL_ARG(node->aux[0]),
                                  NNCL_ARG(node->aux[1]), NNCL_ARG(r.gamma), NNCL_ARG(node->aux[2]),

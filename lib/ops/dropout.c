@@ -41,7 +41,7 @@ static dropout_key key_of(const nncl_graph *g, const nncl_node *node) {
 static nncl_status dropout_forward(nncl_graph *g, nncl_node *node) {
     size_t n = (size_t)nncl_shape_numel(node->shape);
     attrs_of(node)->step = g->step;
-    if (!g->training || attrs_of(node)->p == 0.0f)
+    if (!node->ran_training || attrs_of(node)->p == 0.0f)
         return nncl_copy_rows(g, node->inputs[0]->out, 0, 0, node->out, 0, 0, 1, n, false);
     dropout_key k = key_of(g, node);
     cl_int total = (cl_int)n;
@@ -54,7 +54,7 @@ static nncl_status dropout_forward(nncl_graph *g, nncl_node *node) {
 static nncl_status dropout_backward(nncl_graph *g, nncl_node *node) {
     size_t n = (size_t)nncl_shape_numel(node->shape);
     nncl_node *x = node->inputs[0];
-    if (!g->forward_training || attrs_of(node)->p == 0.0f)
+    if (!node->ran_training || attrs_of(node)->p == 0.0f)
         return nncl_copy_rows(g, node->grad, 0, 0, x->grad, 0, 0, 1, n, node->accumulate[0]);
     dropout_key k = key_of(g, node);
     cl_int total = (cl_int)n, acc = node->accumulate[0];
