@@ -380,6 +380,9 @@ NNCL_API const char *nncl_graph_error(const nncl_graph *g);
 /* A node's output shape and name (borrowed from the graph). */
 NNCL_API nncl_shape nncl_node_shape(const nncl_node *node);
 NNCL_API const char *nncl_node_name(const nncl_node *node);
+/* The node named `name` (given to its builder, or made up as "<op>_<index>"
+ * when none was), or NULL with NNCL_ERROR_NOT_FOUND in nncl_last_error. */
+NNCL_API nncl_node *nncl_graph_node(const nncl_graph *g, const char *name);
 
 /* A readable table like torchsummary's: per node its name, op, output shape
  * and parameter count, then the totals. *text is malloc'd; release it with
@@ -639,7 +642,8 @@ NNCL_API nncl_node *nncl_kl_div(nncl_graph *g, nncl_node *log_input, nncl_node *
  * nncl_input_labels. `bytes` must be the input's full size. Labels are
  * checked against the class count of the loss that reads them.
  * Returns NNCL_OK, NNCL_ERROR_INVALID_ARGUMENT (not an input, wrong size,
- * label out of range) or NNCL_ERROR_STATE (the graph has a build error). */
+ * label out of range) or NNCL_ERROR_STATE (the graph has a build error).
+ * nncl_graph_forward refuses to run while a float input was never set. */
 NNCL_API nncl_status nncl_graph_set_input(nncl_graph *g, nncl_node *input, const void *data,
                                           size_t bytes);
 
@@ -648,7 +652,9 @@ NNCL_API nncl_status nncl_graph_set_input(nncl_graph *g, nncl_node *input, const
 NNCL_API void nncl_graph_set_training(nncl_graph *g, bool training);
 
 /* Runs the forward pass over every node. Work is queued on the device; the
- * read calls below wait for it. */
+ * read calls below wait for it. Returns NNCL_OK, NNCL_ERROR_STATE (a build
+ * error, or a float input never set, named), NNCL_ERROR_NUMERICS (with
+ * check_numerics) or a device error. */
 NNCL_API nncl_status nncl_graph_forward(nncl_graph *g);
 
 /* Runs the backward pass from `output` after a forward pass: adds d(output)
@@ -682,6 +688,11 @@ NNCL_API nncl_status nncl_graph_read(nncl_graph *g, const nncl_node *node, float
                                      size_t bytes);
 NNCL_API nncl_status nncl_graph_read_grad(nncl_graph *g, const nncl_node *node, float *dst,
                                           size_t bytes);
+/* nncl_graph_read for a node that holds int32 labels (a labels input, an
+ * argmax): `bytes` is its count times 4. NNCL_ERROR_INVALID_ARGUMENT for a
+ * node of floats. */
+NNCL_API nncl_status nncl_graph_read_labels(nncl_graph *g, const nncl_node *node, int32_t *dst,
+                                            size_t bytes);
 
 /* ---------------------------------------------------------------- training
  *

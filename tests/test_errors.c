@@ -5,7 +5,10 @@
  * calls out of order. The first build error sticks to the graph. */
 #include "harness.h"
 
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static nncl_graph *new_graph(void) {
     nncl_graph *g;
@@ -298,6 +301,52 @@ static void test_plan_and_tuning_misuse(void **state) {
     nncl_graph_destroy(g);
 }
 
+/* Nodes by name, labels read as int32, a forward before the inputs are
+ * set, a training step on a non-scalar loss, another optimizer's state. */
+static void test_api_for_real_programs(void **state) {
+    (void)state;
+    nncl_graph *g = new_graph();
+    nncl_node *x = nncl_input(g, "x", NNCL_SHAPE(2, 3));
+    nncl_node *y = nncl_input_labels(g, "y", 2);
+    nncl_node *fc = nncl_linear(g, x, 4, NULL, "fc");
+    nncl_node *r = nncl_relu(g, fc);
+    nncl_node *loss = nncl_cross_entropy(g, r, y, NULL, "loss");
+    assert_ptr_equal(nncl_graph_node(g, "fc"), fc);
+    assert_ptr_equal(nncl_graph_node(g, "loss"), loss);
+    assert_ptr_equal(nncl_graph_node(g, nncl_node_name(r)), r);
+    assert_null(nncl_graph_node(g, "fc2"));
+    assert_contains(nncl_last_error(), "no node named 'fc2'");
+    assert_int_equal(nncl_graph_forward(g), NNCL_ERROR_STATE);
+    assert_contains(nncl_last_error(), "input 'x' was never set");
+    float data[6] = {1, 2, 3, 4, 5, 6};
+    int32_t labels[2] = {3, 1}, back[2] = {0, 0};
+    ASSERT_OK(nncl_graph_set_input(g, x, data, sizeof data));
+    ASSERT_OK(nncl_graph_set_input(g, y, labels, sizeof labels));
+    ASSERT_OK(nncl_graph_forward(g));
+    ASSERT_OK(nncl_graph_read_labels(g, y, back, sizeof back));
+    assert_memory_equal(back, labels, sizeof labels);
+    assert_int_equal(nncl_graph_read_labels(g, x, back, sizeof back), NNCL_ERROR_INVALID_ARGUMENT);
+    assert_contains(nncl_last_error(), "holds floats");
+    nncl_optimizer *sgd, *adam;
+    ASSERT_OK(nncl_optimizer_create(g, &(nncl_optim_params){.kind = NNCL_OPTIM_SGD, .lr = 0.1f},
+                                    &sgd));
+    ASSERT_OK(nncl_optimizer_create(g, &(nncl_optim_params){.kind = NNCL_OPTIM_ADAM}, &adam));
+    assert_int_equal(nncl_train_step(g, sgd, r, NULL), NNCL_ERROR_INVALID_ARGUMENT);
+    assert_contains(nncl_last_error(), "needs a one-element loss");
+    char path[] = "/tmp/nncl-errors-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    close(fd);
+    ASSERT_OK(nncl_save(g, adam, path, NULL, 0));
+    assert_int_equal(nncl_load(g, sgd, path, NULL), NNCL_ERROR_INVALID_ARGUMENT);
+    assert_contains(nncl_last_error(), "holds Adam state, not SGD");
+    ASSERT_OK(nncl_load(g, NULL, path, NULL)); /* the weights alone */
+    remove(path);
+    nncl_optimizer_destroy(sgd);
+    nncl_optimizer_destroy(adam);
+    nncl_graph_destroy(g);
+}
+
 static void test_status_names(void **state) {
     (void)state;
     assert_string_equal(nncl_status_name(NNCL_OK), "NNCL_OK");
@@ -308,6 +357,7 @@ static void test_status_names(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_groups_must_divide_channels),
+        cmocka_unit_test(test_api_for_real_programs),
         cmocka_unit_test(test_kernel_larger_than_padded_input),
         cmocka_unit_test(test_zero_and_negative_sizes),
         cmocka_unit_test(test_window_dims_must_match_input),

@@ -90,11 +90,9 @@ static int setup(run *r, const train_options *o) {
     return r->logits_host && r->labels_host ? 0 : 1;
 }
 
-/* Labels of the batch just loaded, read back (they are on the device;
- * the read copies bytes, whatever the pointer's type). */
+/* Labels of the batch just loaded, read back (they are on the device). */
 static nncl_status batch_labels(run *r, int64_t batch) {
-    return nncl_graph_read(r->g, r->y, (float *)(void *)r->labels_host,
-                           (size_t)batch * sizeof(int32_t));
+    return nncl_graph_read_labels(r->g, r->y, r->labels_host, (size_t)batch * sizeof(int32_t));
 }
 
 static double evaluate(run *r, const train_options *o) {

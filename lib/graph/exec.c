@@ -40,6 +40,7 @@ nncl_status nncl_graph_write_input(nncl_graph *g, nncl_node *input, const void *
                 return st;
     }
     if ((st = nncl_plan_ensure(g)) != NNCL_OK) return st;
+    input->value_set = true;
     if (!done) return nncl_buffer_write(g->ctx, input->out, 0, data, bytes);
     cl_int err =
         clEnqueueWriteBuffer(g->ctx->queue, input->out, CL_FALSE, 0, bytes, data, 0, NULL, done);
@@ -70,6 +71,14 @@ void nncl_graph_set_training(nncl_graph *g, bool training) {
 nncl_status nncl_graph_forward(nncl_graph *g) {
     nncl_status st = nncl_graph_check(g, "nncl_graph_forward");
     if (st != NNCL_OK || (st = nncl_plan_ensure(g)) != NNCL_OK) return st;
+    for (size_t i = 0; i < g->n_nodes; i++) {
+        const nncl_node *node = g->nodes[i];
+        if (nncl_node_is_input(node) && !node->is_labels && !node->value_set)
+            return nncl_fail(NNCL_ERROR_STATE,
+                             "nncl_graph_forward: input '%s' was never set (nncl_graph_set_input "
+                             "or nncl_loader_next)",
+                             node->name);
+    }
     if (g->training) g->step++;
     for (size_t i = 0; i < g->n_nodes; i++) {
         nncl_node *node = g->nodes[i];
@@ -206,9 +215,8 @@ nncl_status nncl_graph_finish(nncl_graph *g) {
     return err == CL_SUCCESS ? NNCL_OK : nncl_fail_cl(err, "clFinish");
 }
 
-static nncl_status read_node(nncl_graph *g, const nncl_node *node, float *dst, size_t bytes,
-                             bool grad) {
-    const char *call = grad ? "nncl_graph_read_grad" : "nncl_graph_read";
+static nncl_status read_node(nncl_graph *g, const nncl_node *node, void *dst, size_t bytes,
+                             bool grad, const char *call) {
     nncl_status st = nncl_graph_check(g, call);
     if (st != NNCL_OK) return st;
     if (!node || node->graph != g || !dst)
@@ -231,9 +239,19 @@ static nncl_status read_node(nncl_graph *g, const nncl_node *node, float *dst, s
 }
 
 nncl_status nncl_graph_read(nncl_graph *g, const nncl_node *node, float *dst, size_t bytes) {
-    return read_node(g, node, dst, bytes, false);
+    return read_node(g, node, dst, bytes, false, "nncl_graph_read");
 }
 
 nncl_status nncl_graph_read_grad(nncl_graph *g, const nncl_node *node, float *dst, size_t bytes) {
-    return read_node(g, node, dst, bytes, true);
+    return read_node(g, node, dst, bytes, true, "nncl_graph_read_grad");
+}
+
+nncl_status nncl_graph_read_labels(nncl_graph *g, const nncl_node *node, int32_t *dst,
+                                   size_t bytes) {
+    if (node && !node->is_labels)
+        return nncl_fail(NNCL_ERROR_INVALID_ARGUMENT,
+                         "nncl_graph_read_labels: node '%s' holds floats; read it with "
+                         "nncl_graph_read",
+                         node->name);
+    return read_node(g, node, dst, bytes, false, "nncl_graph_read_labels");
 }

@@ -369,3 +369,14 @@ nncl_status nncl_graph_set_layer_eval(nncl_graph *g, const char *layer, bool eva
     g->forward_done = false;
     return NNCL_OK;
 }
+
+nncl_node *nncl_graph_node(const nncl_graph *g, const char *name) {
+    if (!g || !name) {
+        nncl_fail(NNCL_ERROR_INVALID_ARGUMENT, "nncl_graph_node: NULL argument");
+        return NULL;
+    }
+    for (size_t i = 0; i < g->n_nodes; i++)
+        if (!strcmp(g->nodes[i]->name, name)) return g->nodes[i];
+    nncl_fail(NNCL_ERROR_NOT_FOUND, "nncl_graph_node: no node named '%s'", name);
+    return NULL;
+}

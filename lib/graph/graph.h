@@ -83,6 +83,7 @@ struct nncl_node {
     bool is_labels;     /* int32 data */
     bool requires_grad; /* a gradient flows into this node's output */
     bool wants_grad;    /* inputs only: the user asked for the gradient */
+    bool value_set;     /* inputs only: a value was set */
     nncl_node **inputs;
     int32_t n_inputs;
     size_t first_param, n_params;

@@ -223,9 +223,16 @@ nncl_status nncl_load(nncl_graph *g, nncl_optimizer *opt, const char *path,
     if (opt &&
         (!parse_i64(nncl_st_meta_get(&f, "nncl.optimizer.kind"), &kind) || kind != opt->p.kind)) {
         nncl_st_close(&f);
+        if (kind < 0)
+            return nncl_fail(NNCL_ERROR_INVALID_ARGUMENT,
+                             "nncl_load: %s holds no optimizer state; load it without the "
+                             "optimizer to take the weights only",
+                             path);
         return nncl_fail(NNCL_ERROR_INVALID_ARGUMENT,
-                         "nncl_load: %s holds no state for this optimizer (kind %d, file %s)", path,
-                         (int)opt->p.kind, kind < 0 ? "none" : "another");
+                         "nncl_load: %s holds %s state, not %s; load it without the optimizer to "
+                         "take the weights only",
+                         path, nncl_optim_kind_name((nncl_optim_kind)kind),
+                         nncl_optim_kind_name(opt->p.kind));
     }
     item_list l;
     st = collect(g, opt, &l);

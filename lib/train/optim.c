@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *kind_name(nncl_optim_kind kind) {
+const char *nncl_optim_kind_name(nncl_optim_kind kind) {
     static const char *const names[] = {"SGD", "Adam", "AdamW", "AdaGrad", "RMSProp", "AdaDelta"};
     return (unsigned)kind <= NNCL_OPTIM_ADADELTA ? names[kind] : "unknown";
 }
@@ -20,7 +20,7 @@ static float or_default(float v, float dflt) {
 static nncl_status resolve(nncl_optim_params *p) {
     if ((unsigned)p->kind > NNCL_OPTIM_ADADELTA)
         return nncl_fail(NNCL_ERROR_INVALID_ARGUMENT, "optimizer: unknown kind %d", (int)p->kind);
-    const char *name = kind_name(p->kind);
+    const char *name = nncl_optim_kind_name(p->kind);
     const float given[] = {p->lr,
                            p->momentum,
                            p->dampening,

@@ -44,6 +44,9 @@ struct nncl_optimizer {
     cl_mem squares;             /* per run: squared gradient norm, when clipping */
 };
 
+/* "SGD", "Adam", ...; "unknown" outside the enum (optim.c). */
+const char *nncl_optim_kind_name(nncl_optim_kind kind);
+
 /* Makes the active runs match the graph's frozen parameters, when they
  * changed since the last call (active.c). */
 nncl_status nncl_optim_active_refresh(nncl_optimizer *opt);
