@@ -636,6 +636,16 @@ NNCL_API nncl_node *nncl_huber_loss(nncl_graph *g, nncl_node *x, nncl_node *targ
 NNCL_API nncl_node *nncl_kl_div(nncl_graph *g, nncl_node *log_input, nncl_node *target,
                                 const nncl_loss_params *params, const char *name);
 
+/* Metrics for eval loops, computed on the device (no gradient flows through
+ * them). nncl_argmax: the index of the largest value over dim 1 of
+ * [N, C, ...] features, as int32 labels of shape [N, ...] (read them with
+ * nncl_graph_read_labels); ties give the first index and NaN counts as the
+ * largest, as torch.argmax. nncl_accuracy: the share of positions whose
+ * argmax equals the label ([1], in [0, 1]); labels of shape [N, ...]. */
+NNCL_API nncl_node *nncl_argmax(nncl_graph *g, nncl_node *x, const char *name);
+NNCL_API nncl_node *nncl_accuracy(nncl_graph *g, nncl_node *logits, nncl_node *labels,
+                                  const char *name);
+
 /* ---------------------------------------------------------------- running */
 
 /* Copies host data into an input: float32 for nncl_input, int32 for

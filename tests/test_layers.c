@@ -341,6 +341,107 @@ static void run_dropout(nncl_graph *g, nncl_node *x, nncl_node *y, const float *
     ASSERT_OK(nncl_graph_read(g, y, out, n * sizeof(float)));
 }
 
+/* Host argmax over dim 1 of [n, c, inner], first maximum, NaN largest. */
+static int32_t host_argmax(const float *x, int c, int inner, int n, int s) {
+    int32_t best = 0;
+    for (int k = 1; k < c; k++) {
+        float v = x[(n * c + k) * inner + s], b = x[(n * c + best) * inner + s];
+        if (v > b || (isnan(v) && !isnan(b))) best = k;
+    }
+    return best;
+}
+
+/* Argmax and accuracy against a host reference, for class rows (with a tie
+ * and a NaN) and for dense [N, C, H, W] maps; and no gradient through them:
+ * a linear layer's gradient is the same with and without metrics on it. */
+static void test_argmax_and_accuracy(void **state) {
+    (void)state;
+    static const struct {
+        nncl_shape x, labels;
+    } cases[] = {{{2, {5, 4}}, {1, {5}}}, {{4, {2, 3, 2, 2}}, {3, {2, 2, 2}}}};
+    for (size_t t = 0; t < sizeof cases / sizeof cases[0]; t++) {
+        int n = (int)cases[t].x.dims[0], c = (int)cases[t].x.dims[1];
+        int total = (int)nncl_shape_numel(cases[t].x), inner = total / (n * c);
+        float x[40];
+        int32_t labels[10], got[10];
+        double xd[40];
+        random_fill(xd, total, 17 + t, -1, 1);
+        for (int i = 0; i < total; i++)
+            x[i] = (float)xd[i];
+        if (t == 0) {
+            x[4] = x[5] = x[6] = x[7] = 0.5f; /* a tie: the first index wins */
+            x[9] = NAN;                       /* NaN is the largest */
+        }
+        for (int i = 0; i < n * inner; i++)
+            labels[i] = (i * 7) % c;
+        nncl_graph *g;
+        ASSERT_OK(nncl_graph_create(test_context(), NULL, &g));
+        nncl_node *in = nncl_input(g, "x", cases[t].x);
+        nncl_node *y = nncl_input_labels(g, "y", n);
+        if (t == 1) { /* dense labels: an input of the label shape, as labels */
+            nncl_graph_destroy(g);
+            ASSERT_OK(nncl_graph_create(test_context(), NULL, &g));
+            in = nncl_input(g, "x", cases[t].x);
+            y = nncl_argmax(g, nncl_input(g, "ref", cases[t].x), "y");
+        }
+        nncl_node *am = nncl_argmax(g, in, "am");
+        nncl_node *acc = nncl_accuracy(g, in, y, "acc");
+        assert_non_null(acc);
+        ASSERT_OK(nncl_graph_set_input(g, in, x, (size_t)total * sizeof(float)));
+        float ref[40];
+        int32_t want[10];
+        int right = 0;
+        if (t == 0) {
+            ASSERT_OK(nncl_graph_set_input(g, y, labels, (size_t)n * sizeof(int32_t)));
+        } else { /* labels from the argmax of another map */
+            double rd[40];
+            random_fill(rd, total, 99, -1, 1);
+            for (int i = 0; i < total; i++)
+                ref[i] = (float)rd[i];
+            ASSERT_OK(nncl_graph_set_input(g, nncl_graph_node(g, "ref"), ref,
+                                           (size_t)total * sizeof(float)));
+            for (int s = 0; s < n * inner; s++)
+                labels[s] = host_argmax(ref, c, inner, s / inner, s % inner);
+        }
+        ASSERT_OK(nncl_graph_forward(g));
+        ASSERT_OK(nncl_graph_read_labels(g, am, got, (size_t)(n * inner) * sizeof(int32_t)));
+        for (int s = 0; s < n * inner; s++) {
+            want[s] = host_argmax(x, c, inner, s / inner, s % inner);
+            right += want[s] == labels[s];
+            if (got[s] != want[s])
+                fail_msg("case %zu position %d: argmax %d, want %d", t, s, got[s], want[s]);
+        }
+        if (t == 0) assert_int_equal(got[1], 0);
+        if (t == 0) assert_int_equal(got[2], 1);
+        float a;
+        ASSERT_OK(nncl_graph_read(g, acc, &a, sizeof a));
+        assert_float_equal(a, (float)right / (float)(n * inner), 1e-6);
+        nncl_graph_destroy(g);
+    }
+    /* No gradient through the metrics. */
+    float grads[2][12];
+    for (int with = 0; with < 2; with++) {
+        nncl_graph *g;
+        ASSERT_OK(nncl_graph_create(test_context(), &(nncl_graph_options){.seed = 4}, &g));
+        nncl_node *in = nncl_input(g, "x", NNCL_SHAPE(2, 4));
+        nncl_node *y = nncl_input_labels(g, "y", 2);
+        nncl_node *logits = nncl_linear(g, in, 3, NULL, "fc");
+        if (with) assert_non_null(nncl_accuracy(g, logits, y, "acc"));
+        nncl_node *loss = nncl_cross_entropy(g, logits, y, NULL, "loss");
+        if (with) assert_non_null(nncl_argmax(g, logits, "am"));
+        float x[8] = {1, -2, 3, 0.5f, -1, 2, 0, 1};
+        int32_t l[2] = {2, 0};
+        ASSERT_OK(nncl_graph_set_input(g, in, x, sizeof x));
+        ASSERT_OK(nncl_graph_set_input(g, y, l, sizeof l));
+        ASSERT_OK(nncl_graph_zero_grad(g));
+        ASSERT_OK(nncl_graph_forward(g));
+        ASSERT_OK(nncl_graph_backward(g, loss, NULL, 0));
+        ASSERT_OK(nncl_graph_grad_read(g, "fc.weight", grads[with], sizeof grads[with]));
+        nncl_graph_destroy(g);
+    }
+    assert_memory_equal(grads[0], grads[1], sizeof grads[0]);
+}
+
 static void test_dropout(void **state) {
     (void)state;
     enum { N = 20000 };
@@ -408,6 +509,7 @@ int main(void) {
         cmocka_unit_test(test_residual_gradients_add_up),
         cmocka_unit_test(test_softmax_and_cross_entropy),
         cmocka_unit_test(test_dropout),
+        cmocka_unit_test(test_argmax_and_accuracy),
     };
     return cmocka_run_group_tests(tests, NULL, test_context_teardown);
 }

@@ -17,6 +17,7 @@ void nncl_mark_gradients(nncl_graph *g) {
         node->requires_grad = node->wants_grad || has_learning_param(g, node);
         for (int32_t k = 0; k < node->n_inputs; k++)
             node->requires_grad |= node->inputs[k]->requires_grad;
+        if (node->vt->flags & NNCL_OPFLAG_NO_GRADIENT) node->requires_grad = false;
     }
 }
 
