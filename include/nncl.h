@@ -34,9 +34,9 @@
  *       nncl_node *y = nncl_input_labels(g, "label", 8);
  *       nncl_node *h = nncl_conv(g, x, &(nncl_conv_params){ .out_channels = 16,
  *                                .kernel = {3, 3}, .padding = {1, 1} }, "conv1");
- *       h = nncl_relu(g, nncl_batch_norm(g, h, NULL, "bn1"));
+ *       h = nncl_relu(g, nncl_batch_norm(g, h, NULL, "bn1"), NULL);
  *       h = nncl_max_pool(g, h, &(nncl_pool_params){ .kernel = {2, 2} }, "pool1");
- *       h = nncl_linear(g, nncl_flatten(g, h), 10, NULL, "fc");
+ *       h = nncl_linear(g, nncl_flatten(g, h, NULL), 10, NULL, "fc");
  *       nncl_node *loss = nncl_cross_entropy(g, h, y, NULL, "loss");
  *       if (nncl_graph_status(g) != NNCL_OK) {               // the first building error
  *           fprintf(stderr, "%s\n", nncl_graph_error(g));
@@ -72,6 +72,9 @@
  *   - Calls that can fail return nncl_status; NNCL_OK is 0. On failure
  *     nncl_last_error() (per thread) says what failed: the op, the node, the
  *     shapes, the OpenCL error name or the kernel build log.
+ *   - Every builder takes the new node's name last (NULL: "<op>_<index>");
+ *     names are unique in a graph, parameters are "<name>.weight" and the
+ *     like, and nncl_graph_node finds a node by its name.
  *   - Builders return NULL on error. The graph keeps its first error
  *     (nncl_graph_status / nncl_graph_error); once it has one, every later
  *     builder returns NULL, so a whole network can be built and checked once.
@@ -535,11 +538,11 @@ NNCL_API nncl_node *nncl_batch_norm(nncl_graph *g, nncl_node *x,
 
 /* Elementwise activations, any shape. leaky_relu: x < 0 -> slope * x
  * (slope 0: 0.01). elu: x < 0 -> alpha * (exp(x) - 1) (alpha 0: 1). */
-NNCL_API nncl_node *nncl_relu(nncl_graph *g, nncl_node *x);
-NNCL_API nncl_node *nncl_leaky_relu(nncl_graph *g, nncl_node *x, float slope);
-NNCL_API nncl_node *nncl_sigmoid(nncl_graph *g, nncl_node *x);
-NNCL_API nncl_node *nncl_tanh(nncl_graph *g, nncl_node *x);
-NNCL_API nncl_node *nncl_elu(nncl_graph *g, nncl_node *x, float alpha);
+NNCL_API nncl_node *nncl_relu(nncl_graph *g, nncl_node *x, const char *name);
+NNCL_API nncl_node *nncl_leaky_relu(nncl_graph *g, nncl_node *x, float slope, const char *name);
+NNCL_API nncl_node *nncl_sigmoid(nncl_graph *g, nncl_node *x, const char *name);
+NNCL_API nncl_node *nncl_tanh(nncl_graph *g, nncl_node *x, const char *name);
+NNCL_API nncl_node *nncl_elu(nncl_graph *g, nncl_node *x, float alpha, const char *name);
 
 /* Fully connected layer, PyTorch's Linear, over the last dim:
  * [..., in] -> [..., out_features], y = x W^T + b with weight
@@ -553,12 +556,12 @@ NNCL_API nncl_node *nncl_linear(nncl_graph *g, nncl_node *x, int64_t out_feature
                                 const nncl_linear_params *params, const char *name);
 
 /* [N, ...] -> [N, prod(...)]. */
-NNCL_API nncl_node *nncl_flatten(nncl_graph *g, nncl_node *x);
+NNCL_API nncl_node *nncl_flatten(nncl_graph *g, nncl_node *x, const char *name);
 /* Same elements, new shape; one dim may be -1 (inferred). */
-NNCL_API nncl_node *nncl_reshape(nncl_graph *g, nncl_node *x, nncl_shape shape);
+NNCL_API nncl_node *nncl_reshape(nncl_graph *g, nncl_node *x, nncl_shape shape, const char *name);
 
 /* a + b, same shapes (residual connections). */
-NNCL_API nncl_node *nncl_add(nncl_graph *g, nncl_node *a, nncl_node *b);
+NNCL_API nncl_node *nncl_add(nncl_graph *g, nncl_node *a, nncl_node *b, const char *name);
 
 /* Concatenation along dim 1 (channels); all other dims must match. */
 NNCL_API nncl_node *nncl_concat(nncl_graph *g, nncl_node *const *inputs, int32_t count,
@@ -571,8 +574,8 @@ NNCL_API nncl_node *nncl_concat(nncl_graph *g, nncl_node *const *inputs, int32_t
 NNCL_API nncl_node *nncl_dropout(nncl_graph *g, nncl_node *x, float p, const char *name);
 
 /* Softmax and log-softmax over dim 1 of [N, C, ...]. */
-NNCL_API nncl_node *nncl_softmax(nncl_graph *g, nncl_node *x);
-NNCL_API nncl_node *nncl_log_softmax(nncl_graph *g, nncl_node *x);
+NNCL_API nncl_node *nncl_softmax(nncl_graph *g, nncl_node *x, const char *name);
+NNCL_API nncl_node *nncl_log_softmax(nncl_graph *g, nncl_node *x, const char *name);
 
 /* ---------------------------------------------------------------- losses
  *

@@ -83,14 +83,14 @@ int main(int argc, char **argv) {
     nncl_node *h = nncl_conv(
         g, x, &(nncl_conv_params){.out_channels = 32, .kernel = {3, 3}, .padding = {1, 1}},
         "conv1");
-    h = nncl_relu(g, nncl_batch_norm(g, h, NULL, "bn1"));
+    h = nncl_relu(g, nncl_batch_norm(g, h, NULL, "bn1"), NULL);
     h = nncl_max_pool(g, h, &(nncl_pool_params){.kernel = {2, 2}}, "pool1");
     h = nncl_conv(g, h,
                   &(nncl_conv_params){.out_channels = 64, .kernel = {3, 3}, .padding = {1, 1}},
                   "conv2");
-    h = nncl_relu(g, nncl_batch_norm(g, h, NULL, "bn2"));
+    h = nncl_relu(g, nncl_batch_norm(g, h, NULL, "bn2"), NULL);
     h = nncl_max_pool(g, h, &(nncl_pool_params){.kernel = {2, 2}}, "pool2");
-    h = nncl_relu(g, nncl_linear(g, nncl_flatten(g, h), 128, NULL, "fc1"));
+    h = nncl_relu(g, nncl_linear(g, nncl_flatten(g, h, NULL), 128, NULL, "fc1"), NULL);
     nncl_node *logits = nncl_linear(g, nncl_dropout(g, h, 0.5f, "dropout"), CLASSES, NULL, "fc2");
     /* Label smoothing 0.1: the targets keep a little probability for every class. */
     nncl_node *loss =

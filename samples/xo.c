@@ -62,8 +62,8 @@ int main(void) {
     nncl_node *y = nncl_input_labels(g, "label", BATCH);
     nncl_node *h =
         nncl_conv(g, x, &(nncl_conv_params){.out_channels = FILTERS, .kernel = {3, 3}}, "conv");
-    h = nncl_max_pool(g, nncl_relu(g, h), &(nncl_pool_params){.kernel = {2, 2}}, "pool");
-    nncl_node *logits = nncl_linear(g, nncl_flatten(g, h), 2, NULL, "fc");
+    h = nncl_max_pool(g, nncl_relu(g, h, NULL), &(nncl_pool_params){.kernel = {2, 2}}, "pool");
+    nncl_node *logits = nncl_linear(g, nncl_flatten(g, h, NULL), 2, NULL, "fc");
     nncl_node *loss = nncl_cross_entropy(g, logits, y, NULL, "loss");
     if (nncl_graph_status(g) != NNCL_OK) {
         fprintf(stderr, "xo: %s\n", nncl_graph_error(g));

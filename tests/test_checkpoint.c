@@ -32,9 +32,9 @@ static net build(uint64_t seed, int64_t hidden) {
     n.y = nncl_input_labels(n.g, "y", BATCH);
     nncl_node *h =
         nncl_conv(n.g, n.x, &(nncl_conv_params){.out_channels = 4, .kernel = {3, 3}}, "conv");
-    h = nncl_relu(n.g, nncl_batch_norm(n.g, h, NULL, "bn"));
+    h = nncl_relu(n.g, nncl_batch_norm(n.g, h, NULL, "bn"), NULL);
     h = nncl_max_pool(n.g, h, &(nncl_pool_params){.kernel = {2, 2}}, "pool");
-    h = nncl_relu(n.g, nncl_linear(n.g, nncl_flatten(n.g, h), hidden, NULL, "fc1"));
+    h = nncl_relu(n.g, nncl_linear(n.g, nncl_flatten(n.g, h, NULL), hidden, NULL, "fc1"), NULL);
     h = nncl_linear(n.g, nncl_dropout(n.g, h, 0.3f, "drop"), 3, NULL, "fc2");
     n.loss = nncl_cross_entropy(n.g, h, n.y, NULL, "loss");
     if (!n.loss) fail_msg("%s", nncl_graph_error(n.g));
@@ -204,7 +204,7 @@ static void test_strict_and_non_strict(void **state) {
     ASSERT_OK(nncl_graph_create(test_context(), NULL, &small));
     nncl_node *x = nncl_input(small, "x", NNCL_SHAPE(BATCH, 2, 6, 6));
     nncl_conv(small, x, &(nncl_conv_params){.out_channels = 4, .kernel = {3, 3}}, "conv");
-    nncl_linear(small, nncl_flatten(small, x), 5, NULL, "extra");
+    nncl_linear(small, nncl_flatten(small, x, NULL), 5, NULL, "extra");
     assert_int_equal(nncl_load(small, NULL, path_of("model.safetensors"), NULL), NNCL_ERROR_SHAPE);
     msg = nncl_last_error();
     if (!strstr(msg, "missing 'extra.weight'") || !strstr(msg, "unexpected 'bn.running_var'"))

@@ -146,7 +146,7 @@ static void test_kernel_cache(void **state) {
     nncl_graph *g;
     ASSERT_OK(nncl_graph_create(ctx, NULL, &g));
     nncl_node *x = nncl_input(g, "x", NNCL_SHAPE(1, 4));
-    nncl_node *y = nncl_relu(g, x);
+    nncl_node *y = nncl_relu(g, x, NULL);
     float in[4] = {-1, 2, -3, 4}, out[4];
     ASSERT_OK(nncl_graph_set_input(g, x, in, sizeof in));
     ASSERT_OK(nncl_graph_forward(g));
@@ -202,7 +202,7 @@ static void test_memory_and_profile(void **state) {
     nncl_graph *g;
     ASSERT_OK(nncl_graph_create(ctx, NULL, &g));
     nncl_node *x = nncl_input(g, "x", NNCL_SHAPE(2, 3));
-    nncl_node *y = nncl_relu(g, nncl_linear(g, x, 4, NULL, "fc"));
+    nncl_node *y = nncl_relu(g, nncl_linear(g, x, 4, NULL, "fc"), NULL);
     /* x: 24 bytes, no gradient; fc and relu: 32 bytes each, with gradients. */
     assert_int_equal(nncl_graph_activation_bytes(g), 24 + 2 * 32 + 2 * 32);
     uint64_t before, peak, after;
@@ -229,7 +229,7 @@ static void test_memory_and_profile(void **state) {
     uint64_t settled = after;
     ASSERT_OK(nncl_graph_create(ctx, NULL, &g));
     x = nncl_input(g, "x", NNCL_SHAPE(2, 3));
-    y = nncl_relu(g, nncl_linear(g, x, 4, NULL, "fc"));
+    y = nncl_relu(g, nncl_linear(g, x, 4, NULL, "fc"), NULL);
     ASSERT_OK(nncl_graph_set_input(g, x, in, sizeof in));
     ASSERT_OK(nncl_graph_forward(g));
     nncl_graph_destroy(g);

@@ -26,11 +26,12 @@ static int child(const char *out) {
     nncl_node *y = nncl_input_labels(g, "y", BATCH);
     nncl_node *h = nncl_conv(
         g, x, &(nncl_conv_params){.out_channels = 8, .kernel = {3, 3}, .padding = {1, 1}}, "c1");
-    h = nncl_max_pool(g, nncl_relu(g, nncl_batch_norm(g, h, NULL, "bn")),
+    h = nncl_max_pool(g, nncl_relu(g, nncl_batch_norm(g, h, NULL, "bn"), NULL),
                       &(nncl_pool_params){.kernel = {2, 2}}, "p");
-    h = nncl_relu(g,
-                  nncl_conv(g, h, &(nncl_conv_params){.out_channels = 4, .kernel = {1, 1}}, "c2"));
-    h = nncl_linear(g, nncl_dropout(g, nncl_flatten(g, h), 0.3f, "drop"), CLASSES, NULL, "fc");
+    h = nncl_relu(
+        g, nncl_conv(g, h, &(nncl_conv_params){.out_channels = 4, .kernel = {1, 1}}, "c2"), NULL);
+    h = nncl_linear(g, nncl_dropout(g, nncl_flatten(g, h, NULL), 0.3f, "drop"), CLASSES, NULL,
+                    "fc");
     nncl_node *loss = nncl_cross_entropy(g, h, y, NULL, "loss");
     nncl_optimizer *opt;
     if (!loss || nncl_optimizer_create(g, &(nncl_optim_params){.kind = NNCL_OPTIM_ADAM}, &opt))

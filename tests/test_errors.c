@@ -115,7 +115,7 @@ static void test_shape_mismatch_between_ops(void **state) {
     nncl_graph *g = new_graph();
     nncl_node *a = nncl_input(g, "a", NNCL_SHAPE(2, 3, 4, 4));
     nncl_node *b = nncl_input(g, "b", NNCL_SHAPE(2, 3, 4, 5));
-    assert_null(nncl_add(g, a, b));
+    assert_null(nncl_add(g, a, b, NULL));
     assert_int_equal(nncl_graph_status(g), NNCL_ERROR_SHAPE);
     assert_contains(nncl_graph_error(g), "[2, 3, 4, 4]");
     assert_contains(nncl_graph_error(g), "[2, 3, 4, 5]");
@@ -148,7 +148,7 @@ static void test_shape_mismatch_between_ops(void **state) {
 
     g = new_graph();
     a = nncl_input(g, "x", NNCL_SHAPE(4, 10));
-    assert_null(nncl_reshape(g, a, NNCL_SHAPE(3, 7)));
+    assert_null(nncl_reshape(g, a, NNCL_SHAPE(3, 7), NULL));
     assert_contains(nncl_graph_error(g), "cannot reshape");
     nncl_graph_destroy(g);
 }
@@ -160,9 +160,9 @@ static void test_first_error_sticks(void **state) {
     nncl_node *x = nncl_input(g, "x", NNCL_SHAPE(1, 3, 8, 8));
     nncl_node *h = nncl_conv(
         g, x, &(nncl_conv_params){.out_channels = 4, .kernel = {3, 3}, .groups = 2}, "bad_conv");
-    h = nncl_relu(g, h);
+    h = nncl_relu(g, h, NULL);
     h = nncl_max_pool(g, h, &(nncl_pool_params){.kernel = {2, 2}}, "pool");
-    h = nncl_linear(g, nncl_flatten(g, h), 10, NULL, "fc");
+    h = nncl_linear(g, nncl_flatten(g, h, NULL), 10, NULL, "fc");
     assert_null(h);
     assert_contains(nncl_graph_error(g), "bad_conv");
     /* Running a broken graph is refused, with the build error. */
@@ -180,7 +180,7 @@ static void test_null_handles(void **state) {
     assert_int_equal(nncl_graph_create(NULL, NULL, &g), NNCL_ERROR_INVALID_ARGUMENT);
     assert_null(g);
     assert_null(nncl_input(NULL, "x", NNCL_SHAPE(1)));
-    assert_null(nncl_relu(NULL, NULL));
+    assert_null(nncl_relu(NULL, NULL, NULL));
     assert_int_equal(nncl_graph_forward(NULL), NNCL_ERROR_INVALID_ARGUMENT);
     assert_int_equal(nncl_graph_read(NULL, NULL, NULL, 0), NNCL_ERROR_INVALID_ARGUMENT);
     assert_int_equal(nncl_graph_summary(NULL, NULL), NNCL_ERROR_INVALID_ARGUMENT);
@@ -188,7 +188,7 @@ static void test_null_handles(void **state) {
     nncl_context_destroy(NULL);
     nncl_free(NULL);
     g = new_graph();
-    assert_null(nncl_relu(g, NULL));
+    assert_null(nncl_relu(g, NULL, NULL));
     assert_int_equal(nncl_graph_status(g), NNCL_ERROR_INVALID_ARGUMENT);
     assert_contains(nncl_graph_error(g), "input 0 is NULL");
     nncl_graph_destroy(g);
@@ -272,7 +272,7 @@ static void test_plan_and_tuning_misuse(void **state) {
     ASSERT_OK(nncl_graph_create(test_context(), NULL, &g));
     ASSERT_OK(nncl_graph_create(test_context(), NULL, &other));
     nncl_node *x = nncl_input(g, "x", NNCL_SHAPE(2, 3));
-    nncl_node *y = nncl_relu(g, nncl_linear(g, x, 4, NULL, "fc"));
+    nncl_node *y = nncl_relu(g, nncl_linear(g, x, 4, NULL, "fc"), NULL);
     nncl_node *z = nncl_input(other, "z", NNCL_SHAPE(1));
     assert_int_equal(nncl_graph_keep(NULL, y), NNCL_ERROR_INVALID_ARGUMENT);
     assert_int_equal(nncl_graph_keep(g, z), NNCL_ERROR_INVALID_ARGUMENT);
@@ -309,11 +309,21 @@ static void test_api_for_real_programs(void **state) {
     nncl_node *x = nncl_input(g, "x", NNCL_SHAPE(2, 3));
     nncl_node *y = nncl_input_labels(g, "y", 2);
     nncl_node *fc = nncl_linear(g, x, 4, NULL, "fc");
-    nncl_node *r = nncl_relu(g, fc);
+    nncl_node *r = nncl_relu(g, fc, "act");
     nncl_node *loss = nncl_cross_entropy(g, r, y, NULL, "loss");
     assert_ptr_equal(nncl_graph_node(g, "fc"), fc);
     assert_ptr_equal(nncl_graph_node(g, "loss"), loss);
-    assert_ptr_equal(nncl_graph_node(g, nncl_node_name(r)), r);
+    assert_ptr_equal(nncl_graph_node(g, "act"), r);
+    assert_null(nncl_add(g, fc, r, "act")); /* names are unique */
+    assert_contains(nncl_graph_error(g), "already has this name");
+    nncl_graph_destroy(g);
+    g = new_graph();
+    x = nncl_input(g, "x", NNCL_SHAPE(2, 3));
+    y = nncl_input_labels(g, "y", 2);
+    fc = nncl_linear(g, x, 4, NULL, "fc");
+    r = nncl_relu(g, fc, NULL);
+    assert_string_equal(nncl_node_name(r), "relu_3");
+    loss = nncl_cross_entropy(g, r, y, NULL, "loss");
     assert_null(nncl_graph_node(g, "fc2"));
     assert_contains(nncl_last_error(), "no node named 'fc2'");
     assert_int_equal(nncl_graph_forward(g), NNCL_ERROR_STATE);
@@ -328,8 +338,8 @@ static void test_api_for_real_programs(void **state) {
     assert_int_equal(nncl_graph_read_labels(g, x, back, sizeof back), NNCL_ERROR_INVALID_ARGUMENT);
     assert_contains(nncl_last_error(), "holds floats");
     nncl_optimizer *sgd, *adam;
-    ASSERT_OK(nncl_optimizer_create(g, &(nncl_optim_params){.kind = NNCL_OPTIM_SGD, .lr = 0.1f},
-                                    &sgd));
+    ASSERT_OK(
+        nncl_optimizer_create(g, &(nncl_optim_params){.kind = NNCL_OPTIM_SGD, .lr = 0.1f}, &sgd));
     ASSERT_OK(nncl_optimizer_create(g, &(nncl_optim_params){.kind = NNCL_OPTIM_ADAM}, &adam));
     assert_int_equal(nncl_train_step(g, sgd, r, NULL), NNCL_ERROR_INVALID_ARGUMENT);
     assert_contains(nncl_last_error(), "needs a one-element loss");

@@ -30,10 +30,10 @@ static nncl_status build(fixture *f) {
     nncl_node *h = nncl_conv(
         f->g, f->x, &(nncl_conv_params){.out_channels = 4, .kernel = {3, 3}, .padding = {1, 1}},
         "conv");
-    h = nncl_relu(f->g, nncl_batch_norm(f->g, h, NULL, "bn"));
+    h = nncl_relu(f->g, nncl_batch_norm(f->g, h, NULL, "bn"), NULL);
     h = nncl_max_pool(f->g, h, &(nncl_pool_params){.kernel = {2, 2}}, "pool");
-    h = nncl_linear(f->g, nncl_dropout(f->g, nncl_flatten(f->g, h), 0.25f, "drop"), CLASSES, NULL,
-                    "fc");
+    h = nncl_linear(f->g, nncl_dropout(f->g, nncl_flatten(f->g, h, NULL), 0.25f, "drop"), CLASSES,
+                    NULL, "fc");
     f->loss = nncl_cross_entropy(f->g, h, f->y, NULL, "loss");
     st = nncl_graph_status(f->g);
     if (st == NNCL_OK)

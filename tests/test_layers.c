@@ -27,15 +27,15 @@ static nncl_node *build_act(nncl_graph *g, nncl_node **x, nncl_node *labels, con
     const act_case *c = cfg;
     switch (c->kind) {
     case REF_RELU:
-        return nncl_relu(g, x[0]);
+        return nncl_relu(g, x[0], NULL);
     case REF_LEAKY_RELU:
-        return nncl_leaky_relu(g, x[0], (float)c->alpha);
+        return nncl_leaky_relu(g, x[0], (float)c->alpha, NULL);
     case REF_SIGMOID:
-        return nncl_sigmoid(g, x[0]);
+        return nncl_sigmoid(g, x[0], NULL);
     case REF_TANH:
-        return nncl_tanh(g, x[0]);
+        return nncl_tanh(g, x[0], NULL);
     default:
-        return nncl_elu(g, x[0], (float)c->alpha);
+        return nncl_elu(g, x[0], (float)c->alpha, NULL);
     }
 }
 
@@ -126,13 +126,13 @@ static nncl_node *build_flatten_relu(nncl_graph *g, nncl_node **x, nncl_node *la
                                      const void *cfg) {
     (void)labels;
     (void)cfg;
-    return nncl_flatten(g, x[0]);
+    return nncl_flatten(g, x[0], NULL);
 }
 
 static nncl_node *build_reshape(nncl_graph *g, nncl_node **x, nncl_node *labels, const void *cfg) {
     (void)labels;
     (void)cfg;
-    return nncl_reshape(g, x[0], NNCL_SHAPE(3, -1, 2));
+    return nncl_reshape(g, x[0], NNCL_SHAPE(3, -1, 2), NULL);
 }
 
 static void test_flatten_and_reshape(void **state) {
@@ -152,8 +152,8 @@ static void test_flatten_and_reshape(void **state) {
     nncl_graph *g;
     ASSERT_OK(nncl_graph_create(test_context(), NULL, &g));
     nncl_node *x = nncl_input(g, "x", s);
-    assert_int_equal(nncl_node_shape(nncl_flatten(g, x)).dims[1], 24);
-    nncl_shape r = nncl_node_shape(nncl_reshape(g, x, NNCL_SHAPE(-1, 8)));
+    assert_int_equal(nncl_node_shape(nncl_flatten(g, x, NULL)).dims[1], 24);
+    nncl_shape r = nncl_node_shape(nncl_reshape(g, x, NNCL_SHAPE(-1, 8), NULL));
     assert_int_equal(r.rank, 2);
     assert_int_equal(r.dims[0], 6);
     nncl_graph_destroy(g);
@@ -162,7 +162,7 @@ static void test_flatten_and_reshape(void **state) {
 static nncl_node *build_add(nncl_graph *g, nncl_node **x, nncl_node *labels, const void *cfg) {
     (void)labels;
     (void)cfg;
-    return nncl_add(g, x[0], x[1]);
+    return nncl_add(g, x[0], x[1], NULL);
 }
 
 static void ref_add(const double *const *x, const double *const *params, const int32_t *labels,
@@ -242,8 +242,8 @@ static nncl_node *build_residual(nncl_graph *g, nncl_node **x, nncl_node *labels
                   &(nncl_conv_params){
                       .out_channels = 2, .kernel = {3, 3}, .padding = {1, 1}, .no_bias = true},
                   "conv");
-    nncl_node *y = nncl_add(g, nncl_relu(g, h), x[0]);
-    return nncl_add(g, nncl_tanh(g, y), y);
+    nncl_node *y = nncl_add(g, nncl_relu(g, h, NULL), x[0], NULL);
+    return nncl_add(g, nncl_tanh(g, y, NULL), y, NULL);
 }
 
 static void ref_residual(const double *const *x, const double *const *params, const int32_t *labels,
@@ -283,7 +283,7 @@ static void test_residual_gradients_add_up(void **state) {
 static nncl_node *build_softmax(nncl_graph *g, nncl_node **x, nncl_node *labels, const void *cfg) {
     (void)labels;
     (void)cfg;
-    return nncl_softmax(g, x[0]);
+    return nncl_softmax(g, x[0], NULL);
 }
 
 static void ref_softmax_case(const double *const *x, const double *const *params,

@@ -27,24 +27,24 @@ static void build(net *n, bool keep_values) {
     n->target = nncl_input(g, "t", NNCL_SHAPE(BATCH, 16));
     nncl_node *h = nncl_conv(
         g, n->x, &(nncl_conv_params){.out_channels = 8, .kernel = {3, 3}, .padding = {1, 1}}, "c1");
-    h = nncl_relu(g, nncl_batch_norm(g, h, NULL, "b1"));
+    h = nncl_relu(g, nncl_batch_norm(g, h, NULL, "b1"), NULL);
     nncl_node *p = nncl_max_pool(g, h, &(nncl_pool_params){.kernel = {2, 2}}, "p1");
     h = nncl_conv(
         g, p,
         &(nncl_conv_params){.out_channels = 8, .kernel = {3, 3}, .padding = {1, 1}, .groups = 2},
         "c2");
-    nncl_node *s = nncl_add(g, nncl_leaky_relu(g, h, -0.1f), p);
+    nncl_node *s = nncl_add(g, nncl_leaky_relu(g, h, -0.1f, NULL), p, NULL);
     nncl_node *one =
         nncl_conv(g, s, &(nncl_conv_params){.out_channels = 4, .kernel = {1, 1}}, "c3");
-    h = nncl_elu(g, nncl_concat(g, (nncl_node *[]){s, one}, 2, "cat"), 1.0f);
+    h = nncl_elu(g, nncl_concat(g, (nncl_node *[]){s, one}, 2, "cat"), 1.0f, NULL);
     n->mid = h;
     h = nncl_avg_pool(g, h, &(nncl_pool_params){.kernel = {2, 2}}, "p2");
-    h = nncl_dropout(g, nncl_flatten(g, h), 0.3f, "drop");
-    nncl_node *fc1 = nncl_tanh(g, nncl_linear(g, h, 16, NULL, "fc1"));
-    nncl_node *logits = nncl_linear(g, nncl_sigmoid(g, fc1), CLASSES, NULL, "fc2");
-    nncl_node *nll = nncl_nll_loss(g, nncl_log_softmax(g, logits), n->labels, NULL, "nll");
-    nncl_node *mse = nncl_mse_loss(g, nncl_softmax(g, fc1), n->target, NULL, "mse");
-    n->loss = nncl_add(g, nll, mse);
+    h = nncl_dropout(g, nncl_flatten(g, h, NULL), 0.3f, "drop");
+    nncl_node *fc1 = nncl_tanh(g, nncl_linear(g, h, 16, NULL, "fc1"), NULL);
+    nncl_node *logits = nncl_linear(g, nncl_sigmoid(g, fc1, NULL), CLASSES, NULL, "fc2");
+    nncl_node *nll = nncl_nll_loss(g, nncl_log_softmax(g, logits, NULL), n->labels, NULL, "nll");
+    nncl_node *mse = nncl_mse_loss(g, nncl_softmax(g, fc1, NULL), n->target, NULL, "mse");
+    n->loss = nncl_add(g, nll, mse, NULL);
     if (nncl_graph_status(g) != NNCL_OK) fail_msg("%s", nncl_graph_error(g));
 }
 

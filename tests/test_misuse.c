@@ -51,7 +51,7 @@ static void test_shape_overflow(void **state) {
     ASSERT_OK(nncl_graph_create(test_context(), NULL, &g));
     nncl_node *x = nncl_input(g, "x", NNCL_SHAPE((int64_t)1 << 40, (int64_t)1 << 40));
     assert_null(x);
-    assert_null(nncl_softmax(g, x));
+    assert_null(nncl_softmax(g, x, NULL));
     expect(nncl_graph_status(g), NNCL_ERROR_SHAPE, "rank 1 to 5 and every dim > 0");
     nncl_graph_destroy(g);
 }
@@ -118,7 +118,8 @@ static nncl_graph *two_layers(nncl_context *ctx) {
     nncl_graph *g;
     ASSERT_OK(nncl_graph_create(ctx, &(nncl_graph_options){.seed = 3}, &g));
     last_x = nncl_input(g, "x", NNCL_SHAPE(1, 4));
-    last_y = nncl_linear(g, nncl_relu(g, nncl_linear(g, last_x, 4, NULL, "fc1")), 2, NULL, "fc2");
+    last_y =
+        nncl_linear(g, nncl_relu(g, nncl_linear(g, last_x, 4, NULL, "fc1"), NULL), 2, NULL, "fc2");
     assert_non_null(last_y);
     return g;
 }
@@ -252,7 +253,7 @@ static void test_layers_reject_nan(void **state) {
     nncl_graph_destroy(g);
 
     ASSERT_OK(nncl_graph_create(test_context(), NULL, &g));
-    assert_null(nncl_leaky_relu(g, nncl_input(g, "x", NNCL_SHAPE(4)), NAN));
+    assert_null(nncl_leaky_relu(g, nncl_input(g, "x", NNCL_SHAPE(4)), NAN, NULL));
     expect(nncl_graph_status(g), NNCL_ERROR_INVALID_ARGUMENT, "finite");
     nncl_graph_destroy(g);
 
@@ -331,7 +332,7 @@ static void test_destroy_in_any_order(void **state) {
             break;
         case 4:
             nncl_context_destroy(ctx);
-            assert_null(nncl_relu(g, x));
+            assert_null(nncl_relu(g, x, NULL));
             expect(nncl_graph_status(g), NNCL_OK,
                    NULL); /* refused, not recorded as a build error */
             nncl_graph_destroy(g);

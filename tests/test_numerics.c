@@ -20,7 +20,7 @@ static net make(bool check, float w) {
     ASSERT_OK(nncl_context_create(&(nncl_context_options){.check_numerics = check}, &n.ctx));
     ASSERT_OK(nncl_graph_create(n.ctx, NULL, &n.g));
     n.x = nncl_input(n.g, "x", NNCL_SHAPE(2, 3));
-    n.y = nncl_relu(n.g, nncl_linear(n.g, n.x, 2, NULL, "fc"));
+    n.y = nncl_relu(n.g, nncl_linear(n.g, n.x, 2, NULL, "fc"), NULL);
     assert_non_null(n.y);
     float weights[6];
     for (int i = 0; i < 6; i++)

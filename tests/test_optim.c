@@ -208,8 +208,8 @@ static tuned tuned_model(void) {
               *t = nncl_input(m.g, "t", NNCL_SHAPE(6, 2));
     nncl_node *h =
         nncl_batch_norm(m.g, nncl_linear(m.g, x, 5, NULL, "res.proj"), NULL, "res.proj_bn");
-    m.loss =
-        nncl_mse_loss(m.g, nncl_linear(m.g, nncl_tanh(m.g, h), 2, NULL, "head"), t, NULL, "loss");
+    m.loss = nncl_mse_loss(m.g, nncl_linear(m.g, nncl_tanh(m.g, h, NULL), 2, NULL, "head"), t, NULL,
+                           "loss");
     assert_non_null(m.loss);
     float xs[24], ts[12];
     for (int i = 0; i < 24; i++)
@@ -328,9 +328,9 @@ static void test_clipped_step_across_runs(void **state) {
     nncl_node *x = nncl_input(g, "x", (nncl_shape){2, {BATCH, IN}});
     nncl_node *t = nncl_input(g, "t", (nncl_shape){2, {BATCH, OUT}});
     nncl_node *h = nncl_linear(g, x, HID, NULL, "fc1");
-    h = nncl_linear(g, nncl_tanh(g, h), HID, NULL, "fc2");
+    h = nncl_linear(g, nncl_tanh(g, h, NULL), HID, NULL, "fc2");
     nncl_node *loss =
-        nncl_mse_loss(g, nncl_linear(g, nncl_tanh(g, h), OUT, NULL, "fc3"), t, NULL, "loss");
+        nncl_mse_loss(g, nncl_linear(g, nncl_tanh(g, h, NULL), OUT, NULL, "fc3"), t, NULL, "loss");
     assert_non_null(loss);
     ASSERT_OK(nncl_graph_freeze(g, "fc2.", true));
     float xs[BATCH * IN], ts[BATCH * OUT];

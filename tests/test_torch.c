@@ -106,25 +106,25 @@ static nncl_node *bn1d(nncl_graph *g, nncl_node *x) {
     return nncl_batch_norm(g, x, &(nncl_batch_norm_params){.momentum = 0.3f, .eps = 1e-3f}, "m");
 }
 static nncl_node *relu(nncl_graph *g, nncl_node *x) {
-    return nncl_relu(g, x);
+    return nncl_relu(g, x, NULL);
 }
 static nncl_node *leaky(nncl_graph *g, nncl_node *x) {
-    return nncl_leaky_relu(g, x, 0.1f);
+    return nncl_leaky_relu(g, x, 0.1f, NULL);
 }
 static nncl_node *sigmoid(nncl_graph *g, nncl_node *x) {
-    return nncl_sigmoid(g, x);
+    return nncl_sigmoid(g, x, NULL);
 }
 static nncl_node *tanh_(nncl_graph *g, nncl_node *x) {
-    return nncl_tanh(g, x);
+    return nncl_tanh(g, x, NULL);
 }
 static nncl_node *elu(nncl_graph *g, nncl_node *x) {
-    return nncl_elu(g, x, 0.7f);
+    return nncl_elu(g, x, 0.7f, NULL);
 }
 static nncl_node *linear(nncl_graph *g, nncl_node *x) {
     return nncl_linear(g, x, 4, NULL, "m");
 }
 static nncl_node *softmax(nncl_graph *g, nncl_node *x) {
-    return nncl_softmax(g, x);
+    return nncl_softmax(g, x, NULL);
 }
 
 static const module_case cases[] = {
@@ -216,13 +216,14 @@ static void test_cross_entropy_matches_pytorch(void **state) {
 static nncl_node *small_net(nncl_graph *g, nncl_node *x) {
     nncl_node *h = nncl_conv(
         g, x, &(nncl_conv_params){.out_channels = 4, .kernel = {3, 3}, .padding = {1, 1}}, "conv1");
-    h = nncl_relu(g, nncl_batch_norm(g, h, NULL, "bn1"));
+    h = nncl_relu(g, nncl_batch_norm(g, h, NULL, "bn1"), NULL);
     h = nncl_max_pool(g, h, &(nncl_pool_params){.kernel = {2, 2}}, "pool");
     h = nncl_relu(
         g,
         nncl_conv(g, h, &(nncl_conv_params){.out_channels = 6, .kernel = {3, 3}, .stride = {2, 2}},
-                  "conv2"));
-    return nncl_linear(g, nncl_flatten(g, h), 3, NULL, "fc");
+                  "conv2"),
+        NULL);
+    return nncl_linear(g, nncl_flatten(g, h, NULL), 3, NULL, "fc");
 }
 
 /* gen-torch-reference.py's Blocks: concat, residual add, pooling. */
@@ -233,10 +234,10 @@ static nncl_node *blocks(nncl_graph *g, nncl_node *x) {
     nncl_node *h = nncl_concat(g, (nncl_node *[]){a, b}, 2, "cat");
     nncl_node *c = nncl_conv(
         g, h, &(nncl_conv_params){.out_channels = 6, .kernel = {3, 3}, .padding = {1, 1}}, "c");
-    h = nncl_relu(g, nncl_add(g, c, h));
+    h = nncl_relu(g, nncl_add(g, c, h, NULL), NULL);
     h = nncl_avg_pool(g, h, &(nncl_pool_params){.kernel = {2, 2}}, "avg");
     h = nncl_global_max_pool(g, h, "gmax");
-    return nncl_linear(g, nncl_flatten(g, h), 4, NULL, "fc");
+    return nncl_linear(g, nncl_flatten(g, h, NULL), 4, NULL, "fc");
 }
 
 /* Loss and every parameter gradient of a whole network against PyTorch. */

@@ -45,10 +45,10 @@ static void test_loss_falls_on_synthetic_data(void **state) {
     nncl_node *y = nncl_input_labels(g, "y", B);
     nncl_node *h = nncl_conv(
         g, x, &(nncl_conv_params){.out_channels = 8, .kernel = {3, 3}, .padding = {1, 1}}, "c1");
-    h = nncl_relu(g, nncl_batch_norm(g, h, NULL, "bn"));
+    h = nncl_relu(g, nncl_batch_norm(g, h, NULL, "bn"), NULL);
     h = nncl_global_avg_pool(g, nncl_max_pool(g, h, &(nncl_pool_params){.kernel = {2, 2}}, "p"),
                              "gap");
-    nncl_node *logits = nncl_linear(g, nncl_flatten(g, h), 2, NULL, "fc");
+    nncl_node *logits = nncl_linear(g, nncl_flatten(g, h, NULL), 2, NULL, "fc");
     nncl_node *loss = nncl_cross_entropy(g, logits, y, NULL, "loss");
     assert_non_null(loss);
     nncl_optimizer *opt;

@@ -10,14 +10,14 @@ static nncl_node *fashion_cnn(nncl_graph *g, nncl_node *x) {
     nncl_node *h = nncl_conv(
         g, x, &(nncl_conv_params){.out_channels = 32, .kernel = {3, 3}, .padding = {1, 1}},
         "conv1");
-    h = nncl_relu(g, nncl_batch_norm(g, h, NULL, "bn1"));
+    h = nncl_relu(g, nncl_batch_norm(g, h, NULL, "bn1"), NULL);
     h = nncl_max_pool(g, h, &(nncl_pool_params){.kernel = {2, 2}}, "pool1");
     h = nncl_conv(g, h,
                   &(nncl_conv_params){.out_channels = 64, .kernel = {3, 3}, .padding = {1, 1}},
                   "conv2");
-    h = nncl_relu(g, nncl_batch_norm(g, h, NULL, "bn2"));
+    h = nncl_relu(g, nncl_batch_norm(g, h, NULL, "bn2"), NULL);
     h = nncl_max_pool(g, h, &(nncl_pool_params){.kernel = {2, 2}}, "pool2");
-    h = nncl_relu(g, nncl_linear(g, nncl_flatten(g, h), 128, NULL, "fc1"));
+    h = nncl_relu(g, nncl_linear(g, nncl_flatten(g, h, NULL), 128, NULL, "fc1"), NULL);
     return nncl_linear(g, nncl_dropout(g, h, 0.5f, "dropout"), 10, NULL, "fc2");
 }
 
@@ -35,7 +35,7 @@ static nncl_node *conv_bn(nncl_graph *g, nncl_node *x, int64_t out, int64_t k, i
                                                  .no_bias = true},
                              cname);
     h = nncl_batch_norm(g, h, NULL, bname);
-    return relu ? nncl_relu(g, h) : h;
+    return relu ? nncl_relu(g, h, NULL) : h;
 }
 
 /* torchvision's BasicBlock: two 3x3 conv-BN, a 1x1 conv-BN projection when
@@ -48,7 +48,7 @@ static nncl_node *basic_block(nncl_graph *g, nncl_node *x, int64_t out, int64_t 
     nncl_node *shortcut = x;
     if (stride != 1 || nncl_node_shape(x).dims[1] != out)
         shortcut = conv_bn(g, x, out, 1, stride, name, "downsample.0", "downsample.1", false);
-    return nncl_relu(g, nncl_add(g, h, shortcut));
+    return nncl_relu(g, nncl_add(g, h, shortcut, NULL), NULL);
 }
 
 /* ResNet-18 for 3x32x32 images: a 3x3 stem without max pooling, four
@@ -60,7 +60,7 @@ static nncl_node *resnet18_cifar(nncl_graph *g, nncl_node *x) {
                   &(nncl_conv_params){
                       .out_channels = 64, .kernel = {3, 3}, .padding = {1, 1}, .no_bias = true},
                   "conv1");
-    h = nncl_relu(g, nncl_batch_norm(g, h, NULL, "bn1"));
+    h = nncl_relu(g, nncl_batch_norm(g, h, NULL, "bn1"), NULL);
     static const int64_t widths[4] = {64, 128, 256, 512};
     for (int stage = 0; stage < 4; stage++)
         for (int b = 0; b < 2; b++) {
@@ -68,7 +68,7 @@ static nncl_node *resnet18_cifar(nncl_graph *g, nncl_node *x) {
             snprintf(name, sizeof name, "layer%d.%d", stage + 1, b);
             h = basic_block(g, h, widths[stage], stage > 0 && b == 0 ? 2 : 1, name);
         }
-    h = nncl_flatten(g, nncl_global_avg_pool(g, h, "avgpool"));
+    h = nncl_flatten(g, nncl_global_avg_pool(g, h, "avgpool"), NULL);
     return nncl_linear(g, h, 10, NULL, "fc");
 }
 
@@ -87,13 +87,13 @@ static nncl_node *conv_block(nncl_graph *g, nncl_node *h, int i, int spatial, in
         c.padding[d] = k / 2;
         p.kernel[d] = 2;
     }
-    h = nncl_relu(g, nncl_batch_norm(g, nncl_conv(g, h, &c, conv), NULL, bn));
+    h = nncl_relu(g, nncl_batch_norm(g, nncl_conv(g, h, &c, conv), NULL, bn), NULL);
     return nncl_max_pool(g, h, &p, pool);
 }
 
 /* Global average pooling and a 10-way linear classifier. */
 static nncl_node *classifier(nncl_graph *g, nncl_node *h) {
-    return nncl_linear(g, nncl_flatten(g, nncl_global_avg_pool(g, h, "gap")), 10, NULL, "fc");
+    return nncl_linear(g, nncl_flatten(g, nncl_global_avg_pool(g, h, "gap"), NULL), 10, NULL, "fc");
 }
 
 /* A 1D CNN over 1x256 waveforms (ECG-like signals). */

@@ -12,37 +12,38 @@ static float alpha_of(const nncl_node *node) {
     return ((const act_attrs *)node->attrs)->alpha;
 }
 
-static nncl_node *activation(nncl_graph *g, nncl_op_kind op, nncl_node *x, float alpha) {
+static nncl_node *activation(nncl_graph *g, nncl_op_kind op, nncl_node *x, float alpha,
+                             const char *name) {
     if (!nncl_builder_ready(g, nncl_op_name(op), &x, 1)) return NULL;
     if (x->is_labels)
-        return nncl_build_fail(g, NNCL_ERROR_INVALID_ARGUMENT, nncl_op_name(op), NULL,
+        return nncl_build_fail(g, NNCL_ERROR_INVALID_ARGUMENT, nncl_op_name(op), name,
                                "input '%s' holds labels, not features", x->name);
     if (!isfinite(alpha))
-        return nncl_build_fail(g, NNCL_ERROR_INVALID_ARGUMENT, nncl_op_name(op), NULL,
+        return nncl_build_fail(g, NNCL_ERROR_INVALID_ARGUMENT, nncl_op_name(op), name,
                                "slope / alpha %g must be finite", (double)alpha);
-    nncl_node *node = nncl_node_add(g, op, NULL, &x, 1, x->shape);
+    nncl_node *node = nncl_node_add(g, op, name, &x, 1, x->shape);
     if (node) ((act_attrs *)node->attrs)->alpha = alpha;
     return node;
 }
 
-nncl_node *nncl_relu(nncl_graph *g, nncl_node *x) {
-    return activation(g, NNCL_OP_RELU, x, 0.0f);
+nncl_node *nncl_relu(nncl_graph *g, nncl_node *x, const char *name) {
+    return activation(g, NNCL_OP_RELU, x, 0.0f, name);
 }
 
-nncl_node *nncl_leaky_relu(nncl_graph *g, nncl_node *x, float slope) {
-    return activation(g, NNCL_OP_LEAKY_RELU, x, slope != 0.0f ? slope : 0.01f);
+nncl_node *nncl_leaky_relu(nncl_graph *g, nncl_node *x, float slope, const char *name) {
+    return activation(g, NNCL_OP_LEAKY_RELU, x, slope != 0.0f ? slope : 0.01f, name);
 }
 
-nncl_node *nncl_sigmoid(nncl_graph *g, nncl_node *x) {
-    return activation(g, NNCL_OP_SIGMOID, x, 0.0f);
+nncl_node *nncl_sigmoid(nncl_graph *g, nncl_node *x, const char *name) {
+    return activation(g, NNCL_OP_SIGMOID, x, 0.0f, name);
 }
 
-nncl_node *nncl_tanh(nncl_graph *g, nncl_node *x) {
-    return activation(g, NNCL_OP_TANH, x, 0.0f);
+nncl_node *nncl_tanh(nncl_graph *g, nncl_node *x, const char *name) {
+    return activation(g, NNCL_OP_TANH, x, 0.0f, name);
 }
 
-nncl_node *nncl_elu(nncl_graph *g, nncl_node *x, float alpha) {
-    return activation(g, NNCL_OP_ELU, x, alpha != 0.0f ? alpha : 1.0f);
+nncl_node *nncl_elu(nncl_graph *g, nncl_node *x, float alpha, const char *name) {
+    return activation(g, NNCL_OP_ELU, x, alpha != 0.0f ? alpha : 1.0f, name);
 }
 
 /* For ReLU, and leaky ReLU and ELU with alpha >= 0, the output is positive

@@ -2,7 +2,7 @@
  * Its gradient passes unchanged to both inputs. */
 #include "copy.h"
 
-nncl_node *nncl_add(nncl_graph *g, nncl_node *a, nncl_node *b) {
+nncl_node *nncl_add(nncl_graph *g, nncl_node *a, nncl_node *b, const char *name) {
     nncl_node *in[2] = {a, b};
     if (!nncl_builder_ready(g, "add", in, 2)) return NULL;
     char sa[128], sb[128];
@@ -10,11 +10,11 @@ nncl_node *nncl_add(nncl_graph *g, nncl_node *a, nncl_node *b) {
     for (int i = 0; same && i < a->shape.rank; i++)
         same = a->shape.dims[i] == b->shape.dims[i];
     if (!same)
-        return nncl_build_fail(g, NNCL_ERROR_SHAPE, "add", NULL,
+        return nncl_build_fail(g, NNCL_ERROR_SHAPE, "add", name,
                                "inputs '%s' %s and '%s' %s must be features of the same shape",
                                a->name, nncl_shape_str(a->shape, sa, sizeof sa), b->name,
                                nncl_shape_str(b->shape, sb, sizeof sb));
-    return nncl_node_add(g, NNCL_OP_ADD, NULL, in, 2, a->shape);
+    return nncl_node_add(g, NNCL_OP_ADD, name, in, 2, a->shape);
 }
 
 static nncl_status add_forward(nncl_graph *g, nncl_node *node) {

@@ -31,8 +31,7 @@ nncl_node *nncl_argmax(nncl_graph *g, nncl_node *x, const char *name) {
 
 nncl_node *nncl_accuracy(nncl_graph *g, nncl_node *logits, nncl_node *labels, const char *name) {
     nncl_node *in[2] = {logits, labels};
-    if (!nncl_builder_ready(g, "accuracy", in, 2) ||
-        !class_features(g, "accuracy", name, logits))
+    if (!nncl_builder_ready(g, "accuracy", in, 2) || !class_features(g, "accuracy", name, logits))
         return NULL;
     if (!labels->is_labels || !nncl_shape_equal(labels->shape, label_shape(logits->shape))) {
         char a[128], b[128];
@@ -68,10 +67,10 @@ static nncl_status metrics_forward(nncl_graph *g, nncl_node *node) {
         return nncl_launch(g->ctx, "argmax_rows", (size_t)r.rows,
                            NNCL_ARGS(NNCL_ARG(x->out), NNCL_ARG(node->out), NNCL_ARG(r.channels),
                                      NNCL_ARG(r.inner), NNCL_ARG(r.rows)));
-    nncl_status st = nncl_launch(
-        g->ctx, "argmax_matches", (size_t)r.rows,
-        NNCL_ARGS(NNCL_ARG(x->out), NNCL_ARG(node->inputs[1]->out), NNCL_ARG(node->aux[0]),
-                  NNCL_ARG(r.channels), NNCL_ARG(r.inner), NNCL_ARG(r.rows)));
+    nncl_status st = nncl_launch(g->ctx, "argmax_matches", (size_t)r.rows,
+                                 NNCL_ARGS(NNCL_ARG(x->out), NNCL_ARG(node->inputs[1]->out),
+                                           NNCL_ARG(node->aux[0]), NNCL_ARG(r.channels),
+                                           NNCL_ARG(r.inner), NNCL_ARG(r.rows)));
     if (st != NNCL_OK) return st;
     return nncl_sum(g->ctx, node->aux[0], (size_t)r.rows, false, 1.0f / (float)r.rows, node->out,
                     0);

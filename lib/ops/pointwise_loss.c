@@ -31,8 +31,8 @@ static nncl_node *pointwise_loss(nncl_graph *g, nncl_op_kind op, nncl_node *x, n
                                x->name, nncl_shape_str(x->shape, sx, sizeof sx), t->name,
                                nncl_shape_str(t->shape, st, sizeof st));
     if (p.reduction > NNCL_REDUCTION_BATCHMEAN ||
-        (p.reduction == NNCL_REDUCTION_BATCHMEAN && op != NNCL_OP_KL_DIV) || !(p.beta >= 0 && isfinite(p.beta)) ||
-        p.class_weights || p.label_smoothing != 0)
+        (p.reduction == NNCL_REDUCTION_BATCHMEAN && op != NNCL_OP_KL_DIV) ||
+        !(p.beta >= 0 && isfinite(p.beta)) || p.class_weights || p.label_smoothing != 0)
         return nncl_build_fail(g, NNCL_ERROR_INVALID_ARGUMENT, op_name, name,
                                "takes reduction mean, sum or none (batchmean: kl_div only), beta "
                                ">= 0, and no class weights or label smoothing");

@@ -3,19 +3,19 @@
  * like any other. */
 #include "copy.h"
 
-nncl_node *nncl_reshape(nncl_graph *g, nncl_node *x, nncl_shape shape) {
+nncl_node *nncl_reshape(nncl_graph *g, nncl_node *x, nncl_shape shape, const char *name) {
     if (!nncl_builder_ready(g, "reshape", &x, 1)) return NULL;
     char a[128], b[128];
     int64_t known = 1, numel = nncl_shape_numel(x->shape);
     int infer = -1;
     if (shape.rank < 1 || shape.rank > NNCL_MAX_RANK)
-        return nncl_build_fail(g, NNCL_ERROR_SHAPE, "reshape", NULL, "rank %d is not 1 to %d",
+        return nncl_build_fail(g, NNCL_ERROR_SHAPE, "reshape", name, "rank %d is not 1 to %d",
                                (int)shape.rank, NNCL_MAX_RANK);
     for (int i = 0; i < shape.rank; i++) {
         if (shape.dims[i] == -1 && infer < 0) {
             infer = i;
         } else if (shape.dims[i] <= 0) {
-            return nncl_build_fail(g, NNCL_ERROR_SHAPE, "reshape", NULL,
+            return nncl_build_fail(g, NNCL_ERROR_SHAPE, "reshape", name,
                                    "target %s: dims must be > 0, with at most one -1",
                                    nncl_shape_str(shape, a, sizeof a));
         } else {
@@ -24,23 +24,23 @@ nncl_node *nncl_reshape(nncl_graph *g, nncl_node *x, nncl_shape shape) {
     }
     if (infer >= 0 && numel % known == 0) shape.dims[infer] = numel / known;
     if (nncl_shape_numel(shape) != numel || x->is_labels)
-        return nncl_build_fail(g, NNCL_ERROR_SHAPE, "reshape", NULL,
+        return nncl_build_fail(g, NNCL_ERROR_SHAPE, "reshape", name,
                                "cannot reshape %s input %s (%lld elements) to %s",
                                x->is_labels ? "labels" : "feature",
                                nncl_shape_str(x->shape, a, sizeof a), (long long)numel,
                                nncl_shape_str(shape, b, sizeof b));
-    return nncl_node_add(g, NNCL_OP_RESHAPE, NULL, &x, 1, shape);
+    return nncl_node_add(g, NNCL_OP_RESHAPE, name, &x, 1, shape);
 }
 
-nncl_node *nncl_flatten(nncl_graph *g, nncl_node *x) {
+nncl_node *nncl_flatten(nncl_graph *g, nncl_node *x, const char *name) {
     if (!nncl_builder_ready(g, "flatten", &x, 1)) return NULL;
     char s[128];
     if (x->shape.rank < 2 || x->is_labels)
-        return nncl_build_fail(g, NNCL_ERROR_SHAPE, "flatten", NULL,
+        return nncl_build_fail(g, NNCL_ERROR_SHAPE, "flatten", name,
                                "input %s must be [N, ...] features",
                                nncl_shape_str(x->shape, s, sizeof s));
     nncl_shape y = NNCL_SHAPE(x->shape.dims[0], nncl_shape_inner(x->shape, 1));
-    return nncl_node_add(g, NNCL_OP_FLATTEN, NULL, &x, 1, y);
+    return nncl_node_add(g, NNCL_OP_FLATTEN, name, &x, 1, y);
 }
 
 static nncl_status reshape_forward(nncl_graph *g, nncl_node *node) {

@@ -1,22 +1,22 @@
 /* Softmax and log-softmax over dim 1 (classes or channels) of [N, C, ...]. */
 #include "ops.h"
 
-static nncl_node *softmax(nncl_graph *g, nncl_op_kind op, nncl_node *x) {
+static nncl_node *softmax(nncl_graph *g, nncl_op_kind op, nncl_node *x, const char *name) {
     if (!nncl_builder_ready(g, nncl_op_name(op), &x, 1)) return NULL;
     char s[128];
     if (x->shape.rank < 2 || x->is_labels)
-        return nncl_build_fail(g, NNCL_ERROR_SHAPE, nncl_op_name(op), NULL,
+        return nncl_build_fail(g, NNCL_ERROR_SHAPE, nncl_op_name(op), name,
                                "input %s must be [N, C, ...] features",
                                nncl_shape_str(x->shape, s, sizeof s));
-    return nncl_node_add(g, op, NULL, &x, 1, x->shape);
+    return nncl_node_add(g, op, name, &x, 1, x->shape);
 }
 
-nncl_node *nncl_softmax(nncl_graph *g, nncl_node *x) {
-    return softmax(g, NNCL_OP_SOFTMAX, x);
+nncl_node *nncl_softmax(nncl_graph *g, nncl_node *x, const char *name) {
+    return softmax(g, NNCL_OP_SOFTMAX, x, name);
 }
 
-nncl_node *nncl_log_softmax(nncl_graph *g, nncl_node *x) {
-    return softmax(g, NNCL_OP_LOG_SOFTMAX, x);
+nncl_node *nncl_log_softmax(nncl_graph *g, nncl_node *x, const char *name) {
+    return softmax(g, NNCL_OP_LOG_SOFTMAX, x, name);
 }
 
 typedef struct softmax_dims {

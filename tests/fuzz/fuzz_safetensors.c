@@ -16,7 +16,7 @@ static nncl_graph *graph(void) {
     nncl_node *h = nncl_conv(
         g, x, &(nncl_conv_params){.out_channels = 2, .kernel = {3, 3}, .padding = {1, 1}}, "conv");
     h = nncl_batch_norm(g, h, NULL, "bn");
-    h = nncl_linear(g, nncl_flatten(g, h), 3, NULL, "fc");
+    h = nncl_linear(g, nncl_flatten(g, h, NULL), 3, NULL, "fc");
     if (!h) abort();
     return g;
 }
