@@ -422,6 +422,24 @@ typedef struct nncl_graph_memory_info {
  * (g NULL), NNCL_ERROR_STATE (a build error) or an allocation error. */
 NNCL_API nncl_status nncl_graph_plan(nncl_graph *g);
 
+/* Runs the graph on `batch` samples, 1 up to the batch it was built for,
+ * without rebuilding it or touching its parameters and optimizer state:
+ * a last partial batch, one image for a saliency map, inference on
+ * whatever arrives. Every node whose dim 0 is the built batch (the inputs,
+ * and what keeps their batch in dim 0) takes the new one; losses and
+ * metrics reduce over it; batch norm in training mode uses the statistics
+ * of these samples, as PyTorch does on a smaller batch. Results equal a
+ * graph built for that batch (bit for bit with the same convolution
+ * algorithms, as in deterministic mode). Memory stays planned for the full
+ * batch, so switching costs nothing. The inputs must then be set again,
+ * with `batch` samples. Returns NNCL_OK, NNCL_ERROR_INVALID_ARGUMENT (out
+ * of range) or NNCL_ERROR_STATE (a node mixes the batch into another dim,
+ * named; no inputs; a build error). Nodes can only be added at the full
+ * batch. */
+NNCL_API nncl_status nncl_graph_set_batch(nncl_graph *g, int64_t batch);
+/* The batch the graph runs at: its inputs' dim 0 unless set. */
+NNCL_API int64_t nncl_graph_batch(const nncl_graph *g);
+
 /* Plans the graph if needed (allocating its memory) and reports sizes.
  * Returns NNCL_OK, NNCL_ERROR_INVALID_ARGUMENT, NNCL_ERROR_STATE (a build
  * error) or an allocation error. */

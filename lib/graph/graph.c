@@ -198,6 +198,11 @@ nncl_node *nncl_node_add(nncl_graph *g, nncl_op_kind op, const char *name, nncl_
     if (name_taken(g, name))
         return nncl_build_fail(g, NNCL_ERROR_INVALID_ARGUMENT, op_name, name,
                                "another node already has this name");
+    if (g->full_batch && g->batch != g->full_batch)
+        return nncl_build_fail(g, NNCL_ERROR_STATE, op_name, name,
+                               "the graph runs at batch %lld: set it back to %lld "
+                               "(nncl_graph_set_batch) before adding nodes",
+                               (long long)g->batch, (long long)g->full_batch);
     if (g->n_nodes == g->nodes_cap) {
         size_t cap = g->nodes_cap ? g->nodes_cap * 2 : 16;
         nncl_node **grown = realloc(g->nodes, cap * sizeof *grown);

@@ -102,6 +102,8 @@ struct nncl_node {
     nncl_launch_sites launches[3]; /* of forward in training, in eval, and of backward */
     bool in_backward;              /* on the path of the current backward pass */
     bool eval_only;                /* runs in eval mode whatever the graph's (set_layer_eval) */
+    bool batch_major;              /* dim 0 is the batch (batch.c) */
+    nncl_shape full_shape;         /* its shape at the batch the graph was built for */
     bool ran_training;             /* its last forward ran in training mode */
 };
 
@@ -134,6 +136,10 @@ struct nncl_graph {
     bool forward_done;
     uint64_t step;           /* training forward passes so far */
     uint64_t freeze_version; /* changes with every nncl_graph_freeze */
+    /* The batch (batch.c): nodes run at `batch` of the `full_batch` they
+     * were built and planned for; batch_nodes nodes were analysed. */
+    int64_t batch, full_batch;
+    size_t batch_nodes;
     cl_mem workspace;
     size_t workspace_bytes;
     nncl_dependents users; /* optimizers over this graph */
@@ -211,6 +217,11 @@ bool nncl_memplan_holds(const nncl_graph *g, const nncl_node *node, bool grad);
  * NNCL_ERROR_STATE naming the node that reused it. */
 nncl_status nncl_memplan_check(const nncl_graph *g, const nncl_node *node, bool grad,
                                const char *call);
+
+/* ---- the batch (batch.c) */
+
+/* Sets every batch-major node's dim 0 to batch (the graph analysed). */
+void nncl_batch_apply(nncl_graph *g, int64_t batch);
 
 /* ---- running (exec.c) */
 

@@ -42,8 +42,21 @@ static nncl_status grow_workspace(nncl_graph *g, size_t bytes) {
     return st;
 }
 
+/* Plans with every node at the full batch, so that memory, scratch and op
+ * state serve any batch up to it. */
+static nncl_status plan(nncl_graph *g);
+
 nncl_status nncl_plan_ensure(nncl_graph *g) {
     if (g->planned) return NNCL_OK;
+    int64_t batch = g->batch;
+    bool smaller = g->full_batch && batch != g->full_batch;
+    if (smaller) nncl_batch_apply(g, g->full_batch);
+    nncl_status st = plan(g);
+    if (smaller) nncl_batch_apply(g, batch);
+    return st;
+}
+
+static nncl_status plan(nncl_graph *g) {
     g->forward_done = false;
     /* A new plan releases and regrows memory that queued kernels may still
      * use: wait for them first. */
