@@ -905,10 +905,12 @@ NNCL_API nncl_status nncl_checkpoint_metadata(const char *path, const char *key,
 
 /* ---------------------------------------------------------------- data
  *
- * A dataset holds 8-bit images [count, C, H, W] and int32 labels in host
- * memory. A loader walks it in batches: shuffled with a seed, scaled to
- * [0, 1], normalised, optionally augmented, and prepared on a background
- * thread while the device works on the previous batch. */
+ * A dataset holds `count` samples of one shape [C, L] (signals), [C, H, W]
+ * (images) or [C, D, H, W] (volumes), 8-bit or float32, and one int32
+ * label each, in host memory. A loader walks it in batches: shuffled with a
+ * seed, 8-bit values scaled to [0, 1], normalised (per channel if asked),
+ * optionally augmented, and prepared on a background thread while the
+ * device works on the previous batch. */
 
 typedef struct nncl_dataset nncl_dataset;
 typedef struct nncl_loader nncl_loader;
@@ -928,11 +930,30 @@ NNCL_API nncl_status nncl_dataset_load_mnist(const char *dir, bool train, nncl_d
 NNCL_API nncl_status nncl_dataset_create(const uint8_t *images, const int32_t *labels,
                                          int64_t count, int64_t channels, int64_t height,
                                          int64_t width, nncl_dataset **out);
+/* A dataset of float32 samples from memory (copied): count samples of
+ * sample_shape, [C, L], [C, H, W] or [C, D, H, W], taken as they are (no
+ * scaling), and their labels. NNCL_ERROR_INVALID_ARGUMENT for another rank,
+ * a size that overflows, or a NaN or infinite value (named by index). */
+NNCL_API nncl_status nncl_dataset_create_f32(const float *samples, const int32_t *labels,
+                                             int64_t count, nncl_shape sample_shape,
+                                             nncl_dataset **out);
+/* Images as most people keep them: dir/<class>/<image>.png, ImageFolder's
+ * layout. Classes are the subfolders in name order (labels 0, 1, ...),
+ * images each folder's .png files in name order; all must have one size.
+ * The first image decides the channels: gray gives [1, H, W] samples,
+ * colour [3, H, W], and the others are converted to it (alpha is dropped
+ * by compositing on black). Errors name the file: NNCL_ERROR_IO
+ * (unreadable, not a PNG, corrupt), NNCL_ERROR_INVALID_ARGUMENT (sizes
+ * that differ, no classes or images). */
+NNCL_API nncl_status nncl_dataset_load_image_folder(const char *dir, nncl_dataset **out);
+/* The folder name of class `label` for an image-folder dataset, else NULL. */
+NNCL_API const char *nncl_dataset_class_name(const nncl_dataset *ds, int32_t label);
 NNCL_API void nncl_dataset_destroy(nncl_dataset *ds);
 NNCL_API int64_t nncl_dataset_count(const nncl_dataset *ds);
-/* [C, H, W] of one image. */
+/* The shape of one sample: [C, L], [C, H, W] or [C, D, H, W]. */
 NNCL_API nncl_shape nncl_dataset_image_shape(const nncl_dataset *ds);
-/* Image i's bytes (C*H*W) and its label; borrowed. */
+/* Sample i's bytes (8-bit datasets; NULL for float ones) and its label;
+ * borrowed. */
 NNCL_API const uint8_t *nncl_dataset_image(const nncl_dataset *ds, int64_t i);
 NNCL_API int32_t nncl_dataset_label(const nncl_dataset *ds, int64_t i);
 
@@ -940,13 +961,21 @@ typedef struct nncl_loader_options {
     int64_t batch; /* required: the graph's batch size */
     bool shuffle;  /* a new order every epoch, from seed and epoch */
     uint64_t seed;
-    float mean, std; /* x = (pixel / 255 - mean) / std; std 0: 1 */
+    float mean, std; /* x = (value - mean) / std, 8-bit values scaled to [0, 1]; std 0: 1 */
     bool drop_last;  /* skip a final partial batch (else it is padded, see next) */
     /* Augmentation, each drawn per image from (seed, epoch, index): */
-    bool hflip;           /* mirror left-right with probability 1/2 */
-    int64_t shift;        /* random crop after zero-padding by this many pixels */
+    bool hflip;           /* mirror the last dim (left-right) with probability 1/2 */
+    int64_t shift;        /* random crop of every spatial dim after zero-padding by this */
     float rotate_degrees; /* rotate by up to +-this, bilinear, zero fill */
     float noise_std;      /* add N(0, noise_std^2) after normalising */
+    /* Per-channel normalisation, x = (value - mean[c]) / std[c], instead of
+     * mean and std: both arrays with one value per channel (RGB: three),
+     * borrowed until the loader is destroyed. Values are 8-bit ones scaled
+     * to [0, 1], or float samples as they are. */
+    const float *channel_mean, *channel_std;
+    /* At the end of an epoch go straight on with the next one, so that
+     * nncl_loader_next never returns *valid == 0. */
+    bool wrap_epochs;
 } nncl_loader_options;
 
 /* The dataset must outlive the loader. */

@@ -5,9 +5,11 @@
 #include "harness.h"
 
 #include <math.h>
+#include <png.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -355,6 +357,212 @@ static void test_augmentations(void **state) {
 }
 
 /* Bad datasets and loader options are refused with a status and a message. */
+/* One batch from a loader into a graph input of `shape`, read back whole. */
+static void load_one(nncl_loader *l, nncl_shape shape, float *out) {
+    nncl_graph *g;
+    ASSERT_OK(nncl_graph_create(test_context(), NULL, &g));
+    nncl_node *x = nncl_input(g, "x", shape), *y = nncl_input_labels(g, "y", shape.dims[0]);
+    int64_t valid;
+    ASSERT_OK(nncl_loader_next(l, g, x, y, &valid));
+    assert_true(valid > 0);
+    ASSERT_OK(nncl_graph_forward(g));
+    ASSERT_OK(nncl_graph_read(g, x, out, (size_t)nncl_shape_numel(shape) * sizeof(float)));
+    nncl_graph_destroy(g);
+}
+
+/* RGB bytes normalised per channel, against the formula on the host. */
+static void test_per_channel_normalisation(void **state) {
+    (void)state;
+    enum { N = 2, C = 3, P = 4 };
+    uint8_t img[N * C * P];
+    int32_t lab[N] = {0, 1};
+    for (int i = 0; i < N * C * P; i++)
+        img[i] = (uint8_t)(i * 37 % 256);
+    nncl_dataset *ds;
+    ASSERT_OK(nncl_dataset_create(img, lab, N, C, 2, 2, &ds));
+    const float mean[C] = {0.485f, 0.456f, 0.406f}, std[C] = {0.229f, 0.224f, 0.225f};
+    nncl_loader *l;
+    ASSERT_OK(nncl_loader_create(
+        ds, &(nncl_loader_options){.batch = N, .channel_mean = mean, .channel_std = std}, &l));
+    float out[N * C * P];
+    load_one(l, NNCL_SHAPE(N, C, 2, 2), out);
+    for (int i = 0; i < N * C * P; i++) {
+        int c = i / P % C;
+        double want = ((double)img[i] / 255.0 - mean[c]) / std[c];
+        if (fabs(out[i] - want) > 1e-5) fail_msg("value %d: %g, want %g", i, (double)out[i], want);
+    }
+    const float bad_std[C] = {0.2f, 0.0f, 0.2f};
+    assert_int_equal(
+        nncl_loader_create(
+            ds, &(nncl_loader_options){.batch = N, .channel_mean = mean, .channel_std = bad_std},
+            &l),
+        NNCL_ERROR_INVALID_ARGUMENT);
+    assert_contains(nncl_last_error(), "channel 1");
+    assert_int_equal(
+        nncl_loader_create(ds, &(nncl_loader_options){.batch = N, .channel_mean = mean}, &l),
+        NNCL_ERROR_INVALID_ARGUMENT);
+    nncl_loader_destroy(l);
+    nncl_dataset_destroy(ds);
+}
+
+/* Float signals [2, 8]: taken as they are; a flip reverses the last dim, a
+ * shift moves it with zero fill; rotation is refused for them and for
+ * volumes, whose shifts work; NaN samples are refused. */
+static void test_float_signals_and_volumes(void **state) {
+    (void)state;
+    enum { N = 4, C = 2, L = 8 };
+    float x[N * C * L];
+    int32_t lab[N] = {3, 1, 2, 0};
+    for (int i = 0; i < N * C * L; i++)
+        x[i] = 0.25f * (float)i - 3.0f;
+    nncl_dataset *ds;
+    ASSERT_OK(nncl_dataset_create_f32(x, lab, N, NNCL_SHAPE(C, L), &ds));
+    nncl_shape s = nncl_dataset_image_shape(ds);
+    assert_int_equal(s.rank, 2);
+    assert_null(nncl_dataset_image(ds, 0));
+    nncl_loader *l;
+    float out[N * C * L];
+    ASSERT_OK(nncl_loader_create(ds, &(nncl_loader_options){.batch = N}, &l));
+    load_one(l, NNCL_SHAPE(N, C, L), out);
+    assert_memory_equal(out, x, sizeof x);
+    nncl_loader_destroy(l);
+    ASSERT_OK(
+        nncl_loader_create(ds, &(nncl_loader_options){.batch = N, .hflip = true, .seed = 3}, &l));
+    load_one(l, NNCL_SHAPE(N, C, L), out);
+    int flipped = 0;
+    for (int n = 0; n < N; n++) {
+        bool same = !memcmp(out + n * C * L, x + n * C * L, C * L * sizeof(float)), rev = true;
+        for (int i = 0; i < C * L; i++)
+            rev = rev && out[n * C * L + i] == x[n * C * L + i / L * L + (L - 1 - i % L)];
+        assert_true(same || rev);
+        flipped += !same;
+    }
+    assert_true(flipped > 0 && flipped < N); /* seed 3 flips some, not all */
+    nncl_loader_destroy(l);
+    ASSERT_OK(
+        nncl_loader_create(ds, &(nncl_loader_options){.batch = N, .shift = 1, .seed = 5}, &l));
+    load_one(l, NNCL_SHAPE(N, C, L), out);
+    for (int n = 0; n < N; n++) {
+        bool any = false;
+        for (int d = -1; d <= 1 && !any; d++) {
+            bool match = true;
+            for (int i = 0; i < C * L && match; i++) {
+                int j = i % L + d;
+                float want = j < 0 || j >= L ? 0.0f : x[n * C * L + i / L * L + j];
+                match = out[n * C * L + i] == want;
+            }
+            any = match;
+        }
+        assert_true(any);
+    }
+    nncl_loader_destroy(l);
+    assert_int_equal(
+        nncl_loader_create(ds, &(nncl_loader_options){.batch = N, .rotate_degrees = 10}, &l),
+        NNCL_ERROR_INVALID_ARGUMENT);
+    assert_contains(nncl_last_error(), "2D images");
+    nncl_dataset_destroy(ds);
+
+    float vol[2 * 1 * 2 * 3 * 4];
+    for (size_t i = 0; i < sizeof vol / sizeof vol[0]; i++)
+        vol[i] = (float)i;
+    ASSERT_OK(nncl_dataset_create_f32(vol, lab, 2, NNCL_SHAPE(1, 2, 3, 4), &ds));
+    ASSERT_OK(nncl_loader_create(ds, &(nncl_loader_options){.batch = 2, .shift = 1}, &l));
+    float vout[48];
+    load_one(l, NNCL_SHAPE(2, 1, 2, 3, 4), vout);
+    nncl_loader_destroy(l);
+    nncl_dataset_destroy(ds);
+    vol[7] = NAN;
+    assert_int_equal(nncl_dataset_create_f32(vol, lab, 2, NNCL_SHAPE(1, 2, 3, 4), &ds),
+                     NNCL_ERROR_INVALID_ARGUMENT);
+    assert_contains(nncl_last_error(), "value 7");
+}
+
+/* wrap_epochs: every call gives a batch, the epochs advancing by themselves. */
+static void test_wrap_epochs(void **state) {
+    (void)state;
+    nncl_dataset *ds = indexed(5);
+    fixture f = graph_for(2, 1, 3, 3);
+    nncl_loader *l;
+    ASSERT_OK(nncl_loader_create(ds, &(nncl_loader_options){.batch = 2, .wrap_epochs = true}, &l));
+    int64_t valid, total = 0;
+    for (int i = 0; i < 7; i++) {
+        ASSERT_OK(nncl_loader_next(l, f.g, f.x, f.y, &valid));
+        assert_true(valid > 0);
+        total += valid;
+    }
+    assert_int_equal(total, 5 + 5 + 2); /* two epochs of 2 + 2 + 1, then one batch */
+    assert_int_equal(nncl_loader_epoch(l), 2);
+    nncl_loader_destroy(l);
+    nncl_graph_destroy(f.g);
+    nncl_dataset_destroy(ds);
+}
+
+static void write_png(const char *path, int w, int h, bool color, int seed) {
+    png_image png = {.version = PNG_IMAGE_VERSION,
+                     .width = (png_uint_32)w,
+                     .height = (png_uint_32)h,
+                     .format = color ? PNG_FORMAT_RGB : PNG_FORMAT_GRAY};
+    uint8_t px[3 * 64];
+    for (int i = 0; i < w * h * (color ? 3 : 1); i++)
+        px[i] = (uint8_t)(seed * 31 + i * 7);
+    assert_true(png_image_write_to_file(&png, path, 0, px, 0, NULL));
+}
+
+/* The ImageFolder layout: classes by folder in name order, planes from
+ * interleaved RGB, and clear errors for corrupt and mismatched files. */
+static void test_image_folder(void **state) {
+    (void)state;
+    char root[128], path[256];
+    snprintf(root, sizeof root, "%s/images", test_dir);
+    for (const char *d = "images\0images/cat\0images/dog\0images/.hidden\0"; *d;
+         d += strlen(d) + 1) {
+        snprintf(path, sizeof path, "%s/%s", test_dir, d);
+        assert_int_equal(mkdir(path, 0755), 0);
+    }
+    snprintf(path, sizeof path, "%s/cat/b.png", root);
+    write_png(path, 4, 3, true, 2);
+    snprintf(path, sizeof path, "%s/cat/a.png", root);
+    write_png(path, 4, 3, true, 1);
+    snprintf(path, sizeof path, "%s/dog/z.PNG", root);
+    write_png(path, 4, 3, true, 3);
+    snprintf(path, sizeof path, "%s/dog/notes.txt", root);
+    fclose(fopen(path, "w"));
+    nncl_dataset *ds;
+    ASSERT_OK(nncl_dataset_load_image_folder(root, &ds));
+    assert_int_equal(nncl_dataset_count(ds), 3);
+    nncl_shape s = nncl_dataset_image_shape(ds);
+    assert_int_equal(s.rank, 3);
+    assert_int_equal(s.dims[0], 3);
+    assert_int_equal(s.dims[1], 3);
+    assert_int_equal(s.dims[2], 4);
+    assert_int_equal(nncl_dataset_label(ds, 0), 0);
+    assert_int_equal(nncl_dataset_label(ds, 2), 1);
+    assert_string_equal(nncl_dataset_class_name(ds, 1), "dog");
+    const uint8_t *a = nncl_dataset_image(ds, 0); /* cat/a.png, seed 1: planes of R, G, B */
+    for (int p = 0; p < 12; p++)
+        for (int c = 0; c < 3; c++)
+            assert_int_equal(a[c * 12 + p], (uint8_t)(1 * 31 + (p * 3 + c) * 7));
+    nncl_dataset_destroy(ds);
+    /* A truncated PNG, a text file named .png, a size that differs. */
+    snprintf(path, sizeof path, "%s/cat/a.png", root);
+    FILE *f = fopen(path, "r+b");
+    assert_int_equal(ftruncate(fileno(f), 40), 0);
+    fclose(f);
+    assert_int_equal(nncl_dataset_load_image_folder(root, &ds), NNCL_ERROR_IO);
+    assert_contains(nncl_last_error(), "cat/a.png");
+    f = fopen(path, "w");
+    fputs("not a picture", f);
+    fclose(f);
+    assert_int_equal(nncl_dataset_load_image_folder(root, &ds), NNCL_ERROR_IO);
+    assert_contains(nncl_last_error(), "cat/a.png: not a readable PNG");
+    write_png(path, 5, 3, false, 1);
+    assert_int_equal(nncl_dataset_load_image_folder(root, &ds), NNCL_ERROR_INVALID_ARGUMENT);
+    assert_contains(nncl_last_error(), "one size");
+    snprintf(path, sizeof path, "%s/cat", root);
+    assert_int_equal(nncl_dataset_load_image_folder(path, &ds), NNCL_ERROR_INVALID_ARGUMENT);
+    assert_contains(nncl_last_error(), "no class folders");
+}
+
 static void test_bad_dataset_and_loader_options(void **state) {
     (void)state;
     uint8_t img[9] = {0};
@@ -393,6 +601,10 @@ int main(void) {
         cmocka_unit_test(test_loader_shuffle_and_seek),
         cmocka_unit_test(test_augmentations),
         cmocka_unit_test(test_bad_dataset_and_loader_options),
+        cmocka_unit_test(test_per_channel_normalisation),
+        cmocka_unit_test(test_float_signals_and_volumes),
+        cmocka_unit_test(test_wrap_epochs),
+        cmocka_unit_test(test_image_folder),
     };
     return cmocka_run_group_tests(tests, test_dir_setup, test_dir_teardown);
 }

@@ -4,6 +4,7 @@
 #include "../runtime/checked.h"
 #include "data.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -119,17 +120,10 @@ nncl_status nncl_dataset_load_idx(const char *images_path, const char *labels_pa
         } else {
             for (int64_t i = 0; i < lab.size; i++)
                 labels[i] = lab.data[i];
-            nncl_dataset *ds = malloc(sizeof *ds);
-            if (ds) {
-                *ds = (nncl_dataset){
-                    img.dims[0], c,     img.dims[img.rank - 2], img.dims[img.rank - 1],
-                    img.data,    labels};
-                *out = ds;
-                free(lab.data);
-                return NNCL_OK;
-            }
-            free(labels);
-            st = nncl_fail(NNCL_ERROR_OUT_OF_MEMORY, "nncl_dataset_load_idx: out of memory");
+            int64_t dims[3] = {1, img.dims[img.rank - 2], img.dims[img.rank - 1]};
+            st = nncl_dataset_wrap(img.dims[0], c, 2, dims, img.data, NULL, labels, out);
+            free(lab.data);
+            return st; /* the buffers are the dataset's, or freed, now */
         }
     }
     free(img.data);
@@ -160,40 +154,116 @@ nncl_status nncl_dataset_load_mnist(const char *dir, bool train, nncl_dataset **
     return nncl_dataset_load_idx(images, labels, out);
 }
 
+nncl_status nncl_dataset_wrap(int64_t count, int64_t channels, int32_t spatial,
+                              const int64_t dims[3], uint8_t *images, float *samples,
+                              int32_t *labels, nncl_dataset **out) {
+    nncl_dataset *ds = calloc(1, sizeof *ds);
+    int64_t all[4] = {channels, dims[0], dims[1], dims[2]};
+    if (!ds) {
+        free(images);
+        free(samples);
+        free(labels);
+        return nncl_fail(NNCL_ERROR_OUT_OF_MEMORY, "dataset: out of memory");
+    }
+    *ds = (nncl_dataset){.count = count,
+                         .channels = channels,
+                         .spatial = spatial,
+                         .dims = {dims[0], dims[1], dims[2]},
+                         .images = images,
+                         .samples = samples,
+                         .labels = labels};
+    nncl_product_i64(all, 4, &ds->sample_size);
+    *out = ds;
+    return NNCL_OK;
+}
+
+/* Checks a sample shape [C, spatial...] and the dataset's size, for
+ * elements of `elem` bytes; fills the spatial dims (D, H, W). */
+static nncl_status sample_layout(const char *call, int64_t count, nncl_shape shape, size_t elem,
+                                 int32_t *spatial, int64_t dims[3], size_t *bytes) {
+    char s[128];
+    int64_t numel = nncl_shape_numel(shape), total;
+    if (count <= 0 || shape.rank < 2 || shape.rank > 4 || numel <= 0 ||
+        !nncl_mul_i64(count, numel, &total) || !nncl_bytes_of(total, elem, bytes))
+        return nncl_fail(NNCL_ERROR_INVALID_ARGUMENT,
+                         "%s: %lld samples of %s: need a count > 0 and a sample shape [C, L], "
+                         "[C, H, W] or [C, D, H, W] whose total size does not overflow",
+                         call, (long long)count, nncl_shape_str(shape, s, sizeof s));
+    *spatial = shape.rank - 1;
+    for (int i = 0; i < 3; i++)
+        dims[i] = i < 3 - *spatial ? 1 : shape.dims[1 + i - (3 - *spatial)];
+    return NNCL_OK;
+}
+
+/* Copies of the caller's samples and labels, or an error. */
+static nncl_status copy_in(const char *call, const void *data, size_t bytes, const int32_t *labels,
+                           int64_t count, void **data_copy, int32_t **labels_copy) {
+    *data_copy = malloc(bytes);
+    *labels_copy = malloc((size_t)count * sizeof **labels_copy);
+    if (!*data_copy || !*labels_copy) {
+        free(*data_copy);
+        free(*labels_copy);
+        return nncl_fail(NNCL_ERROR_OUT_OF_MEMORY, "%s: out of memory", call);
+    }
+    memcpy(*data_copy, data, bytes);
+    memcpy(*labels_copy, labels, (size_t)count * sizeof **labels_copy);
+    return NNCL_OK;
+}
+
 nncl_status nncl_dataset_create(const uint8_t *images, const int32_t *labels, int64_t count,
                                 int64_t channels, int64_t height, int64_t width,
                                 nncl_dataset **out) {
-    if (!images || !labels || !out || count <= 0 || channels <= 0 || height <= 0 || width <= 0)
+    if (!images || !labels || !out)
         return nncl_fail(NNCL_ERROR_INVALID_ARGUMENT,
                          "nncl_dataset_create: needs data, labels and sizes > 0");
-    int64_t dims[4] = {count, channels, height, width}, numel;
-    size_t bytes;
-    if (!nncl_product_i64(dims, 4, &numel) || !nncl_bytes_of(numel, 1, &bytes) ||
-        channels > INT32_MAX || height > INT32_MAX || width > INT32_MAX)
-        return nncl_fail(NNCL_ERROR_INVALID_ARGUMENT,
-                         "nncl_dataset_create: %lld images of %lldx%lldx%lld bytes overflow",
-                         (long long)count, (long long)channels, (long long)height,
-                         (long long)width);
-    nncl_dataset *ds = malloc(sizeof *ds);
-    uint8_t *img = malloc(bytes);
-    int32_t *lab = malloc((size_t)count * sizeof *lab);
-    if (!ds || !img || !lab) {
-        free(ds);
-        free(img);
-        free(lab);
-        return nncl_fail(NNCL_ERROR_OUT_OF_MEMORY, "nncl_dataset_create: out of memory");
-    }
-    memcpy(img, images, bytes);
-    memcpy(lab, labels, (size_t)count * sizeof *lab);
-    *ds = (nncl_dataset){count, channels, height, width, img, lab};
-    *out = ds;
-    return NNCL_OK;
+    *out = NULL;
+    int32_t spatial = 0;
+    int64_t dims[3] = {1, 1, 1};
+    size_t bytes = 0;
+    nncl_status st = sample_layout("nncl_dataset_create", count,
+                                   NNCL_SHAPE(channels, height, width), 1, &spatial, dims, &bytes);
+    void *img = NULL;
+    int32_t *lab = NULL;
+    if (st == NNCL_OK)
+        st = copy_in("nncl_dataset_create", images, bytes, labels, count, &img, &lab);
+    return st != NNCL_OK ? st
+                         : nncl_dataset_wrap(count, channels, spatial, dims, img, NULL, lab, out);
+}
+
+nncl_status nncl_dataset_create_f32(const float *samples, const int32_t *labels, int64_t count,
+                                    nncl_shape sample_shape, nncl_dataset **out) {
+    if (!samples || !labels || !out)
+        return nncl_fail(NNCL_ERROR_INVALID_ARGUMENT, "nncl_dataset_create_f32: NULL argument");
+    *out = NULL;
+    int32_t spatial = 0;
+    int64_t dims[3] = {1, 1, 1};
+    size_t bytes = 0;
+    nncl_status st = sample_layout("nncl_dataset_create_f32", count, sample_shape, sizeof(float),
+                                   &spatial, dims, &bytes);
+    for (size_t i = 0; st == NNCL_OK && i < bytes / sizeof(float); i++)
+        if (!isfinite(samples[i]))
+            st = nncl_fail(NNCL_ERROR_INVALID_ARGUMENT,
+                           "nncl_dataset_create_f32: value %zu (sample %lld) is %g; samples must "
+                           "be finite",
+                           i, (long long)(i / (size_t)nncl_shape_numel(sample_shape)),
+                           (double)samples[i]);
+    void *data = NULL;
+    int32_t *lab = NULL;
+    if (st == NNCL_OK)
+        st = copy_in("nncl_dataset_create_f32", samples, bytes, labels, count, &data, &lab);
+    return st != NNCL_OK ? st
+                         : nncl_dataset_wrap(count, sample_shape.dims[0], spatial, dims, NULL, data,
+                                             lab, out);
 }
 
 void nncl_dataset_destroy(nncl_dataset *ds) {
     if (!ds) return;
     free(ds->images);
+    free(ds->samples);
     free(ds->labels);
+    for (int64_t i = 0; ds->class_names && i < ds->n_classes; i++)
+        free(ds->class_names[i]);
+    free(ds->class_names);
     free(ds);
 }
 
@@ -202,14 +272,23 @@ int64_t nncl_dataset_count(const nncl_dataset *ds) {
 }
 
 nncl_shape nncl_dataset_image_shape(const nncl_dataset *ds) {
-    return ds ? NNCL_SHAPE(ds->channels, ds->height, ds->width) : (nncl_shape){0};
+    if (!ds) return (nncl_shape){0};
+    nncl_shape s = {.rank = 1 + ds->spatial, .dims = {ds->channels}};
+    for (int32_t i = 0; i < ds->spatial; i++)
+        s.dims[1 + i] = ds->dims[3 - ds->spatial + i];
+    return s;
 }
 
 const uint8_t *nncl_dataset_image(const nncl_dataset *ds, int64_t i) {
-    if (!ds || i < 0 || i >= ds->count) return NULL;
-    return ds->images + i * ds->channels * ds->height * ds->width;
+    if (!ds || !ds->images || i < 0 || i >= ds->count) return NULL;
+    return ds->images + i * ds->sample_size;
 }
 
 int32_t nncl_dataset_label(const nncl_dataset *ds, int64_t i) {
     return ds && i >= 0 && i < ds->count ? ds->labels[i] : -1;
+}
+
+const char *nncl_dataset_class_name(const nncl_dataset *ds, int32_t label) {
+    if (!ds || !ds->class_names || label < 0 || label >= ds->n_classes) return NULL;
+    return ds->class_names[label];
 }

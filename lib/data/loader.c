@@ -64,8 +64,7 @@ static int64_t prepare(nncl_loader *l, int buf, int64_t epoch, int64_t batch) {
     for (int64_t k = 0; k < l->o.batch; k++) {
         int64_t idx = l->order[(first + k) % n]; /* a short batch repeats the epoch's start */
         uint64_t rng = mix(mix(l->o.seed, (uint64_t)epoch), (uint64_t)idx);
-        nncl_prepare_image(l->ds, nncl_dataset_image(l->ds, idx), &l->o, rng,
-                           l->images[buf] + k * l->image_size);
+        nncl_prepare_sample(l->ds, idx, &l->o, rng, l->images[buf] + k * l->image_size);
         l->labels[buf][k] = l->ds->labels[idx];
     }
     return valid;
@@ -126,15 +125,35 @@ nncl_status nncl_loader_create(const nncl_dataset *ds, const nncl_loader_options
                          "samples with drop_last); shift >= 0, rotate_degrees in [0, 360], "
                          "noise_std and std finite and >= 0, mean finite",
                          (long long)o->batch, (long long)ds->count);
-    int64_t longest = ds->height > ds->width ? ds->height : ds->width;
+    char shape[128];
+    nncl_shape_str(nncl_dataset_image_shape(ds), shape, sizeof shape);
+    int64_t longest = 1;
+    for (int i = 0; i < 3; i++)
+        longest = ds->dims[i] > longest ? ds->dims[i] : longest;
     if (o->shift > longest)
         return nncl_fail(NNCL_ERROR_INVALID_ARGUMENT,
-                         "nncl_loader_create: shift %lld is larger than the %lldx%lld images",
-                         (long long)o->shift, (long long)ds->height, (long long)ds->width);
-    int64_t dims[3] = {ds->channels, ds->height, ds->width}, image_size = 0, batch_floats = 0;
+                         "nncl_loader_create: shift %lld is larger than the %s samples",
+                         (long long)o->shift, shape);
+    if (o->rotate_degrees > 0 && ds->spatial != 2)
+        return nncl_fail(NNCL_ERROR_INVALID_ARGUMENT,
+                         "nncl_loader_create: rotate_degrees applies to 2D images; the samples "
+                         "are %s (flips mirror the last dim and shifts move every spatial dim "
+                         "at any rank)",
+                         shape);
+    if ((o->channel_mean == NULL) != (o->channel_std == NULL))
+        return nncl_fail(NNCL_ERROR_INVALID_ARGUMENT,
+                         "nncl_loader_create: channel_mean and channel_std go together (one value "
+                         "per channel each)");
+    for (int64_t c = 0; o->channel_mean && c < ds->channels; c++)
+        if (!isfinite(o->channel_mean[c]) ||
+            !(o->channel_std[c] > 0 && isfinite(o->channel_std[c])))
+            return nncl_fail(NNCL_ERROR_INVALID_ARGUMENT,
+                             "nncl_loader_create: channel %lld has mean %g and std %g; means "
+                             "must be finite and stds finite and > 0",
+                             (long long)c, (double)o->channel_mean[c], (double)o->channel_std[c]);
+    int64_t image_size = ds->sample_size, batch_floats = 0;
     size_t batch_bytes = 0;
-    if (!nncl_product_i64(dims, 3, &image_size) ||
-        !nncl_mul_i64(o->batch, image_size, &batch_floats) ||
+    if (image_size <= 0 || !nncl_mul_i64(o->batch, image_size, &batch_floats) ||
         !nncl_bytes_of(batch_floats, sizeof(float), &batch_bytes))
         return nncl_fail(NNCL_ERROR_INVALID_ARGUMENT,
                          "nncl_loader_create: a batch of %lld images of %lld values does not fit "
@@ -225,7 +244,10 @@ nncl_status nncl_loader_next(nncl_loader *l, nncl_graph *g, nncl_node *images, n
                              int64_t *valid) {
     if (!l || !g || !images || !labels || !valid)
         return nncl_fail(NNCL_ERROR_INVALID_ARGUMENT, "nncl_loader_next: NULL argument");
-    nncl_shape want = NNCL_SHAPE(l->o.batch, l->ds->channels, l->ds->height, l->ds->width);
+    nncl_shape sample = nncl_dataset_image_shape(l->ds), want = {.rank = sample.rank + 1};
+    want.dims[0] = l->o.batch;
+    for (int32_t i = 0; i < sample.rank; i++)
+        want.dims[1 + i] = sample.dims[i];
     nncl_shape have = nncl_node_shape(images);
     if (!nncl_shape_equal(want, have) || !nncl_node_is_input(images) || images->is_labels ||
         !nncl_node_is_input(labels) || !labels->is_labels || labels->shape.dims[0] != l->o.batch) {
@@ -240,6 +262,13 @@ nncl_status nncl_loader_next(nncl_loader *l, nncl_graph *g, nncl_node *images, n
     int buf = l->job_buf;
     int64_t epoch = l->job_epoch, batch = l->job_batch;
     *valid = l->job_valid;
+    if (*valid == 0 && l->o.wrap_epochs) { /* go straight on with the next epoch */
+        start_job(l, buf, epoch + 1, 0);
+        wait_job(l);
+        epoch = l->job_epoch;
+        batch = l->job_batch;
+        *valid = l->job_valid;
+    }
     if (*valid == 0) { /* end of the epoch: the next call starts the next one */
         start_job(l, buf, epoch + 1, 0);
         return NNCL_OK;

@@ -19,8 +19,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     }
     const char *path = fuzz_path("checkpoint.safetensors");
     fuzz_write(path, data, size, 0);
-    static const char *const keys[] = {"format", "nncl.seed", "nncl.step", "nncl.optimizer.kind",
-                                       "nncl.optimizer.steps", "nncl.optimizer.schedule_position"};
+    static const char *const keys[] = {"format",
+                                       "nncl.seed",
+                                       "nncl.step",
+                                       "nncl.optimizer.kind",
+                                       "nncl.optimizer.steps",
+                                       "nncl.optimizer.schedule_position"};
     char value[64];
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
         nncl_checkpoint_metadata(path, keys[i], value, sizeof value);

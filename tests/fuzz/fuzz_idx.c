@@ -17,9 +17,11 @@ static void one_batch(nncl_dataset *ds) {
     int64_t count = nncl_dataset_count(ds), batch = count < 4 ? count : 4;
     if (nncl_shape_numel(s) > 4096) return; /* big images say nothing more, slowly */
     nncl_loader *l;
-    if (nncl_loader_create(ds, &(nncl_loader_options){.batch = batch, .shuffle = true, .shift = 1,
-                                                      .hflip = true, .std = 0.5f},
-                           &l) != NNCL_OK)
+    if (nncl_loader_create(
+            ds,
+            &(nncl_loader_options){
+                .batch = batch, .shuffle = true, .shift = 1, .hflip = true, .std = 0.5f},
+            &l) != NNCL_OK)
         return;
     nncl_graph *g;
     if (nncl_graph_create(fuzz_context(), NULL, &g) == NNCL_OK) {

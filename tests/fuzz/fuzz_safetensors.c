@@ -10,8 +10,7 @@
 static nncl_graph *graph(void) {
     static nncl_graph *g;
     if (g) return g;
-    if (nncl_graph_create(fuzz_context(), &(nncl_graph_options){.seed = 1}, &g) != NNCL_OK)
-        abort();
+    if (nncl_graph_create(fuzz_context(), &(nncl_graph_options){.seed = 1}, &g) != NNCL_OK) abort();
     nncl_node *x = nncl_input(g, "x", NNCL_SHAPE(2, 1, 4, 4));
     nncl_node *h = nncl_conv(
         g, x, &(nncl_conv_params){.out_channels = 2, .kernel = {3, 3}, .padding = {1, 1}}, "conv");

@@ -69,7 +69,7 @@ pairs = {"rank3": (idx([4, 3, 3], 1), idx([4], 0)), "rank4": (idx([3, 2, 4, 4], 
 for name, (images, labels) in pairs.items():
     write("fuzz_idx", name, images + b"LABELS" + labels)
     write("fuzz_idx_gz", name, images + b"LABELS" + labels)
-    write("fuzz_idx", name + ".gz", gzip.compress(images) + b"LABELS" + gzip.compress(labels))
+    write("fuzz_idx", name + ".gz", gzip.compress(images, mtime=0) + b"LABELS" + gzip.compress(labels, mtime=0))
 
 args = [["--data", "d", "--epochs", "3", "--batch", "32", "--optimizer", "sgd", "--lr", "0.05",
          "--schedule", "multistep", "--milestones", "1,2", "--momentum", "0.9", "--nesterov"],
@@ -81,3 +81,24 @@ args = [["--data", "d", "--epochs", "3", "--batch", "32", "--optimizer", "sgd", 
         ["--help"], ["--data", "d", "--lr", "nan"], ["--epochs", "1e30", "--data", "d"]]
 for i, a in enumerate(args):
     write("fuzz_train_args", "args%d" % i, b"\0".join(x.encode() for x in a))
+
+
+def png(width, height, color, seed):
+    """A small PNG written with zlib alone (8-bit gray or RGB)."""
+    import zlib
+
+    def chunk(kind, data):
+        return (struct.pack(">I", len(data)) + kind + data +
+                struct.pack(">I", zlib.crc32(kind + data) & 0xffffffff))
+    channels = 3 if color else 1
+    rows = b"".join(b"\0" + bytes((seed * 31 + (y * width + x) * 7 + c) % 256
+                                  for x in range(width) for c in range(channels))
+                    for y in range(height))
+    header = struct.pack(">IIBBBBB", width, height, 8, 2 if color else 0, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows)) +
+            chunk(b"IEND", b""))
+
+
+write("fuzz_image_folder", "gray-2x2", png(2, 2, False, 1))
+write("fuzz_image_folder", "rgb-3x2", png(3, 2, True, 2))
+write("fuzz_image_folder", "gray-5x4", png(5, 4, False, 3))
