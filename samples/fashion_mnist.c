@@ -31,21 +31,23 @@ static void check(nncl_status st, const char *what) {
     exit(1);
 }
 
-/* How many of the first `valid` rows of logits pick the right label. */
-static int64_t count_correct(nncl_graph *g, nncl_node *logits, nncl_node *labels, int64_t valid) {
-    float out[BATCH * CLASSES];
-    int32_t truth[BATCH];
-    check(nncl_graph_read(g, logits, out, sizeof out), "reading logits");
-    /* The labels input holds int32 values; the read copies its bytes. */
-    check(nncl_graph_read(g, labels, (float *)truth, sizeof truth), "reading labels");
+/* How many of the first `valid` predictions (argmax on the device) are right;
+ * a final partial batch is padded, so the rest do not count. */
+static int64_t count_correct(nncl_graph *g, nncl_node *predicted, nncl_node *labels,
+                             int64_t valid) {
+    int32_t guess[BATCH], truth[BATCH];
+    check(nncl_graph_read_labels(g, predicted, guess, sizeof guess), "reading predictions");
+    check(nncl_graph_read_labels(g, labels, truth, sizeof truth), "reading labels");
     int64_t right = 0;
-    for (int64_t n = 0; n < valid; n++) {
-        int best = 0;
-        for (int c = 1; c < CLASSES; c++)
-            if (out[n * CLASSES + c] > out[n * CLASSES + best]) best = c;
-        right += best == truth[n];
-    }
+    for (int64_t n = 0; n < valid; n++)
+        right += guess[n] == truth[n];
     return right;
+}
+
+/* The next batch, or exits with the loader's message. */
+static bool next_batch(nncl_loader *l, nncl_graph *g, nncl_node *x, nncl_node *y, int64_t *valid) {
+    check(nncl_loader_next(l, g, x, y, valid), "loading a batch");
+    return *valid > 0;
 }
 
 int main(int argc, char **argv) {
@@ -95,8 +97,8 @@ int main(int argc, char **argv) {
     /* Label smoothing 0.1: the targets keep a little probability for every class. */
     nncl_node *loss =
         nncl_cross_entropy(g, logits, y, &(nncl_loss_params){.label_smoothing = 0.1f}, "loss");
-    /* Accuracy reads the logits after each step: keep them out of memory reuse. */
-    nncl_graph_keep(g, logits);
+    /* The predicted classes, computed on the device and read after each step. */
+    nncl_node *predicted = nncl_argmax(g, logits, "predicted");
     if (nncl_graph_status(g) != NNCL_OK) {
         fprintf(stderr, "fashion_mnist: %s\n", nncl_graph_error(g));
         return 1;
@@ -135,12 +137,12 @@ int main(int argc, char **argv) {
         double start = now(), sum = 0;
         int64_t right = 0, seen = 0, step = 0; /* step counts batches */
         nncl_graph_set_training(g, true);
-        while (nncl_loader_next(train_batches, g, x, y, &valid) == NNCL_OK && valid) {
+        while (next_batch(train_batches, g, x, y, &valid)) {
             float value;
             check(nncl_train_step(g, opt, loss, &value), "training step");
             nncl_optimizer_schedule_step(opt);
             sum += value;
-            right += count_correct(g, logits, y, valid);
+            right += count_correct(g, predicted, y, valid);
             seen += valid;
             step++;
             if (tty && step % 20 == 0) {
@@ -157,9 +159,9 @@ int main(int argc, char **argv) {
         /* Test accuracy in eval mode: batch norm's running statistics, no dropout. */
         nncl_graph_set_training(g, false);
         int64_t test_right = 0, test_seen = 0;
-        while (nncl_loader_next(test_batches, g, x, y, &valid) == NNCL_OK && valid) {
+        while (next_batch(test_batches, g, x, y, &valid)) {
             check(nncl_graph_forward(g), "evaluation");
-            test_right += count_correct(g, logits, y, valid);
+            test_right += count_correct(g, predicted, y, valid);
             test_seen += valid;
         }
         test_acc[epoch] = (double)test_right / (double)test_seen;
