@@ -16,8 +16,8 @@ typedef int32_t nncl_op_kind;
 #define NNCL_SAVES_INPUT(k) (1u << (k))
 
 /* An op's flags. */
-#define NNCL_OPFLAG_INPUT 1u      /* its value is set by the user; it runs nothing */
-#define NNCL_OPFLAG_ACTIVATION 2u /* elementwise; a producer may apply it (absorbs) */
+#define NNCL_OPFLAG_INPUT 1u       /* its value is set by the user; it runs nothing */
+#define NNCL_OPFLAG_ACTIVATION 2u  /* elementwise; a producer may apply it (absorbs) */
 #define NNCL_OPFLAG_NO_GRADIENT 4u /* no gradient flows through it (argmax, accuracy) */
 
 /* How a producer applies an activation fused into it. */

@@ -83,7 +83,9 @@ nncl_status nncl_graph_summary(const nncl_graph *g, char **out) {
                  node->fused_act ? nncl_op_name(node->fused_act->op) : "");
         append(&t, "%-24s %-16s %-26s %12s%s\n", node->name, op,
                nncl_shape_str(node->shape, shape, sizeof shape), grouped(count, num),
-               !frozen_here ? "" : frozen_here == count ? "  frozen" : "  part frozen");
+               !frozen_here           ? ""
+               : frozen_here == count ? "  frozen"
+                                      : "  part frozen");
     }
     append(&t, "%s", rule);
     append(&t, "Total params: %s\n", grouped(trainable, num));

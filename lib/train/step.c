@@ -10,10 +10,11 @@ nncl_status nncl_train_step(nncl_graph *g, nncl_optimizer *opt, nncl_node *loss,
     if (st != NNCL_OK) return st;
     int64_t numel = nncl_shape_numel(loss->shape);
     if (numel != 1)
-        return nncl_fail(NNCL_ERROR_INVALID_ARGUMENT,
-                         "nncl_train_step: loss '%s' has %lld elements; it needs a one-element loss "
-                         "(reduction mean or sum)",
-                         loss->name, (long long)numel);
+        return nncl_fail(
+            NNCL_ERROR_INVALID_ARGUMENT,
+            "nncl_train_step: loss '%s' has %lld elements; it needs a one-element loss "
+            "(reduction mean or sum)",
+            loss->name, (long long)numel);
     if (opt->g != g)
         return nncl_fail(NNCL_ERROR_INVALID_ARGUMENT,
                          "nncl_train_step: the optimizer belongs to another graph");

@@ -38,7 +38,7 @@ struct nncl_optimizer {
     size_t n_runs;
     nncl_optim_run *active; /* what the update covers (active.c) */
     size_t n_active;
-    uint64_t freeze_version; /* the graph's when active was made */
+    uint64_t freeze_version;    /* the graph's when active was made */
     nncl_launch_sites launches; /* of the update */
     cl_mem scale;               /* [1]: gradient scale from clipping (1 otherwise) */
     cl_mem squares;             /* per run: squared gradient norm, when clipping */
