@@ -850,8 +850,9 @@ NNCL_API nncl_status nncl_graph_set_layer_eval(nncl_graph *g, const char *layer,
 
 /* A forward pass in eval mode (running statistics, no dropout), then
  * `output` copied to host memory (`bytes`: its full float32 size). The
- * graph's mode is restored afterwards. Same statuses as nncl_graph_forward
- * and nncl_graph_read. */
+ * graph's mode is restored afterwards. It runs on the graph's current
+ * batch: nncl_graph_set_batch(g, n) first to infer on n samples. Same
+ * statuses as nncl_graph_forward and nncl_graph_read. */
 NNCL_API nncl_status nncl_graph_infer(nncl_graph *g, nncl_node *output, float *dst, size_t bytes);
 
 /* ---------------------------------------------------------------- checkpoints
