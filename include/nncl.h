@@ -463,6 +463,9 @@ NNCL_API nncl_node *nncl_input(nncl_graph *g, const char *name, nncl_shape shape
 
 /* An int32 input of `batch` class indices, for nncl_cross_entropy. */
 NNCL_API nncl_node *nncl_input_labels(nncl_graph *g, const char *name, int64_t batch);
+/* Labels of any shape [N, ...], e.g. a class per pixel [N, H, W] for
+ * segmentation (nncl_dataset_set_label_maps, nncl_accuracy). */
+NNCL_API nncl_node *nncl_input_labels_nd(nncl_graph *g, const char *name, nncl_shape shape);
 
 /* Makes the backward pass also compute the gradient with respect to a float
  * input (read it with nncl_graph_read_grad). Off by default. */
@@ -947,14 +950,23 @@ NNCL_API nncl_status nncl_dataset_create_f32(const float *samples, const int32_t
  * (unreadable, not a PNG, corrupt), NNCL_ERROR_INVALID_ARGUMENT (sizes
  * that differ, no classes or images). */
 NNCL_API nncl_status nncl_dataset_load_image_folder(const char *dir, nncl_dataset **out);
+/* Replaces the dataset's labels by a map per sample over its spatial dims
+ * (copied): a class per pixel [count, H, W] for segmentation, per voxel or
+ * per signal step likewise; `shape` is one map's, e.g. [H, W]. The loader
+ * then fills labels inputs of [batch, H, W] (nncl_input_labels_nd), moving
+ * each map with its sample's flip and shift; positions shifted in from
+ * outside get -100, the ignore index. Rotation is refused for such
+ * datasets. NNCL_ERROR_SHAPE when the map does not match the samples. */
+NNCL_API nncl_status nncl_dataset_set_label_maps(nncl_dataset *ds, const int32_t *maps,
+                                                 nncl_shape shape);
 /* The folder name of class `label` for an image-folder dataset, else NULL. */
 NNCL_API const char *nncl_dataset_class_name(const nncl_dataset *ds, int32_t label);
 NNCL_API void nncl_dataset_destroy(nncl_dataset *ds);
 NNCL_API int64_t nncl_dataset_count(const nncl_dataset *ds);
 /* The shape of one sample: [C, L], [C, H, W] or [C, D, H, W]. */
 NNCL_API nncl_shape nncl_dataset_image_shape(const nncl_dataset *ds);
-/* Sample i's bytes (8-bit datasets; NULL for float ones) and its label;
- * borrowed. */
+/* Sample i's bytes (8-bit datasets; NULL for float ones) and its label
+ * (-1 for datasets with label maps); borrowed. */
 NNCL_API const uint8_t *nncl_dataset_image(const nncl_dataset *ds, int64_t i);
 NNCL_API int32_t nncl_dataset_label(const nncl_dataset *ds, int64_t i);
 

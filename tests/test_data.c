@@ -497,6 +497,59 @@ static void test_wrap_epochs(void **state) {
     nncl_dataset_destroy(ds);
 }
 
+/* Label maps move with their samples: every image value encodes its label
+ * plus one, so after any flip and shift each position's label must be the
+ * value minus one, or -100 where the shift brought in zeros. */
+static void test_label_maps_follow_augmentation(void **state) {
+    (void)state;
+    enum { N = 4, H = 3, W = 5 };
+    float x[N * H * W];
+    int32_t maps[N * H * W], per_sample[N] = {0, 0, 0, 0};
+    for (int i = 0; i < N * H * W; i++) {
+        maps[i] = (i * 7) % 4;
+        x[i] = (float)(maps[i] + 1);
+    }
+    nncl_dataset *ds;
+    ASSERT_OK(nncl_dataset_create_f32(x, per_sample, N, NNCL_SHAPE(1, H, W), &ds));
+    assert_int_equal(nncl_dataset_set_label_maps(ds, maps, NNCL_SHAPE(W, H)), NNCL_ERROR_SHAPE);
+    ASSERT_OK(nncl_dataset_set_label_maps(ds, maps, NNCL_SHAPE(H, W)));
+    assert_int_equal(nncl_dataset_label(ds, 0), -1);
+    nncl_loader *l;
+    assert_int_equal(
+        nncl_loader_create(ds, &(nncl_loader_options){.batch = N, .rotate_degrees = 5}, &l),
+        NNCL_ERROR_INVALID_ARGUMENT);
+    ASSERT_OK(nncl_loader_create(
+        ds, &(nncl_loader_options){.batch = N, .hflip = true, .shift = 1, .seed = 7}, &l));
+    nncl_graph *g;
+    ASSERT_OK(nncl_graph_create(test_context(), NULL, &g));
+    nncl_node *in = nncl_input(g, "x", NNCL_SHAPE(N, 1, H, W));
+    nncl_node *wrong = nncl_input_labels(g, "y1", N);
+    nncl_node *y = nncl_input_labels_nd(g, "y", NNCL_SHAPE(N, H, W));
+    int64_t valid;
+    assert_int_equal(nncl_loader_next(l, g, in, wrong, &valid), NNCL_ERROR_SHAPE);
+    assert_contains(nncl_last_error(), "labels [4, 3, 5]");
+    ASSERT_OK(nncl_loader_next(l, g, in, y, &valid));
+    int32_t zero[N] = {0};
+    ASSERT_OK(nncl_graph_set_input(g, wrong, zero, sizeof zero));
+    ASSERT_OK(nncl_graph_forward(g));
+    float got[N * H * W];
+    int32_t labels[N * H * W];
+    ASSERT_OK(nncl_graph_read(g, in, got, sizeof got));
+    ASSERT_OK(nncl_graph_read_labels(g, y, labels, sizeof labels));
+    int moved = 0, outside = 0;
+    for (int i = 0; i < N * H * W; i++) {
+        int32_t want = got[i] == 0.0f ? -100 : (int32_t)got[i] - 1;
+        if (labels[i] != want)
+            fail_msg("position %d: label %d, image %g", i, labels[i], (double)got[i]);
+        moved += got[i] != x[i];
+        outside += labels[i] == -100;
+    }
+    assert_true(moved > 0 && outside > 0); /* the augmentation did move things */
+    nncl_graph_destroy(g);
+    nncl_loader_destroy(l);
+    nncl_dataset_destroy(ds);
+}
+
 static void write_png(const char *path, int w, int h, bool color, int seed) {
     png_image png = {.version = PNG_IMAGE_VERSION,
                      .width = (png_uint_32)w,
@@ -605,6 +658,7 @@ int main(void) {
         cmocka_unit_test(test_float_signals_and_volumes),
         cmocka_unit_test(test_wrap_epochs),
         cmocka_unit_test(test_image_folder),
+        cmocka_unit_test(test_label_maps_follow_augmentation),
     };
     return cmocka_run_group_tests(tests, test_dir_setup, test_dir_teardown);
 }

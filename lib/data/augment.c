@@ -28,7 +28,7 @@ static float bilinear(const nncl_dataset *ds, int64_t base, double y, double x) 
 }
 
 void nncl_prepare_sample(const nncl_dataset *ds, int64_t index, const nncl_loader_options *o,
-                         uint64_t rng, float *dst) {
+                         uint64_t rng, float *dst, int32_t *labels) {
     const int64_t *n = ds->dims;
     int64_t volume = n[0] * n[1] * n[2];
     bool flip = o->hflip && (nncl_splitmix64(&rng) & 1);
@@ -64,6 +64,13 @@ void nncl_prepare_sample(const nncl_dataset *ds, int64_t index, const nncl_loade
                     float out = (v - mean) / std;
                     if (o->noise_std > 0) out += (float)(o->noise_std * nncl_normal(&rng));
                     dst[(ch * n[0] + d) * n[1] * n[2] + y * n[2] + x] = out;
+                    if (ch || !ds->label_maps) continue;
+                    bool inside =
+                        ds_ >= 0 && ds_ < n[0] && ys >= 0 && ys < n[1] && xs >= 0 && xs < n[2];
+                    labels[(d * n[1] + y) * n[2] + x] =
+                        inside ? ds->labels[index * volume + (ds_ * n[1] + ys) * n[2] + xs]
+                               : NNCL_LABEL_OUTSIDE;
                 }
     }
+    if (!ds->label_maps) labels[0] = ds->labels[index];
 }

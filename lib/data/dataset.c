@@ -285,10 +285,39 @@ const uint8_t *nncl_dataset_image(const nncl_dataset *ds, int64_t i) {
 }
 
 int32_t nncl_dataset_label(const nncl_dataset *ds, int64_t i) {
-    return ds && i >= 0 && i < ds->count ? ds->labels[i] : -1;
+    return ds && !ds->label_maps && i >= 0 && i < ds->count ? ds->labels[i] : -1;
 }
 
 const char *nncl_dataset_class_name(const nncl_dataset *ds, int32_t label) {
     if (!ds || !ds->class_names || label < 0 || label >= ds->n_classes) return NULL;
     return ds->class_names[label];
+}
+
+nncl_status nncl_dataset_set_label_maps(nncl_dataset *ds, const int32_t *maps, nncl_shape shape) {
+    if (!ds || !maps)
+        return nncl_fail(NNCL_ERROR_INVALID_ARGUMENT, "nncl_dataset_set_label_maps: NULL argument");
+    nncl_shape sample = nncl_dataset_image_shape(ds), want = {.rank = sample.rank - 1};
+    for (int32_t i = 1; i < sample.rank; i++)
+        want.dims[i - 1] = sample.dims[i];
+    if (!nncl_shape_equal(shape, want)) {
+        char a[128], b[128], c[128];
+        return nncl_fail(NNCL_ERROR_SHAPE,
+                         "nncl_dataset_set_label_maps: maps of %s for samples of %s: a map covers "
+                         "the spatial dims, %s",
+                         nncl_shape_str(shape, a, sizeof a), nncl_shape_str(sample, b, sizeof b),
+                         nncl_shape_str(want, c, sizeof c));
+    }
+    size_t bytes;
+    int64_t total;
+    if (!nncl_mul_i64(ds->count, nncl_shape_numel(want), &total) ||
+        !nncl_bytes_of(total, sizeof(int32_t), &bytes))
+        return nncl_fail(NNCL_ERROR_INVALID_ARGUMENT, "nncl_dataset_set_label_maps: too large");
+    int32_t *copy = malloc(bytes);
+    if (!copy)
+        return nncl_fail(NNCL_ERROR_OUT_OF_MEMORY, "nncl_dataset_set_label_maps: out of memory");
+    memcpy(copy, maps, bytes);
+    free(ds->labels);
+    ds->labels = copy;
+    ds->label_maps = true;
+    return NNCL_OK;
 }

@@ -14,7 +14,7 @@
 struct nncl_loader {
     const nncl_dataset *ds;
     nncl_loader_options o;
-    int64_t batches, image_size;
+    int64_t batches, image_size, label_size; /* values per sample */
     int64_t *order;
     int64_t order_epoch; /* the epoch `order` was drawn for */
     float *images[2];
@@ -64,8 +64,8 @@ static int64_t prepare(nncl_loader *l, int buf, int64_t epoch, int64_t batch) {
     for (int64_t k = 0; k < l->o.batch; k++) {
         int64_t idx = l->order[(first + k) % n]; /* a short batch repeats the epoch's start */
         uint64_t rng = mix(mix(l->o.seed, (uint64_t)epoch), (uint64_t)idx);
-        nncl_prepare_sample(l->ds, idx, &l->o, rng, l->images[buf] + k * l->image_size);
-        l->labels[buf][k] = l->ds->labels[idx];
+        nncl_prepare_sample(l->ds, idx, &l->o, rng, l->images[buf] + k * l->image_size,
+                            l->labels[buf] + k * l->label_size);
     }
     return valid;
 }
@@ -134,6 +134,10 @@ nncl_status nncl_loader_create(const nncl_dataset *ds, const nncl_loader_options
         return nncl_fail(NNCL_ERROR_INVALID_ARGUMENT,
                          "nncl_loader_create: shift %lld is larger than the %s samples",
                          (long long)o->shift, shape);
+    if (o->rotate_degrees > 0 && ds->label_maps)
+        return nncl_fail(NNCL_ERROR_INVALID_ARGUMENT,
+                         "nncl_loader_create: rotate_degrees does not apply to datasets with label "
+                         "maps (flips and shifts move the maps with the samples)");
     if (o->rotate_degrees > 0 && ds->spatial != 2)
         return nncl_fail(NNCL_ERROR_INVALID_ARGUMENT,
                          "nncl_loader_create: rotate_degrees applies to 2D images; the samples "
@@ -164,13 +168,14 @@ nncl_status nncl_loader_create(const nncl_dataset *ds, const nncl_loader_options
     l->ds = ds;
     l->o = *o;
     l->image_size = image_size;
+    l->label_size = ds->label_maps ? ds->dims[0] * ds->dims[1] * ds->dims[2] : 1;
     l->batches = ds->count / o->batch + (!o->drop_last && ds->count % o->batch != 0);
     l->order = malloc((size_t)ds->count * sizeof *l->order);
     l->order_epoch = -1;
     bool ok = l->order != NULL;
     for (int b = 0; b < 2 && ok; b++) {
         l->images[b] = malloc(batch_bytes);
-        l->labels[b] = malloc((size_t)o->batch * sizeof(int32_t));
+        l->labels[b] = malloc((size_t)(o->batch * l->label_size) * sizeof(int32_t));
         ok = l->images[b] && l->labels[b];
     }
     if (!ok || pthread_mutex_init(&l->mu, NULL) || pthread_cond_init(&l->cv, NULL)) {
@@ -245,17 +250,22 @@ nncl_status nncl_loader_next(nncl_loader *l, nncl_graph *g, nncl_node *images, n
     if (!l || !g || !images || !labels || !valid)
         return nncl_fail(NNCL_ERROR_INVALID_ARGUMENT, "nncl_loader_next: NULL argument");
     nncl_shape sample = nncl_dataset_image_shape(l->ds), want = {.rank = sample.rank + 1};
-    want.dims[0] = l->o.batch;
+    nncl_shape want_labels = {.rank = l->ds->label_maps ? sample.rank : 1};
+    want.dims[0] = want_labels.dims[0] = l->o.batch;
     for (int32_t i = 0; i < sample.rank; i++)
         want.dims[1 + i] = sample.dims[i];
+    for (int32_t i = 1; i < want_labels.rank; i++)
+        want_labels.dims[i] = sample.dims[i];
     nncl_shape have = nncl_node_shape(images);
     if (!nncl_shape_equal(want, have) || !nncl_node_is_input(images) || images->is_labels ||
-        !nncl_node_is_input(labels) || !labels->is_labels || labels->shape.dims[0] != l->o.batch) {
-        char a[128], b[128];
+        !nncl_node_is_input(labels) || !labels->is_labels ||
+        !nncl_shape_equal(labels->shape, want_labels)) {
+        char a[128], b[128], c[128];
         return nncl_fail(NNCL_ERROR_SHAPE,
-                         "nncl_loader_next: the loader makes images %s and labels [%lld]; input "
-                         "'%s' is %s and '%s' must be labels of that batch",
-                         nncl_shape_str(want, a, sizeof a), (long long)l->o.batch, images->name,
+                         "nncl_loader_next: the loader makes images %s and labels %s; input "
+                         "'%s' is %s and '%s' must be labels of that shape",
+                         nncl_shape_str(want, a, sizeof a),
+                         nncl_shape_str(want_labels, c, sizeof c), images->name,
                          nncl_shape_str(have, b, sizeof b), labels->name);
     }
     wait_job(l);
@@ -277,7 +287,8 @@ nncl_status nncl_loader_next(nncl_loader *l, nncl_graph *g, nncl_node *images, n
     nncl_status st = nncl_graph_write_input(
         g, images, l->images[buf], (size_t)(l->o.batch * l->image_size) * sizeof(float), &done[0]);
     if (st == NNCL_OK)
-        st = nncl_graph_write_input(g, labels, l->labels[buf], (size_t)l->o.batch * sizeof(int32_t),
+        st = nncl_graph_write_input(g, labels, l->labels[buf],
+                                    (size_t)(l->o.batch * l->label_size) * sizeof(int32_t),
                                     &done[1]);
     if (st != NNCL_OK) { /* nothing queued from this buffer stays pending */
         clFinish(g->ctx->queue);

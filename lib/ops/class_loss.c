@@ -33,7 +33,7 @@ static nncl_node *class_loss(nncl_graph *g, nncl_op_kind op, nncl_node *x, nncl_
                                "input '%s' %s must be [N, classes] features", x->name,
                                nncl_shape_str(x->shape, s, sizeof s));
     int64_t batch = x->shape.dims[0], classes = x->shape.dims[1];
-    if (!labels->is_labels || labels->shape.dims[0] != batch)
+    if (!labels->is_labels || labels->shape.rank != 1 || labels->shape.dims[0] != batch)
         return nncl_build_fail(g, NNCL_ERROR_SHAPE, op_name, name,
                                "labels '%s' must be a labels input of batch %lld (input %s)",
                                labels->name, (long long)batch,

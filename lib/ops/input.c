@@ -19,7 +19,18 @@ nncl_node *nncl_input_labels(nncl_graph *g, const char *name, int64_t batch) {
     if (batch <= 0)
         return nncl_build_fail(g, NNCL_ERROR_SHAPE, "labels", name, "batch size %lld must be > 0",
                                (long long)batch);
-    nncl_node *node = nncl_node_add(g, NNCL_OP_LABELS, name, NULL, 0, NNCL_SHAPE(batch));
+    return nncl_input_labels_nd(g, name, NNCL_SHAPE(batch));
+}
+
+nncl_node *nncl_input_labels_nd(nncl_graph *g, const char *name, nncl_shape shape) {
+    if (!nncl_builder_ready(g, "labels", NULL, 0)) return NULL;
+    if (nncl_shape_numel(shape) <= 0) {
+        char s[128];
+        return nncl_build_fail(g, NNCL_ERROR_SHAPE, "labels", name,
+                               "shape %s must have rank 1 to %d and every dim > 0",
+                               nncl_shape_str(shape, s, sizeof s), NNCL_MAX_RANK);
+    }
+    nncl_node *node = nncl_node_add(g, NNCL_OP_LABELS, name, NULL, 0, shape);
     if (node) node->is_labels = true;
     return node;
 }
