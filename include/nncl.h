@@ -731,8 +731,9 @@ NNCL_API nncl_status nncl_graph_read_labels(nncl_graph *g, const nncl_node *node
 /* ---------------------------------------------------------------- training
  *
  * An optimizer updates the graph's trainable parameters (those existing when
- * it is created, less frozen ones) from their gradients, on the device, with
- * torch.optim's update rules. nncl_train_step runs a whole step. */
+ * it is created; at each step those not frozen) from their gradients, on the
+ * device, with torch.optim's update rules. nncl_train_step runs a whole
+ * step. */
 
 typedef struct nncl_optimizer nncl_optimizer;
 
@@ -911,8 +912,8 @@ NNCL_API nncl_status nncl_checkpoint_metadata(const char *path, const char *key,
  *
  * A dataset holds `count` samples of one shape [C, L] (signals), [C, H, W]
  * (images) or [C, D, H, W] (volumes), 8-bit or float32, and one int32
- * label each, in host memory. A loader walks it in batches: shuffled with a
- * seed, 8-bit values scaled to [0, 1], normalised (per channel if asked),
+ * label each or a label map over the spatial dims, in host memory. A loader walks it in batches:
+ * shuffled with a seed, 8-bit values scaled to [0, 1], normalised (per channel if asked),
  * optionally augmented, and prepared on a background thread while the
  * device works on the previous batch. */
 
@@ -1002,12 +1003,15 @@ NNCL_API int64_t nncl_loader_epoch(const nncl_loader *loader);
 /* Starts `epoch` from its first batch (to resume). */
 NNCL_API nncl_status nncl_loader_seek(nncl_loader *loader, int64_t epoch, int64_t batch);
 
-/* Copies the next batch into the graph's image input ([batch, C, H, W]) and
- * labels input. *valid is the number of real samples: the batch size, fewer
- * in a final partial batch (padded with the epoch's first samples), or 0 at
- * the end of an epoch, when nothing is copied and the next call starts the
- * next epoch. The copy is queued; the loader's buffer stays valid until it
- * has happened. */
+/* Copies the next batch into the graph's sample input ([batch, C, ...], the
+ * dataset's sample shape) and labels input ([batch], or [batch, spatial...]
+ * for label maps). *valid is the number of real samples: the batch size,
+ * fewer in a final partial batch (padded with the epoch's first samples),
+ * or 0 at the end of an epoch (never with wrap_epochs), when nothing is
+ * copied and the next call starts the next epoch. The copy is queued; the
+ * loader's buffer stays valid until it has happened. Returns NNCL_OK,
+ * NNCL_ERROR_SHAPE (inputs of other shapes, both named), or the error of
+ * setting the inputs (a label out of a class loss's range, named). */
 NNCL_API nncl_status nncl_loader_next(nncl_loader *loader, nncl_graph *g, nncl_node *images,
                                       nncl_node *labels, int64_t *valid);
 

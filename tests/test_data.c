@@ -611,6 +611,23 @@ static void test_image_folder(void **state) {
     write_png(path, 5, 3, false, 1);
     assert_int_equal(nncl_dataset_load_image_folder(root, &ds), NNCL_ERROR_INVALID_ARGUMENT);
     assert_contains(nncl_last_error(), "one size");
+    /* A header claiming 30000x30000 pixels in a 57-byte file: refused
+     * before 900 MB are allocated for it. */
+    unsigned char head[57] = {0x89, 'P', 'N',  'G',  '\r', '\n', 0x1a, '\n', 0,    0,
+                              0,    13,  'I',  'H',  'D',  'R',  0,    0,    0x75, 0x30,
+                              0,    0,   0x75, 0x30, 8,    0,    0,    0,    0};
+    uLong crc = crc32(0, head + 12, 17);
+    for (int i = 0; i < 4; i++)
+        head[29 + i] = (unsigned char)(crc >> (24 - 8 * i));
+    const unsigned char idat_iend[] = {0, 0, 0, 0, 'I', 'D', 'A', 'T', 0x35, 0xaf, 0x06, 0x1e,
+                                       0, 0, 0, 0, 'I', 'E', 'N', 'D', 0xae, 0x42, 0x60, 0x82};
+    memcpy(head + 33, idat_iend, sizeof idat_iend);
+    snprintf(path, sizeof path, "%s/cat/a.png", root);
+    f = fopen(path, "wb");
+    fwrite(head, 1, sizeof head, f);
+    fclose(f);
+    assert_int_equal(nncl_dataset_load_image_folder(root, &ds), NNCL_ERROR_INVALID_ARGUMENT);
+    assert_contains(nncl_last_error(), "claims 30000x30000 pixels");
     snprintf(path, sizeof path, "%s/cat", root);
     assert_int_equal(nncl_dataset_load_image_folder(path, &ds), NNCL_ERROR_INVALID_ARGUMENT);
     assert_contains(nncl_last_error(), "no class folders");

@@ -53,22 +53,22 @@ void nncl_prepare_sample(const nncl_dataset *ds, int64_t index, const nncl_loade
                 for (int64_t x = 0; x < n[2]; x++) {
                     /* Output position -> source: mirror, shift, then rotate about the centre. */
                     int64_t xs = (flip ? n[2] - 1 - x : x) + shift[2];
-                    int64_t ys = y + shift[1], ds_ = d + shift[0];
+                    int64_t ys = y + shift[1], zs = d + shift[0];
                     float v;
                     if (angle != 0.0)
                         v = bilinear(ds, base, cy + c * ((double)ys - cy) - s * ((double)xs - cx),
                                      cx + s * ((double)ys - cy) + c * ((double)xs - cx));
                     else
-                        v = value_at(ds, base, ds_, ys, xs);
+                        v = value_at(ds, base, zs, ys, xs);
                     if (ds->images) v /= 255.0f;
                     float out = (v - mean) / std;
                     if (o->noise_std > 0) out += (float)(o->noise_std * nncl_normal(&rng));
                     dst[(ch * n[0] + d) * n[1] * n[2] + y * n[2] + x] = out;
                     if (ch || !ds->label_maps) continue;
                     bool inside =
-                        ds_ >= 0 && ds_ < n[0] && ys >= 0 && ys < n[1] && xs >= 0 && xs < n[2];
+                        zs >= 0 && zs < n[0] && ys >= 0 && ys < n[1] && xs >= 0 && xs < n[2];
                     labels[(d * n[1] + y) * n[2] + x] =
-                        inside ? ds->labels[index * volume + (ds_ * n[1] + ys) * n[2] + xs]
+                        inside ? ds->labels[index * volume + (zs * n[1] + ys) * n[2] + xs]
                                : NNCL_LABEL_OUTSIDE;
                 }
     }

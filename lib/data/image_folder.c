@@ -102,6 +102,15 @@ static nncl_status add_image(images *im, const char *path, int32_t label) {
         png_image_free(&png);
         return nncl_fail(NNCL_ERROR_INVALID_ARGUMENT, "%s: the images do not fit in memory", path);
     }
+    /* Deflate expands at most about 1032 to 1: a header claiming more pixels
+     * than the file's bytes can hold is refused before anything is allocated. */
+    struct stat sb;
+    if (stat(path, &sb) != 0 || sample / 1100 > (int64_t)sb.st_size) {
+        png_image_free(&png);
+        return nncl_fail(NNCL_ERROR_INVALID_ARGUMENT,
+                         "%s claims %ux%u pixels, more than its %lld bytes can hold", path,
+                         png.width, png.height, (long long)sb.st_size);
+    }
     if (need > im->cap) {
         size_t cap = im->cap ? 2 * im->cap : need;
         if (cap < need) cap = need;

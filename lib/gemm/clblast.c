@@ -190,3 +190,10 @@ const size_t *nncl_gemm_shipped(const nncl_context *ctx) {
         ctx->info.type == NNCL_DEVICE_CPU && strstr(ctx->info.platform_name, "Portable");
     return pocl_cpu ? xgemm_pocl_cpu : NULL;
 }
+
+/* CLBlast's cache is global: other contexts only rebuild their GEMM kernels
+ * on next use (a use after free otherwise, which Oclgrind's runtime aborts
+ * on). */
+void nncl_gemm_forget_programs(void) {
+    CLBlastClearCache();
+}

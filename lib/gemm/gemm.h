@@ -53,6 +53,10 @@ nncl_status nncl_gemm_prepacked(nncl_context *ctx, size_t m, size_t n, size_t k,
                                 cl_mem a, size_t a_off, size_t lda, cl_mem packed,
                                 size_t packed_off, float beta, cl_mem c, size_t c_off, size_t ldc);
 
+/* Drops CLBlast's compiled programs (clblast.c): it would release those of
+ * a destroyed context at exit, after the context is gone. */
+void nncl_gemm_forget_programs(void);
+
 /* Gives CLBlast the GEMM kernel parameters tuned for the context's device:
  * those nncl-tune stored in the cache directory, else the ones nncl ships
  * (PoCL's CPU device), else CLBlast's own. */

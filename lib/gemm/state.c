@@ -4,8 +4,6 @@
  * least float4), and the scratch both paths share. */
 #include "gemm.h"
 
-#include <clblast_c.h>
-
 #include <stdlib.h>
 #include <string.h>
 
@@ -25,11 +23,7 @@ nncl_status nncl_gemm_open(nncl_context *ctx, const char *choice) {
 void nncl_gemm_close(nncl_context *ctx) {
     if (!ctx->gemm) return;
     nncl_buffer_release(ctx, ctx->gemm->scratch);
-    /* CLBlast caches compiled programs of this context and would release
-     * them at exit, after the context is gone (a use after free that
-     * Oclgrind's runtime aborts on). Its cache is global: other contexts
-     * only rebuild their GEMM kernels on next use. */
-    CLBlastClearCache();
+    nncl_gemm_forget_programs();
     free(ctx->gemm);
     ctx->gemm = NULL;
 }

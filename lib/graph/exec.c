@@ -36,8 +36,8 @@ nncl_status nncl_graph_write_input(nncl_graph *g, nncl_node *input, const void *
         const nncl_node *user = g->nodes[n];
         for (int32_t k = 0; k < user->n_inputs && user->vt->check_labels; k++)
             if (user->inputs[k] == input &&
-                (st = user->vt->check_labels(user, k, data,
-                                              nncl_shape_numel(input->shape))) != NNCL_OK)
+                (st = user->vt->check_labels(user, k, data, nncl_shape_numel(input->shape))) !=
+                    NNCL_OK)
                 return st;
     }
     if ((st = nncl_plan_ensure(g)) != NNCL_OK) return st;

@@ -205,12 +205,15 @@ static nncl_status read_file(const char *path, unsigned char **bytes, size_t *si
     int fd = open(path, O_RDONLY);
     if (fd < 0) return nncl_fail(NNCL_ERROR_IO, "%s: cannot open: %s", path, strerror(errno));
     struct stat sb;
-    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+    if (fstat(fd, &sb) != 0) {
         int err = errno;
+        close(fd);
+        return nncl_fail(NNCL_ERROR_IO, "%s: %s", path, strerror(err));
+    }
+    if (!S_ISREG(sb.st_mode)) {
         close(fd);
         return nncl_fail(NNCL_ERROR_IO, "%s: %s", path,
                          S_ISDIR(sb.st_mode) ? "is a directory, not a safetensors file"
-                         : err               ? strerror(err)
                                              : "not a regular file");
     }
     if (sb.st_size < 8 || (uint64_t)sb.st_size > SIZE_MAX) {

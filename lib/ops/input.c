@@ -3,36 +3,35 @@
  * nodes that consume them. */
 #include "ops.h"
 
-nncl_node *nncl_input(nncl_graph *g, const char *name, nncl_shape shape) {
-    if (!nncl_builder_ready(g, "input", NULL, 0)) return NULL;
+/* An input of `shape`: features, or int32 labels. */
+static nncl_node *input(nncl_graph *g, const char *name, nncl_shape shape, bool labels) {
+    const char *op = labels ? "labels" : "input";
+    if (!nncl_builder_ready(g, op, NULL, 0)) return NULL;
     if (nncl_shape_numel(shape) <= 0) {
         char s[128];
-        return nncl_build_fail(g, NNCL_ERROR_SHAPE, "input", name,
+        return nncl_build_fail(g, NNCL_ERROR_SHAPE, op, name,
                                "shape %s must have rank 1 to %d and every dim > 0",
                                nncl_shape_str(shape, s, sizeof s), NNCL_MAX_RANK);
     }
-    return nncl_node_add(g, NNCL_OP_INPUT, name, NULL, 0, shape);
+    nncl_node *node =
+        nncl_node_add(g, labels ? NNCL_OP_LABELS : NNCL_OP_INPUT, name, NULL, 0, shape);
+    if (node) node->is_labels = labels;
+    return node;
+}
+
+nncl_node *nncl_input(nncl_graph *g, const char *name, nncl_shape shape) {
+    return input(g, name, shape, false);
 }
 
 nncl_node *nncl_input_labels(nncl_graph *g, const char *name, int64_t batch) {
-    if (!nncl_builder_ready(g, "labels", NULL, 0)) return NULL;
-    if (batch <= 0)
+    if (g && batch <= 0)
         return nncl_build_fail(g, NNCL_ERROR_SHAPE, "labels", name, "batch size %lld must be > 0",
                                (long long)batch);
-    return nncl_input_labels_nd(g, name, NNCL_SHAPE(batch));
+    return input(g, name, NNCL_SHAPE(batch), true);
 }
 
 nncl_node *nncl_input_labels_nd(nncl_graph *g, const char *name, nncl_shape shape) {
-    if (!nncl_builder_ready(g, "labels", NULL, 0)) return NULL;
-    if (nncl_shape_numel(shape) <= 0) {
-        char s[128];
-        return nncl_build_fail(g, NNCL_ERROR_SHAPE, "labels", name,
-                               "shape %s must have rank 1 to %d and every dim > 0",
-                               nncl_shape_str(shape, s, sizeof s), NNCL_MAX_RANK);
-    }
-    nncl_node *node = nncl_node_add(g, NNCL_OP_LABELS, name, NULL, 0, shape);
-    if (node) node->is_labels = true;
-    return node;
+    return input(g, name, shape, true);
 }
 
 nncl_status nncl_input_set_requires_grad(nncl_graph *g, nncl_node *input, bool requires_grad) {
