@@ -16,7 +16,7 @@ done
 ls "$prefix"/lib/libnncl.so* > /dev/null
 
 sample=$src/samples/xo.c
-export PKG_CONFIG_PATH=$prefix/lib/pkgconfig
+export PKG_CONFIG_PATH=$prefix/lib/pkgconfig${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}
 # shellcheck disable=SC2046,SC2086
 cc -std=c11 -Wall -Wextra -Werror $flags "$sample" -o "$work/with_pkgconfig" \
   $(pkg-config --cflags --libs nncl) -Wl,-rpath,"$prefix/lib"
