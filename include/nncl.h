@@ -387,8 +387,9 @@ NNCL_API const char *nncl_node_name(const nncl_node *node);
  * when none was), or NULL with NNCL_ERROR_NOT_FOUND in nncl_last_error. */
 NNCL_API nncl_node *nncl_graph_node(const nncl_graph *g, const char *name);
 
-/* A readable table like torchsummary's: per node its name, op, output shape
- * and parameter count, then the totals. *text is malloc'd; release it with
+/* A readable table like torchsummary's: per node its name, op, output shape,
+ * parameter count and multiply-adds of one forward pass ("--" for ops that
+ * multiply no weights or matrices), then the totals. *text is malloc'd; release it with
  * nncl_free. */
 NNCL_API nncl_status nncl_graph_summary(const nncl_graph *g, char **text);
 
@@ -514,6 +515,34 @@ typedef struct nncl_conv_params {
 } nncl_conv_params;
 NNCL_API nncl_node *nncl_conv(nncl_graph *g, nncl_node *x, const nncl_conv_params *params,
                               const char *name);
+
+/* Transposed convolution ("deconvolution"), PyTorch's ConvTranspose1d/2d/3d,
+ * the upsampling layer of encoder-decoders such as U-Net. x [N, C_in, in...]
+ * gives [N, C_out, out...] with, per spatial dim,
+ *   out = (in - 1)*stride - 2*padding + dilation*(kernel - 1) + output_padding + 1.
+ * Weight [C_in, C_out/groups, K...] (PyTorch's layout), bias [C_out].
+ * output_padding (< stride or < dilation) adds rows at the end that pick
+ * between the input sizes a strided convolution maps to the same size.
+ * Weights start as `init` says with fan_in = C_out/groups * prod(kernel)
+ * (PyTorch's count for this layout); bias zero. Runs on the convolution
+ * algorithms (its forward is a convolution's input gradient).
+ * NNCL_ERROR_SHAPE when the input is not NCW/NCHW/NCDHW, channels do not
+ * divide by groups, or no output size fits; NNCL_ERROR_INVALID_ARGUMENT for
+ * a bad parameter (the message names its dim). */
+typedef struct nncl_conv_transpose_params {
+    int64_t out_channels;      /* required */
+    int64_t kernel[3];         /* required, per spatial dim */
+    int64_t stride[3];         /* 0: 1 */
+    int64_t padding[3];        /* removed from both ends of the output */
+    int64_t output_padding[3]; /* added at the end of the output */
+    int64_t dilation[3];       /* 0: 1 */
+    int64_t groups;            /* 0: 1; C_in and C_out must divide by it */
+    bool no_bias;
+    nncl_init init;   /* weight initialisation */
+    float init_value; /* NNCL_INIT_CONSTANT */
+} nncl_conv_transpose_params;
+NNCL_API nncl_node *nncl_conv_transpose(nncl_graph *g, nncl_node *x,
+                                        const nncl_conv_transpose_params *params, const char *name);
 
 /* Max and average pooling, PyTorch's MaxPool and AvgPool in 1, 2 and 3D.
  * Output size as for convolution; with ceil_mode it rounds up, and a last

@@ -232,6 +232,268 @@ static void test_conv_against_reference(void **state) {
     }
 }
 
+typedef struct transpose_case {
+    nncl_conv_transpose_params p;
+    nncl_shape x;
+} transpose_case;
+
+static nncl_node *build_transpose(nncl_graph *g, nncl_node **x, nncl_node *labels,
+                                  const void *cfg) {
+    (void)labels;
+    return nncl_conv_transpose(g, x[0], &((const transpose_case *)cfg)->p, "up");
+}
+
+static void ref_transpose_case(const double *const *x, const double *const *params,
+                               const int32_t *labels, double *y, const void *cfg) {
+    (void)labels;
+    const transpose_case *c = cfg;
+    ref_window w = {.spatial = c->x.rank - 2};
+    for (int i = 0; i < w.spatial; i++) {
+        w.in[i] = c->x.dims[2 + i];
+        w.kernel[i] = c->p.kernel[i];
+        w.stride[i] = c->p.stride[i] ? c->p.stride[i] : 1;
+        w.dilation[i] = c->p.dilation[i] ? c->p.dilation[i] : 1;
+        w.pad_begin[i] = c->p.padding[i];
+        w.out[i] = (w.in[i] - 1) * w.stride[i] - 2 * c->p.padding[i] +
+                   w.dilation[i] * (w.kernel[i] - 1) + c->p.output_padding[i] + 1;
+    }
+    ref_conv_transpose(x[0], params[0], c->p.no_bias ? NULL : params[1], c->x.dims[0], c->x.dims[1],
+                       c->p.out_channels, c->p.groups ? c->p.groups : 1, &w, y);
+}
+
+static const transpose_case transpose_cases[] = {
+    /* 1D */
+    {{.out_channels = 3, .kernel = {3}}, NNCL_SHAPE(2, 2, 7)},
+    {{.out_channels = 4, .kernel = {4}, .stride = {3}, .padding = {1}, .output_padding = {2}},
+     NNCL_SHAPE(1, 3, 5)},
+    {{.out_channels = 4, .kernel = {3}, .groups = 2, .dilation = {2}, .no_bias = true},
+     NNCL_SHAPE(3, 4, 6)},
+    /* 2D: U-Net's 2x2 stride-2 up-convolution, odd sizes, groups */
+    {{.out_channels = 3, .kernel = {2, 2}, .stride = {2, 2}}, NNCL_SHAPE(2, 4, 3, 5)},
+    {{.out_channels = 4,
+      .kernel = {3, 3},
+      .stride = {2, 2},
+      .padding = {1, 1},
+      .output_padding = {1, 0}},
+     NNCL_SHAPE(2, 2, 4, 3)},
+    {{.out_channels = 6, .kernel = {3, 2}, .stride = {1, 2}, .dilation = {2, 1}, .groups = 3},
+     NNCL_SHAPE(1, 3, 4, 4)},
+    {{.out_channels = 2, .kernel = {3, 3}, .padding = {1, 1}}, NNCL_SHAPE(2, 3, 5, 6)},
+    {{.out_channels = 5, .kernel = {1, 1}, .no_bias = true}, NNCL_SHAPE(2, 3, 3, 4)},
+    /* output_padding below the dilation but not the stride */
+    {{.out_channels = 2, .kernel = {3, 3}, .dilation = {3, 1}, .output_padding = {2, 0}},
+     NNCL_SHAPE(1, 2, 3, 3)},
+    /* 3D */
+    {{.out_channels = 2, .kernel = {2, 2, 2}, .stride = {2, 2, 2}}, NNCL_SHAPE(2, 3, 2, 3, 2)},
+    {{.out_channels = 4,
+      .kernel = {3, 2, 3},
+      .stride = {2, 1, 2},
+      .padding = {1, 0, 1},
+      .output_padding = {1, 0, 0},
+      .groups = 2},
+     NNCL_SHAPE(1, 2, 3, 3, 4)},
+};
+
+static void test_conv_transpose_against_reference(void **state) {
+    (void)state;
+    for (size_t i = 0; i < sizeof transpose_cases / sizeof transpose_cases[0]; i++) {
+        char label[64];
+        snprintf(label, sizeof label, "conv_transpose case %zu", i);
+        op_check c = {.label = label,
+                      .n_inputs = 1,
+                      .inputs = {transpose_cases[i].x},
+                      .build = build_transpose,
+                      .ref = ref_transpose_case,
+                      .cfg = &transpose_cases[i]};
+        check_op(&c);
+    }
+}
+
+/* Two transposed convolutions read one input: the second adds its input
+ * gradient to the first's. y = up_a(x) + up_b(x) against the reference. */
+static nncl_node *build_two_ups(nncl_graph *g, nncl_node **x, nncl_node *labels, const void *cfg) {
+    (void)labels;
+    const transpose_case *c = cfg;
+    nncl_node *a = nncl_conv_transpose(g, x[0], &c->p, "a");
+    nncl_node *b = nncl_conv_transpose(g, x[0], &c->p, "b");
+    return nncl_add(g, a, b, "sum");
+}
+
+static void ref_two_ups(const double *const *x, const double *const *params, const int32_t *labels,
+                        double *y, const void *cfg) {
+    const transpose_case *c = cfg;
+    int64_t n = 2 * 3 * 9 * 11;
+    double *other = malloc((size_t)n * sizeof(double));
+    ref_transpose_case(x, params, labels, y, cfg);
+    ref_transpose_case(x, params + 2, labels, other, cfg);
+    for (int64_t i = 0; i < n; i++)
+        y[i] += other[i];
+    free(other);
+    (void)c;
+}
+
+static void test_conv_transpose_shared_input(void **state) {
+    (void)state;
+    static const transpose_case c = {
+        {.out_channels = 3, .kernel = {3, 3}, .stride = {2, 2}, .padding = {1, 1}},
+        NNCL_SHAPE(2, 2, 5, 6)}; /* output [2, 3, 9, 11] */
+    op_check check = {.label = "two transposed convolutions of one input",
+                      .n_inputs = 1,
+                      .inputs = {c.x},
+                      .build = build_two_ups,
+                      .ref = ref_two_ups,
+                      .cfg = &c};
+    check_op(&check);
+}
+
+/* The output-size formula over a table, and a hand-worked 1D case:
+ * x = [1, 2], w = [1, 10, 100], stride 2 -> [1, 10, 102, 20, 200]. */
+static void test_conv_transpose_sizes(void **state) {
+    (void)state;
+    static const struct {
+        int64_t h, k, s, p, op, d, expect;
+    } cases[] = {
+        {4, 2, 2, 0, 0, 1, 8},  {4, 3, 2, 1, 1, 1, 8}, {4, 3, 2, 1, 0, 1, 7},
+        {5, 4, 2, 1, 0, 1, 10}, {3, 3, 1, 0, 0, 2, 7}, {1, 1, 1, 0, 0, 1, 1},
+        {7, 5, 3, 2, 2, 1, 21},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        nncl_graph *g;
+        ASSERT_OK(nncl_graph_create(test_context(), NULL, &g));
+        nncl_node *x = nncl_input(g, "x", NNCL_SHAPE(1, 2, cases[i].h, 3));
+        nncl_node *y =
+            nncl_conv_transpose(g, x,
+                                &(nncl_conv_transpose_params){.out_channels = 3,
+                                                              .kernel = {cases[i].k, 1},
+                                                              .stride = {cases[i].s, 1},
+                                                              .padding = {cases[i].p, 0},
+                                                              .output_padding = {cases[i].op, 0},
+                                                              .dilation = {cases[i].d, 1}},
+                                "up");
+        if (!y) fail_msg("case %zu: %s", i, nncl_graph_error(g));
+        assert_int_equal(nncl_node_shape(y).dims[2], cases[i].expect);
+        assert_int_equal(nncl_node_shape(y).dims[3], 3);
+        nncl_graph_destroy(g);
+    }
+    nncl_graph *g;
+    ASSERT_OK(nncl_graph_create(test_context(), NULL, &g));
+    nncl_node *x = nncl_input(g, "x", NNCL_SHAPE(1, 1, 2));
+    nncl_node *y =
+        nncl_conv_transpose(g, x,
+                            &(nncl_conv_transpose_params){
+                                .out_channels = 1, .kernel = {3}, .stride = {2}, .no_bias = true},
+                            "up");
+    float out[5];
+    ASSERT_OK(
+        nncl_graph_param_write(g, "up.weight", (const float[]){1, 10, 100}, 3 * sizeof(float)));
+    ASSERT_OK(nncl_graph_set_input(g, x, (const float[]){1, 2}, 2 * sizeof(float)));
+    ASSERT_OK(nncl_graph_forward(g));
+    ASSERT_OK(nncl_graph_read(g, y, out, sizeof out));
+    expect_values(out, (const float[]){1, 10, 102, 20, 200}, 5);
+    nncl_graph_destroy(g);
+}
+
+/* Every bad parameter is refused with a message naming op, node and the
+ * offending value or shape. */
+static void test_conv_transpose_refuses_bad_parameters(void **state) {
+    (void)state;
+    static const struct {
+        nncl_conv_transpose_params p;
+        nncl_shape x;
+        nncl_status status;
+        const char *message;
+    } cases[] = {
+        {{.out_channels = 0, .kernel = {3, 3}},
+         NNCL_SHAPE(1, 2, 4, 4),
+         NNCL_ERROR_INVALID_ARGUMENT,
+         "out_channels 0"},
+        {{.out_channels = 4, .kernel = {3, 3}, .groups = -1},
+         NNCL_SHAPE(1, 2, 4, 4),
+         NNCL_ERROR_INVALID_ARGUMENT,
+         "groups -1"},
+        {{.out_channels = 3, .kernel = {3, 3}, .groups = 2},
+         NNCL_SHAPE(1, 4, 4, 4),
+         NNCL_ERROR_SHAPE,
+         "divisible by groups 2"},
+        {{.out_channels = 4, .kernel = {0, 3}},
+         NNCL_SHAPE(1, 2, 4, 4),
+         NNCL_ERROR_INVALID_ARGUMENT,
+         "spatial dim 0: kernel 0"},
+        {{.out_channels = 4, .kernel = {3, 3}, .stride = {1, -2}},
+         NNCL_SHAPE(1, 2, 4, 4),
+         NNCL_ERROR_INVALID_ARGUMENT,
+         "stride -2"},
+        {{.out_channels = 4, .kernel = {3, 3}, .dilation = {-1, 1}},
+         NNCL_SHAPE(1, 2, 4, 4),
+         NNCL_ERROR_INVALID_ARGUMENT,
+         "dilation -1"},
+        {{.out_channels = 4, .kernel = {3, 3}, .padding = {0, -1}},
+         NNCL_SHAPE(1, 2, 4, 4),
+         NNCL_ERROR_INVALID_ARGUMENT,
+         "padding -1"},
+        {{.out_channels = 4, .kernel = {3, 3}, .stride = {2, 2}, .output_padding = {0, 2}},
+         NNCL_SHAPE(1, 2, 4, 4),
+         NNCL_ERROR_INVALID_ARGUMENT,
+         "output_padding 2 must be smaller than stride 2"},
+        {{.out_channels = 4, .kernel = {3, 3}, .padding = {3, 0}},
+         NNCL_SHAPE(1, 2, 1, 4),
+         NNCL_ERROR_SHAPE,
+         "give no output"},
+        {{.out_channels = 4, .kernel = {3, 3, 3}},
+         NNCL_SHAPE(1, 2, 4, 4),
+         NNCL_ERROR_INVALID_ARGUMENT,
+         "set dim 2"},
+        {{.out_channels = 4, .kernel = {3}, .stride = {INT64_MAX / 2}},
+         NNCL_SHAPE(1, 2, 4),
+         NNCL_ERROR_INVALID_ARGUMENT,
+         "stride"},
+        {{.out_channels = 4, .kernel = {3, 3}},
+         NNCL_SHAPE(2, 8),
+         NNCL_ERROR_SHAPE,
+         "must be NCW, NCHW or NCDHW"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        nncl_graph *g;
+        ASSERT_OK(nncl_graph_create(test_context(), NULL, &g));
+        nncl_node *x = nncl_input(g, "x", cases[i].x);
+        assert_null(nncl_conv_transpose(g, x, &cases[i].p, "up3"));
+        assert_int_equal(nncl_graph_status(g), cases[i].status);
+        assert_contains(nncl_graph_error(g), "conv_transpose");
+        assert_contains(nncl_graph_error(g), "'up3'");
+        assert_contains(nncl_graph_error(g), cases[i].message);
+        nncl_graph_destroy(g);
+    }
+    nncl_graph *g;
+    ASSERT_OK(nncl_graph_create(test_context(), NULL, &g));
+    assert_null(nncl_conv_transpose(g, nncl_input(g, "x", NNCL_SHAPE(1, 2, 4)), NULL, "up3"));
+    assert_contains(nncl_graph_error(g), "params are required");
+    nncl_graph_destroy(g);
+}
+
+/* The summary's mult-adds: a convolution's N * C_out * out_positions *
+ * C_in/groups * prod(kernel), a transposed one's counted over its input. */
+static void test_summary_counts_multiply_adds(void **state) {
+    (void)state;
+    nncl_graph *g;
+    ASSERT_OK(nncl_graph_create(test_context(), NULL, &g));
+    nncl_node *x = nncl_input(g, "x", NNCL_SHAPE(2, 3, 8, 8));
+    nncl_node *h = nncl_conv(
+        g, x, &(nncl_conv_params){.out_channels = 4, .kernel = {3, 3}, .padding = {1, 1}}, "c");
+    h = nncl_conv_transpose(
+        g, h, &(nncl_conv_transpose_params){.out_channels = 2, .kernel = {2, 2}, .stride = {2, 2}},
+        "up");
+    nncl_relu(g, h, "act");
+    char *text;
+    ASSERT_OK(nncl_graph_summary(g, &text));
+    /* conv: 2*4*64 * 3*9 = 13,824; up: 2*4*64 (inputs) * 2*4 = 4,096 */
+    assert_contains(text, "13,824");
+    assert_contains(text, "4,096");
+    assert_contains(text, "Mult-adds (forward): 17,920");
+    assert_contains(text, "Mult-adds");
+    nncl_free(text);
+    nncl_graph_destroy(g);
+}
+
 /* He normal: weights have mean ~0 and std sqrt(2 / fan_in); bias is zero;
  * the same seed gives the same weights. */
 static void test_he_initialisation(void **state) {
@@ -333,6 +595,11 @@ int main(void) {
         cmocka_unit_test(test_parameter_count),
         cmocka_unit_test(test_conv_against_reference),
         cmocka_unit_test(test_he_initialisation),
+        cmocka_unit_test(test_conv_transpose_against_reference),
+        cmocka_unit_test(test_conv_transpose_shared_input),
+        cmocka_unit_test(test_conv_transpose_sizes),
+        cmocka_unit_test(test_conv_transpose_refuses_bad_parameters),
+        cmocka_unit_test(test_summary_counts_multiply_adds),
     };
     return cmocka_run_group_tests(tests, NULL, test_context_teardown);
 }

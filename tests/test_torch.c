@@ -127,7 +127,28 @@ static nncl_node *softmax(nncl_graph *g, nncl_node *x) {
     return nncl_softmax(g, x, NULL);
 }
 
+#define UP(...) nncl_conv_transpose(g, x, &(nncl_conv_transpose_params){__VA_ARGS__}, "m")
+static nncl_node *conv_transpose1d(nncl_graph *g, nncl_node *x) {
+    return UP(.out_channels = 6, .kernel = {3}, .stride = {2}, .padding = {1},
+              .output_padding = {1}, .groups = 2);
+}
+static nncl_node *conv_transpose2d(nncl_graph *g, nncl_node *x) {
+    return UP(.out_channels = 4, .kernel = {3, 2}, .stride = {2, 3}, .padding = {1, 0},
+              .dilation = {1, 2});
+}
+static nncl_node *conv_transpose2d_unet(nncl_graph *g, nncl_node *x) {
+    return UP(.out_channels = 2, .kernel = {2, 2}, .stride = {2, 2}, .no_bias = true);
+}
+static nncl_node *conv_transpose3d(nncl_graph *g, nncl_node *x) {
+    return UP(.out_channels = 3, .kernel = {2, 3, 3}, .stride = {2, 1, 2}, .padding = {0, 1, 1},
+              .output_padding = {1, 0, 1});
+}
+
 static const module_case cases[] = {
+    {"conv_transpose1d", conv_transpose1d, false},
+    {"conv_transpose2d", conv_transpose2d, false},
+    {"conv_transpose2d_unet", conv_transpose2d_unet, false},
+    {"conv_transpose3d", conv_transpose3d, false},
     {"conv2d", conv2d, false},
     {"conv1d", conv1d, false},
     {"conv3d", conv3d, false},

@@ -15,6 +15,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 torch.manual_seed(0)
+torch.set_num_threads(1)  # one summation order: the file regenerates byte for byte
 torch.set_default_dtype(torch.float32)
 lines = []
 
@@ -256,6 +257,16 @@ def store_net(case, net, x, labels):
 
 store_net("net", SmallNet(), torch.rand(3, 2, 6, 6) * 2 - 1, torch.tensor([1, 2, 0]))
 store_net("blocks", Blocks(), torch.rand(2, 3, 6, 6) * 2 - 1, torch.tensor([3, 1]))
+
+# Transposed convolution: strides, padding, output padding, dilation, groups.
+run_module("conv_transpose1d", nn.ConvTranspose1d(4, 6, 3, stride=2, padding=1, output_padding=1,
+                                                  groups=2), (2, 4, 5))
+run_module("conv_transpose2d", nn.ConvTranspose2d(3, 4, (3, 2), stride=(2, 3), padding=(1, 0),
+                                                  dilation=(1, 2)), (2, 3, 4, 3))
+run_module("conv_transpose2d_unet", nn.ConvTranspose2d(4, 2, 2, stride=2, bias=False), (1, 4, 3, 5))
+run_module("conv_transpose3d", nn.ConvTranspose3d(2, 3, (2, 3, 3), stride=(2, 1, 2),
+                                                  padding=(0, 1, 1), output_padding=(1, 0, 1)),
+           (1, 2, 3, 4, 3))
 
 out = sys.argv[1] if len(sys.argv) > 1 else "tests/data/torch_reference.txt"
 with open(out, "w") as f:

@@ -49,6 +49,9 @@ typedef struct nncl_op_vtable {
     int64_t *(*counter)(nncl_node *node, const char **suffix);
     /* Frees what the op allocated in node->attrs. */
     void (*release)(nncl_node *node);
+    /* Multiply-adds of one forward pass at the node's shapes, for the
+     * summary; NULL for ops that do no products (shown as "--"). */
+    int64_t (*macs)(const nncl_node *node);
 } nncl_op_vtable;
 
 /* The op table (lib/ops/registry.c). */

@@ -1,5 +1,6 @@
 /* The graph summary: one row per node (name, op, output shape, parameter
- * count) and the totals, laid out like torchsummary / Keras summary(). */
+ * count, multiply-adds) and the totals, laid out like torchsummary /
+ * torchinfo / Keras summary(). */
 #include "graph.h"
 
 #include <stdio.h>
@@ -59,11 +60,11 @@ nncl_status nncl_graph_summary(const nncl_graph *g, char **out) {
     if (!t.buf) return nncl_fail(NNCL_ERROR_OUT_OF_MEMORY, "nncl_graph_summary: out of memory");
     t.buf[0] = '\0';
     const char *rule = "-------------------------------------------------------------------------"
-                       "-------\n";
-    append(&t, "%s%-24s %-16s %-26s %12s\n%s", rule, "Layer (name)", "Op", "Output shape", "Params",
-           rule);
-    int64_t trainable = 0, frozen = 0, buffers = 0, activations = 0;
-    char shape[128], num[48];
+                       "-----------------------\n";
+    append(&t, "%s%-24s %-16s %-26s %12s %16s\n%s", rule, "Layer (name)", "Op", "Output shape",
+           "Params", "Mult-adds", rule);
+    int64_t trainable = 0, frozen = 0, buffers = 0, activations = 0, macs = 0;
+    char shape[128], num[48], mnum[48];
     for (size_t i = 0; i < g->n_nodes; i++) {
         const nncl_node *node = g->nodes[i];
         int64_t count = 0, frozen_here = 0;
@@ -81,8 +82,11 @@ nncl_status nncl_graph_summary(const nncl_graph *g, char **out) {
         char op[64];
         snprintf(op, sizeof op, "%s%s%s", nncl_op_name(node->op), node->fused_act ? "+" : "",
                  node->fused_act ? nncl_op_name(node->fused_act->op) : "");
-        append(&t, "%-24s %-16s %-26s %12s%s\n", node->name, op,
+        int64_t node_macs = node->vt->macs ? node->vt->macs(node) : 0;
+        macs += node_macs;
+        append(&t, "%-24s %-16s %-26s %12s %16s%s\n", node->name, op,
                nncl_shape_str(node->shape, shape, sizeof shape), grouped(count, num),
+               node->vt->macs ? grouped(node_macs, mnum) : "--",
                !frozen_here           ? ""
                : frozen_here == count ? "  frozen"
                                       : "  part frozen");
@@ -92,6 +96,7 @@ nncl_status nncl_graph_summary(const nncl_graph *g, char **out) {
     append(&t, "Trainable params: %s\n", grouped(trainable - frozen, num));
     append(&t, "Frozen params: %s\n", grouped(frozen, num));
     append(&t, "Non-trainable buffers: %s\n", grouped(buffers, num));
+    append(&t, "Mult-adds (forward): %s\n", grouped(macs, num));
     append(&t, "Parameter memory: %.2f MB\n", (double)(trainable + buffers) * 4.0 / 1048576.0);
     append(&t, "Activation memory (forward): %.2f MB\n%s", (double)activations * 4.0 / 1048576.0,
            rule);

@@ -9,9 +9,14 @@
 conv_dims nncl_conv_dims(const nncl_node *node) {
     const nncl_window *w = &nncl_conv_attrs(node)->win;
     conv_dims d;
+    /* A transposed convolution is the backward-data pass of the convolution
+     * from its output space to its input space: that convolution's input
+     * channels are the node's output channels. */
+    bool transposed = node->op == NNCL_OP_CONV_TRANSPOSE;
+    const nncl_node *x = node->inputs[0];
     d.batch = (size_t)node->shape.dims[0];
-    d.c_in = (size_t)node->inputs[0]->shape.dims[1];
-    d.c_out = (size_t)node->shape.dims[1];
+    d.c_in = (size_t)(transposed ? node->shape : x->shape).dims[1];
+    d.c_out = (size_t)(transposed ? x->shape : node->shape).dims[1];
     d.groups = (size_t)nncl_conv_attrs(node)->groups;
     d.cg_in = d.c_in / d.groups;
     d.cg_out = d.c_out / d.groups;
@@ -84,9 +89,30 @@ nncl_node *nncl_conv(nncl_graph *g, nncl_node *x, const nncl_conv_params *params
     return node;
 }
 
-static nncl_status conv_plan(nncl_graph *g, nncl_node *node) {
+int64_t nncl_conv_macs(const nncl_node *node) {
+    conv_dims d = nncl_conv_dims(node);
+    return (int64_t)(d.batch * d.c_out * d.spatial_out * d.kg);
+}
+
+void nncl_conv_space(const nncl_node *node, cl_mem *x_side, cl_mem *y_side) {
+    bool transposed = node->op == NNCL_OP_CONV_TRANSPOSE;
+    *x_side = transposed ? node->grad : node->inputs[0]->out;
+    *y_side = transposed ? node->inputs[0]->out : node->grad;
+}
+
+nncl_status nncl_conv_plan(nncl_graph *g, nncl_node *node) {
     node->workspace_bytes = nncl_conv_workspace(g, node);
     return NNCL_OK;
+}
+
+nncl_status nncl_conv_bias_backward(nncl_graph *g, nncl_node *node, size_t batch, size_t channels,
+                                    size_t inner) {
+    nncl_param_entry *bias = nncl_node_param(g, node, 1);
+    if (!nncl_param_learns(bias)) return NNCL_OK;
+    cl_int n = (cl_int)batch, c = (cl_int)channels, len = (cl_int)inner;
+    return nncl_launch(g->ctx, "channel_sum", channels,
+                       NNCL_ARGS(NNCL_ARG(node->grad), NNCL_ARG(bias->grad), NNCL_ARG(n),
+                                 NNCL_ARG(c), NNCL_ARG(len)));
 }
 
 static nncl_status conv_forward(nncl_graph *g, nncl_node *node) {
@@ -105,13 +131,8 @@ static nncl_status conv_backward(nncl_graph *g, nncl_node *node) {
     nncl_param_entry *w = nncl_node_param(g, node, 0);
     nncl_node *x = node->inputs[0];
     nncl_status st = NNCL_OK;
-    if (nncl_conv_attrs(node)->bias && nncl_param_learns(nncl_node_param(g, node, 1))) {
-        cl_int batch = (cl_int)d.batch, channels = (cl_int)d.c_out, inner = (cl_int)d.spatial_out;
-        st =
-            nncl_launch(g->ctx, "channel_sum", d.c_out,
-                        NNCL_ARGS(NNCL_ARG(node->grad), NNCL_ARG(nncl_node_param(g, node, 1)->grad),
-                                  NNCL_ARG(batch), NNCL_ARG(channels), NNCL_ARG(inner)));
-    }
+    if (nncl_conv_attrs(node)->bias)
+        st = nncl_conv_bias_backward(g, node, d.batch, d.c_out, d.spatial_out);
     const conv_algorithm *a;
     if (st == NNCL_OK && nncl_param_learns(w)) {
         g->ctx->phase = NNCL_PROFILE_CONV_BACKWARD_WEIGHTS;
@@ -134,7 +155,7 @@ static uint32_t conv_saves(const nncl_node *node) {
     return NNCL_SAVES_INPUT(0);
 }
 
-static nncl_fusion conv_absorbs(const nncl_node *producer, const nncl_node *act) {
+nncl_fusion nncl_conv_absorbs(const nncl_node *producer, const nncl_node *act) {
     (void)act;
     return nncl_bias_absorbs(nncl_conv_attrs(producer)->bias);
 }
@@ -142,8 +163,9 @@ static nncl_fusion conv_absorbs(const nncl_node *producer, const nncl_node *act)
 const nncl_op_vtable nncl_op_conv = {.attrs_size = sizeof(conv_attrs),
                                      .profile_forward = NNCL_PROFILE_CONV_FORWARD,
                                      .profile_backward = NNCL_PROFILE_CONV_BACKWARD_DATA,
-                                     .plan = conv_plan,
+                                     .plan = nncl_conv_plan,
                                      .forward = conv_forward,
                                      .backward = conv_backward,
                                      .saves = conv_saves,
-                                     .absorbs = conv_absorbs};
+                                     .absorbs = nncl_conv_absorbs,
+                                     .macs = nncl_conv_macs};

@@ -58,6 +58,21 @@ extern const conv_algorithm nncl_conv_im2col, nncl_conv_gemm1x1, nncl_conv_winog
 nncl_status nncl_swap_outer(nncl_graph *g, cl_mem src, size_t src_off, cl_mem dst, size_t dst_off,
                             size_t a, size_t b, size_t len);
 
+/* Multiply-adds of one forward pass (the summary's figure). */
+int64_t nncl_conv_macs(const nncl_node *node);
+/* The buffers that live in the convolution's input and output spaces for
+ * timing: the input's value and the node's gradient for a convolution,
+ * the other way round for a transposed one. */
+void nncl_conv_space(const nncl_node *node, cl_mem *x_side, cl_mem *y_side);
+/* Table entries both convolution ops use: workspace sizing, and a fused
+ * activation when the layer has a bias. */
+nncl_status nncl_conv_plan(nncl_graph *g, nncl_node *node);
+nncl_fusion nncl_conv_absorbs(const nncl_node *producer, const nncl_node *act);
+/* Bias gradient: the sum of node's gradient [batch, channels, inner] per
+ * channel into parameter 1's gradient, when that learns. */
+nncl_status nncl_conv_bias_backward(nncl_graph *g, nncl_node *node, size_t batch, size_t channels,
+                                    size_t inner);
+
 /* The algorithm for node's direction: chosen on first call (forced by the
  * context, remembered in the cache directory, or timed) and kept. */
 nncl_status nncl_conv_pick(nncl_graph *g, nncl_node *node, conv_direction dir,

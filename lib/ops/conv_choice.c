@@ -63,7 +63,7 @@ static void choice_key(const nncl_graph *g, const nncl_node *node, conv_directio
     snprintf(
         key, size,
         "%s|%s|%s|%016llx|n%zu,c%zu,k%zu,g%zu,in%lldx%lldx%lld,k%lldx%lldx%lld,s%lldx%lldx%lld,"
-        "p%lldx%lldx%lld,%lldx%lldx%lld,d%lldx%lldx%lld|%s",
+        "p%lldx%lldx%lld,%lldx%lldx%lld,d%lldx%lldx%lld,out%lldx%lldx%lld|%s",
         g->ctx->info.name, g->ctx->info.driver_version,
         nncl_gemm_is_packed(g->ctx) ? "packed" : "clblast",
         (unsigned long long)g->ctx->kernels_fingerprint, d.batch, d.c_in, d.c_out, d.groups,
@@ -72,7 +72,8 @@ static void choice_key(const nncl_graph *g, const nncl_node *node, conv_directio
         (long long)w->stride[1], (long long)w->stride[2], (long long)w->pad_begin[0],
         (long long)w->pad_begin[1], (long long)w->pad_begin[2], (long long)w->pad_end[0],
         (long long)w->pad_end[1], (long long)w->pad_end[2], (long long)w->dilation[0],
-        (long long)w->dilation[1], (long long)w->dilation[2], direction_names[dir]);
+        (long long)w->dilation[1], (long long)w->dilation[2], (long long)w->out[0],
+        (long long)w->out[1], (long long)w->out[2], direction_names[dir]);
     for (char *c = key; *c; c++)
         if (*c == ' ' || *c == '\n') *c = '_';
 }
@@ -151,7 +152,8 @@ static nncl_status measure(nncl_graph *g, const nncl_node *node, conv_direction 
     nncl_status st = nncl_buffer_create(g->ctx, floats * sizeof(float), &scratch);
     if (st != NNCL_OK) return st;
     /* Reads the layer's real input, weights and output gradient; writes scratch. */
-    conv_buffers b = {node->inputs[0]->out, nncl_node_param(g, node, 0)->value, node->grad, false};
+    conv_buffers b = {NULL, nncl_node_param(g, node, 0)->value, NULL, false};
+    nncl_conv_space(node, &b.x, &b.y);
     if (dir == CONV_FORWARD) b.y = scratch;
     if (dir == CONV_BACKWARD_DATA) b.x = scratch;
     if (dir == CONV_BACKWARD_WEIGHTS) b.w = scratch;

@@ -82,6 +82,11 @@ static nncl_status linear_backward(nncl_graph *g, nncl_node *node) {
                      w->value, 0, d.in, node->accumulate[0] ? 1.0f : 0.0f, x->grad, 0, d.in);
 }
 
+static int64_t linear_macs(const nncl_node *node) {
+    linear_dims d = dims_of(node);
+    return (int64_t)(d.rows * d.in * d.out);
+}
+
 /* The weight gradient needs the input. */
 static uint32_t linear_saves(const nncl_node *node) {
     (void)node;
@@ -99,4 +104,5 @@ const nncl_op_vtable nncl_op_linear = {.attrs_size = sizeof(linear_attrs),
                                        .forward = linear_forward,
                                        .backward = linear_backward,
                                        .saves = linear_saves,
-                                       .absorbs = linear_absorbs};
+                                       .absorbs = linear_absorbs,
+                                       .macs = linear_macs};

@@ -68,6 +68,40 @@ void ref_conv(const double *x, const double *w, const double *b, int64_t n, int6
         }
 }
 
+void ref_conv_transpose(const double *x, const double *w, const double *b, int64_t n, int64_t c_in,
+                        int64_t c_out, int64_t groups, const ref_window *win, double *y) {
+    int64_t in_vol = volume(win->in, win->spatial), out_vol = volume(win->out, win->spatial);
+    int64_t k_vol = volume(win->kernel, win->spatial);
+    int64_t cg_in = c_in / groups, cg_out = c_out / groups;
+    for (int64_t s = 0; s < n; s++)
+        for (int64_t co = 0; co < c_out; co++)
+            for (int64_t op = 0; op < out_vol; op++)
+                y[(s * c_out + co) * out_vol + op] = b ? b[co] : 0.0;
+    /* Each input element scatters through every tap of its weights. */
+    for (int64_t s = 0; s < n; s++)
+        for (int64_t ci = 0; ci < c_in; ci++) {
+            int64_t grp = ci / cg_in;
+            for (int64_t ip = 0; ip < in_vol; ip++) {
+                int64_t i[3], k[3];
+                coords(ip, win->in, win->spatial, i);
+                double v = x[(s * c_in + ci) * in_vol + ip];
+                for (int64_t kp = 0; kp < k_vol; kp++) {
+                    coords(kp, win->kernel, win->spatial, k);
+                    int64_t at = 0;
+                    for (int d = 0; d < win->spatial && at >= 0; d++) {
+                        int64_t pos =
+                            i[d] * win->stride[d] - win->pad_begin[d] + k[d] * win->dilation[d];
+                        at = pos < 0 || pos >= win->out[d] ? -1 : at * win->out[d] + pos;
+                    }
+                    if (at < 0) continue;
+                    for (int64_t cl = 0; cl < cg_out; cl++)
+                        y[(s * c_out + grp * cg_out + cl) * out_vol + at] +=
+                            v * w[(ci * cg_out + cl) * k_vol + kp];
+                }
+            }
+        }
+}
+
 void ref_max_pool(const double *x, int64_t planes, const ref_window *win, double *y) {
     int64_t in_vol = volume(win->in, win->spatial), out_vol = volume(win->out, win->spatial);
     int64_t k_vol = volume(win->kernel, win->spatial);

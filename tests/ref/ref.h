@@ -23,6 +23,10 @@ bool ref_window_out(ref_window *w);
 /* x [N, C_in, in...], w [C_out, C_in/groups, k...], b [C_out] or NULL. */
 void ref_conv(const double *x, const double *w, const double *b, int64_t n, int64_t c_in,
               int64_t c_out, int64_t groups, const ref_window *win, double *y);
+/* x [N, C_in, in...], w [C_in, C_out/groups, k...], b [C_out] or NULL;
+ * win->out holds the output size, pad_begin the padding. */
+void ref_conv_transpose(const double *x, const double *w, const double *b, int64_t n, int64_t c_in,
+                        int64_t c_out, int64_t groups, const ref_window *win, double *y);
 void ref_max_pool(const double *x, int64_t planes, const ref_window *win, double *y);
 void ref_avg_pool(const double *x, int64_t planes, const ref_window *win, bool count_include_pad,
                   double *y);
