@@ -593,6 +593,34 @@ NNCL_API nncl_node *nncl_leaky_relu(nncl_graph *g, nncl_node *x, float slope, co
 NNCL_API nncl_node *nncl_sigmoid(nncl_graph *g, nncl_node *x, const char *name);
 NNCL_API nncl_node *nncl_tanh(nncl_graph *g, nncl_node *x, const char *name);
 NNCL_API nncl_node *nncl_elu(nncl_graph *g, nncl_node *x, float alpha, const char *name);
+/* GELU, x * Phi(x) with Phi the standard normal CDF (PyTorch's GELU()), or
+ * with tanh_approximation 0.5x(1 + tanh(sqrt(2/pi)(x + 0.044715x^3)))
+ * (GELU(approximate='tanh')). */
+NNCL_API nncl_node *nncl_gelu(nncl_graph *g, nncl_node *x, bool tanh_approximation,
+                              const char *name);
+/* SiLU / Swish: x * sigmoid(x). */
+NNCL_API nncl_node *nncl_silu(nncl_graph *g, nncl_node *x, const char *name);
+/* Softplus: log(1 + exp(beta x)) / beta, and x where beta x > threshold
+ * (0: beta 1, threshold 20, PyTorch's defaults). Negative values:
+ * NNCL_ERROR_INVALID_ARGUMENT. */
+NNCL_API nncl_node *nncl_softplus(nncl_graph *g, nncl_node *x, float beta, float threshold,
+                                  const char *name);
+/* ReLU6: min(max(x, 0), 6) (MobileNet). */
+NNCL_API nncl_node *nncl_relu6(nncl_graph *g, nncl_node *x, const char *name);
+/* Hard-sigmoid relu6(x + 3) / 6 and hard-swish x * relu6(x + 3) / 6
+ * (MobileNetV3; PyTorch's Hardsigmoid and Hardswish). */
+NNCL_API nncl_node *nncl_hardsigmoid(nncl_graph *g, nncl_node *x, const char *name);
+NNCL_API nncl_node *nncl_hardswish(nncl_graph *g, nncl_node *x, const char *name);
+/* PReLU: x for x > 0, a * x otherwise, with learned slopes "<name>.weight"
+ * [num_parameters]: 1 (one slope, 0 means 1 too) or the channels (dim 1),
+ * starting at `init` (PyTorch's default 0.25). NNCL_ERROR_SHAPE for another
+ * count. */
+NNCL_API nncl_node *nncl_prelu(nncl_graph *g, nncl_node *x, int64_t num_parameters, float init,
+                               const char *name);
+/* Maxout: [N, C, ...] -> [N, C/k, ...], channel j the max of input
+ * channels j*k .. j*k+k-1 (x.view(N, C/k, k, ...).max(2) in PyTorch).
+ * NNCL_ERROR_SHAPE when C is not a multiple of k. */
+NNCL_API nncl_node *nncl_maxout(nncl_graph *g, nncl_node *x, int64_t k, const char *name);
 
 /* Fully connected layer, PyTorch's Linear, over the last dim:
  * [..., in] -> [..., out_features], y = x W^T + b with weight

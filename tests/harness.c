@@ -143,6 +143,8 @@ void check_op(const op_check *c) {
         int64_t n = nncl_shape_numel(c->inputs[i]);
         p.x[i] = malloc((size_t)n * sizeof(double));
         distinct_fill(p.x[i], n, 100 + (uint64_t)i);
+        for (int64_t j = 0; c->input_scale && j < n; j++)
+            p.x[i][j] = (float)(p.x[i][j] * c->input_scale);
         xf[i] = to_float(p.x[i], n);
         ASSERT_OK(nncl_graph_set_input(g, x[i], xf[i], (size_t)n * sizeof(float)));
     }

@@ -56,6 +56,8 @@ typedef struct op_check {
     int64_t labels_batch; /* > 0: also a labels input, for losses */
     const int32_t *labels;
     bool eval; /* run in eval mode */
+    /* Inputs span [-2 s, 2 s] (0: s = 1), to reach kinks beyond +-2. */
+    double input_scale;
     /* Builds the op on the given inputs; cfg is the case's own description. */
     nncl_node *(*build)(nncl_graph *g, nncl_node **x, nncl_node *labels, const void *cfg);
     /* The reference: y from the inputs and the graph's parameters and

@@ -18,8 +18,9 @@ static int64_t numel_of(nncl_shape s) {
 
 typedef struct act_case {
     ref_act kind;
-    double alpha;
+    double alpha, beta;
     nncl_shape x;
+    double scale; /* inputs span [-2 scale, 2 scale] */
 } act_case;
 
 static nncl_node *build_act(nncl_graph *g, nncl_node **x, nncl_node *labels, const void *cfg) {
@@ -34,6 +35,19 @@ static nncl_node *build_act(nncl_graph *g, nncl_node **x, nncl_node *labels, con
         return nncl_sigmoid(g, x[0], NULL);
     case REF_TANH:
         return nncl_tanh(g, x[0], NULL);
+    case REF_GELU:
+    case REF_GELU_TANH:
+        return nncl_gelu(g, x[0], c->kind == REF_GELU_TANH, NULL);
+    case REF_SILU:
+        return nncl_silu(g, x[0], NULL);
+    case REF_SOFTPLUS:
+        return nncl_softplus(g, x[0], (float)c->alpha, (float)c->beta, NULL);
+    case REF_RELU6:
+        return nncl_relu6(g, x[0], NULL);
+    case REF_HARDSIGMOID:
+        return nncl_hardsigmoid(g, x[0], NULL);
+    case REF_HARDSWISH:
+        return nncl_hardswish(g, x[0], NULL);
     default:
         return nncl_elu(g, x[0], (float)c->alpha, NULL);
     }
@@ -44,15 +58,26 @@ static void ref_act_case(const double *const *x, const double *const *params, co
     (void)params;
     (void)labels;
     const act_case *c = cfg;
-    ref_activation(x[0], numel_of(c->x), c->kind, c->alpha, y);
+    ref_activation(x[0], numel_of(c->x), c->kind, c->alpha, c->beta, y);
 }
 
 static void test_activations(void **state) {
     (void)state;
     static const act_case cases[] = {
-        {REF_RELU, 0, NNCL_SHAPE(2, 3, 5)},       {REF_LEAKY_RELU, 0.2, NNCL_SHAPE(3, 7)},
-        {REF_SIGMOID, 0, NNCL_SHAPE(2, 2, 3, 3)}, {REF_TANH, 0, NNCL_SHAPE(1, 2, 2, 3, 2)},
-        {REF_ELU, 1.0, NNCL_SHAPE(4, 9)},         {REF_ELU, 0.5, NNCL_SHAPE(2, 3, 4)},
+        {REF_RELU, 0, 0, NNCL_SHAPE(2, 3, 5), 1},
+        {REF_LEAKY_RELU, 0.2, 0, NNCL_SHAPE(3, 7), 1},
+        {REF_SIGMOID, 0, 0, NNCL_SHAPE(2, 2, 3, 3), 1},
+        {REF_TANH, 0, 0, NNCL_SHAPE(1, 2, 2, 3, 2), 1},
+        {REF_ELU, 1.0, 0, NNCL_SHAPE(4, 9), 1},
+        {REF_ELU, 0.5, 0, NNCL_SHAPE(2, 3, 4), 1},
+        {REF_GELU, 0, 0, NNCL_SHAPE(2, 3, 7), 2},
+        {REF_GELU_TANH, 0, 0, NNCL_SHAPE(2, 3, 7), 2},
+        {REF_SILU, 0, 0, NNCL_SHAPE(4, 11), 3},
+        {REF_SOFTPLUS, 1, 20, NNCL_SHAPE(4, 11), 3},
+        {REF_SOFTPLUS, 2, 2.5, NNCL_SHAPE(4, 11), 2}, /* both sides of the threshold */
+        {REF_RELU6, 0, 0, NNCL_SHAPE(5, 13), 4},      /* both kinks */
+        {REF_HARDSIGMOID, 0, 0, NNCL_SHAPE(5, 13), 2.5},
+        {REF_HARDSWISH, 0, 0, NNCL_SHAPE(5, 13), 2.5},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char label[64];
@@ -62,9 +87,184 @@ static void test_activations(void **state) {
                       .inputs = {cases[i].x},
                       .build = build_act,
                       .ref = ref_act_case,
+                      .cfg = &cases[i],
+                      .input_scale = cases[i].scale};
+        check_op(&c);
+    }
+}
+
+/* A convolution with a bias applies the activation after it in its last
+ * pass (fusion): each kind, also those whose backward reads their input. */
+static nncl_node *build_conv_act(nncl_graph *g, nncl_node **x, nncl_node *labels, const void *cfg) {
+    nncl_node *h = nncl_conv(
+        g, x[0], &(nncl_conv_params){.out_channels = 3, .kernel = {3}, .padding = {1}}, "conv");
+    return build_act(g, &h, labels, cfg);
+}
+
+static void ref_conv_act(const double *const *x, const double *const *params, const int32_t *labels,
+                         double *y, const void *cfg) {
+    (void)labels;
+    const act_case *c = cfg;
+    ref_window w = {.spatial = 1,
+                    .in = {6},
+                    .kernel = {3},
+                    .stride = {1},
+                    .pad_begin = {1},
+                    .pad_end = {1},
+                    .dilation = {1}};
+    assert_true(ref_window_out(&w));
+    double h[2 * 3 * 6];
+    ref_conv(x[0], params[0], params[1], 2, 2, 3, 1, &w, h);
+    ref_activation(h, 2 * 3 * 6, c->kind, c->alpha, c->beta, y);
+}
+
+static void test_fused_activations(void **state) {
+    (void)state;
+    static const act_case cases[] = {
+        {REF_GELU, 0, 0, NNCL_SHAPE(2, 2, 6), 1},
+        {REF_GELU_TANH, 0, 0, NNCL_SHAPE(2, 2, 6), 1},
+        {REF_SILU, 0, 0, NNCL_SHAPE(2, 2, 6), 1},
+        {REF_SOFTPLUS, 1, 20, NNCL_SHAPE(2, 2, 6), 1},
+        {REF_RELU6, 0, 0, NNCL_SHAPE(2, 2, 6), 3},
+        {REF_HARDSIGMOID, 0, 0, NNCL_SHAPE(2, 2, 6), 3},
+        {REF_HARDSWISH, 0, 0, NNCL_SHAPE(2, 2, 6), 3},
+        {REF_ELU, -0.5, 0, NNCL_SHAPE(2, 2, 6), 1},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char label[64];
+        snprintf(label, sizeof label, "conv + activation case %zu", i);
+        op_check c = {.label = label,
+                      .n_inputs = 1,
+                      .inputs = {cases[i].x},
+                      .build = build_conv_act,
+                      .ref = ref_conv_act,
+                      .cfg = &cases[i],
+                      .input_scale = cases[i].scale};
+        check_op(&c);
+    }
+    nncl_graph *g;
+    ASSERT_OK(nncl_graph_create(test_context(), NULL, &g));
+    assert_null(nncl_softplus(g, nncl_input(g, "x", NNCL_SHAPE(2, 3)), -1.0f, 0.0f, "sp"));
+    assert_int_equal(nncl_graph_status(g), NNCL_ERROR_INVALID_ARGUMENT);
+    assert_contains(nncl_graph_error(g), "op 'softplus' node 'sp'");
+    assert_contains(nncl_graph_error(g), "beta -1 and threshold 0 must be >= 0");
+    nncl_graph_destroy(g);
+}
+
+/* ---- PReLU and maxout */
+
+typedef struct prelu_case {
+    nncl_shape x;
+    int64_t slopes;
+} prelu_case;
+
+static nncl_node *build_prelu(nncl_graph *g, nncl_node **x, nncl_node *labels, const void *cfg) {
+    (void)labels;
+    return nncl_prelu(g, x[0], ((const prelu_case *)cfg)->slopes, 0.25f, "act");
+}
+
+static void ref_prelu_case(const double *const *x, const double *const *params,
+                           const int32_t *labels, double *y, const void *cfg) {
+    (void)labels;
+    const prelu_case *c = cfg;
+    int64_t n = numel_of(c->x),
+            inner = c->x.rank > 2 ? numel_of(c->x) / c->x.dims[0] / c->x.dims[1] : 1;
+    for (int64_t i = 0; i < n; i++) {
+        double a = params[0][c->slopes == 1 ? 0 : (i / inner) % c->x.dims[1]];
+        y[i] = x[0][i] > 0 ? x[0][i] : a * x[0][i];
+    }
+}
+
+static void test_prelu(void **state) {
+    (void)state;
+    static const prelu_case cases[] = {
+        {NNCL_SHAPE(2, 3, 5), 3},
+        {NNCL_SHAPE(3, 4, 2, 3), 1},
+        {NNCL_SHAPE(5, 6), 6},
+        {NNCL_SHAPE(2, 2, 2, 2, 3), 2},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char label[64];
+        snprintf(label, sizeof label, "prelu case %zu", i);
+        op_check c = {.label = label,
+                      .n_inputs = 1,
+                      .inputs = {cases[i].x},
+                      .build = build_prelu,
+                      .ref = ref_prelu_case,
                       .cfg = &cases[i]};
         check_op(&c);
     }
+    nncl_graph *g;
+    ASSERT_OK(nncl_graph_create(test_context(), NULL, &g));
+    nncl_node *x = nncl_input(g, "x", NNCL_SHAPE(2, 4, 3));
+    nncl_node *a = nncl_prelu(g, x, 0, 0.1f, "a");
+    float slope;
+    ASSERT_OK(nncl_graph_param_read(g, "a.weight", &slope, sizeof slope));
+    assert_true(slope == 0.1f && nncl_graph_trainable_count(g) == 1);
+    assert_null(nncl_prelu(g, a, 3, 0.25f, "b"));
+    assert_int_equal(nncl_graph_status(g), NNCL_ERROR_SHAPE);
+    assert_contains(nncl_graph_error(g), "op 'prelu' node 'b'");
+    assert_contains(nncl_graph_error(g), "num_parameters 3 must be 1 or the channels (dim 1) of "
+                                         "input [2, 4, 3]");
+    nncl_graph_destroy(g);
+}
+
+typedef struct maxout_case {
+    nncl_shape x;
+    int64_t k;
+} maxout_case;
+
+static nncl_node *build_maxout(nncl_graph *g, nncl_node **x, nncl_node *labels, const void *cfg) {
+    (void)labels;
+    return nncl_maxout(g, x[0], ((const maxout_case *)cfg)->k, "mo");
+}
+
+static void ref_maxout_case(const double *const *x, const double *const *params,
+                            const int32_t *labels, double *y, const void *cfg) {
+    (void)labels;
+    (void)params;
+    const maxout_case *c = cfg;
+    int64_t n = c->x.dims[0], ch = c->x.dims[1], inner = numel_of(c->x) / n / ch;
+    for (int64_t s = 0; s < n; s++)
+        for (int64_t j = 0; j < ch / c->k; j++)
+            for (int64_t p = 0; p < inner; p++) {
+                double best = -1e300;
+                for (int64_t i = 0; i < c->k; i++) {
+                    double v = x[0][(s * ch + j * c->k + i) * inner + p];
+                    if (v > best) best = v;
+                }
+                y[(s * (ch / c->k) + j) * inner + p] = best;
+            }
+}
+
+static void test_maxout(void **state) {
+    (void)state;
+    static const maxout_case cases[] = {
+        {NNCL_SHAPE(2, 6, 5), 3},
+        {NNCL_SHAPE(3, 8), 2}, /* maxout after a linear layer */
+        {NNCL_SHAPE(2, 4, 3, 3), 4},
+        {NNCL_SHAPE(1, 6, 2, 2, 3), 2},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char label[64];
+        snprintf(label, sizeof label, "maxout case %zu", i);
+        op_check c = {.label = label,
+                      .n_inputs = 1,
+                      .inputs = {cases[i].x},
+                      .build = build_maxout,
+                      .ref = ref_maxout_case,
+                      .cfg = &cases[i]};
+        check_op(&c);
+    }
+    nncl_graph *g;
+    ASSERT_OK(nncl_graph_create(test_context(), NULL, &g));
+    nncl_node *x = nncl_input(g, "x", NNCL_SHAPE(2, 6, 3));
+    assert_null(nncl_maxout(g, x, 4, "m4"));
+    assert_int_equal(nncl_graph_status(g), NNCL_ERROR_SHAPE);
+    assert_contains(nncl_graph_error(g),
+                    "op 'maxout' node 'm4' (node 1): input [2, 6, 3]: channels 6 must be a "
+                    "multiple of k 4");
+    nncl_graph_destroy(g);
 }
 
 /* ---- linear */
@@ -260,10 +460,10 @@ static void ref_residual(const double *const *x, const double *const *params, co
     assert_true(ref_window_out(&w));
     double h[80], r[80], t[80];
     ref_conv(x[0], params[0], NULL, 2, 2, 2, 1, &w, h);
-    ref_activation(h, 80, REF_RELU, 0, r);
+    ref_activation(h, 80, REF_RELU, 0, 0, r);
     for (int i = 0; i < 80; i++)
         r[i] += x[0][i];
-    ref_activation(r, 80, REF_TANH, 0, t);
+    ref_activation(r, 80, REF_TANH, 0, 0, t);
     for (int i = 0; i < 80; i++)
         y[i] = t[i] + r[i];
 }
@@ -503,6 +703,9 @@ static void test_dropout(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_activations),
+        cmocka_unit_test(test_fused_activations),
+        cmocka_unit_test(test_prelu),
+        cmocka_unit_test(test_maxout),
         cmocka_unit_test(test_linear),
         cmocka_unit_test(test_flatten_and_reshape),
         cmocka_unit_test(test_add_and_concat),

@@ -144,7 +144,48 @@ static nncl_node *conv_transpose3d(nncl_graph *g, nncl_node *x) {
               .output_padding = {1, 0, 1});
 }
 
+static nncl_node *gelu(nncl_graph *g, nncl_node *x) {
+    return nncl_gelu(g, x, false, NULL);
+}
+static nncl_node *gelu_tanh(nncl_graph *g, nncl_node *x) {
+    return nncl_gelu(g, x, true, NULL);
+}
+static nncl_node *silu(nncl_graph *g, nncl_node *x) {
+    return nncl_silu(g, x, NULL);
+}
+static nncl_node *softplus(nncl_graph *g, nncl_node *x) {
+    return nncl_softplus(g, x, 2.0f, 2.5f, NULL);
+}
+static nncl_node *relu6(nncl_graph *g, nncl_node *x) {
+    return nncl_relu6(g, x, NULL);
+}
+static nncl_node *hardsigmoid(nncl_graph *g, nncl_node *x) {
+    return nncl_hardsigmoid(g, x, NULL);
+}
+static nncl_node *hardswish(nncl_graph *g, nncl_node *x) {
+    return nncl_hardswish(g, x, NULL);
+}
+static nncl_node *prelu(nncl_graph *g, nncl_node *x) {
+    return nncl_prelu(g, x, 3, 0.25f, "m");
+}
+static nncl_node *prelu_shared(nncl_graph *g, nncl_node *x) {
+    return nncl_prelu(g, x, 1, 0.25f, "m");
+}
+static nncl_node *maxout(nncl_graph *g, nncl_node *x) {
+    return nncl_maxout(g, x, 3, NULL);
+}
+
 static const module_case cases[] = {
+    {"gelu", gelu, false},
+    {"gelu_tanh", gelu_tanh, false},
+    {"silu", silu, false},
+    {"softplus", softplus, false},
+    {"relu6", relu6, false},
+    {"hardsigmoid", hardsigmoid, false},
+    {"hardswish", hardswish, false},
+    {"prelu", prelu, false},
+    {"prelu_shared", prelu_shared, false},
+    {"maxout", maxout, false},
     {"conv_transpose1d", conv_transpose1d, false},
     {"conv_transpose2d", conv_transpose2d, false},
     {"conv_transpose2d_unet", conv_transpose2d_unet, false},

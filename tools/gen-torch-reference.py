@@ -27,8 +27,9 @@ def put(case, name, t):
     lines.append("%s/%s %d %s %s" % (case, name, len(dims), " ".join(map(str, dims)), values))
 
 
-def run_module(case, module, shape, train=True, stats=False):
-    """Stores x, every state_dict tensor, y, grad_out, dx and param grads."""
+def run_module(case, module, shape, train=True, stats=False, scale=1.0):
+    """Stores x (uniform in [-2 scale, 2 scale]), every state_dict tensor,
+    y, grad_out, dx and param grads."""
     module.train(train)
     if stats:  # non-trivial running statistics, so eval mode tests them
         module.running_mean.uniform_(-0.5, 0.5)
@@ -36,7 +37,7 @@ def run_module(case, module, shape, train=True, stats=False):
     with torch.no_grad():
         for p in module.parameters():
             p.uniform_(-1, 1)
-    x = (torch.rand(shape) * 4 - 2).requires_grad_(True)
+    x = ((torch.rand(shape) * 4 - 2) * scale).requires_grad_(True)
     put(case, "x", x)
     for k, v in module.state_dict().items():
         if v.dtype.is_floating_point:
@@ -267,6 +268,31 @@ run_module("conv_transpose2d_unet", nn.ConvTranspose2d(4, 2, 2, stride=2, bias=F
 run_module("conv_transpose3d", nn.ConvTranspose3d(2, 3, (2, 3, 3), stride=(2, 1, 2),
                                                   padding=(0, 1, 1), output_padding=(1, 0, 1)),
            (1, 2, 3, 4, 3))
+
+
+
+class Maxout(nn.Module):
+    """The max over groups of k consecutive channels (no PyTorch module)."""
+
+    def __init__(self, k):
+        super().__init__()
+        self.k = k
+
+    def forward(self, x):
+        n, c = x.shape[:2]
+        return x.view(n, c // self.k, self.k, *x.shape[2:]).max(2).values
+
+
+run_module("gelu", nn.GELU(), (3, 8), scale=2)
+run_module("gelu_tanh", nn.GELU(approximate="tanh"), (3, 8), scale=2)
+run_module("silu", nn.SiLU(), (3, 8), scale=2)
+run_module("softplus", nn.Softplus(beta=2, threshold=2.5), (3, 8), scale=1.5)
+run_module("relu6", nn.ReLU6(), (3, 8), scale=4)
+run_module("hardsigmoid", nn.Hardsigmoid(), (3, 8), scale=2.5)
+run_module("hardswish", nn.Hardswish(), (3, 8), scale=2.5)
+run_module("prelu", nn.PReLU(3), (2, 3, 4, 2))
+run_module("prelu_shared", nn.PReLU(), (2, 5, 3))
+run_module("maxout", Maxout(3), (2, 6, 3, 2))
 
 out = sys.argv[1] if len(sys.argv) > 1 else "tests/data/torch_reference.txt"
 with open(out, "w") as f:

@@ -179,7 +179,12 @@ void ref_batch_norm(const double *x, const double *gamma, const double *beta,
     }
 }
 
-void ref_activation(const double *x, int64_t n, ref_act kind, double alpha, double *y) {
+static double clamp01(double v) {
+    return v < 0 ? 0 : v > 1 ? 1 : v;
+}
+
+void ref_activation(const double *x, int64_t n, ref_act kind, double alpha, double beta,
+                    double *y) {
     for (int64_t i = 0; i < n; i++) {
         double v = x[i];
         switch (kind) {
@@ -197,6 +202,28 @@ void ref_activation(const double *x, int64_t n, ref_act kind, double alpha, doub
             break;
         case REF_ELU:
             y[i] = v > 0 ? v : alpha * (exp(v) - 1.0);
+            break;
+        case REF_GELU:
+            y[i] = 0.5 * v * (1.0 + erf(v / sqrt(2.0)));
+            break;
+        case REF_GELU_TANH:
+            y[i] = 0.5 * v *
+                   (1.0 + tanh(sqrt(2.0 / 3.14159265358979323846) * (v + 0.044715 * v * v * v)));
+            break;
+        case REF_SILU:
+            y[i] = v / (1.0 + exp(-v));
+            break;
+        case REF_SOFTPLUS:
+            y[i] = alpha * v > beta ? v : log(1.0 + exp(alpha * v)) / alpha;
+            break;
+        case REF_RELU6:
+            y[i] = v < 0 ? 0 : v > 6 ? 6 : v;
+            break;
+        case REF_HARDSIGMOID:
+            y[i] = clamp01(v / 6.0 + 0.5);
+            break;
+        case REF_HARDSWISH:
+            y[i] = v * clamp01(v / 6.0 + 0.5);
             break;
         }
     }

@@ -35,8 +35,21 @@ void ref_avg_pool(const double *x, int64_t planes, const ref_window *win, bool c
 void ref_batch_norm(const double *x, const double *gamma, const double *beta,
                     const double *running_mean, const double *running_var, int64_t n, int64_t c,
                     int64_t inner, double eps, bool training, double *y, double *mean, double *var);
-typedef enum ref_act { REF_RELU, REF_LEAKY_RELU, REF_SIGMOID, REF_TANH, REF_ELU } ref_act;
-void ref_activation(const double *x, int64_t n, ref_act kind, double alpha, double *y);
+typedef enum ref_act {
+    REF_RELU,
+    REF_LEAKY_RELU,
+    REF_SIGMOID,
+    REF_TANH,
+    REF_ELU,
+    REF_GELU,
+    REF_GELU_TANH,
+    REF_SILU,
+    REF_SOFTPLUS, /* alpha = beta, beta = threshold */
+    REF_RELU6,
+    REF_HARDSIGMOID,
+    REF_HARDSWISH,
+} ref_act;
+void ref_activation(const double *x, int64_t n, ref_act kind, double alpha, double beta, double *y);
 /* x [rows, in], w [out, in], b [out] or NULL. */
 void ref_linear(const double *x, const double *w, const double *b, int64_t rows, int64_t in,
                 int64_t out, double *y);
