@@ -544,6 +544,29 @@ typedef struct nncl_conv_transpose_params {
 NNCL_API nncl_node *nncl_conv_transpose(nncl_graph *g, nncl_node *x,
                                         const nncl_conv_transpose_params *params, const char *name);
 
+/* Upsampling, PyTorch's nn.Upsample / F.interpolate over the spatial dims
+ * of NCW, NCHW or NCDHW input: NEAREST, or LINEAR interpolation in every
+ * spatial dim (PyTorch's linear, bilinear, trilinear), with align_corners
+ * (linear only) as PyTorch defines it. The output size is `size` per dim,
+ * or floor(in * scale) per dim when size[0] is 0; sizes and scales are not
+ * mixed. The source coordinates are PyTorch's, computed the same way in
+ * float (a scale factor given is used as given, not recomputed from the
+ * sizes), so outputs match it. NNCL_ERROR_INVALID_ARGUMENT for a bad mode,
+ * factor or a set unused dim; NNCL_ERROR_SHAPE for input that is not
+ * spatial or an empty output. */
+typedef enum nncl_upsample_mode {
+    NNCL_UPSAMPLE_NEAREST = 0,
+    NNCL_UPSAMPLE_LINEAR = 1,
+} nncl_upsample_mode;
+typedef struct nncl_upsample_params {
+    nncl_upsample_mode mode;
+    int64_t size[3]; /* output size per spatial dim */
+    double scale[3]; /* or the scale factor per spatial dim */
+    bool align_corners;
+} nncl_upsample_params;
+NNCL_API nncl_node *nncl_upsample(nncl_graph *g, nncl_node *x, const nncl_upsample_params *params,
+                                  const char *name);
+
 /* Max and average pooling, PyTorch's MaxPool and AvgPool in 1, 2 and 3D.
  * Output size as for convolution; with ceil_mode it rounds up, and a last
  * window that would start in the end padding is dropped. Padding per side

@@ -175,7 +175,41 @@ static nncl_node *maxout(nncl_graph *g, nncl_node *x) {
     return nncl_maxout(g, x, 3, NULL);
 }
 
+#define UPSAMPLE(...) nncl_upsample(g, x, &(nncl_upsample_params){__VA_ARGS__}, NULL)
+static nncl_node *up_nearest1d(nncl_graph *g, nncl_node *x) {
+    return UPSAMPLE(.mode = NNCL_UPSAMPLE_NEAREST, .scale = {2});
+}
+static nncl_node *up_nearest2d(nncl_graph *g, nncl_node *x) {
+    return UPSAMPLE(.mode = NNCL_UPSAMPLE_NEAREST, .size = {7, 4});
+}
+static nncl_node *up_nearest3d(nncl_graph *g, nncl_node *x) {
+    return UPSAMPLE(.mode = NNCL_UPSAMPLE_NEAREST, .scale = {1.5, 2, 1});
+}
+static nncl_node *up_linear1d(nncl_graph *g, nncl_node *x) {
+    return UPSAMPLE(.mode = NNCL_UPSAMPLE_LINEAR, .size = {9}, .align_corners = true);
+}
+static nncl_node *up_bilinear(nncl_graph *g, nncl_node *x) {
+    return UPSAMPLE(.mode = NNCL_UPSAMPLE_LINEAR, .scale = {2, 2});
+}
+static nncl_node *up_bilinear_aligned(nncl_graph *g, nncl_node *x) {
+    return UPSAMPLE(.mode = NNCL_UPSAMPLE_LINEAR, .size = {5, 7}, .align_corners = true);
+}
+static nncl_node *up_bilinear_frac(nncl_graph *g, nncl_node *x) {
+    return UPSAMPLE(.mode = NNCL_UPSAMPLE_LINEAR, .scale = {1.5, 2.5});
+}
+static nncl_node *up_trilinear(nncl_graph *g, nncl_node *x) {
+    return UPSAMPLE(.mode = NNCL_UPSAMPLE_LINEAR, .scale = {2, 2, 2});
+}
+
 static const module_case cases[] = {
+    {"up_nearest1d", up_nearest1d, false},
+    {"up_nearest2d", up_nearest2d, false},
+    {"up_nearest3d", up_nearest3d, false},
+    {"up_linear1d", up_linear1d, false},
+    {"up_bilinear", up_bilinear, false},
+    {"up_bilinear_aligned", up_bilinear_aligned, false},
+    {"up_bilinear_frac", up_bilinear_frac, false},
+    {"up_trilinear", up_trilinear, false},
     {"gelu", gelu, false},
     {"gelu_tanh", gelu_tanh, false},
     {"silu", silu, false},

@@ -294,6 +294,17 @@ run_module("prelu", nn.PReLU(3), (2, 3, 4, 2))
 run_module("prelu_shared", nn.PReLU(), (2, 5, 3))
 run_module("maxout", Maxout(3), (2, 6, 3, 2))
 
+# Upsampling: nearest and (bi/tri)linear, by size and by scale factor.
+run_module("up_nearest1d", nn.Upsample(scale_factor=2, mode="nearest"), (2, 2, 5))
+run_module("up_nearest2d", nn.Upsample(size=(7, 4), mode="nearest"), (1, 2, 5, 6))
+run_module("up_nearest3d", nn.Upsample(scale_factor=(1.5, 2, 1), mode="nearest"), (1, 2, 3, 2, 3))
+run_module("up_linear1d", nn.Upsample(size=9, mode="linear", align_corners=True), (2, 2, 4))
+run_module("up_bilinear", nn.Upsample(scale_factor=2, mode="bilinear"), (2, 3, 4, 5))
+run_module("up_bilinear_aligned", nn.Upsample(size=(5, 7), mode="bilinear", align_corners=True),
+           (1, 2, 3, 4))
+run_module("up_bilinear_frac", nn.Upsample(scale_factor=(1.5, 2.5), mode="bilinear"), (1, 2, 4, 3))
+run_module("up_trilinear", nn.Upsample(scale_factor=2, mode="trilinear"), (1, 2, 2, 3, 2))
+
 out = sys.argv[1] if len(sys.argv) > 1 else "tests/data/torch_reference.txt"
 with open(out, "w") as f:
     f.write("# PyTorch %s reference values, written by tools/gen-torch-reference.py\n"
