@@ -1,84 +1,82 @@
 /* Loss functions with PyTorch's definitions. Class losses (cross-entropy,
- * NLL) work per sample and keep the probabilities for backward; pointwise
+ * NLL) work per position (sample, or sample and pixel for dense labels)
+ * and keep the probabilities for backward; pointwise
  * losses work per element and are reduced by the fixed-order sum in
  * tensor.cl. Gradients go to the first input only. */
 
-/* Per sample n: loss_n and the weight it counts with (0 when ignored).
+/* Per position p = (sample n, spatial j) of x [batch, classes, inner]:
+ * its loss and the weight it counts with (0 when ignored).
  * cross-entropy (is_ce): log p = x - logsumexp(x), probabilities kept;
  * nll: x already holds log p. */
 __kernel void class_loss_forward(__global const float *x, __global const int *labels,
                                  __global const float *weights, int has_weights,
                                  __global float *probs, __global float *loss,
-                                 __global float *counted, int batch, int classes, int is_ce,
-                                 float smoothing, int ignore_index) {
-    int n = get_global_id(0);
-    if (n >= batch) return;
-    __global const float *xn = x + (long)n * classes;
-    int y = labels[n];
+                                 __global float *counted, int positions, int classes, int inner,
+                                 int is_ce, float smoothing, int ignore_index) {
+    int p = get_global_id(0);
+    if (p >= positions) return;
+    long base = (long)(p / inner) * classes * inner + p % inner;
+    __global const float *xn = x + base;
+    int y = labels[p];
     float lse = 0.0f;
     if (is_ce) {
         float m = -INFINITY, s = 0.0f;
         for (int c = 0; c < classes; c++)
-            m = fmax(m, xn[c]);
+            m = fmax(m, xn[(long)c * inner]);
         for (int c = 0; c < classes; c++)
-            s += exp(xn[c] - m);
+            s += exp(xn[(long)c * inner] - m);
         lse = m + log(s);
         for (int c = 0; c < classes; c++)
-            probs[(long)n * classes + c] = exp(xn[c] - lse);
+            probs[base + (long)c * inner] = exp(xn[(long)c * inner] - lse);
     }
     if (y == ignore_index) {
-        loss[n] = 0.0f;
-        counted[n] = 0.0f;
+        loss[p] = 0.0f;
+        counted[p] = 0.0f;
         return;
     }
     float wy = has_weights ? weights[y] : 1.0f;
-    float value = -wy * (xn[y] - lse);
+    float value = -wy * (xn[(long)y * inner] - lse);
     if (smoothing > 0.0f) {
         float smooth = 0.0f;
         for (int c = 0; c < classes; c++)
-            smooth -= (has_weights ? weights[c] : 1.0f) * (xn[c] - lse);
+            smooth -= (has_weights ? weights[c] : 1.0f) * (xn[(long)c * inner] - lse);
         value = (1.0f - smoothing) * value + smoothing / classes * smooth;
     }
-    loss[n] = value;
-    counted[n] = wy;
+    loss[p] = value;
+    counted[p] = wy;
 }
 
-/* out = sum of losses, divided by the counted weight for mean; the divisor
- * is kept for backward. */
-__kernel void class_loss_reduce(__global const float *loss, __global const float *counted,
-                                __global float *out, __global float *divisor, int batch, int mean) {
+/* After the summed losses (out) and counted weights (divisor) are in:
+ * the mean divides by the counted weight; sum keeps a divisor of 1. */
+__kernel void class_loss_finish(__global float *out, __global float *divisor, int mean) {
     if (get_global_id(0) != 0) return;
-    float s = 0.0f, w = 0.0f;
-    for (int n = 0; n < batch; n++) {
-        s += loss[n];
-        w += counted[n];
-    }
-    divisor[0] = mean ? w : 1.0f;
-    out[0] = s / divisor[0];
+    if (!mean) divisor[0] = 1.0f;
+    out[0] /= divisor[0];
 }
 
-/* d loss_n / d x[n, c], times the upstream gradient of sample n. */
+/* d loss_p / d x[n, c, j], times the upstream gradient of position p. */
 __kernel void class_loss_backward(__global const float *probs, __global const int *labels,
                                   __global const float *weights, int has_weights,
                                   __global const float *dloss, __global const float *divisor,
-                                  __global float *dx, int batch, int classes, int is_ce,
-                                  float smoothing, int ignore_index, int per_sample,
+                                  __global float *dx, int total, int classes, int inner, int is_ce,
+                                  float smoothing, int ignore_index, int per_position,
                                   int accumulate) {
     int i = get_global_id(0);
-    if (i >= batch * classes) return;
-    int n = i / classes, c = i % classes, y = labels[n];
+    if (i >= total) return;
+    int j = i % inner, c = (i / inner) % classes, n = i / (inner * classes);
+    int p = n * inner + j, y = labels[p];
     float g = 0.0f;
     if (y != ignore_index) {
-        float up = per_sample ? dloss[n] : dloss[0] / divisor[0];
+        float up = per_position ? dloss[p] : dloss[0] / divisor[0];
         float wy = has_weights ? weights[y] : 1.0f;
         if (is_ce) {
-            float p = probs[i];
-            g = (1.0f - smoothing) * wy * (p - (c == y ? 1.0f : 0.0f));
+            float pr = probs[i];
+            g = (1.0f - smoothing) * wy * (pr - (c == y ? 1.0f : 0.0f));
             if (smoothing > 0.0f) {
                 float wsum = 0.0f;
                 for (int k = 0; k < classes; k++)
                     wsum += has_weights ? weights[k] : 1.0f;
-                g += smoothing / classes * (p * wsum - (has_weights ? weights[c] : 1.0f));
+                g += smoothing / classes * (pr * wsum - (has_weights ? weights[c] : 1.0f));
             }
         } else {
             g = c == y ? -wy : 0.0f;

@@ -706,19 +706,35 @@ typedef struct nncl_loss_params {
     int32_t ignore_index;
     /* smooth_l1_loss: beta (0: 1); huber_loss: delta (0: 1). */
     float beta;
+    /* dice_loss: added to each class's numerator and denominator, as given
+     * (1 is common; 0 is allowed). */
+    float smooth;
 } nncl_loss_params;
 
 /* Softmax cross-entropy: logits [N, C], labels from nncl_input_labels (N
  * class indices in [0, C), or the ignore index):
  *   loss_n = w[y_n] * ((1 - s) * -log p[y_n] + s/C * sum_c -w_c/w[y_n] log p_c)
  * with p = softmax(logits), s = label_smoothing (the smoothing term weighs
- * each class by its own weight, as PyTorch does). */
+ * each class by its own weight, as PyTorch does). PyTorch's K-dimensional
+ * case too: logits [N, C, d1, ...] with labels [N, d1, ...]
+ * (nncl_input_labels_nd), a class per pixel for segmentation; each
+ * position is one term, and reduction none gives [N, d1, ...].
+ * NNCL_ERROR_SHAPE when the labels are not the logits' shape without dim 1. */
 NNCL_API nncl_node *nncl_cross_entropy(nncl_graph *g, nncl_node *logits, nncl_node *labels,
                                        const nncl_loss_params *params, const char *name);
-/* Negative log-likelihood of log-probabilities [N, C] (nncl_log_softmax):
- * loss_n = -w[y_n] * x[n, y_n]. */
+/* Negative log-likelihood of log-probabilities [N, C] or [N, C, d1, ...]
+ * (nncl_log_softmax), labels as for cross_entropy: loss_n = -w[y_n] x[n, y_n]. */
 NNCL_API nncl_node *nncl_nll_loss(nncl_graph *g, nncl_node *log_probs, nncl_node *labels,
                                   const nncl_loss_params *params, const char *name);
+/* Soft Dice loss for segmentation: logits [N, C, d1, ...], labels
+ * [N, d1, ...]; p = softmax over C and, per class c, over every position
+ * of the batch whose label is not the ignore index,
+ *   dice_c = (2 sum p_c [y = c] + smooth) / (sum p_c + sum [y = c] + smooth)
+ *   loss = 1 - sum_c w_c dice_c / sum_c w_c           (w: class_weights, or 1)
+ * (Milletari et al. 2016). A scalar; only the mean reduction. Add it to
+ * cross_entropy for the usual combined segmentation loss. */
+NNCL_API nncl_node *nncl_dice_loss(nncl_graph *g, nncl_node *logits, nncl_node *labels,
+                                   const nncl_loss_params *params, const char *name);
 /* Sigmoid + binary cross-entropy on logits, numerically stable:
  * max(x, 0) - x t + log(1 + exp(-|x|)); targets in [0, 1], same shape. */
 NNCL_API nncl_node *nncl_bce_with_logits(nncl_graph *g, nncl_node *logits, nncl_node *targets,

@@ -8,14 +8,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef enum loss_kind { CE, NLL, BCE, MSE, L1, SMOOTH_L1, HUBER, KL } loss_kind;
+typedef enum loss_kind { CE, NLL, DICE, BCE, MSE, L1, SMOOTH_L1, HUBER, KL } loss_kind;
 
 typedef struct loss_case {
     const char *name;
     loss_kind kind;
     nncl_reduction reduction;
     bool weighted;
-    float smoothing, beta;
+    float smoothing, beta, smooth;
     bool has_ignore;
     int32_t ignore;
 } loss_case;
@@ -27,6 +27,8 @@ static nncl_node *build(nncl_graph *g, const loss_case *c, nncl_node *x, nncl_no
         return nncl_cross_entropy(g, x, t, p, "loss");
     case NLL:
         return nncl_nll_loss(g, x, t, p, "loss");
+    case DICE:
+        return nncl_dice_loss(g, x, t, p, "loss");
     case BCE:
         return nncl_bce_with_logits(g, x, t, p, "loss");
     case MSE:
@@ -51,14 +53,16 @@ static void run_case(const loss_case *c) {
                           .n_class_weights = c->weighted ? w->n : 0,
                           .label_smoothing = c->smoothing,
                           .beta = c->beta,
+                          .smooth = c->smooth,
                           .has_ignore_index = c->has_ignore,
                           .ignore_index = c->ignore};
-    bool classes = c->kind == CE || c->kind == NLL;
+    bool classes = c->kind == CE || c->kind == NLL || c->kind == DICE;
     nncl_graph *g;
     ASSERT_OK(nncl_graph_create(test_context(), NULL, &g));
     nncl_node *x = nncl_input(g, "x", xt->shape);
     ASSERT_OK(nncl_input_set_requires_grad(g, x, true));
-    nncl_node *t = classes ? nncl_input_labels(g, "t", tt->n) : nncl_input(g, "t", tt->shape);
+    nncl_node *t =
+        classes ? nncl_input_labels_nd(g, "t", tt->shape) : nncl_input(g, "t", tt->shape);
     nncl_node *loss = build(g, c, x, t, &p);
     if (!loss) fail_msg("%s: %s", c->name, nncl_graph_error(g));
     float *xf = to_float(xt->v, xt->n);
@@ -114,6 +118,13 @@ static const loss_case cases[] = {
     REDUCTIONS("huber_", .kind = HUBER, .beta = 0.8f),
     REDUCTIONS("kl_", .kind = KL),
     {"kl_batchmean", .kind = KL, .reduction = NNCL_REDUCTION_BATCHMEAN},
+    REDUCTIONS("ce2d_", .kind = CE, .weighted = true),
+    REDUCTIONS("nll2d_", .kind = NLL),
+    {"ce1d_smooth", .kind = CE, .smoothing = 0.1f, .has_ignore = true, .ignore = 2},
+    {"ce3d", .kind = CE},
+    {"dice", .kind = DICE, .smooth = 1.0f},
+    {"dice_weighted", .kind = DICE, .weighted = true, .smooth = 0.5f},
+    {"dice1d", .kind = DICE},
 };
 
 static void test_losses_match_pytorch(void **state) {
@@ -129,7 +140,7 @@ static void expect_build_error(nncl_node *(*fn)(nncl_graph *, nncl_node *, nncl_
     nncl_graph *g;
     ASSERT_OK(nncl_graph_create(test_context(), NULL, &g));
     nncl_node *x = nncl_input(g, "x", xs);
-    nncl_node *t = labels ? nncl_input_labels(g, "t", ts.dims[0]) : nncl_input(g, "t", ts);
+    nncl_node *t = labels ? nncl_input_labels_nd(g, "t", ts) : nncl_input(g, "t", ts);
     assert_null(fn(g, x, t, p, "bad_loss"));
     const char *msg = nncl_graph_error(g);
     if (!strstr(msg, part) || !strstr(msg, "bad_loss"))
@@ -149,6 +160,37 @@ static void test_loss_errors(void **state) {
     expect_build_error(nncl_mse_loss, NNCL_SHAPE(4, 5), NNCL_SHAPE(4, 6), false, NULL, "[4, 6]");
     expect_build_error(nncl_l1_loss, NNCL_SHAPE(4, 5), NNCL_SHAPE(4, 5), false,
                        &(nncl_loss_params){.reduction = NNCL_REDUCTION_BATCHMEAN}, "batchmean");
+    expect_build_error(nncl_cross_entropy, NNCL_SHAPE(2, 5, 3, 4), NNCL_SHAPE(2, 3, 5), true, NULL,
+                       "labels 't' [2, 3, 5] must be labels of shape [2, 3, 4]");
+    expect_build_error(nncl_dice_loss, NNCL_SHAPE(2, 5, 3), NNCL_SHAPE(2, 4), true, NULL,
+                       "must be labels of shape [2, 3]");
+    expect_build_error(nncl_dice_loss, NNCL_SHAPE(2, 5, 3), NNCL_SHAPE(2, 3), true,
+                       &(nncl_loss_params){.reduction = NNCL_REDUCTION_SUM},
+                       "only the mean reduction");
+    expect_build_error(nncl_dice_loss, NNCL_SHAPE(2, 5, 3), NNCL_SHAPE(2, 3), true,
+                       &(nncl_loss_params){.smooth = -1}, "smooth -1 must be finite and >= 0");
+    expect_build_error(nncl_dice_loss, NNCL_SHAPE(2, 5, 3), NNCL_SHAPE(2, 3), true,
+                       &(nncl_loss_params){.class_weights = w, .n_class_weights = 3},
+                       "3 class weights for 5 classes");
+    float zeros[2] = {0, 0};
+    expect_build_error(nncl_dice_loss, NNCL_SHAPE(2, 2, 3), NNCL_SHAPE(2, 3), true,
+                       &(nncl_loss_params){.class_weights = zeros, .n_class_weights = 2},
+                       "class weights sum to 0");
+    expect_build_error(nncl_dice_loss, NNCL_SHAPE(2), NNCL_SHAPE(2), true, NULL,
+                       "must be [N, classes, ...] logits");
+    /* A label outside [0, C) that is not the ignore index, also in a map. */
+    {
+        nncl_graph *gm;
+        ASSERT_OK(nncl_graph_create(test_context(), NULL, &gm));
+        nncl_node *xm = nncl_input(gm, "x", NNCL_SHAPE(1, 3, 2, 2));
+        nncl_node *tm = nncl_input_labels_nd(gm, "map", NNCL_SHAPE(1, 2, 2));
+        assert_non_null(nncl_dice_loss(gm, xm, tm, NULL, "dice"));
+        int32_t bad_map[4] = {0, 1, 2, 3};
+        assert_int_equal(nncl_graph_set_input(gm, tm, bad_map, sizeof bad_map),
+                         NNCL_ERROR_INVALID_ARGUMENT);
+        assert_non_null(strstr(nncl_last_error(), "label 3 of input 'map' is 3, outside [0, 3)"));
+        nncl_graph_destroy(gm);
+    }
     /* A label outside [0, C) that is not the ignore index. */
     nncl_graph *g;
     ASSERT_OK(nncl_graph_create(test_context(), NULL, &g));

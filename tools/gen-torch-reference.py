@@ -138,6 +138,38 @@ run_loss("kl_batchmean", lambda x, t: F.kl_div(x, t, reduction="batchmean"),
          F.log_softmax(torch.randn(4, 6), 1), torch.softmax(torch.randn(4, 6), 1))
 
 
+# Dense labels (PyTorch's K-dimensional case): a class per position.
+def dice_loss(x, t, smooth, weights=None, ignore=-100):
+    """1 - weighted mean over classes of (2 sum p t + smooth) / (sum p + sum t + smooth)."""
+    p = torch.softmax(x, 1)
+    keep = (t != ignore).unsqueeze(1).float()
+    onehot = F.one_hot(t.clamp(min=0), x.shape[1]).movedim(-1, 1).float() * keep
+    dims = [0] + list(range(2, x.dim()))
+    inter = (p * onehot).sum(dims)
+    card = (p * keep).sum(dims) + onehot.sum(dims)
+    dice = (2 * inter + smooth) / (card + smooth)
+    w = torch.ones(x.shape[1]) if weights is None else weights
+    return 1 - (w * dice).sum() / w.sum()
+
+
+seg = torch.randn(2, 5, 3, 4) * 2
+seg_labels = torch.randint(0, 5, (2, 3, 4))
+seg_ignored = seg_labels.clone()
+seg_ignored[0, 1, 2] = seg_ignored[1, 0, 0] = -100
+for red in ("mean", "sum", "none"):
+    run_loss("ce2d_" + red, lambda x, t: F.cross_entropy(x, t, weight=weights, reduction=red),
+             seg, seg_ignored)
+    run_loss("nll2d_" + red, lambda x, t: F.nll_loss(x, t, reduction=red),
+             F.log_softmax(seg, 1), seg_labels)
+run_loss("ce1d_smooth", lambda x, t: F.cross_entropy(x, t, label_smoothing=0.1, ignore_index=2),
+         torch.randn(3, 5, 6), torch.randint(0, 5, (3, 6)))
+run_loss("ce3d", lambda x, t: F.cross_entropy(x, t), torch.randn(2, 5, 2, 3, 2),
+         torch.randint(0, 5, (2, 2, 3, 2)))
+run_loss("dice", lambda x, t: dice_loss(x, t, 1.0), seg, seg_labels)
+run_loss("dice_weighted", lambda x, t: dice_loss(x, t, 0.5, weights, -100), seg, seg_ignored)
+run_loss("dice1d", lambda x, t: dice_loss(x, t, 0.0), torch.randn(3, 5, 7),
+         torch.randint(0, 5, (3, 7)))
+
 # Optimizer trajectories: Linear(3, 2) + MSE from fixed weights and data,
 # five steps, the parameters after each.
 X, T = torch.randn(4, 3), torch.randn(4, 2) * 3

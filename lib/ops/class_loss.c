@@ -1,7 +1,9 @@
 /* Cross-entropy and negative log-likelihood over integer labels, PyTorch's
  * CrossEntropyLoss and NLLLoss: class weights, label smoothing, an ignore
- * index and mean / sum / none reduction. Mean divides by the summed weights
- * of the samples that count, as PyTorch does. */
+ * index and mean / sum / none reduction, for [N, C] scores with labels [N]
+ * and PyTorch's K-dimensional case, [N, C, d1, ...] with labels
+ * [N, d1, ...] (a class per pixel for segmentation). Mean divides by the
+ * summed weights of the positions that count, as PyTorch does. */
 #include "ops.h"
 
 #include <math.h>
@@ -21,6 +23,35 @@ static class_loss_attrs *attrs_of(const nncl_node *node) {
     return node->attrs;
 }
 
+bool nncl_class_labels_shape(nncl_graph *g, const char *op, const char *name, const nncl_node *x,
+                             const nncl_node *labels, nncl_shape *want) {
+    char s[128], t[128], u[128];
+    *want = (nncl_shape){.rank = x->shape.rank - 1, .dims = {x->shape.dims[0]}};
+    for (int32_t d = 2; d < x->shape.rank; d++)
+        want->dims[d - 1] = x->shape.dims[d];
+    if (labels->is_labels && nncl_shape_equal(labels->shape, *want)) return true;
+    nncl_build_fail(g, NNCL_ERROR_SHAPE, op, name,
+                    "labels '%s' %s must be labels of shape %s (batch %lld: input %s without its "
+                    "class dim)",
+                    labels->name, nncl_shape_str(labels->shape, t, sizeof t),
+                    nncl_shape_str(*want, u, sizeof u), (long long)want->dims[0],
+                    nncl_shape_str(x->shape, s, sizeof s));
+    return false;
+}
+
+nncl_status nncl_class_labels_valid(const nncl_node *loss, int32_t ignore, const int32_t *labels,
+                                    int64_t count) {
+    int64_t classes = loss->inputs[0]->shape.dims[1];
+    for (int64_t i = 0; i < count; i++)
+        if ((labels[i] < 0 || labels[i] >= classes) && labels[i] != ignore)
+            return nncl_fail(NNCL_ERROR_INVALID_ARGUMENT,
+                             "nncl_graph_set_input: label %lld of input '%s' is %d, outside [0, "
+                             "%lld) for loss '%s' (ignore index %d)",
+                             (long long)i, loss->inputs[1]->name, (int)labels[i],
+                             (long long)classes, loss->name, (int)ignore);
+    return NNCL_OK;
+}
+
 static nncl_node *class_loss(nncl_graph *g, nncl_op_kind op, nncl_node *x, nncl_node *labels,
                              const nncl_loss_params *params, const char *name) {
     const char *op_name = nncl_op_name(op);
@@ -28,16 +59,13 @@ static nncl_node *class_loss(nncl_graph *g, nncl_op_kind op, nncl_node *x, nncl_
     if (!nncl_builder_ready(g, op_name, in, 2)) return NULL;
     char s[128];
     nncl_loss_params p = params ? *params : (nncl_loss_params){0};
-    if (x->shape.rank != 2 || x->is_labels)
+    if (x->shape.rank < 2 || x->is_labels)
         return nncl_build_fail(g, NNCL_ERROR_SHAPE, op_name, name,
-                               "input '%s' %s must be [N, classes] features", x->name,
+                               "input '%s' %s must be [N, classes, ...] features", x->name,
                                nncl_shape_str(x->shape, s, sizeof s));
-    int64_t batch = x->shape.dims[0], classes = x->shape.dims[1];
-    if (!labels->is_labels || labels->shape.rank != 1 || labels->shape.dims[0] != batch)
-        return nncl_build_fail(g, NNCL_ERROR_SHAPE, op_name, name,
-                               "labels '%s' must be a labels input of batch %lld (input %s)",
-                               labels->name, (long long)batch,
-                               nncl_shape_str(x->shape, s, sizeof s));
+    int64_t classes = x->shape.dims[1];
+    nncl_shape want;
+    if (!nncl_class_labels_shape(g, op_name, name, x, labels, &want)) return NULL;
     if (p.reduction > NNCL_REDUCTION_NONE || !(p.label_smoothing >= 0 && p.label_smoothing <= 1) ||
         (op == NNCL_OP_NLL_LOSS && p.label_smoothing > 0))
         return nncl_build_fail(g, NNCL_ERROR_INVALID_ARGUMENT, op_name, name,
@@ -59,7 +87,7 @@ static nncl_node *class_loss(nncl_graph *g, nncl_op_kind op, nncl_node *x, nncl_
             return nncl_build_fail(g, NNCL_ERROR_OUT_OF_MEMORY, op_name, name, "no memory");
         memcpy(weights, p.class_weights, (size_t)classes * sizeof *weights);
     }
-    nncl_shape y = p.reduction == NNCL_REDUCTION_NONE ? NNCL_SHAPE(batch) : NNCL_SHAPE(1);
+    nncl_shape y = p.reduction == NNCL_REDUCTION_NONE ? want : NNCL_SHAPE(1);
     nncl_node *node = nncl_node_add(g, op, name, in, 2, y);
     if (!node) {
         free(weights);
@@ -83,15 +111,15 @@ nncl_node *nncl_nll_loss(nncl_graph *g, nncl_node *log_probs, nncl_node *labels,
     return class_loss(g, NNCL_OP_NLL_LOSS, log_probs, labels, params, name);
 }
 
-/* aux: 0 probabilities, 1 per-sample losses, 2 the weight each sample
- * counts with, 3 the mean's divisor, 4 the class weights. */
+/* aux: 0 probabilities, 1 per-position losses, 2 the weight each
+ * position counts with, 3 the mean's divisor, 4 the class weights. */
 static nncl_status class_loss_plan(nncl_graph *g, nncl_node *node) {
-    size_t batch = (size_t)node->inputs[0]->shape.dims[0];
-    size_t classes = (size_t)node->inputs[0]->shape.dims[1];
+    size_t elements = (size_t)nncl_shape_numel(node->inputs[0]->shape);
+    size_t classes = (size_t)node->inputs[0]->shape.dims[1], positions = elements / classes;
     const float *w = attrs_of(node)->class_weights;
-    nncl_status st = nncl_node_aux(g, node, 0, batch * classes * sizeof(float));
-    if (st == NNCL_OK) st = nncl_node_aux(g, node, 1, batch * sizeof(float));
-    if (st == NNCL_OK) st = nncl_node_aux(g, node, 2, batch * sizeof(float));
+    nncl_status st = nncl_node_aux(g, node, 0, elements * sizeof(float));
+    if (st == NNCL_OK) st = nncl_node_aux(g, node, 1, positions * sizeof(float));
+    if (st == NNCL_OK) st = nncl_node_aux(g, node, 2, positions * sizeof(float));
     if (st == NNCL_OK) st = nncl_node_aux(g, node, 3, sizeof(float));
     if (st == NNCL_OK && w && !node->aux[4]) {
         st = nncl_node_aux(g, node, 4, classes * sizeof(float));
@@ -103,16 +131,18 @@ static nncl_status class_loss_plan(nncl_graph *g, nncl_node *node) {
 
 typedef struct class_args {
     cl_mem weights;
-    cl_int has_weights, batch, classes, is_ce, ignore;
+    cl_int has_weights, positions, classes, inner, is_ce, ignore;
     cl_float smoothing;
 } class_args;
 
 static class_args args_of(const nncl_node *node) {
     class_args a;
+    nncl_shape x = node->inputs[0]->shape;
     a.has_weights = attrs_of(node)->class_weights != NULL;
     a.weights = a.has_weights ? node->aux[4] : node->aux[0]; /* any buffer when unused */
-    a.batch = (cl_int)node->inputs[0]->shape.dims[0];
-    a.classes = (cl_int)node->inputs[0]->shape.dims[1];
+    a.classes = (cl_int)x.dims[1];
+    a.inner = (cl_int)nncl_shape_inner(x, 2);
+    a.positions = (cl_int)x.dims[0] * a.inner;
     a.is_ce = node->op == NNCL_OP_CROSS_ENTROPY;
     a.ignore = attrs_of(node)->ignore_index;
     a.smoothing = attrs_of(node)->smoothing;
@@ -123,32 +153,35 @@ static nncl_status class_loss_forward(nncl_graph *g, nncl_node *node) {
     class_args a = args_of(node);
     bool per_sample = attrs_of(node)->reduction == NNCL_REDUCTION_NONE;
     cl_mem losses = per_sample ? node->out : node->aux[1];
-    nncl_status st = nncl_launch(
-        g->ctx, "class_loss_forward", (size_t)a.batch,
-        NNCL_ARGS(NNCL_ARG(node->inputs[0]->out), NNCL_ARG(node->inputs[1]->out),
-                  NNCL_ARG(a.weights), NNCL_ARG(a.has_weights), NNCL_ARG(node->aux[0]),
-                  NNCL_ARG(losses), NNCL_ARG(node->aux[2]), NNCL_ARG(a.batch), NNCL_ARG(a.classes),
-                  NNCL_ARG(a.is_ce), NNCL_ARG(a.smoothing), NNCL_ARG(a.ignore)));
+    nncl_status st =
+        nncl_launch(g->ctx, "class_loss_forward", (size_t)a.positions,
+                    NNCL_ARGS(NNCL_ARG(node->inputs[0]->out), NNCL_ARG(node->inputs[1]->out),
+                              NNCL_ARG(a.weights), NNCL_ARG(a.has_weights), NNCL_ARG(node->aux[0]),
+                              NNCL_ARG(losses), NNCL_ARG(node->aux[2]), NNCL_ARG(a.positions),
+                              NNCL_ARG(a.classes), NNCL_ARG(a.inner), NNCL_ARG(a.is_ce),
+                              NNCL_ARG(a.smoothing), NNCL_ARG(a.ignore)));
     if (st != NNCL_OK || per_sample) return st;
     cl_int mean = attrs_of(node)->reduction == NNCL_REDUCTION_MEAN;
-    return nncl_launch(g->ctx, "class_loss_reduce", 1,
-                       NNCL_ARGS(NNCL_ARG(node->aux[1]), NNCL_ARG(node->aux[2]),
-                                 NNCL_ARG(node->out), NNCL_ARG(node->aux[3]), NNCL_ARG(a.batch),
-                                 NNCL_ARG(mean)));
+    if ((st = nncl_sum(g->ctx, node->aux[1], (size_t)a.positions, false, 1.0f, node->out, 0)) ||
+        (st = nncl_sum(g->ctx, node->aux[2], (size_t)a.positions, false, 1.0f, node->aux[3], 0)))
+        return st;
+    return nncl_launch(g->ctx, "class_loss_finish", 1,
+                       NNCL_ARGS(NNCL_ARG(node->out), NNCL_ARG(node->aux[3]), NNCL_ARG(mean)));
 }
 
 static nncl_status class_loss_backward(nncl_graph *g, nncl_node *node) {
     nncl_node *x = node->inputs[0];
     if (!x->requires_grad) return NNCL_OK;
     class_args a = args_of(node);
-    cl_int per_sample = attrs_of(node)->reduction == NNCL_REDUCTION_NONE;
-    cl_int acc = node->accumulate[0];
-    return nncl_launch(g->ctx, "class_loss_backward", (size_t)a.batch * (size_t)a.classes,
+    cl_int per_position = attrs_of(node)->reduction == NNCL_REDUCTION_NONE;
+    cl_int acc = node->accumulate[0], total = a.positions * a.classes;
+    return nncl_launch(g->ctx, "class_loss_backward", (size_t)total,
                        NNCL_ARGS(NNCL_ARG(node->aux[0]), NNCL_ARG(node->inputs[1]->out),
                                  NNCL_ARG(a.weights), NNCL_ARG(a.has_weights), NNCL_ARG(node->grad),
-                                 NNCL_ARG(node->aux[3]), NNCL_ARG(x->grad), NNCL_ARG(a.batch),
-                                 NNCL_ARG(a.classes), NNCL_ARG(a.is_ce), NNCL_ARG(a.smoothing),
-                                 NNCL_ARG(a.ignore), NNCL_ARG(per_sample), NNCL_ARG(acc)));
+                                 NNCL_ARG(node->aux[3]), NNCL_ARG(x->grad), NNCL_ARG(total),
+                                 NNCL_ARG(a.classes), NNCL_ARG(a.inner), NNCL_ARG(a.is_ce),
+                                 NNCL_ARG(a.smoothing), NNCL_ARG(a.ignore), NNCL_ARG(per_position),
+                                 NNCL_ARG(acc)));
 }
 
 /* Backward uses the saved probabilities and the labels. */
@@ -160,17 +193,8 @@ static uint32_t class_loss_saves(const nncl_node *node) {
 /* Labels index the classes: each in [0, classes) or the ignore index. */
 static nncl_status class_loss_check_labels(const nncl_node *node, int32_t k, const int32_t *labels,
                                            int64_t count) {
-    if (k != 1) return NNCL_OK;
-    int64_t classes = node->inputs[0]->shape.dims[1];
-    int32_t ignore = attrs_of(node)->ignore_index;
-    for (int64_t i = 0; i < count; i++)
-        if ((labels[i] < 0 || labels[i] >= classes) && labels[i] != ignore)
-            return nncl_fail(NNCL_ERROR_INVALID_ARGUMENT,
-                             "nncl_graph_set_input: label %lld of input '%s' is %d, outside [0, "
-                             "%lld) for loss '%s' (ignore index %d)",
-                             (long long)i, node->inputs[1]->name, (int)labels[i],
-                             (long long)classes, node->name, (int)ignore);
-    return NNCL_OK;
+    return k == 1 ? nncl_class_labels_valid(node, attrs_of(node)->ignore_index, labels, count)
+                  : NNCL_OK;
 }
 
 static void class_loss_release(nncl_node *node) {

@@ -55,4 +55,12 @@ nncl_status nncl_bias_epilogue(nncl_graph *g, nncl_node *producer, cl_mem bias, 
  * activation, when the layer has a bias. */
 nncl_fusion nncl_bias_absorbs(bool has_bias);
 
+/* Class losses (class_loss.c): labels must be x [N, C, d...] without its
+ * class dim, [N, d...]; false after recording the graph error. */
+bool nncl_class_labels_shape(nncl_graph *g, const char *op, const char *name, const nncl_node *x,
+                             const nncl_node *labels, nncl_shape *want);
+/* Every label of loss's input 1 in [0, C) or the ignore index. */
+nncl_status nncl_class_labels_valid(const nncl_node *loss, int32_t ignore, const int32_t *labels,
+                                    int64_t count);
+
 #endif
