@@ -609,6 +609,39 @@ typedef struct nncl_batch_norm_params {
 NNCL_API nncl_node *nncl_batch_norm(nncl_graph *g, nncl_node *x,
                                     const nncl_batch_norm_params *params, const char *name);
 
+/* Group norm and layer norm options: eps (0: 1e-5) and whether the affine
+ * weight (ones) and bias (zeros) are left out. */
+typedef struct nncl_norm_params {
+    float eps;
+    bool no_affine;
+} nncl_norm_params;
+/* Group norm (Wu & He 2018), PyTorch's GroupNorm: x [N, C, ...], each
+ * sample's C channels in `groups` groups normalised over the group's
+ * channels and positions (biased variance), then weight and bias [C].
+ * NNCL_ERROR_SHAPE when C does not divide into groups. */
+NNCL_API nncl_node *nncl_group_norm(nncl_graph *g, nncl_node *x, int64_t groups,
+                                    const nncl_norm_params *params, const char *name);
+/* Layer norm (Ba et al. 2016), PyTorch's LayerNorm with normalized_shape
+ * the last `normalized_dims` dims of x: each slice over those dims
+ * normalised, weight and bias of that shape. NNCL_ERROR_SHAPE when
+ * normalized_dims is not in 1..rank. */
+NNCL_API nncl_node *nncl_layer_norm(nncl_graph *g, nncl_node *x, int32_t normalized_dims,
+                                    const nncl_norm_params *params, const char *name);
+/* Instance norm (Ulyanov et al. 2016), PyTorch's InstanceNorm1d/2d/3d:
+ * each sample's channel normalised over its positions. As PyTorch, no
+ * affine weights and no running statistics unless asked for; with
+ * track_running_stats, training updates running_mean / running_var [C]
+ * (mean over the batch of the instances' mean and unbiased variance,
+ * weighted by momentum, 0: 0.1) and eval mode normalises with them. */
+typedef struct nncl_instance_norm_params {
+    float eps;      /* 0: 1e-5 */
+    float momentum; /* 0: 0.1 */
+    bool affine;
+    bool track_running_stats;
+} nncl_instance_norm_params;
+NNCL_API nncl_node *nncl_instance_norm(nncl_graph *g, nncl_node *x,
+                                       const nncl_instance_norm_params *params, const char *name);
+
 /* Elementwise activations, any shape. leaky_relu: x < 0 -> slope * x
  * (slope 0: 0.01). elu: x < 0 -> alpha * (exp(x) - 1) (alpha 0: 1). */
 NNCL_API nncl_node *nncl_relu(nncl_graph *g, nncl_node *x, const char *name);

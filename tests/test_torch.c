@@ -201,7 +201,38 @@ static nncl_node *up_trilinear(nncl_graph *g, nncl_node *x) {
     return UPSAMPLE(.mode = NNCL_UPSAMPLE_LINEAR, .scale = {2, 2, 2});
 }
 
+static nncl_node *group_norm2d(nncl_graph *g, nncl_node *x) {
+    return nncl_group_norm(g, x, 3, NULL, "m");
+}
+static nncl_node *group_norm1d(nncl_graph *g, nncl_node *x) {
+    return nncl_group_norm(g, x, 2, &(nncl_norm_params){.eps = 1e-3f}, "m");
+}
+static nncl_node *layer_norm(nncl_graph *g, nncl_node *x) {
+    return nncl_layer_norm(g, x, 1, NULL, "m");
+}
+static nncl_node *layer_norm2(nncl_graph *g, nncl_node *x) {
+    return nncl_layer_norm(g, x, 2, NULL, "m");
+}
+static nncl_node *instance_norm2d(nncl_graph *g, nncl_node *x) {
+    return nncl_instance_norm(g, x, &(nncl_instance_norm_params){.affine = true}, "m");
+}
+static nncl_node *instance_norm1d_track(nncl_graph *g, nncl_node *x) {
+    return nncl_instance_norm(
+        g, x, &(nncl_instance_norm_params){.track_running_stats = true, .momentum = 0.3f}, "m");
+}
+static nncl_node *instance_norm3d_eval(nncl_graph *g, nncl_node *x) {
+    return nncl_instance_norm(
+        g, x, &(nncl_instance_norm_params){.affine = true, .track_running_stats = true}, "m");
+}
+
 static const module_case cases[] = {
+    {"group_norm2d", group_norm2d, false},
+    {"group_norm1d", group_norm1d, false},
+    {"layer_norm", layer_norm, false},
+    {"layer_norm2", layer_norm2, false},
+    {"instance_norm2d", instance_norm2d, false},
+    {"instance_norm1d_track", instance_norm1d_track, false},
+    {"instance_norm3d_eval", instance_norm3d_eval, true},
     {"up_nearest1d", up_nearest1d, false},
     {"up_nearest2d", up_nearest2d, false},
     {"up_nearest3d", up_nearest3d, false},

@@ -50,7 +50,7 @@ def run_module(case, module, shape, train=True, stats=False, scale=1.0):
     put(case, "dx", x.grad)
     for k, p in module.named_parameters():
         put(case, "grad." + k, p.grad)
-    if hasattr(module, "running_mean") and train:
+    if getattr(module, "running_mean", None) is not None and train:
         put(case, "after.running_mean", module.running_mean)
         put(case, "after.running_var", module.running_var)
 
@@ -336,6 +336,17 @@ run_module("up_bilinear_aligned", nn.Upsample(size=(5, 7), mode="bilinear", alig
            (1, 2, 3, 4))
 run_module("up_bilinear_frac", nn.Upsample(scale_factor=(1.5, 2.5), mode="bilinear"), (1, 2, 4, 3))
 run_module("up_trilinear", nn.Upsample(scale_factor=2, mode="trilinear"), (1, 2, 2, 3, 2))
+
+# Group, layer and instance norm.
+run_module("group_norm2d", nn.GroupNorm(3, 6), (2, 6, 3, 4))
+run_module("group_norm1d", nn.GroupNorm(2, 4, eps=1e-3), (3, 4, 5))
+run_module("layer_norm", nn.LayerNorm(10), (3, 10))
+run_module("layer_norm2", nn.LayerNorm([4, 5]), (2, 3, 4, 5))
+run_module("instance_norm2d", nn.InstanceNorm2d(3, affine=True), (2, 3, 4, 5))
+run_module("instance_norm1d_track", nn.InstanceNorm1d(2, track_running_stats=True, momentum=0.3),
+           (2, 2, 6), train=True)
+run_module("instance_norm3d_eval", nn.InstanceNorm3d(2, affine=True, track_running_stats=True),
+           (2, 2, 2, 3, 2), train=False, stats=True)
 
 out = sys.argv[1] if len(sys.argv) > 1 else "tests/data/torch_reference.txt"
 with open(out, "w") as f:
