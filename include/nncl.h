@@ -567,6 +567,13 @@ typedef struct nncl_upsample_params {
 NNCL_API nncl_node *nncl_upsample(nncl_graph *g, nncl_node *x, const nncl_upsample_params *params,
                                   const char *name);
 
+/* Adaptive pooling, PyTorch's AdaptiveAvgPool1d/2d/3d (max false) and
+ * AdaptiveMaxPool1d/2d/3d (max true): output_size[i] windows along
+ * spatial dim i (0 keeps the input's size), window o covering
+ * [floor(o in / out), ceil((o + 1) in / out)). */
+NNCL_API nncl_node *nncl_adaptive_pool(nncl_graph *g, nncl_node *x, bool max,
+                                       const int64_t output_size[3], const char *name);
+
 /* Max and average pooling, PyTorch's MaxPool and AvgPool in 1, 2 and 3D.
  * Output size as for convolution; with ceil_mode it rounds up, and a last
  * window that would start in the end padding is dropped. Padding per side
@@ -641,6 +648,13 @@ typedef struct nncl_instance_norm_params {
 } nncl_instance_norm_params;
 NNCL_API nncl_node *nncl_instance_norm(nncl_graph *g, nncl_node *x,
                                        const nncl_instance_norm_params *params, const char *name);
+
+/* Local response normalisation across channels (AlexNet), PyTorch's
+ * LocalResponseNorm: y = x / (k + alpha/size * sum of x^2 over channels
+ * c - size/2 .. c + (size-1)/2)^beta, x [N, C, ...]. PyTorch's defaults
+ * are alpha 1e-4, beta 0.75, k 1. */
+NNCL_API nncl_node *nncl_local_response_norm(nncl_graph *g, nncl_node *x, int64_t size, float alpha,
+                                             float beta, float k, const char *name);
 
 /* Elementwise activations, any shape. leaky_relu: x < 0 -> slope * x
  * (slope 0: 0.01). elu: x < 0 -> alpha * (exp(x) - 1) (alpha 0: 1). */

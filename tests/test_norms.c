@@ -105,6 +105,68 @@ static void test_norms_against_reference(void **state) {
     }
 }
 
+typedef struct lrn_case {
+    nncl_shape x;
+    int64_t size;
+    double alpha, beta, k;
+} lrn_case;
+
+static nncl_node *build_lrn(nncl_graph *g, nncl_node **x, nncl_node *labels, const void *cfg) {
+    (void)labels;
+    const lrn_case *c = cfg;
+    return nncl_local_response_norm(g, x[0], c->size, (float)c->alpha, (float)c->beta, (float)c->k,
+                                    "lrn");
+}
+
+static void ref_lrn(const double *const *x, const double *const *params, const int32_t *labels,
+                    double *y, const void *cfg) {
+    (void)params;
+    (void)labels;
+    const lrn_case *c = cfg;
+    int64_t channels = c->x.dims[1], inner = numel(c->x) / c->x.dims[0] / channels;
+    for (int64_t i = 0; i < numel(c->x); i++) {
+        int64_t ch = (i / inner) % channels, base = i - ch * inner;
+        double sum = 0;
+        for (int64_t j = ch - c->size / 2; j <= ch + (c->size - 1) / 2; j++)
+            if (j >= 0 && j < channels) sum += x[0][base + j * inner] * x[0][base + j * inner];
+        y[i] = x[0][i] / pow(c->k + c->alpha / (double)c->size * sum, c->beta);
+    }
+}
+
+static void test_local_response_norm(void **state) {
+    (void)state;
+    static const lrn_case cases[] = {
+        {NNCL_SHAPE(2, 7, 3, 3), 5, 1e-4, 0.75, 1}, /* AlexNet's */
+        {NNCL_SHAPE(2, 5, 4), 2, 0.5, 0.6, 2},      /* even size: more after than before */
+        {NNCL_SHAPE(1, 6, 2, 2, 2), 3, 0.9, 1.2, 1.5},
+        {NNCL_SHAPE(3, 4), 7, 0.3, 0.75, 1}, /* window wider than the channels */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char label[64];
+        snprintf(label, sizeof label, "lrn case %zu", i);
+        op_check c = {.label = label,
+                      .n_inputs = 1,
+                      .inputs = {cases[i].x},
+                      .build = build_lrn,
+                      .ref = ref_lrn,
+                      .cfg = &cases[i]};
+        check_op(&c);
+    }
+    nncl_graph *g;
+    ASSERT_OK(nncl_graph_create(test_context(), NULL, &g));
+    nncl_node *x = nncl_input(g, "x", NNCL_SHAPE(2, 6, 4));
+    assert_null(nncl_local_response_norm(g, x, 0, 1e-4f, 0.75f, 1.0f, "lrn"));
+    assert_int_equal(nncl_graph_status(g), NNCL_ERROR_INVALID_ARGUMENT);
+    assert_contains(nncl_graph_error(g), "op 'local_response_norm' node 'lrn'");
+    assert_contains(nncl_graph_error(g), "size 0 must be > 0");
+    nncl_graph_destroy(g);
+    ASSERT_OK(nncl_graph_create(test_context(), NULL, &g));
+    x = nncl_input(g, "x", NNCL_SHAPE(2, 6, 4));
+    assert_null(nncl_local_response_norm(g, x, 3, 1e-4f, 0.75f, 0.0f, "lrn"));
+    assert_contains(nncl_graph_error(g), "k 0 > 0");
+    nncl_graph_destroy(g);
+}
+
 /* Instance norm with running statistics: two training passes move them by
  * momentum towards the batch's mean of instance means and unbiased
  * variances; eval then normalises with them. */
@@ -208,6 +270,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_norms_against_reference),
         cmocka_unit_test(test_instance_norm_running_stats),
+        cmocka_unit_test(test_local_response_norm),
         cmocka_unit_test(test_norms_refuse_bad_arguments),
     };
     return cmocka_run_group_tests(tests, NULL, test_context_teardown);

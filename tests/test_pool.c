@@ -128,6 +128,87 @@ static void test_pool_against_reference(void **state) {
 }
 
 /* 4x4 max pool k2: the maxima and where the gradient goes. */
+typedef struct adaptive_case {
+    bool max;
+    nncl_shape x;
+    int64_t out[3];
+} adaptive_case;
+
+static nncl_node *build_adaptive(nncl_graph *g, nncl_node **x, nncl_node *labels, const void *cfg) {
+    (void)labels;
+    const adaptive_case *c = cfg;
+    return nncl_adaptive_pool(g, x[0], c->max, c->out, "ap");
+}
+
+/* PyTorch's windows, [floor(o in / out), ceil((o + 1) in / out)), per dim. */
+static void ref_adaptive(const double *const *x, const double *const *params, const int32_t *labels,
+                         double *y, const void *cfg) {
+    (void)params;
+    (void)labels;
+    const adaptive_case *c = cfg;
+    int spatial = c->x.rank - 2;
+    int64_t in[3] = {1, 1, 1}, out[3] = {1, 1, 1};
+    for (int i = 0; i < spatial; i++) {
+        in[i] = c->x.dims[2 + i];
+        out[i] = c->out[i] ? c->out[i] : in[i];
+    }
+    int64_t planes = c->x.dims[0] * c->x.dims[1], ivol = in[0] * in[1] * in[2];
+    int64_t ovol = out[0] * out[1] * out[2];
+    for (int64_t p = 0; p < planes; p++)
+        for (int64_t o = 0; o < ovol; o++) {
+            int64_t oc[3] = {o / (out[1] * out[2]), o / out[2] % out[1], o % out[2]}, lo[3], hi[3];
+            for (int d = 0; d < 3; d++) {
+                lo[d] = oc[d] * in[d] / out[d];
+                hi[d] = ((oc[d] + 1) * in[d] + out[d] - 1) / out[d];
+            }
+            double acc = c->max ? -1e300 : 0;
+            for (int64_t a = lo[0]; a < hi[0]; a++)
+                for (int64_t b = lo[1]; b < hi[1]; b++)
+                    for (int64_t e = lo[2]; e < hi[2]; e++) {
+                        double v = x[0][p * ivol + (a * in[1] + b) * in[2] + e];
+                        acc = c->max ? (v > acc ? v : acc) : acc + v;
+                    }
+            if (!c->max) acc /= (double)((hi[0] - lo[0]) * (hi[1] - lo[1]) * (hi[2] - lo[2]));
+            y[p * ovol + o] = acc;
+        }
+}
+
+static void test_adaptive_pool_against_reference(void **state) {
+    (void)state;
+    static const adaptive_case cases[] = {
+        {false, NNCL_SHAPE(2, 3, 10), {4}},           {true, NNCL_SHAPE(2, 3, 10), {4}},
+        {false, NNCL_SHAPE(2, 2, 7, 5), {3, 2}},      {true, NNCL_SHAPE(2, 2, 7, 5), {3, 2}},
+        {false, NNCL_SHAPE(1, 2, 5, 6), {7, 0}}, /* more windows than rows; one dim kept */
+        {true, NNCL_SHAPE(1, 2, 3, 3), {5, 4}},       {false, NNCL_SHAPE(1, 2, 4, 5, 3), {2, 3, 1}},
+        {true, NNCL_SHAPE(1, 2, 4, 5, 3), {3, 2, 2}}, {false, NNCL_SHAPE(2, 3, 6, 6), {1, 1}},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char label[64];
+        snprintf(label, sizeof label, "adaptive pool case %zu", i);
+        op_check c = {.label = label,
+                      .n_inputs = 1,
+                      .inputs = {cases[i].x},
+                      .build = build_adaptive,
+                      .ref = ref_adaptive,
+                      .cfg = &cases[i]};
+        check_op(&c);
+    }
+    nncl_graph *g;
+    ASSERT_OK(nncl_graph_create(test_context(), NULL, &g));
+    nncl_node *x = nncl_input(g, "x", NNCL_SHAPE(2, 3, 8, 8));
+    assert_null(nncl_adaptive_pool(g, x, true, (const int64_t[3]){2, -1, 0}, "ap"));
+    assert_int_equal(nncl_graph_status(g), NNCL_ERROR_INVALID_ARGUMENT);
+    assert_contains(nncl_graph_error(g), "op 'adaptive_max_pool' node 'ap'");
+    assert_contains(nncl_graph_error(g), "output_size -1 in dim 1");
+    nncl_graph_destroy(g);
+    ASSERT_OK(nncl_graph_create(test_context(), NULL, &g));
+    x = nncl_input(g, "x", NNCL_SHAPE(2, 3, 8, 8));
+    assert_null(nncl_adaptive_pool(g, x, false, (const int64_t[3]){2, 2, 2}, "ap"));
+    assert_contains(nncl_graph_error(g), "op 'adaptive_avg_pool' node 'ap'");
+    assert_contains(nncl_graph_error(g), "2 spatial dims but output_size sets dim 2");
+    nncl_graph_destroy(g);
+}
+
 static void test_max_pool_hand_worked(void **state) {
     (void)state;
     const float x[16] = {1, 3, 2, 0, 4, 2, 1, 5, 0, 1, 7, 2, 6, 3, 1, 1};
@@ -203,6 +284,7 @@ int main(void) {
         cmocka_unit_test(test_max_pool_hand_worked),
         cmocka_unit_test(test_max_pool_nan_and_ties),
         cmocka_unit_test(test_pool_against_reference),
+        cmocka_unit_test(test_adaptive_pool_against_reference),
     };
     return cmocka_run_group_tests(tests, NULL, test_context_teardown);
 }

@@ -225,7 +225,37 @@ static nncl_node *instance_norm3d_eval(nncl_graph *g, nncl_node *x) {
         g, x, &(nncl_instance_norm_params){.affine = true, .track_running_stats = true}, "m");
 }
 
+#define ADAPTIVE(max, ...) nncl_adaptive_pool(g, x, max, (const int64_t[3]){__VA_ARGS__}, NULL)
+static nncl_node *adaptive_avg1d(nncl_graph *g, nncl_node *x) {
+    return ADAPTIVE(false, 4);
+}
+static nncl_node *adaptive_max2d(nncl_graph *g, nncl_node *x) {
+    return ADAPTIVE(true, 3, 2);
+}
+static nncl_node *adaptive_avg2d_keep(nncl_graph *g, nncl_node *x) {
+    return ADAPTIVE(false, 7, 0);
+}
+static nncl_node *adaptive_avg3d(nncl_graph *g, nncl_node *x) {
+    return ADAPTIVE(false, 2, 3, 1);
+}
+static nncl_node *adaptive_max3d(nncl_graph *g, nncl_node *x) {
+    return ADAPTIVE(true, 3, 2, 2);
+}
+static nncl_node *lrn(nncl_graph *g, nncl_node *x) {
+    return nncl_local_response_norm(g, x, 5, 1e-4f, 0.75f, 1.0f, NULL);
+}
+static nncl_node *lrn_even(nncl_graph *g, nncl_node *x) {
+    return nncl_local_response_norm(g, x, 2, 0.5f, 0.6f, 2.0f, NULL);
+}
+
 static const module_case cases[] = {
+    {"adaptive_avg1d", adaptive_avg1d, false},
+    {"adaptive_max2d", adaptive_max2d, false},
+    {"adaptive_avg2d_keep", adaptive_avg2d_keep, false},
+    {"adaptive_avg3d", adaptive_avg3d, false},
+    {"adaptive_max3d", adaptive_max3d, false},
+    {"lrn", lrn, false},
+    {"lrn_even", lrn_even, false},
     {"group_norm2d", group_norm2d, false},
     {"group_norm1d", group_norm1d, false},
     {"layer_norm", layer_norm, false},

@@ -348,6 +348,15 @@ run_module("instance_norm1d_track", nn.InstanceNorm1d(2, track_running_stats=Tru
 run_module("instance_norm3d_eval", nn.InstanceNorm3d(2, affine=True, track_running_stats=True),
            (2, 2, 2, 3, 2), train=False, stats=True)
 
+# Adaptive pooling and local response normalisation.
+run_module("adaptive_avg1d", nn.AdaptiveAvgPool1d(4), (2, 3, 10))
+run_module("adaptive_max2d", nn.AdaptiveMaxPool2d((3, 2)), (2, 2, 7, 5))
+run_module("adaptive_avg2d_keep", nn.AdaptiveAvgPool2d((7, None)), (1, 2, 5, 6))
+run_module("adaptive_avg3d", nn.AdaptiveAvgPool3d((2, 3, 1)), (1, 2, 4, 5, 3))
+run_module("adaptive_max3d", nn.AdaptiveMaxPool3d((3, 2, 2)), (1, 2, 4, 5, 3))
+run_module("lrn", nn.LocalResponseNorm(5), (2, 7, 3, 3), scale=20)
+run_module("lrn_even", nn.LocalResponseNorm(2, alpha=0.5, beta=0.6, k=2.0), (2, 5, 4))
+
 out = sys.argv[1] if len(sys.argv) > 1 else "tests/data/torch_reference.txt"
 with open(out, "w") as f:
     f.write("# PyTorch %s reference values, written by tools/gen-torch-reference.py\n"
