@@ -480,7 +480,8 @@ NNCL_API nncl_status nncl_input_set_requires_grad(nncl_graph *g, nncl_node *inpu
  *   KAIMING_UNIFORM  U(-b, b), b = sqrt(6 / fan_in)
  *   XAVIER_NORMAL    N(0, 2 / (fan_in + fan_out))
  *   XAVIER_UNIFORM   U(-b, b), b = sqrt(6 / (fan_in + fan_out))
- *   ZEROS, CONSTANT  (init_value) */
+ *   ZEROS, CONSTANT  (init_value)
+ *   NORMAL           N(0, s^2), s = init_value (0: 1), embeddings' default */
 typedef enum nncl_init {
     NNCL_INIT_DEFAULT = 0,
     NNCL_INIT_KAIMING_NORMAL = 1,
@@ -489,6 +490,7 @@ typedef enum nncl_init {
     NNCL_INIT_XAVIER_UNIFORM = 4,
     NNCL_INIT_ZEROS = 5,
     NNCL_INIT_CONSTANT = 6,
+    NNCL_INIT_NORMAL = 7,
 } nncl_init;
 
 /* Convolution, PyTorch's Conv1d/2d/3d. Weight [C_out, C_in/groups, K...],
@@ -702,6 +704,31 @@ typedef struct nncl_linear_params {
 } nncl_linear_params;
 NNCL_API nncl_node *nncl_linear(nncl_graph *g, nncl_node *x, int64_t out_features,
                                 const nncl_linear_params *params, const char *name);
+
+/* Embedding, PyTorch's nn.Embedding: int32 ids of any shape (an input from
+ * nncl_input_labels_nd, e.g. token ids [N, L]) give ids' shape +
+ * [embedding_dim], row ids[...] of the table "<name>.weight"
+ * [num_embeddings, embedding_dim] (N(0, 1) at first, as PyTorch). The row
+ * of padding_idx (negative counts from the end) starts at zero and takes
+ * no gradient. An id outside [0, num_embeddings) is refused when set. */
+typedef struct nncl_embedding_params {
+    bool has_padding_idx;
+    int64_t padding_idx;
+    nncl_init init;   /* 0: NNCL_INIT_NORMAL */
+    float init_value; /* NORMAL's std (0: 1), CONSTANT's value */
+} nncl_embedding_params;
+NNCL_API nncl_node *nncl_embedding(nncl_graph *g, nncl_node *ids, int64_t num_embeddings,
+                                   int64_t embedding_dim, const nncl_embedding_params *params,
+                                   const char *name);
+
+/* Permute, PyTorch's Tensor.permute: output dim k is input dim dims[k]
+ * (one entry per input dim; negative counts from the end), copied out
+ * contiguously. transpose swaps two dims. NNCL_ERROR_INVALID_ARGUMENT when
+ * dims do not name every dim once. */
+NNCL_API nncl_node *nncl_permute(nncl_graph *g, nncl_node *x, const int32_t *dims,
+                                 const char *name);
+NNCL_API nncl_node *nncl_transpose(nncl_graph *g, nncl_node *x, int32_t dim0, int32_t dim1,
+                                   const char *name);
 
 /* [N, ...] -> [N, prod(...)]. */
 NNCL_API nncl_node *nncl_flatten(nncl_graph *g, nncl_node *x, const char *name);

@@ -273,6 +273,9 @@ static bool param_init(nncl_graph *g, nncl_param_entry *p, nncl_fill fill) {
         for (size_t i = 0; i < n; i++)
             host[i] = fill.init == NNCL_INIT_CONSTANT ? fill.value : 0.0f;
         break;
+    case NNCL_INIT_NORMAL:
+        nncl_normal_fill(&state, host, n, fill.value != 0.0f ? fill.value : 1.0);
+        break;
     }
     bool ok =
         nncl_buffer_write(g->ctx, p->value, 0, host, (size_t)p->numel * sizeof *host) == NNCL_OK;
@@ -283,7 +286,7 @@ static bool param_init(nncl_graph *g, nncl_param_entry *p, nncl_fill fill) {
 bool nncl_param_add(nncl_graph *g, nncl_node *node, const char *suffix, nncl_shape shape,
                     bool trainable, nncl_fill fill) {
     const char *op = nncl_op_name(node->op);
-    if ((unsigned)fill.init > NNCL_INIT_CONSTANT) {
+    if ((unsigned)fill.init > NNCL_INIT_NORMAL) {
         nncl_build_fail(g, NNCL_ERROR_INVALID_ARGUMENT, op, node->name, "unknown initialisation %d",
                         (int)fill.init);
         return false;

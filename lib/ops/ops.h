@@ -55,6 +55,11 @@ nncl_status nncl_bias_epilogue(nncl_graph *g, nncl_node *producer, cl_mem bias, 
  * activation, when the layer has a bias. */
 nncl_fusion nncl_bias_absorbs(bool has_bias);
 
+/* y (+)= x gathered at offset + sum of coordinate * strides[k] over y's
+ * dims (permute.c; at most 8 dims). */
+nncl_status nncl_strided_gather(nncl_graph *g, cl_mem x, size_t offset, cl_mem y, nncl_shape dims,
+                                const int64_t *strides, bool accumulate);
+
 /* Class losses (class_loss.c): labels must be x [N, C, d...] without its
  * class dim, [N, d...]; false after recording the graph error. */
 bool nncl_class_labels_shape(nncl_graph *g, const char *op, const char *name, const nncl_node *x,

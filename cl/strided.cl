@@ -1,0 +1,33 @@
+/* Strided gathers, the engine of the layout ops (permute, transpose,
+ * slice): y, contiguous with dims `dims` (rank used entries of int8),
+ * reads x at offset + sum of coordinate * stride. Being gathers, their
+ * backward passes are gathers too, with no atomics. */
+
+__kernel void strided_gather(__global const float *x, int offset, __global float *y, int total,
+                             int8 dims, int8 strides, int rank, int accumulate) {
+    int i = get_global_id(0);
+    if (i >= total) return;
+    int rest = i, at = offset;
+    int d[8] = {dims.s0, dims.s1, dims.s2, dims.s3, dims.s4, dims.s5, dims.s6, dims.s7};
+    int s[8] = {strides.s0, strides.s1, strides.s2, strides.s3,
+                strides.s4, strides.s5, strides.s6, strides.s7};
+    for (int k = rank - 1; k >= 0; k--) {
+        at += rest % d[k] * s[k];
+        rest /= d[k];
+    }
+    float v = x[at];
+    y[i] = accumulate ? y[i] + v : v;
+}
+
+/* The gradient of a slice: x's element gets the slice's gradient where
+ * its coordinate along `dim` is start + k * step (k < len), else 0. */
+__kernel void slice_backward(__global const float *dy, __global float *dx, int total, int outer,
+                             int extent, int inner, int start, int step, int len, int accumulate) {
+    int i = get_global_id(0);
+    if (i >= total) return;
+    int j = i % inner, c = (i / inner) % extent, o = i / (inner * extent);
+    int k = (c - start) / step;
+    bool hit = c >= start && (c - start) % step == 0 && k < len;
+    float g = hit ? dy[((long)o * len + k) * inner + j] : 0.0f;
+    dx[i] = accumulate ? dx[i] + g : g;
+}
