@@ -721,6 +721,20 @@ NNCL_API nncl_node *nncl_embedding(nncl_graph *g, nncl_node *ids, int64_t num_em
                                    int64_t embedding_dim, const nncl_embedding_params *params,
                                    const char *name);
 
+/* Attention pooling over the positions of x [N, C, positions...]: for each
+ * of `heads` heads, scores s_p = w_h . x[:, p] + b_h (parameters
+ * "<name>.weight" [heads, C] and "<name>.bias" [heads], i.e. a
+ * Linear(C, heads) applied at every position), weights a = softmax over
+ * the positions, and the pooled features sum_p a_p x[:, p]; the heads'
+ * results side by side give [N, heads * C]. */
+NNCL_API nncl_node *nncl_attention_pool(nncl_graph *g, nncl_node *x, int64_t heads,
+                                        const char *name);
+/* The attention weights of node's last forward pass, [N, heads, positions]
+ * (float32, bytes must match), e.g. to draw where the model looked.
+ * NNCL_ERROR_STATE before a forward pass. */
+NNCL_API nncl_status nncl_attention_pool_weights(nncl_graph *g, const nncl_node *node, float *out,
+                                                 size_t bytes);
+
 /* Permute, PyTorch's Tensor.permute: output dim k is input dim dims[k]
  * (one entry per input dim; negative counts from the end), copied out
  * contiguously. transpose swaps two dims. NNCL_ERROR_INVALID_ARGUMENT when
