@@ -9,49 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* What a comparison reads from the graph: a node's output or gradient, or
- * a parameter (or buffer) or its gradient. */
-typedef enum source { OUTPUT, OUTPUT_GRAD, PARAM, PARAM_GRAD } source;
-
-static void compare(nncl_graph *g, source from, const nncl_node *node, const char *param,
-                    const char *test, const char *name) {
-    const tensor *t = need(test, name);
-    size_t bytes = (size_t)t->n * sizeof(float);
-    float *got = malloc(bytes);
-    switch (from) {
-    case OUTPUT:
-        ASSERT_OK(nncl_graph_read(g, node, got, bytes));
-        break;
-    case OUTPUT_GRAD:
-        ASSERT_OK(nncl_graph_read_grad(g, node, got, bytes));
-        break;
-    case PARAM:
-        ASSERT_OK(nncl_graph_param_read(g, param, got, bytes));
-        break;
-    case PARAM_GRAD:
-        ASSERT_OK(nncl_graph_grad_read(g, param, got, bytes));
-        break;
-    }
-    char what[256];
-    snprintf(what, sizeof what, "%s: %s", test, name);
-    assert_close(what, got, t->v, t->n, 1e-4, 1e-4);
-    free(got);
-}
-
-/* Writes every graph parameter "<node>.<key>" from the tensor "<key>" (or
- * "<node>.<key>" when prefixed is set). */
-static void load_params(nncl_graph *g, const char *test, bool prefixed) {
-    for (size_t k = 0; k < nncl_graph_param_count(g); k++) {
-        nncl_param_info info;
-        ASSERT_OK(nncl_graph_param_info(g, k, &info));
-        const char *key = prefixed ? info.name : strchr(info.name, '.') + 1;
-        const tensor *t = need(test, key);
-        float *f = to_float(t->v, t->n);
-        ASSERT_OK(nncl_graph_param_write(g, info.name, f, (size_t)t->n * sizeof(float)));
-        free(f);
-    }
-}
-
 typedef struct module_case {
     const char *name;
     nncl_node *(*build)(nncl_graph *g, nncl_node *x);

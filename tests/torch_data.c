@@ -1,4 +1,4 @@
-/* The reader declared in torch_data.h. */
+/* The reader and the comparisons declared in torch_data.h. */
 #include "torch_data.h"
 
 #include <stdio.h>
@@ -77,4 +77,41 @@ int32_t *labels_of(const tensor *t) {
     for (int64_t i = 0; i < t->n; i++)
         l[i] = (int32_t)t->v[i];
     return l;
+}
+
+void compare(nncl_graph *g, source from, const nncl_node *node, const char *param, const char *test,
+             const char *name) {
+    const tensor *t = need(test, name);
+    size_t bytes = (size_t)t->n * sizeof(float);
+    float *got = malloc(bytes);
+    switch (from) {
+    case OUTPUT:
+        ASSERT_OK(nncl_graph_read(g, node, got, bytes));
+        break;
+    case OUTPUT_GRAD:
+        ASSERT_OK(nncl_graph_read_grad(g, node, got, bytes));
+        break;
+    case PARAM:
+        ASSERT_OK(nncl_graph_param_read(g, param, got, bytes));
+        break;
+    case PARAM_GRAD:
+        ASSERT_OK(nncl_graph_grad_read(g, param, got, bytes));
+        break;
+    }
+    char what[256];
+    snprintf(what, sizeof what, "%s: %s", test, name);
+    assert_close(what, got, t->v, t->n, 1e-4, 1e-4);
+    free(got);
+}
+
+void load_params(nncl_graph *g, const char *test, bool prefixed) {
+    for (size_t k = 0; k < nncl_graph_param_count(g); k++) {
+        nncl_param_info info;
+        ASSERT_OK(nncl_graph_param_info(g, k, &info));
+        const char *key = prefixed ? info.name : strchr(info.name, '.') + 1;
+        const tensor *t = need(test, key);
+        float *f = to_float(t->v, t->n);
+        ASSERT_OK(nncl_graph_param_write(g, info.name, f, (size_t)t->n * sizeof(float)));
+        free(f);
+    }
 }

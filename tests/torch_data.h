@@ -23,4 +23,15 @@ const tensor *need(const char *test, const char *name);
 /* A tensor of class indices stored as floats, as int32 (malloc'd). */
 int32_t *labels_of(const tensor *t);
 
+/* What a comparison reads from the graph: a node's output or gradient, or
+ * a parameter (or buffer) or its gradient. */
+typedef enum source { OUTPUT, OUTPUT_GRAD, PARAM, PARAM_GRAD } source;
+/* Asserts that what `from` reads equals the tensor "<test>/<name>" (rtol
+ * and atol 1e-4). */
+void compare(nncl_graph *g, source from, const nncl_node *node, const char *param, const char *test,
+             const char *name);
+/* Writes every graph parameter "<node>.<key>" from the tensor "<key>" (or
+ * "<node>.<key>" when prefixed is set). */
+void load_params(nncl_graph *g, const char *test, bool prefixed);
+
 #endif

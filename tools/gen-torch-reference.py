@@ -357,6 +357,93 @@ run_module("adaptive_max3d", nn.AdaptiveMaxPool3d((3, 2, 2)), (1, 2, 4, 5, 3))
 run_module("lrn", nn.LocalResponseNorm(5), (2, 7, 3, 3), scale=20)
 run_module("lrn_even", nn.LocalResponseNorm(2, alpha=0.5, beta=0.6, k=2.0), (2, 5, 4))
 
+
+# Small networks of each CNN family (tests/test_networks.c builds the same
+# with the same names): the loss and every parameter gradient.
+class UNet(nn.Module):
+    """Two levels down and up: transposed convolutions, concatenated skips,
+    per-pixel classes."""
+
+    def __init__(self):
+        super().__init__()
+        self.enc1 = nn.Conv2d(1, 4, 3, padding=1)
+        self.bn1 = nn.BatchNorm2d(4)
+        self.enc2 = nn.Conv2d(4, 8, 3, padding=1)
+        self.bottom = nn.Conv2d(8, 16, 3, padding=1)
+        self.up2 = nn.ConvTranspose2d(16, 8, 2, stride=2)
+        self.dec2 = nn.Conv2d(16, 8, 3, padding=1)
+        self.up1 = nn.ConvTranspose2d(8, 4, 2, stride=2)
+        self.dec1 = nn.Conv2d(8, 4, 3, padding=1)
+        self.head = nn.Conv2d(4, 3, 1)
+
+    def forward(self, x):
+        e1 = F.relu(self.bn1(self.enc1(x)))
+        e2 = F.relu(self.enc2(F.max_pool2d(e1, 2)))
+        b = F.relu(self.bottom(F.max_pool2d(e2, 2)))
+        d2 = F.relu(self.dec2(torch.cat([self.up2(b), e2], 1)))
+        d1 = F.relu(self.dec1(torch.cat([self.up1(d2), e1], 1)))
+        return self.head(d1)
+
+
+class TextCNN(nn.Module):
+    """Kim 2014: embedding, convolutions of three widths, max over time."""
+
+    def __init__(self):
+        super().__init__()
+        self.emb = nn.Embedding(20, 6, padding_idx=0)
+        self.convs = nn.ModuleList(nn.Conv1d(6, 4, k) for k in (2, 3, 4))
+        self.fc = nn.Linear(12, 3)
+
+    def forward(self, ids):
+        e = self.emb(ids).permute(0, 2, 1)
+        h = [F.adaptive_max_pool1d(F.relu(c(e)), 1) for c in self.convs]
+        return self.fc(torch.flatten(torch.cat(h, 1), 1))
+
+
+class AttnHead(nn.Module):
+    """Convolutional features pooled by two attention heads."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 6, 3, padding=1)
+        self.attn = nn.Linear(6, 2)
+        self.fc = nn.Linear(12, 4)
+
+    def forward(self, x):
+        h = F.gelu(self.conv(x)).flatten(2)  # [N, C, P]
+        a = torch.softmax(torch.matmul(self.attn.weight, h) + self.attn.bias[None, :, None], 2)
+        return self.fc(torch.matmul(a, h.transpose(1, 2)).flatten(1))  # [N, heads * C]
+
+
+def store_family(case, net, x, labels, ignore=-100):
+    """Runs in double precision: this PyTorch build's float32 backward drops
+    the convolution's gradient in the attention head."""
+    net.double()
+    with torch.no_grad():
+        for p in net.parameters():
+            p.uniform_(-0.5, 0.5)
+    loss = F.cross_entropy(net(x.double() if x.dtype.is_floating_point else x), labels,
+                           ignore_index=ignore)
+    loss.backward()
+    put(case, "x", x if x.dtype.is_floating_point else x.float())
+    put(case, "labels", labels.float())
+    for k, v in net.state_dict().items():
+        if v.dtype.is_floating_point:
+            put(case, k, v)
+    put(case, "y", loss)
+    for k, p in net.named_parameters():
+        put(case, "grad." + k, p.grad)
+
+
+seg_map = torch.randint(0, 3, (2, 8, 8))
+seg_map[0, 0, :3] = -100
+store_family("unet", UNet(), torch.rand(2, 1, 8, 8) * 2 - 1, seg_map)
+tokens = torch.randint(1, 20, (3, 9))
+tokens[0, 6:] = 0
+tokens[2, 4:] = 0
+store_family("textcnn", TextCNN(), tokens, torch.tensor([2, 0, 1]))
+store_family("attn_head", AttnHead(), torch.rand(2, 3, 4, 4) * 2 - 1, torch.tensor([3, 1]))
+
 out = sys.argv[1] if len(sys.argv) > 1 else "tests/data/torch_reference.txt"
 with open(out, "w") as f:
     f.write("# PyTorch %s reference values, written by tools/gen-torch-reference.py\n"

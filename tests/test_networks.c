@@ -1,0 +1,125 @@
+/* Small networks of the CNN families, built with PyTorch's module names and
+ * loaded with the weights tools/gen-torch-reference.py drew: a two-level
+ * U-Net (transposed convolutions, concatenated skips, per-pixel
+ * cross-entropy with ignored pixels), a TextCNN (embedding, three
+ * convolution widths, max over time) and an attention-pooling head. Each
+ * matches PyTorch's loss and every parameter gradient. */
+#include "harness.h"
+#include "torch_data.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+#define CONV(x, name, ...) nncl_conv(g, x, &(nncl_conv_params){__VA_ARGS__}, name)
+#define UP(x, name, ...) nncl_conv_transpose(g, x, &(nncl_conv_transpose_params){__VA_ARGS__}, name)
+
+static nncl_node *cat2(nncl_graph *g, nncl_node *a, nncl_node *b) {
+    return nncl_concat(g, (nncl_node *[]){a, b}, 2, NULL);
+}
+
+static nncl_node *pool2(nncl_graph *g, nncl_node *x) {
+    return nncl_max_pool(g, x, &(nncl_pool_params){.kernel = {2, 2}}, NULL);
+}
+
+static nncl_node *unet(nncl_graph *g, nncl_node *x) {
+    nncl_node *e1 = nncl_relu(
+        g,
+        nncl_batch_norm(g, CONV(x, "enc1", .out_channels = 4, .kernel = {3, 3}, .padding = {1, 1}),
+                        NULL, "bn1"),
+        NULL);
+    nncl_node *e2 = nncl_relu(
+        g, CONV(pool2(g, e1), "enc2", .out_channels = 8, .kernel = {3, 3}, .padding = {1, 1}),
+        NULL);
+    nncl_node *b = nncl_relu(
+        g, CONV(pool2(g, e2), "bottom", .out_channels = 16, .kernel = {3, 3}, .padding = {1, 1}),
+        NULL);
+    nncl_node *u2 = UP(b, "up2", .out_channels = 8, .kernel = {2, 2}, .stride = {2, 2});
+    nncl_node *d2 = nncl_relu(
+        g, CONV(cat2(g, u2, e2), "dec2", .out_channels = 8, .kernel = {3, 3}, .padding = {1, 1}),
+        NULL);
+    nncl_node *u1 = UP(d2, "up1", .out_channels = 4, .kernel = {2, 2}, .stride = {2, 2});
+    nncl_node *d1 = nncl_relu(
+        g, CONV(cat2(g, u1, e1), "dec1", .out_channels = 4, .kernel = {3, 3}, .padding = {1, 1}),
+        NULL);
+    return CONV(d1, "head", .out_channels = 3, .kernel = {1, 1});
+}
+
+static nncl_node *textcnn(nncl_graph *g, nncl_node *ids) {
+    nncl_node *e = nncl_embedding(
+        g, ids, 20, 6, &(nncl_embedding_params){.has_padding_idx = true, .padding_idx = 0}, "emb");
+    e = nncl_permute(g, e, (const int32_t[]){0, 2, 1}, NULL);
+    nncl_node *h[3];
+    const char *names[3] = {"convs.0", "convs.1", "convs.2"};
+    for (int k = 0; k < 3; k++)
+        h[k] = nncl_global_max_pool(
+            g, nncl_relu(g, CONV(e, names[k], .out_channels = 4, .kernel = {k + 2}), NULL), NULL);
+    nncl_node *cat = nncl_concat(g, h, 3, NULL);
+    return nncl_linear(g, nncl_flatten(g, cat, NULL), 3, NULL, "fc");
+}
+
+static nncl_node *attn_head(nncl_graph *g, nncl_node *x) {
+    nncl_node *h = nncl_gelu(
+        g, CONV(x, "conv", .out_channels = 6, .kernel = {3, 3}, .padding = {1, 1}), false, NULL);
+    return nncl_linear(g, nncl_attention_pool(g, h, 2, "attn"), 4, NULL, "fc");
+}
+
+/* Builds `build` on the case's input (token ids when ids is set), a
+ * cross-entropy over the stored labels, and compares loss and gradients. */
+static void run_family(const char *test, nncl_node *(*build)(nncl_graph *, nncl_node *), bool ids) {
+    const tensor *xt = need(test, "x"), *lt = need(test, "labels");
+    nncl_graph *g;
+    ASSERT_OK(nncl_graph_create(test_context(), NULL, &g));
+    nncl_node *x = ids ? nncl_input_labels_nd(g, "x", xt->shape) : nncl_input(g, "x", xt->shape);
+    nncl_node *labels = nncl_input_labels_nd(g, "labels", lt->shape);
+    nncl_node *loss = nncl_cross_entropy(g, build(g, x), labels, NULL, "loss");
+    if (!loss) fail_msg("%s: %s", test, nncl_graph_error(g));
+    load_params(g, test, true);
+    int32_t *l = labels_of(lt);
+    if (ids) {
+        int32_t *tokens = labels_of(xt);
+        ASSERT_OK(nncl_graph_set_input(g, x, tokens, (size_t)xt->n * sizeof(int32_t)));
+        free(tokens);
+    } else {
+        float *xf = to_float(xt->v, xt->n);
+        ASSERT_OK(nncl_graph_set_input(g, x, xf, (size_t)xt->n * sizeof(float)));
+        free(xf);
+    }
+    ASSERT_OK(nncl_graph_set_input(g, labels, l, (size_t)lt->n * sizeof(int32_t)));
+    ASSERT_OK(nncl_graph_forward(g));
+    compare(g, OUTPUT, loss, NULL, test, "y");
+    ASSERT_OK(nncl_graph_backward(g, loss, NULL, 0));
+    for (size_t k = 0; k < nncl_graph_param_count(g); k++) {
+        nncl_param_info info;
+        ASSERT_OK(nncl_graph_param_info(g, k, &info));
+        if (!info.trainable) continue;
+        char key[160];
+        snprintf(key, sizeof key, "grad.%s", info.name);
+        compare(g, PARAM_GRAD, NULL, info.name, test, key);
+    }
+    free(l);
+    nncl_graph_destroy(g);
+}
+
+static void test_unet_matches_pytorch(void **state) {
+    (void)state;
+    run_family("unet", unet, false);
+}
+
+static void test_textcnn_matches_pytorch(void **state) {
+    (void)state;
+    run_family("textcnn", textcnn, true);
+}
+
+static void test_attention_head_matches_pytorch(void **state) {
+    (void)state;
+    run_family("attn_head", attn_head, false);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_unet_matches_pytorch),
+        cmocka_unit_test(test_textcnn_matches_pytorch),
+        cmocka_unit_test(test_attention_head_matches_pytorch),
+    };
+    return cmocka_run_group_tests(tests, torch_data_load, torch_data_unload);
+}
