@@ -735,6 +735,39 @@ NNCL_API nncl_node *nncl_attention_pool(nncl_graph *g, nncl_node *x, int64_t hea
 NNCL_API nncl_status nncl_attention_pool_weights(nncl_graph *g, const nncl_node *node, float *out,
                                                  size_t bytes);
 
+/* Graph networks (Kipf & Welling 2017). A graph input holds a batch of
+ * graphs as one block-diagonal graph of up to max_nodes nodes and
+ * max_edges directed edges; node features are an ordinary input
+ * [max_nodes, features]. nncl_graph_set_adjacency sets the first `nodes`
+ * nodes from CSR rows (row i's neighbours are col[row_ptr[i] ..
+ * row_ptr[i+1]), edge i -> j meaning j's features reach i) and each node's
+ * graph in [0, graphs) (node_graph may be NULL for one graph); the rest
+ * are padding, in no graph. The library adds self-loops and normalises:
+ * A_hat = D^-1/2 (A + I) D^-1/2, D the row sums of A + I. It refuses, with
+ * the array and index, a decreasing row_ptr, a column out of range, an
+ * edge listed twice or joining two graphs, and more edges than max_edges.
+ * nncl_graph_set_input does not apply to graph inputs. */
+NNCL_API nncl_node *nncl_input_graph(nncl_graph *g, const char *name, int64_t max_nodes,
+                                     int64_t max_edges, int64_t graphs);
+NNCL_API nncl_status nncl_graph_set_adjacency(nncl_graph *g, nncl_node *adjacency, int64_t nodes,
+                                              const int32_t *row_ptr, const int32_t *col,
+                                              const int32_t *node_graph);
+/* Graph convolution: h [max_nodes, in] -> A_hat h W^T + b [max_nodes, out],
+ * weight "<name>.weight" [out, in] (Xavier uniform unless params->init
+ * says otherwise, as PyTorch Geometric's GCNConv) and bias [out]. */
+NNCL_API nncl_node *nncl_graph_conv(nncl_graph *g, nncl_node *h, nncl_node *adjacency,
+                                    int64_t out_features, const nncl_linear_params *params,
+                                    const char *name);
+/* Per-graph readout of node features h [max_nodes, F] -> [graphs, F]: the
+ * sum, mean or max over each graph's nodes (an empty graph gives 0). */
+typedef enum nncl_readout {
+    NNCL_READOUT_SUM = 0,
+    NNCL_READOUT_MEAN = 1,
+    NNCL_READOUT_MAX = 2,
+} nncl_readout;
+NNCL_API nncl_node *nncl_graph_readout(nncl_graph *g, nncl_node *h, nncl_node *adjacency,
+                                       nncl_readout mode, const char *name);
+
 /* Permute, PyTorch's Tensor.permute: output dim k is input dim dims[k]
  * (one entry per input dim; negative counts from the end), copied out
  * contiguously. transpose swaps two dims. NNCL_ERROR_INVALID_ARGUMENT when

@@ -444,6 +444,44 @@ tokens[2, 4:] = 0
 store_family("textcnn", TextCNN(), tokens, torch.tensor([2, 0, 1]))
 store_family("attn_head", AttnHead(), torch.rand(2, 3, 4, 4) * 2 - 1, torch.tensor([3, 1]))
 
+
+# A 2-layer GCN with a mean readout over three graphs batched as one
+# block-diagonal graph of 10 nodes, padded to 12: A_hat = D^-1/2 (A+I) D^-1/2.
+row_ptr = [0, 2, 4, 5, 6, 8, 10, 11, 12, 13, 13]
+col = [1, 2, 0, 2, 0, 4, 3, 5, 4, 6, 5, 8, 7]
+node_graph = [0, 0, 0, 1, 1, 1, 1, 2, 2, 2]
+a_hat = torch.zeros(12, 12, dtype=torch.float64)
+for i in range(10):
+    a_hat[i, i] = 1
+    for k in range(row_ptr[i], row_ptr[i + 1]):
+        a_hat[i, col[k]] = 1
+deg = a_hat.sum(1)
+scale = torch.where(deg > 0, deg.rsqrt(), torch.zeros_like(deg))
+a_hat = scale[:, None] * a_hat * scale[None, :]
+members = torch.zeros(3, 12, dtype=torch.float64)
+for i, gr in enumerate(node_graph):
+    members[gr, i] = 1
+
+
+class GCN(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.gc1 = nn.Linear(5, 8)
+        self.gc2 = nn.Linear(8, 8)
+        self.fc = nn.Linear(8, 3)
+
+    def forward(self, h):
+        h = F.relu(a_hat @ (h @ self.gc1.weight.T) + self.gc1.bias)  # H' = A_hat H W^T + b
+        h = F.relu(a_hat @ (h @ self.gc2.weight.T) + self.gc2.bias)
+        pooled = (members @ h) / members.sum(1, keepdim=True)  # mean readout
+        return self.fc(pooled)
+
+
+put("gcn", "row_ptr", torch.tensor(row_ptr, dtype=torch.float32))
+put("gcn", "col", torch.tensor(col, dtype=torch.float32))
+put("gcn", "node_graph", torch.tensor(node_graph, dtype=torch.float32))
+store_family("gcn", GCN(), torch.rand(12, 5) * 2 - 1, torch.tensor([2, 0, 1]))
+
 out = sys.argv[1] if len(sys.argv) > 1 else "tests/data/torch_reference.txt"
 with open(out, "w") as f:
     f.write("# PyTorch %s reference values, written by tools/gen-torch-reference.py\n"

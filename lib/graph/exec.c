@@ -28,6 +28,10 @@ nncl_status nncl_graph_write_input(nncl_graph *g, nncl_node *input, const void *
     if (!input || input->graph != g || !nncl_node_is_input(input))
         return nncl_fail(NNCL_ERROR_INVALID_ARGUMENT,
                          "nncl_graph_set_input: the node is not an input of this graph");
+    if (input->vt->flags & NNCL_OPFLAG_OWN_SETTER)
+        return nncl_fail(NNCL_ERROR_INVALID_ARGUMENT,
+                         "nncl_graph_set_input: input '%s' (%s) is set by a call of its own",
+                         input->name, nncl_op_name(input->op));
     if (!data || bytes != nncl_node_bytes(input))
         return nncl_fail(NNCL_ERROR_INVALID_ARGUMENT,
                          "nncl_graph_set_input: input '%s' takes %zu bytes, got %zu%s", input->name,

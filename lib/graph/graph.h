@@ -19,6 +19,7 @@ typedef int32_t nncl_op_kind;
 #define NNCL_OPFLAG_INPUT 1u       /* its value is set by the user; it runs nothing */
 #define NNCL_OPFLAG_ACTIVATION 2u  /* elementwise; a producer may apply it (absorbs) */
 #define NNCL_OPFLAG_NO_GRADIENT 4u /* no gradient flows through it (argmax, accuracy) */
+#define NNCL_OPFLAG_OWN_SETTER 8u  /* an input set by its own call, not nncl_graph_set_input */
 
 /* How a producer applies an activation fused into it. */
 typedef enum nncl_fusion {

@@ -60,6 +60,20 @@ nncl_fusion nncl_bias_absorbs(bool has_bias);
 nncl_status nncl_strided_gather(nncl_graph *g, cl_mem x, size_t offset, cl_mem y, nncl_shape dims,
                                 const int64_t *strides, bool accumulate);
 
+/* A graph input's device arrays (graph_input.c): A_hat and its transpose
+ * as CSR (row pointers, then columns from col_offset, in one int buffer;
+ * values beside), each graph's member nodes then where each starts (from
+ * starts_offset), and each node's graph (-1 for padding). */
+typedef struct nncl_adjacency {
+    cl_mem csr, val, csr_t, val_t, groups, node_graph;
+    cl_int col_offset, starts_offset, max_nodes, graphs;
+} nncl_adjacency;
+nncl_adjacency nncl_adjacency_of(const nncl_node *adjacency);
+/* Node features h must be [max_nodes, features] of the graph input
+ * adjacency (graph_conv.c); false after recording the graph error. */
+bool nncl_graph_features_check(nncl_graph *g, const char *op, const char *name, const nncl_node *h,
+                               const nncl_node *adjacency);
+
 /* Class losses (class_loss.c): labels must be x [N, C, d...] without its
  * class dim, [N, d...]; false after recording the graph error. */
 bool nncl_class_labels_shape(nncl_graph *g, const char *op, const char *name, const nncl_node *x,
