@@ -1,5 +1,5 @@
-/* Softmax and log-softmax over dim 1 of [N, C, inner], one work-item per
- * (sample, position). The maximum is subtracted before exp for range
+/* Softmax and log-softmax over the middle dim of [outer, C, inner] (any
+ * dim of a tensor seen so), one work-item per (outer, inner) position. The maximum is subtracted before exp for range
  * safety. */
 
 /* log: y = x - logsumexp(x), else y = softmax(x). */

@@ -782,8 +782,39 @@ NNCL_API nncl_node *nncl_flatten(nncl_graph *g, nncl_node *x, const char *name);
 /* Same elements, new shape; one dim may be -1 (inferred). */
 NNCL_API nncl_node *nncl_reshape(nncl_graph *g, nncl_node *x, nncl_shape shape, const char *name);
 
-/* a + b, same shapes (residual connections). */
+/* Elementwise a + b, a - b, a * b, a / b with PyTorch's broadcasting:
+ * shapes aligned from the last dim, each pair of dims equal or one of them
+ * 1 (a missing leading dim counts as 1); the result has the larger rank.
+ * The gradient of a broadcast operand sums over the dims it was spread
+ * along. NNCL_ERROR_SHAPE when the shapes do not broadcast. */
 NNCL_API nncl_node *nncl_add(nncl_graph *g, nncl_node *a, nncl_node *b, const char *name);
+NNCL_API nncl_node *nncl_sub(nncl_graph *g, nncl_node *a, nncl_node *b, const char *name);
+NNCL_API nncl_node *nncl_mul(nncl_graph *g, nncl_node *a, nncl_node *b, const char *name);
+NNCL_API nncl_node *nncl_div(nncl_graph *g, nncl_node *a, nncl_node *b, const char *name);
+/* Matrix product, torch.matmul for operands of rank >= 2:
+ * [..., M, K] x [..., K, N] -> [..., M, N], leading dims broadcast as for
+ * nncl_add (a Gram matrix: nncl_matmul(f, nncl_transpose(f, -1, -2))).
+ * NNCL_ERROR_SHAPE when K differs or the leading dims do not broadcast. */
+NNCL_API nncl_node *nncl_matmul(nncl_graph *g, nncl_node *a, nncl_node *b, const char *name);
+/* Sum, mean or max of x over dims[0 .. n_dims) (negative count from the
+ * end; n_dims 0: every dim), PyTorch's sum / mean / amax with keepdim: the
+ * reduced dims are dropped, or kept as 1; reducing every dim without
+ * keepdim gives [1]. max's gradient goes to the first maximum. */
+typedef enum nncl_reduce_op {
+    NNCL_REDUCE_SUM = 0,
+    NNCL_REDUCE_MEAN = 1,
+    NNCL_REDUCE_MAX = 2,
+} nncl_reduce_op;
+NNCL_API nncl_node *nncl_reduce(nncl_graph *g, nncl_node *x, nncl_reduce_op op, const int32_t *dims,
+                                int32_t n_dims, bool keepdim, const char *name);
+/* x * mul + add elementwise: x + s, x * s, x / s (mul 1/s), s - x (mul -1). */
+NNCL_API nncl_node *nncl_scale(nncl_graph *g, nncl_node *x, float mul, float add, const char *name);
+/* A learnable tensor as a node (nn.Parameter): its value is the trainable
+ * parameter named `name` itself, of `shape`, started as init says (fans as
+ * for a weight whose last dim is the input), e.g. attention queries,
+ * positional tables, or the image style transfer optimises. */
+NNCL_API nncl_node *nncl_parameter(nncl_graph *g, const char *name, nncl_shape shape,
+                                   nncl_init init, float init_value);
 
 /* Concatenation along dim 1 (channels); all other dims must match. */
 NNCL_API nncl_node *nncl_concat(nncl_graph *g, nncl_node *const *inputs, int32_t count,
@@ -797,6 +828,10 @@ NNCL_API nncl_node *nncl_dropout(nncl_graph *g, nncl_node *x, float p, const cha
 
 /* Softmax and log-softmax over dim 1 of [N, C, ...]. */
 NNCL_API nncl_node *nncl_softmax(nncl_graph *g, nncl_node *x, const char *name);
+/* Softmax (log false) or log-softmax over any dim (negative counts from
+ * the end), PyTorch's softmax(x, dim). */
+NNCL_API nncl_node *nncl_softmax_dim(nncl_graph *g, nncl_node *x, int32_t dim, bool log,
+                                     const char *name);
 NNCL_API nncl_node *nncl_log_softmax(nncl_graph *g, nncl_node *x, const char *name);
 
 /* ---------------------------------------------------------------- losses

@@ -1,9 +1,12 @@
-/* Layout and lookup ops: permute and transpose against a host reference
- * and finite differences in every rank; embedding lookup and its weight
- * gradient (ids repeated, the padding row left alone) against host sums;
- * bad arguments. */
+/* Tensor primitives: permute and transpose, broadcasting arithmetic, the
+ * scalar map, matmul with broadcast batches, reductions over chosen dims
+ * and softmax over any dim, each against a host reference and finite
+ * differences; learnable tensors; embedding lookup and its weight gradient
+ * (ids repeated, the padding row left alone) against host sums; bad
+ * arguments. */
 #include "harness.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -99,6 +102,360 @@ static void test_permute_against_reference(void **state) {
     nncl_graph_destroy(g);
 }
 
+/* Coordinates of flat index i over shape s (row-major). */
+static void coords_of(int64_t i, nncl_shape s, int64_t *c) {
+    for (int32_t k = s.rank - 1; k >= 0; k--) {
+        c[k] = i % s.dims[k];
+        i /= s.dims[k];
+    }
+}
+
+/* Flat index into operand shape o of output coordinates c (rank r),
+ * broadcasting. */
+static int64_t broadcast_index(const int64_t *c, int32_t r, nncl_shape o) {
+    int64_t at = 0;
+    for (int32_t k = 0; k < o.rank; k++) {
+        int64_t ck = c[k + r - o.rank];
+        at = at * o.dims[k] + (o.dims[k] == 1 ? 0 : ck);
+    }
+    return at;
+}
+
+typedef struct binary_case {
+    int op; /* 0 add, 1 sub, 2 mul, 3 div */
+    nncl_shape a, b, y;
+} binary_case;
+
+static nncl_node *build_binary(nncl_graph *g, nncl_node **x, nncl_node *labels, const void *cfg) {
+    (void)labels;
+    switch (((const binary_case *)cfg)->op) {
+    case 0:
+        return nncl_add(g, x[0], x[1], "op");
+    case 1:
+        return nncl_sub(g, x[0], x[1], "op");
+    case 2:
+        return nncl_mul(g, x[0], x[1], "op");
+    default:
+        return nncl_div(g, x[0], x[1], "op");
+    }
+}
+
+static void ref_binary(const double *const *x, const double *const *params, const int32_t *labels,
+                       double *y, const void *cfg) {
+    (void)params;
+    (void)labels;
+    const binary_case *c = cfg;
+    for (int64_t i = 0; i < numel(c->y); i++) {
+        int64_t co[NNCL_MAX_RANK];
+        coords_of(i, c->y, co);
+        double a = x[0][broadcast_index(co, c->y.rank, c->a)];
+        double b = x[1][broadcast_index(co, c->y.rank, c->b)];
+        y[i] = c->op == 0 ? a + b : c->op == 1 ? a - b : c->op == 2 ? a * b : a / b;
+    }
+}
+
+static void test_broadcasting_arithmetic(void **state) {
+    (void)state;
+    static const binary_case cases[] = {
+        {0, NNCL_SHAPE(2, 3, 4), NNCL_SHAPE(3, 1), NNCL_SHAPE(2, 3, 4)},
+        {1, NNCL_SHAPE(2, 1, 4), NNCL_SHAPE(2, 3, 1), NNCL_SHAPE(2, 3, 4)},
+        {2, NNCL_SHAPE(2, 4, 3, 3), NNCL_SHAPE(1, 4, 1, 1), NNCL_SHAPE(2, 4, 3, 3)}, /* gating */
+        {2, NNCL_SHAPE(3, 5), NNCL_SHAPE(3, 5), NNCL_SHAPE(3, 5)},
+        {3, NNCL_SHAPE(2, 3, 4), NNCL_SHAPE(4), NNCL_SHAPE(2, 3, 4)},
+        {3, NNCL_SHAPE(1), NNCL_SHAPE(2, 3), NNCL_SHAPE(2, 3)},
+        {1, NNCL_SHAPE(2, 2, 1, 3, 1), NNCL_SHAPE(2, 1, 4), NNCL_SHAPE(2, 2, 2, 3, 4)},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char label[64];
+        snprintf(label, sizeof label, "broadcast case %zu", i);
+        op_check c = {.label = label,
+                      .n_inputs = 2,
+                      .inputs = {cases[i].a, cases[i].b},
+                      .build = build_binary,
+                      .ref = ref_binary,
+                      .cfg = &cases[i]};
+        check_op(&c);
+    }
+    nncl_graph *g;
+    ASSERT_OK(nncl_graph_create(test_context(), NULL, &g));
+    nncl_node *a = nncl_input(g, "a", NNCL_SHAPE(2, 3)), *b = nncl_input(g, "b", NNCL_SHAPE(4, 3));
+    assert_null(nncl_mul(g, a, b, "m"));
+    assert_int_equal(nncl_graph_status(g), NNCL_ERROR_SHAPE);
+    assert_contains(nncl_graph_error(g), "op 'mul' node 'm'");
+    assert_contains(nncl_graph_error(g), "inputs 'a' [2, 3] and 'b' [4, 3] must be features whose "
+                                         "shapes broadcast");
+    nncl_graph_destroy(g);
+}
+
+static nncl_node *build_scale(nncl_graph *g, nncl_node **x, nncl_node *labels, const void *cfg) {
+    (void)labels;
+    (void)cfg;
+    return nncl_scale(g, x[0], -1.5f, 0.25f, "s");
+}
+
+static void ref_scale(const double *const *x, const double *const *params, const int32_t *labels,
+                      double *y, const void *cfg) {
+    (void)params;
+    (void)labels;
+    (void)cfg;
+    for (int i = 0; i < 24; i++)
+        y[i] = x[0][i] * -1.5 + 0.25;
+}
+
+/* A learnable tensor gated into x: y = x * p, p a parameter [3, 1]. */
+static nncl_node *build_param(nncl_graph *g, nncl_node **x, nncl_node *labels, const void *cfg) {
+    (void)labels;
+    (void)cfg;
+    nncl_node *p = nncl_parameter(g, "gate", NNCL_SHAPE(3, 1), NNCL_INIT_CONSTANT, 0.5f);
+    return nncl_mul(g, x[0], p, "y");
+}
+
+static void ref_param(const double *const *x, const double *const *params, const int32_t *labels,
+                      double *y, const void *cfg) {
+    (void)labels;
+    (void)cfg;
+    for (int i = 0; i < 24; i++)
+        y[i] = x[0][i] * params[0][(i / 4) % 3];
+}
+
+static void test_scale_and_parameter(void **state) {
+    (void)state;
+    op_check c = {.label = "scale",
+                  .n_inputs = 1,
+                  .inputs = {NNCL_SHAPE(2, 3, 4)},
+                  .build = build_scale,
+                  .ref = ref_scale};
+    check_op(&c);
+    op_check p = {.label = "parameter",
+                  .n_inputs = 1,
+                  .inputs = {NNCL_SHAPE(2, 3, 4)},
+                  .build = build_param,
+                  .ref = ref_param};
+    check_op(&p);
+    nncl_graph *g;
+    ASSERT_OK(nncl_graph_create(test_context(), NULL, &g));
+    nncl_node *q = nncl_parameter(g, "query", NNCL_SHAPE(2, 5), NNCL_INIT_CONSTANT, 0.5f);
+    assert_non_null(q);
+    nncl_param_info info;
+    ASSERT_OK(nncl_graph_param_info(g, 0, &info));
+    assert_string_equal(info.name, "query");
+    assert_true(info.trainable);
+    assert_null(nncl_parameter(g, "", NNCL_SHAPE(2), NNCL_INIT_ZEROS, 0));
+    assert_contains(nncl_graph_error(g), "a parameter needs a name");
+    nncl_graph_destroy(g);
+    ASSERT_OK(nncl_graph_create(test_context(), NULL, &g));
+    assert_null(nncl_scale(g, nncl_input(g, "x", NNCL_SHAPE(2)), INFINITY, 0, "s"));
+    assert_contains(nncl_graph_error(g), "op 'scale' node 's'");
+    assert_contains(nncl_graph_error(g), "mul inf, add 0 finite");
+    nncl_graph_destroy(g);
+}
+
+typedef struct matmul_case {
+    nncl_shape a, b, y;
+} matmul_case;
+
+static nncl_node *build_matmul(nncl_graph *g, nncl_node **x, nncl_node *labels, const void *cfg) {
+    (void)labels;
+    (void)cfg;
+    return nncl_matmul(g, x[0], x[1], "mm");
+}
+
+static void ref_matmul(const double *const *x, const double *const *params, const int32_t *labels,
+                       double *y, const void *cfg) {
+    (void)params;
+    (void)labels;
+    const matmul_case *c = cfg;
+    int64_t m = c->a.dims[c->a.rank - 2], k = c->a.dims[c->a.rank - 1];
+    int64_t n = c->b.dims[c->b.rank - 1];
+    nncl_shape batch = c->y, ab = c->a, bb = c->b;
+    batch.rank -= 2;
+    ab.rank -= 2;
+    bb.rank -= 2;
+    for (int64_t t = 0; t < numel(batch); t++) {
+        int64_t co[NNCL_MAX_RANK];
+        coords_of(t, batch, co);
+        int64_t ia = batch.rank ? broadcast_index(co, batch.rank, ab) : 0;
+        int64_t ib = batch.rank ? broadcast_index(co, batch.rank, bb) : 0;
+        for (int64_t i = 0; i < m; i++)
+            for (int64_t j = 0; j < n; j++) {
+                double s = 0;
+                for (int64_t q = 0; q < k; q++)
+                    s += x[0][(ia * m + i) * k + q] * x[1][(ib * k + q) * n + j];
+                y[(t * m + i) * n + j] = s;
+            }
+    }
+}
+
+static void test_matmul(void **state) {
+    (void)state;
+    static const matmul_case cases[] = {
+        {NNCL_SHAPE(3, 4), NNCL_SHAPE(4, 5), NNCL_SHAPE(3, 5)},
+        {NNCL_SHAPE(2, 3, 4), NNCL_SHAPE(2, 4, 2), NNCL_SHAPE(2, 3, 2)},
+        {NNCL_SHAPE(2, 3, 4), NNCL_SHAPE(4, 2), NNCL_SHAPE(2, 3, 2)}, /* b shared by the batch */
+        {NNCL_SHAPE(2, 1, 3, 4), NNCL_SHAPE(3, 4, 2), NNCL_SHAPE(2, 3, 3, 2)},
+        {NNCL_SHAPE(7, 20), NNCL_SHAPE(20, 18), NNCL_SHAPE(7, 18)}, /* past the packed tiles */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char label[64];
+        snprintf(label, sizeof label, "matmul case %zu", i);
+        op_check c = {.label = label,
+                      .n_inputs = 2,
+                      .inputs = {cases[i].a, cases[i].b},
+                      .build = build_matmul,
+                      .ref = ref_matmul,
+                      .cfg = &cases[i]};
+        check_op(&c);
+    }
+    nncl_graph *g;
+    ASSERT_OK(nncl_graph_create(test_context(), NULL, &g));
+    nncl_node *a = nncl_input(g, "a", NNCL_SHAPE(2, 3, 4)),
+              *b = nncl_input(g, "b", NNCL_SHAPE(3, 2));
+    assert_null(nncl_matmul(g, a, b, "mm"));
+    assert_int_equal(nncl_graph_status(g), NNCL_ERROR_SHAPE);
+    assert_contains(nncl_graph_error(g), "op 'matmul' node 'mm'");
+    assert_contains(nncl_graph_error(g), "'a' [2, 3, 4] and 'b' [3, 2] must be [..., M, K] and "
+                                         "[..., K, N]");
+    nncl_graph_destroy(g);
+}
+
+typedef struct reduce_case {
+    nncl_reduce_op op;
+    nncl_shape x;
+    int32_t dims[NNCL_MAX_RANK], n;
+    bool keepdim;
+} reduce_case;
+
+static nncl_node *build_reduce(nncl_graph *g, nncl_node **x, nncl_node *labels, const void *cfg) {
+    (void)labels;
+    const reduce_case *c = cfg;
+    return nncl_reduce(g, x[0], c->op, c->dims, c->n, c->keepdim, "r");
+}
+
+static void ref_reduce(const double *const *x, const double *const *params, const int32_t *labels,
+                       double *y, const void *cfg) {
+    (void)params;
+    (void)labels;
+    const reduce_case *c = cfg;
+    bool gone[NNCL_MAX_RANK] = {false};
+    for (int32_t i = 0; i < c->n; i++)
+        gone[(c->dims[i] + c->x.rank) % c->x.rank] = true;
+    if (c->n == 0)
+        for (int32_t k = 0; k < c->x.rank; k++)
+            gone[k] = true;
+    nncl_shape kept = {.rank = 0};
+    int64_t count = 1;
+    for (int32_t k = 0; k < c->x.rank; k++)
+        if (!gone[k])
+            kept.dims[kept.rank++] = c->x.dims[k];
+        else
+            count *= c->x.dims[k];
+    int64_t outs = numel(c->x) / count;
+    for (int64_t o = 0; o < outs; o++)
+        y[o] = c->op == NNCL_REDUCE_MAX ? -1e300 : 0;
+    for (int64_t i = 0; i < numel(c->x); i++) {
+        int64_t co[NNCL_MAX_RANK], o = 0;
+        coords_of(i, c->x, co);
+        for (int32_t k = 0; k < c->x.rank; k++)
+            if (!gone[k]) o = o * c->x.dims[k] + co[k];
+        if (c->op == NNCL_REDUCE_MAX)
+            y[o] = x[0][i] > y[o] ? x[0][i] : y[o];
+        else
+            y[o] += x[0][i] / (c->op == NNCL_REDUCE_MEAN ? (double)count : 1.0);
+    }
+}
+
+static void test_reductions(void **state) {
+    (void)state;
+    static const reduce_case cases[] = {
+        {NNCL_REDUCE_SUM, NNCL_SHAPE(2, 3, 4), {1}, 1, false},
+        {NNCL_REDUCE_MEAN, NNCL_SHAPE(2, 3, 4, 5), {2, 3}, 2, true}, /* global average */
+        {NNCL_REDUCE_MAX, NNCL_SHAPE(3, 7, 4), {1}, 1, false},       /* max over time */
+        {NNCL_REDUCE_SUM, NNCL_SHAPE(2, 3, 4), {0}, 0, false},       /* everything -> [1] */
+        {NNCL_REDUCE_MEAN, NNCL_SHAPE(2, 3, 2, 2, 3), {-1, 0}, 2, false},
+        {NNCL_REDUCE_MAX, NNCL_SHAPE(2, 5, 3), {0, 2}, 2, true},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char label[64];
+        snprintf(label, sizeof label, "reduce case %zu", i);
+        op_check c = {.label = label,
+                      .n_inputs = 1,
+                      .inputs = {cases[i].x},
+                      .build = build_reduce,
+                      .ref = ref_reduce,
+                      .cfg = &cases[i]};
+        check_op(&c);
+    }
+    nncl_graph *g;
+    ASSERT_OK(nncl_graph_create(test_context(), NULL, &g));
+    nncl_node *x = nncl_input(g, "x", NNCL_SHAPE(2, 3, 4));
+    assert_null(nncl_reduce(g, x, NNCL_REDUCE_SUM, (const int32_t[]){1, -2}, 2, false, "r"));
+    assert_int_equal(nncl_graph_status(g), NNCL_ERROR_INVALID_ARGUMENT);
+    assert_contains(nncl_graph_error(g), "op 'sum' node 'r'");
+    assert_contains(nncl_graph_error(g), "dims[1] = -2: each must be a distinct dim of input "
+                                         "[2, 3, 4]");
+    nncl_graph_destroy(g);
+}
+
+typedef struct softmax_case {
+    nncl_shape x;
+    int32_t dim;
+    bool log;
+} softmax_case;
+
+static nncl_node *build_softmax(nncl_graph *g, nncl_node **x, nncl_node *labels, const void *cfg) {
+    (void)labels;
+    const softmax_case *c = cfg;
+    return nncl_softmax_dim(g, x[0], c->dim, c->log, "sm");
+}
+
+static void ref_softmax_dim(const double *const *x, const double *const *params,
+                            const int32_t *labels, double *y, const void *cfg) {
+    (void)params;
+    (void)labels;
+    const softmax_case *c = cfg;
+    int32_t d = (c->dim + c->x.rank) % c->x.rank;
+    int64_t inner = 1, len = c->x.dims[d];
+    for (int32_t k = d + 1; k < c->x.rank; k++)
+        inner *= c->x.dims[k];
+    for (int64_t r = 0; r < numel(c->x) / len; r++) {
+        int64_t base = r / inner * len * inner + r % inner;
+        double sum = 0;
+        for (int64_t j = 0; j < len; j++)
+            sum += exp(x[0][base + j * inner]);
+        for (int64_t j = 0; j < len; j++) {
+            double v = x[0][base + j * inner];
+            y[base + j * inner] = c->log ? v - log(sum) : exp(v) / sum;
+        }
+    }
+}
+
+static void test_softmax_over_any_dim(void **state) {
+    (void)state;
+    static const softmax_case cases[] = {
+        {NNCL_SHAPE(2, 3, 5), -1, false},
+        {NNCL_SHAPE(2, 3, 5), 0, true},
+        {NNCL_SHAPE(7), 0, false},
+        {NNCL_SHAPE(2, 3, 2, 4), 2, true},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char label[64];
+        snprintf(label, sizeof label, "softmax case %zu", i);
+        op_check c = {.label = label,
+                      .n_inputs = 1,
+                      .inputs = {cases[i].x},
+                      .build = build_softmax,
+                      .ref = ref_softmax_dim,
+                      .cfg = &cases[i]};
+        check_op(&c);
+    }
+    nncl_graph *g;
+    ASSERT_OK(nncl_graph_create(test_context(), NULL, &g));
+    assert_null(nncl_softmax_dim(g, nncl_input(g, "x", NNCL_SHAPE(2, 3)), 2, false, "sm"));
+    assert_contains(nncl_graph_error(g), "op 'softmax' node 'sm'");
+    assert_contains(nncl_graph_error(g), "input [2, 3] must be features with a dim 2");
+    nncl_graph_destroy(g);
+}
+
 /* Ids [2, 5] with repeats and the padding id 0 into a table of 7 rows of 3:
  * the output is the rows; after backward with upstream u, row v's gradient
  * is the sum of u over the positions holding v (none for row 0). */
@@ -176,6 +533,11 @@ static void test_embedding_refuses_bad_arguments(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_permute_against_reference),
+        cmocka_unit_test(test_broadcasting_arithmetic),
+        cmocka_unit_test(test_scale_and_parameter),
+        cmocka_unit_test(test_matmul),
+        cmocka_unit_test(test_reductions),
+        cmocka_unit_test(test_softmax_over_any_dim),
         cmocka_unit_test(test_embedding_lookup_and_gradient),
         cmocka_unit_test(test_embedding_refuses_bad_arguments),
     };

@@ -295,7 +295,7 @@ bool nncl_param_add(nncl_graph *g, nncl_node *node, const char *suffix, nncl_sha
     if (numel <= 0 || numel > INT32_MAX) { /* kernels index parameters with 32-bit ints */
         char s[128];
         nncl_build_fail(g, NNCL_ERROR_SHAPE, op, node->name,
-                        "parameter '%s' %s must have 1 to 2^31-1 elements", suffix,
+                        "parameter '%s' %s must have 1 to 2^31-1 elements", suffix ? suffix : "",
                         nncl_shape_str(shape, s, sizeof s));
         return false;
     }
@@ -311,13 +311,13 @@ bool nncl_param_add(nncl_graph *g, nncl_node *node, const char *suffix, nncl_sha
     }
     nncl_param_entry p = {
         .shape = shape, .numel = nncl_shape_numel(shape), .trainable = trainable, .pack = -1};
-    size_t len = strlen(node->name) + strlen(suffix) + 2;
+    size_t len = strlen(node->name) + (suffix ? strlen(suffix) : 0) + 2;
     p.name = malloc(len);
     if (!p.name) {
         nncl_build_fail(g, NNCL_ERROR_OUT_OF_MEMORY, op, node->name, "no memory");
         return false;
     }
-    snprintf(p.name, len, "%s.%s", node->name, suffix);
+    snprintf(p.name, len, "%s%s%s", node->name, suffix ? "." : "", suffix ? suffix : "");
     size_t bytes = (size_t)p.numel * sizeof(float);
     nncl_status st = nncl_buffer_create(g->ctx, bytes, &p.value);
     if (st == NNCL_OK && trainable) st = nncl_buffer_create(g->ctx, bytes, &p.grad);

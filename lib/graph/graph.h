@@ -179,7 +179,8 @@ typedef struct nncl_fill {
     int64_t fan_in, fan_out;
 } nncl_fill;
 #define NNCL_FILL_CONSTANT(v) ((nncl_fill){.init = NNCL_INIT_CONSTANT, .value = (v)})
-/* Adds a parameter (trainable) or buffer "<node>.<suffix>". */
+/* Adds a parameter (trainable) or buffer "<node>.<suffix>" ("<node>" when
+ * suffix is NULL). */
 bool nncl_param_add(nncl_graph *g, nncl_node *node, const char *suffix, nncl_shape shape,
                     bool trainable, nncl_fill fill);
 /* A parameter that takes gradients: trainable and not frozen. */

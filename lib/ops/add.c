@@ -1,19 +1,15 @@
 /* Elementwise sum of two tensors of one shape: the residual connection.
- * Its gradient passes unchanged to both inputs. */
+ * Its gradient passes unchanged to both inputs. Other shapes broadcast
+ * (binary.c). */
 #include "copy.h"
 
 nncl_node *nncl_add(nncl_graph *g, nncl_node *a, nncl_node *b, const char *name) {
     nncl_node *in[2] = {a, b};
     if (!nncl_builder_ready(g, "add", in, 2)) return NULL;
-    char sa[128], sb[128];
     bool same = a->shape.rank == b->shape.rank && !a->is_labels && !b->is_labels;
     for (int i = 0; same && i < a->shape.rank; i++)
         same = a->shape.dims[i] == b->shape.dims[i];
-    if (!same)
-        return nncl_build_fail(g, NNCL_ERROR_SHAPE, "add", name,
-                               "inputs '%s' %s and '%s' %s must be features of the same shape",
-                               a->name, nncl_shape_str(a->shape, sa, sizeof sa), b->name,
-                               nncl_shape_str(b->shape, sb, sizeof sb));
+    if (!same) return nncl_binary(g, 0, a, b, name); /* broadcasting */
     return nncl_node_add(g, NNCL_OP_ADD, name, in, 2, a->shape);
 }
 

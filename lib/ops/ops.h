@@ -74,6 +74,9 @@ nncl_adjacency nncl_adjacency_of(const nncl_node *adjacency);
 bool nncl_graph_features_check(nncl_graph *g, const char *op, const char *name, const nncl_node *h,
                                const nncl_node *adjacency);
 
+/* a op b with broadcasting, op 0 add, 1 sub, 2 mul, 3 div (binary.c). */
+nncl_node *nncl_binary(nncl_graph *g, int32_t op, nncl_node *a, nncl_node *b, const char *name);
+
 /* Class losses (class_loss.c): labels must be x [N, C, d...] without its
  * class dim, [N, d...]; false after recording the graph error. */
 bool nncl_class_labels_shape(nncl_graph *g, const char *op, const char *name, const nncl_node *x,

@@ -1,22 +1,35 @@
-/* Softmax and log-softmax over dim 1 (classes or channels) of [N, C, ...]. */
+/* Softmax and log-softmax over one dim (dim 1, the classes or channels,
+ * unless told otherwise). */
 #include "ops.h"
 
-static nncl_node *softmax(nncl_graph *g, nncl_op_kind op, nncl_node *x, const char *name) {
+typedef struct softmax_attrs {
+    int32_t dim;
+} softmax_attrs;
+
+static nncl_node *softmax(nncl_graph *g, nncl_op_kind op, nncl_node *x, int32_t dim,
+                          const char *name) {
     if (!nncl_builder_ready(g, nncl_op_name(op), &x, 1)) return NULL;
     char s[128];
-    if (x->shape.rank < 2 || x->is_labels)
+    int32_t d = dim < 0 ? dim + x->shape.rank : dim;
+    if (x->is_labels || d < 0 || d >= x->shape.rank)
         return nncl_build_fail(g, NNCL_ERROR_SHAPE, nncl_op_name(op), name,
-                               "input %s must be [N, C, ...] features",
-                               nncl_shape_str(x->shape, s, sizeof s));
-    return nncl_node_add(g, op, name, &x, 1, x->shape);
+                               "input %s must be features with a dim %d",
+                               nncl_shape_str(x->shape, s, sizeof s), (int)dim);
+    nncl_node *node = nncl_node_add(g, op, name, &x, 1, x->shape);
+    if (node) ((softmax_attrs *)node->attrs)->dim = d;
+    return node;
 }
 
 nncl_node *nncl_softmax(nncl_graph *g, nncl_node *x, const char *name) {
-    return softmax(g, NNCL_OP_SOFTMAX, x, name);
+    return softmax(g, NNCL_OP_SOFTMAX, x, 1, name);
 }
 
 nncl_node *nncl_log_softmax(nncl_graph *g, nncl_node *x, const char *name) {
-    return softmax(g, NNCL_OP_LOG_SOFTMAX, x, name);
+    return softmax(g, NNCL_OP_LOG_SOFTMAX, x, 1, name);
+}
+
+nncl_node *nncl_softmax_dim(nncl_graph *g, nncl_node *x, int32_t dim, bool log, const char *name) {
+    return softmax(g, log ? NNCL_OP_LOG_SOFTMAX : NNCL_OP_SOFTMAX, x, dim, name);
 }
 
 typedef struct softmax_dims {
@@ -24,10 +37,11 @@ typedef struct softmax_dims {
 } softmax_dims;
 
 static softmax_dims dims_of(const nncl_node *node) {
+    int32_t dim = ((const softmax_attrs *)node->attrs)->dim;
     softmax_dims d;
-    d.channels = (cl_int)node->shape.dims[1];
-    d.inner = (cl_int)nncl_shape_inner(node->shape, 2);
-    d.rows = (cl_int)(node->shape.dims[0] * d.inner);
+    d.channels = (cl_int)node->shape.dims[dim];
+    d.inner = (cl_int)nncl_shape_inner(node->shape, dim + 1);
+    d.rows = (cl_int)(nncl_shape_numel(node->shape) / d.channels);
     return d;
 }
 
@@ -56,7 +70,8 @@ static uint32_t softmax_saves(const nncl_node *node) {
     return NNCL_SAVES_OUTPUT;
 }
 
-const nncl_op_vtable nncl_op_softmax = {.profile_forward = NNCL_PROFILE_ELEMENTWISE,
+const nncl_op_vtable nncl_op_softmax = {.attrs_size = sizeof(softmax_attrs),
+                                        .profile_forward = NNCL_PROFILE_ELEMENTWISE,
                                         .profile_backward = NNCL_PROFILE_ELEMENTWISE,
                                         .forward = softmax_forward,
                                         .backward = softmax_backward,
