@@ -776,6 +776,26 @@ NNCL_API nncl_node *nncl_permute(nncl_graph *g, nncl_node *x, const int32_t *dim
                                  const char *name);
 NNCL_API nncl_node *nncl_transpose(nncl_graph *g, nncl_node *x, int32_t dim0, int32_t dim1,
                                    const char *name);
+/* A slice along one dim, x[..., start:end:step] as Python: negative bounds
+ * count from the end and are clamped, step 0 means 1; an empty slice or a
+ * negative step is NNCL_ERROR_SHAPE. split cuts x along dim into `count`
+ * slices of sizes[i] (adding up to the dim), named "<name>.<i>", into
+ * out[0 .. count); it returns the graph's status. */
+NNCL_API nncl_node *nncl_slice(nncl_graph *g, nncl_node *x, int32_t dim, int64_t start, int64_t end,
+                               int64_t step, const char *name);
+NNCL_API nncl_status nncl_split(nncl_graph *g, nncl_node *x, int32_t dim, const int64_t *sizes,
+                                int32_t count, nncl_node **out, const char *name);
+/* Padding, F.pad: pads[0], pads[1] before and after the last dim,
+ * pads[2], pads[3] the dim before it, ... (n_pads even, up to 2 * rank,
+ * each >= 0); CONSTANT fills with value, REFLECT mirrors without repeating
+ * the edge (each pad below the dim's size), REPLICATE repeats the edge. */
+typedef enum nncl_pad_mode {
+    NNCL_PAD_CONSTANT = 0,
+    NNCL_PAD_REFLECT = 1,
+    NNCL_PAD_REPLICATE = 2,
+} nncl_pad_mode;
+NNCL_API nncl_node *nncl_pad(nncl_graph *g, nncl_node *x, const int64_t *pads, int32_t n_pads,
+                             nncl_pad_mode mode, float value, const char *name);
 
 /* [N, ...] -> [N, prod(...)]. */
 NNCL_API nncl_node *nncl_flatten(nncl_graph *g, nncl_node *x, const char *name);

@@ -456,6 +456,150 @@ static void test_softmax_over_any_dim(void **state) {
     nncl_graph_destroy(g);
 }
 
+typedef struct slice_case {
+    nncl_shape x;
+    int32_t dim;
+    int64_t start, end, step;
+} slice_case;
+
+static nncl_node *build_slice(nncl_graph *g, nncl_node **x, nncl_node *labels, const void *cfg) {
+    (void)labels;
+    const slice_case *c = cfg;
+    return nncl_slice(g, x[0], c->dim, c->start, c->end, c->step, "sl");
+}
+
+static void ref_slice(const double *const *x, const double *const *params, const int32_t *labels,
+                      double *y, const void *cfg) {
+    (void)params;
+    (void)labels;
+    const slice_case *c = cfg;
+    int32_t d = (c->dim + c->x.rank) % c->x.rank;
+    int64_t size = c->x.dims[d], lo = c->start < 0 ? c->start + size : c->start;
+    int64_t hi = c->end < 0 ? c->end + size : c->end > size ? size : c->end, n = 0;
+    for (int64_t i = 0; i < numel(c->x); i++) {
+        int64_t co[NNCL_MAX_RANK];
+        coords_of(i, c->x, co);
+        if (co[d] >= lo && co[d] < hi && (co[d] - lo) % c->step == 0) y[n++] = x[0][i];
+    }
+}
+
+typedef struct pad_case {
+    nncl_shape x;
+    int64_t pads[6];
+    int32_t n;
+    nncl_pad_mode mode;
+} pad_case;
+
+static nncl_node *build_pad(nncl_graph *g, nncl_node **x, nncl_node *labels, const void *cfg) {
+    (void)labels;
+    const pad_case *c = cfg;
+    return nncl_pad(g, x[0], c->pads, c->n, c->mode, 0.75f, "pad");
+}
+
+static void ref_pad(const double *const *x, const double *const *params, const int32_t *labels,
+                    double *y, const void *cfg) {
+    (void)params;
+    (void)labels;
+    const pad_case *c = cfg;
+    nncl_shape out = c->x;
+    int64_t before[NNCL_MAX_RANK] = {0};
+    for (int32_t i = 0; i < c->n / 2; i++) {
+        int32_t d = c->x.rank - 1 - i;
+        before[d] = c->pads[2 * i];
+        out.dims[d] += c->pads[2 * i] + c->pads[2 * i + 1];
+    }
+    for (int64_t o = 0; o < numel(out); o++) {
+        int64_t co[NNCL_MAX_RANK], at = 0;
+        bool constant = false;
+        coords_of(o, out, co);
+        for (int32_t k = 0; k < c->x.rank; k++) {
+            int64_t v = co[k] - before[k], size = c->x.dims[k];
+            if (v < 0 || v >= size) {
+                if (c->mode == NNCL_PAD_CONSTANT)
+                    constant = true;
+                else if (c->mode == NNCL_PAD_REPLICATE)
+                    v = v < 0 ? 0 : size - 1;
+                else
+                    v = v < 0 ? -v : 2 * (size - 1) - v;
+            }
+            at = at * size + v;
+        }
+        y[o] = constant ? 0.75 : x[0][at];
+    }
+}
+
+static void test_slice_split_and_pad(void **state) {
+    (void)state;
+    static const slice_case slices[] = {
+        {NNCL_SHAPE(2, 7, 3), 1, 2, 6, 1},
+        {NNCL_SHAPE(2, 7, 3), -2, -5, 100, 2},
+        {NNCL_SHAPE(4, 5), 0, 1, 4, 2},
+        {NNCL_SHAPE(2, 2, 3, 4, 5), 4, 0, 5, 3},
+    };
+    for (size_t i = 0; i < sizeof slices / sizeof slices[0]; i++) {
+        char label[64];
+        snprintf(label, sizeof label, "slice case %zu", i);
+        op_check c = {.label = label,
+                      .n_inputs = 1,
+                      .inputs = {slices[i].x},
+                      .build = build_slice,
+                      .ref = ref_slice,
+                      .cfg = &slices[i]};
+        check_op(&c);
+    }
+    static const pad_case pads[] = {
+        {NNCL_SHAPE(2, 3, 5), {2, 1}, 2, NNCL_PAD_CONSTANT},
+        {NNCL_SHAPE(2, 3, 5), {2, 3}, 2, NNCL_PAD_REFLECT},
+        {NNCL_SHAPE(2, 3, 5), {3, 0}, 2, NNCL_PAD_REPLICATE},
+        {NNCL_SHAPE(1, 2, 4, 5), {1, 2, 3, 1}, 4, NNCL_PAD_REFLECT},
+        {NNCL_SHAPE(1, 2, 3, 4), {2, 2, 1, 3}, 4, NNCL_PAD_REPLICATE},
+        {NNCL_SHAPE(1, 1, 3, 3, 4), {1, 1, 2, 0, 1, 2}, 6, NNCL_PAD_REFLECT},
+        {NNCL_SHAPE(2, 1, 2, 2, 3), {0, 2, 1, 1, 2, 1}, 6, NNCL_PAD_REPLICATE},
+        {NNCL_SHAPE(2, 3, 4), {1, 0, 0, 2, 1, 1}, 6, NNCL_PAD_CONSTANT},
+    };
+    for (size_t i = 0; i < sizeof pads / sizeof pads[0]; i++) {
+        char label[64];
+        snprintf(label, sizeof label, "pad case %zu", i);
+        op_check c = {.label = label,
+                      .n_inputs = 1,
+                      .inputs = {pads[i].x},
+                      .build = build_pad,
+                      .ref = ref_pad,
+                      .cfg = &pads[i]};
+        check_op(&c);
+    }
+    /* split: the parts, named, cover the dim */
+    nncl_graph *g;
+    ASSERT_OK(nncl_graph_create(test_context(), NULL, &g));
+    nncl_node *x = nncl_input(g, "x", NNCL_SHAPE(2, 6)), *parts[3];
+    ASSERT_OK(nncl_split(g, x, 1, (const int64_t[]){1, 3, 2}, 3, parts, "part"));
+    assert_int_equal(nncl_node_shape(parts[1]).dims[1], 3);
+    float in[12], got[4];
+    for (int i = 0; i < 12; i++)
+        in[i] = (float)i;
+    ASSERT_OK(nncl_graph_set_input(g, x, in, sizeof in));
+    ASSERT_OK(nncl_graph_forward(g));
+    ASSERT_OK(nncl_graph_read(g, parts[2], got, 4 * sizeof(float)));
+    assert_true(got[0] == 4 && got[1] == 5 && got[2] == 10 && got[3] == 11);
+    assert_int_equal(nncl_split(g, x, 1, (const int64_t[]){2, 3}, 2, parts, "bad"),
+                     NNCL_ERROR_SHAPE);
+    assert_contains(nncl_graph_error(g), "2 sizes (each > 0) must add up to dim 1's extent");
+    nncl_graph_destroy(g);
+    ASSERT_OK(nncl_graph_create(test_context(), NULL, &g));
+    x = nncl_input(g, "x", NNCL_SHAPE(2, 6));
+    assert_null(nncl_slice(g, x, 1, 4, 2, 1, "sl"));
+    assert_contains(nncl_graph_error(g), "op 'slice' node 'sl'");
+    assert_contains(nncl_graph_error(g), "[4:2:1] along dim 1 is empty");
+    nncl_graph_destroy(g);
+    ASSERT_OK(nncl_graph_create(test_context(), NULL, &g));
+    x = nncl_input(g, "x", NNCL_SHAPE(2, 3));
+    assert_null(nncl_pad(g, x, (const int64_t[]){3, 0}, 2, NNCL_PAD_REFLECT, 0, "p"));
+    assert_contains(nncl_graph_error(g), "op 'pad' node 'p'");
+    assert_contains(nncl_graph_error(g), "pads 3 and 0 of dim 1 (size 3) must be >= 0 and below "
+                                         "the size (reflect)");
+    nncl_graph_destroy(g);
+}
+
 /* Ids [2, 5] with repeats and the padding id 0 into a table of 7 rows of 3:
  * the output is the rows; after backward with upstream u, row v's gradient
  * is the sum of u over the positions holding v (none for row 0). */
@@ -538,6 +682,7 @@ int main(void) {
         cmocka_unit_test(test_matmul),
         cmocka_unit_test(test_reductions),
         cmocka_unit_test(test_softmax_over_any_dim),
+        cmocka_unit_test(test_slice_split_and_pad),
         cmocka_unit_test(test_embedding_lookup_and_gradient),
         cmocka_unit_test(test_embedding_refuses_bad_arguments),
     };
