@@ -971,7 +971,11 @@ NNCL_API nncl_status nncl_graph_forward(nncl_graph *g);
  * one-element output such as a loss. A second backward after one forward
  * that needs values the first one's gradients overwrote returns
  * NNCL_ERROR_STATE (as PyTorch without retain_graph); graphs created with
- * keep_values allow it. */
+ * keep_values allow it.
+ * Saliency and Grad-CAM need no loss: pass the logits as output and a
+ * one-hot grad_output on the chosen class of each sample; the gradient of
+ * that score then reads from the input (nncl_input_set_requires_grad) and
+ * from any node kept with nncl_graph_keep (nncl_graph_read_grad). */
 NNCL_API nncl_status nncl_graph_backward(nncl_graph *g, nncl_node *output, const float *grad_output,
                                          size_t bytes);
 

@@ -3,7 +3,9 @@
  * U-Net (transposed convolutions, concatenated skips, per-pixel
  * cross-entropy with ignored pixels), a TextCNN (embedding, three
  * convolution widths, max over time) and an attention-pooling head. Each
- * matches PyTorch's loss and every parameter gradient. */
+ * matches PyTorch's loss and every parameter gradient. And Grad-CAM: the
+ * gradient of chosen class scores, with no loss node, with respect to
+ * kept feature maps and the input, and the map built from them. */
 #include "harness.h"
 #include "torch_data.h"
 
@@ -115,11 +117,61 @@ static void test_attention_head_matches_pytorch(void **state) {
     run_family("attn_head", attn_head, false);
 }
 
+static void test_gradcam_matches_pytorch(void **state) {
+    (void)state;
+    const tensor *xt = need("gradcam", "x");
+    int32_t *cls = labels_of(need("gradcam", "class"));
+    nncl_graph *g;
+    ASSERT_OK(nncl_graph_create(test_context(), NULL, &g));
+    nncl_node *x = nncl_input(g, "x", xt->shape);
+    ASSERT_OK(nncl_input_set_requires_grad(g, x, true));
+    nncl_node *h = nncl_relu(
+        g, CONV(x, "conv1", .out_channels = 4, .kernel = {3, 3}, .padding = {1, 1}), NULL);
+    nncl_node *features = nncl_relu(
+        g, CONV(h, "conv2", .out_channels = 6, .kernel = {3, 3}, .padding = {1, 1}), "features");
+    nncl_node *logits = nncl_linear(
+        g, nncl_flatten(g, nncl_global_avg_pool(g, features, NULL), NULL), 3, NULL, "fc");
+    ASSERT_OK(nncl_graph_keep(g, features));
+    load_params(g, "gradcam", true);
+    float *xf = to_float(xt->v, xt->n);
+    ASSERT_OK(nncl_graph_set_input(g, x, xf, (size_t)xt->n * sizeof(float)));
+    nncl_graph_set_training(g, false);
+    ASSERT_OK(nncl_graph_forward(g));
+    /* The class scores' gradient: one-hot upstream on the logits. */
+    float up[6] = {0};
+    up[0 * 3 + cls[0]] = up[1 * 3 + cls[1]] = 1.0f;
+    ASSERT_OK(nncl_graph_backward(g, logits, up, sizeof up));
+    compare(g, OUTPUT, features, NULL, "gradcam", "features");
+    compare(g, OUTPUT_GRAD, features, NULL, "gradcam", "grad.features");
+    compare(g, OUTPUT_GRAD, x, NULL, "gradcam", "dx");
+    /* The map: relu(sum_c mean(dA_c) A_c) per sample and pixel. */
+    float a[2 * 6 * 25], da[2 * 6 * 25], cam[2 * 25];
+    ASSERT_OK(nncl_graph_read(g, features, a, sizeof a));
+    ASSERT_OK(nncl_graph_read_grad(g, features, da, sizeof da));
+    for (int n = 0; n < 2; n++)
+        for (int p = 0; p < 25; p++) {
+            double v = 0;
+            for (int c = 0; c < 6; c++) {
+                double alpha = 0;
+                for (int q = 0; q < 25; q++)
+                    alpha += da[(n * 6 + c) * 25 + q] / 25.0;
+                v += alpha * a[(n * 6 + c) * 25 + p];
+            }
+            cam[n * 25 + p] = (float)(v > 0 ? v : 0);
+        }
+    const tensor *want = need("gradcam", "cam");
+    assert_close("gradcam: cam", cam, want->v, want->n, 1e-4, 1e-5);
+    free(xf);
+    free(cls);
+    nncl_graph_destroy(g);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_unet_matches_pytorch),
         cmocka_unit_test(test_textcnn_matches_pytorch),
         cmocka_unit_test(test_attention_head_matches_pytorch),
+        cmocka_unit_test(test_gradcam_matches_pytorch),
     };
     return cmocka_run_group_tests(tests, torch_data_load, torch_data_unload);
 }

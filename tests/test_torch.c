@@ -205,7 +205,78 @@ static nncl_node *lrn_even(nncl_graph *g, nncl_node *x) {
     return nncl_local_response_norm(g, x, 2, 0.5f, 0.6f, 2.0f, NULL);
 }
 
+static nncl_node *weight(nncl_graph *g, nncl_shape shape) {
+    return nncl_parameter(g, "m.weight", shape, NNCL_INIT_ZEROS, 0.0f);
+}
+static nncl_node *permute(nncl_graph *g, nncl_node *x) {
+    return nncl_permute(g, x, (const int32_t[]){0, 2, 3, 1}, NULL);
+}
+static nncl_node *bcast_mul(nncl_graph *g, nncl_node *x) {
+    return nncl_mul(g, x, weight(g, NNCL_SHAPE(1, 4, 1, 1)), NULL);
+}
+static nncl_node *bcast_sub(nncl_graph *g, nncl_node *x) {
+    return nncl_sub(g, x, weight(g, NNCL_SHAPE(3, 1)), NULL);
+}
+static nncl_node *bcast_div(nncl_graph *g, nncl_node *x) {
+    nncl_node *den = nncl_scale(g, nncl_mul(g, x, x, NULL), 1.0f, 1.0f, NULL);
+    return nncl_div(g, weight(g, NNCL_SHAPE(5)), den, NULL);
+}
+static nncl_node *matmul_param(nncl_graph *g, nncl_node *x) {
+    return nncl_matmul(g, x, weight(g, NNCL_SHAPE(4, 5)), NULL);
+}
+static nncl_node *gram(nncl_graph *g, nncl_node *x) {
+    nncl_node *f = nncl_reshape(g, x, NNCL_SHAPE(2, 3, 12), NULL);
+    return nncl_scale(g, nncl_matmul(g, f, nncl_transpose(g, f, 1, 2, NULL), NULL), 1.0f / 12, 0.0f,
+                      NULL);
+}
+static nncl_node *reduce_sum(nncl_graph *g, nncl_node *x) {
+    return nncl_reduce(g, x, NNCL_REDUCE_SUM, (const int32_t[]){1}, 1, false, NULL);
+}
+static nncl_node *reduce_mean_keep(nncl_graph *g, nncl_node *x) {
+    return nncl_reduce(g, x, NNCL_REDUCE_MEAN, (const int32_t[]){2, 3}, 2, true, NULL);
+}
+static nncl_node *reduce_max(nncl_graph *g, nncl_node *x) {
+    return nncl_reduce(g, x, NNCL_REDUCE_MAX, (const int32_t[]){-1}, 1, false, NULL);
+}
+static nncl_node *softmax_last(nncl_graph *g, nncl_node *x) {
+    return nncl_softmax_dim(g, x, -1, false, NULL);
+}
+static nncl_node *log_softmax0(nncl_graph *g, nncl_node *x) {
+    return nncl_softmax_dim(g, x, 0, true, NULL);
+}
+static nncl_node *slice(nncl_graph *g, nncl_node *x) {
+    return nncl_slice(g, x, 1, 1, 6, 2, NULL);
+}
+static nncl_node *pad_constant(nncl_graph *g, nncl_node *x) {
+    return nncl_pad(g, x, (const int64_t[]){1, 2}, 2, NNCL_PAD_CONSTANT, 0.75f, NULL);
+}
+static nncl_node *pad_reflect(nncl_graph *g, nncl_node *x) {
+    return nncl_pad(g, x, (const int64_t[]){2, 1, 1, 2}, 4, NNCL_PAD_REFLECT, 0.0f, NULL);
+}
+static nncl_node *pad_replicate(nncl_graph *g, nncl_node *x) {
+    return nncl_pad(g, x, (const int64_t[]){3, 1}, 2, NNCL_PAD_REPLICATE, 0.0f, NULL);
+}
+static nncl_node *pad_reflect3d(nncl_graph *g, nncl_node *x) {
+    return nncl_pad(g, x, (const int64_t[]){1, 1, 2, 0, 1, 1}, 6, NNCL_PAD_REFLECT, 0.0f, NULL);
+}
+
 static const module_case cases[] = {
+    {"permute", permute, false},
+    {"bcast_mul", bcast_mul, false},
+    {"bcast_sub", bcast_sub, false},
+    {"bcast_div", bcast_div, false},
+    {"matmul_param", matmul_param, false},
+    {"gram", gram, false},
+    {"reduce_sum", reduce_sum, false},
+    {"reduce_mean_keep", reduce_mean_keep, false},
+    {"reduce_max", reduce_max, false},
+    {"softmax_last", softmax_last, false},
+    {"log_softmax0", log_softmax0, false},
+    {"slice", slice, false},
+    {"pad_constant", pad_constant, false},
+    {"pad_reflect", pad_reflect, false},
+    {"pad_replicate", pad_replicate, false},
+    {"pad_reflect3d", pad_reflect3d, false},
     {"adaptive_avg1d", adaptive_avg1d, false},
     {"adaptive_max2d", adaptive_max2d, false},
     {"adaptive_avg2d_keep", adaptive_avg2d_keep, false},

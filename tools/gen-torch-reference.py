@@ -358,6 +358,72 @@ run_module("lrn", nn.LocalResponseNorm(5), (2, 7, 3, 3), scale=20)
 run_module("lrn_even", nn.LocalResponseNorm(2, alpha=0.5, beta=0.6, k=2.0), (2, 5, 4))
 
 
+# Tensor primitives, each as a module whose operand is a parameter "weight".
+class Lambda(nn.Module):
+    def __init__(self, fn, weight_shape=None):
+        super().__init__()
+        self.fn = fn
+        if weight_shape:
+            self.weight = nn.Parameter(torch.empty(weight_shape))
+
+    def forward(self, x):
+        return self.fn(self, x)
+
+
+run_module("permute", Lambda(lambda m, x: x.permute(0, 2, 3, 1)), (2, 3, 4, 5))
+run_module("bcast_mul", Lambda(lambda m, x: x * m.weight, (1, 4, 1, 1)), (2, 4, 3, 3))
+run_module("bcast_sub", Lambda(lambda m, x: x - m.weight, (3, 1)), (2, 3, 4))
+run_module("bcast_div", Lambda(lambda m, x: m.weight / (x * x + 1), (5,)), (2, 3, 5))
+run_module("matmul_param", Lambda(lambda m, x: x @ m.weight, (4, 5)), (2, 3, 4))
+run_module("gram", Lambda(lambda m, x: torch.bmm(x.flatten(2), x.flatten(2).transpose(1, 2)
+                                                 .contiguous()) / 12), (2, 3, 3, 4))
+run_module("reduce_sum", Lambda(lambda m, x: x.sum(1)), (2, 3, 4))
+run_module("reduce_mean_keep", Lambda(lambda m, x: x.mean((2, 3), keepdim=True)), (2, 3, 4, 5))
+run_module("reduce_max", Lambda(lambda m, x: x.amax(-1)), (3, 4, 6))
+run_module("softmax_last", Lambda(lambda m, x: torch.softmax(x, -1)), (2, 3, 5))
+run_module("log_softmax0", Lambda(lambda m, x: torch.log_softmax(x, 0)), (3, 4))
+run_module("slice", Lambda(lambda m, x: x[:, 1:6:2]), (2, 7, 3))
+run_module("pad_constant", Lambda(lambda m, x: F.pad(x, (1, 2), value=0.75)), (2, 3, 4))
+run_module("pad_reflect", Lambda(lambda m, x: F.pad(x, (2, 1, 1, 2), mode="reflect")),
+           (1, 2, 4, 5))
+run_module("pad_replicate", Lambda(lambda m, x: F.pad(x, (3, 1), mode="replicate")), (2, 3, 5))
+run_module("pad_reflect3d", Lambda(lambda m, x: F.pad(x, (1, 1, 2, 0, 1, 1), mode="reflect")),
+           (1, 1, 3, 3, 4))
+
+# Grad-CAM (Selvaraju et al. 2017): the gradient of each sample's chosen
+# class score with respect to the last feature maps and the input, and the
+# map relu(sum_c mean(dA_c) A_c).
+class CamNet(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, 4, 3, padding=1)
+        self.conv2 = nn.Conv2d(4, 6, 3, padding=1)
+        self.fc = nn.Linear(6, 3)
+
+    def forward(self, x):
+        self.features = F.relu(self.conv2(F.relu(self.conv1(x))))
+        self.features.retain_grad()
+        return self.fc(F.adaptive_avg_pool2d(self.features, 1).flatten(1))
+
+
+cam_net = CamNet()
+with torch.no_grad():
+    for prm in cam_net.parameters():
+        prm.uniform_(-0.5, 0.5)
+cam_x = (torch.rand(2, 3, 5, 5) * 2 - 1).requires_grad_(True)
+cam_class = torch.tensor([2, 0])
+logits = cam_net(cam_x)
+logits.gather(1, cam_class[:, None]).sum().backward()
+weights = cam_net.features.grad.mean((2, 3), keepdim=True)
+put("gradcam", "x", cam_x)
+put("gradcam", "class", cam_class.float())
+for k, v in cam_net.state_dict().items():
+    put("gradcam", k, v)
+put("gradcam", "features", cam_net.features)
+put("gradcam", "grad.features", cam_net.features.grad)
+put("gradcam", "dx", cam_x.grad)
+put("gradcam", "cam", F.relu((weights * cam_net.features).sum(1)))
+
 # Small networks of each CNN family (tests/test_networks.c builds the same
 # with the same names): the loss and every parameter gradient.
 class UNet(nn.Module):
