@@ -78,11 +78,21 @@ def cnn3d():
     return nn.Sequential(*layers, nn.AdaptiveAvgPool3d(1), nn.Flatten(), nn.Linear(32, 10))
 
 
+def deconv2d():
+    layers, cin = [], 32
+    for width in (32, 16):
+        layers += [nn.ConvTranspose2d(cin, width, 4, stride=2, padding=1), nn.BatchNorm2d(width),
+                   nn.ReLU()]
+        cin = width
+    return nn.Sequential(*layers, nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(16, 10))
+
+
 MODELS = {
     "fashion_cnn": (fashion_cnn, (1, 28, 28), 64),
     "resnet18_cifar": (resnet18_cifar, (3, 32, 32), 32),
     "ecg1d": (ecg1d, (1, 256), 64),
     "cnn3d": (cnn3d, (1, 16, 32, 32), 64),
+    "deconv2d": (deconv2d, (32, 16, 16), 64),
 }
 
 

@@ -108,6 +108,26 @@ static nncl_node *cnn3d(nncl_graph *g, nncl_node *x) {
     return classifier(g, conv_block(g, conv_block(g, x, 1, 3, 16, 3), 2, 3, 32, 3));
 }
 
+/* Two transposed-convolution blocks upsampling 32x16x16 features to
+ * 16x64x64 (a DCGAN generator's layers: kernel 4, stride 2, padding 1),
+ * then a classifier: a benchmark of transposed convolution. */
+static nncl_node *deconv2d(nncl_graph *g, nncl_node *x) {
+    nncl_node *h = x;
+    static const int64_t widths[2] = {32, 16};
+    for (int i = 0; i < 2; i++) {
+        char up[16], bn[16];
+        snprintf(up, sizeof up, "up%d", i + 1);
+        snprintf(bn, sizeof bn, "bn%d", i + 1);
+        h = nncl_conv_transpose(
+            g, h,
+            &(nncl_conv_transpose_params){
+                .out_channels = widths[i], .kernel = {4, 4}, .stride = {2, 2}, .padding = {1, 1}},
+            up);
+        h = nncl_relu(g, nncl_batch_norm(g, h, NULL, bn), NULL);
+    }
+    return classifier(g, h);
+}
+
 static const model_info models[] = {
     {"fashion_cnn", "2 conv blocks + 2 linear layers for 1x28x28 images, 10 classes",
      NNCL_SHAPE(1, 28, 28), 10, fashion_cnn},
@@ -116,6 +136,8 @@ static const model_info models[] = {
     {"ecg1d", "3 conv1d blocks over 1x256 signals, 10 classes", NNCL_SHAPE(1, 256), 10, ecg1d},
     {"cnn3d", "2 conv3d blocks over 1x16x32x32 volumes, 10 classes", NNCL_SHAPE(1, 16, 32, 32), 10,
      cnn3d},
+    {"deconv2d", "2 transposed conv blocks upsampling 32x16x16 to 16x64x64, 10 classes",
+     NNCL_SHAPE(32, 16, 16), 10, deconv2d},
 };
 
 const model_info *model_find(const char *name) {
