@@ -23,20 +23,15 @@ float binary_slope(float a, float b, int op, int which) {
     }
 }
 
-void unpack(int8 v, int *out) {
-    out[0] = v.s0, out[1] = v.s1, out[2] = v.s2, out[3] = v.s3;
-    out[4] = v.s4, out[5] = v.s5, out[6] = v.s6, out[7] = v.s7;
-}
-
 __kernel void binary_forward(__global const float *a, __global const float *b, __global float *y,
                              int total, int8 dims, int8 a_strides, int8 b_strides, int rank,
                              int op) {
     int i = get_global_id(0);
     if (i >= total) return;
     int d[8], sa[8], sb[8];
-    unpack(dims, d);
-    unpack(a_strides, sa);
-    unpack(b_strides, sb);
+    int8_lanes(dims, d);
+    int8_lanes(a_strides, sa);
+    int8_lanes(b_strides, sb);
     int rest = i, ia = 0, ib = 0;
     for (int k = rank - 1; k >= 0; k--) {
         int c = rest % d[k];
@@ -57,9 +52,9 @@ __kernel void binary_backward(__global const float *a, __global const float *b,
     int j = get_global_id(0);
     if (j >= total) return;
     int d[8], sa[8], sb[8], self[8];
-    unpack(dims, d);
-    unpack(a_strides, sa);
-    unpack(b_strides, sb);
+    int8_lanes(dims, d);
+    int8_lanes(a_strides, sa);
+    int8_lanes(b_strides, sb);
     for (int k = 0; k < 8; k++)
         self[k] = which ? sb[k] : sa[k];
     /* j's coordinates along the dims it spans; the rest are enumerated */

@@ -5,11 +5,6 @@
  * ranges (c itself, its reflection on either side, or the replicated
  * edge), enumerated per element. mode: 0 constant, 1 reflect, 2 replicate. */
 
-void unpack_int8(int8 v, int *out) {
-    out[0] = v.s0, out[1] = v.s1, out[2] = v.s2, out[3] = v.s3;
-    out[4] = v.s4, out[5] = v.s5, out[6] = v.s6, out[7] = v.s7;
-}
-
 /* The input coordinate output coordinate o reads along a dim, or -1 for
  * the constant. */
 int pad_source(int o, int in, int before, int mode) {
@@ -25,9 +20,9 @@ __kernel void pad_forward(__global const float *x, __global float *y, int total,
     int i = get_global_id(0);
     if (i >= total) return;
     int di[8], dout[8], b[8];
-    unpack_int8(in_dims, di);
-    unpack_int8(out_dims, dout);
-    unpack_int8(before, b);
+    int8_lanes(in_dims, di);
+    int8_lanes(out_dims, dout);
+    int8_lanes(before, b);
     int rest = i, at = 0, step = 1;
     for (int k = rank - 1; k >= 0; k--) {
         int c = pad_source(rest % dout[k], di[k], b[k], mode);
@@ -65,10 +60,10 @@ __kernel void pad_backward(__global const float *dy, __global float *dx, int tot
     int i = get_global_id(0);
     if (i >= total) return;
     int di[8], dout[8], b[8], a[8], lo[8][3], hi[8][3], n[8], pick[8], pos[8];
-    unpack_int8(in_dims, di);
-    unpack_int8(out_dims, dout);
-    unpack_int8(before, b);
-    unpack_int8(after, a);
+    int8_lanes(in_dims, di);
+    int8_lanes(out_dims, dout);
+    int8_lanes(before, b);
+    int8_lanes(after, a);
     int rest = i;
     for (int k = rank - 1; k >= 0; k--) {
         n[k] = pad_targets(rest % di[k], di[k], b[k], a[k], mode, lo[k], hi[k]);

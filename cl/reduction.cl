@@ -3,11 +3,6 @@
  * are base(o) + the offsets of the reduced coordinates. Each output sums
  * in a fixed order; backward is one work-item per input element. */
 
-void unpack8(int8 v, int *out) {
-    out[0] = v.s0, out[1] = v.s1, out[2] = v.s2, out[3] = v.s3;
-    out[4] = v.s4, out[5] = v.s5, out[6] = v.s6, out[7] = v.s7;
-}
-
 /* Offset into x of flat index t over `rank` dims with extents `d` and x
  * strides `s`. */
 int offset_of(int t, const int *d, const int *s, int rank) {
@@ -27,10 +22,10 @@ __kernel void reduce_forward(__global const float *x, __global float *y, __globa
     int o = get_global_id(0);
     if (o >= total) return;
     int kd[8], ks[8], gd[8], gs[8];
-    unpack8(kept_dims, kd);
-    unpack8(kept_strides, ks);
-    unpack8(gone_dims, gd);
-    unpack8(gone_strides, gs);
+    int8_lanes(kept_dims, kd);
+    int8_lanes(kept_strides, ks);
+    int8_lanes(gone_dims, gd);
+    int8_lanes(gone_strides, gs);
     int base = offset_of(o, kd, ks, kept_rank);
     float acc = op == 2 ? -INFINITY : 0.0f;
     int best = base;
@@ -58,8 +53,8 @@ __kernel void reduce_backward(__global const float *dy, __global const int *argm
     int i = get_global_id(0);
     if (i >= total) return;
     int d[8], s[8];
-    unpack8(dims, d);
-    unpack8(out_strides, s);
+    int8_lanes(dims, d);
+    int8_lanes(out_strides, s);
     int o = offset_of(i, d, s, rank);
     float g = op == 0 ? dy[o] : op == 1 ? dy[o] / (float)count : (argmax[o] == i ? dy[o] : 0.0f);
     dx[i] = accumulate ? dx[i] + g : g;

@@ -7,10 +7,9 @@ __kernel void strided_gather(__global const float *x, int offset, __global float
                              int8 dims, int8 strides, int rank, int accumulate) {
     int i = get_global_id(0);
     if (i >= total) return;
-    int rest = i, at = offset;
-    int d[8] = {dims.s0, dims.s1, dims.s2, dims.s3, dims.s4, dims.s5, dims.s6, dims.s7};
-    int s[8] = {strides.s0, strides.s1, strides.s2, strides.s3,
-                strides.s4, strides.s5, strides.s6, strides.s7};
+    int rest = i, at = offset, d[8], s[8];
+    int8_lanes(dims, d);
+    int8_lanes(strides, s);
     for (int k = rank - 1; k >= 0; k--) {
         at += rest % d[k] * s[k];
         rest /= d[k];

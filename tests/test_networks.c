@@ -90,14 +90,7 @@ static void run_family(const char *test, nncl_node *(*build)(nncl_graph *, nncl_
     ASSERT_OK(nncl_graph_forward(g));
     compare(g, OUTPUT, loss, NULL, test, "y");
     ASSERT_OK(nncl_graph_backward(g, loss, NULL, 0));
-    for (size_t k = 0; k < nncl_graph_param_count(g); k++) {
-        nncl_param_info info;
-        ASSERT_OK(nncl_graph_param_info(g, k, &info));
-        if (!info.trainable) continue;
-        char key[160];
-        snprintf(key, sizeof key, "grad.%s", info.name);
-        compare(g, PARAM_GRAD, NULL, info.name, test, key);
-    }
+    compare_param_grads(g, test);
     free(l);
     nncl_graph_destroy(g);
 }

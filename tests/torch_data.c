@@ -115,3 +115,14 @@ void load_params(nncl_graph *g, const char *test, bool prefixed) {
         free(f);
     }
 }
+
+void compare_param_grads(nncl_graph *g, const char *test) {
+    for (size_t k = 0; k < nncl_graph_param_count(g); k++) {
+        nncl_param_info info;
+        ASSERT_OK(nncl_graph_param_info(g, k, &info));
+        if (!info.trainable) continue;
+        char key[160];
+        snprintf(key, sizeof key, "grad.%s", info.name);
+        compare(g, PARAM_GRAD, NULL, info.name, test, key);
+    }
+}

@@ -30,6 +30,8 @@ typedef enum source { OUTPUT, OUTPUT_GRAD, PARAM, PARAM_GRAD } source;
  * and atol 1e-4). */
 void compare(nncl_graph *g, source from, const nncl_node *node, const char *param, const char *test,
              const char *name);
+/* compare() of every trainable parameter's gradient with "grad.<name>". */
+void compare_param_grads(nncl_graph *g, const char *test);
 /* Writes every graph parameter "<node>.<key>" from the tensor "<key>" (or
  * "<node>.<key>" when prefixed is set). */
 void load_params(nncl_graph *g, const char *test, bool prefixed);

@@ -37,15 +37,6 @@ nncl_node *nncl_adaptive_pool(nncl_graph *g, nncl_node *x, bool max, const int64
                          1, y);
 }
 
-/* (d, h, w) of a tensor's spatial dims, unused leading dims 1. */
-static cl_int4 spatial_of(nncl_shape s) {
-    cl_int4 v = {{1, 1, 1, 0}};
-    int spatial = s.rank - 2;
-    for (int i = 0; i < spatial; i++)
-        v.s[3 - spatial + i] = (cl_int)s.dims[2 + i];
-    return v;
-}
-
 static bool is_max(const nncl_node *node) {
     return node->op == NNCL_OP_ADAPTIVE_MAX_POOL;
 }
@@ -58,7 +49,7 @@ static nncl_status adaptive_plan(nncl_graph *g, nncl_node *node) {
 
 static nncl_status adaptive_forward(nncl_graph *g, nncl_node *node) {
     cl_int total = (cl_int)nncl_shape_numel(node->shape), max = is_max(node);
-    cl_int4 in = spatial_of(node->inputs[0]->shape), out = spatial_of(node->shape);
+    cl_int4 in = nncl_spatial_dims(node->inputs[0]->shape), out = nncl_spatial_dims(node->shape);
     return nncl_launch(g->ctx, "adaptive_pool_forward", (size_t)total,
                        NNCL_ARGS(NNCL_ARG(node->inputs[0]->out), NNCL_ARG(node->out),
                                  NNCL_ARG(node->aux[0]), NNCL_ARG(total), NNCL_ARG(in),
@@ -69,7 +60,7 @@ static nncl_status adaptive_backward(nncl_graph *g, nncl_node *node) {
     nncl_node *x = node->inputs[0];
     cl_int total = (cl_int)nncl_shape_numel(x->shape), max = is_max(node);
     cl_int acc = node->accumulate[0];
-    cl_int4 in = spatial_of(x->shape), out = spatial_of(node->shape);
+    cl_int4 in = nncl_spatial_dims(x->shape), out = nncl_spatial_dims(node->shape);
     return nncl_launch(g->ctx, "adaptive_pool_backward", (size_t)total,
                        NNCL_ARGS(NNCL_ARG(node->grad), NNCL_ARG(node->aux[0]), NNCL_ARG(x->grad),
                                  NNCL_ARG(total), NNCL_ARG(in), NNCL_ARG(out), NNCL_ARG(max),

@@ -36,10 +36,29 @@ nncl_status nncl_swap_outer(nncl_graph *g, cl_mem src, size_t src_off, cl_mem ds
                                  NNCL_ARG(ca), NNCL_ARG(cb), NNCL_ARG(cl), NNCL_ARG(rows)));
 }
 
+bool nncl_conv_check_channels(nncl_graph *g, const char *op, const char *name, nncl_shape x,
+                              int64_t c_out, int64_t groups) {
+    char s[128];
+    if (c_out <= 0 || groups <= 0) {
+        nncl_build_fail(g, NNCL_ERROR_INVALID_ARGUMENT, op, name,
+                        "out_channels %lld and groups %lld must be > 0", (long long)c_out,
+                        (long long)groups);
+        return false;
+    }
+    if (x.dims[1] % groups || c_out % groups) {
+        nncl_build_fail(g, NNCL_ERROR_SHAPE, op, name,
+                        "input %s: in_channels %lld and out_channels %lld must both be divisible "
+                        "by groups %lld",
+                        nncl_shape_str(x, s, sizeof s), (long long)x.dims[1], (long long)c_out,
+                        (long long)groups);
+        return false;
+    }
+    return true;
+}
+
 nncl_node *nncl_conv(nncl_graph *g, nncl_node *x, const nncl_conv_params *params,
                      const char *name) {
     if (!nncl_builder_ready(g, "conv", &x, 1)) return NULL;
-    char s[128];
     if (!params)
         return nncl_build_fail(g, NNCL_ERROR_INVALID_ARGUMENT, "conv", name,
                                "params are required (out_channels and kernel)");
@@ -57,16 +76,7 @@ nncl_node *nncl_conv(nncl_graph *g, nncl_node *x, const nncl_conv_params *params
     if (!nncl_window_plan(g, "conv", name, x->shape, &req, &win)) return NULL;
     int64_t c_in = x->shape.dims[1], c_out = params->out_channels;
     int64_t groups = params->groups ? params->groups : 1;
-    if (c_out <= 0 || groups <= 0)
-        return nncl_build_fail(g, NNCL_ERROR_INVALID_ARGUMENT, "conv", name,
-                               "out_channels %lld and groups %lld must be > 0", (long long)c_out,
-                               (long long)groups);
-    if (c_in % groups || c_out % groups)
-        return nncl_build_fail(g, NNCL_ERROR_SHAPE, "conv", name,
-                               "input %s: in_channels %lld and out_channels %lld must both be "
-                               "divisible by groups %lld",
-                               nncl_shape_str(x->shape, s, sizeof s), (long long)c_in,
-                               (long long)c_out, (long long)groups);
+    if (!nncl_conv_check_channels(g, "conv", name, x->shape, c_out, groups)) return NULL;
     nncl_shape y = x->shape;
     y.dims[1] = c_out;
     nncl_shape w = {.rank = x->shape.rank, .dims = {c_out, c_in / groups}};

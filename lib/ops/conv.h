@@ -58,6 +58,10 @@ extern const conv_algorithm nncl_conv_im2col, nncl_conv_gemm1x1, nncl_conv_winog
 nncl_status nncl_swap_outer(nncl_graph *g, cl_mem src, size_t src_off, cl_mem dst, size_t dst_off,
                             size_t a, size_t b, size_t len);
 
+/* out_channels and groups > 0, and both channel counts divisible by
+ * groups; false after recording the graph error. */
+bool nncl_conv_check_channels(nncl_graph *g, const char *op, const char *name, nncl_shape x,
+                              int64_t c_out, int64_t groups);
 /* Multiply-adds of one forward pass (the summary's figure). */
 int64_t nncl_conv_macs(const nncl_node *node);
 /* The buffers that live in the convolution's input and output spaces for

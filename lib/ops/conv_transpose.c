@@ -76,16 +76,7 @@ nncl_node *nncl_conv_transpose(nncl_graph *g, nncl_node *x, const nncl_conv_tran
                                    "input %s has %d spatial dims but the parameters set dim %d",
                                    nncl_shape_str(x->shape, s, sizeof s), spatial, i);
     int64_t c_in = x->shape.dims[1], c_out = p->out_channels, groups = or_one(p->groups);
-    if (c_out <= 0 || groups <= 0)
-        return nncl_build_fail(g, NNCL_ERROR_INVALID_ARGUMENT, "conv_transpose", name,
-                               "out_channels %lld and groups %lld must be > 0", (long long)c_out,
-                               (long long)groups);
-    if (c_in % groups || c_out % groups)
-        return nncl_build_fail(g, NNCL_ERROR_SHAPE, "conv_transpose", name,
-                               "input %s: in_channels %lld and out_channels %lld must both be "
-                               "divisible by groups %lld",
-                               nncl_shape_str(x->shape, s, sizeof s), (long long)c_in,
-                               (long long)c_out, (long long)groups);
+    if (!nncl_conv_check_channels(g, "conv_transpose", name, x->shape, c_out, groups)) return NULL;
     nncl_shape y = x->shape;
     y.dims[1] = c_out;
     nncl_shape w = {.rank = x->shape.rank, .dims = {c_in, c_out / groups}};

@@ -45,6 +45,11 @@ bool nncl_window_plan(nncl_graph *g, const char *op, const char *name, nncl_shap
 int64_t nncl_window_volume(const int64_t v[3]);
 /* The window's dims as kernel arguments (d, h, w, 0). */
 cl_int4 nncl_int4(const int64_t v[3]);
+/* A spatial tensor's [N, C, ...] spatial dims as (d, h, w, 0), unused
+ * leading dims 1. */
+cl_int4 nncl_spatial_dims(nncl_shape s);
+/* Row-major strides of s, in elements. */
+void nncl_row_strides(nncl_shape s, int64_t *strides);
 
 /* Producer epilogue (activation.c): y += bias per channel over
  * [rows = N*C, inner], and the fused activation if any, written to that

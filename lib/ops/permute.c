@@ -60,15 +60,6 @@ nncl_node *nncl_transpose(nncl_graph *g, nncl_node *x, int32_t dim0, int32_t dim
     return nncl_permute(g, x, dims, name);
 }
 
-/* Row-major strides of shape s. */
-static void strides_of(nncl_shape s, int64_t *strides) {
-    int64_t step = 1;
-    for (int32_t k = s.rank - 1; k >= 0; k--) {
-        strides[k] = step;
-        step *= s.dims[k];
-    }
-}
-
 nncl_status nncl_strided_gather(nncl_graph *g, cl_mem x, size_t offset, cl_mem y, nncl_shape dims,
                                 const int64_t *strides, bool accumulate) {
     cl_int total = (cl_int)nncl_shape_numel(dims), off = (cl_int)offset, rank = dims.rank,
@@ -85,7 +76,7 @@ nncl_status nncl_strided_gather(nncl_graph *g, cl_mem x, size_t offset, cl_mem y
 
 static nncl_status permute_forward(nncl_graph *g, nncl_node *node) {
     int64_t xs[NNCL_MAX_RANK], ys[NNCL_MAX_RANK];
-    strides_of(node->inputs[0]->shape, xs);
+    nncl_row_strides(node->inputs[0]->shape, xs);
     for (int32_t k = 0; k < node->shape.rank; k++)
         ys[k] = xs[perm_of(node)[k]];
     return nncl_strided_gather(g, node->inputs[0]->out, 0, node->out, node->shape, ys, false);
@@ -95,7 +86,7 @@ static nncl_status permute_forward(nncl_graph *g, nncl_node *node) {
 static nncl_status permute_backward(nncl_graph *g, nncl_node *node) {
     nncl_node *x = node->inputs[0];
     int64_t ys[NNCL_MAX_RANK], from[NNCL_MAX_RANK];
-    strides_of(node->shape, ys);
+    nncl_row_strides(node->shape, ys);
     for (int32_t k = 0; k < node->shape.rank; k++)
         from[perm_of(node)[k]] = ys[k];
     return nncl_strided_gather(g, node->grad, 0, x->grad, x->shape, from, node->accumulate[0]);

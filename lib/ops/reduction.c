@@ -58,15 +58,6 @@ static nncl_status reduce_plan(nncl_graph *g, nncl_node *node) {
     return nncl_node_aux(g, node, 0, n * sizeof(cl_int));
 }
 
-/* x's row-major strides. */
-static void strides_of(nncl_shape s, int64_t *strides) {
-    int64_t step = 1;
-    for (int32_t k = s.rank - 1; k >= 0; k--) {
-        strides[k] = step;
-        step *= s.dims[k];
-    }
-}
-
 typedef struct reduce_geometry {
     cl_int8 kept_dims, kept_strides, gone_dims, gone_strides, out_strides, x_dims;
     cl_int kept_rank, gone_rank, count;
@@ -76,7 +67,7 @@ static reduce_geometry geometry_of(const nncl_node *node) {
     nncl_shape x = node->inputs[0]->shape;
     uint32_t mask = attrs_of(node)->mask;
     int64_t xs[NNCL_MAX_RANK], out_step = 1, os[NNCL_MAX_RANK];
-    strides_of(x, xs);
+    nncl_row_strides(x, xs);
     reduce_geometry r = {.kept_dims = {{1, 1, 1, 1, 1, 1, 1, 1}},
                          .gone_dims = {{1, 1, 1, 1, 1, 1, 1, 1}},
                          .x_dims = {{1, 1, 1, 1, 1, 1, 1, 1}},

@@ -70,18 +70,10 @@ nncl_status nncl_split(nncl_graph *g, nncl_node *x, int32_t dim, const int64_t *
     return NNCL_OK;
 }
 
-static void strides_of(nncl_shape s, int64_t *strides) {
-    int64_t step = 1;
-    for (int32_t k = s.rank - 1; k >= 0; k--) {
-        strides[k] = step;
-        step *= s.dims[k];
-    }
-}
-
 static nncl_status slice_forward(nncl_graph *g, nncl_node *node) {
     const slice_attrs *a = attrs_of(node);
     int64_t strides[NNCL_MAX_RANK];
-    strides_of(node->inputs[0]->shape, strides);
+    nncl_row_strides(node->inputs[0]->shape, strides);
     size_t offset = (size_t)(a->start * strides[a->dim]);
     strides[a->dim] *= a->step;
     return nncl_strided_gather(g, node->inputs[0]->out, offset, node->out, node->shape, strides,

@@ -82,20 +82,11 @@ nncl_node *nncl_upsample(nncl_graph *g, nncl_node *x, const nncl_upsample_params
     return node;
 }
 
-/* (d, h, w) of a tensor's spatial dims, unused leading dims 1. */
-static cl_int4 spatial_of(nncl_shape s) {
-    cl_int4 v = {{1, 1, 1, 0}};
-    int spatial = s.rank - 2;
-    for (int i = 0; i < spatial; i++)
-        v.s[3 - spatial + i] = (cl_int)s.dims[2 + i];
-    return v;
-}
-
 static nncl_status upsample_forward(nncl_graph *g, nncl_node *node) {
     const upsample_attrs *a = attrs_of(node);
     cl_int total = (cl_int)nncl_shape_numel(node->shape), linear = a->linear,
            align = a->align_corners;
-    cl_int4 in = spatial_of(node->inputs[0]->shape), out = spatial_of(node->shape);
+    cl_int4 in = nncl_spatial_dims(node->inputs[0]->shape), out = nncl_spatial_dims(node->shape);
     cl_float4 scale = {{a->scale[0], a->scale[1], a->scale[2], 0.0f}};
     return nncl_launch(g->ctx, "upsample_forward", (size_t)total,
                        NNCL_ARGS(NNCL_ARG(node->inputs[0]->out), NNCL_ARG(node->out),
@@ -108,7 +99,7 @@ static nncl_status upsample_backward(nncl_graph *g, nncl_node *node) {
     nncl_node *x = node->inputs[0];
     cl_int total = (cl_int)nncl_shape_numel(x->shape), linear = a->linear, align = a->align_corners,
            acc = node->accumulate[0];
-    cl_int4 in = spatial_of(x->shape), out = spatial_of(node->shape);
+    cl_int4 in = nncl_spatial_dims(x->shape), out = nncl_spatial_dims(node->shape);
     cl_float4 scale = {{a->scale[0], a->scale[1], a->scale[2], 0.0f}};
     return nncl_launch(g->ctx, "upsample_backward", (size_t)total,
                        NNCL_ARGS(NNCL_ARG(node->grad), NNCL_ARG(x->grad), NNCL_ARG(total),

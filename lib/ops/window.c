@@ -2,7 +2,8 @@
  * validation with messages that name the offending dim, per-side padding,
  * "same" padding and the output-size rule
  *   out = floor((in + pad_begin + pad_end - dilation*(kernel-1) - 1) / stride) + 1
- * (ceil for ceil_mode, as PyTorch's pooling). */
+ * (ceil for ceil_mode, as PyTorch's pooling); and the spatial dims and
+ * row-major strides other shape-aware ops hand their kernels. */
 #include "../runtime/checked.h"
 #include "ops.h"
 
@@ -15,6 +16,22 @@ int64_t nncl_window_volume(const int64_t v[3]) {
 cl_int4 nncl_int4(const int64_t v[3]) {
     cl_int4 r = {{(cl_int)v[0], (cl_int)v[1], (cl_int)v[2], 0}};
     return r;
+}
+
+cl_int4 nncl_spatial_dims(nncl_shape s) {
+    cl_int4 v = {{1, 1, 1, 0}};
+    int spatial = s.rank - 2;
+    for (int i = 0; i < spatial; i++)
+        v.s[3 - spatial + i] = (cl_int)s.dims[2 + i];
+    return v;
+}
+
+void nncl_row_strides(nncl_shape s, int64_t *strides) {
+    int64_t step = 1;
+    for (int32_t k = s.rank - 1; k >= 0; k--) {
+        strides[k] = step;
+        step *= s.dims[k];
+    }
 }
 
 static int64_t or_default(const int64_t *v, int i, int64_t dflt) {
