@@ -25,3 +25,21 @@ __kernel void embedding_backward(__global const float *dy, __global const int *o
         s += dy[(long)order[k] * dim + e];
     dw[(long)id * dim + e] += s;
 }
+
+/* PyTorch's max_norm: each row looked up whose p-norm exceeds max_norm is
+ * scaled, in place, to max_norm / (norm + 1e-7) of itself. One work-item
+ * per distinct id. */
+__kernel void embedding_renorm(__global float *w, __global const int *unique_ids, int count,
+                               int dim, float max_norm, float norm_type) {
+    int u = get_global_id(0);
+    if (u >= count) return;
+    __global float *row = w + (long)unique_ids[u] * dim;
+    float s = 0.0f;
+    for (int e = 0; e < dim; e++)
+        s += norm_type == 2.0f ? row[e] * row[e] : pow(fabs(row[e]), norm_type);
+    float norm = norm_type == 2.0f ? sqrt(s) : pow(s, 1.0f / norm_type);
+    if (norm <= max_norm) return;
+    float scale = max_norm / (norm + 1e-7f);
+    for (int e = 0; e < dim; e++)
+        row[e] *= scale;
+}

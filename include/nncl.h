@@ -716,6 +716,10 @@ typedef struct nncl_embedding_params {
     int64_t padding_idx;
     nncl_init init;   /* 0: NNCL_INIT_NORMAL */
     float init_value; /* NORMAL's std (0: 1), CONSTANT's value */
+    /* > 0: each forward first scales every row it looks up whose
+     * norm_type-norm (0: 2) exceeds max_norm down to it, in the table
+     * itself (PyTorch's max_norm). 0: off. */
+    float max_norm, norm_type;
 } nncl_embedding_params;
 NNCL_API nncl_node *nncl_embedding(nncl_graph *g, nncl_node *ids, int64_t num_embeddings,
                                    int64_t embedding_dim, const nncl_embedding_params *params,

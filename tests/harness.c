@@ -135,7 +135,9 @@ void check_op(const op_check *c) {
         x[i] = nncl_input(g, name, c->inputs[i]);
         if (x[i]) ASSERT_OK(nncl_input_set_requires_grad(g, x[i], true));
     }
-    if (c->labels_batch) labels = nncl_input_labels(g, "labels", c->labels_batch);
+    nncl_shape label_shape = c->labels_shape.rank ? c->labels_shape : NNCL_SHAPE(c->labels_batch);
+    if (c->labels_batch || c->labels_shape.rank)
+        labels = nncl_input_labels_nd(g, "labels", label_shape);
     nncl_node *y = c->build(g, x, labels, c->cfg);
     if (nncl_graph_status(g) != NNCL_OK || !y)
         fail_msg("%s: building failed: %s", c->label, nncl_graph_error(g));
@@ -149,8 +151,8 @@ void check_op(const op_check *c) {
         ASSERT_OK(nncl_graph_set_input(g, x[i], xf[i], (size_t)n * sizeof(float)));
     }
     if (labels)
-        ASSERT_OK(
-            nncl_graph_set_input(g, labels, c->labels, (size_t)c->labels_batch * sizeof(int32_t)));
+        ASSERT_OK(nncl_graph_set_input(g, labels, c->labels,
+                                       (size_t)nncl_shape_numel(label_shape) * sizeof(int32_t)));
     size_t n_params = nncl_graph_param_count(g);
     p.params = calloc(n_params + 1, sizeof *p.params);
     for (size_t k = 0; k < n_params; k++) {

@@ -53,7 +53,8 @@ typedef struct op_check {
     const char *label;
     int n_inputs;
     nncl_shape inputs[CHECK_MAX_INPUTS];
-    int64_t labels_batch; /* > 0: also a labels input, for losses */
+    int64_t labels_batch;    /* > 0: also a labels input, for losses */
+    nncl_shape labels_shape; /* rank > 0: a labels input of this shape instead */
     const int32_t *labels;
     bool eval; /* run in eval mode */
     /* Inputs span [-2 s, 2 s] (0: s = 1), to reach kinks beyond +-2. */

@@ -4,6 +4,7 @@
 #include "harness.h"
 #include "torch_data.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -133,6 +134,75 @@ static void test_losses_match_pytorch(void **state) {
         run_case(&cases[i]);
 }
 
+/* Dense labels against host references and finite differences: per-pixel
+ * cross-entropy (class weights, smoothing, ignored pixels) and soft Dice. */
+static const int32_t map_labels[2 * 3 * 4] = {0, 1, 2, 3, 1, -100, 2,    0, 3, 3, 1, 2,
+                                              2, 0, 0, 1, 3, 2,    -100, 1, 0, 2, 3, 3};
+static const float class_w[4] = {0.5f, 2.0f, 1.0f, 1.5f};
+
+static nncl_node *build_dense(nncl_graph *g, nncl_node **x, nncl_node *labels, const void *cfg) {
+    bool dice = *(const bool *)cfg;
+    nncl_loss_params p = {.class_weights = class_w, .n_class_weights = 4, .smooth = 0.5f};
+    if (dice) return nncl_dice_loss(g, x[0], labels, &p, "loss");
+    p.label_smoothing = 0.1f;
+    return nncl_cross_entropy(g, x[0], labels, &p, "loss");
+}
+
+/* x [2, 4, 3, 4]: positions (n, j) of 12 pixels, classes with stride 12. */
+static void ref_dense(const double *const *x, const double *const *params, const int32_t *labels,
+                      double *y, const void *cfg) {
+    (void)params;
+    bool dice = *(const bool *)cfg;
+    double prob[2 * 4 * 12], total = 0, counted = 0, inter[4] = {0}, psum[4] = {0}, tsum[4] = {0};
+    for (int n = 0; n < 2; n++)
+        for (int j = 0; j < 12; j++) {
+            double m = -1e300, z = 0;
+            for (int c = 0; c < 4; c++)
+                m = fmax(m, x[0][(n * 4 + c) * 12 + j]);
+            for (int c = 0; c < 4; c++)
+                z += exp(x[0][(n * 4 + c) * 12 + j] - m);
+            for (int c = 0; c < 4; c++)
+                prob[(n * 4 + c) * 12 + j] = exp(x[0][(n * 4 + c) * 12 + j] - m) / z;
+            int t = labels[n * 12 + j];
+            if (t == -100) continue;
+            double smooth = 0;
+            for (int c = 0; c < 4; c++) {
+                double p = prob[(n * 4 + c) * 12 + j];
+                smooth -= class_w[c] * log(p);
+                psum[c] += p;
+                if (c == t) inter[c] += p, tsum[c] += 1;
+            }
+            total += 0.9 * -class_w[t] * log(prob[(n * 4 + t) * 12 + j]) + 0.1 / 4 * smooth;
+            counted += class_w[t];
+        }
+    if (!dice) {
+        y[0] = total / counted;
+        return;
+    }
+    double score = 0, wsum = 0;
+    for (int c = 0; c < 4; c++) {
+        score += class_w[c] * (2 * inter[c] + 0.5) / (psum[c] + tsum[c] + 0.5);
+        wsum += class_w[c];
+    }
+    y[0] = 1 - score / wsum;
+}
+
+static void test_dense_losses_against_reference(void **state) {
+    (void)state;
+    static const bool kinds[2] = {false, true};
+    for (int k = 0; k < 2; k++) {
+        op_check c = {.label = k ? "dice" : "per-pixel cross-entropy",
+                      .n_inputs = 1,
+                      .inputs = {NNCL_SHAPE(2, 4, 3, 4)},
+                      .labels_shape = NNCL_SHAPE(2, 3, 4),
+                      .labels = map_labels,
+                      .build = build_dense,
+                      .ref = ref_dense,
+                      .cfg = &kinds[k]};
+        check_op(&c);
+    }
+}
+
 static void expect_build_error(nncl_node *(*fn)(nncl_graph *, nncl_node *, nncl_node *,
                                                 const nncl_loss_params *, const char *),
                                nncl_shape xs, nncl_shape ts, bool labels, const nncl_loss_params *p,
@@ -208,6 +278,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_losses_match_pytorch),
         cmocka_unit_test(test_loss_errors),
+        cmocka_unit_test(test_dense_losses_against_reference),
     };
     return cmocka_run_group_tests(tests, torch_data_load, torch_data_unload);
 }

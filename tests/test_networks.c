@@ -159,12 +159,40 @@ static void test_gradcam_matches_pytorch(void **state) {
     nncl_graph_destroy(g);
 }
 
+/* Embedding with max_norm: the looked-up rows renormalised in the table,
+ * the output, the table after and its gradient as PyTorch. */
+static void test_embedding_max_norm_matches_pytorch(void **state) {
+    (void)state;
+    const tensor *it = need("embedding_max_norm", "ids"), *w = need("embedding_max_norm", "weight");
+    const tensor *up = need("embedding_max_norm", "grad_out");
+    nncl_graph *g;
+    ASSERT_OK(nncl_graph_create(test_context(), NULL, &g));
+    nncl_node *ids = nncl_input_labels_nd(g, "ids", it->shape);
+    nncl_node *y = nncl_embedding(
+        g, ids, 10, 4,
+        &(nncl_embedding_params){.has_padding_idx = true, .padding_idx = 9, .max_norm = 1.0f}, "m");
+    float *wf = to_float(w->v, w->n), *upf = to_float(up->v, up->n);
+    int32_t *id = labels_of(it);
+    ASSERT_OK(nncl_graph_param_write(g, "m.weight", wf, (size_t)w->n * sizeof(float)));
+    ASSERT_OK(nncl_graph_set_input(g, ids, id, (size_t)it->n * sizeof(int32_t)));
+    ASSERT_OK(nncl_graph_forward(g));
+    compare(g, OUTPUT, y, NULL, "embedding_max_norm", "y");
+    ASSERT_OK(nncl_graph_backward(g, y, upf, (size_t)up->n * sizeof(float)));
+    compare(g, PARAM_GRAD, NULL, "m.weight", "embedding_max_norm", "grad.weight");
+    compare(g, PARAM, NULL, "m.weight", "embedding_max_norm", "after.weight");
+    free(wf);
+    free(upf);
+    free(id);
+    nncl_graph_destroy(g);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_unet_matches_pytorch),
         cmocka_unit_test(test_textcnn_matches_pytorch),
         cmocka_unit_test(test_attention_head_matches_pytorch),
         cmocka_unit_test(test_gradcam_matches_pytorch),
+        cmocka_unit_test(test_embedding_max_norm_matches_pytorch),
     };
     return cmocka_run_group_tests(tests, torch_data_load, torch_data_unload);
 }

@@ -672,6 +672,12 @@ static void test_embedding_refuses_bad_arguments(void **state) {
         assert_contains(nncl_graph_error(g), cases[i].message);
         nncl_graph_destroy(g);
     }
+    nncl_graph *g;
+    ASSERT_OK(nncl_graph_create(test_context(), NULL, &g));
+    nncl_node *ids = nncl_input_labels_nd(g, "ids", NNCL_SHAPE(2, 3));
+    assert_null(nncl_embedding(g, ids, 10, 4, &(nncl_embedding_params){.max_norm = -1.0f}, "emb"));
+    assert_contains(nncl_graph_error(g), "max_norm -1 and norm_type 0 must be finite and >= 0");
+    nncl_graph_destroy(g);
 }
 
 int main(void) {

@@ -390,6 +390,21 @@ run_module("pad_replicate", Lambda(lambda m, x: F.pad(x, (3, 1), mode="replicate
 run_module("pad_reflect3d", Lambda(lambda m, x: F.pad(x, (1, 1, 2, 0, 1, 1), mode="reflect")),
            (1, 1, 3, 3, 4))
 
+# Embedding with max_norm: the rows looked up are renormalised in place first.
+emb = nn.Embedding(10, 4, max_norm=1.0, padding_idx=9)
+with torch.no_grad():
+    emb.weight.uniform_(-1, 1)
+put("embedding_max_norm", "weight", emb.weight)
+emb_ids = torch.tensor([[3, 1, 3, 9, 7], [2, 2, 0, 3, 5]])
+emb_y = emb(emb_ids)
+emb_g = torch.rand(emb_y.shape) * 2 - 1
+(emb_y * emb_g).sum().backward()
+put("embedding_max_norm", "ids", emb_ids.float())
+put("embedding_max_norm", "y", emb_y)
+put("embedding_max_norm", "grad_out", emb_g)
+put("embedding_max_norm", "grad.weight", emb.weight.grad)
+put("embedding_max_norm", "after.weight", emb.weight)
+
 # Grad-CAM (Selvaraju et al. 2017): the gradient of each sample's chosen
 # class score with respect to the last feature maps and the input, and the
 # map relu(sum_c mean(dA_c) A_c).

@@ -1,16 +1,20 @@
 /* Embedding, PyTorch's nn.Embedding: int32 ids of any shape look up rows of
  * a learned table "<name>.weight" [num_embeddings, embedding_dim], giving
  * ids' shape + [embedding_dim]. The padding index's row starts at zero and
- * takes no gradient. Backward groups positions by id on the host (the ids
- * are small and came from the host) so the device sums without atomics. */
+ * takes no gradient; with max_norm, rows looked up are first scaled down
+ * to that norm, in place, as PyTorch does. Backward groups positions by id
+ * on the host (the ids are small and came from the host) so the device
+ * sums without atomics. */
 #include "../runtime/checked.h"
 #include "ops.h"
 
+#include <math.h>
 #include <stdlib.h>
 
 typedef struct embedding_attrs {
     int64_t num, dim;
-    int32_t padding_idx; /* -1: none (ids are never negative) */
+    int32_t padding_idx;       /* -1: none (ids are never negative) */
+    float max_norm, norm_type; /* max_norm 0: off */
 } embedding_attrs;
 
 static const embedding_attrs *attrs_of(const nncl_node *node) {
@@ -37,6 +41,11 @@ nncl_node *nncl_embedding(nncl_graph *g, nncl_node *ids, int64_t num_embeddings,
                                "num_embeddings %lld and embedding_dim %lld must be > 0 with a "
                                "table below 2^31 elements",
                                (long long)num_embeddings, (long long)embedding_dim);
+    if (!(p.max_norm >= 0.0f) || !isfinite(p.max_norm) || !(p.norm_type >= 0.0f) ||
+        !isfinite(p.norm_type))
+        return nncl_build_fail(g, NNCL_ERROR_INVALID_ARGUMENT, "embedding", name,
+                               "max_norm %g and norm_type %g must be finite and >= 0",
+                               (double)p.max_norm, (double)p.norm_type);
     int64_t padding = p.has_padding_idx ? p.padding_idx : -1;
     if (p.has_padding_idx && padding < 0) padding += num_embeddings; /* PyTorch's negative index */
     if (p.has_padding_idx && (padding < 0 || padding >= num_embeddings))
@@ -49,7 +58,8 @@ nncl_node *nncl_embedding(nncl_graph *g, nncl_node *ids, int64_t num_embeddings,
     nncl_node *node = nncl_node_add(g, NNCL_OP_EMBEDDING, name, &ids, 1, y);
     if (!node) return NULL;
     *(embedding_attrs *)node->attrs =
-        (embedding_attrs){num_embeddings, embedding_dim, (int32_t)padding};
+        (embedding_attrs){num_embeddings, embedding_dim, (int32_t)padding, p.max_norm,
+                          p.norm_type != 0.0f ? p.norm_type : 2.0f};
     nncl_fill fill = {p.init ? p.init : NNCL_INIT_NORMAL, p.init_value, embedding_dim,
                       num_embeddings};
     if (!nncl_param_add(g, node, "weight", NNCL_SHAPE(num_embeddings, embedding_dim), true, fill))
@@ -77,14 +87,6 @@ static nncl_status embedding_plan(nncl_graph *g, nncl_node *node) {
     return st == NNCL_OK ? nncl_node_aux(g, node, 2, (positions + 1) * sizeof(cl_int)) : st;
 }
 
-static nncl_status embedding_forward(nncl_graph *g, nncl_node *node) {
-    cl_int total = (cl_int)nncl_shape_numel(node->shape), dim = (cl_int)attrs_of(node)->dim;
-    return nncl_launch(g->ctx, "embedding_forward", (size_t)total,
-                       NNCL_ARGS(NNCL_ARG(node->inputs[0]->out),
-                                 NNCL_ARG(nncl_node_param(g, node, 0)->value), NNCL_ARG(node->out),
-                                 NNCL_ARG(total), NNCL_ARG(dim)));
-}
-
 /* Counting sort of the positions by id: order, the distinct ids and where
  * each one's positions start. Returns the number of distinct ids, or -1
  * when out of memory. */
@@ -109,23 +111,52 @@ static int64_t group_by_id(const int32_t *ids, int64_t n, int64_t num, int32_t *
     return groups;
 }
 
-static nncl_status embedding_backward(nncl_graph *g, nncl_node *node) {
-    nncl_param_entry *w = nncl_node_param(g, node, 0);
-    if (!nncl_param_learns(w)) return NNCL_OK;
-    const embedding_attrs *a = attrs_of(node);
+/* Groups the ids on the host and uploads the groups to aux 0-2; *groups
+ * gets their number. */
+static nncl_status upload_groups(nncl_graph *g, nncl_node *node, int64_t *groups) {
     int64_t n = nncl_shape_numel(node->inputs[0]->shape);
     int32_t *host = malloc((size_t)(4 * n + 1) * sizeof *host);
     if (!host) return nncl_fail(NNCL_ERROR_OUT_OF_MEMORY, "embedding '%s': no memory", node->name);
     int32_t *ids = host, *order = host + n, *unique = host + 2 * n, *starts = host + 3 * n;
     nncl_status st = nncl_buffer_read(g->ctx, node->inputs[0]->out, 0, ids, (size_t)n * 4);
-    int64_t groups = st == NNCL_OK ? group_by_id(ids, n, a->num, order, unique, starts) : 0;
-    if (groups < 0)
+    *groups = st == NNCL_OK ? group_by_id(ids, n, attrs_of(node)->num, order, unique, starts) : 0;
+    if (*groups < 0)
         st = nncl_fail(NNCL_ERROR_OUT_OF_MEMORY, "embedding '%s': no memory", node->name);
     if (st == NNCL_OK) st = nncl_buffer_write(g->ctx, node->aux[0], 0, order, (size_t)n * 4);
-    if (st == NNCL_OK) st = nncl_buffer_write(g->ctx, node->aux[1], 0, unique, (size_t)groups * 4);
+    if (st == NNCL_OK) st = nncl_buffer_write(g->ctx, node->aux[1], 0, unique, (size_t)*groups * 4);
     if (st == NNCL_OK)
-        st = nncl_buffer_write(g->ctx, node->aux[2], 0, starts, (size_t)(groups + 1) * 4);
+        st = nncl_buffer_write(g->ctx, node->aux[2], 0, starts, (size_t)(*groups + 1) * 4);
     free(host);
+    return st;
+}
+
+static nncl_status embedding_forward(nncl_graph *g, nncl_node *node) {
+    const embedding_attrs *a = attrs_of(node);
+    cl_int total = (cl_int)nncl_shape_numel(node->shape), dim = (cl_int)a->dim;
+    if (a->max_norm > 0.0f) {
+        int64_t groups;
+        nncl_status st = upload_groups(g, node, &groups);
+        cl_int count = (cl_int)groups;
+        cl_float max_norm = a->max_norm, norm_type = a->norm_type;
+        if (st == NNCL_OK)
+            st = nncl_launch(g->ctx, "embedding_renorm", (size_t)count,
+                             NNCL_ARGS(NNCL_ARG(nncl_node_param(g, node, 0)->value),
+                                       NNCL_ARG(node->aux[1]), NNCL_ARG(count), NNCL_ARG(dim),
+                                       NNCL_ARG(max_norm), NNCL_ARG(norm_type)));
+        if (st != NNCL_OK) return st;
+    }
+    return nncl_launch(g->ctx, "embedding_forward", (size_t)total,
+                       NNCL_ARGS(NNCL_ARG(node->inputs[0]->out),
+                                 NNCL_ARG(nncl_node_param(g, node, 0)->value), NNCL_ARG(node->out),
+                                 NNCL_ARG(total), NNCL_ARG(dim)));
+}
+
+static nncl_status embedding_backward(nncl_graph *g, nncl_node *node) {
+    nncl_param_entry *w = nncl_node_param(g, node, 0);
+    if (!nncl_param_learns(w)) return NNCL_OK;
+    const embedding_attrs *a = attrs_of(node);
+    int64_t groups;
+    nncl_status st = upload_groups(g, node, &groups);
     if (st != NNCL_OK) return st;
     cl_int count = (cl_int)groups, dim = (cl_int)a->dim, padding = a->padding_idx;
     return nncl_launch(g->ctx, "embedding_backward", (size_t)(groups * a->dim),
