@@ -60,8 +60,8 @@ nncl_status nncl_graph_summary(const nncl_graph *g, char **out) {
     if (!t.buf) return nncl_fail(NNCL_ERROR_OUT_OF_MEMORY, "nncl_graph_summary: out of memory");
     t.buf[0] = '\0';
     const char *rule = "-------------------------------------------------------------------------"
-                       "-----------------------\n";
-    append(&t, "%s%-24s %-16s %-26s %12s %16s\n%s", rule, "Layer (name)", "Op", "Output shape",
+                       "-----------------------------\n";
+    append(&t, "%s%-24s %-20s %-26s %12s %16s\n%s", rule, "Layer (name)", "Op", "Output shape",
            "Params", "Mult-adds", rule);
     int64_t trainable = 0, frozen = 0, buffers = 0, activations = 0, macs = 0;
     char shape[128], num[48], mnum[48];
@@ -84,7 +84,7 @@ nncl_status nncl_graph_summary(const nncl_graph *g, char **out) {
                  node->fused_act ? nncl_op_name(node->fused_act->op) : "");
         int64_t node_macs = node->vt->macs ? node->vt->macs(node) : 0;
         macs += node_macs;
-        append(&t, "%-24s %-16s %-26s %12s %16s%s\n", node->name, op,
+        append(&t, "%-24s %-20s %-26s %12s %16s%s\n", node->name, op,
                nncl_shape_str(node->shape, shape, sizeof shape), grouped(count, num),
                node->vt->macs ? grouped(node_macs, mnum) : "--",
                !frozen_here           ? ""
