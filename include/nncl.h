@@ -749,8 +749,11 @@ NNCL_API nncl_status nncl_attention_pool_weights(nncl_graph *g, const nncl_node 
  * are padding, in no graph. The library adds self-loops and normalises:
  * A_hat = D^-1/2 (A + I) D^-1/2, D the row sums of A + I. It refuses, with
  * the array and index, a decreasing row_ptr, a column out of range, an
- * edge listed twice or joining two graphs, and more edges than max_edges.
- * nncl_graph_set_input does not apply to graph inputs. */
+ * edge listed twice or joining two graphs, and more edges than max_edges
+ * (NNCL_ERROR_INVALID_ARGUMENT; the graph keeps its previous adjacency);
+ * otherwise NNCL_OK or a device error. A forward pass before the first
+ * adjacency is NNCL_ERROR_STATE. nncl_graph_set_input does not apply to
+ * graph inputs. */
 NNCL_API nncl_node *nncl_input_graph(nncl_graph *g, const char *name, int64_t max_nodes,
                                      int64_t max_edges, int64_t graphs);
 NNCL_API nncl_status nncl_graph_set_adjacency(nncl_graph *g, nncl_node *adjacency, int64_t nodes,
