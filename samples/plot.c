@@ -160,3 +160,55 @@ int plot_filters(const char *path, const float *w, int count, int channels, int 
     cairo_surface_destroy(s);
     return st == CAIRO_STATUS_SUCCESS ? 0 : -1;
 }
+
+/* A class's colour: background dark, then distinct hues. */
+static void class_colour(int c, double *r, double *g, double *b) {
+    static const double palette[6][3] = {{0.1, 0.1, 0.12},   {0.90, 0.35, 0.15}, {0.20, 0.55, 0.85},
+                                         {0.35, 0.75, 0.30}, {0.85, 0.75, 0.20}, {0.6, 0.3, 0.7}};
+    const double *p = palette[c % 6];
+    *r = p[0], *g = p[1], *b = p[2];
+}
+
+int plot_segmentation(const char *path, const float *images, const int *predicted, const int *truth,
+                      int count, int h, int w) {
+    if (count < 1) return -1;
+    const int scale = 4, gap = 8, top = 28, cw = w * scale, ch = h * scale;
+    int width = 3 * cw + 4 * gap, height = top + count * (ch + gap);
+    cairo_surface_t *s = cairo_image_surface_create(CAIRO_FORMAT_RGB24, width, height);
+    cairo_t *cr = cairo_create(s);
+    cairo_set_source_rgb(cr, 1, 1, 1);
+    cairo_paint(cr);
+    cairo_select_font_face(cr, "sans-serif", CAIRO_FONT_SLANT_NORMAL, CAIRO_FONT_WEIGHT_NORMAL);
+    cairo_set_font_size(cr, 13);
+    cairo_set_source_rgb(cr, 0.2, 0.2, 0.2);
+    const char *titles[3] = {"input", "prediction", "truth"};
+    for (int col = 0; col < 3; col++)
+        text(cr, gap + col * (cw + gap) + cw / 2.0, 18, titles[col], 0.5);
+    for (int n = 0; n < count; n++) {
+        double y0 = top + n * (ch + gap);
+        const float *img = images + (size_t)n * h * w;
+        float lo = img[0], hi = img[0];
+        for (int i = 1; i < h * w; i++)
+            lo = fminf(lo, img[i]), hi = fmaxf(hi, img[i]);
+        for (int y = 0; y < h; y++)
+            for (int x = 0; x < w; x++) {
+                int i = y * w + x;
+                double v = hi > lo ? (img[i] - lo) / (hi - lo) : 0.5, r, g, b;
+                cairo_set_source_rgb(cr, v, v, v);
+                cairo_rectangle(cr, gap + x * scale, y0 + y * scale, scale, scale);
+                cairo_fill(cr);
+                for (int col = 1; col < 3; col++) {
+                    const int *mask = (col == 1 ? predicted : truth) + (size_t)n * h * w;
+                    class_colour(mask[i], &r, &g, &b);
+                    cairo_set_source_rgb(cr, r, g, b);
+                    cairo_rectangle(cr, gap + col * (cw + gap) + x * scale, y0 + y * scale, scale,
+                                    scale);
+                    cairo_fill(cr);
+                }
+            }
+    }
+    cairo_destroy(cr);
+    cairo_status_t st = cairo_surface_write_to_png(s, path);
+    cairo_surface_destroy(s);
+    return st == CAIRO_STATUS_SUCCESS ? 0 : -1;
+}

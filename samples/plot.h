@@ -13,4 +13,10 @@ int plot_training(const char *path, const double *loss, const double *train_acc,
  * as a grid of coloured tiles: blue negative, white zero, red positive. */
 int plot_filters(const char *path, const float *weights, int count, int channels, int kh, int kw);
 
+/* Segmentation results, one row per image: the input (grey, scaled to its
+ * own range), the predicted and the true class of every pixel in colour.
+ * images: count x h x w floats; predicted, truth: count x h x w classes. */
+int plot_segmentation(const char *path, const float *images, const int *predicted, const int *truth,
+                      int count, int h, int w);
+
 #endif
