@@ -212,3 +212,42 @@ int plot_segmentation(const char *path, const float *images, const int *predicte
     cairo_surface_destroy(s);
     return st == CAIRO_STATUS_SUCCESS ? 0 : -1;
 }
+
+int plot_signals(const char *path, const float *x, int count, int len,
+                 const char *const *captions) {
+    if (count < 1 || len < 2) return -1;
+    const int width = 900, row = 110, top = 10;
+    cairo_surface_t *s = cairo_image_surface_create(CAIRO_FORMAT_RGB24, width, top + count * row);
+    cairo_t *cr = cairo_create(s);
+    cairo_set_source_rgb(cr, 1, 1, 1);
+    cairo_paint(cr);
+    cairo_select_font_face(cr, "sans-serif", CAIRO_FONT_SLANT_NORMAL, CAIRO_FONT_WEIGHT_NORMAL);
+    cairo_set_font_size(cr, 12);
+    for (int n = 0; n < count; n++) {
+        const float *v = x + (size_t)n * len;
+        double lo = v[0], hi = v[0], y0 = top + n * row + 18, h = row - 28;
+        for (int i = 1; i < len; i++)
+            lo = fmin(lo, v[i]), hi = fmax(hi, v[i]);
+        if (hi <= lo) hi = lo + 1;
+        cairo_set_source_rgb(cr, 0.2, 0.2, 0.2);
+        text(cr, 20, y0 - 4, captions[n], 0);
+        cairo_set_source_rgb(cr, 0.92, 0.92, 0.92);
+        cairo_rectangle(cr, 20, y0, width - 40, h);
+        cairo_fill(cr);
+        cairo_set_source_rgb(cr, 0.12, 0.47, 0.71);
+        cairo_set_line_width(cr, 1.3);
+        for (int i = 0; i < len; i++) {
+            double px = 20 + (width - 40) * (double)i / (len - 1);
+            double py = y0 + h - h * (v[i] - lo) / (hi - lo);
+            if (i)
+                cairo_line_to(cr, px, py);
+            else
+                cairo_move_to(cr, px, py);
+        }
+        cairo_stroke(cr);
+    }
+    cairo_destroy(cr);
+    cairo_status_t st = cairo_surface_write_to_png(s, path);
+    cairo_surface_destroy(s);
+    return st == CAIRO_STATUS_SUCCESS ? 0 : -1;
+}

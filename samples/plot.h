@@ -19,4 +19,8 @@ int plot_filters(const char *path, const float *weights, int count, int channels
 int plot_segmentation(const char *path, const float *images, const int *predicted, const int *truth,
                       int count, int h, int w);
 
+/* count signals of len samples, one row each under its caption, each
+ * scaled to its own range. */
+int plot_signals(const char *path, const float *x, int count, int len, const char *const *captions);
+
 #endif
