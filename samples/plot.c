@@ -251,3 +251,39 @@ int plot_signals(const char *path, const float *x, int count, int len,
     cairo_surface_destroy(s);
     return st == CAIRO_STATUS_SUCCESS ? 0 : -1;
 }
+
+int plot_images(const char *path, const float *images, int count, int cols, int h, int w,
+                const char *const *captions) {
+    if (count < 1 || cols < 1) return -1;
+    const int scale = 96 / (h > w ? h : w) > 0 ? 96 / (h > w ? h : w) : 1, gap = 10, cap = 18;
+    int rows = (count + cols - 1) / cols, cw = w * scale, ch = h * scale;
+    int width = cols * (cw + gap) + gap, height = rows * (ch + gap + cap) + gap;
+    cairo_surface_t *s = cairo_image_surface_create(CAIRO_FORMAT_RGB24, width, height);
+    cairo_t *cr = cairo_create(s);
+    cairo_set_source_rgb(cr, 1, 1, 1);
+    cairo_paint(cr);
+    cairo_select_font_face(cr, "sans-serif", CAIRO_FONT_SLANT_NORMAL, CAIRO_FONT_WEIGHT_NORMAL);
+    cairo_set_font_size(cr, 11);
+    float lo = images[0], hi = images[0]; /* one grey scale for all, so they compare */
+    for (size_t i = 1; i < (size_t)count * h * w; i++)
+        lo = fminf(lo, images[i]), hi = fmaxf(hi, images[i]);
+    for (int n = 0; n < count; n++) {
+        double x0 = gap + (n % cols) * (cw + gap), y0 = gap + (n / cols) * (ch + gap + cap) + cap;
+        const float *img = images + (size_t)n * h * w;
+        for (int y = 0; y < h; y++)
+            for (int x = 0; x < w; x++) {
+                double v = hi > lo ? (img[y * w + x] - lo) / (hi - lo) : 0.5;
+                cairo_set_source_rgb(cr, v, v, v);
+                cairo_rectangle(cr, x0 + x * scale, y0 + y * scale, scale, scale);
+                cairo_fill(cr);
+            }
+        if (captions && captions[n]) {
+            cairo_set_source_rgb(cr, 0.2, 0.2, 0.2);
+            text(cr, x0, y0 - 5, captions[n], 0);
+        }
+    }
+    cairo_destroy(cr);
+    cairo_status_t st = cairo_surface_write_to_png(s, path);
+    cairo_surface_destroy(s);
+    return st == CAIRO_STATUS_SUCCESS ? 0 : -1;
+}

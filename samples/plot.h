@@ -23,4 +23,9 @@ int plot_segmentation(const char *path, const float *images, const int *predicte
  * scaled to its own range. */
 int plot_signals(const char *path, const float *x, int count, int len, const char *const *captions);
 
+/* count grey images (h x w floats each, all on one grey scale) in a grid
+ * of cols columns, each under its caption (captions may be NULL). */
+int plot_images(const char *path, const float *images, int count, int cols, int h, int w,
+                const char *const *captions);
+
 #endif
