@@ -15,6 +15,7 @@ typedef struct embedding_attrs {
     int64_t num, dim;
     int32_t padding_idx;       /* -1: none (ids are never negative) */
     float max_norm, norm_type; /* max_norm 0: off */
+    int64_t grouped;           /* groups the last forward uploaded for backward, -1: none */
 } embedding_attrs;
 
 static const embedding_attrs *attrs_of(const nncl_node *node) {
@@ -57,9 +58,12 @@ nncl_node *nncl_embedding(nncl_graph *g, nncl_node *ids, int64_t num_embeddings,
     y.dims[y.rank++] = embedding_dim;
     nncl_node *node = nncl_node_add(g, NNCL_OP_EMBEDDING, name, &ids, 1, y);
     if (!node) return NULL;
-    *(embedding_attrs *)node->attrs =
-        (embedding_attrs){num_embeddings, embedding_dim, (int32_t)padding, p.max_norm,
-                          p.norm_type != 0.0f ? p.norm_type : 2.0f};
+    *(embedding_attrs *)node->attrs = (embedding_attrs){num_embeddings,
+                                                        embedding_dim,
+                                                        (int32_t)padding,
+                                                        p.max_norm,
+                                                        p.norm_type != 0.0f ? p.norm_type : 2.0f,
+                                                        -1};
     nncl_fill fill = {p.init ? p.init : NNCL_INIT_NORMAL, p.init_value, embedding_dim,
                       num_embeddings};
     if (!nncl_param_add(g, node, "weight", NNCL_SHAPE(num_embeddings, embedding_dim), true, fill))
@@ -131,11 +135,13 @@ static nncl_status upload_groups(nncl_graph *g, nncl_node *node, int64_t *groups
 }
 
 static nncl_status embedding_forward(nncl_graph *g, nncl_node *node) {
-    const embedding_attrs *a = attrs_of(node);
+    embedding_attrs *a = node->attrs;
     cl_int total = (cl_int)nncl_shape_numel(node->shape), dim = (cl_int)a->dim;
-    if (a->max_norm > 0.0f) {
+    a->grouped = -1;
+    if (a->max_norm > 0.0f) { /* the renormalised rows: the groups backward uses too */
         int64_t groups;
         nncl_status st = upload_groups(g, node, &groups);
+        if (st == NNCL_OK) a->grouped = groups;
         cl_int count = (cl_int)groups;
         cl_float max_norm = a->max_norm, norm_type = a->norm_type;
         if (st == NNCL_OK)
@@ -155,8 +161,8 @@ static nncl_status embedding_backward(nncl_graph *g, nncl_node *node) {
     nncl_param_entry *w = nncl_node_param(g, node, 0);
     if (!nncl_param_learns(w)) return NNCL_OK;
     const embedding_attrs *a = attrs_of(node);
-    int64_t groups;
-    nncl_status st = upload_groups(g, node, &groups);
+    int64_t groups = a->grouped;
+    nncl_status st = groups >= 0 ? NNCL_OK : upload_groups(g, node, &groups);
     if (st != NNCL_OK) return st;
     cl_int count = (cl_int)groups, dim = (cl_int)a->dim, padding = a->padding_idx;
     return nncl_launch(g->ctx, "embedding_backward", (size_t)(groups * a->dim),
@@ -165,7 +171,7 @@ static nncl_status embedding_backward(nncl_graph *g, nncl_node *node) {
                                  NNCL_ARG(count), NNCL_ARG(dim), NNCL_ARG(padding)));
 }
 
-/* Backward groups the ids again. */
+/* Backward reads the ids (to group them, unless forward did). */
 static uint32_t embedding_saves(const nncl_node *node) {
     (void)node;
     return NNCL_SAVES_INPUT(0);
@@ -186,7 +192,6 @@ static nncl_status embedding_check_labels(const nncl_node *node, int32_t k, cons
 }
 
 const nncl_op_vtable nncl_op_embedding = {.attrs_size = sizeof(embedding_attrs),
-                                          .flags = 0,
                                           .profile_forward = NNCL_PROFILE_ELEMENTWISE,
                                           .profile_backward = NNCL_PROFILE_ELEMENTWISE,
                                           .plan = embedding_plan,

@@ -116,7 +116,8 @@ static nncl_status build(const nncl_node *node, int64_t nodes, const int32_t *ro
     h->node_graph = malloc((size_t)a->max_nodes * sizeof *h->node_graph);
     h->val = calloc((size_t)cap, sizeof *h->val);
     h->val_t = calloc((size_t)cap, sizeof *h->val_t);
-    int32_t *stamp = calloc((size_t)nodes, sizeof *stamp), *deg = calloc((size_t)nodes, 4);
+    int32_t *stamp = calloc((size_t)nodes, sizeof *stamp),
+            *deg = calloc((size_t)nodes, sizeof *deg);
     int32_t *count_t = calloc((size_t)n1, sizeof *count_t);
     nncl_status st = NNCL_OK;
     if (!h->csr || !h->csr_t || !h->groups || !h->node_graph || !h->val || !h->val_t || !stamp ||
