@@ -1,6 +1,6 @@
-/* Pictures for the samples, drawn with cairo: training curves (loss, and
- * accuracy on training and test data, per epoch) and a grid of learned
- * convolution filters (blue negative, white zero, red positive). */
+/* Pictures for the samples, drawn with cairo: training curves, learned
+ * filters, segmentation masks, signals and grids of grey or colour images,
+ * written as PNG files. */
 #include "plot.h"
 
 #include <cairo.h>
@@ -49,7 +49,8 @@ static void axes(cairo_t *cr, const panel *p, const char *title, const char *yla
         snprintf(buf, sizeof buf, percent ? "%.1f%%" : "%.3f", percent ? 100 * v : v);
         text(cr, p->x - 6, py(p, v) + 4, buf, 1.0);
     }
-    for (int i = 1; i <= xticks; i++) {
+    for (int i = 1, every = (xticks + 9) / 10; i <= xticks; i++) {
+        if (i % every && i != 1) continue; /* at most about ten labels */
         snprintf(buf, sizeof buf, "%d", i);
         text(cr, px(p, i), p->y + p->h + 16, buf, 0.5);
     }
@@ -124,6 +125,29 @@ int plot_training(const char *path, const double *loss, const double *train_acc,
     legend(cr, right.x + 10, right.y + right.h + 52, "training (running, with dropout)", 0.12, 0.47,
            0.71);
     legend(cr, right.x + 230, right.y + right.h + 52, "test", 0.85, 0.37, 0.01);
+    cairo_destroy(cr);
+    cairo_status_t st = cairo_surface_write_to_png(s, path);
+    cairo_surface_destroy(s);
+    return st == CAIRO_STATUS_SUCCESS ? 0 : -1;
+}
+
+int plot_comparison(const char *path, const char *title, const double *a, const char *a_name,
+                    const double *b, const char *b_name, int epochs) {
+    if (epochs < 1) return -1;
+    cairo_surface_t *s = cairo_image_surface_create(CAIRO_FORMAT_RGB24, 560, 440);
+    cairo_t *cr = cairo_create(s);
+    cairo_set_source_rgb(cr, 1, 1, 1);
+    cairo_paint(cr);
+    cairo_select_font_face(cr, "sans-serif", CAIRO_FONT_SLANT_NORMAL, CAIRO_FONT_WEIGHT_NORMAL);
+    double lo, hi;
+    range(a, b, epochs, &lo, &hi);
+    panel p = {90, 50, 430, 290, 0.7, epochs > 1 ? epochs + 0.3 : 1.7, lo, fmin(hi, 1.0)};
+    axes(cr, &p, title, "accuracy", epochs, true);
+    series(cr, &p, a, epochs, 0.85, 0.37, 0.01);
+    series(cr, &p, b, epochs, 0.12, 0.47, 0.71);
+    cairo_set_font_size(cr, 12);
+    legend(cr, p.x + 10, p.y + p.h + 60, a_name, 0.85, 0.37, 0.01);
+    legend(cr, p.x + 230, p.y + p.h + 60, b_name, 0.12, 0.47, 0.71);
     cairo_destroy(cr);
     cairo_status_t st = cairo_surface_write_to_png(s, path);
     cairo_surface_destroy(s);
@@ -252,8 +276,10 @@ int plot_signals(const char *path, const float *x, int count, int len,
     return st == CAIRO_STATUS_SUCCESS ? 0 : -1;
 }
 
-int plot_images(const char *path, const float *images, int count, int cols, int h, int w,
-                const char *const *captions) {
+/* A grid of count images of channels x h x w floats: grey ones on the
+ * scale lo..hi, colour ones (channels 3, planes R, G, B) clamped to 0..1. */
+static int image_grid(const char *path, const float *images, int count, int cols, int channels,
+                      int h, int w, const char *const *captions, float lo, float hi) {
     if (count < 1 || cols < 1) return -1;
     const int scale = 96 / (h > w ? h : w) > 0 ? 96 / (h > w ? h : w) : 1, gap = 10, cap = 18;
     int rows = (count + cols - 1) / cols, cw = w * scale, ch = h * scale;
@@ -264,16 +290,18 @@ int plot_images(const char *path, const float *images, int count, int cols, int 
     cairo_paint(cr);
     cairo_select_font_face(cr, "sans-serif", CAIRO_FONT_SLANT_NORMAL, CAIRO_FONT_WEIGHT_NORMAL);
     cairo_set_font_size(cr, 11);
-    float lo = images[0], hi = images[0]; /* one grey scale for all, so they compare */
-    for (size_t i = 1; i < (size_t)count * h * w; i++)
-        lo = fminf(lo, images[i]), hi = fmaxf(hi, images[i]);
+    size_t plane = (size_t)h * w;
     for (int n = 0; n < count; n++) {
         double x0 = gap + (n % cols) * (cw + gap), y0 = gap + (n / cols) * (ch + gap + cap) + cap;
-        const float *img = images + (size_t)n * h * w;
+        const float *img = images + (size_t)n * channels * plane;
         for (int y = 0; y < h; y++)
             for (int x = 0; x < w; x++) {
-                double v = hi > lo ? (img[y * w + x] - lo) / (hi - lo) : 0.5;
-                cairo_set_source_rgb(cr, v, v, v);
+                double v[3];
+                for (int c = 0; c < 3; c++) {
+                    double raw = img[(channels == 3 ? c * plane : 0) + (size_t)y * w + x];
+                    v[c] = hi > lo ? fmin(fmax((raw - lo) / (hi - lo), 0), 1) : 0.5;
+                }
+                cairo_set_source_rgb(cr, v[0], v[1], v[2]);
                 cairo_rectangle(cr, x0 + x * scale, y0 + y * scale, scale, scale);
                 cairo_fill(cr);
             }
@@ -286,4 +314,18 @@ int plot_images(const char *path, const float *images, int count, int cols, int 
     cairo_status_t st = cairo_surface_write_to_png(s, path);
     cairo_surface_destroy(s);
     return st == CAIRO_STATUS_SUCCESS ? 0 : -1;
+}
+
+int plot_images(const char *path, const float *images, int count, int cols, int h, int w,
+                const char *const *captions) {
+    if (count < 1) return -1;
+    float lo = images[0], hi = images[0]; /* one grey scale for all, so they compare */
+    for (size_t i = 1; i < (size_t)count * h * w; i++)
+        lo = fminf(lo, images[i]), hi = fmaxf(hi, images[i]);
+    return image_grid(path, images, count, cols, 1, h, w, captions, lo, hi);
+}
+
+int plot_rgb_images(const char *path, const float *images, int count, int cols, int h, int w,
+                    const char *const *captions) {
+    return image_grid(path, images, count, cols, 3, h, w, captions, 0, 1);
 }
