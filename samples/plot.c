@@ -281,7 +281,7 @@ int plot_signals(const char *path, const float *x, int count, int len,
 static int image_grid(const char *path, const float *images, int count, int cols, int channels,
                       int h, int w, const char *const *captions, float lo, float hi) {
     if (count < 1 || cols < 1) return -1;
-    const int scale = 96 / (h > w ? h : w) > 0 ? 96 / (h > w ? h : w) : 1, gap = 10, cap = 18;
+    const int side = h > w ? h : w, scale = (96 + side - 1) / side, gap = 10, cap = 18;
     int rows = (count + cols - 1) / cols, cw = w * scale, ch = h * scale;
     int width = cols * (cw + gap) + gap, height = rows * (ch + gap + cap) + gap;
     cairo_surface_t *s = cairo_image_surface_create(CAIRO_FORMAT_RGB24, width, height);
