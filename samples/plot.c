@@ -21,6 +21,24 @@ static double py(const panel *p, double y) {
     return p->y + p->h - (y - p->ymin) / (p->ymax - p->ymin) * p->h;
 }
 
+/* A white canvas of width x height pixels with the sans-serif font. */
+static cairo_t *canvas(int width, int height) {
+    cairo_surface_t *s = cairo_image_surface_create(CAIRO_FORMAT_RGB24, width, height);
+    cairo_t *cr = cairo_create(s);
+    cairo_surface_destroy(s); /* cr holds it */
+    cairo_set_source_rgb(cr, 1, 1, 1);
+    cairo_paint(cr);
+    cairo_select_font_face(cr, "sans-serif", CAIRO_FONT_SLANT_NORMAL, CAIRO_FONT_WEIGHT_NORMAL);
+    return cr;
+}
+
+/* Writes the canvas to path as PNG and releases it; 0 on success. */
+static int finish(cairo_t *cr, const char *path) {
+    cairo_status_t st = cairo_surface_write_to_png(cairo_get_target(cr), path);
+    cairo_destroy(cr);
+    return st == CAIRO_STATUS_SUCCESS ? 0 : -1;
+}
+
 static void text(cairo_t *cr, double x, double y, const char *s, double align) {
     cairo_text_extents_t e;
     cairo_text_extents(cr, s, &e);
@@ -106,11 +124,7 @@ static void legend(cairo_t *cr, double x, double y, const char *name, double r, 
 int plot_training(const char *path, const double *loss, const double *train_acc,
                   const double *test_acc, int epochs) {
     if (epochs < 1) return -1;
-    cairo_surface_t *s = cairo_image_surface_create(CAIRO_FORMAT_RGB24, 1000, 420);
-    cairo_t *cr = cairo_create(s);
-    cairo_set_source_rgb(cr, 1, 1, 1);
-    cairo_paint(cr);
-    cairo_select_font_face(cr, "sans-serif", CAIRO_FONT_SLANT_NORMAL, CAIRO_FONT_WEIGHT_NORMAL);
+    cairo_t *cr = canvas(1000, 420);
     double xmax = epochs > 1 ? epochs + 0.3 : 1.7, lo, hi;
     range(loss, NULL, epochs, &lo, &hi);
     panel left = {90, 50, 370, 290, 0.7, xmax, lo, hi};
@@ -125,20 +139,13 @@ int plot_training(const char *path, const double *loss, const double *train_acc,
     legend(cr, right.x + 10, right.y + right.h + 52, "training (running, with dropout)", 0.12, 0.47,
            0.71);
     legend(cr, right.x + 230, right.y + right.h + 52, "test", 0.85, 0.37, 0.01);
-    cairo_destroy(cr);
-    cairo_status_t st = cairo_surface_write_to_png(s, path);
-    cairo_surface_destroy(s);
-    return st == CAIRO_STATUS_SUCCESS ? 0 : -1;
+    return finish(cr, path);
 }
 
 int plot_comparison(const char *path, const char *title, const double *a, const char *a_name,
                     const double *b, const char *b_name, int epochs) {
     if (epochs < 1) return -1;
-    cairo_surface_t *s = cairo_image_surface_create(CAIRO_FORMAT_RGB24, 560, 440);
-    cairo_t *cr = cairo_create(s);
-    cairo_set_source_rgb(cr, 1, 1, 1);
-    cairo_paint(cr);
-    cairo_select_font_face(cr, "sans-serif", CAIRO_FONT_SLANT_NORMAL, CAIRO_FONT_WEIGHT_NORMAL);
+    cairo_t *cr = canvas(560, 440);
     double lo, hi;
     range(a, b, epochs, &lo, &hi);
     panel p = {90, 50, 430, 290, 0.7, epochs > 1 ? epochs + 0.3 : 1.7, lo, fmin(hi, 1.0)};
@@ -148,10 +155,7 @@ int plot_comparison(const char *path, const char *title, const double *a, const 
     cairo_set_font_size(cr, 12);
     legend(cr, p.x + 10, p.y + p.h + 60, a_name, 0.85, 0.37, 0.01);
     legend(cr, p.x + 230, p.y + p.h + 60, b_name, 0.12, 0.47, 0.71);
-    cairo_destroy(cr);
-    cairo_status_t st = cairo_surface_write_to_png(s, path);
-    cairo_surface_destroy(s);
-    return st == CAIRO_STATUS_SUCCESS ? 0 : -1;
+    return finish(cr, path);
 }
 
 int plot_filters(const char *path, const float *w, int count, int channels, int kh, int kw) {
@@ -162,9 +166,8 @@ int plot_filters(const char *path, const float *w, int count, int channels, int 
     double scale = 1e-12; /* one colour scale for all filters, so they compare */
     for (int i = 0; i < count * channels * kh * kw; i++)
         scale = fmax(scale, fabs(w[i]));
-    cairo_surface_t *s = cairo_image_surface_create(CAIRO_FORMAT_RGB24, width, height);
-    cairo_t *cr = cairo_create(s);
-    cairo_set_source_rgb(cr, 0.5, 0.5, 0.5);
+    cairo_t *cr = canvas(width, height);
+    cairo_set_source_rgb(cr, 0.5, 0.5, 0.5); /* grey between the tiles */
     cairo_paint(cr);
     double pw = (double)cell / (kh > kw ? kh : kw);
     for (int f = 0; f < count; f++) {
@@ -179,10 +182,7 @@ int plot_filters(const char *path, const float *w, int count, int channels, int 
                     cairo_fill(cr);
                 }
     }
-    cairo_destroy(cr);
-    cairo_status_t st = cairo_surface_write_to_png(s, path);
-    cairo_surface_destroy(s);
-    return st == CAIRO_STATUS_SUCCESS ? 0 : -1;
+    return finish(cr, path);
 }
 
 /* A class's colour: background dark, then distinct hues. */
@@ -198,11 +198,7 @@ int plot_segmentation(const char *path, const float *images, const int *predicte
     if (count < 1) return -1;
     const int scale = 4, gap = 8, top = 28, cw = w * scale, ch = h * scale;
     int width = 3 * cw + 4 * gap, height = top + count * (ch + gap);
-    cairo_surface_t *s = cairo_image_surface_create(CAIRO_FORMAT_RGB24, width, height);
-    cairo_t *cr = cairo_create(s);
-    cairo_set_source_rgb(cr, 1, 1, 1);
-    cairo_paint(cr);
-    cairo_select_font_face(cr, "sans-serif", CAIRO_FONT_SLANT_NORMAL, CAIRO_FONT_WEIGHT_NORMAL);
+    cairo_t *cr = canvas(width, height);
     cairo_set_font_size(cr, 13);
     cairo_set_source_rgb(cr, 0.2, 0.2, 0.2);
     const char *titles[3] = {"input", "prediction", "truth"};
@@ -231,21 +227,14 @@ int plot_segmentation(const char *path, const float *images, const int *predicte
                 }
             }
     }
-    cairo_destroy(cr);
-    cairo_status_t st = cairo_surface_write_to_png(s, path);
-    cairo_surface_destroy(s);
-    return st == CAIRO_STATUS_SUCCESS ? 0 : -1;
+    return finish(cr, path);
 }
 
 int plot_signals(const char *path, const float *x, int count, int len,
                  const char *const *captions) {
     if (count < 1 || len < 2) return -1;
     const int width = 900, row = 110, top = 10;
-    cairo_surface_t *s = cairo_image_surface_create(CAIRO_FORMAT_RGB24, width, top + count * row);
-    cairo_t *cr = cairo_create(s);
-    cairo_set_source_rgb(cr, 1, 1, 1);
-    cairo_paint(cr);
-    cairo_select_font_face(cr, "sans-serif", CAIRO_FONT_SLANT_NORMAL, CAIRO_FONT_WEIGHT_NORMAL);
+    cairo_t *cr = canvas(width, top + count * row);
     cairo_set_font_size(cr, 12);
     for (int n = 0; n < count; n++) {
         const float *v = x + (size_t)n * len;
@@ -270,10 +259,7 @@ int plot_signals(const char *path, const float *x, int count, int len,
         }
         cairo_stroke(cr);
     }
-    cairo_destroy(cr);
-    cairo_status_t st = cairo_surface_write_to_png(s, path);
-    cairo_surface_destroy(s);
-    return st == CAIRO_STATUS_SUCCESS ? 0 : -1;
+    return finish(cr, path);
 }
 
 /* A grid of count images of channels x h x w floats: grey ones on the
@@ -284,11 +270,7 @@ static int image_grid(const char *path, const float *images, int count, int cols
     const int side = h > w ? h : w, scale = (96 + side - 1) / side, gap = 10, cap = 18;
     int rows = (count + cols - 1) / cols, cw = w * scale, ch = h * scale;
     int width = cols * (cw + gap) + gap, height = rows * (ch + gap + cap) + gap;
-    cairo_surface_t *s = cairo_image_surface_create(CAIRO_FORMAT_RGB24, width, height);
-    cairo_t *cr = cairo_create(s);
-    cairo_set_source_rgb(cr, 1, 1, 1);
-    cairo_paint(cr);
-    cairo_select_font_face(cr, "sans-serif", CAIRO_FONT_SLANT_NORMAL, CAIRO_FONT_WEIGHT_NORMAL);
+    cairo_t *cr = canvas(width, height);
     cairo_set_font_size(cr, 11);
     size_t plane = (size_t)h * w;
     for (int n = 0; n < count; n++) {
@@ -310,10 +292,7 @@ static int image_grid(const char *path, const float *images, int count, int cols
             text(cr, x0, y0 - 5, captions[n], 0);
         }
     }
-    cairo_destroy(cr);
-    cairo_status_t st = cairo_surface_write_to_png(s, path);
-    cairo_surface_destroy(s);
-    return st == CAIRO_STATUS_SUCCESS ? 0 : -1;
+    return finish(cr, path);
 }
 
 int plot_images(const char *path, const float *images, int count, int cols, int h, int w,
