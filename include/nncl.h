@@ -1210,6 +1210,22 @@ typedef struct nncl_loader nncl_loader;
  * (wrong magic, unsupported type, counts that differ). */
 NNCL_API nncl_status nncl_dataset_load_idx(const char *images_path, const char *labels_path,
                                            nncl_dataset **out);
+/* Reads NumPy .npy files (np.save, format versions 1 to 3, C order,
+ * little-endian): samples [count, C, L], [count, C, H, W] or
+ * [count, C, D, H, W] (grey images too need their channel dim), as uint8
+ * (kept as bytes and scaled to [0, 1] by the loader, like IDX images) or
+ * as float32, float64 or integers (taken as float32 values as they are);
+ * labels, integers of any width, either [count] (a class per sample) or
+ * [count, spatial dims of the samples] (a class per position, as
+ * nncl_dataset_set_label_maps). Errors name the file and the byte:
+ * NNCL_ERROR_IO (missing, unreadable, truncated: the header's size is
+ * checked against the file before anything is allocated),
+ * NNCL_ERROR_INVALID_ARGUMENT (not .npy, an unsupported dtype or Fortran
+ * order, a malformed header, counts that differ, a sample that is not
+ * finite in float32, a label that is not a whole int32), NNCL_ERROR_SHAPE
+ * (label maps that do not match the samples). */
+NNCL_API nncl_status nncl_dataset_load_npy(const char *samples_path, const char *labels_path,
+                                           nncl_dataset **out);
 /* The standard MNIST file names in dir: train-images-idx3-ubyte,
  * train-labels-idx1-ubyte (train) or t10k-* (test), each with or without
  * .gz. */

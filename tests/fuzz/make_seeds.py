@@ -83,6 +83,29 @@ for i, a in enumerate(args):
     write("fuzz_train_args", "args%d" % i, b"\0".join(x.encode() for x in a))
 
 
+def npy(descr, shape, data, version=1, fortran=False):
+    """A .npy file as np.save writes it: magic, version, padded dict header."""
+    dims = "".join("%d, " % d for d in shape).rstrip(" ") if len(shape) > 1 else "%d," % shape[0]
+    header = "{'descr': '%s', 'fortran_order': %s, 'shape': (%s), }" % (
+        descr, "True" if fortran else "False", dims.rstrip(",") if len(shape) > 1 else dims)
+    pre = 10 if version == 1 else 12
+    total = (pre + len(header) + 1 + 63) // 64 * 64
+    header = header + " " * (total - pre - len(header) - 1) + "\n"
+    size = struct.pack("<H", len(header)) if version == 1 else struct.pack("<I", len(header))
+    return b"\x93NUMPY" + bytes([version, 0]) + size + header.encode() + data
+
+
+signals = npy("<f4", [3, 2, 5], struct.pack("<30f", *[i * 0.5 - 1 for i in range(30)]))
+write("fuzz_npy", "signals", signals + b"LABELS" + npy("<i8", [3], struct.pack("<3q", 2, 0, 1)))
+write("fuzz_npy", "images-v2", npy("|u1", [2, 1, 3, 4], bytes(range(0, 240, 10)), version=2) +
+      b"LABELS" + npy("|u1", [2], bytes([1, 0])))
+write("fuzz_npy", "volume-maps", npy("<f8", [2, 1, 2, 2, 2], struct.pack("<16d", *range(16))) +
+      b"LABELS" + npy("<i4", [2, 2, 2, 2], struct.pack("<16i", *[i % 3 for i in range(16)])))
+write("fuzz_npy", "short", signals[:150] + b"LABELS" + npy("<i8", [3], struct.pack("<3q", 2, 0, 1)))
+write("fuzz_npy", "fortran", npy("<f4", [3, 2, 5], bytes(120), fortran=True) + b"LABELS" +
+      npy("<i8", [3], bytes(24)))
+
+
 def png(width, height, color, seed):
     """A small PNG written with zlib alone (8-bit gray or RGB)."""
     import zlib
