@@ -1269,6 +1269,10 @@ NNCL_API nncl_shape nncl_dataset_image_shape(const nncl_dataset *ds);
  * (-1 for datasets with label maps); borrowed. */
 NNCL_API const uint8_t *nncl_dataset_image(const nncl_dataset *ds, int64_t i);
 NNCL_API int32_t nncl_dataset_label(const nncl_dataset *ds, int64_t i);
+/* Sample i's float32 values (float datasets; NULL for 8-bit ones) and its
+ * label map (datasets with label maps; else NULL); borrowed. */
+NNCL_API const float *nncl_dataset_sample(const nncl_dataset *ds, int64_t i);
+NNCL_API const int32_t *nncl_dataset_label_map(const nncl_dataset *ds, int64_t i);
 
 typedef struct nncl_loader_options {
     int64_t batch; /* required: the graph's batch size */
@@ -1308,9 +1312,13 @@ NNCL_API nncl_status nncl_loader_seek(nncl_loader *loader, int64_t epoch, int64_
  * fewer in a final partial batch (padded with the epoch's first samples),
  * or 0 at the end of an epoch (never with wrap_epochs), when nothing is
  * copied and the next call starts the next epoch. The copy is queued; the
- * loader's buffer stays valid until it has happened. Returns NNCL_OK,
- * NNCL_ERROR_SHAPE (inputs of other shapes, both named), or the error of
- * setting the inputs (a label out of a class loss's range, named). */
+ * loader's buffer stays valid until it has happened. The sample input may
+ * be an int32 one (nncl_input_labels_nd, e.g. token ids for an embedding):
+ * the samples, prepared as usual, must then be whole numbers below 2^24.
+ * Returns NNCL_OK, NNCL_ERROR_SHAPE (inputs of other shapes, both named),
+ * NNCL_ERROR_INVALID_ARGUMENT (an id that is not whole, named by sample and
+ * position) or the error of setting the inputs (a label out of a class
+ * loss's range, named). */
 NNCL_API nncl_status nncl_loader_next(nncl_loader *loader, nncl_graph *g, nncl_node *images,
                                       nncl_node *labels, int64_t *valid);
 

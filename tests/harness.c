@@ -28,6 +28,38 @@ void assert_contains(const char *text, const char *part) {
 
 char test_dir[64];
 
+const char *write_npy_raw(const char *name, const char *header, const void *data, size_t bytes) {
+    static char path[2][256];
+    static int which;
+    which ^= 1;
+    snprintf(path[which], sizeof path[which], "%s/%s", test_dir, name);
+    FILE *f = fopen(path[which], "wb");
+    assert_non_null(f);
+    size_t len = strlen(header), padded = (10 + len + 1 + 63) / 64 * 64 - 10;
+    unsigned char pre[10] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0, (unsigned char)(padded & 255),
+                             (unsigned char)(padded >> 8)};
+    fwrite(pre, 1, 10, f);
+    fwrite(header, 1, len, f);
+    for (size_t i = len; i + 1 < padded; i++)
+        fputc(' ', f);
+    fputc('\n', f);
+    for (size_t i = 0; i < bytes; i++)
+        fputc(data ? ((const unsigned char *)data)[i] : 0, f);
+    fclose(f);
+    return path[which];
+}
+
+const char *write_npy(const char *name, const char *descr, nncl_shape shape, const void *data,
+                      size_t bytes) {
+    char header[256], dims[160] = "";
+    for (int32_t i = 0; i < shape.rank; i++)
+        snprintf(dims + strlen(dims), sizeof dims - strlen(dims), "%s%lld", i ? ", " : "",
+                 (long long)shape.dims[i]);
+    snprintf(header, sizeof header, "{'descr': '%s', 'fortran_order': False, 'shape': (%s%s), }",
+             descr, dims, shape.rank == 1 ? "," : "");
+    return write_npy_raw(name, header, data, bytes);
+}
+
 int test_dir_setup(void **state) {
     (void)state;
     snprintf(test_dir, sizeof test_dir, "/tmp/nncl-test-XXXXXX");

@@ -35,6 +35,15 @@ extern char test_dir[64];
 int test_dir_setup(void **state);
 int test_dir_teardown(void **state);
 
+/* Writes test_dir/name as a .npy file of format 1.0: `header` (the dict
+ * text) padded as NumPy pads it, then `bytes` bytes of data (zeros when
+ * data is NULL). Returns the path (one of two static buffers). */
+const char *write_npy_raw(const char *name, const char *header, const void *data, size_t bytes);
+/* The same with the header NumPy writes for a C-order array of descr
+ * ("<f4", "<i8", "|u1", ...) and shape. */
+const char *write_npy(const char *name, const char *descr, nncl_shape shape, const void *data,
+                      size_t bytes);
+
 /* Uniform doubles in [lo, hi), rounded to float so host and device agree. */
 void random_fill(double *x, int64_t n, uint64_t seed, double lo, double hi);
 /* n distinct values spread over [-2, 2] with spacing 4/n, none closer than

@@ -478,6 +478,43 @@ static void test_float_signals_and_volumes(void **state) {
 }
 
 /* wrap_epochs: every call gives a batch, the epochs advancing by themselves. */
+/* Token ids through an int32 input: whole values arrive as int32, a
+ * fractional one is refused naming sample and position. */
+static void test_ids_into_int_input(void **state) {
+    (void)state;
+    enum { N = 3, L = 5 };
+    float ids[N * L];
+    int32_t lab[N] = {0, 1, 0}, got[N * L], y[N];
+    for (int i = 0; i < N * L; i++)
+        ids[i] = (float)(i * 37 % 101);
+    nncl_dataset *ds;
+    ASSERT_OK(nncl_dataset_create_f32(ids, lab, N, NNCL_SHAPE(1, L), &ds));
+    nncl_loader *l;
+    ASSERT_OK(nncl_loader_create(ds, &(nncl_loader_options){.batch = N}, &l));
+    nncl_graph *g;
+    ASSERT_OK(nncl_graph_create(test_context(), NULL, &g));
+    nncl_node *x = nncl_input_labels_nd(g, "tokens", NNCL_SHAPE(N, 1, L));
+    nncl_node *yn = nncl_input_labels(g, "y", N);
+    int64_t valid;
+    ASSERT_OK(nncl_loader_next(l, g, x, yn, &valid));
+    ASSERT_OK(nncl_graph_forward(g));
+    ASSERT_OK(nncl_graph_read_labels(g, x, got, sizeof got));
+    ASSERT_OK(nncl_graph_read_labels(g, yn, y, sizeof y));
+    for (int i = 0; i < N * L; i++)
+        assert_int_equal(got[i], i * 37 % 101);
+    assert_memory_equal(y, lab, sizeof y);
+    nncl_loader_destroy(l);
+    nncl_dataset_destroy(ds);
+    ids[7] = 2.5f;
+    ASSERT_OK(nncl_dataset_create_f32(ids, lab, N, NNCL_SHAPE(1, L), &ds));
+    ASSERT_OK(nncl_loader_create(ds, &(nncl_loader_options){.batch = N}, &l));
+    assert_int_equal(nncl_loader_next(l, g, x, yn, &valid), NNCL_ERROR_INVALID_ARGUMENT);
+    assert_contains(nncl_last_error(), "sample 1 of the batch holds 2.5 at position 2");
+    nncl_loader_destroy(l);
+    nncl_dataset_destroy(ds);
+    nncl_graph_destroy(g);
+}
+
 static void test_wrap_epochs(void **state) {
     (void)state;
     nncl_dataset *ds = indexed(5);
@@ -674,6 +711,7 @@ int main(void) {
         cmocka_unit_test(test_per_channel_normalisation),
         cmocka_unit_test(test_float_signals_and_volumes),
         cmocka_unit_test(test_wrap_epochs),
+        cmocka_unit_test(test_ids_into_int_input),
         cmocka_unit_test(test_image_folder),
         cmocka_unit_test(test_label_maps_follow_augmentation),
     };

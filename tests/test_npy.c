@@ -64,6 +64,8 @@ static void test_numpy_files(void **state) {
     for (int i = 0; i < 30; i++)
         assert_float_equal(x[i], i * 0.5 - 1, 0);
     assert_true(y[0] == 2 && y[1] == 0 && y[2] == 1);
+    assert_float_equal(nncl_dataset_sample(ds, 1)[3], 13 * 0.5 - 1, 0); /* the accessor */
+    assert_null(nncl_dataset_label_map(ds, 0));
     nncl_dataset_destroy(ds);
     /* int16 labels, sign-extended. */
     ASSERT_OK(nncl_dataset_load_npy(fixture("signals_f32.npy"), fixture("labels_i16.npy"), &ds));
@@ -74,6 +76,7 @@ static void test_numpy_files(void **state) {
     ASSERT_OK(nncl_dataset_load_npy(fixture("images_u8.npy"), fixture("labels_u8.npy"), &ds));
     assert_true(same_shape(nncl_dataset_image_shape(ds), NNCL_SHAPE(1, 3, 4)));
     assert_int_equal(nncl_dataset_image(ds, 1)[2], (14 * 10) % 256);
+    assert_null(nncl_dataset_sample(ds, 0));
     load_all(ds, x, y, false);
     for (int i = 0; i < 24; i++)
         assert_float_equal(x[i], ((i * 10) % 256) / 255.0, 1e-6);
@@ -83,6 +86,7 @@ static void test_numpy_files(void **state) {
     ASSERT_OK(nncl_dataset_load_npy(fixture("volumes_f64.npy"), fixture("maps_i32.npy"), &ds));
     assert_true(same_shape(nncl_dataset_image_shape(ds), NNCL_SHAPE(1, 2, 2, 2)));
     assert_int_equal(nncl_dataset_label(ds, 0), -1); /* maps, not one label */
+    assert_int_equal(nncl_dataset_label_map(ds, 1)[5], (13 * 7) % 3);
     load_all(ds, x, y, true);
     for (int i = 0; i < 16; i++) {
         assert_float_equal(x[i], i / 8.0 - 0.75, 0);
@@ -99,37 +103,6 @@ static void expect_error(const char *samples, const char *labels, nncl_status wa
     const char *msg = nncl_last_error();
     if (!strstr(msg, part1) || (part2 && !strstr(msg, part2)))
         fail_msg("expected \"%s\" and \"%s\" in \"%s\"", part1, part2 ? part2 : "", msg);
-}
-
-/* A version 1.0 file in test_dir: the header padded as NumPy pads it,
- * then `bytes` bytes of data (zeros when data is NULL). */
-static const char *write_npy(const char *name, const char *header, const void *data, size_t bytes) {
-    static char path[2][256];
-    static int which;
-    which ^= 1;
-    snprintf(path[which], sizeof path[which], "%s/%s", test_dir, name);
-    FILE *f = fopen(path[which], "wb");
-    assert_non_null(f);
-    size_t len = strlen(header), padded = (10 + len + 1 + 63) / 64 * 64 - 10;
-    unsigned char pre[10] = {0x93,
-                             'N',
-                             'U',
-                             'M',
-                             'P',
-                             'Y',
-                             1,
-                             0,
-                             (unsigned char)(padded & 255),
-                             (unsigned char)(padded >> 8)};
-    fwrite(pre, 1, 10, f);
-    fwrite(header, 1, len, f);
-    for (size_t i = len; i + 1 < padded; i++)
-        fputc(' ', f);
-    fputc('\n', f);
-    for (size_t i = 0; i < bytes; i++)
-        fputc(data ? ((const unsigned char *)data)[i] : 0, f);
-    fclose(f);
-    return path[which];
 }
 
 static const char *const GOOD = "{'descr': '<f4', 'fortran_order': False, 'shape': (3, 2, 5), }";
@@ -155,9 +128,9 @@ static void test_refused_files(void **state) {
 static void test_damaged_files(void **state) {
     (void)state;
     const char *labels = fixture("labels_i64.npy");
-    expect_error(write_npy("short.npy", GOOD, NULL, 100), labels, NNCL_ERROR_IO, "truncated",
+    expect_error(write_npy_raw("short.npy", GOOD, NULL, 100), labels, NNCL_ERROR_IO, "truncated",
                  "from byte 128 needs 120 bytes");
-    const char *magic = write_npy("magic.npy", GOOD, NULL, 120);
+    const char *magic = write_npy_raw("magic.npy", GOOD, NULL, 120);
     FILE *f = fopen(magic, "r+b");
     fputc('X', f);
     fclose(f);
@@ -180,7 +153,7 @@ static void test_damaged_files(void **state) {
         {"{'descr': '<f4", "closing quote", NULL},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
-        expect_error(write_npy("bad.npy", bad[i][0], NULL, 4096), labels,
+        expect_error(write_npy_raw("bad.npy", bad[i][0], NULL, 4096), labels,
                      NNCL_ERROR_INVALID_ARGUMENT, bad[i][1], bad[i][2]);
 }
 
@@ -192,17 +165,17 @@ static void test_unrepresentable_values(void **state) {
     const int64_t zero = 0, big = (int64_t)1 << 40;
     const char *h = "{'descr': '<f4', 'fortran_order': False, 'shape': (1, 1, 2), }";
     char nan_path[256], zero_path[256];
-    strcpy(nan_path, write_npy("nan.npy", h, nan_pair, sizeof nan_pair));
+    strcpy(nan_path, write_npy_raw("nan.npy", h, nan_pair, sizeof nan_pair));
     strcpy(zero_path,
-           write_npy("zero.npy", "{'descr': '<i8', 'fortran_order': False, 'shape': (1,), }", &zero,
+           write_npy_raw("zero.npy", "{'descr': '<i8', 'fortran_order': False, 'shape': (1,), }", &zero,
                      sizeof zero));
     expect_error(nan_path, zero_path, NNCL_ERROR_INVALID_ARGUMENT, "value 1 is nan", "finite");
-    const char *big_path = write_npy(
+    const char *big_path = write_npy_raw(
         "big.npy", "{'descr': '<i8', 'fortran_order': False, 'shape': (1,), }", &big, sizeof big);
     expect_error(fixture("signals_f32.npy"), big_path, NNCL_ERROR_INVALID_ARGUMENT, "3 samples",
                  "1 labels");
     const float ones[2] = {1, 1};
-    strcpy(nan_path, write_npy("ones.npy", h, ones, sizeof ones));
+    strcpy(nan_path, write_npy_raw("ones.npy", h, ones, sizeof ones));
     expect_error(nan_path, big_path, NNCL_ERROR_INVALID_ARGUMENT, "label 0 is 1.09951e+12",
                  "int32");
     expect_error(fixture("volumes_f64.npy"), fixture("images_u8.npy"), NNCL_ERROR_SHAPE,

@@ -4,9 +4,11 @@
  * log JSON lines, save, resume and reject bad options. */
 #include "harness.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -104,10 +106,12 @@ static void write_idx(const char *name, const uint8_t *data, const uint32_t *dim
     fclose(f);
 }
 
-/* Runs nncl-train with args in test_dir; returns its exit status, output in out. */
-static int train(const char *args, char *out, size_t size) {
+/* Runs nncl-train with args in test_dir on the data in test_dir/data;
+ * returns its exit status, output in out. */
+static int train_on(const char *data, const char *args, char *out, size_t size) {
     char cmd[1024];
-    snprintf(cmd, sizeof cmd, "cd '%s' && '%s' --data . %s 2>&1", test_dir, NNCL_TRAIN_EXE, args);
+    snprintf(cmd, sizeof cmd, "cd '%s' && '%s' --data %s %s 2>&1", test_dir, NNCL_TRAIN_EXE, data,
+             args);
     FILE *p = popen(cmd, "r");
     assert_non_null(p);
     size_t n = fread(out, 1, size - 1, p);
@@ -133,6 +137,10 @@ static unsigned char *read_file(const char *name, size_t *size) {
     assert_int_equal(fread(bytes, 1, *size, f), *size);
     fclose(f);
     return bytes;
+}
+
+static int train(const char *args, char *out, size_t size) {
+    return train_on(".", args, out, size);
 }
 
 static int count_lines(const char *path) {
@@ -247,8 +255,8 @@ static void test_nncl_train_command(void **state) {
     assert_contains(out, "epoch 1/1");
 }
 
-/* Labels outside the model's classes stop the run with the loader's error
- * and a non-zero status, instead of an epoch of zero steps. */
+/* Labels outside --classes stop the run with the loader's error and a
+ * non-zero status, instead of an epoch of zero steps. */
 static void test_nncl_train_bad_labels(void **state) {
     (void)state;
     enum { N = 64, S = 28 };
@@ -258,16 +266,172 @@ static void test_nncl_train_bad_labels(void **state) {
     stripes(img, lab32, N, S, 6);
     for (int i = 0; i < N; i++)
         lab[i] = (uint8_t)lab32[i];
-    lab[N / 2] = 12; /* fashion_cnn has 10 classes */
+    lab[N / 2] = 12; /* beyond --classes 10 */
     write_idx("train-images-idx3-ubyte", img, (uint32_t[]){N, S, S}, 3, sizeof img);
     write_idx("train-labels-idx1-ubyte", lab, (uint32_t[]){N}, 1, N);
     write_idx("t10k-images-idx3-ubyte", img, (uint32_t[]){N, S, S}, 3, sizeof img);
     write_idx("t10k-labels-idx1-ubyte", lab, (uint32_t[]){N}, 1, N);
     static char out[8192];
-    int rc = train("--epochs 1 --batch 16 --no-shuffle", out, sizeof out);
+    int rc = train("--epochs 1 --batch 16 --no-shuffle --classes 10", out, sizeof out);
     if (rc == 0) fail_msg("nncl-train accepted label 12: %s", out);
     assert_contains(out, "label");
     assert_contains(out, "is 12");
+}
+
+static double uniform(unsigned *state) {
+    *state = *state * 1103515245u + 12345u;
+    return (double)((*state >> 8) & 0xffff) / 65536.0;
+}
+
+/* test_dir/dir/{train,test}_{x,y}.npy from a generator of n samples. */
+typedef void (*make_fn)(float *x, int32_t *y, int n, unsigned seed);
+static void write_arrays(const char *dir, const char *x_descr, nncl_shape sample, bool maps,
+                         make_fn make, int n_train, int n_test) {
+    char path[256];
+    snprintf(path, sizeof path, "%s/%s", test_dir, dir);
+    mkdir(path, 0755);
+    int64_t size = nncl_shape_numel(sample), map = maps ? size / sample.dims[0] : 1;
+    for (int set = 0; set < 2; set++) {
+        int n = set ? n_test : n_train;
+        float *x = malloc((size_t)(n * size) * sizeof *x);
+        int32_t *y = malloc((size_t)(n * map) * sizeof *y);
+        make(x, y, n, set ? 99u : 1u);
+        nncl_shape xs = {.rank = sample.rank + 1, .dims = {n}}, ys = {.rank = 1, .dims = {n}};
+        for (int32_t i = 0; i < sample.rank; i++) {
+            xs.dims[i + 1] = sample.dims[i];
+            if (maps && i) ys.dims[ys.rank++] = sample.dims[i];
+        }
+        char name[64];
+        snprintf(name, sizeof name, "%s/%s_x.npy", dir, set ? "test" : "train");
+        if (!strcmp(x_descr, "<i8")) { /* token ids as int64, as NumPy keeps them */
+            int64_t *ids = malloc((size_t)(n * size) * sizeof *ids);
+            for (int64_t i = 0; i < n * size; i++)
+                ids[i] = (int64_t)x[i];
+            write_npy(name, "<i8", xs, ids, (size_t)(n * size) * sizeof *ids);
+            free(ids);
+        } else {
+            write_npy(name, "<f4", xs, x, (size_t)(n * size) * sizeof *x);
+        }
+        snprintf(name, sizeof name, "%s/%s_y.npy", dir, set ? "test" : "train");
+        write_npy(name, "<i4", ys, y, (size_t)(n * map) * sizeof *y);
+        free(x);
+        free(y);
+    }
+}
+
+/* Waves of 2 (class 0) or 6 (class 1) periods per 64 steps, noisy. */
+static void waves(float *x, int32_t *y, int n, unsigned seed) {
+    for (int i = 0; i < n; i++) {
+        y[i] = (int32_t)(uniform(&seed) * 2);
+        double phase = 6.28 * uniform(&seed);
+        for (int t = 0; t < 64; t++)
+            x[i * 64 + t] = (float)(sin(6.2832 * (y[i] ? 6 : 2) * t / 64 + phase) +
+                                    0.3 * (uniform(&seed) - 0.5));
+    }
+}
+
+/* 16x16 noise with a bright square of side 4 to 8; its pixels are class 1. */
+static void squares(float *x, int32_t *y, int n, unsigned seed) {
+    for (int i = 0; i < n; i++) {
+        int side = 4 + (int)(uniform(&seed) * 5), top = (int)(uniform(&seed) * (17 - side)),
+            left = (int)(uniform(&seed) * (17 - side));
+        for (int p = 0; p < 256; p++) {
+            bool in =
+                p / 16 >= top && p / 16 < top + side && p % 16 >= left && p % 16 < left + side;
+            y[i * 256 + p] = in;
+            x[i * 256 + p] = (float)(in * 0.8 + 0.4 * uniform(&seed));
+        }
+    }
+}
+
+/* 12 token ids from 1-19 but 7; class 1 sentences hold one 7 somewhere. */
+static void sentences(float *x, int32_t *y, int n, unsigned seed) {
+    for (int i = 0; i < n; i++) {
+        y[i] = (int32_t)(uniform(&seed) * 2);
+        for (int t = 0; t < 12; t++) {
+            int id = 1 + (int)(uniform(&seed) * 18);
+            x[i * 12 + t] = (float)(id >= 7 ? id + 1 : id);
+        }
+        if (y[i]) x[i * 12 + (int)(uniform(&seed) * 12)] = 7;
+    }
+}
+
+/* 8x8x8 noise volumes, class 1 holding a bright 4x4x4 cube. */
+static void cubes(float *x, int32_t *y, int n, unsigned seed) {
+    for (int i = 0; i < n; i++) {
+        y[i] = (int32_t)(uniform(&seed) * 2);
+        int at = (int)(uniform(&seed) * 5);
+        for (int v = 0; v < 512; v++) {
+            int z = v / 64, r = v / 8 % 8, c = v % 8;
+            bool in = y[i] && z >= at && z < at + 4 && r >= at && r < at + 4 && c >= 2 && c < 6;
+            x[i * 512 + v] = (float)(in * 1.0 + 0.5 * uniform(&seed));
+        }
+    }
+}
+
+/* The test accuracy of the last epoch line in out. */
+static double last_test_acc(const char *out) {
+    const char *p = NULL, *q = out;
+    while ((q = strstr(q, "test acc ")))
+        p = q++;
+    return p ? atof(p + 9) : -1;
+}
+
+/* nncl-train's other models on NumPy arrays: each learns its task (test
+ * accuracy above what guessing gets), and mismatched data is refused. */
+static void test_nncl_train_on_arrays(void **state) {
+    (void)state;
+    static char out[16384];
+    write_arrays("signals", "<f4", NNCL_SHAPE(1, 64), false, waves, 128, 64);
+    write_arrays("masks", "<f4", NNCL_SHAPE(1, 16, 16), true, squares, 64, 16);
+    write_arrays("text", "<i8", NNCL_SHAPE(1, 12), false, sentences, 256, 64);
+    write_arrays("volumes", "<f4", NNCL_SHAPE(1, 8, 8, 8), false, cubes, 64, 32);
+    const struct {
+        const char *data, *args, *expect;
+        double accuracy; /* at least, in % */
+    } runs[] = {
+        {"signals", "--model ecg --epochs 4 --batch 16", "ecg1d (", 90},
+        {"masks", "--model unet --epochs 6 --batch 8 --log-json unet.json", "per position", 95},
+        {"text", "--model textcnn --epochs 8 --batch 16 --lr 0.005", "textcnn (", 90},
+        {"volumes", "--model volume3d --epochs 4 --batch 8", "volume3d (", 90},
+    };
+    for (size_t i = 0; i < sizeof runs / sizeof runs[0]; i++) {
+        int rc = train_on(runs[i].data, runs[i].args, out, sizeof out);
+        if (rc != 0) fail_msg("%s failed (%d): %s", runs[i].args, rc, out);
+        assert_contains(out, runs[i].expect);
+        assert_contains(out, "2 classes");
+        double acc = last_test_acc(out);
+        if (acc < runs[i].accuracy)
+            fail_msg("%s: test accuracy %.2f%% < %.0f%%: %s", runs[i].args, acc, runs[i].accuracy,
+                     out);
+    }
+    /* U-Net: the mean IoU too, logged. */
+    size_t size;
+    char *log = (char *)read_file("unet.json", &size);
+    log = realloc(log, size + 1);
+    log[size] = 0;
+    const char *miou = NULL; /* the last epoch's */
+    for (const char *q = log; (q = strstr(q, "\"test_miou\": ")); q++)
+        miou = q;
+    assert_non_null(miou);
+    if (atof(miou + 13) < 0.8) fail_msg("U-Net's mean IoU is low: %s", log);
+    free(log);
+    const char *refused[][3] = {
+        {"signals", "--model unet", "unet takes images (CxHxW); the .npy data holds 1x64 samples"},
+        {"signals", "--model textcnn", "sample 0 of the training set holds another value"},
+        {"masks", "--model fashion_cnn", "one label per sample; the .npy data has label maps"},
+        {"text", "--model volume3d", "volume3d takes volumes"},
+        {"volumes", "--model resnet18", "takes images"},
+        {"empty", "--model ecg", "holds no dataset"},
+    };
+    char empty[256];
+    snprintf(empty, sizeof empty, "%s/empty", test_dir);
+    mkdir(empty, 0755);
+    for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
+        int rc = train_on(refused[i][0], refused[i][1], out, sizeof out);
+        if (rc != 1) fail_msg("%s on %s gave %d: %s", refused[i][1], refused[i][0], rc, out);
+        assert_contains(out, refused[i][2]);
+    }
 }
 
 int main(void) {
@@ -275,6 +439,7 @@ int main(void) {
         cmocka_unit_test(test_loss_falls_on_synthetic_data),
         cmocka_unit_test(test_nncl_train_command),
         cmocka_unit_test(test_nncl_train_bad_labels),
+        cmocka_unit_test(test_nncl_train_on_arrays),
     };
     return cmocka_run_group_tests(tests, test_dir_setup, test_dir_teardown);
 }

@@ -83,7 +83,7 @@ int main(int argc, char **argv) {
     }
     const model_info *m = o.model ? model_find(o.model) : NULL;
     if (!m) return usage();
-    if (!o.batch) o.batch = strcmp(o.model, "resnet18_cifar") ? 64 : 32;
+    if (!o.batch) o.batch = strcmp(m->name, "resnet18_cifar") ? 64 : 32;
     if (o.batch < 2 || o.steps < 1) return usage();
     char cache[512] = "";
     if (o.cold && cold_caches(cache, sizeof cache)) return fail("cold caches");
@@ -94,11 +94,8 @@ int main(int argc, char **argv) {
         return fail("device");
     nncl_graph *g;
     nncl_graph_create(ctx, &(nncl_graph_options){.seed = 1}, &g);
-    nncl_shape in = {.rank = m->input.rank + 1, .dims = {o.batch}};
-    for (int i = 0; i < m->input.rank; i++)
-        in.dims[i + 1] = m->input.dims[i];
-    nncl_node *x = nncl_input(g, "x", in), *y = nncl_input_labels(g, "y", o.batch);
-    nncl_node *logits = m->build(g, x);
+    nncl_node *x, *y;
+    nncl_node *logits = model_graph(g, m, o.batch, m->input, &m->dims, &x, &y);
     nncl_node *loss = nncl_cross_entropy(g, logits, y, NULL, "loss");
     if (nncl_graph_status(g) != NNCL_OK) {
         fprintf(stderr, "nncl-bench: %s\n", nncl_graph_error(g));
@@ -108,18 +105,24 @@ int main(int argc, char **argv) {
     if (nncl_optimizer_create(
             g, &(nncl_optim_params){.kind = NNCL_OPTIM_SGD, .lr = 0.01f, .momentum = 0.9f}, &opt))
         return fail("optimizer");
-    size_t n = (size_t)nncl_shape_numel(in);
+    /* Random values in [-1, 1] (or ids), random classes (per position for dense models). */
+    size_t n = (size_t)nncl_shape_numel(nncl_node_shape(x)),
+           n_labels = (size_t)nncl_shape_numel(nncl_node_shape(y)),
+           n_out = (size_t)nncl_shape_numel(nncl_node_shape(logits));
     float *data = malloc(n * sizeof *data);
-    int32_t *labels = malloc((size_t)o.batch * sizeof *labels);
-    float *out = malloc((size_t)(o.batch * m->classes) * sizeof *out);
+    int32_t *labels = malloc(n_labels * sizeof *labels);
+    float *out = malloc(n_out * sizeof *out);
     srand(1);
     for (size_t i = 0; i < n; i++)
-        data[i] = (float)rand() / (float)RAND_MAX * 2 - 1;
-    for (int64_t i = 0; i < o.batch; i++)
-        labels[i] = rand() % (int)m->classes;
+        if (m->ids)
+            ((int32_t *)data)[i] = rand() % (int)m->dims.vocab;
+        else
+            data[i] = (float)rand() / (float)RAND_MAX * 2 - 1;
+    for (size_t i = 0; i < n_labels; i++)
+        labels[i] = rand() % (int)m->dims.classes;
     float value;
     if (nncl_graph_set_input(g, x, data, n * sizeof *data) ||
-        nncl_graph_set_input(g, y, labels, (size_t)o.batch * sizeof *labels) ||
+        nncl_graph_set_input(g, y, labels, n_labels * sizeof *labels) ||
         nncl_train_step(g, opt, loss, &value))
         return fail("first step");
     double first = progress_now() - t0;
@@ -137,12 +140,10 @@ int main(int argc, char **argv) {
     }
     nncl_context_profile(ctx, profile, NNCL_PROFILE_KINDS, &kinds, true);
     double train_step = median(times, o.steps);
-    if (nncl_graph_infer(g, logits, out, (size_t)(o.batch * m->classes) * sizeof *out))
-        return fail("inference");
+    if (nncl_graph_infer(g, logits, out, n_out * sizeof *out)) return fail("inference");
     for (int64_t s = 0; s < o.steps; s++) {
         double t = progress_now();
-        if (nncl_graph_infer(g, logits, out, (size_t)(o.batch * m->classes) * sizeof *out))
-            return fail("inference");
+        if (nncl_graph_infer(g, logits, out, n_out * sizeof *out)) return fail("inference");
         times[s] = progress_now() - t;
     }
     double infer_step = median(times, o.steps);

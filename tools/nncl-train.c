@@ -1,11 +1,13 @@
-/* nncl-train: trains a built-in model on an IDX image dataset (MNIST,
- * Fashion-MNIST) from the command line: optimizer, schedule, augmentation,
- * checkpoints with exact resume, a progress bar on a terminal and one line
- * (and optionally one JSON object) per epoch. */
+/* nncl-train: trains a built-in model from the command line on a dataset
+ * directory (IDX, NumPy arrays or image folders): classifiers, and dense
+ * models scored per position (pixel accuracy, mean IoU); optimizer,
+ * schedule, augmentation, checkpoints with exact resume, a progress bar on
+ * a terminal and one line (and optionally one JSON object) per epoch. */
 #define _POSIX_C_SOURCE 200809L
 #include "models.h"
 #include "progress.h"
 #include "train_args.h"
+#include "train_data.h"
 
 #include <nncl.h>
 
@@ -15,29 +17,56 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Counts predictions that match the labels among the first `valid` rows. */
-static int64_t correct(const float *logits, const int32_t *labels, int64_t valid, int64_t classes) {
-    int64_t right = 0;
-    for (int64_t n = 0; n < valid; n++) {
-        int64_t best = 0;
-        for (int64_t c = 1; c < classes; c++)
-            if (logits[n * classes + c] > logits[n * classes + best]) best = c;
-        right += best == labels[n];
-    }
-    return right;
-}
-
 typedef struct run {
     nncl_context *ctx;
     nncl_graph *g;
     nncl_node *x, *y, *logits, *loss;
     nncl_optimizer *opt;
-    nncl_dataset *train, *test;
+    train_data data;
     nncl_loader *train_loader, *test_loader;
     const model_info *model;
+    model_dims dims;
+    int64_t positions; /* labelled positions per sample: 1, or the map's size */
     float *logits_host;
     int32_t *labels_host;
 } run;
+
+/* Tallies of predictions against labels; per class for dense models
+ * (intersection and union for the IoU). */
+typedef struct tally {
+    int64_t right, seen;
+    int64_t *hit, *either; /* classes entries, or NULL */
+} tally;
+
+/* Adds the first `valid` samples of the batch read back into r's buffers:
+ * the argmax over classes at each labelled position (label >= 0). */
+static void count(const run *r, int64_t valid, tally *t) {
+    int64_t classes = r->dims.classes, P = r->positions;
+    for (int64_t n = 0; n < valid; n++)
+        for (int64_t p = 0; p < P; p++) {
+            int32_t label = r->labels_host[n * P + p];
+            if (label < 0) continue;
+            const float *scores = r->logits_host + n * classes * P + p;
+            int64_t best = 0;
+            for (int64_t c = 1; c < classes; c++)
+                if (scores[c * P] > scores[best * P]) best = c;
+            t->right += best == label;
+            t->seen++;
+            if (!t->hit) continue;
+            t->hit[label] += best == label;
+            t->either[label]++;
+            t->either[best] += best != label;
+        }
+}
+
+/* Mean IoU over the classes that occur in the labels or the predictions. */
+static double mean_iou(const tally *t, int64_t classes) {
+    double sum = 0;
+    int64_t present = 0;
+    for (int64_t c = 0; c < classes; c++)
+        if (t->either[c]) sum += (double)t->hit[c] / (double)t->either[c], present++;
+    return present ? sum / (double)present : 0;
+}
 
 static int fail(const char *what) {
     fprintf(stderr, "nncl-train: %s: %s\n", what, nncl_last_error());
@@ -50,28 +79,18 @@ static int setup(run *r, const train_options *o) {
         fprintf(stderr, "nncl-train: unknown model '%s' (built in: %s)\n", o->model, model_names());
         return 2;
     }
-    if (nncl_dataset_load_mnist(o->data, true, &r->train) != NNCL_OK) return fail("training data");
-    if (nncl_dataset_load_mnist(o->data, false, &r->test) != NNCL_OK) return fail("test data");
-    nncl_shape s = nncl_dataset_image_shape(r->train);
-    bool same = s.rank == r->model->input.rank;
-    for (int32_t i = 0; same && i < s.rank; i++)
-        same = s.dims[i] == r->model->input.dims[i];
-    if (!same) {
-        fprintf(stderr, "nncl-train: %s takes %lldx%lldx%lld images; %s has %lldx%lldx%lld\n",
-                o->model, (long long)r->model->input.dims[0], (long long)r->model->input.dims[1],
-                (long long)r->model->input.dims[2], o->data, (long long)s.dims[0],
-                (long long)s.dims[1], (long long)s.dims[2]);
+    if (train_data_load(o->data, &r->data) ||
+        train_data_dims(&r->data, r->model, o->classes, &r->dims))
         return 1;
-    }
+    nncl_shape s = nncl_dataset_image_shape(r->data.train);
+    r->positions = r->model->dense ? nncl_shape_numel(s) / s.dims[0] : 1;
     nncl_context_options co = {.device = o->device,
                                .check_numerics = o->check_numerics,
                                .deterministic = o->deterministic};
     if (nncl_context_create(&co, &r->ctx) != NNCL_OK) return fail("device");
     if (nncl_graph_create(r->ctx, &(nncl_graph_options){.seed = o->loader.seed}, &r->g) != NNCL_OK)
         return fail("graph");
-    r->x = nncl_input(r->g, "image", NNCL_SHAPE(o->batch, s.dims[0], s.dims[1], s.dims[2]));
-    r->y = nncl_input_labels(r->g, "label", o->batch);
-    r->logits = r->model->build(r->g, r->x);
+    r->logits = model_graph(r->g, r->model, o->batch, s, &r->dims, &r->x, &r->y);
     r->loss = nncl_cross_entropy(r->g, r->logits, r->y,
                                  &(nncl_loss_params){.label_smoothing = o->smoothing}, "loss");
     if (nncl_graph_status(r->g) != NNCL_OK) {
@@ -79,36 +98,49 @@ static int setup(run *r, const train_options *o) {
         return 1;
     }
     nncl_graph_keep(r->g, r->logits); /* read after each step for the running accuracy */
+    nncl_loader_options train = o->loader;
+    if (!o->normalise && !strcmp(r->data.layout, "IDX"))
+        train.mean = 0.2860f, train.std = 0.3530f; /* Fashion-MNIST's pixel mean and std */
     if (nncl_optimizer_create(r->g, &o->optim, &r->opt) != NNCL_OK) return fail("optimizer");
     if (nncl_optimizer_set_schedule(r->opt, &o->schedule) != NNCL_OK) return fail("schedule");
-    if (nncl_loader_create(r->train, &o->loader, &r->train_loader) != NNCL_OK)
+    if (nncl_loader_create(r->data.train, &train, &r->train_loader) != NNCL_OK)
         return fail("training loader");
-    nncl_loader_options eval = {.batch = o->batch, .mean = o->loader.mean, .std = o->loader.std};
-    if (nncl_loader_create(r->test, &eval, &r->test_loader) != NNCL_OK) return fail("test loader");
-    r->logits_host = malloc((size_t)(o->batch * r->model->classes) * sizeof(float));
-    r->labels_host = malloc((size_t)o->batch * sizeof(int32_t));
+    nncl_loader_options eval = {.batch = o->batch, .mean = train.mean, .std = train.std};
+    if (nncl_loader_create(r->data.test, &eval, &r->test_loader) != NNCL_OK)
+        return fail("test loader");
+    r->logits_host = malloc((size_t)(o->batch * r->dims.classes * r->positions) * sizeof(float));
+    r->labels_host = malloc((size_t)(o->batch * r->positions) * sizeof(int32_t));
     return r->logits_host && r->labels_host ? 0 : 1;
 }
 
-/* Labels of the batch just loaded, read back (they are on the device). */
-static nncl_status batch_labels(run *r, int64_t batch) {
-    return nncl_graph_read_labels(r->g, r->y, r->labels_host, (size_t)batch * sizeof(int32_t));
+/* The logits and labels of the batch just run, read back. */
+static nncl_status read_batch(run *r, int64_t batch) {
+    size_t logits = (size_t)(batch * r->dims.classes * r->positions) * sizeof(float);
+    nncl_status st = nncl_graph_read(r->g, r->logits, r->logits_host, logits);
+    return st != NNCL_OK ? st
+                         : nncl_graph_read_labels(r->g, r->y, r->labels_host,
+                                                  (size_t)(batch * r->positions) * sizeof(int32_t));
 }
 
-static double evaluate(run *r, const train_options *o) {
-    int64_t valid, right = 0, seen = 0;
+/* Test accuracy (per labelled position for dense models, whose mean IoU
+ * goes to *miou); -1 on failure. */
+static double evaluate(run *r, const train_options *o, double *miou) {
+    int64_t valid, classes = r->dims.classes;
+    int64_t *per_class = r->model->dense ? calloc((size_t)(2 * classes), sizeof(int64_t)) : NULL;
+    tally t = {.hit = per_class, .either = per_class ? per_class + classes : NULL};
     nncl_loader_seek(r->test_loader, 0, 0);
-    size_t bytes = (size_t)(o->batch * r->model->classes) * sizeof(float);
+    nncl_graph_set_training(r->g, false);
     nncl_status st;
     while ((st = nncl_loader_next(r->test_loader, r->g, r->x, r->y, &valid)) == NNCL_OK && valid) {
-        if (nncl_graph_infer(r->g, r->logits, r->logits_host, bytes) != NNCL_OK ||
-            batch_labels(r, o->batch) != NNCL_OK)
-            return -1;
-        right += correct(r->logits_host, r->labels_host, valid, r->model->classes);
-        seen += valid;
+        if ((st = nncl_graph_forward(r->g)) != NNCL_OK || (st = read_batch(r, o->batch)) != NNCL_OK)
+            break;
+        count(r, valid, &t);
     }
-    if (st != NNCL_OK || !seen) return -1;
-    return (double)right / (double)seen;
+    nncl_graph_set_training(r->g, true);
+    *miou = per_class ? mean_iou(&t, classes) : 0;
+    free(per_class);
+    if (st != NNCL_OK || !t.seen) return -1;
+    return (double)t.right / (double)t.seen;
 }
 
 static int save(run *r, const train_options *o, int64_t epoch, int64_t batch) {
@@ -128,8 +160,7 @@ static void release(run *r) {
     nncl_optimizer_destroy(r->opt);
     nncl_graph_destroy(r->g);
     nncl_context_destroy(r->ctx);
-    nncl_dataset_destroy(r->train);
-    nncl_dataset_destroy(r->test);
+    train_data_release(&r->data);
 }
 
 /* The epochs; returns the exit status. */
@@ -155,10 +186,12 @@ static int train(run *r, const train_options *o, FILE **log) {
         }
     }
     const nncl_device_info *dev = nncl_context_device(r->ctx);
-    printf("Training %s (%lld parameters) on %s, %lld training and %lld test images, batch %lld\n",
-           o->model, (long long)nncl_graph_trainable_count(r->g), dev->name,
-           (long long)nncl_dataset_count(r->train), (long long)nncl_dataset_count(r->test),
-           (long long)o->batch);
+    printf("Training %s (%lld parameters, %lld classes%s) on %s, %lld training and %lld test "
+           "samples (%s), batch %lld\n",
+           r->model->name, (long long)nncl_graph_trainable_count(r->g), (long long)r->dims.classes,
+           r->model->dense ? " per position" : "", dev->name,
+           (long long)nncl_dataset_count(r->data.train),
+           (long long)nncl_dataset_count(r->data.test), r->data.layout, (long long)o->batch);
     *log = o->log_json ? fopen(o->log_json, o->resume ? "a" : "w") : NULL;
     if (o->log_json && !*log) {
         fprintf(stderr, "nncl-train: cannot write %s\n", o->log_json);
@@ -173,16 +206,15 @@ static int train(run *r, const train_options *o, FILE **log) {
                  (long long)o->epochs);
         progress_start(&bar, stdout, label, batches);
         double loss_sum = 0, start = progress_now();
-        int64_t right = 0, seen = 0, valid, done = 0;
-        size_t bytes = (size_t)(o->batch * r->model->classes) * sizeof(float);
+        int64_t seen = 0, valid, done = 0;
+        tally running = {0};
         float lr = nncl_optimizer_lr(r->opt);
         nncl_status st;
         while ((st = nncl_loader_next(r->train_loader, r->g, r->x, r->y, &valid)) == NNCL_OK &&
                valid) {
             float loss;
             if (nncl_train_step(r->g, r->opt, r->loss, &loss) != NNCL_OK ||
-                nncl_graph_read(r->g, r->logits, r->logits_host, bytes) != NNCL_OK ||
-                batch_labels(r, o->batch) != NNCL_OK)
+                read_batch(r, o->batch) != NNCL_OK)
                 return fail("training step");
             if (!isfinite(loss)) {
                 fprintf(
@@ -195,7 +227,7 @@ static int train(run *r, const train_options *o, FILE **log) {
                 return 1;
             }
             loss_sum += loss;
-            right += correct(r->logits_host, r->labels_host, valid, r->model->classes);
+            count(r, valid, &running);
             seen += valid;
             done++;
             batch++;
@@ -212,25 +244,28 @@ static int train(run *r, const train_options *o, FILE **log) {
         double seconds = progress_now() - start;
         progress_end(&bar);
         if (st != NNCL_OK) return fail("loading a training batch");
-        double test_acc = evaluate(r, o);
+        double miou, test_acc = evaluate(r, o, &miou);
         if (test_acc < 0) return fail("evaluation");
         bool epoch_done = !stop || batch == batches;
         if (epoch_done) nncl_optimizer_schedule_step(r->opt);
         double mean_loss = done ? loss_sum / (double)done : 0,
-               train_acc = seen ? (double)right / (double)seen : 0;
-        printf(
-            "epoch %lld/%lld  loss %.4f  train acc %.2f%%  test acc %.2f%%  %.0f img/s  lr %.3g  "
-            "%.1f s%s\n",
-            (long long)epoch + 1, (long long)o->epochs, mean_loss, 100 * train_acc, 100 * test_acc,
-            (double)seen / seconds, (double)lr, seconds, epoch_done ? "" : " (stopped mid-epoch)");
+               train_acc = running.seen ? (double)running.right / (double)running.seen : 0;
+        char iou[32] = "";
+        if (r->model->dense) snprintf(iou, sizeof iou, "  mIoU %.3f", miou);
+        printf("epoch %lld/%lld  loss %.4f  train acc %.2f%%  test acc %.2f%%%s  %.0f img/s  lr "
+               "%.3g  %.1f s%s\n",
+               (long long)epoch + 1, (long long)o->epochs, mean_loss, 100 * train_acc,
+               100 * test_acc, iou, (double)seen / seconds, (double)lr, seconds,
+               epoch_done ? "" : " (stopped mid-epoch)");
         fflush(stdout);
         if (*log) {
+            if (r->model->dense) snprintf(iou, sizeof iou, ", \"test_miou\": %.6f", miou);
             fprintf(*log,
                     "{\"epoch\": %lld, \"steps\": %lld, \"loss\": %.6f, \"train_accuracy\": %.6f, "
-                    "\"test_accuracy\": %.6f, \"images_per_s\": %.1f, \"lr\": %.6g, \"seconds\": "
-                    "%.2f}\n",
+                    "\"test_accuracy\": %.6f%s, \"images_per_s\": %.1f, \"lr\": %.6g, "
+                    "\"seconds\": %.2f}\n",
                     (long long)epoch + 1, (long long)total_steps, mean_loss, train_acc, test_acc,
-                    (double)seen / seconds, (double)lr, seconds);
+                    iou, (double)seen / seconds, (double)lr, seconds);
             fflush(*log);
         }
         if (o->save && save(r, o, epoch_done ? epoch + 1 : epoch, epoch_done ? 0 : batch)) return 1;

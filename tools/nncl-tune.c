@@ -31,20 +31,19 @@ static int run_step(nncl_context *ctx, const model_info *m) {
     int64_t batch = strcmp(m->name, "resnet18_cifar") ? 64 : 32;
     nncl_graph *g;
     if (nncl_graph_create(ctx, &(nncl_graph_options){.seed = 1}, &g)) return fail("graph");
-    nncl_shape in = {.rank = m->input.rank + 1, .dims = {batch}};
-    for (int i = 0; i < m->input.rank; i++)
-        in.dims[i + 1] = m->input.dims[i];
-    nncl_node *x = nncl_input(g, "x", in), *y = nncl_input_labels(g, "y", batch);
-    nncl_node *loss = nncl_cross_entropy(g, m->build(g, x), y, NULL, "loss");
+    nncl_node *x, *y;
+    nncl_node *loss = nncl_cross_entropy(g, model_graph(g, m, batch, m->input, &m->dims, &x, &y), y,
+                                         NULL, "loss");
     nncl_optimizer *opt = NULL;
-    size_t n = (size_t)nncl_shape_numel(in);
-    float *data = calloc(n, sizeof *data);
-    int32_t *labels = calloc((size_t)batch, sizeof *labels);
+    size_t n = (size_t)nncl_shape_numel(nncl_node_shape(x)),
+           n_labels = (size_t)nncl_shape_numel(nncl_node_shape(y));
+    float *data = calloc(n, sizeof *data); /* zeros: values, or id 0 */
+    int32_t *labels = calloc(n_labels, sizeof *labels);
     int rc =
         !data || !labels || nncl_graph_status(g) != NNCL_OK ||
         nncl_optimizer_create(g, &(nncl_optim_params){.kind = NNCL_OPTIM_SGD, .lr = 0.01f}, &opt) ||
         nncl_graph_set_input(g, x, data, n * sizeof *data) ||
-        nncl_graph_set_input(g, y, labels, (size_t)batch * sizeof *labels) ||
+        nncl_graph_set_input(g, y, labels, n_labels * sizeof *labels) ||
         nncl_train_step(g, opt, loss, NULL);
     if (rc) fail(m->name);
     free(data);

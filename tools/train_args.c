@@ -14,9 +14,18 @@ void train_usage(FILE *f) {
     fprintf(
         f,
         "usage: nncl-train --data DIR [options]\n"
-        "Trains a built-in model on the IDX files in DIR (train-* and t10k-*, plain or .gz).\n"
+        "Trains a built-in model on the dataset in DIR, one of:\n"
+        "  IDX files             train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-* (plain\n"
+        "                        or .gz): MNIST, Fashion-MNIST\n"
+        "  NumPy arrays          train_x.npy, train_y.npy, test_x.npy, test_y.npy: samples\n"
+        "                        [N, C, L], [N, C, H, W] or [N, C, D, H, W] (uint8 as pixels, or\n"
+        "                        float / int values; token ids for textcnn as int [N, 1, L]);\n"
+        "                        labels [N], or [N, spatial...] maps for unet\n"
+        "  image folders         train/<class>/*.png, test/<class>/*.png\n"
         "\n"
         "  --model NAME          %s (default fashion_cnn)\n"
+        "  --classes N           classes (default: the largest label + 1; labels >= N are\n"
+        "                        refused)\n"
         "  --epochs N            epochs to train (default 5)\n"
         "  --steps N             stop after N steps in all instead\n"
         "  --batch N             batch size (default 64)\n"
@@ -39,6 +48,9 @@ void train_usage(FILE *f) {
         "  --shift N             random shifts of up to N pixels\n"
         "  --rotate DEG          random rotations of up to DEG degrees\n"
         "  --noise STD           gaussian noise\n"
+        "  --mean X, --std X     normalise inputs to (x - mean) / std, 8-bit values scaled to\n"
+        "                        [0, 1] first (default: Fashion-MNIST's 0.286, 0.353 for IDX\n"
+        "                        files, none for other data)\n"
         "  --seed N              seed for weights, dropout, shuffling, augmentation (default 1)\n"
         "  --no-shuffle          keep the dataset order\n"
         "  --check-numerics      stop at the first op that writes a NaN or infinity, naming it\n"
@@ -61,7 +73,7 @@ static bool parse_number(const char *s, double *out) {
 /* Flags that take a count: whole numbers from 0 to 2^53. */
 static bool is_count_flag(const char *flag) {
     static const char *const counts[] = {"--epochs", "--steps", "--batch", "--step-size",
-                                         "--warmup", "--shift", "--seed"};
+                                         "--warmup", "--shift", "--seed",  "--classes"};
     for (size_t k = 0; k < sizeof counts / sizeof counts[0]; k++)
         if (!strcmp(flag, counts[k])) return true;
     return false;
@@ -103,10 +115,10 @@ int train_parse_args(int argc, char **argv, train_options *o, FILE *err) {
             return 2;
         }
         static const char *const numeric_flags[] = {
-            "--epochs",    "--steps",        "--batch",  "--lr",
-            "--momentum",  "--weight-decay", "--l1",     "--clip",
-            "--step-size", "--gamma",        "--warmup", "--shift",
-            "--rotate",    "--noise",        "--seed",   "--label-smoothing"};
+            "--epochs",          "--steps",   "--batch",  "--lr",        "--momentum",
+            "--weight-decay",    "--l1",      "--clip",   "--step-size", "--gamma",
+            "--warmup",          "--shift",   "--rotate", "--noise",     "--seed",
+            "--label-smoothing", "--classes", "--mean",   "--std"};
         for (size_t k = 0; k < sizeof numeric_flags / sizeof numeric_flags[0]; k++) {
             if (strcmp(a, numeric_flags[k])) continue;
             if (!parse_number(v, &x)) {
@@ -186,10 +198,16 @@ int train_parse_args(int argc, char **argv, train_options *o, FILE *err) {
             o->loader.shift = (int64_t)x;
         else if (NUM("--rotate"))
             o->loader.rotate_degrees = (float)x;
+        else if (NUM("--mean"))
+            o->loader.mean = (float)x, o->normalise = true;
+        else if (NUM("--std"))
+            o->loader.std = (float)x, o->normalise = true;
         else if (NUM("--noise"))
             o->loader.noise_std = (float)x;
         else if (NUM("--seed"))
             o->loader.seed = (uint64_t)x;
+        else if (NUM("--classes"))
+            o->classes = (int64_t)x;
         else if (!strcmp(a, "--nesterov"))
             o->optim.nesterov = true;
         else if (!strcmp(a, "--hflip"))
@@ -243,8 +261,6 @@ int train_parse_args(int argc, char **argv, train_options *o, FILE *err) {
     if (o->schedule.kind == NNCL_SCHEDULE_COSINE) o->schedule.t_max = o->epochs;
     o->schedule.gamma = (float)(gamma > 0 ? gamma : sk == NNCL_SCHEDULE_EXPONENTIAL ? 0.9 : 0);
     o->loader.batch = o->batch;
-    o->loader.mean = 0.2860f; /* Fashion-MNIST's pixel mean and std */
-    o->loader.std = 0.3530f;
     if (o->epochs < 1 || o->batch < 2 || o->steps < 0) {
         fprintf(err, "nncl-train: need --epochs >= 1, --batch >= 2, --steps >= 0\n");
         return 2;

@@ -11,8 +11,10 @@
 typedef struct train_options {
     const char *data, *model, *device, *save, *resume, *log_json;
     int64_t epochs, steps, batch;
+    int64_t classes; /* 0: from the data */
     float smoothing;
     bool check_numerics, deterministic;
+    bool normalise; /* --mean or --std given */
     nncl_optim_params optim;
     nncl_schedule schedule;
     nncl_loader_options loader;

@@ -288,6 +288,16 @@ int32_t nncl_dataset_label(const nncl_dataset *ds, int64_t i) {
     return ds && !ds->label_maps && i >= 0 && i < ds->count ? ds->labels[i] : -1;
 }
 
+const float *nncl_dataset_sample(const nncl_dataset *ds, int64_t i) {
+    if (!ds || !ds->samples || i < 0 || i >= ds->count) return NULL;
+    return ds->samples + i * ds->sample_size;
+}
+
+const int32_t *nncl_dataset_label_map(const nncl_dataset *ds, int64_t i) {
+    if (!ds || !ds->label_maps || i < 0 || i >= ds->count) return NULL;
+    return ds->labels + i * (ds->sample_size / ds->channels);
+}
+
 const char *nncl_dataset_class_name(const nncl_dataset *ds, int32_t label) {
     if (!ds || !ds->class_names || label < 0 || label >= ds->n_classes) return NULL;
     return ds->class_names[label];

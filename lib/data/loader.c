@@ -245,6 +245,24 @@ nncl_status nncl_loader_seek(nncl_loader *l, int64_t epoch, int64_t batch) {
     return NNCL_OK;
 }
 
+/* For an int32 input (token ids for an embedding): the prepared values of
+ * buffer buf turned into int32 in place, each a whole number in range. */
+static nncl_status to_ids(nncl_loader *l, int buf, const char *input) {
+    float *v = l->images[buf];
+    for (int64_t i = 0; i < l->o.batch * l->image_size; i++) {
+        if (!(v[i] == floorf(v[i]) && fabsf(v[i]) < 16777216.0f))
+            return nncl_fail(NNCL_ERROR_INVALID_ARGUMENT,
+                             "nncl_loader_next: input '%s' takes int32 ids, but sample %lld of the "
+                             "batch holds %g at position %lld (ids must be whole numbers below "
+                             "2^24; leave normalisation and augmentation off for them)",
+                             input, (long long)(i / l->image_size), (double)v[i],
+                             (long long)(i % l->image_size));
+        int32_t id = (int32_t)v[i];
+        memcpy(&v[i], &id, sizeof id);
+    }
+    return NNCL_OK;
+}
+
 nncl_status nncl_loader_next(nncl_loader *l, nncl_graph *g, nncl_node *images, nncl_node *labels,
                              int64_t *valid) {
     if (!l || !g || !images || !labels || !valid)
@@ -257,7 +275,7 @@ nncl_status nncl_loader_next(nncl_loader *l, nncl_graph *g, nncl_node *images, n
     for (int32_t i = 1; i < want_labels.rank; i++)
         want_labels.dims[i] = sample.dims[i];
     nncl_shape have = nncl_node_shape(images);
-    if (!nncl_shape_equal(want, have) || !nncl_node_is_input(images) || images->is_labels ||
+    if (!nncl_shape_equal(want, have) || !nncl_node_is_input(images) ||
         !nncl_node_is_input(labels) || !labels->is_labels ||
         !nncl_shape_equal(labels->shape, want_labels)) {
         char a[128], b[128], c[128];
@@ -284,7 +302,12 @@ nncl_status nncl_loader_next(nncl_loader *l, nncl_graph *g, nncl_node *images, n
         return NNCL_OK;
     }
     cl_event done[2] = {NULL, NULL};
-    nncl_status st = nncl_graph_write_input(
+    nncl_status st = images->is_labels ? to_ids(l, buf, images->name) : NNCL_OK;
+    if (st != NNCL_OK) { /* this batch again at the next call */
+        start_job(l, buf, epoch, batch);
+        return st;
+    }
+    st = nncl_graph_write_input(
         g, images, l->images[buf], (size_t)(l->o.batch * l->image_size) * sizeof(float), &done[0]);
     if (st == NNCL_OK)
         st = nncl_graph_write_input(g, labels, l->labels[buf],
