@@ -1226,6 +1226,14 @@ NNCL_API nncl_status nncl_dataset_load_idx(const char *images_path, const char *
  * (label maps that do not match the samples). */
 NNCL_API nncl_status nncl_dataset_load_npy(const char *samples_path, const char *labels_path,
                                            nncl_dataset **out);
+/* Writes ds as two .npy files that nncl_dataset_load_npy and NumPy's
+ * np.load read: the samples (uint8 for 8-bit datasets, else float32) as
+ * [count, C, spatial...], the labels as int32 [count] or their maps
+ * [count, spatial...]. Each file is written atomically (a temporary beside
+ * it, renamed). Returns NNCL_OK, NNCL_ERROR_INVALID_ARGUMENT (NULL) or
+ * NNCL_ERROR_IO (naming the file and the reason). */
+NNCL_API nncl_status nncl_dataset_save_npy(const nncl_dataset *ds, const char *samples_path,
+                                           const char *labels_path);
 /* The standard MNIST file names in dir: train-images-idx3-ubyte,
  * train-labels-idx1-ubyte (train) or t10k-* (test), each with or without
  * .gz. */

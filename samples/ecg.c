@@ -8,8 +8,11 @@
  * pooling and a linear layer classify them; a few unseen windows are drawn
  * with their true and predicted class.
  *
- *   usage: ecg [--quick] [--out DIR]   (--quick: 30 steps, exits 1 unless the loss falls)
+ *   usage: ecg [--quick] [--out DIR] [--export DIR]
+ *   --quick: 30 steps, exits 1 unless the loss falls; --export DIR: writes
+ *   the generated data for nncl-train (--model ecg --data DIR).
  */
+#include "export.h"
 #include "plot.h"
 
 #include <nncl.h>
@@ -78,6 +81,13 @@ static void check(nncl_status st, const char *what) {
     exit(1);
 }
 
+/* --export DIR: 8192 training and 1024 test samples as nncl-train reads them
+ * (nncl-train --model ecg --data DIR). */
+static int export_data(const char *dir) {
+    return export_generated(dir, BATCH, (const int[2]){128, 16}, NNCL_SHAPE(1, LEN), false,
+                            make_batch);
+}
+
 int main(int argc, char **argv) {
     bool quick = false;
     const char *out_dir = "out";
@@ -86,8 +96,10 @@ int main(int argc, char **argv) {
             quick = true;
         else if (!strcmp(argv[i], "--out") && i + 1 < argc)
             out_dir = argv[++i];
+        else if (!strcmp(argv[i], "--export") && i + 1 < argc)
+            return export_data(argv[++i]);
         else {
-            fprintf(stderr, "usage: ecg [--quick] [--out DIR]\n");
+            fprintf(stderr, "usage: ecg [--quick] [--out DIR] [--export DIR]\n");
             return 2;
         }
     }

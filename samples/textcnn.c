@@ -6,8 +6,12 @@
  * in the sentence; the phrases share their tokens with other classes' and
  * with the filler, so only the order of three neighbours tells the class.
  *
- *   usage: textcnn [--quick]    (--quick: 40 steps, exits 1 unless the loss falls)
+ *   usage: textcnn [--quick] [--export DIR]
+ *   --quick: 40 steps, exits 1 unless the loss falls; --export DIR: writes
+ *   the generated sentences for nncl-train (--model textcnn --data DIR).
  */
+#include "export.h"
+
 #include <nncl.h>
 
 #include <stdio.h>
@@ -61,10 +65,35 @@ static void check(nncl_status st, const char *what) {
     exit(1);
 }
 
+/* make_batch with the ids as floats, as datasets hold samples. */
+static void make_float_batch(float *x, int32_t *labels, unsigned *rng) {
+    int32_t ids[BATCH * LEN];
+    make_batch(ids, labels, rng);
+    for (int i = 0; i < BATCH * LEN; i++)
+        x[i] = (float)ids[i];
+}
+
+/* --export DIR: 8192 training and 1024 test samples as nncl-train reads them
+ * (nncl-train --model textcnn --data DIR). */
+static int export_data(const char *dir) {
+    return export_generated(dir, BATCH, (const int[2]){128, 16}, NNCL_SHAPE(1, LEN), false,
+                            make_float_batch);
+}
+
 int main(int argc, char **argv) {
-    bool quick = argc > 1 && !strcmp(argv[1], "--quick");
-    int steps = quick ? 40 : 600;
     make_phrases();
+    bool quick = false;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--quick"))
+            quick = true;
+        else if (!strcmp(argv[i], "--export") && i + 1 < argc)
+            return export_data(argv[++i]);
+        else {
+            fprintf(stderr, "usage: textcnn [--quick] [--export DIR]\n");
+            return 2;
+        }
+    }
+    int steps = quick ? 40 : 600;
     nncl_context *ctx;
     check(nncl_context_create(NULL, &ctx), "device");
     nncl_graph *g;

@@ -7,8 +7,11 @@
  * shape tells a disk's pixels from a square's. Reports pixel accuracy and
  * mean IoU on unseen images and draws input / prediction / truth.
  *
- *   usage: unet [--quick] [--out DIR]   (--quick: 30 steps, exits 1 unless the loss falls)
+ *   usage: unet [--quick] [--out DIR] [--export DIR]
+ *   --quick: 30 steps, exits 1 unless the loss falls; --export DIR: writes
+ *   the generated data for nncl-train (--model unet --data DIR).
  */
+#include "export.h"
 #include "plot.h"
 
 #include <nncl.h>
@@ -93,6 +96,13 @@ static nncl_node *unet(nncl_graph *g, nncl_node *x) {
     return nncl_conv(g, d1, &(nncl_conv_params){.out_channels = CLASSES, .kernel = {1, 1}}, "head");
 }
 
+/* --export DIR: 2048 training and 256 test samples as nncl-train reads them
+ * (nncl-train --model unet --data DIR). */
+static int export_data(const char *dir) {
+    return export_generated(dir, BATCH, (const int[2]){128, 16}, NNCL_SHAPE(1, S, S), true,
+                            make_batch);
+}
+
 int main(int argc, char **argv) {
     bool quick = false;
     const char *out_dir = "out";
@@ -101,8 +111,10 @@ int main(int argc, char **argv) {
             quick = true;
         else if (!strcmp(argv[i], "--out") && i + 1 < argc)
             out_dir = argv[++i];
+        else if (!strcmp(argv[i], "--export") && i + 1 < argc)
+            return export_data(argv[++i]);
         else {
-            fprintf(stderr, "usage: unet [--quick] [--out DIR]\n");
+            fprintf(stderr, "usage: unet [--quick] [--out DIR] [--export DIR]\n");
             return 2;
         }
     }

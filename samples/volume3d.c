@@ -5,8 +5,11 @@
  * a projection shortcut), global average pooling and a linear layer. Writes
  * a montage of the slices of three unseen volumes.
  *
- *   usage: volume3d [--quick] [--out DIR]   (--quick: 20 steps, exits 1 unless the loss falls)
+ *   usage: volume3d [--quick] [--out DIR] [--export DIR]
+ *   --quick: 20 steps, exits 1 unless the loss falls; --export DIR: writes
+ *   the generated data for nncl-train (--model volume3d --data DIR).
  */
+#include "export.h"
 #include "plot.h"
 
 #include <nncl.h>
@@ -88,6 +91,13 @@ static nncl_node *block(nncl_graph *g, nncl_node *x, int64_t width, int64_t stri
     return nncl_relu(g, nncl_add(g, h, shortcut, NULL), NULL);
 }
 
+/* --export DIR: 2048 training and 256 test samples as nncl-train reads them
+ * (nncl-train --model volume3d --data DIR). */
+static int export_data(const char *dir) {
+    return export_generated(dir, BATCH, (const int[2]){128, 16}, NNCL_SHAPE(1, S, S, S), false,
+                            make_batch);
+}
+
 int main(int argc, char **argv) {
     bool quick = false;
     const char *out_dir = "out";
@@ -96,8 +106,10 @@ int main(int argc, char **argv) {
             quick = true;
         else if (!strcmp(argv[i], "--out") && i + 1 < argc)
             out_dir = argv[++i];
+        else if (!strcmp(argv[i], "--export") && i + 1 < argc)
+            return export_data(argv[++i]);
         else {
-            fprintf(stderr, "usage: volume3d [--quick] [--out DIR]\n");
+            fprintf(stderr, "usage: volume3d [--quick] [--out DIR] [--export DIR]\n");
             return 2;
         }
     }

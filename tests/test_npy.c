@@ -167,8 +167,8 @@ static void test_unrepresentable_values(void **state) {
     char nan_path[256], zero_path[256];
     strcpy(nan_path, write_npy_raw("nan.npy", h, nan_pair, sizeof nan_pair));
     strcpy(zero_path,
-           write_npy_raw("zero.npy", "{'descr': '<i8', 'fortran_order': False, 'shape': (1,), }", &zero,
-                     sizeof zero));
+           write_npy_raw("zero.npy", "{'descr': '<i8', 'fortran_order': False, 'shape': (1,), }",
+                         &zero, sizeof zero));
     expect_error(nan_path, zero_path, NNCL_ERROR_INVALID_ARGUMENT, "value 1 is nan", "finite");
     const char *big_path = write_npy_raw(
         "big.npy", "{'descr': '<i8', 'fortran_order': False, 'shape': (1,), }", &big, sizeof big);
@@ -182,12 +182,61 @@ static void test_unrepresentable_values(void **state) {
                  "label maps", "spatial dims");
 }
 
+static unsigned char *slurp(const char *path, size_t *size) {
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    fseek(f, 0, SEEK_END);
+    *size = (size_t)ftell(f);
+    rewind(f);
+    unsigned char *bytes = malloc(*size);
+    assert_int_equal(fread(bytes, 1, *size, f), *size);
+    fclose(f);
+    return bytes;
+}
+
+static void assert_same_file(const char *a, const char *b) {
+    size_t na, nb;
+    unsigned char *x = slurp(a, &na), *y = slurp(b, &nb);
+    if (na != nb || memcmp(x, y, na)) fail_msg("%s and %s differ", a, b);
+    free(x);
+    free(y);
+}
+
+/* Saved datasets are the files NumPy writes for the same arrays, byte for
+ * byte, and load back. */
+static void test_save_as_numpy_does(void **state) {
+    (void)state;
+    const char *cases[][6] = {
+        {"signals_f32.npy", "labels_i64.npy", "signals_f32.npy", "labels_i32.npy"},
+        {"images_u8.npy", "labels_u8.npy", "images_u8_v1.npy", "labels_u8_as_i32.npy"},
+        {"volumes_f64.npy", "maps_i32.npy", "volumes_f32.npy", "maps_i32.npy"},
+    };
+    char x[256], y[256];
+    snprintf(x, sizeof x, "%s/x.npy", test_dir);
+    snprintf(y, sizeof y, "%s/y.npy", test_dir);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        nncl_dataset *ds, *again;
+        ASSERT_OK(nncl_dataset_load_npy(fixture(cases[i][0]), fixture(cases[i][1]), &ds));
+        ASSERT_OK(nncl_dataset_save_npy(ds, x, y));
+        assert_same_file(x, fixture(cases[i][2]));
+        assert_same_file(y, fixture(cases[i][3]));
+        ASSERT_OK(nncl_dataset_load_npy(x, y, &again));
+        assert_int_equal(nncl_dataset_count(again), nncl_dataset_count(ds));
+        nncl_dataset_destroy(again);
+        nncl_dataset_destroy(ds);
+    }
+    nncl_dataset *ds;
+    ASSERT_OK(nncl_dataset_load_npy(fixture("signals_f32.npy"), fixture("labels_i64.npy"), &ds));
+    assert_int_equal(nncl_dataset_save_npy(ds, "/nonexistent/x.npy", y), NNCL_ERROR_IO);
+    assert_contains(nncl_last_error(), "/nonexistent/x.npy");
+    nncl_dataset_destroy(ds);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_numpy_files),
-        cmocka_unit_test(test_refused_files),
-        cmocka_unit_test(test_damaged_files),
-        cmocka_unit_test(test_unrepresentable_values),
+        cmocka_unit_test(test_numpy_files),        cmocka_unit_test(test_refused_files),
+        cmocka_unit_test(test_damaged_files),      cmocka_unit_test(test_unrepresentable_values),
+        cmocka_unit_test(test_save_as_numpy_does),
     };
     return cmocka_run_group_tests(tests, test_dir_setup, test_dir_teardown);
 }

@@ -28,6 +28,12 @@ save("labels_u8.npy", np.array([1, 1], dtype=np.uint8))
 # maps [2, 2, 2, 2] of int32, (i * 7) % 3.
 save("volumes_f64.npy", (np.arange(16, dtype=np.float64) / 8 - 0.75).reshape(2, 1, 2, 2, 2))
 save("maps_i32.npy", ((np.arange(16) * 7) % 3).astype(np.int32).reshape(2, 2, 2, 2))
+# What nncl_dataset_save_npy must write, byte for byte, for the datasets
+# loaded from the files above.
+save("labels_i32.npy", np.array([2, 0, 1], dtype=np.int32))
+save("images_u8_v1.npy", ((np.arange(24) * 10) % 256).astype(np.uint8).reshape(2, 1, 3, 4))
+save("labels_u8_as_i32.npy", np.array([1, 1], dtype=np.int32))
+save("volumes_f32.npy", (np.arange(16, dtype=np.float32) / 8 - 0.75).reshape(2, 1, 2, 2, 2))
 # Refused: Fortran order, big-endian, floating-point labels.
 save("fortran_f32.npy", np.asfortranarray(np.arange(30, dtype=np.float32).reshape(3, 2, 5)))
 save("big_endian.npy", np.arange(30, dtype=">f4").reshape(3, 2, 5))

@@ -225,8 +225,7 @@ static const model_info models[] = {
      .build = fashion_cnn},
     {.name = "resnet18_cifar",
      .alias = "resnet18",
-     .summary = "ResNet-18 with a 3x3 stem (11.2 M parameters at 10 classes) for CxHxW images, "
-                "3x32x32 as CIFAR",
+     .summary = "ResNet-18, 3x3 stem (11.2 M parameters), CxHxW images (CIFAR: 3x32x32)",
      .input = NNCL_SHAPE(3, 32, 32),
      .dims = {.classes = 10},
      .build = resnet18_cifar},
@@ -243,7 +242,7 @@ static const model_info models[] = {
      .build = cnn3d},
     {.name = "volume3d",
      .summary = "a 3D ResNet (stem + 3 residual blocks) over CxDxHxW volumes",
-     .input = NNCL_SHAPE(1, 16, 32, 32),
+     .input = NNCL_SHAPE(1, 16, 16, 16),
      .dims = {.classes = 10},
      .build = volume3d},
     {.name = "unet",

@@ -23,7 +23,7 @@ void train_usage(FILE *f) {
         "                        labels [N], or [N, spatial...] maps for unet\n"
         "  image folders         train/<class>/*.png, test/<class>/*.png\n"
         "\n"
-        "  --model NAME          %s (default fashion_cnn)\n"
+        "  --model NAME          one of the models below (default fashion_cnn)\n"
         "  --classes N           classes (default: the largest label + 1; labels >= N are\n"
         "                        refused)\n"
         "  --epochs N            epochs to train (default 5)\n"
@@ -58,8 +58,16 @@ void train_usage(FILE *f) {
         "  --device SPEC         gpu, cpu, P:D or part of a name (default NNCL_DEVICE)\n"
         "  --save FILE           write a checkpoint after every epoch and at the end\n"
         "  --resume FILE         continue from a checkpoint\n"
-        "  --log-json FILE       one JSON line per epoch\n",
-        model_names());
+        "  --log-json FILE       one JSON line per epoch\n"
+        "\n"
+        "Models (sizes come from the data: input shape, classes, vocabulary):\n");
+    for (size_t i = 0; model_at(i); i++) {
+        const model_info *m = model_at(i);
+        char name[48];
+        snprintf(name, sizeof name, "%s%s%s%s", m->name, m->alias ? " (" : "",
+                 m->alias ? m->alias : "", m->alias ? ")" : "");
+        fprintf(f, "  %-28s %s\n", name, m->summary);
+    }
 }
 
 /* A number, all of s. */

@@ -1,7 +1,9 @@
-/* Datasets from NumPy .npy files (np.save's format, versions 1 to 3): the
- * header's Python dict literal is parsed by hand (three keys, nothing to
- * evaluate), the data checked against the file's real size before any
- * allocation, and every error names the file and the byte offset. */
+/* Datasets to and from NumPy .npy files (np.save's format, versions 1 to
+ * 3): the header's Python dict literal is parsed by hand (three keys,
+ * nothing to evaluate), the data checked against the file's real size
+ * before any allocation, and every error names the file and the byte
+ * offset. Files are written as np.save writes them, byte for byte. */
+#include "../io/atomic.h"
 #include "../runtime/checked.h"
 #include "data.h"
 
@@ -340,4 +342,57 @@ nncl_status nncl_dataset_load_npy(const char *samples_path, const char *labels_p
     st = nncl_dataset_wrap(x.dims[0], x.dims[1], spatial, dims, bytes, floats, labels, out);
     if (st == NNCL_OK) (*out)->label_maps = maps;
     return st;
+}
+
+/* An array as np.save writes it in format 1.0 (these headers are far below
+ * its 64 KiB limit): the dict, padded with spaces and a newline so that
+ * the data starts at a multiple of 64 bytes. */
+static nncl_status npy_write(const char *path, const char *descr, const int64_t *dims, int rank,
+                             const void *data, size_t bytes) {
+    char header[256];
+    int len = snprintf(header, sizeof header, "{'descr': '%s', 'fortran_order': False, 'shape': (",
+                       descr);
+    for (int i = 0; i < rank; i++)
+        len += snprintf(header + len, sizeof header - (size_t)len, "%s%lld", i ? ", " : "",
+                        (long long)dims[i]);
+    len += snprintf(header + len, sizeof header - (size_t)len, "%s), }", rank == 1 ? "," : "");
+    size_t header_len = (10 + (size_t)len + 1 + 63) / 64 * 64 - 10;
+    unsigned char start[10] = {0x93,
+                               'N',
+                               'U',
+                               'M',
+                               'P',
+                               'Y',
+                               1,
+                               0,
+                               (unsigned char)header_len,
+                               (unsigned char)(header_len >> 8)};
+    memset(header + len, ' ', header_len - (size_t)len - 1);
+    header[header_len - 1] = '\n';
+    nncl_chunk chunks[3] = {{start, 10}, {header, header_len}, {data, bytes}};
+    return nncl_write_atomic(path, chunks, 3);
+}
+
+nncl_status nncl_dataset_save_npy(const nncl_dataset *ds, const char *samples_path,
+                                  const char *labels_path) {
+    if (!ds || !samples_path || !labels_path)
+        return nncl_fail(NNCL_ERROR_INVALID_ARGUMENT, "nncl_dataset_save_npy: NULL argument");
+    int64_t dims[5] = {ds->count, ds->channels};
+    for (int32_t i = 0; i < ds->spatial; i++)
+        dims[2 + i] = ds->dims[3 - ds->spatial + i];
+    int rank = 2 + ds->spatial;
+    size_t count = (size_t)(ds->count * ds->sample_size);
+    nncl_status st =
+        ds->images ? npy_write(samples_path, "|u1", dims, rank, ds->images, count)
+                   : npy_write(samples_path, "<f4", dims, rank, ds->samples, count * sizeof(float));
+    if (st != NNCL_OK) return st;
+    /* Labels: one per sample, or the maps [count, spatial...]. */
+    int64_t label_dims[4] = {ds->count};
+    int label_rank = 1;
+    for (int32_t i = 0; ds->label_maps && i < ds->spatial; i++)
+        label_dims[label_rank++] = dims[2 + i];
+    size_t labels =
+        (size_t)ds->count * (ds->label_maps ? (size_t)(ds->sample_size / ds->channels) : 1);
+    return npy_write(labels_path, "<i4", label_dims, label_rank, ds->labels,
+                     labels * sizeof(int32_t));
 }

@@ -3,12 +3,11 @@
  * checked before use, and errors name the file, the tensor and the offset. */
 #include "safetensors.h"
 #include "../runtime/checked.h"
+#include "atomic.h"
 
 #include <cjson/cJSON.h>
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,50 +50,6 @@ fail:
     return NULL;
 }
 
-/* fsync of the directory holding path, so the rename itself is durable. */
-static void sync_dir(const char *path) {
-    char dir[1200];
-    snprintf(dir, sizeof dir, "%s", path);
-    char *slash = strrchr(dir, '/');
-    if (slash)
-        *(slash == dir ? slash + 1 : slash) = '\0';
-    else
-        snprintf(dir, sizeof dir, ".");
-    int fd = open(dir, O_RDONLY);
-    if (fd >= 0) {
-        fsync(fd);
-        close(fd);
-    }
-}
-
-/* Removes "<path>.tmp.<pid>" files of processes that no longer run: what a
- * save killed between creating its temporary and renaming it left. */
-static void remove_stale_temporaries(const char *path) {
-    char dir[1200];
-    snprintf(dir, sizeof dir, "%s", path);
-    char *slash = strrchr(dir, '/');
-    const char *base = slash ? slash + 1 : path;
-    if (slash)
-        *(slash == dir ? slash + 1 : slash) = '\0';
-    else
-        snprintf(dir, sizeof dir, ".");
-    size_t n = strlen(base);
-    DIR *d = opendir(dir);
-    if (!d) return;
-    for (struct dirent *e; (e = readdir(d));) {
-        const char *name = e->d_name;
-        if (strncmp(name, base, n) || strncmp(name + n, ".tmp.", 5)) continue;
-        char *end;
-        long pid = strtol(name + n + 5, &end, 10);
-        if (*end || pid <= 0 || pid == (long)getpid()) continue;
-        if (kill((pid_t)pid, 0) == 0 || errno != ESRCH) continue; /* alive, or not ours to judge */
-        char stale[2600];
-        snprintf(stale, sizeof stale, "%s/%s", dir, name);
-        unlink(stale);
-    }
-    closedir(d);
-}
-
 nncl_status nncl_st_write(const char *path, const nncl_st_tensor *t, size_t n,
                           const nncl_st_meta *meta, size_t n_meta) {
     cJSON *root = header_json(t, n, meta, n_meta);
@@ -106,30 +61,29 @@ nncl_status nncl_st_write(const char *path, const nncl_st_tensor *t, size_t n,
     unsigned char size_le[8];
     for (int i = 0; i < 8; i++)
         size_le[i] = (unsigned char)((uint64_t)padded >> (8 * i));
-    remove_stale_temporaries(path);
-    char tmp[1300];
-    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
-    FILE *f = fopen(tmp, "wb");
-    if (!f) {
+    char *header = malloc(padded);
+    if (!header) {
         free(json);
-        return nncl_fail(NNCL_ERROR_IO, "%s: cannot create %s: %s", path, tmp, strerror(errno));
+        return nncl_fail(NNCL_ERROR_OUT_OF_MEMORY, "%s: building the header", path);
     }
-    bool ok = fwrite(size_le, 1, 8, f) == 8 && fwrite(json, 1, len, f) == len;
-    for (size_t i = len; ok && i < padded; i++)
-        ok = fputc(' ', f) != EOF;
-    for (size_t i = 0; ok && i < n; i++)
-        ok = fwrite(t[i].data, 1, t[i].bytes, f) == t[i].bytes;
-    ok = ok && fflush(f) == 0 && fsync(fileno(f)) == 0;
-    int saved = errno;
-    ok = fclose(f) == 0 && ok;
+    memcpy(header, json, len);
+    memset(header + len, ' ', padded - len);
     free(json);
-    if (!ok || rename(tmp, path) != 0) {
-        if (ok) saved = errno;
-        remove(tmp);
-        return nncl_fail(NNCL_ERROR_IO, "%s: writing failed: %s", path, strerror(saved));
+    size_t n_chunks = 2 + n;
+    nncl_chunk *chunks = malloc(n_chunks * sizeof *chunks);
+    nncl_status st;
+    if (!chunks) {
+        st = nncl_fail(NNCL_ERROR_OUT_OF_MEMORY, "%s: out of memory", path);
+    } else {
+        chunks[0] = (nncl_chunk){size_le, 8};
+        chunks[1] = (nncl_chunk){header, padded};
+        for (size_t i = 0; i < n; i++)
+            chunks[2 + i] = (nncl_chunk){t[i].data, t[i].bytes};
+        st = nncl_write_atomic(path, chunks, n_chunks);
     }
-    sync_dir(path);
-    return NNCL_OK;
+    free(chunks);
+    free(header);
+    return st;
 }
 
 /* A JSON number that is a whole number in [0, 2^53] (doubles hold every
