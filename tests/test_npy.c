@@ -139,6 +139,7 @@ static void test_damaged_files(void **state) {
         {"{'descr': '<f4', 'fortran_order': False, 'shape': (3, 2, 5) 'x'", "expected ',' or '}'",
          "byte 70"},
         {"{'descr': '<c8', 'fortran_order': False, 'shape': (3, 2, 5), }", "'<c8'", "byte 20"},
+        {"{'descr': '<f4x', 'fortran_order': False, 'shape': (3, 2, 5), }", "'<f4x'", NULL},
         {"{'descr': '<f4', 'fortran_order': False, 'shape': (3, 0, 5), }", "dim 1", "is 0"},
         {"{'descr': '<f4', 'fortran_order': False, 'shape': (99999999999, 99999999999, 5), }",
          "at most 2^63-1", NULL},

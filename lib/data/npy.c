@@ -77,9 +77,10 @@ static nncl_status parse_descr(header_parser *p, npy_array *a) {
     nncl_status st = quoted(p, d, sizeof d);
     if (st != NNCL_OK) return st;
     char order = d[0], type = d[1];
-    long size = strtol(d + 2, NULL, 10);
+    char *end = NULL;
+    long size = strlen(d) >= 3 ? strtol(d + 2, &end, 10) : 0;
     bool little = order == '<' || order == '|' || (order == '=' && host_is_little());
-    bool ok = strlen(d) >= 3 && little && (size == 1 || size == 2 || size == 4 || size == 8) &&
+    bool ok = end && !*end && little && (size == 1 || size == 2 || size == 4 || size == 8) &&
               ((type == 'f' && size >= 4) || type == 'i' || type == 'u');
     if (!ok)
         return nncl_fail(NNCL_ERROR_INVALID_ARGUMENT,
@@ -103,9 +104,7 @@ static nncl_status parse_shape(header_parser *p, npy_array *a) {
         while (p->pos < p->len && p->s[p->pos] >= '0' && p->s[p->pos] <= '9') {
             if (!nncl_mul_i64(v, 10, &v) || !nncl_add_i64(v, p->s[p->pos] - '0', &v))
                 return nncl_fail(NNCL_ERROR_INVALID_ARGUMENT,
-                                 "%s: .npy shape: dim at byte %zu "
-                                 "overflows",
-                                 p->path, at);
+                                 "%s: .npy shape: the dim at byte %zu overflows", p->path, at);
             p->pos++, digits = true;
         }
         if (!digits) return expected(p, "a dim in the shape");
@@ -177,7 +176,7 @@ static nncl_status npy_read(const char *path, npy_array *a) {
     long file_size = -1;
     if (fseek(f, 0, SEEK_END) == 0) file_size = ftell(f);
     rewind(f);
-    unsigned char pre[12];
+    unsigned char pre[12] = {0};
     size_t got = fread(pre, 1, 10, f);
     if (got < 10 || memcmp(pre, "\x93NUMPY", 6) || pre[6] < 1 || pre[6] > 3)
         st = nncl_fail(NNCL_ERROR_INVALID_ARGUMENT,
