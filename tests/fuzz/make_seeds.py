@@ -106,6 +106,48 @@ write("fuzz_npy", "fortran", npy("<f4", [3, 2, 5], bytes(120), fortran=True) + b
       npy("<i8", [3], bytes(24)))
 
 
+def varint(v):
+    v &= (1 << 64) - 1
+    out = b""
+    while True:
+        b = v & 0x7F
+        v >>= 7
+        if v:
+            out += bytes([b | 0x80])
+        else:
+            return out + bytes([b])
+
+
+def field(number, value):
+    """A protobuf field: ints as varints, bytes / str / nested messages length-delimited."""
+    if isinstance(value, int):
+        return varint(number << 3) + varint(value)
+    if isinstance(value, str):
+        value = value.encode()
+    return varint(number << 3 | 2) + varint(len(value)) + value
+
+
+def onnx_model(opset=13, raw_bias=True, extra_node=b""):
+    """Conv(x, w, b) -> y, Relu(y) -> z with the field numbers of onnx.proto."""
+    w = field(1, 2) + field(1, 1) + field(1, 2) + field(1, 2) + field(2, 1) + field(8, "w")
+    w += field(4, struct.pack("<8f", *[i - 3.5 for i in range(8)]))  # packed float_data
+    b = field(1, 2) + field(2, 1) + field(8, "b")
+    b += field(9, struct.pack("<2f", 0.25, -2.0)) if raw_bias else field(4, struct.pack("<2f", 0.25, -2.0))
+    conv = field(1, "x") + field(1, "w") + field(1, "b") + field(2, "y") + field(3, "conv1") + field(4, "Conv")
+    conv += field(5, field(1, "kernel_shape") + field(20, 7) + field(8, 2) + field(8, 2))
+    relu = field(1, "y") + field(2, "z") + field(4, "Relu")
+    graph = field(1, conv) + field(1, relu) + extra_node + field(2, "g") + field(5, w) + field(5, b)
+    graph += field(11, field(1, "x")) + field(12, field(1, "z"))
+    return field(1, 8) + field(8, field(2, opset)) + field(7, graph)
+
+
+write("fuzz_onnx", "conv-relu", onnx_model())
+write("fuzz_onnx", "typed-bias", onnx_model(raw_bias=False))
+write("fuzz_onnx", "opset-8", onnx_model(opset=8))
+write("fuzz_onnx", "constant", onnx_model(extra_node=field(1, field(2, "c") + field(4, "Constant") + field(
+    5, field(1, "value") + field(20, 4) + field(5, field(1, 3) + field(2, 7) + field(7, varint(1) + varint(2) + varint(3)))))))
+
+
 def png(width, height, color, seed):
     """A small PNG written with zlib alone (8-bit gray or RGB)."""
     import zlib
