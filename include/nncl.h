@@ -1359,6 +1359,46 @@ NNCL_API nncl_status nncl_graph_param_write(nncl_graph *g, const char *name, con
 NNCL_API nncl_status nncl_graph_grad_read(nncl_graph *g, const char *name, float *dst,
                                           size_t bytes);
 
+/* ---------------------------------------------------------------- ONNX
+ *
+ * Models exported from PyTorch (torch.onnx.export) or any ONNX producer,
+ * opsets 9 to 17, built into a graph that then runs and trains like one
+ * built through this API. Supported operators so far: Conv (1D/2D/3D,
+ * strides, pads, auto_pad, dilations, group), MaxPool, AveragePool
+ * (ceil_mode, count_include_pad), GlobalAveragePool, GlobalMaxPool,
+ * BatchNormalization, Gemm as a linear layer (transB 1, alpha and beta 1),
+ * Relu, LeakyRelu, Elu, Sigmoid, Tanh, Flatten (axis 1), Add, Identity,
+ * Dropout (inference: identity), Constant. */
+
+typedef struct nncl_onnx_options {
+    /* The size of input dims the file leaves symbolic or unknown (usually
+     * the batch); 0: 1. */
+    int64_t batch;
+} nncl_onnx_options;
+
+/* What an import made: the graph inputs (those that are not initializers)
+ * and outputs, in the file's order, and the model's opset. */
+typedef struct nncl_onnx_model {
+    size_t n_inputs, n_outputs;
+    nncl_node **inputs, **outputs;
+    int64_t opset;
+} nncl_onnx_model;
+
+/* Builds the ONNX model at path into g. Graph inputs become float inputs
+ * named as in the file; each node's output is a node named as its output
+ * value (nncl_graph_node finds it); weights become parameters named as the
+ * file's initializers (PyTorch's exporter keeps state_dict names), holding
+ * their values. *model (free with nncl_onnx_model_free) lists inputs and
+ * outputs; options may be NULL. Errors name the file and the node (by name,
+ * or by index, with its op type) or value: NNCL_ERROR_IO (unreadable),
+ * NNCL_ERROR_INVALID_ARGUMENT (not ONNX, truncated, an opset outside 9-17,
+ * an unsupported operator or attribute value, a malformed graph), or a
+ * build error of the op (then g keeps it, as for any builder); and
+ * NNCL_ERROR_STATE where the library was built without protobuf-c. */
+NNCL_API nncl_status nncl_onnx_import(nncl_graph *g, const char *path,
+                                      const nncl_onnx_options *options, nncl_onnx_model **model);
+NNCL_API void nncl_onnx_model_free(nncl_onnx_model *model);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,5 +1,6 @@
-/* Fuzzes the ONNX reader: the input is a model file's bytes; a model that
- * passes the checks has every tensor decoded, as an import would. */
+/* Fuzzes the ONNX reader and importer: the input is a model file's bytes;
+ * a model that passes the checks has every tensor decoded and is imported
+ * into a graph, as nncl_onnx_import does with a file. */
 #include "fuzz_common.h"
 #include "onnx/onnx_file.h"
 
@@ -21,5 +22,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         for (size_t a = 0; a < f.graph->node[k]->n_attribute; a++)
             if (f.graph->node[k]->attribute[a]->t) decode(f.graph->node[k]->attribute[a]->t);
     nncl_onnx_close(&f);
+    const char *path = fuzz_path("model.onnx");
+    fuzz_write(path, data, size, 0);
+    nncl_graph *g;
+    if (nncl_graph_create(fuzz_context(), NULL, &g) != NNCL_OK) return 0;
+    nncl_onnx_model *m;
+    if (nncl_onnx_import(g, path, &(nncl_onnx_options){.batch = 2}, &m) == NNCL_OK)
+        nncl_onnx_model_free(m);
+    nncl_graph_destroy(g);
     return 0;
 }

@@ -137,7 +137,9 @@ def onnx_model(opset=13, raw_bias=True, extra_node=b""):
     conv += field(5, field(1, "kernel_shape") + field(20, 7) + field(8, 2) + field(8, 2))
     relu = field(1, "y") + field(2, "z") + field(4, "Relu")
     graph = field(1, conv) + field(1, relu) + extra_node + field(2, "g") + field(5, w) + field(5, b)
-    graph += field(11, field(1, "x")) + field(12, field(1, "z"))
+    dims = field(1, field(2, "batch")) + b"".join(field(1, field(1, d)) for d in (1, 4, 4))
+    x_type = field(1, field(1, 1) + field(2, dims))  # tensor_type: float, [batch, 1, 4, 4]
+    graph += field(11, field(1, "x") + field(2, x_type)) + field(12, field(1, "z"))
     return field(1, 8) + field(8, field(2, opset)) + field(7, graph)
 
 

@@ -1,0 +1,18 @@
+/* nncl_onnx_import in a library built without protobuf-c (the build's
+ * choice when the package is missing): the call exists and says why it
+ * cannot work, so programs link the same either way. */
+#include "../runtime/runtime.h"
+
+nncl_status nncl_onnx_import(nncl_graph *g, const char *path, const nncl_onnx_options *options,
+                             nncl_onnx_model **model) {
+    (void)g, (void)options;
+    if (model) *model = NULL;
+    return nncl_fail(NNCL_ERROR_STATE,
+                     "%s: this nncl was built without protobuf-c, so it reads no ONNX files "
+                     "(install libprotobuf-c-dev and protobuf-c-compiler and rebuild)",
+                     path ? path : "(NULL)");
+}
+
+void nncl_onnx_model_free(nncl_onnx_model *model) {
+    (void)model;
+}

@@ -1,0 +1,491 @@
+/* ONNX import (nncl_onnx_import): each node of a checked model (onnx_file.h)
+ * becomes the nncl op with ONNX's semantics, its weights parameters named
+ * as the file's initializers, so checkpoints of an imported model use the
+ * exporter's names. Values written to parameters wait until every node is
+ * built, so the parameters are packed once. */
+#include "../graph/graph.h"
+#include "onnx_file.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* A name -> entry map (open addressing, FNV-1a) for values and tensors. */
+typedef struct slot {
+    const char *name;
+    nncl_node *node;                     /* a value the graph computes */
+    const NnclOnnx__TensorProto *tensor; /* an initializer or Constant's value */
+} slot;
+
+typedef struct pending_write {
+    char *param;
+    float *values;
+    int64_t count;
+} pending_write;
+
+typedef struct importer {
+    nncl_graph *g;
+    const char *file;
+    const nncl_onnx_options *o;
+    int64_t opset;
+    slot *slots;
+    size_t cap;
+    pending_write *writes;
+    size_t n_writes, writes_cap;
+} importer;
+
+static uint64_t hash(const char *s) {
+    uint64_t h = 1469598103934665603ull;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ull;
+    return h;
+}
+
+static slot *lookup(importer *im, const char *name) {
+    for (size_t i = hash(name) & (im->cap - 1);; i = (i + 1) & (im->cap - 1))
+        if (!im->slots[i].name || !strcmp(im->slots[i].name, name)) return &im->slots[i];
+}
+
+static nncl_status fail_node(importer *im, const char *label, const char *fmt, const char *detail) {
+    char msg[512];
+    snprintf(msg, sizeof msg, fmt, detail);
+    return nncl_fail(NNCL_ERROR_INVALID_ARGUMENT, "%s: %s: %s", im->file, label, msg);
+}
+
+/* ---- attributes */
+
+static const NnclOnnx__AttributeProto *attr(const NnclOnnx__NodeProto *n, const char *name) {
+    for (size_t i = 0; i < n->n_attribute; i++)
+        if (!strcmp(n->attribute[i]->name, name)) return n->attribute[i];
+    return NULL;
+}
+
+static int64_t attr_int(const NnclOnnx__NodeProto *n, const char *name, int64_t fallback) {
+    const NnclOnnx__AttributeProto *a = attr(n, name);
+    return a && a->has_i ? a->i : fallback;
+}
+
+static float attr_float(const NnclOnnx__NodeProto *n, const char *name, float fallback) {
+    const NnclOnnx__AttributeProto *a = attr(n, name);
+    return a && a->has_f ? a->f : fallback;
+}
+
+/* Up to max ints into out; returns how many (0 when absent), -1 for more. */
+static int attr_ints(const NnclOnnx__NodeProto *n, const char *name, int64_t *out, int max) {
+    const NnclOnnx__AttributeProto *a = attr(n, name);
+    if (!a) return 0;
+    if (a->n_ints > (size_t)max) return -1;
+    for (size_t i = 0; i < a->n_ints; i++)
+        out[i] = a->ints[i];
+    return (int)a->n_ints;
+}
+
+/* The attribute's string, or fallback. */
+static const char *attr_string(const NnclOnnx__NodeProto *n, const char *name, const char *fallback,
+                               char *buf, size_t size) {
+    const NnclOnnx__AttributeProto *a = attr(n, name);
+    if (!a || !a->has_s) return fallback;
+    size_t len = a->s.len < size - 1 ? a->s.len : size - 1;
+    memcpy(buf, a->s.data, len);
+    buf[len] = 0;
+    return buf;
+}
+
+/* ---- values and parameters */
+
+/* The node computing input k of n (a value, not a tensor), or NULL. */
+static nncl_node *value_in(importer *im, const NnclOnnx__NodeProto *n, size_t k) {
+    if (k >= n->n_input || !n->input[k][0]) return NULL;
+    slot *s = lookup(im, n->input[k]);
+    return s->name ? s->node : NULL;
+}
+
+/* The constant tensor of input k (an initializer or a Constant), or NULL. */
+static const NnclOnnx__TensorProto *tensor_in(importer *im, const NnclOnnx__NodeProto *n,
+                                              size_t k) {
+    if (k >= n->n_input || !n->input[k][0]) return NULL;
+    slot *s = lookup(im, n->input[k]);
+    return s->name ? s->tensor : NULL;
+}
+
+/* Remembers that parameter `param` takes tensor t's values after the build. */
+static nncl_status queue_write(importer *im, const char *param, const NnclOnnx__TensorProto *t) {
+    if (im->n_writes == im->writes_cap) {
+        size_t cap = im->writes_cap ? 2 * im->writes_cap : 16;
+        pending_write *grown = realloc(im->writes, cap * sizeof *grown);
+        if (!grown) return nncl_fail(NNCL_ERROR_OUT_OF_MEMORY, "%s: import", im->file);
+        im->writes = grown;
+        im->writes_cap = cap;
+    }
+    pending_write *w = &im->writes[im->n_writes];
+    w->param = strdup(param);
+    if (!w->param) return nncl_fail(NNCL_ERROR_OUT_OF_MEMORY, "%s: import", im->file);
+    nncl_status st = nncl_onnx_tensor_floats(t, &w->values, &w->count);
+    if (st != NNCL_OK) {
+        free(w->param);
+        return st;
+    }
+    im->n_writes++;
+    return NNCL_OK;
+}
+
+/* Renames parameter i of node to the initializer's name and queues its
+ * values; the shapes must agree element for element. */
+static nncl_status adopt(importer *im, nncl_node *node, size_t i, const NnclOnnx__TensorProto *t,
+                         const char *label) {
+    nncl_param_entry *p = nncl_node_param(im->g, node, i);
+    int64_t numel = 1;
+    for (size_t d = 0; d < t->n_dims; d++)
+        numel *= t->dims[d];
+    if (!p || p->numel != numel) {
+        char msg[160];
+        snprintf(msg, sizeof msg, "initializer '%%s' has %lld elements where %lld are needed",
+                 (long long)numel, p ? (long long)p->numel : 0LL);
+        return fail_node(im, label, msg, t->name);
+    }
+    char *name = strdup(t->name);
+    if (!name) return nncl_fail(NNCL_ERROR_OUT_OF_MEMORY, "%s: import", im->file);
+    free(p->name);
+    p->name = name;
+    return queue_write(im, t->name, t);
+}
+
+/* ---- operators */
+
+typedef nncl_status (*mapper)(importer *im, const NnclOnnx__NodeProto *n, const char *label,
+                              nncl_node **out);
+
+/* Per-spatial-dim pads from ONNX's [x1_begin, x2_begin, ..., x1_end, ...]
+ * or auto_pad, for a window of `kernel` (dilated) over x. */
+static nncl_status window_pads(importer *im, const NnclOnnx__NodeProto *n, const char *label,
+                               nncl_shape x, int spatial, const int64_t *kernel,
+                               const int64_t *stride, const int64_t *dilation, int64_t *begin,
+                               int64_t *end) {
+    int64_t pads[6] = {0};
+    int np = attr_ints(n, "pads", pads, 6);
+    if (np != 0 && np != 2 * spatial)
+        return fail_node(im, label, "attribute 'pads' needs %s values",
+                         spatial == 1   ? "2"
+                         : spatial == 2 ? "4"
+                                        : "6");
+    char buf[32];
+    const char *mode = attr_string(n, "auto_pad", "NOTSET", buf, sizeof buf);
+    for (int d = 0; d < spatial; d++) {
+        begin[d] = pads[d], end[d] = pads[spatial + d];
+        if (!strcmp(mode, "NOTSET") || !strcmp(mode, "VALID")) {
+            if (!strcmp(mode, "VALID")) begin[d] = end[d] = 0;
+            continue;
+        }
+        if (strcmp(mode, "SAME_UPPER") && strcmp(mode, "SAME_LOWER"))
+            return fail_node(im, label, "attribute 'auto_pad' is '%s'", mode);
+        int64_t in = x.dims[2 + d], out = (in + stride[d] - 1) / stride[d];
+        int64_t total = (out - 1) * stride[d] + (kernel[d] - 1) * dilation[d] + 1 - in;
+        total = total > 0 ? total : 0;
+        begin[d] = !strcmp(mode, "SAME_UPPER") ? total / 2 : total - total / 2;
+        end[d] = total - begin[d];
+    }
+    return NNCL_OK;
+}
+
+static nncl_status map_conv(importer *im, const NnclOnnx__NodeProto *n, const char *label,
+                            nncl_node **out) {
+    nncl_node *x = value_in(im, n, 0);
+    const NnclOnnx__TensorProto *w = tensor_in(im, n, 1), *b = tensor_in(im, n, 2);
+    if (!x) return fail_node(im, label, "input 0 must be a computed value%s", "");
+    if (!w || w->n_dims < 3 || w->n_dims > 5)
+        return fail_node(im, label, "the weight must be an initializer of 3 to 5 dims%s", "");
+    if (n->n_input > 2 && n->input[2][0] && !b)
+        return fail_node(im, label, "the bias must be an initializer%s", "");
+    int spatial = (int)w->n_dims - 2;
+    nncl_conv_params p = {
+        .out_channels = w->dims[0], .groups = attr_int(n, "group", 1), .no_bias = !b};
+    int64_t v[3] = {0};
+    for (int d = 0; d < spatial; d++)
+        p.kernel[d] = w->dims[2 + d], p.stride[d] = 1, p.dilation[d] = 1;
+    int k = attr_ints(n, "kernel_shape", v, 3);
+    for (int d = 0; d < k; d++)
+        if (v[d] != p.kernel[d])
+            return fail_node(im, label, "kernel_shape differs from the weight's%s", "");
+    if ((k = attr_ints(n, "strides", v, 3)) == spatial)
+        for (int d = 0; d < spatial; d++)
+            p.stride[d] = v[d];
+    if ((k = attr_ints(n, "dilations", v, 3)) == spatial)
+        for (int d = 0; d < spatial; d++)
+            p.dilation[d] = v[d];
+    nncl_status st = window_pads(im, n, label, nncl_node_shape(x), spatial, p.kernel, p.stride,
+                                 p.dilation, p.pad_begin, p.pad_end);
+    if (st != NNCL_OK) return st;
+    nncl_node *y = nncl_conv(im->g, x, &p, n->output[0]);
+    if (!y) return nncl_graph_status(im->g);
+    st = adopt(im, y, 0, w, label);
+    if (st == NNCL_OK && b) st = adopt(im, y, 1, b, label);
+    *out = y;
+    return st;
+}
+
+static nncl_status map_pool(importer *im, const NnclOnnx__NodeProto *n, const char *label,
+                            nncl_node **out) {
+    nncl_node *x = value_in(im, n, 0);
+    if (!x) return fail_node(im, label, "input 0 must be a computed value%s", "");
+    bool max = !strcmp(n->op_type, "MaxPool");
+    if (n->n_output > 1 && n->output[1][0])
+        return fail_node(im, label, "the Indices output is not supported%s", "");
+    int spatial = nncl_node_shape(x).rank - 2;
+    nncl_pool_params p = {.ceil_mode = attr_int(n, "ceil_mode", 0) != 0,
+                          .exclude_pad = !max && !attr_int(n, "count_include_pad", 0)};
+    int64_t v[3], one[3] = {1, 1, 1};
+    if (attr_ints(n, "kernel_shape", p.kernel, 3) != spatial)
+        return fail_node(im, label, "attribute 'kernel_shape' needs one value per spatial dim%s",
+                         "");
+    for (int d = 0; d < spatial; d++)
+        p.stride[d] = 1, p.dilation[d] = 1;
+    if (attr_ints(n, "strides", v, 3) == spatial)
+        for (int d = 0; d < spatial; d++)
+            p.stride[d] = v[d];
+    if (attr_ints(n, "dilations", v, 3) == spatial)
+        for (int d = 0; d < spatial; d++)
+            p.dilation[d] = v[d];
+    nncl_status st = window_pads(im, n, label, nncl_node_shape(x), spatial, p.kernel, p.stride,
+                                 max ? p.dilation : one, p.pad_begin, p.pad_end);
+    if (st != NNCL_OK) return st;
+    *out =
+        max ? nncl_max_pool(im->g, x, &p, n->output[0]) : nncl_avg_pool(im->g, x, &p, n->output[0]);
+    return *out ? NNCL_OK : nncl_graph_status(im->g);
+}
+
+static nncl_status map_batch_norm(importer *im, const NnclOnnx__NodeProto *n, const char *label,
+                                  nncl_node **out) {
+    nncl_node *x = value_in(im, n, 0);
+    const NnclOnnx__TensorProto *t[4];
+    for (int k = 0; k < 4; k++)
+        if (!(t[k] = tensor_in(im, n, (size_t)k + 1)))
+            return fail_node(im, label, "scale, B, mean and var must be initializers%s", "");
+    if (!x) return fail_node(im, label, "input 0 must be a computed value%s", "");
+    /* ONNX's momentum weighs the old statistics (0.9); PyTorch's the new (0.1). */
+    nncl_batch_norm_params p = {.eps = attr_float(n, "epsilon", 1e-5f),
+                                .momentum = 1 - attr_float(n, "momentum", 0.9f)};
+    nncl_node *y = nncl_batch_norm(im->g, x, &p, n->output[0]);
+    if (!y) return nncl_graph_status(im->g);
+    nncl_status st = NNCL_OK;
+    for (size_t k = 0; st == NNCL_OK && k < 4; k++) /* weight, bias, running_mean, running_var */
+        st = adopt(im, y, k, t[k], label);
+    *out = y;
+    return st;
+}
+
+static nncl_status map_gemm(importer *im, const NnclOnnx__NodeProto *n, const char *label,
+                            nncl_node **out) {
+    nncl_node *a = value_in(im, n, 0);
+    const NnclOnnx__TensorProto *b = tensor_in(im, n, 1), *c = tensor_in(im, n, 2);
+    if (!a || nncl_node_shape(a).rank != 2)
+        return fail_node(im, label, "input A must be a computed 2-dim value%s", "");
+    if (!b || b->n_dims != 2 || (n->n_input > 2 && n->input[2][0] && !c))
+        return fail_node(im, label, "B (2 dims) and C must be initializers%s", "");
+    if (attr_float(n, "alpha", 1) != 1 || attr_float(n, "beta", 1) != 1 ||
+        attr_int(n, "transA", 0) || !attr_int(n, "transB", 0))
+        return fail_node(im, label,
+                         "only alpha 1, beta 1, transA 0 and transB 1 are supported (a linear "
+                         "layer)%s",
+                         "");
+    int64_t outputs = b->dims[0];
+    if (c && !(c->n_dims == 1 && c->dims[0] == outputs))
+        return fail_node(im, label, "C must hold one value per output%s", "");
+    nncl_node *y =
+        nncl_linear(im->g, a, outputs, &(nncl_linear_params){.no_bias = !c}, n->output[0]);
+    if (!y) return nncl_graph_status(im->g);
+    nncl_status st = adopt(im, y, 0, b, label);
+    if (st == NNCL_OK && c) st = adopt(im, y, 1, c, label);
+    *out = y;
+    return st;
+}
+
+static nncl_status map_unary(importer *im, const NnclOnnx__NodeProto *n, const char *label,
+                             nncl_node **out) {
+    nncl_node *x = value_in(im, n, 0);
+    if (!x) return fail_node(im, label, "input 0 must be a computed value%s", "");
+    const char *op = n->op_type, *name = n->output[0];
+    nncl_graph *g = im->g;
+    if (!strcmp(op, "Relu"))
+        *out = nncl_relu(g, x, name);
+    else if (!strcmp(op, "Sigmoid"))
+        *out = nncl_sigmoid(g, x, name);
+    else if (!strcmp(op, "Tanh"))
+        *out = nncl_tanh(g, x, name);
+    else if (!strcmp(op, "LeakyRelu"))
+        *out = nncl_leaky_relu(g, x, attr_float(n, "alpha", 0.01f), name);
+    else if (!strcmp(op, "Elu"))
+        *out = nncl_elu(g, x, attr_float(n, "alpha", 1.0f), name);
+    else if (!strcmp(op, "GlobalAveragePool"))
+        *out = nncl_global_avg_pool(g, x, name);
+    else if (!strcmp(op, "GlobalMaxPool"))
+        *out = nncl_global_max_pool(g, x, name);
+    else if (!strcmp(op, "Flatten")) {
+        int64_t axis = attr_int(n, "axis", 1);
+        if (axis != 1) return fail_node(im, label, "attribute 'axis' must be 1%s", "");
+        *out = nncl_flatten(g, x, name);
+    } else { /* Identity, Dropout (inference: identity) */
+        *out = x;
+        return NNCL_OK;
+    }
+    return *out ? NNCL_OK : nncl_graph_status(g);
+}
+
+static nncl_status map_add(importer *im, const NnclOnnx__NodeProto *n, const char *label,
+                           nncl_node **out) {
+    nncl_node *a = value_in(im, n, 0), *b = value_in(im, n, 1);
+    if (!a || !b) return fail_node(im, label, "both inputs must be computed values%s", "");
+    *out = nncl_add(im->g, a, b, n->output[0]);
+    return *out ? NNCL_OK : nncl_graph_status(im->g);
+}
+
+static const struct {
+    const char *op;
+    mapper map;
+} mappers[] = {
+    {"Conv", map_conv},
+    {"MaxPool", map_pool},
+    {"AveragePool", map_pool},
+    {"BatchNormalization", map_batch_norm},
+    {"Gemm", map_gemm},
+    {"Relu", map_unary},
+    {"Sigmoid", map_unary},
+    {"Tanh", map_unary},
+    {"LeakyRelu", map_unary},
+    {"Elu", map_unary},
+    {"GlobalAveragePool", map_unary},
+    {"GlobalMaxPool", map_unary},
+    {"Flatten", map_unary},
+    {"Identity", map_unary},
+    {"Dropout", map_unary},
+    {"Add", map_add},
+};
+
+/* ---- the model */
+
+static nncl_status add_inputs(importer *im, const NnclOnnx__GraphProto *gr, nncl_onnx_model *m) {
+    for (size_t i = 0; i < gr->n_input; i++) {
+        const NnclOnnx__ValueInfoProto *v = gr->input[i];
+        slot *s = lookup(im, v->name);
+        if (s->name) continue; /* an initializer listed as an input too */
+        const NnclOnnx__TypeProto__Tensor *t = v->type ? v->type->tensor_type : NULL;
+        if (!t || !t->shape || !t->shape->n_dim || t->shape->n_dim > NNCL_MAX_RANK)
+            return nncl_fail(NNCL_ERROR_INVALID_ARGUMENT,
+                             "%s: graph input '%s' needs a tensor type with 1 to %d dims", im->file,
+                             v->name, NNCL_MAX_RANK);
+        if (t->elem_type != NNCL_ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT)
+            return nncl_fail(NNCL_ERROR_INVALID_ARGUMENT,
+                             "%s: graph input '%s' has element type %d; nncl takes float inputs",
+                             im->file, v->name, (int)t->elem_type);
+        nncl_shape shape = {.rank = (int32_t)t->shape->n_dim};
+        for (size_t d = 0; d < t->shape->n_dim; d++) {
+            const NnclOnnx__TensorShapeProto__Dimension *dim = t->shape->dim[d];
+            bool known =
+                dim->value_case == NNCL_ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE &&
+                dim->dim_value > 0;
+            shape.dims[d] = known ? dim->dim_value : im->o && im->o->batch > 0 ? im->o->batch : 1;
+        }
+        nncl_node *x = nncl_input(im->g, v->name, shape);
+        if (!x) return nncl_graph_status(im->g);
+        *s = (slot){.name = v->name, .node = x};
+        m->inputs[m->n_inputs++] = x;
+    }
+    return NNCL_OK;
+}
+
+static nncl_status build(importer *im, const nncl_onnx_file *f, nncl_onnx_model *m) {
+    const NnclOnnx__GraphProto *gr = f->graph;
+    for (size_t i = 0; i < gr->n_initializer; i++)
+        *lookup(im, gr->initializer[i]->name) =
+            (slot){.name = gr->initializer[i]->name, .tensor = gr->initializer[i]};
+    nncl_status st = add_inputs(im, gr, m);
+    for (size_t i = 0; st == NNCL_OK && i < gr->n_node; i++) {
+        const NnclOnnx__NodeProto *n = gr->node[i];
+        char label[160];
+        if (n->name && n->name[0])
+            snprintf(label, sizeof label, "node '%s' (%s)", n->name, n->op_type);
+        else
+            snprintf(label, sizeof label, "node %zu (%s)", i, n->op_type);
+        if (!n->n_output || !n->output[0][0]) {
+            st = fail_node(im, label, "has no output%s", "");
+            break;
+        }
+        if (!strcmp(n->op_type, "Constant")) {
+            const NnclOnnx__AttributeProto *v = attr(n, "value");
+            if (!v || !v->t) {
+                st = fail_node(im, label, "only the 'value' tensor form is supported%s", "");
+                break;
+            }
+            *lookup(im, n->output[0]) = (slot){.name = n->output[0], .tensor = v->t};
+            continue;
+        }
+        mapper map = NULL;
+        for (size_t k = 0; k < sizeof mappers / sizeof mappers[0]; k++)
+            if (!strcmp(mappers[k].op, n->op_type)) map = mappers[k].map;
+        if (!map) {
+            st = fail_node(im, label, "the operator %s is not supported", n->op_type);
+            break;
+        }
+        nncl_node *y = NULL;
+        st = map(im, n, label, &y);
+        if (st == NNCL_OK) *lookup(im, n->output[0]) = (slot){.name = n->output[0], .node = y};
+    }
+    for (size_t i = 0; st == NNCL_OK && i < gr->n_output; i++) {
+        slot *s = lookup(im, gr->output[i]->name);
+        if (!s->node)
+            st = nncl_fail(NNCL_ERROR_INVALID_ARGUMENT,
+                           "%s: graph output '%s' is a constant; nncl outputs computed values",
+                           im->file, gr->output[i]->name);
+        else
+            m->outputs[m->n_outputs++] = s->node;
+    }
+    for (size_t i = 0; st == NNCL_OK && i < im->n_writes; i++)
+        st = nncl_graph_param_write(im->g, im->writes[i].param, im->writes[i].values,
+                                    (size_t)im->writes[i].count * sizeof(float));
+    return st;
+}
+
+nncl_status nncl_onnx_import(nncl_graph *g, const char *path, const nncl_onnx_options *options,
+                             nncl_onnx_model **out) {
+    if (!g || !path || !out)
+        return nncl_fail(NNCL_ERROR_INVALID_ARGUMENT, "nncl_onnx_import: NULL argument");
+    *out = NULL;
+    nncl_onnx_file f;
+    nncl_status st = nncl_onnx_read(path, &f);
+    if (st != NNCL_OK) return st;
+    const NnclOnnx__GraphProto *gr = f.graph;
+    size_t names = gr->n_input + gr->n_initializer;
+    for (size_t i = 0; i < gr->n_node; i++)
+        names += gr->node[i]->n_output;
+    importer im = {.g = g, .file = path, .o = options, .opset = f.opset, .cap = 16};
+    while (im.cap < 2 * names)
+        im.cap *= 2;
+    im.slots = calloc(im.cap, sizeof *im.slots);
+    nncl_onnx_model *m = calloc(1, sizeof *m);
+    if (m) {
+        m->inputs = calloc(gr->n_input + 1, sizeof *m->inputs);
+        m->outputs = calloc(gr->n_output + 1, sizeof *m->outputs);
+        m->opset = f.opset;
+    }
+    if (!im.slots || !m || !m->inputs || !m->outputs)
+        st = nncl_fail(NNCL_ERROR_OUT_OF_MEMORY, "%s: import", path);
+    else
+        st = build(&im, &f, m);
+    for (size_t i = 0; i < im.n_writes; i++)
+        free(im.writes[i].param), free(im.writes[i].values);
+    free(im.writes);
+    free(im.slots);
+    nncl_onnx_close(&f);
+    if (st != NNCL_OK) {
+        nncl_onnx_model_free(m);
+        return st;
+    }
+    *out = m;
+    return NNCL_OK;
+}
+
+void nncl_onnx_model_free(nncl_onnx_model *m) {
+    if (!m) return;
+    free(m->inputs);
+    free(m->outputs);
+    free(m);
+}

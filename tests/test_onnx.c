@@ -1,0 +1,347 @@
+/* ONNX import through the public API: a small CNN encoded as ONNX by the
+ * test (protobuf-c, ONNX's field numbers) against the same network built
+ * with the API from ONNX's operator definitions (pads order, auto_pad
+ * SAME_UPPER, BatchNormalization's momentum, Gemm with transB), with the
+ * same weights: equal outputs, parameters under the initializers' names,
+ * inputs and outputs in the file's order. Unsupported operators and
+ * attribute values are refused naming the node. */
+#include "harness.h"
+#include "onnx.pb-c.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- a small arena of protobuf-c structs, freed at the end of a test */
+
+static void *kept[512];
+static int n_kept;
+
+static void *keep(void *p) {
+    assert_non_null(p);
+    assert_true(n_kept < 512);
+    return kept[n_kept++] = p;
+}
+
+static void release_all(void) {
+    while (n_kept)
+        free(kept[--n_kept]);
+}
+
+static NnclOnnx__TensorProto *tensor(const char *name, const int64_t *dims, size_t rank,
+                                     const float *values) {
+    NnclOnnx__TensorProto *t = keep(malloc(sizeof *t));
+    nncl_onnx__tensor_proto__init(t);
+    t->name = (char *)name;
+    t->has_data_type = true;
+    t->data_type = NNCL_ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT;
+    t->n_dims = rank;
+    t->dims = keep(malloc(rank * sizeof *t->dims));
+    memcpy(t->dims, dims, rank * sizeof *dims);
+    size_t n = 1;
+    for (size_t i = 0; i < rank; i++)
+        n *= (size_t)dims[i];
+    t->n_float_data = n;
+    t->float_data = keep(malloc(n * sizeof *t->float_data));
+    memcpy(t->float_data, values, n * sizeof *values);
+    return t;
+}
+
+static NnclOnnx__AttributeProto *ints_attr(const char *name, const int64_t *v, size_t n) {
+    NnclOnnx__AttributeProto *a = keep(malloc(sizeof *a));
+    nncl_onnx__attribute_proto__init(a);
+    a->name = (char *)name;
+    a->has_type = true;
+    a->type = NNCL_ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INTS;
+    a->n_ints = n;
+    a->ints = keep(malloc(n * sizeof *v));
+    memcpy(a->ints, v, n * sizeof *v);
+    return a;
+}
+
+static NnclOnnx__AttributeProto *int_attr(const char *name, int64_t v) {
+    NnclOnnx__AttributeProto *a = keep(malloc(sizeof *a));
+    nncl_onnx__attribute_proto__init(a);
+    a->name = (char *)name;
+    a->has_type = a->has_i = true;
+    a->type = NNCL_ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INT;
+    a->i = v;
+    return a;
+}
+
+static NnclOnnx__AttributeProto *float_attr(const char *name, float v) {
+    NnclOnnx__AttributeProto *a = keep(malloc(sizeof *a));
+    nncl_onnx__attribute_proto__init(a);
+    a->name = (char *)name;
+    a->has_type = a->has_f = true;
+    a->type = NNCL_ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__FLOAT;
+    a->f = v;
+    return a;
+}
+
+static NnclOnnx__AttributeProto *string_attr(const char *name, const char *v) {
+    NnclOnnx__AttributeProto *a = keep(malloc(sizeof *a));
+    nncl_onnx__attribute_proto__init(a);
+    a->name = (char *)name;
+    a->has_type = a->has_s = true;
+    a->type = NNCL_ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__STRING;
+    a->s.len = strlen(v);
+    a->s.data = (uint8_t *)v;
+    return a;
+}
+
+/* A node: op, inputs (NULL-terminated list), one output, attributes. */
+static NnclOnnx__NodeProto *node(const char *op, const char *const *inputs, const char *output,
+                                 NnclOnnx__AttributeProto **attrs, size_t n_attrs) {
+    NnclOnnx__NodeProto *n = keep(malloc(sizeof *n));
+    nncl_onnx__node_proto__init(n);
+    n->op_type = (char *)op;
+    for (n->n_input = 0; inputs[n->n_input]; n->n_input++) {
+    }
+    n->input = keep(malloc(n->n_input * sizeof *n->input));
+    for (size_t i = 0; i < n->n_input; i++)
+        n->input[i] = (char *)inputs[i];
+    n->n_output = 1;
+    n->output = keep(malloc(sizeof *n->output));
+    n->output[0] = (char *)output;
+    n->n_attribute = n_attrs;
+    n->attribute = attrs;
+    return n;
+}
+
+/* ---- the network */
+
+enum { N = 2, S = 6 };
+static float w1[3 * 1 * 3 * 3], b1[3], gamma_[3], beta_[3], mean_[3], var_[3], w2[4 * 3 * 2 * 2],
+    fc_w[5 * 4], fc_b[5];
+
+static void fill(float *v, int n, float scale, float shift) {
+    for (int i = 0; i < n; i++)
+        v[i] = scale * (float)((i * 37 + 11) % 17 - 8) / 8.0f + shift;
+}
+
+/* The model as ONNX: Conv(pads 1) - BatchNormalization - Relu - MaxPool 2
+ * - Conv(2x2, stride 2, auto_pad SAME_UPPER, no bias) - GlobalAveragePool -
+ * Flatten - Gemm(transB 1), opset 13. gemm_alpha 1 normally. */
+static uint8_t *encode(size_t *size, const char *extra_op, float gemm_alpha) {
+    fill(w1, 27, 0.5f, 0), fill(b1, 3, 0.2f, 0), fill(gamma_, 3, 0.3f, 1), fill(beta_, 3, 0.1f, 0);
+    fill(mean_, 3, 0.2f, 0), fill(var_, 3, 0.2f, 1), fill(w2, 48, 0.3f, 0);
+    fill(fc_w, 20, 0.4f, 0), fill(fc_b, 5, 0.1f, 0);
+    NnclOnnx__TensorProto *inits[] = {
+        tensor("conv1.weight", (int64_t[]){3, 1, 3, 3}, 4, w1),
+        tensor("conv1.bias", (int64_t[]){3}, 1, b1),
+        tensor("bn.scale", (int64_t[]){3}, 1, gamma_),
+        tensor("bn.B", (int64_t[]){3}, 1, beta_),
+        tensor("bn.mean", (int64_t[]){3}, 1, mean_),
+        tensor("bn.var", (int64_t[]){3}, 1, var_),
+        tensor("onnx::Conv_7", (int64_t[]){4, 3, 2, 2}, 4, w2),
+        tensor("fc.weight", (int64_t[]){5, 4}, 2, fc_w),
+        tensor("fc.bias", (int64_t[]){5}, 1, fc_b),
+    };
+    NnclOnnx__AttributeProto **conv1_attrs = keep(malloc(2 * sizeof *conv1_attrs));
+    conv1_attrs[0] = ints_attr("pads", (int64_t[]){1, 1, 1, 1}, 4);
+    conv1_attrs[1] = ints_attr("kernel_shape", (int64_t[]){3, 3}, 2);
+    NnclOnnx__AttributeProto **bn_attrs = keep(malloc(2 * sizeof *bn_attrs));
+    bn_attrs[0] = float_attr("epsilon", 1e-3f);
+    bn_attrs[1] = float_attr("momentum", 0.8f);
+    NnclOnnx__AttributeProto **pool_attrs = keep(malloc(2 * sizeof *pool_attrs));
+    pool_attrs[0] = ints_attr("kernel_shape", (int64_t[]){2, 2}, 2);
+    pool_attrs[1] = ints_attr("strides", (int64_t[]){2, 2}, 2);
+    NnclOnnx__AttributeProto **conv2_attrs = keep(malloc(2 * sizeof *conv2_attrs));
+    conv2_attrs[0] = ints_attr("strides", (int64_t[]){2, 2}, 2);
+    conv2_attrs[1] = string_attr("auto_pad", "SAME_UPPER");
+    NnclOnnx__AttributeProto **gemm_attrs = keep(malloc(2 * sizeof *gemm_attrs));
+    gemm_attrs[0] = int_attr("transB", 1);
+    gemm_attrs[1] = float_attr("alpha", gemm_alpha);
+    NnclOnnx__NodeProto *nodes[] = {
+        node("Conv", (const char *[]){"x", "conv1.weight", "conv1.bias", NULL}, "c1", conv1_attrs,
+             2),
+        node("BatchNormalization",
+             (const char *[]){"c1", "bn.scale", "bn.B", "bn.mean", "bn.var", NULL}, "bn1", bn_attrs,
+             2),
+        node(extra_op ? extra_op : "Relu", (const char *[]){"bn1", NULL}, "r1", NULL, 0),
+        node("MaxPool", (const char *[]){"r1", NULL}, "p1", pool_attrs, 2),
+        node("Conv", (const char *[]){"p1", "onnx::Conv_7", NULL}, "c2", conv2_attrs, 2),
+        node("GlobalAveragePool", (const char *[]){"c2", NULL}, "gap", NULL, 0),
+        node("Flatten", (const char *[]){"gap", NULL}, "flat", NULL, 0),
+        node("Gemm", (const char *[]){"flat", "fc.weight", "fc.bias", NULL}, "logits", gemm_attrs,
+             2),
+    };
+    nodes[0]->name = "conv1";
+    /* The input: float [batch, 1, 6, 6] with a symbolic batch. */
+    NnclOnnx__TensorShapeProto__Dimension dims[4];
+    NnclOnnx__TensorShapeProto__Dimension *dim_ptrs[4];
+    for (int d = 0; d < 4; d++) {
+        nncl_onnx__tensor_shape_proto__dimension__init(&dims[d]);
+        dim_ptrs[d] = &dims[d];
+    }
+    dims[0].value_case = NNCL_ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_PARAM;
+    dims[0].dim_param = "batch";
+    int64_t fixed[3] = {1, S, S};
+    for (int d = 1; d < 4; d++) {
+        dims[d].value_case = NNCL_ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE;
+        dims[d].dim_value = fixed[d - 1];
+    }
+    NnclOnnx__TensorShapeProto shape = NNCL_ONNX__TENSOR_SHAPE_PROTO__INIT;
+    shape.n_dim = 4;
+    shape.dim = dim_ptrs;
+    NnclOnnx__TypeProto__Tensor tt = NNCL_ONNX__TYPE_PROTO__TENSOR__INIT;
+    tt.has_elem_type = true;
+    tt.elem_type = NNCL_ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT;
+    tt.shape = &shape;
+    NnclOnnx__TypeProto type = NNCL_ONNX__TYPE_PROTO__INIT;
+    type.value_case = NNCL_ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE;
+    type.tensor_type = &tt;
+    NnclOnnx__ValueInfoProto in = NNCL_ONNX__VALUE_INFO_PROTO__INIT, out = in;
+    in.name = "x";
+    in.type = &type;
+    out.name = "logits";
+    NnclOnnx__ValueInfoProto *ins[] = {&in}, *outs[] = {&out};
+    NnclOnnx__GraphProto g = NNCL_ONNX__GRAPH_PROTO__INIT;
+    g.n_node = sizeof nodes / sizeof nodes[0];
+    g.node = nodes;
+    g.n_initializer = sizeof inits / sizeof inits[0];
+    g.initializer = inits;
+    g.n_input = g.n_output = 1;
+    g.input = ins;
+    g.output = outs;
+    NnclOnnx__OperatorSetIdProto opset = NNCL_ONNX__OPERATOR_SET_ID_PROTO__INIT,
+                                 *opsets[] = {&opset};
+    opset.has_version = true;
+    opset.version = 13;
+    NnclOnnx__ModelProto m = NNCL_ONNX__MODEL_PROTO__INIT;
+    m.n_opset_import = 1;
+    m.opset_import = opsets;
+    m.graph = &g;
+    *size = nncl_onnx__model_proto__get_packed_size(&m);
+    uint8_t *bytes = malloc(*size);
+    assert_non_null(bytes);
+    nncl_onnx__model_proto__pack(&m, bytes);
+    release_all();
+    return bytes;
+}
+
+static const char *write_model(const char *name, const char *extra_op, float gemm_alpha) {
+    static char path[256];
+    snprintf(path, sizeof path, "%s/%s", test_dir, name);
+    size_t size;
+    uint8_t *bytes = encode(&size, extra_op, gemm_alpha);
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(bytes, 1, size, f), size);
+    fclose(f);
+    free(bytes);
+    return path;
+}
+
+/* The same network through the API, from ONNX's definitions: pads [1, 1,
+ * 1, 1] is 1 on each side; SAME_UPPER at stride 2 over 3x3 with a 2x2
+ * kernel gives ceil(3 / 2) = 2 outputs and pads (2 - 1) * 2 + 2 - 3 = 1 in
+ * all, at the end; ONNX momentum 0.8 is PyTorch's 0.2. */
+static nncl_node *reference(nncl_graph *g, nncl_node *x) {
+    nncl_node *h = nncl_conv(
+        g, x, &(nncl_conv_params){.out_channels = 3, .kernel = {3, 3}, .padding = {1, 1}}, "c1");
+    h = nncl_batch_norm(g, h, &(nncl_batch_norm_params){.eps = 1e-3f, .momentum = 0.2f}, "bn1");
+    h = nncl_max_pool(g, nncl_relu(g, h, NULL), &(nncl_pool_params){.kernel = {2, 2}}, NULL);
+    h = nncl_conv(g, h,
+                  &(nncl_conv_params){.out_channels = 4,
+                                      .kernel = {2, 2},
+                                      .stride = {2, 2},
+                                      .pad_end = {1, 1},
+                                      .no_bias = true},
+                  "c2");
+    h = nncl_flatten(g, nncl_global_avg_pool(g, h, NULL), NULL);
+    return nncl_linear(g, h, 5, NULL, "fc");
+}
+
+static void test_imported_cnn_matches_the_api(void **state) {
+    (void)state;
+    const char *path = write_model("cnn.onnx", NULL, 1.0f);
+    nncl_graph *g;
+    ASSERT_OK(nncl_graph_create(test_context(), NULL, &g));
+    nncl_onnx_model *m;
+    ASSERT_OK(nncl_onnx_import(g, path, &(nncl_onnx_options){.batch = N}, &m));
+    assert_int_equal(m->n_inputs, 1);
+    assert_int_equal(m->n_outputs, 1);
+    assert_int_equal(m->opset, 13);
+    assert_string_equal(nncl_node_name(m->inputs[0]), "x");
+    assert_true(nncl_node_shape(m->inputs[0]).dims[0] == N);
+    assert_ptr_equal(nncl_graph_node(g, "logits"), m->outputs[0]);
+    /* Parameters carry the initializers' names and values. */
+    float got[48];
+    ASSERT_OK(nncl_graph_param_read(g, "onnx::Conv_7", got, sizeof w2));
+    assert_memory_equal(got, w2, sizeof w2);
+    ASSERT_OK(nncl_graph_param_read(g, "bn.var", got, sizeof var_));
+    assert_memory_equal(got, var_, sizeof var_);
+
+    nncl_graph *r;
+    ASSERT_OK(nncl_graph_create(test_context(), NULL, &r));
+    nncl_node *rx = nncl_input(r, "x", NNCL_SHAPE(N, 1, S, S));
+    nncl_node *ry = reference(r, rx);
+    ASSERT_OK(nncl_graph_status(r));
+    const struct {
+        const char *ours, *theirs;
+        const float *v;
+        size_t bytes;
+    } params[] = {{"c1.weight", "conv1.weight", w1, sizeof w1},
+                  {"c1.bias", "conv1.bias", b1, sizeof b1},
+                  {"bn1.weight", "bn.scale", gamma_, sizeof gamma_},
+                  {"bn1.bias", "bn.B", beta_, sizeof beta_},
+                  {"bn1.running_mean", "bn.mean", mean_, sizeof mean_},
+                  {"bn1.running_var", "bn.var", var_, sizeof var_},
+                  {"c2.weight", "onnx::Conv_7", w2, sizeof w2},
+                  {"fc.weight", "fc.weight", fc_w, sizeof fc_w},
+                  {"fc.bias", "fc.bias", fc_b, sizeof fc_b}};
+    for (size_t i = 0; i < sizeof params / sizeof params[0]; i++)
+        ASSERT_OK(nncl_graph_param_write(r, params[i].ours, params[i].v, params[i].bytes));
+    float x[N * S * S], want[N * 5], have[N * 5];
+    for (int i = 0; i < N * S * S; i++)
+        x[i] = (float)((i * 53) % 29 - 14) / 7.0f;
+    ASSERT_OK(nncl_graph_set_input(r, rx, x, sizeof x));
+    ASSERT_OK(nncl_graph_infer(r, ry, want, sizeof want));
+    ASSERT_OK(nncl_graph_set_input(g, m->inputs[0], x, sizeof x));
+    ASSERT_OK(nncl_graph_infer(g, m->outputs[0], have, sizeof have));
+    for (int i = 0; i < N * 5; i++)
+        if (!(fabsf(have[i] - want[i]) <= 1e-5f + 1e-5f * fabsf(want[i])))
+            fail_msg("output %d: imported %g, API %g", i, have[i], want[i]);
+    nncl_onnx_model_free(m);
+    nncl_graph_destroy(g);
+    nncl_graph_destroy(r);
+}
+
+static void expect_refusal(const char *path, const char *part1, const char *part2) {
+    nncl_graph *g;
+    ASSERT_OK(nncl_graph_create(test_context(), NULL, &g));
+    nncl_onnx_model *m = (nncl_onnx_model *)1;
+    nncl_status st = nncl_onnx_import(g, path, NULL, &m);
+    if (st == NNCL_OK) fail_msg("%s imported; expected \"%s\"", path, part1);
+    assert_null(m);
+    assert_contains(nncl_last_error(), part1);
+    if (part2) assert_contains(nncl_last_error(), part2);
+    nncl_graph_destroy(g);
+}
+
+static void test_refusals_name_the_node(void **state) {
+    (void)state;
+    expect_refusal(write_model("einsum.onnx", "Einsum", 1.0f), "node 2 (Einsum)",
+                   "the operator Einsum is not supported");
+    expect_refusal(write_model("alpha.onnx", NULL, 2.0f), "node 7 (Gemm)", "alpha 1");
+    char path[256];
+    snprintf(path, sizeof path, "%s/missing.onnx", test_dir);
+    expect_refusal(path, "missing.onnx", "cannot open");
+    /* Not ONNX at all. */
+    snprintf(path, sizeof path, "%s/text.onnx", test_dir);
+    FILE *f = fopen(path, "w");
+    fputs("hello", f);
+    fclose(f);
+    expect_refusal(path, "text.onnx", "not an ONNX model");
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_imported_cnn_matches_the_api),
+        cmocka_unit_test(test_refusals_name_the_node),
+    };
+    return cmocka_run_group_tests(tests, test_dir_setup, test_dir_teardown);
+}
