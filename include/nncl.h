@@ -1367,8 +1367,11 @@ NNCL_API nncl_status nncl_graph_grad_read(nncl_graph *g, const char *name, float
  * strides, pads, auto_pad, dilations, group), MaxPool, AveragePool
  * (ceil_mode, count_include_pad), GlobalAveragePool, GlobalMaxPool,
  * BatchNormalization, Gemm as a linear layer (transB 1, alpha and beta 1),
- * Relu, LeakyRelu, Elu, Sigmoid, Tanh, Flatten (axis 1), Add, Identity,
- * Dropout (inference: identity), Constant. */
+ * MatMul, Add, Sub, Mul, Div (numpy broadcasting; an initializer operand
+ * becomes a parameter named after it, a Constant's a frozen one), Concat
+ * (axis 1), Reshape (a constant shape; 0 copies, -1 infers), Transpose,
+ * Softmax and LogSoftmax, Relu, LeakyRelu, Elu, Sigmoid, Tanh, Flatten
+ * (axis 1), Identity, Dropout (inference: identity), Constant. */
 
 typedef struct nncl_onnx_options {
     /* The size of input dims the file leaves symbolic or unknown (usually

@@ -37,8 +37,8 @@ static NnclOnnx__TensorProto *tensor(const char *name, const int64_t *dims, size
     t->has_data_type = true;
     t->data_type = NNCL_ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT;
     t->n_dims = rank;
-    t->dims = keep(malloc(rank * sizeof *t->dims));
-    memcpy(t->dims, dims, rank * sizeof *dims);
+    t->dims = keep(malloc((rank ? rank : 1) * sizeof *t->dims));
+    if (rank) memcpy(t->dims, dims, rank * sizeof *dims);
     size_t n = 1;
     for (size_t i = 0; i < rank; i++)
         n *= (size_t)dims[i];
@@ -310,6 +310,155 @@ static void test_imported_cnn_matches_the_api(void **state) {
     nncl_graph_destroy(r);
 }
 
+/* A Constant node's value attribute. */
+static NnclOnnx__NodeProto *constant(const char *output, NnclOnnx__TensorProto *t) {
+    NnclOnnx__AttributeProto **a = keep(malloc(sizeof *a));
+    a[0] = keep(malloc(sizeof **a));
+    nncl_onnx__attribute_proto__init(a[0]);
+    a[0]->name = "value";
+    a[0]->has_type = true;
+    a[0]->type = NNCL_ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__TENSOR;
+    a[0]->t = t;
+    return node("Constant", (const char *[]){NULL}, output, a, 1);
+}
+
+static float proj_w[4 * 5], proj_b[5];
+
+/* Tensor algebra, opset 13: y1 = Softmax(Reshape((x @ W + b) * 0.5, [0, -1]))
+ * and y2 = Concat(t, t - t / 2) on axis 1, t = Transpose(x, [0, 2, 1]);
+ * x [2, 3, 4]. The scalars and the shape come from Constant nodes. */
+static const char *write_algebra(void) {
+    fill(proj_w, 20, 0.6f, 0), fill(proj_b, 5, 0.3f, 0.1f);
+    float half = 0.5f, two = 2.0f;
+    NnclOnnx__TensorProto *shape = tensor("shape_t", (int64_t[]){2}, 1, (float[]){0, 0});
+    shape->data_type = NNCL_ONNX__TENSOR_PROTO__DATA_TYPE__INT64;
+    shape->n_float_data = 0;
+    shape->n_int64_data = 2;
+    shape->int64_data = keep(malloc(2 * sizeof *shape->int64_data));
+    shape->int64_data[0] = 0, shape->int64_data[1] = -1;
+    NnclOnnx__TensorProto *inits[] = {tensor("proj.weight", (int64_t[]){4, 5}, 2, proj_w),
+                                      tensor("proj.bias", (int64_t[]){5}, 1, proj_b)};
+    NnclOnnx__AttributeProto **perm = keep(malloc(sizeof *perm)),
+                             **axis = keep(malloc(sizeof *axis));
+    perm[0] = ints_attr("perm", (int64_t[]){0, 2, 1}, 3);
+    axis[0] = int_attr("axis", 1);
+    NnclOnnx__NodeProto *nodes[] = {
+        constant("half", tensor("half_t", NULL, 0, &half)),
+        constant("two", tensor("two_t", NULL, 0, &two)),
+        constant("shape", shape),
+        node("MatMul", (const char *[]){"x", "proj.weight", NULL}, "mm", NULL, 0),
+        node("Add", (const char *[]){"mm", "proj.bias", NULL}, "a", NULL, 0),
+        node("Mul", (const char *[]){"a", "half", NULL}, "m", NULL, 0),
+        node("Reshape", (const char *[]){"m", "shape", NULL}, "r", NULL, 0),
+        node("Softmax", (const char *[]){"r", NULL}, "y1", NULL, 0),
+        node("Transpose", (const char *[]){"x", NULL}, "t", perm, 1),
+        node("Div", (const char *[]){"t", "two", NULL}, "d", NULL, 0),
+        node("Sub", (const char *[]){"t", "d", NULL}, "s", NULL, 0),
+        node("Concat", (const char *[]){"t", "s", NULL}, "y2", axis, 1),
+    };
+    NnclOnnx__TensorShapeProto__Dimension dims[3], *dim_ptrs[3];
+    for (int d = 0; d < 3; d++) {
+        nncl_onnx__tensor_shape_proto__dimension__init(&dims[d]);
+        dims[d].value_case = NNCL_ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE;
+        dims[d].dim_value = d == 0 ? 2 : d == 1 ? 3 : 4;
+        dim_ptrs[d] = &dims[d];
+    }
+    NnclOnnx__TensorShapeProto sh = NNCL_ONNX__TENSOR_SHAPE_PROTO__INIT;
+    sh.n_dim = 3;
+    sh.dim = dim_ptrs;
+    NnclOnnx__TypeProto__Tensor tt = NNCL_ONNX__TYPE_PROTO__TENSOR__INIT;
+    tt.has_elem_type = true;
+    tt.elem_type = NNCL_ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT;
+    tt.shape = &sh;
+    NnclOnnx__TypeProto type = NNCL_ONNX__TYPE_PROTO__INIT;
+    type.value_case = NNCL_ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE;
+    type.tensor_type = &tt;
+    NnclOnnx__ValueInfoProto in = NNCL_ONNX__VALUE_INFO_PROTO__INIT, o1 = in, o2 = in;
+    in.name = "x";
+    in.type = &type;
+    o1.name = "y1";
+    o2.name = "y2";
+    NnclOnnx__ValueInfoProto *ins[] = {&in}, *outs[] = {&o1, &o2};
+    NnclOnnx__GraphProto g = NNCL_ONNX__GRAPH_PROTO__INIT;
+    g.n_node = sizeof nodes / sizeof nodes[0];
+    g.node = nodes;
+    g.n_initializer = 2;
+    g.initializer = inits;
+    g.n_input = 1;
+    g.input = ins;
+    g.n_output = 2;
+    g.output = outs;
+    NnclOnnx__OperatorSetIdProto opset = NNCL_ONNX__OPERATOR_SET_ID_PROTO__INIT,
+                                 *opsets[] = {&opset};
+    opset.has_version = true;
+    opset.version = 13;
+    NnclOnnx__ModelProto m = NNCL_ONNX__MODEL_PROTO__INIT;
+    m.n_opset_import = 1;
+    m.opset_import = opsets;
+    m.graph = &g;
+    size_t size = nncl_onnx__model_proto__get_packed_size(&m);
+    uint8_t *bytes = malloc(size);
+    assert_non_null(bytes);
+    nncl_onnx__model_proto__pack(&m, bytes);
+    release_all();
+    static char path[256];
+    snprintf(path, sizeof path, "%s/algebra.onnx", test_dir);
+    FILE *f = fopen(path, "wb");
+    fwrite(bytes, 1, size, f);
+    fclose(f);
+    free(bytes);
+    return path;
+}
+
+/* The same computed on the host, in double. */
+static void test_tensor_algebra_against_the_host(void **state) {
+    (void)state;
+    const char *path = write_algebra();
+    nncl_graph *g;
+    ASSERT_OK(nncl_graph_create(test_context(), NULL, &g));
+    nncl_onnx_model *m;
+    ASSERT_OK(nncl_onnx_import(g, path, NULL, &m));
+    assert_int_equal(m->n_outputs, 2);
+    /* The projection trains; the Constants' scalars are frozen. */
+    assert_int_equal(nncl_graph_trainable_count(g), 20 + 5 + 1 + 1);
+    assert_int_equal(nncl_graph_frozen_count(g), 2);
+    float x[2 * 3 * 4], y1[2 * 15], y2[2 * 8 * 3];
+    for (int i = 0; i < 24; i++)
+        x[i] = (float)((i * 7) % 11 - 5) / 4.0f;
+    ASSERT_OK(nncl_graph_set_input(g, m->inputs[0], x, sizeof x));
+    nncl_graph_set_training(g, false);
+    ASSERT_OK(nncl_graph_forward(g));
+    ASSERT_OK(nncl_graph_read(g, m->outputs[0], y1, sizeof y1));
+    ASSERT_OK(nncl_graph_read(g, m->outputs[1], y2, sizeof y2));
+    for (int n = 0; n < 2; n++) {
+        double r[15], peak = -1e300, sum = 0;
+        for (int i = 0; i < 3; i++)
+            for (int j = 0; j < 5; j++) {
+                double v = proj_b[j];
+                for (int k = 0; k < 4; k++)
+                    v += (double)x[(n * 3 + i) * 4 + k] * proj_w[k * 5 + j];
+                r[i * 5 + j] = 0.5 * v;
+                peak = r[i * 5 + j] > peak ? r[i * 5 + j] : peak;
+            }
+        for (int k = 0; k < 15; k++)
+            sum += exp(r[k] - peak);
+        for (int k = 0; k < 15; k++) {
+            double want = exp(r[k] - peak) / sum;
+            if (fabs(y1[n * 15 + k] - want) > 1e-6 + 1e-5 * want)
+                fail_msg("y1[%d][%d] = %g, host %g", n, k, y1[n * 15 + k], want);
+        }
+        for (int c = 0; c < 8; c++)
+            for (int i = 0; i < 3; i++) {
+                double t = x[(n * 3 + i) * 4 + c % 4], want = c < 4 ? t : t - t / 2;
+                if (fabs(y2[(n * 8 + c) * 3 + i] - want) > 1e-6)
+                    fail_msg("y2[%d][%d][%d] = %g, host %g", n, c, i, y2[(n * 8 + c) * 3 + i],
+                             want);
+            }
+    }
+    nncl_onnx_model_free(m);
+    nncl_graph_destroy(g);
+}
+
 static void expect_refusal(const char *path, const char *part1, const char *part2) {
     nncl_graph *g;
     ASSERT_OK(nncl_graph_create(test_context(), NULL, &g));
@@ -341,6 +490,7 @@ static void test_refusals_name_the_node(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_imported_cnn_matches_the_api),
+        cmocka_unit_test(test_tensor_algebra_against_the_host),
         cmocka_unit_test(test_refusals_name_the_node),
     };
     return cmocka_run_group_tests(tests, test_dir_setup, test_dir_teardown);

@@ -15,6 +15,7 @@ typedef struct slot {
     const char *name;
     nncl_node *node;                     /* a value the graph computes */
     const NnclOnnx__TensorProto *tensor; /* an initializer or Constant's value */
+    bool constant;                       /* from a Constant node: never trained */
 } slot;
 
 typedef struct pending_write {
@@ -148,6 +149,28 @@ static nncl_status adopt(importer *im, nncl_node *node, size_t i, const NnclOnnx
     free(p->name);
     p->name = name;
     return queue_write(im, t->name, t);
+}
+
+/* Input k of n as a node: a computed value, or a tensor (initializer or
+ * Constant) as a parameter named after it, made once and holding its
+ * values; a scalar becomes [1], which broadcasts the same. */
+static nncl_node *operand(importer *im, const NnclOnnx__NodeProto *n, size_t k) {
+    if (k >= n->n_input || !n->input[k][0]) return NULL;
+    slot *s = lookup(im, n->input[k]);
+    if (!s->name) return NULL;
+    if (s->node) return s->node;
+    const NnclOnnx__TensorProto *t = s->tensor;
+    nncl_shape shape = {.rank = t->n_dims ? (int32_t)t->n_dims : 1, .dims = {1}};
+    if (t->n_dims > NNCL_MAX_RANK) return NULL;
+    for (size_t d = 0; d < t->n_dims; d++)
+        shape.dims[d] = t->dims[d];
+    nncl_node *p = nncl_parameter(im->g, s->name, shape, NNCL_INIT_ZEROS, 0);
+    if (!p || queue_write(im, s->name, t) != NNCL_OK) return NULL;
+    /* A Constant stays what it is: frozen (a graph still being built plans
+     * afterwards, so the flag alone is enough). */
+    if (s->constant) nncl_node_param(im->g, p, 0)->frozen = true;
+    s->node = p;
+    return p;
 }
 
 /* ---- operators */
@@ -330,11 +353,96 @@ static nncl_status map_unary(importer *im, const NnclOnnx__NodeProto *n, const c
     return *out ? NNCL_OK : nncl_graph_status(g);
 }
 
-static nncl_status map_add(importer *im, const NnclOnnx__NodeProto *n, const char *label,
-                           nncl_node **out) {
-    nncl_node *a = value_in(im, n, 0), *b = value_in(im, n, 1);
-    if (!a || !b) return fail_node(im, label, "both inputs must be computed values%s", "");
-    *out = nncl_add(im->g, a, b, n->output[0]);
+/* Add, Sub, Mul, Div (numpy broadcasting) and MatMul. */
+static nncl_status map_binary(importer *im, const NnclOnnx__NodeProto *n, const char *label,
+                              nncl_node **out) {
+    nncl_node *a = operand(im, n, 0), *b = operand(im, n, 1);
+    if (!a || !b) {
+        nncl_status st = nncl_graph_status(im->g);
+        return st != NNCL_OK ? st
+                             : fail_node(im, label, "needs two inputs of at most 5 dims%s", "");
+    }
+    const char *op = n->op_type, *name = n->output[0];
+    if (!strcmp(op, "Add"))
+        *out = nncl_add(im->g, a, b, name);
+    else if (!strcmp(op, "Sub"))
+        *out = nncl_sub(im->g, a, b, name);
+    else if (!strcmp(op, "Mul"))
+        *out = nncl_mul(im->g, a, b, name);
+    else if (!strcmp(op, "Div"))
+        *out = nncl_div(im->g, a, b, name);
+    else
+        *out = nncl_matmul(im->g, a, b, name);
+    return *out ? NNCL_OK : nncl_graph_status(im->g);
+}
+
+static nncl_status map_concat(importer *im, const NnclOnnx__NodeProto *n, const char *label,
+                              nncl_node **out) {
+    nncl_node *parts[64];
+    if (!n->n_input || n->n_input > 64) return fail_node(im, label, "takes 1 to 64 inputs%s", "");
+    for (size_t k = 0; k < n->n_input; k++)
+        if (!(parts[k] = operand(im, n, k)))
+            return fail_node(im, label, "an input is missing%s", "");
+    int64_t rank = nncl_node_shape(parts[0]).rank, axis = attr_int(n, "axis", 1);
+    if (axis < 0) axis += rank;
+    if (axis != 1) return fail_node(im, label, "attribute 'axis' must be 1 (channels)%s", "");
+    *out = nncl_concat(im->g, parts, (int32_t)n->n_input, n->output[0]);
+    return *out ? NNCL_OK : nncl_graph_status(im->g);
+}
+
+/* Reshape to a constant shape: 0 copies the input's dim, -1 is inferred. */
+static nncl_status map_reshape(importer *im, const NnclOnnx__NodeProto *n, const char *label,
+                               nncl_node **out) {
+    nncl_node *x = value_in(im, n, 0);
+    const NnclOnnx__TensorProto *t = tensor_in(im, n, 1);
+    if (!x || !t) return fail_node(im, label, "needs a computed input and a constant shape%s", "");
+    if (attr_int(n, "allowzero", 0))
+        return fail_node(im, label, "attribute 'allowzero' 1 is not supported%s", "");
+    int64_t *dims, count;
+    nncl_status st = nncl_onnx_tensor_ints(t, &dims, &count);
+    if (st != NNCL_OK) return st;
+    nncl_shape in = nncl_node_shape(x), shape = {.rank = (int32_t)count};
+    if (count < 1 || count > NNCL_MAX_RANK) {
+        free(dims);
+        return fail_node(im, label, "the shape needs 1 to 5 dims%s", "");
+    }
+    for (int64_t d = 0; d < count; d++)
+        shape.dims[d] = dims[d] == 0 && d < in.rank ? in.dims[d] : dims[d];
+    free(dims);
+    *out = nncl_reshape(im->g, x, shape, n->output[0]);
+    return *out ? NNCL_OK : nncl_graph_status(im->g);
+}
+
+static nncl_status map_transpose(importer *im, const NnclOnnx__NodeProto *n, const char *label,
+                                 nncl_node **out) {
+    nncl_node *x = value_in(im, n, 0);
+    if (!x) return fail_node(im, label, "input 0 must be a computed value%s", "");
+    int32_t rank = nncl_node_shape(x).rank, dims[NNCL_MAX_RANK];
+    int64_t perm[NNCL_MAX_RANK];
+    int np = attr_ints(n, "perm", perm, NNCL_MAX_RANK);
+    if (np != 0 && np != rank)
+        return fail_node(im, label, "attribute 'perm' needs one entry per dim%s", "");
+    for (int32_t d = 0; d < rank; d++) /* no perm: the dims reversed */
+        dims[d] = np ? (int32_t)perm[d] : rank - 1 - d;
+    *out = nncl_permute(im->g, x, dims, n->output[0]);
+    return *out ? NNCL_OK : nncl_graph_status(im->g);
+}
+
+/* Softmax and LogSoftmax: over one axis from opset 13 (default -1); before,
+ * over all dims from axis on (default 1), taken here when that is the last. */
+static nncl_status map_softmax(importer *im, const NnclOnnx__NodeProto *n, const char *label,
+                               nncl_node **out) {
+    nncl_node *x = value_in(im, n, 0);
+    if (!x) return fail_node(im, label, "input 0 must be a computed value%s", "");
+    int64_t rank = nncl_node_shape(x).rank, axis = attr_int(n, "axis", im->opset >= 13 ? -1 : 1);
+    if (axis < 0) axis += rank;
+    if (im->opset < 13 && axis != rank - 1)
+        return fail_node(im, label,
+                         "before opset 13 only an axis that is the last dim is supported (it "
+                         "flattens the dims from axis on)%s",
+                         "");
+    *out =
+        nncl_softmax_dim(im->g, x, (int32_t)axis, !strcmp(n->op_type, "LogSoftmax"), n->output[0]);
     return *out ? NNCL_OK : nncl_graph_status(im->g);
 }
 
@@ -357,7 +465,16 @@ static const struct {
     {"Flatten", map_unary},
     {"Identity", map_unary},
     {"Dropout", map_unary},
-    {"Add", map_add},
+    {"Add", map_binary},
+    {"Sub", map_binary},
+    {"Mul", map_binary},
+    {"Div", map_binary},
+    {"MatMul", map_binary},
+    {"Concat", map_concat},
+    {"Reshape", map_reshape},
+    {"Transpose", map_transpose},
+    {"Softmax", map_softmax},
+    {"LogSoftmax", map_softmax},
 };
 
 /* ---- the model */
@@ -415,7 +532,8 @@ static nncl_status build(importer *im, const nncl_onnx_file *f, nncl_onnx_model 
                 st = fail_node(im, label, "only the 'value' tensor form is supported%s", "");
                 break;
             }
-            *lookup(im, n->output[0]) = (slot){.name = n->output[0], .tensor = v->t};
+            *lookup(im, n->output[0]) =
+                (slot){.name = n->output[0], .tensor = v->t, .constant = true};
             continue;
         }
         mapper map = NULL;
