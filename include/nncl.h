@@ -1370,8 +1370,14 @@ NNCL_API nncl_status nncl_graph_grad_read(nncl_graph *g, const char *name, float
  * MatMul, Add, Sub, Mul, Div (numpy broadcasting; an initializer operand
  * becomes a parameter named after it, a Constant's a frozen one), Concat
  * (axis 1), Reshape (a constant shape; 0 copies, -1 infers), Transpose,
- * Softmax and LogSoftmax, Relu, LeakyRelu, Elu, Sigmoid, Tanh, Flatten
- * (axis 1), Identity, Dropout (inference: identity), Constant. */
+ * Squeeze, Unsqueeze, Pad (constant, reflect, edge; no cropping), Slice
+ * (positive steps), ConvTranspose (symmetric pads, output_padding),
+ * Resize / Upsample where they are PyTorch's interpolate (nearest:
+ * asymmetric, floor; linear: half_pixel, pytorch_half_pixel or
+ * align_corners), ReduceMean / ReduceSum / ReduceMax, Softmax and
+ * LogSoftmax, Relu, LeakyRelu, PRelu, Elu, Sigmoid, HardSigmoid (alpha
+ * 1/6), HardSwish, Softplus, Tanh, Flatten (axis 1), Identity, Dropout
+ * (inference: identity), Constant. */
 
 typedef struct nncl_onnx_options {
     /* The size of input dims the file leaves symbolic or unknown (usually

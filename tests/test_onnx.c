@@ -459,6 +459,178 @@ static void test_tensor_algebra_against_the_host(void **state) {
     nncl_graph_destroy(g);
 }
 
+static NnclOnnx__TensorProto *int_tensor(const char *name, const int64_t *v, int64_t n) {
+    NnclOnnx__TensorProto *t = tensor(name, (int64_t[]){n}, 1, (float[8]){0});
+    t->data_type = NNCL_ONNX__TENSOR_PROTO__DATA_TYPE__INT64;
+    t->n_float_data = 0;
+    t->n_int64_data = (size_t)n;
+    t->int64_data = keep(malloc((size_t)n * sizeof *v));
+    memcpy(t->int64_data, v, (size_t)n * sizeof *v);
+    return t;
+}
+
+static float ct_w[2 * 3 * 3 * 3], ct_b[3], slopes[2];
+
+/* Shape ops, opset 13, x [1, 2, 4, 4]:
+ *   u  = Resize(Slice(Pad(x, reflect 1 on H and W), W from 1 step 2), nearest x2)
+ *   sq = Squeeze(Unsqueeze(HardSwish(ReduceMean(ConvTranspose(x), [2, 3], keepdims 0)), 2), 2)
+ *   pr = PRelu(x, slopes [2, 1, 1])
+ * ConvTranspose: 2 -> 3 channels, 3x3, stride 2, pads 1, output_padding 1. */
+static const char *write_shapes(void) {
+    fill(ct_w, 54, 0.5f, 0), fill(ct_b, 3, 0.2f, 0), fill(slopes, 2, 0.5f, 0.1f);
+    NnclOnnx__TensorProto *inits[] = {
+        tensor("up.weight", (int64_t[]){2, 3, 3, 3}, 4, ct_w),
+        tensor("up.bias", (int64_t[]){3}, 1, ct_b),
+        tensor("act.weight", (int64_t[]){2, 1, 1}, 3, slopes),
+        int_tensor("pads", (int64_t[]){0, 0, 1, 1, 0, 0, 1, 1}, 8),
+        int_tensor("starts", (int64_t[]){1}, 1),
+        int_tensor("ends", (int64_t[]){INT64_MAX}, 1),
+        int_tensor("axes", (int64_t[]){3}, 1),
+        int_tensor("steps", (int64_t[]){2}, 1),
+        tensor("scales", (int64_t[]){4}, 1, (float[]){1, 1, 2, 2}),
+        int_tensor("axis2", (int64_t[]){2}, 1),
+    };
+    NnclOnnx__AttributeProto **pad_mode = keep(malloc(sizeof *pad_mode)),
+                             **resize = keep(malloc(3 * sizeof *resize)),
+                             **ct = keep(malloc(3 * sizeof *ct)),
+                             **mean = keep(malloc(2 * sizeof *mean));
+    pad_mode[0] = string_attr("mode", "reflect");
+    resize[0] = string_attr("mode", "nearest");
+    resize[1] = string_attr("coordinate_transformation_mode", "asymmetric");
+    resize[2] = string_attr("nearest_mode", "floor");
+    ct[0] = ints_attr("strides", (int64_t[]){2, 2}, 2);
+    ct[1] = ints_attr("pads", (int64_t[]){1, 1, 1, 1}, 4);
+    ct[2] = ints_attr("output_padding", (int64_t[]){1, 1}, 2);
+    mean[0] = ints_attr("axes", (int64_t[]){2, 3}, 2);
+    mean[1] = int_attr("keepdims", 0);
+    NnclOnnx__NodeProto *nodes[] = {
+        node("Pad", (const char *[]){"x", "pads", NULL}, "p", pad_mode, 1),
+        node("Slice", (const char *[]){"p", "starts", "ends", "axes", "steps", NULL}, "s", NULL, 0),
+        node("Resize", (const char *[]){"s", "", "scales", NULL}, "u", resize, 3),
+        node("ConvTranspose", (const char *[]){"x", "up.weight", "up.bias", NULL}, "ct", ct, 3),
+        node("ReduceMean", (const char *[]){"ct", NULL}, "r", mean, 2),
+        node("HardSwish", (const char *[]){"r", NULL}, "hs", NULL, 0),
+        node("Unsqueeze", (const char *[]){"hs", "axis2", NULL}, "un", NULL, 0),
+        node("Squeeze", (const char *[]){"un", "axis2", NULL}, "sq", NULL, 0),
+        node("PRelu", (const char *[]){"x", "act.weight", NULL}, "pr", NULL, 0),
+    };
+    NnclOnnx__TensorShapeProto__Dimension dims[4], *dim_ptrs[4];
+    int64_t sizes[4] = {1, 2, 4, 4};
+    for (int d = 0; d < 4; d++) {
+        nncl_onnx__tensor_shape_proto__dimension__init(&dims[d]);
+        dims[d].value_case = NNCL_ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE;
+        dims[d].dim_value = sizes[d];
+        dim_ptrs[d] = &dims[d];
+    }
+    NnclOnnx__TensorShapeProto sh = NNCL_ONNX__TENSOR_SHAPE_PROTO__INIT;
+    sh.n_dim = 4;
+    sh.dim = dim_ptrs;
+    NnclOnnx__TypeProto__Tensor tt = NNCL_ONNX__TYPE_PROTO__TENSOR__INIT;
+    tt.has_elem_type = true;
+    tt.elem_type = NNCL_ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT;
+    tt.shape = &sh;
+    NnclOnnx__TypeProto type = NNCL_ONNX__TYPE_PROTO__INIT;
+    type.value_case = NNCL_ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE;
+    type.tensor_type = &tt;
+    NnclOnnx__ValueInfoProto in = NNCL_ONNX__VALUE_INFO_PROTO__INIT, o[3];
+    in.name = "x";
+    in.type = &type;
+    const char *out_names[3] = {"u", "sq", "pr"};
+    NnclOnnx__ValueInfoProto *ins[] = {&in}, *outs[3];
+    for (int k = 0; k < 3; k++) {
+        nncl_onnx__value_info_proto__init(&o[k]);
+        o[k].name = (char *)out_names[k];
+        outs[k] = &o[k];
+    }
+    NnclOnnx__GraphProto g = NNCL_ONNX__GRAPH_PROTO__INIT;
+    g.n_node = sizeof nodes / sizeof nodes[0];
+    g.node = nodes;
+    g.n_initializer = sizeof inits / sizeof inits[0];
+    g.initializer = inits;
+    g.n_input = 1;
+    g.input = ins;
+    g.n_output = 3;
+    g.output = outs;
+    NnclOnnx__OperatorSetIdProto opset = NNCL_ONNX__OPERATOR_SET_ID_PROTO__INIT,
+                                 *opsets[] = {&opset};
+    opset.has_version = true;
+    opset.version = 13;
+    NnclOnnx__ModelProto m = NNCL_ONNX__MODEL_PROTO__INIT;
+    m.n_opset_import = 1;
+    m.opset_import = opsets;
+    m.graph = &g;
+    size_t size = nncl_onnx__model_proto__get_packed_size(&m);
+    uint8_t *bytes = malloc(size);
+    assert_non_null(bytes);
+    nncl_onnx__model_proto__pack(&m, bytes);
+    release_all();
+    static char path[256];
+    snprintf(path, sizeof path, "%s/shapes.onnx", test_dir);
+    FILE *f = fopen(path, "wb");
+    fwrite(bytes, 1, size, f);
+    fclose(f);
+    free(bytes);
+    return path;
+}
+
+static void check_near(const char *what, int i, double have, double want) {
+    if (fabs(have - want) > 1e-5 + 1e-5 * fabs(want))
+        fail_msg("%s[%d] = %g, host %g", what, i, have, want);
+}
+
+static void test_shape_ops_against_the_host(void **state) {
+    (void)state;
+    const char *path = write_shapes();
+    nncl_graph *g;
+    ASSERT_OK(nncl_graph_create(test_context(), NULL, &g));
+    nncl_onnx_model *m;
+    ASSERT_OK(nncl_onnx_import(g, path, NULL, &m));
+    float x[32], u[2 * 12 * 6], sq[3], pr[32];
+    for (int i = 0; i < 32; i++)
+        x[i] = (float)((i * 13) % 17 - 8) / 5.0f;
+    ASSERT_OK(nncl_graph_set_input(g, m->inputs[0], x, sizeof x));
+    nncl_graph_set_training(g, false);
+    ASSERT_OK(nncl_graph_forward(g));
+    assert_int_equal(nncl_node_shape(m->outputs[0]).dims[2], 12);
+    ASSERT_OK(nncl_graph_read(g, m->outputs[0], u, sizeof u));
+    ASSERT_OK(nncl_graph_read(g, m->outputs[1], sq, sizeof sq));
+    ASSERT_OK(nncl_graph_read(g, m->outputs[2], pr, sizeof pr));
+    /* u: reflect-pad to 6x6, keep columns 1, 3, 5, repeat every pixel 2x2. */
+    for (int c = 0; c < 2; c++)
+        for (int y = 0; y < 12; y++)
+            for (int xx = 0; xx < 6; xx++) {
+                int py = y / 2, px = 1 + 2 * (xx / 2);    /* in the padded 6x6 */
+                int sy = py - 1, sx = px - 1;             /* in x, before reflection */
+                sy = sy < 0 ? -sy : sy > 3 ? 6 - sy : sy; /* reflect without the edge */
+                sx = sx < 0 ? -sx : sx > 3 ? 6 - sx : sx;
+                int k = (c * 12 + y) * 6 + xx;
+                check_near("u", k, u[k], x[(c * 4 + sy) * 4 + sx]);
+            }
+    /* sq: the transposed convolution's spatial means, then hard-swish. */
+    for (int co = 0; co < 3; co++) {
+        double sum = 0;
+        for (int oy = 0; oy < 8; oy++)
+            for (int ox = 0; ox < 8; ox++) {
+                double v = ct_b[co];
+                for (int ci = 0; ci < 2; ci++)
+                    for (int iy = 0; iy < 4; iy++)
+                        for (int ix = 0; ix < 4; ix++) {
+                            int ky = oy + 1 - 2 * iy, kx = ox + 1 - 2 * ix; /* pad 1, stride 2 */
+                            if (ky < 0 || ky > 2 || kx < 0 || kx > 2) continue;
+                            v += (double)x[(ci * 4 + iy) * 4 + ix] *
+                                 ct_w[((ci * 3 + co) * 3 + ky) * 3 + kx];
+                        }
+                sum += v;
+            }
+        double mean = sum / 64, r6 = fmin(fmax(mean + 3, 0), 6);
+        check_near("sq", co, sq[co], mean * r6 / 6);
+    }
+    for (int i = 0; i < 32; i++)
+        check_near("pr", i, pr[i], x[i] > 0 ? x[i] : slopes[i / 16] * x[i]);
+    nncl_onnx_model_free(m);
+    nncl_graph_destroy(g);
+}
+
 static void expect_refusal(const char *path, const char *part1, const char *part2) {
     nncl_graph *g;
     ASSERT_OK(nncl_graph_create(test_context(), NULL, &g));
@@ -491,6 +663,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_imported_cnn_matches_the_api),
         cmocka_unit_test(test_tensor_algebra_against_the_host),
+        cmocka_unit_test(test_shape_ops_against_the_host),
         cmocka_unit_test(test_refusals_name_the_node),
     };
     return cmocka_run_group_tests(tests, test_dir_setup, test_dir_teardown);

@@ -6,6 +6,7 @@
 #include "../graph/graph.h"
 #include "onnx_file.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -109,6 +110,13 @@ static const NnclOnnx__TensorProto *tensor_in(importer *im, const NnclOnnx__Node
     return s->name ? s->tensor : NULL;
 }
 
+static int64_t tensor_numel_of(const NnclOnnx__TensorProto *t) {
+    int64_t n = 1;
+    for (size_t d = 0; d < t->n_dims; d++)
+        n *= t->dims[d]; /* checked by nncl_onnx_read */
+    return n;
+}
+
 /* Remembers that parameter `param` takes tensor t's values after the build. */
 static nncl_status queue_write(importer *im, const char *param, const NnclOnnx__TensorProto *t) {
     if (im->n_writes == im->writes_cap) {
@@ -135,9 +143,7 @@ static nncl_status queue_write(importer *im, const char *param, const NnclOnnx__
 static nncl_status adopt(importer *im, nncl_node *node, size_t i, const NnclOnnx__TensorProto *t,
                          const char *label) {
     nncl_param_entry *p = nncl_node_param(im->g, node, i);
-    int64_t numel = 1;
-    for (size_t d = 0; d < t->n_dims; d++)
-        numel *= t->dims[d];
+    int64_t numel = tensor_numel_of(t);
     if (!p || p->numel != numel) {
         char msg[160];
         snprintf(msg, sizeof msg, "initializer '%%s' has %lld elements where %lld are needed",
@@ -171,6 +177,49 @@ static nncl_node *operand(importer *im, const NnclOnnx__NodeProto *n, size_t k) 
     if (s->constant) nncl_node_param(im->g, p, 0)->frozen = true;
     s->node = p;
     return p;
+}
+
+/* An int list from input k (a constant tensor) or, when absent, from the
+ * attribute `name` (older opsets); *n -1 when neither is there, -2 when
+ * the input is there but not constant. At most max values. */
+static nncl_status ints_from(importer *im, const NnclOnnx__NodeProto *n, size_t k, const char *name,
+                             int64_t *out, int max, int *count, const char *label) {
+    *count = -1;
+    if (k < n->n_input && n->input[k][0]) {
+        const NnclOnnx__TensorProto *t = tensor_in(im, n, k);
+        if (!t) return fail_node(im, label, "input '%s' must be a constant", n->input[k]);
+        int64_t *v, c;
+        nncl_status st = nncl_onnx_tensor_ints(t, &v, &c);
+        if (st != NNCL_OK) return st;
+        if (c > max) {
+            free(v);
+            return fail_node(im, label, "input '%s' holds too many values", n->input[k]);
+        }
+        memcpy(out, v, (size_t)c * sizeof *v);
+        free(v);
+        *count = (int)c;
+        return NNCL_OK;
+    }
+    int got = attr_ints(n, name, out, max);
+    if (got < 0) return fail_node(im, label, "attribute '%s' holds too many values", name);
+    if (attr(n, name)) *count = got;
+    return NNCL_OK;
+}
+
+/* A float from input k (a one-element constant) or attribute `name`. */
+static nncl_status float_from(importer *im, const NnclOnnx__NodeProto *n, size_t k,
+                              const char *name, float fallback, float *out, const char *label) {
+    *out = attr_float(n, name, fallback);
+    if (k >= n->n_input || !n->input[k][0]) return NNCL_OK;
+    const NnclOnnx__TensorProto *t = tensor_in(im, n, k);
+    float *v;
+    int64_t c;
+    if (!t) return fail_node(im, label, "input '%s' must be a constant", n->input[k]);
+    nncl_status st = nncl_onnx_tensor_floats(t, &v, &c);
+    if (st != NNCL_OK) return st;
+    if (c == 1) *out = v[0];
+    free(v);
+    return c == 1 ? NNCL_OK : fail_node(im, label, "input '%s' must hold one value", n->input[k]);
 }
 
 /* ---- operators */
@@ -338,7 +387,18 @@ static nncl_status map_unary(importer *im, const NnclOnnx__NodeProto *n, const c
         *out = nncl_leaky_relu(g, x, attr_float(n, "alpha", 0.01f), name);
     else if (!strcmp(op, "Elu"))
         *out = nncl_elu(g, x, attr_float(n, "alpha", 1.0f), name);
-    else if (!strcmp(op, "GlobalAveragePool"))
+    else if (!strcmp(op, "Softplus"))
+        *out = nncl_softplus(g, x, 1, 20, name);
+    else if (!strcmp(op, "HardSwish"))
+        *out = nncl_hardswish(g, x, name);
+    else if (!strcmp(op, "HardSigmoid")) {
+        /* nncl's is PyTorch's, relu6(x + 3) / 6: ONNX's with alpha 1/6, beta 1/2 */
+        if (fabsf(attr_float(n, "alpha", 0.2f) - 1 / 6.0f) > 1e-6f ||
+            attr_float(n, "beta", 0.5f) != 0.5f)
+            return fail_node(im, label, "only alpha 1/6 and beta 0.5 (PyTorch's) are supported%s",
+                             "");
+        *out = nncl_hardsigmoid(g, x, name);
+    } else if (!strcmp(op, "GlobalAveragePool"))
         *out = nncl_global_avg_pool(g, x, name);
     else if (!strcmp(op, "GlobalMaxPool"))
         *out = nncl_global_max_pool(g, x, name);
@@ -446,6 +506,244 @@ static nncl_status map_softmax(importer *im, const NnclOnnx__NodeProto *n, const
     return *out ? NNCL_OK : nncl_graph_status(im->g);
 }
 
+static nncl_status map_conv_transpose(importer *im, const NnclOnnx__NodeProto *n, const char *label,
+                                      nncl_node **out) {
+    nncl_node *x = value_in(im, n, 0);
+    const NnclOnnx__TensorProto *w = tensor_in(im, n, 1), *b = tensor_in(im, n, 2);
+    if (!x) return fail_node(im, label, "input 0 must be a computed value%s", "");
+    if (!w || w->n_dims < 3 || w->n_dims > 5 || (n->n_input > 2 && n->input[2][0] && !b))
+        return fail_node(im, label, "the weight (3 to 5 dims) and bias must be initializers%s", "");
+    if (attr(n, "output_shape"))
+        return fail_node(im, label, "attribute 'output_shape' is not supported; give pads%s", "");
+    int spatial = (int)w->n_dims - 2;
+    int64_t group = attr_int(n, "group", 1), v[6] = {0};
+    nncl_conv_transpose_params p = {
+        .out_channels = w->dims[1] * group, .groups = group, .no_bias = !b};
+    for (int d = 0; d < spatial; d++)
+        p.kernel[d] = w->dims[2 + d], p.stride[d] = 1, p.dilation[d] = 1;
+    if (attr_ints(n, "strides", v, 3) == spatial)
+        for (int d = 0; d < spatial; d++)
+            p.stride[d] = v[d];
+    if (attr_ints(n, "dilations", v, 3) == spatial)
+        for (int d = 0; d < spatial; d++)
+            p.dilation[d] = v[d];
+    if (attr_ints(n, "output_padding", v, 3) == spatial)
+        for (int d = 0; d < spatial; d++)
+            p.output_padding[d] = v[d];
+    char buf[32];
+    if (strcmp(attr_string(n, "auto_pad", "NOTSET", buf, sizeof buf), "NOTSET"))
+        return fail_node(im, label, "attribute 'auto_pad' must be NOTSET%s", "");
+    int np = attr_ints(n, "pads", v, 6);
+    for (int d = 0; np == 2 * spatial && d < spatial; d++) {
+        if (v[d] != v[spatial + d])
+            return fail_node(im, label, "asymmetric pads are not supported%s", "");
+        p.padding[d] = v[d];
+    }
+    nncl_node *y = nncl_conv_transpose(im->g, x, &p, n->output[0]);
+    if (!y) return nncl_graph_status(im->g);
+    nncl_status st = adopt(im, y, 0, w, label);
+    if (st == NNCL_OK && b) st = adopt(im, y, 1, b, label);
+    *out = y;
+    return st;
+}
+
+/* Pad: ONNX's [x1_begin, x2_begin, ..., x1_end, ...] over every dim. */
+static nncl_status map_pad(importer *im, const NnclOnnx__NodeProto *n, const char *label,
+                           nncl_node **out) {
+    nncl_node *x = value_in(im, n, 0);
+    if (!x) return fail_node(im, label, "input 0 must be a computed value%s", "");
+    int32_t rank = nncl_node_shape(x).rank;
+    int64_t pads[2 * NNCL_MAX_RANK], ours[2 * NNCL_MAX_RANK];
+    int count;
+    nncl_status st = ints_from(im, n, 1, "pads", pads, 2 * NNCL_MAX_RANK, &count, label);
+    if (st != NNCL_OK) return st;
+    if (count != 2 * rank) return fail_node(im, label, "needs two pads per dim%s", "");
+    if (n->n_input > 3 && n->input[3][0])
+        return fail_node(im, label, "the axes input is not supported%s", "");
+    float value;
+    if ((st = float_from(im, n, 2, "value", 0, &value, label)) != NNCL_OK) return st;
+    for (int32_t d = 0; d < rank; d++) { /* ours: the last dim first */
+        if (pads[d] < 0 || pads[rank + d] < 0)
+            return fail_node(im, label, "negative pads (cropping) are not supported%s", "");
+        ours[2 * (rank - 1 - d)] = pads[d];
+        ours[2 * (rank - 1 - d) + 1] = pads[rank + d];
+    }
+    char buf[32];
+    const char *mode = attr_string(n, "mode", "constant", buf, sizeof buf);
+    nncl_pad_mode m = !strcmp(mode, "reflect") ? NNCL_PAD_REFLECT
+                      : !strcmp(mode, "edge")  ? NNCL_PAD_REPLICATE
+                                               : NNCL_PAD_CONSTANT;
+    if (m == NNCL_PAD_CONSTANT && strcmp(mode, "constant"))
+        return fail_node(im, label, "attribute 'mode' is '%s'", mode);
+    *out = nncl_pad(im->g, x, ours, 2 * rank, m, value, n->output[0]);
+    return *out ? NNCL_OK : nncl_graph_status(im->g);
+}
+
+/* Slice: one nncl slice per axis, the last named as the output. */
+static nncl_status map_slice(importer *im, const NnclOnnx__NodeProto *n, const char *label,
+                             nncl_node **out) {
+    nncl_node *x = value_in(im, n, 0);
+    if (!x) return fail_node(im, label, "input 0 must be a computed value%s", "");
+    int32_t rank = nncl_node_shape(x).rank;
+    int64_t starts[NNCL_MAX_RANK], ends[NNCL_MAX_RANK], axes[NNCL_MAX_RANK], steps[NNCL_MAX_RANK];
+    int ns, ne, na, nt;
+    nncl_status st = ints_from(im, n, 1, "starts", starts, NNCL_MAX_RANK, &ns, label);
+    if (st == NNCL_OK) st = ints_from(im, n, 2, "ends", ends, NNCL_MAX_RANK, &ne, label);
+    if (st == NNCL_OK) st = ints_from(im, n, 3, "axes", axes, NNCL_MAX_RANK, &na, label);
+    if (st == NNCL_OK) st = ints_from(im, n, 4, "steps", steps, NNCL_MAX_RANK, &nt, label);
+    if (st != NNCL_OK) return st;
+    if (ns < 1 || ne != ns || (na >= 0 && na != ns) || (nt >= 0 && nt != ns))
+        return fail_node(im, label,
+                         "starts, ends, axes and steps must have one value each per "
+                         "sliced axis%s",
+                         "");
+    nncl_node *y = x;
+    for (int i = 0; i < ns; i++) {
+        int64_t axis = na >= 0 ? axes[i] : i, step = nt >= 0 ? steps[i] : 1;
+        if (axis < 0) axis += rank;
+        if (axis < 0 || axis >= rank || step < 1)
+            return fail_node(im, label, "axes must name dims and steps be positive%s", "");
+        y = nncl_slice(im->g, y, (int32_t)axis, starts[i], ends[i], step,
+                       i == ns - 1 ? n->output[0] : NULL);
+        if (!y) return nncl_graph_status(im->g);
+    }
+    *out = y;
+    return NNCL_OK;
+}
+
+/* Squeeze and Unsqueeze as reshapes (axes from the attribute, or from
+ * opset 13 the input; Squeeze without axes drops every 1). */
+static nncl_status map_squeeze(importer *im, const NnclOnnx__NodeProto *n, const char *label,
+                               nncl_node **out) {
+    nncl_node *x = value_in(im, n, 0);
+    if (!x) return fail_node(im, label, "input 0 must be a computed value%s", "");
+    bool squeeze = !strcmp(n->op_type, "Squeeze");
+    nncl_shape in = nncl_node_shape(x), shape = {0};
+    int64_t axes[NNCL_MAX_RANK];
+    int na;
+    nncl_status st = ints_from(im, n, 1, "axes", axes, NNCL_MAX_RANK, &na, label);
+    if (st != NNCL_OK) return st;
+    int32_t rank = squeeze ? in.rank : in.rank + (na > 0 ? na : 0);
+    bool marked[2 * NNCL_MAX_RANK] = {false};
+    if (!squeeze && na < 1) return fail_node(im, label, "needs axes%s", "");
+    for (int i = 0; i < na; i++) {
+        int64_t a = axes[i] < 0 ? axes[i] + rank : axes[i];
+        if (a < 0 || a >= rank || marked[a] || (squeeze && in.dims[a] != 1))
+            return fail_node(im, label, "axes must name distinct dims (of size 1 to squeeze)%s",
+                             "");
+        marked[a] = true;
+    }
+    for (int32_t d = 0, k = 0; d < rank; d++) {
+        if (squeeze && (na > 0 ? marked[d] : in.dims[d] == 1)) continue;
+        if (shape.rank == NNCL_MAX_RANK) return fail_node(im, label, "more than 5 dims%s", "");
+        shape.dims[shape.rank++] = !squeeze && marked[d] ? 1 : in.dims[squeeze ? d : k++];
+    }
+    if (!shape.rank) shape.dims[shape.rank++] = 1; /* a scalar stays [1] */
+    *out = nncl_reshape(im->g, x, shape, n->output[0]);
+    return *out ? NNCL_OK : nncl_graph_status(im->g);
+}
+
+static nncl_status map_reduce(importer *im, const NnclOnnx__NodeProto *n, const char *label,
+                              nncl_node **out) {
+    nncl_node *x = value_in(im, n, 0);
+    if (!x) return fail_node(im, label, "input 0 must be a computed value%s", "");
+    int64_t axes[NNCL_MAX_RANK];
+    int na;
+    /* ReduceSum takes axes as an input from opset 13, the others from 18. */
+    size_t axes_input = !strcmp(n->op_type, "ReduceSum") ? 1 : 99;
+    nncl_status st = ints_from(im, n, axes_input, "axes", axes, NNCL_MAX_RANK, &na, label);
+    if (st != NNCL_OK) return st;
+    if (na <= 0 && attr_int(n, "noop_with_empty_axes", 0))
+        return fail_node(im, label, "noop_with_empty_axes is not supported%s", "");
+    int32_t dims[NNCL_MAX_RANK];
+    for (int i = 0; i < na; i++)
+        dims[i] = (int32_t)axes[i];
+    nncl_reduce_op op = !strcmp(n->op_type, "ReduceSum")    ? NNCL_REDUCE_SUM
+                        : !strcmp(n->op_type, "ReduceMean") ? NNCL_REDUCE_MEAN
+                                                            : NNCL_REDUCE_MAX;
+    *out = nncl_reduce(im->g, x, op, dims, na > 0 ? na : 0, attr_int(n, "keepdims", 1) != 0,
+                       n->output[0]);
+    return *out ? NNCL_OK : nncl_graph_status(im->g);
+}
+
+/* Resize (and opset 9's Upsample) where it is PyTorch's interpolate:
+ * nearest with asymmetric coordinates rounding down, or linear with
+ * half_pixel / pytorch_half_pixel / align_corners; scales or sizes over
+ * the spatial dims only. */
+static nncl_status map_resize(importer *im, const NnclOnnx__NodeProto *n, const char *label,
+                              nncl_node **out) {
+    nncl_node *x = value_in(im, n, 0);
+    if (!x) return fail_node(im, label, "input 0 must be a computed value%s", "");
+    nncl_shape in = nncl_node_shape(x);
+    int spatial = in.rank - 2;
+    char buf[40], cbuf[40], nbuf[40];
+    const char *mode = attr_string(n, "mode", "nearest", buf, sizeof buf);
+    const char *coord =
+        attr_string(n, "coordinate_transformation_mode", "half_pixel", cbuf, sizeof cbuf);
+    const char *nearest = attr_string(n, "nearest_mode", "round_prefer_floor", nbuf, sizeof nbuf);
+    bool upsample = !strcmp(n->op_type, "Upsample") || im->opset < 11;
+    nncl_upsample_params p = {0};
+    if (!strcmp(mode, "nearest")) {
+        if (!upsample && (strcmp(coord, "asymmetric") || strcmp(nearest, "floor")))
+            return fail_node(im, label,
+                             "nearest needs coordinate_transformation_mode 'asymmetric' and "
+                             "nearest_mode 'floor' (PyTorch's nearest), not '%s'",
+                             coord);
+        p.mode = NNCL_UPSAMPLE_NEAREST;
+    } else if (!strcmp(mode, "linear")) {
+        if (upsample) /* asymmetric coordinates, which PyTorch's linear never uses */
+            return fail_node(im, label, "linear before opset 11 is not supported%s", "");
+        p.mode = NNCL_UPSAMPLE_LINEAR;
+        p.align_corners = !upsample && !strcmp(coord, "align_corners");
+        if (!upsample && !p.align_corners && strcmp(coord, "half_pixel") &&
+            strcmp(coord, "pytorch_half_pixel"))
+            return fail_node(im, label, "linear with coordinate_transformation_mode '%s'", coord);
+    } else {
+        return fail_node(im, label, "attribute 'mode' is '%s'", mode);
+    }
+    /* scales: Upsample's input 1, Resize's input 1 (opset 10) or 2; sizes: Resize's input 3 */
+    size_t scales_at = upsample || im->opset < 11 ? 1 : 2;
+    const NnclOnnx__TensorProto *scales = tensor_in(im, n, scales_at), *sizes = tensor_in(im, n, 3);
+    float *sv = NULL;
+    int64_t count = 0, *zv = NULL;
+    nncl_status st = NNCL_OK;
+    if (scales && tensor_numel_of(scales) > 0)
+        st = nncl_onnx_tensor_floats(scales, &sv, &count);
+    else if (sizes)
+        st = nncl_onnx_tensor_ints(sizes, &zv, &count);
+    else
+        st = fail_node(im, label, "needs constant scales or sizes%s", "");
+    if (st == NNCL_OK && count != in.rank)
+        st = fail_node(im, label, "scales or sizes need one value per dim%s", "");
+    for (int d = 0; st == NNCL_OK && d < 2; d++)
+        if (sv ? sv[d] != 1 : zv[d] != in.dims[d])
+            st = fail_node(im, label, "the batch and channel dims must keep their size%s", "");
+    for (int d = 0; st == NNCL_OK && d < spatial; d++) {
+        if (sv)
+            p.scale[d] = sv[2 + d];
+        else
+            p.size[d] = zv[2 + d];
+    }
+    free(sv);
+    free(zv);
+    if (st != NNCL_OK) return st;
+    *out = nncl_upsample(im->g, x, &p, n->output[0]);
+    return *out ? NNCL_OK : nncl_graph_status(im->g);
+}
+
+static nncl_status map_prelu(importer *im, const NnclOnnx__NodeProto *n, const char *label,
+                             nncl_node **out) {
+    nncl_node *x = value_in(im, n, 0);
+    const NnclOnnx__TensorProto *slope = tensor_in(im, n, 1);
+    if (!x || !slope)
+        return fail_node(im, label, "needs a computed input and constant slopes%s", "");
+    int64_t count = tensor_numel_of(slope);
+    nncl_node *y = nncl_prelu(im->g, x, count, 0.25f, n->output[0]);
+    if (!y) return nncl_graph_status(im->g);
+    *out = y;
+    return adopt(im, y, 0, slope, label);
+}
+
 static const struct {
     const char *op;
     mapper map;
@@ -475,6 +773,20 @@ static const struct {
     {"Transpose", map_transpose},
     {"Softmax", map_softmax},
     {"LogSoftmax", map_softmax},
+    {"ConvTranspose", map_conv_transpose},
+    {"Pad", map_pad},
+    {"Slice", map_slice},
+    {"Squeeze", map_squeeze},
+    {"Unsqueeze", map_squeeze},
+    {"ReduceMean", map_reduce},
+    {"ReduceSum", map_reduce},
+    {"ReduceMax", map_reduce},
+    {"Resize", map_resize},
+    {"Upsample", map_resize},
+    {"PRelu", map_prelu},
+    {"HardSigmoid", map_unary},
+    {"HardSwish", map_unary},
+    {"Softplus", map_unary},
 };
 
 /* ---- the model */
