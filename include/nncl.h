@@ -1408,6 +1408,17 @@ NNCL_API nncl_status nncl_onnx_import(nncl_graph *g, const char *path,
                                       const nncl_onnx_options *options, nncl_onnx_model **model);
 NNCL_API void nncl_onnx_model_free(nncl_onnx_model *model);
 
+/* One tensor in its own TensorProto file, the layout of ONNX's test data
+ * (input_0.pb, output_0.pb, ...). Reading converts any numeric type to
+ * float32 into *values (free with nncl_free), a scalar given shape [1];
+ * errors name the file: NNCL_ERROR_IO, NNCL_ERROR_INVALID_ARGUMENT (not a
+ * TensorProto, a size that does not match its shape, more than 5 dims).
+ * Writing stores float32 `values` of `shape` under `name` (may be NULL),
+ * atomically. Both NNCL_ERROR_STATE without protobuf-c. */
+NNCL_API nncl_status nncl_onnx_tensor_read(const char *path, nncl_shape *shape, float **values);
+NNCL_API nncl_status nncl_onnx_tensor_write(const char *path, const char *name, nncl_shape shape,
+                                            const float *values);
+
 #ifdef __cplusplus
 }
 #endif

@@ -12,6 +12,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 
 /* ---- a small arena of protobuf-c structs, freed at the end of a test */
 
@@ -631,6 +633,78 @@ static void test_shape_ops_against_the_host(void **state) {
     nncl_graph_destroy(g);
 }
 
+/* nncl-run in test_dir; returns its exit status, output in out. */
+static int run(const char *args, char *out, size_t size) {
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "cd '%s' && '%s' %s 2>&1", test_dir, NNCL_RUN_EXE, args);
+    FILE *p = popen(cmd, "r");
+    assert_non_null(p);
+    size_t n = fread(out, 1, size - 1, p);
+    out[n] = 0;
+    int status = pclose(p);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+/* nncl-run on the algebra model: its output files hold what the import
+ * computes in process, --compare accepts them and refuses a changed one. */
+static void test_nncl_run(void **state) {
+    (void)state;
+    write_algebra();
+    char dir[256], path[512];
+    snprintf(dir, sizeof dir, "%s/in", test_dir);
+    mkdir(dir, 0755);
+    float x[24];
+    for (int i = 0; i < 24; i++)
+        x[i] = (float)((i * 5) % 13 - 6) / 3.0f;
+    snprintf(path, sizeof path, "%s/input_0.pb", dir);
+    ASSERT_OK(nncl_onnx_tensor_write(path, "x", NNCL_SHAPE(2, 3, 4), x));
+    static char out[8192];
+    int rc = run("algebra.onnx --inputs in --outputs out", out, sizeof out);
+    if (rc) fail_msg("nncl-run failed (%d): %s", rc, out);
+    /* The same model in process. */
+    nncl_graph *g;
+    ASSERT_OK(nncl_graph_create(test_context(), NULL, &g));
+    nncl_onnx_model *m;
+    snprintf(path, sizeof path, "%s/algebra.onnx", test_dir);
+    ASSERT_OK(nncl_onnx_import(g, path, NULL, &m));
+    ASSERT_OK(nncl_graph_set_input(g, m->inputs[0], x, sizeof x));
+    nncl_graph_set_training(g, false);
+    ASSERT_OK(nncl_graph_forward(g));
+    for (size_t k = 0; k < 2; k++) {
+        nncl_shape shape, want_shape = nncl_node_shape(m->outputs[k]);
+        float *have, want[48];
+        snprintf(path, sizeof path, "%s/out/output_%zu.pb", test_dir, k);
+        ASSERT_OK(nncl_onnx_tensor_read(path, &shape, &have));
+        assert_int_equal(shape.rank, want_shape.rank);
+        assert_memory_equal(shape.dims, want_shape.dims, (size_t)shape.rank * sizeof shape.dims[0]);
+        size_t bytes = (size_t)nncl_shape_numel(shape) * sizeof(float);
+        ASSERT_OK(nncl_graph_read(g, m->outputs[k], want, bytes));
+        assert_memory_equal(have, want, bytes);
+        nncl_free(have);
+    }
+    rc = run("algebra.onnx --inputs in --outputs out2 --compare out", out, sizeof out);
+    if (rc) fail_msg("--compare with its own outputs failed (%d): %s", rc, out);
+    assert_contains(out, "output 1: 48 values match");
+    /* One value changed beyond the tolerance. */
+    float changed[30];
+    ASSERT_OK(nncl_graph_read(g, m->outputs[0], changed, sizeof changed));
+    changed[7] += 0.01f;
+    snprintf(path, sizeof path, "%s/out/output_0.pb", test_dir);
+    ASSERT_OK(nncl_onnx_tensor_write(path, "y1", NNCL_SHAPE(2, 15), changed));
+    rc = run("algebra.onnx --inputs in --outputs out2 --compare out", out, sizeof out);
+    assert_int_equal(rc, 1);
+    assert_contains(out, "output 0: 1 of 30 values differ");
+    assert_contains(out, "the largest at 7");
+    /* No inputs where the model needs one; a model that is not there. */
+    assert_int_equal(run("algebra.onnx --inputs nowhere --outputs o", out, sizeof out), 1);
+    assert_contains(out, "takes 1 inputs");
+    assert_int_equal(run("missing.onnx --inputs in --outputs o", out, sizeof out), 1);
+    assert_contains(out, "missing.onnx");
+    assert_int_equal(run("--inputs in", out, sizeof out), 2);
+    nncl_onnx_model_free(m);
+    nncl_graph_destroy(g);
+}
+
 static void expect_refusal(const char *path, const char *part1, const char *part2) {
     nncl_graph *g;
     ASSERT_OK(nncl_graph_create(test_context(), NULL, &g));
@@ -665,6 +739,7 @@ int main(void) {
         cmocka_unit_test(test_tensor_algebra_against_the_host),
         cmocka_unit_test(test_shape_ops_against_the_host),
         cmocka_unit_test(test_refusals_name_the_node),
+        cmocka_unit_test(test_nncl_run),
     };
     return cmocka_run_group_tests(tests, test_dir_setup, test_dir_teardown);
 }

@@ -1,4 +1,4 @@
-/* nncl_onnx_import in a library built without protobuf-c (the build's
+/* The ONNX calls in a library built without protobuf-c (the build's
  * choice when the package is missing): the call exists and says why it
  * cannot work, so programs link the same either way. */
 #include "../runtime/runtime.h"
@@ -15,4 +15,18 @@ nncl_status nncl_onnx_import(nncl_graph *g, const char *path, const nncl_onnx_op
 
 void nncl_onnx_model_free(nncl_onnx_model *model) {
     (void)model;
+}
+
+nncl_status nncl_onnx_tensor_read(const char *path, nncl_shape *shape, float **values) {
+    (void)shape;
+    if (values) *values = NULL;
+    return nncl_fail(NNCL_ERROR_STATE, "%s: this nncl was built without protobuf-c",
+                     path ? path : "(NULL)");
+}
+
+nncl_status nncl_onnx_tensor_write(const char *path, const char *name, nncl_shape shape,
+                                   const float *values) {
+    (void)name, (void)shape, (void)values;
+    return nncl_fail(NNCL_ERROR_STATE, "%s: this nncl was built without protobuf-c",
+                     path ? path : "(NULL)");
 }

@@ -93,8 +93,8 @@ static int64_t tensor_numel(const NnclOnnx__TensorProto *t) {
     return n;
 }
 
-static nncl_status check_tensor(const char *file, const char *where,
-                                const NnclOnnx__TensorProto *t) {
+nncl_status nncl_onnx_check_tensor(const char *file, const char *where,
+                                   const NnclOnnx__TensorProto *t) {
     const char *name = t->name && t->name[0] ? t->name : "(unnamed)";
     if (t->has_data_location &&
         t->data_location == NNCL_ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL)
@@ -155,11 +155,11 @@ static nncl_status check_attributes(const char *file, const NnclOnnx__NodeProto 
             return nncl_fail(NNCL_ERROR_INVALID_ARGUMENT, "%s: %s has an unnamed attribute", file,
                              label);
         if (attr->t) {
-            nncl_status st = check_tensor(file, label, attr->t);
+            nncl_status st = nncl_onnx_check_tensor(file, label, attr->t);
             if (st != NNCL_OK) return st;
         }
         for (size_t k = 0; k < attr->n_tensors; k++) {
-            nncl_status st = check_tensor(file, label, attr->tensors[k]);
+            nncl_status st = nncl_onnx_check_tensor(file, label, attr->tensors[k]);
             if (st != NNCL_OK) return st;
         }
     }
@@ -183,7 +183,7 @@ static nncl_status check_graph(const char *file, const NnclOnnx__GraphProto *g) 
                            "%s: initializer %zu is %s: initializers need distinct names", file, i,
                            t->name && t->name[0] ? "named again" : "unnamed");
         else
-            st = check_tensor(file, "initializer", t);
+            st = nncl_onnx_check_tensor(file, "initializer", t);
     }
     for (size_t i = 0; st == NNCL_OK && i < g->n_input; i++) {
         const char *name = g->input[i]->name;

@@ -31,6 +31,11 @@ nncl_status nncl_onnx_parse(const uint8_t *bytes, size_t size, const char *name,
                             nncl_onnx_file *out);
 void nncl_onnx_close(nncl_onnx_file *f);
 
+/* Checks one tensor as the reader does (type, size, data length, not
+ * external); `where` says where it was found, for the message. */
+nncl_status nncl_onnx_check_tensor(const char *file, const char *where,
+                                   const NnclOnnx__TensorProto *t);
+
 /* A checked tensor's elements as float32 (float, double, and the integer
  * types, converted) into a new array of *count values; the caller frees it.
  * NNCL_ERROR_OUT_OF_MEMORY or NNCL_ERROR_INVALID_ARGUMENT (a type without a
