@@ -143,6 +143,9 @@ def onnx_model(opset=13, raw_bias=True, extra_node=b""):
     return field(1, 8) + field(8, field(2, opset)) + field(7, graph)
 
 
+write("fuzz_onnx_tensor", "float-raw", field(1, 2) + field(1, 3) + field(2, 1) + field(8, "x") +
+      field(9, struct.pack("<6f", *range(6))))
+write("fuzz_onnx_tensor", "int64-typed", field(1, 3) + field(2, 7) + field(7, varint(1) + varint(2) + varint(3)))
 write("fuzz_onnx", "conv-relu", onnx_model())
 write("fuzz_onnx", "typed-bias", onnx_model(raw_bias=False))
 write("fuzz_onnx", "opset-8", onnx_model(opset=8))
