@@ -63,6 +63,19 @@ static int compare(const char *dir, size_t k, const float *have, nncl_shape shap
     return bad ? 1 : 0;
 }
 
+/* mkdir -p. */
+static void make_dirs(const char *dir) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s", dir);
+    for (char *p = path + 1; *p; p++)
+        if (*p == '/') {
+            *p = 0;
+            mkdir(path, 0755);
+            *p = '/';
+        }
+    mkdir(path, 0755);
+}
+
 /* What a run holds, released on every path. */
 typedef struct run {
     float *values[64];
@@ -111,7 +124,7 @@ static int execute(run *r, const char *model, const char *inputs, const char *ou
     }
     nncl_graph_set_training(r->g, false);
     if (nncl_graph_forward(r->g) != NNCL_OK) return fail("running");
-    mkdir(outputs, 0755);
+    make_dirs(outputs);
     int status = 0;
     for (size_t k = 0; k < r->m->n_outputs; k++) {
         nncl_shape shape = nncl_node_shape(r->m->outputs[k]);

@@ -1,0 +1,151 @@
+#!/usr/bin/python3
+"""Writes the ONNX models the test suite imports (tests/data/onnx/<name>/):
+small networks of the families the course shows, exported by PyTorch's
+torch.onnx.export (opset 13), each with an input and PyTorch's output in
+ONNX's test-data layout (input_0.pb, output_0.pb), so that nncl-run
+--compare checks nncl against PyTorch. Needs Debian's python3-torch and
+python3-onnx only to regenerate them; deterministic (fixed seeds, one
+thread)."""
+import os
+
+import numpy as np
+import onnx
+import torch
+from onnx import numpy_helper
+from torch import nn
+
+torch.set_num_threads(1)
+OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "data", "onnx")
+
+
+class Classifier(nn.Module):
+    """AlexNet / VGG style at toy width: conv-BN-ReLU-pool blocks, a head."""
+
+    def __init__(self):
+        super().__init__()
+        self.features = nn.Sequential(
+            nn.Conv2d(3, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(8, 16, 3, padding=1, stride=1), nn.BatchNorm2d(16), nn.LeakyReLU(0.1),
+            nn.AvgPool2d(2), nn.Conv2d(16, 16, 3, padding=1, groups=4), nn.ReLU())
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.head = nn.Sequential(nn.Flatten(), nn.Dropout(0.5), nn.Linear(16, 10))
+
+    def forward(self, x):
+        return self.head(self.pool(self.features(x)))
+
+
+class Residual(nn.Module):
+    """A ResNet basic block with a projection, then global pooling."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(4, 8, 3, stride=2, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(8)
+        self.conv2 = nn.Conv2d(8, 8, 3, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm2d(8)
+        self.down = nn.Sequential(nn.Conv2d(4, 8, 1, stride=2, bias=False), nn.BatchNorm2d(8))
+        self.fc = nn.Linear(8, 5)
+
+    def forward(self, x):
+        h = torch.relu(self.bn1(self.conv1(x)))
+        h = torch.relu(self.bn2(self.conv2(h)) + self.down(x))
+        return self.fc(torch.flatten(nn.functional.adaptive_avg_pool2d(h, 1), 1))
+
+
+class UNet(nn.Module):
+    """One level: down, up by transposed convolution, skip concatenation."""
+
+    def __init__(self):
+        super().__init__()
+        self.enc = nn.Sequential(nn.Conv2d(1, 8, 3, padding=1), nn.ReLU())
+        self.down = nn.MaxPool2d(2)
+        self.mid = nn.Sequential(nn.Conv2d(8, 16, 3, padding=1), nn.ReLU())
+        self.up = nn.ConvTranspose2d(16, 8, 2, stride=2)
+        self.dec = nn.Sequential(nn.Conv2d(16, 8, 3, padding=1), nn.ReLU(), nn.Conv2d(8, 3, 1))
+
+    def forward(self, x):
+        e = self.enc(x)
+        return self.dec(torch.cat([self.up(self.mid(self.down(e))), e], 1))
+
+
+class Signal1d(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.net = nn.Sequential(
+            nn.Conv1d(2, 8, 7, padding=3), nn.BatchNorm1d(8), nn.ReLU(), nn.MaxPool1d(2),
+            nn.Conv1d(8, 8, 5, padding=2, dilation=1), nn.Sigmoid(), nn.AdaptiveMaxPool1d(1),
+            nn.Flatten(), nn.Linear(8, 3), nn.Softmax(dim=1))
+
+    def forward(self, x):
+        return self.net(x)
+
+
+class Volume3d(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.net = nn.Sequential(
+            nn.Conv3d(1, 4, 3, padding=1), nn.BatchNorm3d(4), nn.ReLU(), nn.MaxPool3d(2),
+            nn.Conv3d(4, 8, 3, padding=1), nn.Tanh(), nn.AdaptiveAvgPool3d(1), nn.Flatten(),
+            nn.Linear(8, 2))
+
+    def forward(self, x):
+        return self.net(x)
+
+
+MODELS = {
+    "classifier": (Classifier, (2, 3, 16, 16), True),
+    "residual": (Residual, (2, 4, 8, 8), True),
+    "unet": (UNet, (1, 1, 8, 8), False),
+    "signal1d": (Signal1d, (2, 2, 32), False),
+    "volume3d": (Volume3d, (1, 1, 8, 8, 8), False),
+}
+
+
+def randomise_bn(model, gen):
+    """Running statistics away from 0 and 1, so that using them is tested."""
+    for m in model.modules():
+        if isinstance(m, nn.modules.batchnorm._BatchNorm):
+            m.running_mean.copy_(torch.rand(m.running_mean.shape, generator=gen) - 0.5)
+            m.running_var.copy_(torch.rand(m.running_var.shape, generator=gen) + 0.5)
+            m.weight.data.copy_(torch.rand(m.weight.shape, generator=gen) + 0.5)
+            m.bias.data.copy_(torch.rand(m.bias.shape, generator=gen) - 0.5)
+
+
+def main():
+    for name, (cls, shape, keep_bn) in MODELS.items():
+        torch.manual_seed(1)
+        gen = torch.Generator().manual_seed(2)
+        model = cls().eval()
+        with torch.no_grad():
+            randomise_bn(model, gen)
+            x = torch.rand(shape, generator=gen) * 2 - 1
+            y = model(x)
+        d = os.path.join(OUT, name)
+        os.makedirs(d, exist_ok=True)
+        path = os.path.join(d, "model.onnx")
+        # TRAINING keeps BatchNormalization (EVAL folds it into the convs):
+        # the exported graph is what one fine-tunes, run here in eval mode.
+        torch.onnx.export(model, x, path, opset_version=13, input_names=["input"],
+                          output_names=["output"], do_constant_folding=False,
+                          training=torch.onnx.TrainingMode.TRAINING if keep_bn else
+                          torch.onnx.TrainingMode.EVAL)
+        exported = onnx.load(path)
+        onnx.checker.check_model(exported)
+        # A training-mode export runs the model once in training mode, moving
+        # the running statistics: the reference output uses the file's values.
+        state = model.state_dict()
+        with torch.no_grad():
+            for t in exported.graph.initializer:
+                if t.name in state:
+                    state[t.name].copy_(torch.from_numpy(numpy_helper.to_array(t).copy()))
+            model.eval()
+            y = model(x)
+        for kind, t in (("input", x), ("output", y)):
+            tensor = numpy_helper.from_array(t.numpy().astype(np.float32), kind)
+            with open(os.path.join(d, kind + "_0.pb"), "wb") as f:
+                f.write(tensor.SerializeToString())
+        print(name, tuple(y.shape), os.path.getsize(path), "bytes")
+
+
+if __name__ == "__main__":
+    main()
