@@ -1377,7 +1377,8 @@ NNCL_API nncl_status nncl_graph_grad_read(nncl_graph *g, const char *name, float
  * align_corners), ReduceMean / ReduceSum / ReduceMax, Softmax and
  * LogSoftmax, Relu, LeakyRelu, PRelu, Elu, Sigmoid, HardSigmoid (alpha
  * 1/6), HardSwish, Softplus, Tanh, Flatten (axis 1), Identity, Dropout
- * (inference: identity), Constant. */
+ * (its ratio; it drops in training mode only, as the graph is set),
+ * Constant. */
 
 typedef struct nncl_onnx_options {
     /* The size of input dims the file leaves symbolic or unknown (usually

@@ -705,6 +705,64 @@ static void test_nncl_run(void **state) {
     nncl_graph_destroy(g);
 }
 
+/* A tensor file of the PyTorch-exported classifier (tools/gen-onnx-models.py). */
+static float *classifier_file(const char *name, int64_t want) {
+    char path[512];
+    snprintf(path, sizeof path, "%s/onnx/classifier/%s.pb", NNCL_TEST_DATA, name);
+    nncl_shape shape;
+    float *v;
+    ASSERT_OK(nncl_onnx_tensor_read(path, &shape, &v));
+    assert_int_equal(nncl_shape_numel(shape), want);
+    return v;
+}
+
+/* Fine-tuning an imported model: the cross-entropy of PyTorch's exported
+ * classifier on fixed labels, and the gradients of its first convolution
+ * and its head, equal PyTorch's (batch norm, padding, pooling, grouped
+ * convolution, dropout and Gemm all on the way back). */
+static void test_imported_model_trains_as_pytorch(void **state) {
+    (void)state;
+    char path[512];
+    snprintf(path, sizeof path, "%s/onnx/classifier/model.onnx", NNCL_TEST_DATA);
+    nncl_graph *g;
+    ASSERT_OK(nncl_graph_create(test_context(), NULL, &g));
+    nncl_onnx_model *m;
+    ASSERT_OK(nncl_onnx_import(g, path, &(nncl_onnx_options){.batch = 2}, &m));
+    nncl_node *labels = nncl_input_labels(g, "labels", 2);
+    nncl_node *loss = nncl_cross_entropy(g, m->outputs[0], labels, NULL, "loss");
+    ASSERT_OK(nncl_graph_status(g));
+    float *x = classifier_file("input_0", 2 * 3 * 16 * 16), *y = classifier_file("labels", 2);
+    int32_t ids[2] = {(int32_t)y[0], (int32_t)y[1]};
+    ASSERT_OK(nncl_graph_set_input(g, m->inputs[0], x, 2 * 3 * 16 * 16 * sizeof(float)));
+    ASSERT_OK(nncl_graph_set_input(g, labels, ids, sizeof ids));
+    nncl_graph_set_training(g, false); /* PyTorch's reference is in eval mode */
+    ASSERT_OK(nncl_graph_zero_grad(g));
+    ASSERT_OK(nncl_graph_forward(g));
+    ASSERT_OK(nncl_graph_backward(g, loss, NULL, 0));
+    float have_loss, *want_loss = classifier_file("loss", 1);
+    ASSERT_OK(nncl_graph_read(g, loss, &have_loss, sizeof have_loss));
+    check_near("loss", 0, have_loss, want_loss[0]);
+    const struct {
+        const char *param;
+        int64_t count;
+    } grads[] = {
+        {"features.0.weight", 8 * 3 * 3 * 3}, {"head.2.weight", 10 * 16}, {"head.2.bias", 10}};
+    for (size_t k = 0; k < sizeof grads / sizeof grads[0]; k++) {
+        char name[64];
+        snprintf(name, sizeof name, "grad.%s", grads[k].param);
+        float *want = classifier_file(name, grads[k].count), have[256];
+        ASSERT_OK(
+            nncl_graph_grad_read(g, grads[k].param, have, (size_t)grads[k].count * sizeof(float)));
+        for (int64_t i = 0; i < grads[k].count; i++)
+            if (fabs(have[i] - want[i]) > 1e-6 + 1e-4 * fabs(want[i]))
+                fail_msg("%s[%lld] = %g, PyTorch %g", name, (long long)i, have[i], want[i]);
+        nncl_free(want);
+    }
+    nncl_free(x), nncl_free(y), nncl_free(want_loss);
+    nncl_onnx_model_free(m);
+    nncl_graph_destroy(g);
+}
+
 static void expect_refusal(const char *path, const char *part1, const char *part2) {
     nncl_graph *g;
     ASSERT_OK(nncl_graph_create(test_context(), NULL, &g));
@@ -740,6 +798,7 @@ int main(void) {
         cmocka_unit_test(test_shape_ops_against_the_host),
         cmocka_unit_test(test_refusals_name_the_node),
         cmocka_unit_test(test_nncl_run),
+        cmocka_unit_test(test_imported_model_trains_as_pytorch),
     };
     return cmocka_run_group_tests(tests, test_dir_setup, test_dir_teardown);
 }

@@ -5,7 +5,8 @@ torch.onnx.export (opset 13), each with an input and PyTorch's output in
 ONNX's test-data layout (input_0.pb, output_0.pb), so that nncl-run
 --compare checks nncl against PyTorch. Needs Debian's python3-torch and
 python3-onnx only to regenerate them; deterministic (fixed seeds, one
-thread)."""
+thread). The classifier also gets a loss and gradients on fixed labels
+(labels.pb, loss.pb, grad.<parameter>.pb) for a fine-tuning check."""
 import os
 
 import numpy as np
@@ -111,6 +112,21 @@ def randomise_bn(model, gen):
             m.bias.data.copy_(torch.rand(m.bias.shape, generator=gen) - 0.5)
 
 
+def training_reference(model, x):
+    """Cross-entropy of the (eval-mode) classifier on fixed labels, and its
+    gradient for every parameter of the first convolution and the head:
+    what fine-tuning the imported model must reproduce."""
+    labels = torch.tensor([3, 7])
+    model.eval()
+    model.zero_grad()
+    loss = nn.functional.cross_entropy(model(x), labels)
+    loss.backward()
+    return [("labels", labels.float()), ("loss", loss.detach().reshape(1)),
+            ("grad.features.0.weight", model.features[0].weight.grad),
+            ("grad.head.2.weight", model.head[2].weight.grad),
+            ("grad.head.2.bias", model.head[2].bias.grad)]
+
+
 def main():
     for name, (cls, shape, keep_bn) in MODELS.items():
         torch.manual_seed(1)
@@ -140,9 +156,12 @@ def main():
                     state[t.name].copy_(torch.from_numpy(numpy_helper.to_array(t).copy()))
             model.eval()
             y = model(x)
-        for kind, t in (("input", x), ("output", y)):
+        tensors = [("input_0", x), ("output_0", y)]
+        if name == "classifier":
+            tensors += training_reference(model, x)
+        for kind, t in tensors:
             tensor = numpy_helper.from_array(t.numpy().astype(np.float32), kind)
-            with open(os.path.join(d, kind + "_0.pb"), "wb") as f:
+            with open(os.path.join(d, kind + ".pb"), "wb") as f:
                 f.write(tensor.SerializeToString())
         print(name, tuple(y.shape), os.path.getsize(path), "bytes")
 

@@ -406,7 +406,15 @@ static nncl_status map_unary(importer *im, const NnclOnnx__NodeProto *n, const c
         int64_t axis = attr_int(n, "axis", 1);
         if (axis != 1) return fail_node(im, label, "attribute 'axis' must be 1%s", "");
         *out = nncl_flatten(g, x, name);
-    } else { /* Identity, Dropout (inference: identity) */
+    } else if (!strcmp(op, "Dropout")) {
+        /* The ratio from input 1 (opset 12) or the attribute; whether it
+         * drops follows the graph's training mode, not the file's flag, and
+         * the mask output is not made (a node reading it is refused). */
+        float ratio;
+        nncl_status st = float_from(im, n, 1, "ratio", 0.5f, &ratio, label);
+        if (st != NNCL_OK) return st;
+        *out = nncl_dropout(g, x, ratio, name);
+    } else { /* Identity */
         *out = x;
         return NNCL_OK;
     }

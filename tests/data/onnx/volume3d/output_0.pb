@@ -1,1 +1,1 @@
-BoutputJ¦íW¾K¿]¾
+Boutput_0J¦íW¾K¿]¾
