@@ -1380,10 +1380,23 @@ NNCL_API nncl_status nncl_graph_grad_read(nncl_graph *g, const char *name, float
  * (its ratio; it drops in training mode only, as the graph is set),
  * Constant. */
 
+/* A value for a graph input: its shape and float32 values (borrowed for
+ * the call). */
+typedef struct nncl_onnx_input_value {
+    nncl_shape shape;
+    const float *values;
+} nncl_onnx_input_value;
+
 typedef struct nncl_onnx_options {
     /* The size of input dims the file leaves symbolic or unknown (usually
      * the batch); 0: 1. */
     int64_t batch;
+    /* Optional: values for the first n_input_values graph inputs (those
+     * that are not initializers, in order). Each fixes its input's shape,
+     * and operators that need a constant there (a weight, pads, a shape)
+     * take the value, as when ONNX's test cases pass weights as inputs. */
+    const nncl_onnx_input_value *input_values;
+    size_t n_input_values;
 } nncl_onnx_options;
 
 /* What an import made: the graph inputs (those that are not initializers)

@@ -110,7 +110,14 @@ static int execute(run *r, const char *model, const char *inputs, const char *ou
     if (nncl_context_create(&(nncl_context_options){.device = device}, &r->ctx) != NNCL_OK)
         return fail("device");
     if (nncl_graph_create(r->ctx, NULL, &r->g) != NNCL_OK) return fail("graph");
-    nncl_onnx_options o = {.batch = r->n_files ? r->shapes[0].dims[0] : 1};
+    /* Every input's value goes to the import: it fixes symbolic dims, and
+     * where the model needs a constant (weights given as inputs) it is one. */
+    nncl_onnx_input_value given[64];
+    for (size_t k = 0; k < r->n_files; k++)
+        given[k] = (nncl_onnx_input_value){r->shapes[k], r->values[k]};
+    nncl_onnx_options o = {.batch = r->n_files ? r->shapes[0].dims[0] : 1,
+                           .input_values = given,
+                           .n_input_values = r->n_files};
     if (nncl_onnx_import(r->g, model, &o, &r->m) != NNCL_OK) return fail("import");
     if (r->m->n_inputs != r->n_files) {
         fprintf(stderr, "nncl-run: %s takes %zu inputs; %s holds %zu (input_0.pb, ...)\n", model,

@@ -34,6 +34,8 @@ typedef struct importer {
     size_t cap;
     pending_write *writes;
     size_t n_writes, writes_cap;
+    NnclOnnx__TensorProto *owned[64]; /* value_tensor's, freed at the end */
+    size_t n_owned;
 } importer;
 
 static uint64_t hash(const char *s) {
@@ -799,31 +801,74 @@ static const struct {
 
 /* ---- the model */
 
+/* A TensorProto over a caller's float values (not copied), for a graph
+ * input whose value the options give; freed with the importer. */
+static NnclOnnx__TensorProto *value_tensor(importer *im, const char *name,
+                                           const nncl_onnx_input_value *v) {
+    NnclOnnx__TensorProto *t = calloc(1, sizeof *t);
+    int64_t *dims = calloc((size_t)v->shape.rank + 1, sizeof *dims);
+    if (!t || !dims || im->n_owned == sizeof im->owned / sizeof im->owned[0]) {
+        free(t), free(dims);
+        return NULL;
+    }
+    nncl_onnx__tensor_proto__init(t);
+    memcpy(dims, v->shape.dims, (size_t)v->shape.rank * sizeof *dims);
+    t->name = (char *)name;
+    t->has_data_type = true;
+    t->data_type = NNCL_ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT;
+    t->n_dims = (size_t)v->shape.rank;
+    t->dims = dims;
+    t->n_float_data = (size_t)nncl_shape_numel(v->shape);
+    t->float_data = (float *)v->values;
+    im->owned[im->n_owned++] = t;
+    return t;
+}
+
+/* Graph inputs that are not initializers become float inputs; with a value
+ * in the options its shape is the value's, and operators that need a
+ * constant there (a weight, pads, a shape) may read the value. */
 static nncl_status add_inputs(importer *im, const NnclOnnx__GraphProto *gr, nncl_onnx_model *m) {
+    size_t given = im->o && im->o->input_values ? im->o->n_input_values : 0;
     for (size_t i = 0; i < gr->n_input; i++) {
         const NnclOnnx__ValueInfoProto *v = gr->input[i];
         slot *s = lookup(im, v->name);
         if (s->name) continue; /* an initializer listed as an input too */
+        const nncl_onnx_input_value *value =
+            m->n_inputs < given ? &im->o->input_values[m->n_inputs] : NULL;
         const NnclOnnx__TypeProto__Tensor *t = v->type ? v->type->tensor_type : NULL;
-        if (!t || !t->shape || !t->shape->n_dim || t->shape->n_dim > NNCL_MAX_RANK)
-            return nncl_fail(NNCL_ERROR_INVALID_ARGUMENT,
-                             "%s: graph input '%s' needs a tensor type with 1 to %d dims", im->file,
-                             v->name, NNCL_MAX_RANK);
-        if (t->elem_type != NNCL_ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT)
-            return nncl_fail(NNCL_ERROR_INVALID_ARGUMENT,
-                             "%s: graph input '%s' has element type %d; nncl takes float inputs",
-                             im->file, v->name, (int)t->elem_type);
-        nncl_shape shape = {.rank = (int32_t)t->shape->n_dim};
-        for (size_t d = 0; d < t->shape->n_dim; d++) {
-            const NnclOnnx__TensorShapeProto__Dimension *dim = t->shape->dim[d];
-            bool known =
-                dim->value_case == NNCL_ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE &&
-                dim->dim_value > 0;
-            shape.dims[d] = known ? dim->dim_value : im->o && im->o->batch > 0 ? im->o->batch : 1;
+        nncl_shape shape = {0};
+        if (value) {
+            if (value->shape.rank < 1 || value->shape.rank > NNCL_MAX_RANK || !value->values)
+                return nncl_fail(NNCL_ERROR_INVALID_ARGUMENT,
+                                 "%s: the value given for graph input '%s' needs 1 to %d dims",
+                                 im->file, v->name, NNCL_MAX_RANK);
+            shape = value->shape;
+        } else {
+            if (!t || !t->shape || !t->shape->n_dim || t->shape->n_dim > NNCL_MAX_RANK)
+                return nncl_fail(NNCL_ERROR_INVALID_ARGUMENT,
+                                 "%s: graph input '%s' needs a tensor type with 1 to %d dims",
+                                 im->file, v->name, NNCL_MAX_RANK);
+            if (t->elem_type != NNCL_ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT)
+                return nncl_fail(NNCL_ERROR_INVALID_ARGUMENT,
+                                 "%s: graph input '%s' has element type %d; nncl takes float "
+                                 "inputs",
+                                 im->file, v->name, (int)t->elem_type);
+            shape.rank = (int32_t)t->shape->n_dim;
+            for (size_t d = 0; d < t->shape->n_dim; d++) {
+                const NnclOnnx__TensorShapeProto__Dimension *dim = t->shape->dim[d];
+                bool known =
+                    dim->value_case == NNCL_ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE &&
+                    dim->dim_value > 0;
+                shape.dims[d] = known                       ? dim->dim_value
+                                : im->o && im->o->batch > 0 ? im->o->batch
+                                                            : 1;
+            }
         }
         nncl_node *x = nncl_input(im->g, v->name, shape);
         if (!x) return nncl_graph_status(im->g);
-        *s = (slot){.name = v->name, .node = x};
+        const NnclOnnx__TensorProto *constant = value ? value_tensor(im, v->name, value) : NULL;
+        if (value && !constant) return nncl_fail(NNCL_ERROR_OUT_OF_MEMORY, "%s: import", im->file);
+        *s = (slot){.name = v->name, .node = x, .tensor = constant};
         m->inputs[m->n_inputs++] = x;
     }
     return NNCL_OK;
@@ -912,6 +957,8 @@ nncl_status nncl_onnx_import(nncl_graph *g, const char *path, const nncl_onnx_op
         free(im.writes[i].param), free(im.writes[i].values);
     free(im.writes);
     free(im.slots);
+    for (size_t i = 0; i < im.n_owned; i++)
+        free(im.owned[i]->dims), free(im.owned[i]);
     nncl_onnx_close(&f);
     if (st != NNCL_OK) {
         nncl_onnx_model_free(m);
