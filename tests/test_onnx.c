@@ -763,6 +763,67 @@ static void test_imported_model_trains_as_pytorch(void **state) {
     nncl_graph_destroy(g);
 }
 
+/* Conv(x, w) with both as graph inputs (ONNX's test cases pass weights
+ * so): with their values given to the import, w becomes the weight and
+ * x's symbolic dims take the given shape. */
+static void test_weights_given_as_inputs(void **state) {
+    (void)state;
+    NnclOnnx__AttributeProto **pads = keep(malloc(sizeof *pads));
+    pads[0] = ints_attr("pads", (int64_t[]){1, 1, 1, 1}, 4);
+    NnclOnnx__NodeProto *nodes[] = {node("Conv", (const char *[]){"x", "w", NULL}, "y", pads, 1)};
+    NnclOnnx__ValueInfoProto in[2], out = NNCL_ONNX__VALUE_INFO_PROTO__INIT;
+    NnclOnnx__ValueInfoProto *ins[] = {&in[0], &in[1]}, *outs[] = {&out};
+    for (int k = 0; k < 2; k++)
+        nncl_onnx__value_info_proto__init(&in[k]);
+    in[0].name = "x", in[1].name = "w", out.name = "y"; /* no types: the values give shapes */
+    NnclOnnx__GraphProto g = NNCL_ONNX__GRAPH_PROTO__INIT;
+    g.n_node = 1, g.node = nodes, g.n_input = 2, g.input = ins, g.n_output = 1, g.output = outs;
+    NnclOnnx__OperatorSetIdProto opset = NNCL_ONNX__OPERATOR_SET_ID_PROTO__INIT,
+                                 *opsets[] = {&opset};
+    opset.has_version = true, opset.version = 11;
+    NnclOnnx__ModelProto m = NNCL_ONNX__MODEL_PROTO__INIT;
+    m.n_opset_import = 1, m.opset_import = opsets, m.graph = &g;
+    size_t size = nncl_onnx__model_proto__get_packed_size(&m);
+    uint8_t *bytes = malloc(size);
+    nncl_onnx__model_proto__pack(&m, bytes);
+    release_all();
+    char path[256];
+    snprintf(path, sizeof path, "%s/inputs.onnx", test_dir);
+    FILE *f = fopen(path, "wb");
+    fwrite(bytes, 1, size, f);
+    fclose(f);
+    free(bytes);
+
+    float x[16], w[9], y[16];
+    for (int i = 0; i < 16; i++)
+        x[i] = (float)(i % 5) - 2;
+    for (int i = 0; i < 9; i++)
+        w[i] = (float)(i % 4) * 0.5f - 0.7f;
+    nncl_onnx_input_value values[] = {{NNCL_SHAPE(1, 1, 4, 4), x}, {NNCL_SHAPE(1, 1, 3, 3), w}};
+    nncl_graph *gr;
+    ASSERT_OK(nncl_graph_create(test_context(), NULL, &gr));
+    nncl_onnx_model *model;
+    ASSERT_OK(nncl_onnx_import(
+        gr, path, &(nncl_onnx_options){.input_values = values, .n_input_values = 2}, &model));
+    assert_int_equal(model->n_inputs, 2);
+    ASSERT_OK(nncl_graph_set_input(gr, model->inputs[0], x, sizeof x));
+    ASSERT_OK(nncl_graph_set_input(gr, model->inputs[1], w, sizeof w));
+    ASSERT_OK(nncl_graph_infer(gr, model->outputs[0], y, sizeof y));
+    for (int oy = 0; oy < 4; oy++)
+        for (int ox = 0; ox < 4; ox++) {
+            double v = 0;
+            for (int ky = 0; ky < 3; ky++)
+                for (int kx = 0; kx < 3; kx++) {
+                    int iy = oy + ky - 1, ix = ox + kx - 1;
+                    if (iy >= 0 && iy < 4 && ix >= 0 && ix < 4)
+                        v += x[iy * 4 + ix] * w[ky * 3 + kx];
+                }
+            check_near("y", oy * 4 + ox, y[oy * 4 + ox], v);
+        }
+    nncl_onnx_model_free(model);
+    nncl_graph_destroy(gr);
+}
+
 static void expect_refusal(const char *path, const char *part1, const char *part2) {
     nncl_graph *g;
     ASSERT_OK(nncl_graph_create(test_context(), NULL, &g));
@@ -799,6 +860,7 @@ int main(void) {
         cmocka_unit_test(test_refusals_name_the_node),
         cmocka_unit_test(test_nncl_run),
         cmocka_unit_test(test_imported_model_trains_as_pytorch),
+        cmocka_unit_test(test_weights_given_as_inputs),
     };
     return cmocka_run_group_tests(tests, test_dir_setup, test_dir_teardown);
 }
