@@ -112,6 +112,68 @@ static NnclOnnx__NodeProto *node(const char *op, const char *const *inputs, cons
     return n;
 }
 
+/* Packs a graph over input "x" (float, x_dims; a dim <= 0 is symbolic)
+ * with the given nodes, initializers and outputs at opset 13 into
+ * test_dir/file, releases the arena, and returns the path. */
+static const char *write_onnx(const char *file, NnclOnnx__NodeProto **nodes, size_t n_nodes,
+                              NnclOnnx__TensorProto **inits, size_t n_inits, const int64_t *x_dims,
+                              int x_rank, const char *const *outputs, size_t n_outputs) {
+    NnclOnnx__TensorShapeProto__Dimension dims[NNCL_MAX_RANK], *dim_ptrs[NNCL_MAX_RANK];
+    for (int d = 0; d < x_rank; d++) {
+        nncl_onnx__tensor_shape_proto__dimension__init(&dims[d]);
+        if (x_dims[d] > 0) {
+            dims[d].value_case = NNCL_ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE;
+            dims[d].dim_value = x_dims[d];
+        } else {
+            dims[d].value_case = NNCL_ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_PARAM;
+            dims[d].dim_param = "batch";
+        }
+        dim_ptrs[d] = &dims[d];
+    }
+    NnclOnnx__TensorShapeProto shape = NNCL_ONNX__TENSOR_SHAPE_PROTO__INIT;
+    shape.n_dim = (size_t)x_rank;
+    shape.dim = dim_ptrs;
+    NnclOnnx__TypeProto__Tensor tt = NNCL_ONNX__TYPE_PROTO__TENSOR__INIT;
+    tt.has_elem_type = true;
+    tt.elem_type = NNCL_ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT;
+    tt.shape = &shape;
+    NnclOnnx__TypeProto type = NNCL_ONNX__TYPE_PROTO__INIT;
+    type.value_case = NNCL_ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE;
+    type.tensor_type = &tt;
+    NnclOnnx__ValueInfoProto in = NNCL_ONNX__VALUE_INFO_PROTO__INIT, out[4], *ins[] = {&in},
+                             *outs[4];
+    in.name = "x";
+    in.type = &type;
+    assert_true(n_outputs <= 4);
+    for (size_t k = 0; k < n_outputs; k++) {
+        nncl_onnx__value_info_proto__init(&out[k]);
+        out[k].name = (char *)outputs[k];
+        outs[k] = &out[k];
+    }
+    NnclOnnx__GraphProto g = NNCL_ONNX__GRAPH_PROTO__INIT;
+    g.n_node = n_nodes, g.node = nodes, g.n_initializer = n_inits, g.initializer = inits;
+    g.n_input = 1, g.input = ins, g.n_output = n_outputs, g.output = outs;
+    NnclOnnx__OperatorSetIdProto opset = NNCL_ONNX__OPERATOR_SET_ID_PROTO__INIT,
+                                 *opsets[] = {&opset};
+    opset.has_version = true;
+    opset.version = 13;
+    NnclOnnx__ModelProto m = NNCL_ONNX__MODEL_PROTO__INIT;
+    m.n_opset_import = 1, m.opset_import = opsets, m.graph = &g;
+    size_t size = nncl_onnx__model_proto__get_packed_size(&m);
+    uint8_t *bytes = malloc(size);
+    assert_non_null(bytes);
+    nncl_onnx__model_proto__pack(&m, bytes);
+    release_all();
+    static char path[256];
+    snprintf(path, sizeof path, "%s/%s", test_dir, file);
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(bytes, 1, size, f), size);
+    fclose(f);
+    free(bytes);
+    return path;
+}
+
 /* ---- the network */
 
 enum { N = 2, S = 6 };
@@ -125,8 +187,9 @@ static void fill(float *v, int n, float scale, float shift) {
 
 /* The model as ONNX: Conv(pads 1) - BatchNormalization - Relu - MaxPool 2
  * - Conv(2x2, stride 2, auto_pad SAME_UPPER, no bias) - GlobalAveragePool -
- * Flatten - Gemm(transB 1), opset 13. gemm_alpha 1 normally. */
-static uint8_t *encode(size_t *size, const char *extra_op, float gemm_alpha) {
+ * Flatten - Gemm(transB 1), opset 13, into test_dir/file. gemm_alpha 1
+ * normally; extra_op replaces the Relu. */
+static const char *write_model(const char *file, const char *extra_op, float gemm_alpha) {
     fill(w1, 27, 0.5f, 0), fill(b1, 3, 0.2f, 0), fill(gamma_, 3, 0.3f, 1), fill(beta_, 3, 0.1f, 0);
     fill(mean_, 3, 0.2f, 0), fill(var_, 3, 0.2f, 1), fill(w2, 48, 0.3f, 0);
     fill(fc_w, 20, 0.4f, 0), fill(fc_b, 5, 0.1f, 0);
@@ -171,70 +234,9 @@ static uint8_t *encode(size_t *size, const char *extra_op, float gemm_alpha) {
              2),
     };
     nodes[0]->name = "conv1";
-    /* The input: float [batch, 1, 6, 6] with a symbolic batch. */
-    NnclOnnx__TensorShapeProto__Dimension dims[4];
-    NnclOnnx__TensorShapeProto__Dimension *dim_ptrs[4];
-    for (int d = 0; d < 4; d++) {
-        nncl_onnx__tensor_shape_proto__dimension__init(&dims[d]);
-        dim_ptrs[d] = &dims[d];
-    }
-    dims[0].value_case = NNCL_ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_PARAM;
-    dims[0].dim_param = "batch";
-    int64_t fixed[3] = {1, S, S};
-    for (int d = 1; d < 4; d++) {
-        dims[d].value_case = NNCL_ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE;
-        dims[d].dim_value = fixed[d - 1];
-    }
-    NnclOnnx__TensorShapeProto shape = NNCL_ONNX__TENSOR_SHAPE_PROTO__INIT;
-    shape.n_dim = 4;
-    shape.dim = dim_ptrs;
-    NnclOnnx__TypeProto__Tensor tt = NNCL_ONNX__TYPE_PROTO__TENSOR__INIT;
-    tt.has_elem_type = true;
-    tt.elem_type = NNCL_ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT;
-    tt.shape = &shape;
-    NnclOnnx__TypeProto type = NNCL_ONNX__TYPE_PROTO__INIT;
-    type.value_case = NNCL_ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE;
-    type.tensor_type = &tt;
-    NnclOnnx__ValueInfoProto in = NNCL_ONNX__VALUE_INFO_PROTO__INIT, out = in;
-    in.name = "x";
-    in.type = &type;
-    out.name = "logits";
-    NnclOnnx__ValueInfoProto *ins[] = {&in}, *outs[] = {&out};
-    NnclOnnx__GraphProto g = NNCL_ONNX__GRAPH_PROTO__INIT;
-    g.n_node = sizeof nodes / sizeof nodes[0];
-    g.node = nodes;
-    g.n_initializer = sizeof inits / sizeof inits[0];
-    g.initializer = inits;
-    g.n_input = g.n_output = 1;
-    g.input = ins;
-    g.output = outs;
-    NnclOnnx__OperatorSetIdProto opset = NNCL_ONNX__OPERATOR_SET_ID_PROTO__INIT,
-                                 *opsets[] = {&opset};
-    opset.has_version = true;
-    opset.version = 13;
-    NnclOnnx__ModelProto m = NNCL_ONNX__MODEL_PROTO__INIT;
-    m.n_opset_import = 1;
-    m.opset_import = opsets;
-    m.graph = &g;
-    *size = nncl_onnx__model_proto__get_packed_size(&m);
-    uint8_t *bytes = malloc(*size);
-    assert_non_null(bytes);
-    nncl_onnx__model_proto__pack(&m, bytes);
-    release_all();
-    return bytes;
-}
-
-static const char *write_model(const char *name, const char *extra_op, float gemm_alpha) {
-    static char path[256];
-    snprintf(path, sizeof path, "%s/%s", test_dir, name);
-    size_t size;
-    uint8_t *bytes = encode(&size, extra_op, gemm_alpha);
-    FILE *f = fopen(path, "wb");
-    assert_non_null(f);
-    assert_int_equal(fwrite(bytes, 1, size, f), size);
-    fclose(f);
-    free(bytes);
-    return path;
+    return write_onnx(file, nodes, sizeof nodes / sizeof nodes[0], inits,
+                      sizeof inits / sizeof inits[0], (int64_t[]){0, 1, S, S}, 4,
+                      (const char *[]){"logits"}, 1); /* a symbolic batch */
 }
 
 /* The same network through the API, from ONNX's definitions: pads [1, 1,
@@ -358,58 +360,8 @@ static const char *write_algebra(void) {
         node("Sub", (const char *[]){"t", "d", NULL}, "s", NULL, 0),
         node("Concat", (const char *[]){"t", "s", NULL}, "y2", axis, 1),
     };
-    NnclOnnx__TensorShapeProto__Dimension dims[3], *dim_ptrs[3];
-    for (int d = 0; d < 3; d++) {
-        nncl_onnx__tensor_shape_proto__dimension__init(&dims[d]);
-        dims[d].value_case = NNCL_ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE;
-        dims[d].dim_value = d == 0 ? 2 : d == 1 ? 3 : 4;
-        dim_ptrs[d] = &dims[d];
-    }
-    NnclOnnx__TensorShapeProto sh = NNCL_ONNX__TENSOR_SHAPE_PROTO__INIT;
-    sh.n_dim = 3;
-    sh.dim = dim_ptrs;
-    NnclOnnx__TypeProto__Tensor tt = NNCL_ONNX__TYPE_PROTO__TENSOR__INIT;
-    tt.has_elem_type = true;
-    tt.elem_type = NNCL_ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT;
-    tt.shape = &sh;
-    NnclOnnx__TypeProto type = NNCL_ONNX__TYPE_PROTO__INIT;
-    type.value_case = NNCL_ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE;
-    type.tensor_type = &tt;
-    NnclOnnx__ValueInfoProto in = NNCL_ONNX__VALUE_INFO_PROTO__INIT, o1 = in, o2 = in;
-    in.name = "x";
-    in.type = &type;
-    o1.name = "y1";
-    o2.name = "y2";
-    NnclOnnx__ValueInfoProto *ins[] = {&in}, *outs[] = {&o1, &o2};
-    NnclOnnx__GraphProto g = NNCL_ONNX__GRAPH_PROTO__INIT;
-    g.n_node = sizeof nodes / sizeof nodes[0];
-    g.node = nodes;
-    g.n_initializer = 2;
-    g.initializer = inits;
-    g.n_input = 1;
-    g.input = ins;
-    g.n_output = 2;
-    g.output = outs;
-    NnclOnnx__OperatorSetIdProto opset = NNCL_ONNX__OPERATOR_SET_ID_PROTO__INIT,
-                                 *opsets[] = {&opset};
-    opset.has_version = true;
-    opset.version = 13;
-    NnclOnnx__ModelProto m = NNCL_ONNX__MODEL_PROTO__INIT;
-    m.n_opset_import = 1;
-    m.opset_import = opsets;
-    m.graph = &g;
-    size_t size = nncl_onnx__model_proto__get_packed_size(&m);
-    uint8_t *bytes = malloc(size);
-    assert_non_null(bytes);
-    nncl_onnx__model_proto__pack(&m, bytes);
-    release_all();
-    static char path[256];
-    snprintf(path, sizeof path, "%s/algebra.onnx", test_dir);
-    FILE *f = fopen(path, "wb");
-    fwrite(bytes, 1, size, f);
-    fclose(f);
-    free(bytes);
-    return path;
+    return write_onnx("algebra.onnx", nodes, sizeof nodes / sizeof nodes[0], inits, 2,
+                      (int64_t[]){2, 3, 4}, 3, (const char *[]){"y1", "y2"}, 2);
 }
 
 /* The same computed on the host, in double. */
@@ -516,63 +468,9 @@ static const char *write_shapes(void) {
         node("Squeeze", (const char *[]){"un", "axis2", NULL}, "sq", NULL, 0),
         node("PRelu", (const char *[]){"x", "act.weight", NULL}, "pr", NULL, 0),
     };
-    NnclOnnx__TensorShapeProto__Dimension dims[4], *dim_ptrs[4];
-    int64_t sizes[4] = {1, 2, 4, 4};
-    for (int d = 0; d < 4; d++) {
-        nncl_onnx__tensor_shape_proto__dimension__init(&dims[d]);
-        dims[d].value_case = NNCL_ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE;
-        dims[d].dim_value = sizes[d];
-        dim_ptrs[d] = &dims[d];
-    }
-    NnclOnnx__TensorShapeProto sh = NNCL_ONNX__TENSOR_SHAPE_PROTO__INIT;
-    sh.n_dim = 4;
-    sh.dim = dim_ptrs;
-    NnclOnnx__TypeProto__Tensor tt = NNCL_ONNX__TYPE_PROTO__TENSOR__INIT;
-    tt.has_elem_type = true;
-    tt.elem_type = NNCL_ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT;
-    tt.shape = &sh;
-    NnclOnnx__TypeProto type = NNCL_ONNX__TYPE_PROTO__INIT;
-    type.value_case = NNCL_ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE;
-    type.tensor_type = &tt;
-    NnclOnnx__ValueInfoProto in = NNCL_ONNX__VALUE_INFO_PROTO__INIT, o[3];
-    in.name = "x";
-    in.type = &type;
-    const char *out_names[3] = {"u", "sq", "pr"};
-    NnclOnnx__ValueInfoProto *ins[] = {&in}, *outs[3];
-    for (int k = 0; k < 3; k++) {
-        nncl_onnx__value_info_proto__init(&o[k]);
-        o[k].name = (char *)out_names[k];
-        outs[k] = &o[k];
-    }
-    NnclOnnx__GraphProto g = NNCL_ONNX__GRAPH_PROTO__INIT;
-    g.n_node = sizeof nodes / sizeof nodes[0];
-    g.node = nodes;
-    g.n_initializer = sizeof inits / sizeof inits[0];
-    g.initializer = inits;
-    g.n_input = 1;
-    g.input = ins;
-    g.n_output = 3;
-    g.output = outs;
-    NnclOnnx__OperatorSetIdProto opset = NNCL_ONNX__OPERATOR_SET_ID_PROTO__INIT,
-                                 *opsets[] = {&opset};
-    opset.has_version = true;
-    opset.version = 13;
-    NnclOnnx__ModelProto m = NNCL_ONNX__MODEL_PROTO__INIT;
-    m.n_opset_import = 1;
-    m.opset_import = opsets;
-    m.graph = &g;
-    size_t size = nncl_onnx__model_proto__get_packed_size(&m);
-    uint8_t *bytes = malloc(size);
-    assert_non_null(bytes);
-    nncl_onnx__model_proto__pack(&m, bytes);
-    release_all();
-    static char path[256];
-    snprintf(path, sizeof path, "%s/shapes.onnx", test_dir);
-    FILE *f = fopen(path, "wb");
-    fwrite(bytes, 1, size, f);
-    fclose(f);
-    free(bytes);
-    return path;
+    return write_onnx("shapes.onnx", nodes, sizeof nodes / sizeof nodes[0], inits,
+                      sizeof inits / sizeof inits[0], (int64_t[]){1, 2, 4, 4}, 4,
+                      (const char *[]){"u", "sq", "pr"}, 3);
 }
 
 static void check_near(const char *what, int i, double have, double want) {

@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* A name -> entry map (open addressing, FNV-1a) for values and tensors. */
+/* A name -> entry map (open addressing) for values and tensors. */
 typedef struct slot {
     const char *name;
     nncl_node *node;                     /* a value the graph computes */
@@ -38,15 +38,8 @@ typedef struct importer {
     size_t n_owned;
 } importer;
 
-static uint64_t hash(const char *s) {
-    uint64_t h = 1469598103934665603ull;
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 1099511628211ull;
-    return h;
-}
-
 static slot *lookup(importer *im, const char *name) {
-    for (size_t i = hash(name) & (im->cap - 1);; i = (i + 1) & (im->cap - 1))
+    for (size_t i = nncl_onnx_name_hash(name) & (im->cap - 1);; i = (i + 1) & (im->cap - 1))
         if (!im->slots[i].name || !strcmp(im->slots[i].name, name)) return &im->slots[i];
 }
 

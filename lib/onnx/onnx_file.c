@@ -14,14 +14,14 @@
 /* ONNX files are protobuf messages, which protobuf limits to 2 GiB. */
 #define NNCL_ONNX_MAX_BYTES ((size_t)2 << 30)
 
-/* A set of value names (open addressing, FNV-1a), sized for all of them. */
+/* A set of value names (open addressing), sized for all of them. */
 typedef struct name_set {
     const char **slots;
     size_t cap;
 } name_set;
 
-static uint64_t fnv1a(const char *s) {
-    uint64_t h = 1469598103934665603ull;
+uint64_t nncl_onnx_name_hash(const char *s) {
+    uint64_t h = 1469598103934665603ull; /* FNV-1a */
     for (; *s; s++)
         h = (h ^ (unsigned char)*s) * 1099511628211ull;
     return h;
@@ -29,7 +29,7 @@ static uint64_t fnv1a(const char *s) {
 
 /* Adds name; false when it was there already. */
 static bool set_add(name_set *set, const char *name) {
-    for (size_t i = fnv1a(name) & (set->cap - 1);; i = (i + 1) & (set->cap - 1)) {
+    for (size_t i = nncl_onnx_name_hash(name) & (set->cap - 1);; i = (i + 1) & (set->cap - 1)) {
         if (!set->slots[i]) {
             set->slots[i] = name;
             return true;
@@ -39,7 +39,8 @@ static bool set_add(name_set *set, const char *name) {
 }
 
 static bool set_has(const name_set *set, const char *name) {
-    for (size_t i = fnv1a(name) & (set->cap - 1); set->slots[i]; i = (i + 1) & (set->cap - 1))
+    for (size_t i = nncl_onnx_name_hash(name) & (set->cap - 1); set->slots[i];
+         i = (i + 1) & (set->cap - 1))
         if (!strcmp(set->slots[i], name)) return true;
     return false;
 }

@@ -31,6 +31,9 @@ nncl_status nncl_onnx_parse(const uint8_t *bytes, size_t size, const char *name,
                             nncl_onnx_file *out);
 void nncl_onnx_close(nncl_onnx_file *f);
 
+/* The hash the reader's and the importer's name tables use (FNV-1a). */
+uint64_t nncl_onnx_name_hash(const char *s);
+
 /* Checks one tensor as the reader does (type, size, data length, not
  * external); `where` says where it was found, for the message. */
 nncl_status nncl_onnx_check_tensor(const char *file, const char *where,
