@@ -750,6 +750,29 @@ static void test_refusals_name_the_node(void **state) {
     expect_refusal(path, "text.onnx", "not an ONNX model");
 }
 
+/* Tensor files that are not: refused naming the file, nothing returned. */
+static void test_bad_tensor_files(void **state) {
+    (void)state;
+    char path[256];
+    nncl_shape shape;
+    float *v = (float *)1;
+    snprintf(path, sizeof path, "%s/missing.pb", test_dir);
+    assert_int_equal(nncl_onnx_tensor_read(path, &shape, &v), NNCL_ERROR_IO);
+    assert_null(v);
+    assert_contains(nncl_last_error(), "missing.pb");
+    snprintf(path, sizeof path, "%s/garbage.pb", test_dir);
+    FILE *f = fopen(path, "wb");
+    fputs("\xff\xff\xff", f);
+    fclose(f);
+    v = (float *)1;
+    assert_int_equal(nncl_onnx_tensor_read(path, &shape, &v), NNCL_ERROR_INVALID_ARGUMENT);
+    assert_null(v);
+    assert_contains(nncl_last_error(), "not an ONNX TensorProto");
+    float one = 1;
+    assert_int_equal(nncl_onnx_tensor_write(path, "x", (nncl_shape){.rank = 0}, &one),
+                     NNCL_ERROR_INVALID_ARGUMENT);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_imported_cnn_matches_the_api),
@@ -759,6 +782,7 @@ int main(void) {
         cmocka_unit_test(test_nncl_run),
         cmocka_unit_test(test_imported_model_trains_as_pytorch),
         cmocka_unit_test(test_weights_given_as_inputs),
+        cmocka_unit_test(test_bad_tensor_files),
     };
     return cmocka_run_group_tests(tests, test_dir_setup, test_dir_teardown);
 }
