@@ -1,10 +1,11 @@
 /* Elementwise activations and their derivatives. kind: the op's kind,
  * NNCL_OP_<KIND>, defined by the host at build time; alpha and beta are
  * the op's constants (leaky ReLU's slope, ELU's alpha, softplus's beta and
- * threshold). Backward takes the piecewise ones' branch from x, which may
- * be the output wherever its sign is the input's, sigmoid and tanh from the
- * output, and the smooth ones (GELU, SiLU, softplus, hard-swish) from the
- * input. */
+ * threshold, SELU's alpha and scale, clamp's bounds). Backward takes the
+ * piecewise ones' branch from x, which may be the output wherever its sign
+ * is the input's, sigmoid, tanh, exp, sqrt and reciprocal from the output,
+ * and the others (GELU, SiLU, softplus, hard-swish, SELU, clamp, abs, log,
+ * erf) from the input. */
 
 #define GELU_TANH_K 0.7978845608028654f /* sqrt(2 / pi) */
 #define GELU_TANH_C 0.044715f
@@ -33,6 +34,24 @@ float activate(float v, int kind, float alpha, float beta) {
         return clamp(v / 6.0f + 0.5f, 0.0f, 1.0f);
     case NNCL_OP_HARDSWISH:
         return v * clamp(v / 6.0f + 0.5f, 0.0f, 1.0f);
+    case NNCL_OP_SELU: /* alpha = alpha, beta = scale (Klambauer et al. 2017) */
+        return beta * (v > 0.0f ? v : alpha * (exp(v) - 1.0f));
+    case NNCL_OP_CLAMP: /* alpha = min, beta = max; min(max(v, lo), hi) as torch.clamp */
+        return fmin(fmax(v, alpha), beta);
+    case NNCL_OP_ABS:
+        return fabs(v);
+    case NNCL_OP_NEG:
+        return -v;
+    case NNCL_OP_EXP:
+        return exp(v);
+    case NNCL_OP_LOG:
+        return log(v);
+    case NNCL_OP_SQRT:
+        return sqrt(v);
+    case NNCL_OP_RECIPROCAL:
+        return 1.0f / v;
+    case NNCL_OP_ERF:
+        return erf(v);
     default: /* ELU */
         return v > 0.0f ? v : alpha * (exp(v) - 1.0f);
     }
@@ -69,6 +88,24 @@ float activation_slope(float v, float out, int kind, float alpha, float beta) {
         return v > 0.0f && v < 1.0f ? 1.0f / 6.0f : 0.0f;
     case NNCL_OP_HARDSWISH:
         return v <= -3.0f ? 0.0f : v < 3.0f ? v / 3.0f + 0.5f : 1.0f;
+    case NNCL_OP_SELU:
+        return v > 0.0f ? beta : beta * alpha * exp(v);
+    case NNCL_OP_CLAMP: /* torch.clamp passes the gradient where lo <= v <= hi */
+        return v >= alpha && v <= beta ? 1.0f : 0.0f;
+    case NNCL_OP_ABS:
+        return v > 0.0f ? 1.0f : v < 0.0f ? -1.0f : 0.0f;
+    case NNCL_OP_NEG:
+        return -1.0f;
+    case NNCL_OP_EXP: /* from the output */
+        return out;
+    case NNCL_OP_LOG:
+        return 1.0f / v;
+    case NNCL_OP_SQRT: /* from the output */
+        return 0.5f / out;
+    case NNCL_OP_RECIPROCAL: /* from the output */
+        return -out * out;
+    case NNCL_OP_ERF:
+        return 1.1283791670955126f * exp(-v * v); /* 2 / sqrt(pi) */
     default: /* ELU */
         return v > 0.0f ? 1.0f : out + alpha;
     }

@@ -1,12 +1,27 @@
 /* Elementwise arithmetic with PyTorch's broadcasting: y = a op b over the
  * output dims `dims` (rank used entries), each operand read through
- * strides that are 0 along the dims it broadcasts. op: 0 add, 1 sub,
- * 2 mul, 3 div. Backward gathers: one work-item per operand element sums
- * over the output elements that read it (the dims it broadcasts along), so
- * no atomics are needed. */
+ * strides that are 0 along the dims it broadcasts. op: 0 add, 1 sub, 2 mul,
+ * 3 div, 4 pow, 5 maximum, 6 minimum. Backward gathers: one work-item per
+ * operand element sums over the output elements that read it (the dims it
+ * broadcasts along), so no atomics are needed. */
 
 float binary_apply(float a, float b, int op) {
-    return op == 0 ? a + b : op == 1 ? a - b : op == 2 ? a * b : a / b;
+    switch (op) {
+    case 0:
+        return a + b;
+    case 1:
+        return a - b;
+    case 2:
+        return a * b;
+    case 3:
+        return a / b;
+    case 4:
+        return pow(a, b);
+    case 5:
+        return fmax(a, b);
+    default:
+        return fmin(a, b);
+    }
 }
 
 /* d(a op b)/da (which 0) or /db (which 1). */
@@ -18,8 +33,15 @@ float binary_slope(float a, float b, int op, int which) {
         return which ? -1.0f : 1.0f;
     case 2:
         return which ? a : b;
-    default:
+    case 3:
         return which ? -a / (b * b) : 1.0f / b;
+    case 4:
+        return which ? pow(a, b) * log(a) : b * pow(a, b - 1.0f);
+    default: { /* maximum, minimum: the chosen operand, ties halved (PyTorch) */
+        float self = which ? b : a, other = which ? a : b;
+        bool wins = op == 5 ? self > other : self < other;
+        return wins ? 1.0f : self == other ? 0.5f : 0.0f;
+    }
     }
 }
 

@@ -683,6 +683,25 @@ NNCL_API nncl_node *nncl_relu6(nncl_graph *g, nncl_node *x, const char *name);
  * (MobileNetV3; PyTorch's Hardsigmoid and Hardswish). */
 NNCL_API nncl_node *nncl_hardsigmoid(nncl_graph *g, nncl_node *x, const char *name);
 NNCL_API nncl_node *nncl_hardswish(nncl_graph *g, nncl_node *x, const char *name);
+/* SELU (Klambauer et al. 2017): scale * (x for x > 0, alpha * (exp(x) - 1)
+ * otherwise); alpha and scale 0 take PyTorch's constants (1.6732632...,
+ * 1.0507009...). */
+NNCL_API nncl_node *nncl_selu(nncl_graph *g, nncl_node *x, float alpha, float scale,
+                              const char *name);
+/* torch.clamp: min(max(x, min), max); a bound may be -INFINITY / INFINITY
+ * (one-sided), and min > max gives max everywhere. The gradient passes
+ * where min <= x <= max. A NaN bound: NNCL_ERROR_INVALID_ARGUMENT. */
+NNCL_API nncl_node *nncl_clamp(nncl_graph *g, nncl_node *x, float min, float max, const char *name);
+/* Elementwise math, PyTorch's abs, neg, exp, log, sqrt, reciprocal and
+ * erf, any shape; outside their domains (log or sqrt of a negative, 1/0)
+ * the results are IEEE's NaN and infinities, as PyTorch's. */
+NNCL_API nncl_node *nncl_abs(nncl_graph *g, nncl_node *x, const char *name);
+NNCL_API nncl_node *nncl_neg(nncl_graph *g, nncl_node *x, const char *name);
+NNCL_API nncl_node *nncl_exp(nncl_graph *g, nncl_node *x, const char *name);
+NNCL_API nncl_node *nncl_log(nncl_graph *g, nncl_node *x, const char *name);
+NNCL_API nncl_node *nncl_sqrt(nncl_graph *g, nncl_node *x, const char *name);
+NNCL_API nncl_node *nncl_reciprocal(nncl_graph *g, nncl_node *x, const char *name);
+NNCL_API nncl_node *nncl_erf(nncl_graph *g, nncl_node *x, const char *name);
 /* PReLU: x for x > 0, a * x otherwise, with learned slopes "<name>.weight"
  * [num_parameters]: 1 (one slope, 0 means 1 too) or the channels (dim 1),
  * starting at `init` (PyTorch's default 0.25). NNCL_ERROR_SHAPE for another
@@ -818,6 +837,13 @@ NNCL_API nncl_node *nncl_add(nncl_graph *g, nncl_node *a, nncl_node *b, const ch
 NNCL_API nncl_node *nncl_sub(nncl_graph *g, nncl_node *a, nncl_node *b, const char *name);
 NNCL_API nncl_node *nncl_mul(nncl_graph *g, nncl_node *a, nncl_node *b, const char *name);
 NNCL_API nncl_node *nncl_div(nncl_graph *g, nncl_node *a, nncl_node *b, const char *name);
+/* torch.pow, torch.maximum and torch.minimum, broadcasting as above. pow's
+ * gradient with respect to b is pow(a, b) * log(a) (NaN where a < 0); the
+ * larger (smaller) operand takes maximum's (minimum's) gradient, and ties
+ * split it in halves, as PyTorch. */
+NNCL_API nncl_node *nncl_pow(nncl_graph *g, nncl_node *a, nncl_node *b, const char *name);
+NNCL_API nncl_node *nncl_maximum(nncl_graph *g, nncl_node *a, nncl_node *b, const char *name);
+NNCL_API nncl_node *nncl_minimum(nncl_graph *g, nncl_node *a, nncl_node *b, const char *name);
 /* Matrix product, torch.matmul for operands of rank >= 2:
  * [..., M, K] x [..., K, N] -> [..., M, N], leading dims broadcast as for
  * nncl_add (a Gram matrix: nncl_matmul(f, nncl_transpose(f, -1, -2))).

@@ -21,11 +21,15 @@ typedef struct act_case {
     double alpha, beta;
     nncl_shape x;
     double scale; /* inputs span [-2 scale, 2 scale] */
+    double shift; /* then move by this (log, sqrt, reciprocal: into their domain) */
 } act_case;
 
-static nncl_node *build_act(nncl_graph *g, nncl_node **x, nncl_node *labels, const void *cfg) {
+static nncl_node *build_act(nncl_graph *g, nncl_node **in, nncl_node *labels, const void *cfg) {
     (void)labels;
     const act_case *c = cfg;
+    nncl_node *shifted =
+        c->shift != 0 ? nncl_scale(g, in[0], 1.0f, (float)c->shift, "shift") : NULL;
+    nncl_node **x = shifted ? &shifted : in;
     switch (c->kind) {
     case REF_RELU:
         return nncl_relu(g, x[0], NULL);
@@ -48,6 +52,24 @@ static nncl_node *build_act(nncl_graph *g, nncl_node **x, nncl_node *labels, con
         return nncl_hardsigmoid(g, x[0], NULL);
     case REF_HARDSWISH:
         return nncl_hardswish(g, x[0], NULL);
+    case REF_SELU:
+        return nncl_selu(g, x[0], (float)c->alpha, (float)c->beta, NULL);
+    case REF_CLAMP:
+        return nncl_clamp(g, x[0], (float)c->alpha, (float)c->beta, NULL);
+    case REF_ABS:
+        return nncl_abs(g, x[0], NULL);
+    case REF_NEG:
+        return nncl_neg(g, x[0], NULL);
+    case REF_EXP:
+        return nncl_exp(g, x[0], NULL);
+    case REF_LOG:
+        return nncl_log(g, x[0], NULL);
+    case REF_SQRT:
+        return nncl_sqrt(g, x[0], NULL);
+    case REF_RECIPROCAL:
+        return nncl_reciprocal(g, x[0], NULL);
+    case REF_ERF:
+        return nncl_erf(g, x[0], NULL);
     default:
         return nncl_elu(g, x[0], (float)c->alpha, NULL);
     }
@@ -58,26 +80,44 @@ static void ref_act_case(const double *const *x, const double *const *params, co
     (void)params;
     (void)labels;
     const act_case *c = cfg;
-    ref_activation(x[0], numel_of(c->x), c->kind, c->alpha, c->beta, y);
+    int64_t n = numel_of(c->x);
+    double *shifted = malloc((size_t)n * sizeof *shifted);
+    assert_non_null(shifted);
+    for (int64_t i = 0; i < n; i++)
+        shifted[i] = x[0][i] + c->shift;
+    ref_activation(shifted, n, c->kind, c->alpha, c->beta, y);
+    free(shifted);
 }
 
 static void test_activations(void **state) {
     (void)state;
     static const act_case cases[] = {
-        {REF_RELU, 0, 0, NNCL_SHAPE(2, 3, 5), 1},
-        {REF_LEAKY_RELU, 0.2, 0, NNCL_SHAPE(3, 7), 1},
-        {REF_SIGMOID, 0, 0, NNCL_SHAPE(2, 2, 3, 3), 1},
-        {REF_TANH, 0, 0, NNCL_SHAPE(1, 2, 2, 3, 2), 1},
-        {REF_ELU, 1.0, 0, NNCL_SHAPE(4, 9), 1},
-        {REF_ELU, 0.5, 0, NNCL_SHAPE(2, 3, 4), 1},
-        {REF_GELU, 0, 0, NNCL_SHAPE(2, 3, 7), 2},
-        {REF_GELU_TANH, 0, 0, NNCL_SHAPE(2, 3, 7), 2},
-        {REF_SILU, 0, 0, NNCL_SHAPE(4, 11), 3},
-        {REF_SOFTPLUS, 1, 20, NNCL_SHAPE(4, 11), 3},
-        {REF_SOFTPLUS, 2, 2.5, NNCL_SHAPE(4, 11), 2}, /* both sides of the threshold */
-        {REF_RELU6, 0, 0, NNCL_SHAPE(5, 13), 4},      /* both kinks */
-        {REF_HARDSIGMOID, 0, 0, NNCL_SHAPE(5, 13), 2.5},
-        {REF_HARDSWISH, 0, 0, NNCL_SHAPE(5, 13), 2.5},
+        {REF_RELU, 0, 0, NNCL_SHAPE(2, 3, 5), 1, 0},
+        {REF_LEAKY_RELU, 0.2, 0, NNCL_SHAPE(3, 7), 1, 0},
+        {REF_SIGMOID, 0, 0, NNCL_SHAPE(2, 2, 3, 3), 1, 0},
+        {REF_TANH, 0, 0, NNCL_SHAPE(1, 2, 2, 3, 2), 1, 0},
+        {REF_ELU, 1.0, 0, NNCL_SHAPE(4, 9), 1, 0},
+        {REF_ELU, 0.5, 0, NNCL_SHAPE(2, 3, 4), 1, 0},
+        {REF_GELU, 0, 0, NNCL_SHAPE(2, 3, 7), 2, 0},
+        {REF_GELU_TANH, 0, 0, NNCL_SHAPE(2, 3, 7), 2, 0},
+        {REF_SILU, 0, 0, NNCL_SHAPE(4, 11), 3, 0},
+        {REF_SOFTPLUS, 1, 20, NNCL_SHAPE(4, 11), 3, 0},
+        {REF_SOFTPLUS, 2, 2.5, NNCL_SHAPE(4, 11), 2, 0}, /* both sides of the threshold */
+        {REF_RELU6, 0, 0, NNCL_SHAPE(5, 13), 4, 0},      /* both kinks */
+        {REF_HARDSIGMOID, 0, 0, NNCL_SHAPE(5, 13), 2.5, 0},
+        {REF_HARDSWISH, 0, 0, NNCL_SHAPE(5, 13), 2.5, 0},
+        {REF_SELU, 1.6732632423543772, 1.0507009873554805, NNCL_SHAPE(4, 9), 1, 0},
+        {REF_SELU, 2, 3, NNCL_SHAPE(2, 7), 1, 0},
+        {REF_CLAMP, -1.2, 0.7, NNCL_SHAPE(5, 13), 1, 0},
+        {REF_CLAMP, -INFINITY, 0.7, NNCL_SHAPE(3, 7), 1, 0},
+        {REF_CLAMP, 0.5, -0.5, NNCL_SHAPE(3, 7), 1, 0}, /* min > max: max everywhere */
+        {REF_ABS, 0, 0, NNCL_SHAPE(2, 3, 5), 1, 0},
+        {REF_NEG, 0, 0, NNCL_SHAPE(2, 3, 5), 1, 0},
+        {REF_EXP, 0, 0, NNCL_SHAPE(2, 3, 5), 1, 0},
+        {REF_LOG, 0, 0, NNCL_SHAPE(2, 3, 5), 1, 2.5},
+        {REF_SQRT, 0, 0, NNCL_SHAPE(2, 3, 5), 1, 2.5},
+        {REF_RECIPROCAL, 0, 0, NNCL_SHAPE(2, 3, 5), 1, 2.5},
+        {REF_ERF, 0, 0, NNCL_SHAPE(2, 3, 5), 1, 0},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char label[64];
@@ -121,14 +161,19 @@ static void ref_conv_act(const double *const *x, const double *const *params, co
 static void test_fused_activations(void **state) {
     (void)state;
     static const act_case cases[] = {
-        {REF_GELU, 0, 0, NNCL_SHAPE(2, 2, 6), 1},
-        {REF_GELU_TANH, 0, 0, NNCL_SHAPE(2, 2, 6), 1},
-        {REF_SILU, 0, 0, NNCL_SHAPE(2, 2, 6), 1},
-        {REF_SOFTPLUS, 1, 20, NNCL_SHAPE(2, 2, 6), 1},
-        {REF_RELU6, 0, 0, NNCL_SHAPE(2, 2, 6), 3},
-        {REF_HARDSIGMOID, 0, 0, NNCL_SHAPE(2, 2, 6), 3},
-        {REF_HARDSWISH, 0, 0, NNCL_SHAPE(2, 2, 6), 3},
-        {REF_ELU, -0.5, 0, NNCL_SHAPE(2, 2, 6), 1},
+        {REF_GELU, 0, 0, NNCL_SHAPE(2, 2, 6), 1, 0},
+        {REF_GELU_TANH, 0, 0, NNCL_SHAPE(2, 2, 6), 1, 0},
+        {REF_SILU, 0, 0, NNCL_SHAPE(2, 2, 6), 1, 0},
+        {REF_SOFTPLUS, 1, 20, NNCL_SHAPE(2, 2, 6), 1, 0},
+        {REF_RELU6, 0, 0, NNCL_SHAPE(2, 2, 6), 3, 0},
+        {REF_HARDSIGMOID, 0, 0, NNCL_SHAPE(2, 2, 6), 3, 0},
+        {REF_HARDSWISH, 0, 0, NNCL_SHAPE(2, 2, 6), 3, 0},
+        {REF_ELU, -0.5, 0, NNCL_SHAPE(2, 2, 6), 1, 0},
+        {REF_SELU, 1.6732632423543772, 1.0507009873554805, NNCL_SHAPE(2, 2, 6), 1, 0},
+        {REF_CLAMP, -0.3, 0.4, NNCL_SHAPE(2, 2, 6), 1, 0},
+        {REF_ABS, 0, 0, NNCL_SHAPE(2, 2, 6), 1, 0},
+        {REF_EXP, 0, 0, NNCL_SHAPE(2, 2, 6), 1, 0},
+        {REF_ERF, 0, 0, NNCL_SHAPE(2, 2, 6), 1, 0},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char label[64];
@@ -148,6 +193,12 @@ static void test_fused_activations(void **state) {
     assert_int_equal(nncl_graph_status(g), NNCL_ERROR_INVALID_ARGUMENT);
     assert_contains(nncl_graph_error(g), "op 'softplus' node 'sp'");
     assert_contains(nncl_graph_error(g), "beta -1 and threshold 0 must be >= 0");
+    nncl_graph_destroy(g);
+    ASSERT_OK(nncl_graph_create(test_context(), NULL, &g));
+    assert_null(nncl_clamp(g, nncl_input(g, "x", NNCL_SHAPE(2, 3)), NAN, 1.0f, "c"));
+    assert_int_equal(nncl_graph_status(g), NNCL_ERROR_INVALID_ARGUMENT);
+    assert_contains(nncl_graph_error(g), "op 'clamp' node 'c'");
+    assert_contains(nncl_graph_error(g), "constants nan and 1 must be numbers");
     nncl_graph_destroy(g);
 }
 

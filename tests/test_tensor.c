@@ -122,7 +122,7 @@ static int64_t broadcast_index(const int64_t *c, int32_t r, nncl_shape o) {
 }
 
 typedef struct binary_case {
-    int op; /* 0 add, 1 sub, 2 mul, 3 div */
+    int op; /* 0 add, 1 sub, 2 mul, 3 div, 4 pow (of a + 3, kept positive), 5 maximum, 6 minimum */
     nncl_shape a, b, y;
 } binary_case;
 
@@ -135,8 +135,14 @@ static nncl_node *build_binary(nncl_graph *g, nncl_node **x, nncl_node *labels, 
         return nncl_sub(g, x[0], x[1], "op");
     case 2:
         return nncl_mul(g, x[0], x[1], "op");
-    default:
+    case 3:
         return nncl_div(g, x[0], x[1], "op");
+    case 4:
+        return nncl_pow(g, nncl_scale(g, x[0], 1.0f, 3.0f, "a3"), x[1], "op");
+    case 5:
+        return nncl_maximum(g, x[0], x[1], "op");
+    default:
+        return nncl_minimum(g, x[0], x[1], "op");
     }
 }
 
@@ -150,7 +156,8 @@ static void ref_binary(const double *const *x, const double *const *params, cons
         coords_of(i, c->y, co);
         double a = x[0][broadcast_index(co, c->y.rank, c->a)];
         double b = x[1][broadcast_index(co, c->y.rank, c->b)];
-        y[i] = c->op == 0 ? a + b : c->op == 1 ? a - b : c->op == 2 ? a * b : a / b;
+        double ops[] = {a + b, a - b, a * b, a / b, pow(a + 3, b), fmax(a, b), fmin(a, b)};
+        y[i] = ops[c->op];
     }
 }
 
@@ -164,6 +171,11 @@ static void test_broadcasting_arithmetic(void **state) {
         {3, NNCL_SHAPE(2, 3, 4), NNCL_SHAPE(4), NNCL_SHAPE(2, 3, 4)},
         {3, NNCL_SHAPE(1), NNCL_SHAPE(2, 3), NNCL_SHAPE(2, 3)},
         {1, NNCL_SHAPE(2, 2, 1, 3, 1), NNCL_SHAPE(2, 1, 4), NNCL_SHAPE(2, 2, 2, 3, 4)},
+        {4, NNCL_SHAPE(2, 3, 4), NNCL_SHAPE(3, 1), NNCL_SHAPE(2, 3, 4)},
+        {4, NNCL_SHAPE(3, 5), NNCL_SHAPE(3, 5), NNCL_SHAPE(3, 5)},
+        {5, NNCL_SHAPE(2, 3, 4), NNCL_SHAPE(4), NNCL_SHAPE(2, 3, 4)},
+        {5, NNCL_SHAPE(3, 5), NNCL_SHAPE(3, 5), NNCL_SHAPE(3, 5)},
+        {6, NNCL_SHAPE(2, 1, 4), NNCL_SHAPE(2, 3, 1), NNCL_SHAPE(2, 3, 4)},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char label[64];

@@ -1,5 +1,6 @@
 /* The elementwise activations (ReLU, leaky ReLU, sigmoid, tanh, ELU, GELU
- * exact and tanh, SiLU, softplus, ReLU6, hard-sigmoid, hard-swish): one
+ * exact and tanh, SiLU, softplus, ReLU6, hard-sigmoid, hard-swish, SELU,
+ * clamp) and unary math (abs, neg, exp, log, sqrt, reciprocal, erf): one
  * kernel pair, told apart by the node's op kind, which the kernels see as
  * NNCL_OP_<KIND>. */
 #include "ops.h"
@@ -7,8 +8,8 @@
 #include <math.h>
 
 typedef struct act_attrs {
-    float alpha; /* leaky ReLU's slope, ELU's alpha, softplus's beta */
-    float beta;  /* softplus's threshold */
+    float alpha; /* leaky ReLU's slope, ELU's and SELU's alpha, softplus's beta, clamp's min */
+    float beta;  /* softplus's threshold, SELU's scale, clamp's max */
 } act_attrs;
 
 static float alpha_of(const nncl_node *node) {
@@ -25,9 +26,13 @@ static nncl_node *activation2(nncl_graph *g, nncl_op_kind op, nncl_node *x, floa
     if (x->is_labels)
         return nncl_build_fail(g, NNCL_ERROR_INVALID_ARGUMENT, nncl_op_name(op), name,
                                "input '%s' holds labels, not features", x->name);
-    if (!isfinite(alpha) || !isfinite(beta))
+    /* clamp's bounds may be infinite (one-sided) */
+    bool bounds_ok =
+        op == NNCL_OP_CLAMP ? !isnan(alpha) && !isnan(beta) : isfinite(alpha) && isfinite(beta);
+    if (!bounds_ok)
         return nncl_build_fail(g, NNCL_ERROR_INVALID_ARGUMENT, nncl_op_name(op), name,
-                               "constants %g and %g must be finite", (double)alpha, (double)beta);
+                               "constants %g and %g must be %s", (double)alpha, (double)beta,
+                               op == NNCL_OP_CLAMP ? "numbers" : "finite");
     nncl_node *node = nncl_node_add(g, op, name, &x, 1, x->shape);
     if (node) {
         ((act_attrs *)node->attrs)->alpha = alpha;
@@ -93,6 +98,43 @@ nncl_node *nncl_hardswish(nncl_graph *g, nncl_node *x, const char *name) {
     return activation(g, NNCL_OP_HARDSWISH, x, 0.0f, name);
 }
 
+nncl_node *nncl_selu(nncl_graph *g, nncl_node *x, float alpha, float scale, const char *name) {
+    return activation2(g, NNCL_OP_SELU, x, alpha != 0.0f ? alpha : 1.6732632423543772f,
+                       scale != 0.0f ? scale : 1.0507009873554805f, name);
+}
+
+nncl_node *nncl_clamp(nncl_graph *g, nncl_node *x, float min, float max, const char *name) {
+    return activation2(g, NNCL_OP_CLAMP, x, min, max, name);
+}
+
+nncl_node *nncl_abs(nncl_graph *g, nncl_node *x, const char *name) {
+    return activation(g, NNCL_OP_ABS, x, 0.0f, name);
+}
+
+nncl_node *nncl_neg(nncl_graph *g, nncl_node *x, const char *name) {
+    return activation(g, NNCL_OP_NEG, x, 0.0f, name);
+}
+
+nncl_node *nncl_exp(nncl_graph *g, nncl_node *x, const char *name) {
+    return activation(g, NNCL_OP_EXP, x, 0.0f, name);
+}
+
+nncl_node *nncl_log(nncl_graph *g, nncl_node *x, const char *name) {
+    return activation(g, NNCL_OP_LOG, x, 0.0f, name);
+}
+
+nncl_node *nncl_sqrt(nncl_graph *g, nncl_node *x, const char *name) {
+    return activation(g, NNCL_OP_SQRT, x, 0.0f, name);
+}
+
+nncl_node *nncl_reciprocal(nncl_graph *g, nncl_node *x, const char *name) {
+    return activation(g, NNCL_OP_RECIPROCAL, x, 0.0f, name);
+}
+
+nncl_node *nncl_erf(nncl_graph *g, nncl_node *x, const char *name) {
+    return activation(g, NNCL_OP_ERF, x, 0.0f, name);
+}
+
 /* For ReLU, and leaky ReLU and ELU with alpha >= 0, the output is positive
  * exactly where the input is, so backward can test the output instead and
  * the input's memory can be reused (PyTorch's inplace=True saves the same). */
@@ -106,9 +148,14 @@ static bool reads_input(const nncl_node *node) {
     case NNCL_OP_SILU:
     case NNCL_OP_SOFTPLUS:
     case NNCL_OP_HARDSWISH:
+    case NNCL_OP_SELU:
+    case NNCL_OP_CLAMP: /* the output cannot tell x == min from x < min */
+    case NNCL_OP_ABS:
+    case NNCL_OP_LOG:
+    case NNCL_OP_ERF:
         return true;
     default: /* ReLU6 and hard-sigmoid: the output is inside its flat ends exactly where the
-                input is */
+                input is; sigmoid, tanh, neg, exp, sqrt, reciprocal: a function of the output */
         return false;
     }
 }

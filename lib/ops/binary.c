@@ -1,4 +1,4 @@
-/* Elementwise add, sub, mul and div with PyTorch's broadcasting (dims
+/* Elementwise add, sub, mul, div, pow, maximum and minimum with PyTorch's broadcasting (dims
  * aligned from the end, each pair equal or one of them 1). add of two
  * equal shapes stays nncl_add's plain sum (add.c); these cover the rest. */
 #include "ops.h"
@@ -6,10 +6,10 @@
 #include <math.h>
 
 typedef struct binary_attrs {
-    int32_t op; /* 0 add, 1 sub, 2 mul, 3 div, as cl/binary.cl */
+    int32_t op; /* 0 add, 1 sub, 2 mul, 3 div, 4 pow, 5 maximum, 6 minimum, as cl/binary.cl */
 } binary_attrs;
 
-static const char *const op_names[] = {"add", "sub", "mul", "div"};
+static const char *const op_names[] = {"add", "sub", "mul", "div", "pow", "maximum", "minimum"};
 
 /* The broadcast shape of a and b, or false. */
 static bool broadcast(nncl_shape a, nncl_shape b, nncl_shape *out) {
@@ -51,6 +51,18 @@ nncl_node *nncl_mul(nncl_graph *g, nncl_node *a, nncl_node *b, const char *name)
 
 nncl_node *nncl_div(nncl_graph *g, nncl_node *a, nncl_node *b, const char *name) {
     return nncl_binary(g, 3, a, b, name);
+}
+
+nncl_node *nncl_pow(nncl_graph *g, nncl_node *a, nncl_node *b, const char *name) {
+    return nncl_binary(g, 4, a, b, name);
+}
+
+nncl_node *nncl_maximum(nncl_graph *g, nncl_node *a, nncl_node *b, const char *name) {
+    return nncl_binary(g, 5, a, b, name);
+}
+
+nncl_node *nncl_minimum(nncl_graph *g, nncl_node *a, nncl_node *b, const char *name) {
+    return nncl_binary(g, 6, a, b, name);
 }
 
 /* An operand's strides over the output's dims, 0 where it broadcasts. */
@@ -102,7 +114,7 @@ static nncl_status binary_backward(nncl_graph *g, nncl_node *node) {
     return st;
 }
 
-/* add and sub need neither value; mul and div read both. */
+/* add and sub need neither value; the others read both. */
 static uint32_t binary_saves(const nncl_node *node) {
     return ((const binary_attrs *)node->attrs)->op >= 2 ? NNCL_SAVES_INPUT(0) | NNCL_SAVES_INPUT(1)
                                                         : 0;

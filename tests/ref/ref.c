@@ -225,6 +225,33 @@ void ref_activation(const double *x, int64_t n, ref_act kind, double alpha, doub
         case REF_HARDSWISH:
             y[i] = v * clamp01(v / 6.0 + 0.5);
             break;
+        case REF_SELU:
+            y[i] = beta * (v > 0 ? v : alpha * (exp(v) - 1.0));
+            break;
+        case REF_CLAMP:
+            y[i] = fmin(fmax(v, alpha), beta); /* min > max: max everywhere, as torch.clamp */
+            break;
+        case REF_ABS:
+            y[i] = fabs(v);
+            break;
+        case REF_NEG:
+            y[i] = -v;
+            break;
+        case REF_EXP:
+            y[i] = exp(v);
+            break;
+        case REF_LOG:
+            y[i] = log(v);
+            break;
+        case REF_SQRT:
+            y[i] = sqrt(v);
+            break;
+        case REF_RECIPROCAL:
+            y[i] = 1.0 / v;
+            break;
+        case REF_ERF:
+            y[i] = erf(v);
+            break;
         }
     }
 }

@@ -48,6 +48,15 @@ typedef enum ref_act {
     REF_RELU6,
     REF_HARDSIGMOID,
     REF_HARDSWISH,
+    REF_SELU,  /* alpha, beta = scale */
+    REF_CLAMP, /* alpha = min, beta = max */
+    REF_ABS,
+    REF_NEG,
+    REF_EXP,
+    REF_LOG,
+    REF_SQRT,
+    REF_RECIPROCAL,
+    REF_ERF,
 } ref_act;
 void ref_activation(const double *x, int64_t n, ref_act kind, double alpha, double beta, double *y);
 /* x [rows, in], w [out, in], b [out] or NULL. */
