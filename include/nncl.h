@@ -383,6 +383,9 @@ NNCL_API const char *nncl_graph_error(const nncl_graph *g);
 /* A node's output shape and name (borrowed from the graph). */
 NNCL_API nncl_shape nncl_node_shape(const nncl_node *node);
 NNCL_API const char *nncl_node_name(const nncl_node *node);
+/* Whether node holds int32 values (label and id inputs) rather than
+ * float32: nncl_graph_set_input and nncl_graph_read take int32_t then. */
+NNCL_API bool nncl_node_holds_ints(const nncl_node *node);
 /* The node named `name` (given to its builder, or made up as "<op>_<index>"
  * when none was), or NULL with NNCL_ERROR_NOT_FOUND in nncl_last_error. */
 NNCL_API nncl_node *nncl_graph_node(const nncl_graph *g, const char *name);

@@ -113,7 +113,7 @@ static NnclOnnx__NodeProto *node(const char *op, const char *const *inputs, cons
 }
 
 /* Packs a graph over input "x" (float, x_dims; a dim <= 0 is symbolic)
- * with the given nodes, initializers and outputs at opset 13 into
+ * with the given nodes, initializers and outputs at opset 14 into
  * test_dir/file, releases the arena, and returns the path. */
 static const char *write_onnx(const char *file, NnclOnnx__NodeProto **nodes, size_t n_nodes,
                               NnclOnnx__TensorProto **inits, size_t n_inits, const int64_t *x_dims,
@@ -156,7 +156,7 @@ static const char *write_onnx(const char *file, NnclOnnx__NodeProto **nodes, siz
     NnclOnnx__OperatorSetIdProto opset = NNCL_ONNX__OPERATOR_SET_ID_PROTO__INIT,
                                  *opsets[] = {&opset};
     opset.has_version = true;
-    opset.version = 13;
+    opset.version = 14;
     NnclOnnx__ModelProto m = NNCL_ONNX__MODEL_PROTO__INIT;
     m.n_opset_import = 1, m.opset_import = opsets, m.graph = &g;
     size_t size = nncl_onnx__model_proto__get_packed_size(&m);
@@ -187,7 +187,7 @@ static void fill(float *v, int n, float scale, float shift) {
 
 /* The model as ONNX: Conv(pads 1) - BatchNormalization - Relu - MaxPool 2
  * - Conv(2x2, stride 2, auto_pad SAME_UPPER, no bias) - GlobalAveragePool -
- * Flatten - Gemm(transB 1), opset 13, into test_dir/file. gemm_alpha 1
+ * Flatten - Gemm(transB 1), opset 14, into test_dir/file. gemm_alpha 1
  * normally; extra_op replaces the Relu. */
 static const char *write_model(const char *file, const char *extra_op, float gemm_alpha) {
     fill(w1, 27, 0.5f, 0), fill(b1, 3, 0.2f, 0), fill(gamma_, 3, 0.3f, 1), fill(beta_, 3, 0.1f, 0);
@@ -268,7 +268,7 @@ static void test_imported_cnn_matches_the_api(void **state) {
     ASSERT_OK(nncl_onnx_import(g, path, &(nncl_onnx_options){.batch = N}, &m));
     assert_int_equal(m->n_inputs, 1);
     assert_int_equal(m->n_outputs, 1);
-    assert_int_equal(m->opset, 13);
+    assert_int_equal(m->opset, 14);
     assert_string_equal(nncl_node_name(m->inputs[0]), "x");
     assert_true(nncl_node_shape(m->inputs[0]).dims[0] == N);
     assert_ptr_equal(nncl_graph_node(g, "logits"), m->outputs[0]);
@@ -328,7 +328,7 @@ static NnclOnnx__NodeProto *constant(const char *output, NnclOnnx__TensorProto *
 
 static float proj_w[4 * 5], proj_b[5];
 
-/* Tensor algebra, opset 13: y1 = Softmax(Reshape((x @ W + b) * 0.5, [0, -1]))
+/* Tensor algebra, opset 14: y1 = Softmax(Reshape((x @ W + b) * 0.5, [0, -1]))
  * and y2 = Concat(t, t - t / 2) on axis 1, t = Transpose(x, [0, 2, 1]);
  * x [2, 3, 4]. The scalars and the shape come from Constant nodes. */
 static const char *write_algebra(void) {
@@ -425,7 +425,7 @@ static NnclOnnx__TensorProto *int_tensor(const char *name, const int64_t *v, int
 
 static float ct_w[2 * 3 * 3 * 3], ct_b[3], slopes[2];
 
-/* Shape ops, opset 13, x [1, 2, 4, 4]:
+/* Shape ops, opset 14, x [1, 2, 4, 4]:
  *   u  = Resize(Slice(Pad(x, reflect 1 on H and W), W from 1 step 2), nearest x2)
  *   sq = Squeeze(Unsqueeze(HardSwish(ReduceMean(ConvTranspose(x), [2, 3], keepdims 0)), 2), 2)
  *   pr = PRelu(x, slopes [2, 1, 1])
@@ -738,7 +738,8 @@ static void test_refusals_name_the_node(void **state) {
     (void)state;
     expect_refusal(write_model("einsum.onnx", "Einsum", 1.0f), "node 2 (Einsum)",
                    "the operator Einsum is not supported");
-    expect_refusal(write_model("alpha.onnx", NULL, 2.0f), "node 7 (Gemm)", "alpha 1");
+    expect_refusal(write_model("lrn.onnx", "LRN", 1.0f), "node 2 (LRN)",
+                   "attribute 'size' must be odd");
     char path[256];
     snprintf(path, sizeof path, "%s/missing.onnx", test_dir);
     expect_refusal(path, "missing.onnx", "cannot open");

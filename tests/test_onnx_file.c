@@ -1,7 +1,7 @@
 /* The ONNX file reader on models the test encodes with protobuf-c: a valid
  * one (graph input, initializers in raw and typed form, a Constant node,
  * nodes in order) reads and decodes; each malformed one (truncated bytes,
- * opsets outside 9-17, no graph, an input nothing defines, a value defined
+ * opsets outside 1-17, no graph, an input nothing defines, a value defined
  * twice, data of the wrong size, external data, unsupported types and
  * domains) is refused with a message naming the node, tensor or value. */
 #include "harness.h"
@@ -215,8 +215,8 @@ static void test_refuses_malformed_models(void **state) {
     model d;
     build(&d);
     expect(&d, NNCL_OK, NULL, NULL);
-    d.opset.version = 8;
-    expect(&d, NNCL_ERROR_INVALID_ARGUMENT, "opset 8", "9 to 17");
+    d.opset.version = 0;
+    expect(&d, NNCL_ERROR_INVALID_ARGUMENT, "opset 0", "1 to 17");
     d.opset.version = 18;
     expect(&d, NNCL_ERROR_INVALID_ARGUMENT, "opset 18", NULL);
     d.opset.version = 13;

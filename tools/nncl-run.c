@@ -125,10 +125,17 @@ static int execute(run *r, const char *model, const char *inputs, const char *ou
         return 1;
     }
     for (size_t k = 0; k < r->n_files; k++) {
-        size_t bytes = (size_t)nncl_shape_numel(r->shapes[k]) * sizeof(float);
-        if (nncl_graph_set_input(r->g, r->m->inputs[k], r->values[k], bytes) != NNCL_OK)
+        int64_t n = nncl_shape_numel(r->shapes[k]);
+        if (nncl_node_holds_ints(r->m->inputs[k])) /* ids, labels: int32 in place */
+            for (int64_t i = 0; i < n; i++) {
+                int32_t id = (int32_t)r->values[k][i];
+                memcpy(&r->values[k][i], &id, sizeof id);
+            }
+        if (nncl_graph_set_input(r->g, r->m->inputs[k], r->values[k], (size_t)n * 4) != NNCL_OK)
             return fail(nncl_node_name(r->m->inputs[k]));
     }
+    for (size_t k = 0; k < r->m->n_outputs; k++) /* outputs other nodes read too */
+        if (nncl_graph_keep(r->g, r->m->outputs[k]) != NNCL_OK) return fail("output");
     nncl_graph_set_training(r->g, false);
     if (nncl_graph_forward(r->g) != NNCL_OK) return fail("running");
     make_dirs(outputs);

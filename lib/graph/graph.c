@@ -112,6 +112,10 @@ const char *nncl_node_name(const nncl_node *node) {
     return node ? node->name : NULL;
 }
 
+bool nncl_node_holds_ints(const nncl_node *node) {
+    return node && node->is_labels;
+}
+
 static void record(nncl_graph *g, nncl_status status, const char *fmt, va_list ap) {
     nncl_fail_v(status, fmt, ap);
     if (g->status != NNCL_OK) return;

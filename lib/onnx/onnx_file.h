@@ -9,7 +9,7 @@
 #include "onnx.pb-c.h"
 
 /* The opsets whose operators nncl maps. */
-enum { NNCL_ONNX_MIN_OPSET = 9, NNCL_ONNX_MAX_OPSET = 17 };
+enum { NNCL_ONNX_MIN_OPSET = 1, NNCL_ONNX_MAX_OPSET = 17 };
 
 typedef struct nncl_onnx_file {
     NnclOnnx__ModelProto *model;
