@@ -1391,23 +1391,33 @@ NNCL_API nncl_status nncl_graph_grad_read(nncl_graph *g, const char *name, float
 /* ---------------------------------------------------------------- ONNX
  *
  * Models exported from PyTorch (torch.onnx.export) or any ONNX producer,
- * opsets 9 to 17, built into a graph that then runs and trains like one
- * built through this API. Supported operators so far: Conv (1D/2D/3D,
- * strides, pads, auto_pad, dilations, group), MaxPool, AveragePool
- * (ceil_mode, count_include_pad), GlobalAveragePool, GlobalMaxPool,
- * BatchNormalization, Gemm as a linear layer (transB 1, alpha and beta 1),
- * MatMul, Add, Sub, Mul, Div (numpy broadcasting; an initializer operand
- * becomes a parameter named after it, a Constant's a frozen one), Concat
- * (axis 1), Reshape (a constant shape; 0 copies, -1 infers), Transpose,
- * Squeeze, Unsqueeze, Pad (constant, reflect, edge; no cropping), Slice
- * (positive steps), ConvTranspose (symmetric pads, output_padding),
- * Resize / Upsample where they are PyTorch's interpolate (nearest:
- * asymmetric, floor; linear: half_pixel, pytorch_half_pixel or
- * align_corners), ReduceMean / ReduceSum / ReduceMax, Softmax and
- * LogSoftmax, Relu, LeakyRelu, PRelu, Elu, Sigmoid, HardSigmoid (alpha
- * 1/6), HardSwish, Softplus, Tanh, Flatten (axis 1), Identity, Dropout
- * (its ratio; it drops in training mode only, as the graph is set),
- * Constant. */
+ * opsets up to 17 (each operator at a version nncl maps: most from opset 6
+ * or 7 on), built into a graph that then runs and trains like one built
+ * through this API. Operators: Conv, ConvTranspose (asymmetric pads,
+ * auto_pad, output_padding, output_shape), MaxPool, AveragePool (pads,
+ * auto_pad, strides, dilations, ceil_mode, count_include_pad),
+ * GlobalAveragePool, GlobalMaxPool, BatchNormalization (its mode is the
+ * graph's), InstanceNormalization, LayerNormalization (with Mean and
+ * InvStdDev), LRN (odd sizes), Relu, LeakyRelu, PRelu, Elu, Selu, Sigmoid,
+ * HardSigmoid, HardSwish, Tanh, Softplus, Clip, Erf, Softmax, LogSoftmax,
+ * Gemm (transA/transB, alpha/beta; the linear form becomes nncl_linear),
+ * MatMul, Add, Sub, Mul, Div, Pow, Sum, Max, Min, Mean (numpy
+ * broadcasting; a constant operand becomes a parameter named after it,
+ * frozen when it comes from a Constant), Sqrt, Exp, Log, Neg, Abs,
+ * Reciprocal, Concat and Split (any axis), Slice (any steps), Flatten,
+ * Reshape, Transpose, Squeeze, Unsqueeze, Pad (constant, reflect, edge;
+ * negative pads crop), Gather (an embedding over int ids into a constant
+ * table, or a take with constant indices), ReduceMean / ReduceSum /
+ * ReduceMax / ReduceMin, Dropout (it drops in training mode only, as the
+ * graph is set), Identity, Upsample and Resize where they are PyTorch's
+ * interpolate (nearest: asymmetric, floor; linear: half_pixel,
+ * pytorch_half_pixel or align_corners), SoftmaxCrossEntropyLoss and
+ * NegativeLogLikelihoodLoss (class weights, ignore_index, reductions).
+ * Shape, Constant and ConstantOfShape, and nodes whose inputs are all
+ * constants (the shape arithmetic around Reshape), fold at import. Outputs
+ * nncl does not make (MaxPool's Indices, Dropout's mask, the statistics of
+ * BatchNormalization in training_mode) are absent: a node reading one is
+ * refused. */
 
 /* A value for a graph input: its shape and float32 values (borrowed for
  * the call). */
@@ -1436,17 +1446,20 @@ typedef struct nncl_onnx_model {
     int64_t opset;
 } nncl_onnx_model;
 
-/* Builds the ONNX model at path into g. Graph inputs become float inputs
- * named as in the file; each node's output is a node named as its output
- * value (nncl_graph_node finds it); weights become parameters named as the
- * file's initializers (PyTorch's exporter keeps state_dict names), holding
- * their values. *model (free with nncl_onnx_model_free) lists inputs and
- * outputs; options may be NULL. Errors name the file and the node (by name,
- * or by index, with its op type) or value: NNCL_ERROR_IO (unreadable),
- * NNCL_ERROR_INVALID_ARGUMENT (not ONNX, truncated, an opset outside 9-17,
- * an unsupported operator or attribute value, a malformed graph), or a
- * build error of the op (then g keeps it, as for any builder); and
- * NNCL_ERROR_STATE where the library was built without protobuf-c. */
+/* Builds the ONNX model at path into g. Graph inputs become inputs named
+ * as in the file: int32 ones (nncl_node_holds_ints) where a Gather or a
+ * loss reads them as ids or labels, float ones otherwise. Each node's
+ * output is a node named as its output value (nncl_graph_node finds it);
+ * weights become parameters named as the file's initializers (PyTorch's
+ * exporter keeps state_dict names), holding their values. *model (free
+ * with nncl_onnx_model_free) lists inputs and outputs; options may be
+ * NULL. Errors name the file and the node (by name, or by index, with its
+ * op type) or value: NNCL_ERROR_IO (unreadable),
+ * NNCL_ERROR_INVALID_ARGUMENT (not ONNX, truncated, an opset outside 1-17
+ * or older than an operator's mapped version, an unsupported operator or
+ * attribute value, a malformed graph), or a build error of the op (then g
+ * keeps it, as for any builder); and NNCL_ERROR_STATE where the library
+ * was built without protobuf-c. */
 NNCL_API nncl_status nncl_onnx_import(nncl_graph *g, const char *path,
                                       const nncl_onnx_options *options, nncl_onnx_model **model);
 NNCL_API void nncl_onnx_model_free(nncl_onnx_model *model);
