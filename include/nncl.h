@@ -1464,6 +1464,19 @@ NNCL_API nncl_status nncl_onnx_import(nncl_graph *g, const char *path,
                                       const nncl_onnx_options *options, nncl_onnx_model **model);
 NNCL_API void nncl_onnx_model_free(nncl_onnx_model *model);
 
+/* Writes the part of g that computes outputs[0 .. n_outputs) as an ONNX
+ * model (opset 17) at path, atomically: the inputs it reads become graph
+ * inputs (float32, or int64 for ids and labels) at the graph's shapes,
+ * the parameters initializers under their names with their current values
+ * (batch norm with its running statistics), each op the ONNX operators
+ * that compute it in inference (dropout as Identity); node values keep
+ * their names, so nncl_onnx_import gives the graph back. Returns NNCL_OK,
+ * NNCL_ERROR_INVALID_ARGUMENT (no outputs, a node of another graph, an op
+ * with no ONNX form, named), NNCL_ERROR_STATE (a build error; or a library
+ * built without protobuf-c), NNCL_ERROR_IO or NNCL_ERROR_OUT_OF_MEMORY. */
+NNCL_API nncl_status nncl_onnx_export(nncl_graph *g, const char *path, nncl_node *const *outputs,
+                                      size_t n_outputs);
+
 /* One tensor in its own TensorProto file, the layout of ONNX's test data
  * (input_0.pb, output_0.pb, ...). Reading converts any numeric type to
  * float32 into *values (free with nncl_free), a scalar given shape [1];

@@ -30,3 +30,10 @@ nncl_status nncl_onnx_tensor_write(const char *path, const char *name, nncl_shap
     return nncl_fail(NNCL_ERROR_STATE, "%s: this nncl was built without protobuf-c",
                      path ? path : "(NULL)");
 }
+
+nncl_status nncl_onnx_export(nncl_graph *g, const char *path, nncl_node *const *outputs,
+                             size_t n_outputs) {
+    (void)g, (void)outputs, (void)n_outputs;
+    return nncl_fail(NNCL_ERROR_STATE, "%s: this nncl was built without protobuf-c",
+                     path ? path : "(NULL)");
+}

@@ -28,6 +28,8 @@ typedef enum nncl_fusion {
     NNCL_FUSION_INSTEAD_VALUE, /* writes only the activation's value */
 } nncl_fusion;
 
+struct nncl_onnx_writer;
+
 /* One op family's behaviour, in its lib/ops/ file. Variants of a family
  * share an entry and tell themselves apart by node->op. Only forward and
  * backward are required. */
@@ -53,6 +55,9 @@ typedef struct nncl_op_vtable {
     /* Multiply-adds of one forward pass at the node's shapes, for the
      * summary; NULL for ops that do no products (shown as "--"). */
     int64_t (*macs)(const nncl_node *node);
+    /* Describes the node as ONNX nodes (onnx_writer.h); NULL: it has no
+     * ONNX form. */
+    nncl_status (*to_onnx)(struct nncl_onnx_writer *w, const nncl_node *node);
 } nncl_op_vtable;
 
 /* The op table (lib/ops/registry.c). */

@@ -6,6 +6,7 @@
 #include "ops.h"
 
 #include <math.h>
+#include <stdio.h>
 
 typedef struct act_attrs {
     float alpha; /* leaky ReLU's slope, ELU's and SELU's alpha, softplus's beta, clamp's min */
@@ -208,10 +209,124 @@ nncl_fusion nncl_bias_absorbs(bool has_bias) {
     return has_bias ? NNCL_FUSION_AFTER_VALUE : NNCL_FUSION_NONE;
 }
 
+/* A float scalar constant named "<node>/<suffix>". */
+static const char *scalar(nncl_onnx_writer *w, const nncl_node *node, const char *suffix, float v) {
+    return nncl_ox_const_floats(w, node, suffix, &v, (nncl_shape){0});
+}
+
+/* a op b -> out, b a scalar constant. */
+static const char *with_scalar(nncl_onnx_writer *w, const nncl_node *node, const char *op,
+                               const char *a, float b, const char *out) {
+    char suffix[32];
+    snprintf(suffix, sizeof suffix, "%s_const%zu", op, w->n_tensors);
+    nncl_ox_add(w, op, (const char *[]){a, scalar(w, node, suffix, b)}, 2, out);
+    return out;
+}
+
+/* GELU and its tanh form, SiLU and softplus with beta written out in ONNX
+ * operators; the rest map one to one. */
+static void composite_to_onnx(nncl_onnx_writer *w, const nncl_node *node, const char *x,
+                              const char *y) {
+    float alpha = alpha_of(node);
+    const char *t1 = nncl_ox_temp(w, node, "t1"), *t2 = nncl_ox_temp(w, node, "t2"),
+               *t3 = nncl_ox_temp(w, node, "t3"), *t4 = nncl_ox_temp(w, node, "t4");
+    switch (node->op) {
+    case NNCL_OP_GELU: /* 0.5 x (1 + erf(x / sqrt 2)) */
+        with_scalar(w, node, "Div", x, 1.4142135623730951f, t1);
+        nncl_ox_add(w, "Erf", &t1, 1, t2);
+        with_scalar(w, node, "Add", t2, 1.0f, t3);
+        nncl_ox_add(w, "Mul", (const char *[]){x, t3}, 2, t4);
+        with_scalar(w, node, "Mul", t4, 0.5f, y);
+        break;
+    case NNCL_OP_GELU_TANH: { /* 0.5 x (1 + tanh(k (x + c x^3))) */
+        const char *t5 = nncl_ox_temp(w, node, "t5"), *t6 = nncl_ox_temp(w, node, "t6"),
+                   *t7 = nncl_ox_temp(w, node, "t7"), *t8 = nncl_ox_temp(w, node, "t8");
+        nncl_ox_add(w, "Mul", (const char *[]){x, x}, 2, t1);
+        nncl_ox_add(w, "Mul", (const char *[]){t1, x}, 2, t2);
+        with_scalar(w, node, "Mul", t2, 0.044715f, t3);
+        nncl_ox_add(w, "Add", (const char *[]){x, t3}, 2, t4);
+        with_scalar(w, node, "Mul", t4, 0.7978845608028654f, t5);
+        nncl_ox_add(w, "Tanh", &t5, 1, t6);
+        with_scalar(w, node, "Add", t6, 1.0f, t7);
+        nncl_ox_add(w, "Mul", (const char *[]){x, t7}, 2, t8);
+        with_scalar(w, node, "Mul", t8, 0.5f, y);
+        break;
+    }
+    case NNCL_OP_SILU:
+        nncl_ox_add(w, "Sigmoid", &x, 1, t1);
+        nncl_ox_add(w, "Mul", (const char *[]){x, t1}, 2, y);
+        break;
+    default: /* softplus with beta: softplus(beta x) / beta */
+        with_scalar(w, node, "Mul", x, alpha, t1);
+        nncl_ox_add(w, "Softplus", &t1, 1, t2);
+        with_scalar(w, node, "Div", t2, alpha, y);
+        break;
+    }
+}
+
+static nncl_status activation_to_onnx(nncl_onnx_writer *w, const nncl_node *node) {
+    static const struct {
+        nncl_op_kind op;
+        const char *onnx;
+    } direct[] = {{NNCL_OP_RELU, "Relu"}, {NNCL_OP_SIGMOID, "Sigmoid"},
+                  {NNCL_OP_TANH, "Tanh"}, {NNCL_OP_HARDSWISH, "HardSwish"},
+                  {NNCL_OP_ABS, "Abs"},   {NNCL_OP_NEG, "Neg"},
+                  {NNCL_OP_EXP, "Exp"},   {NNCL_OP_LOG, "Log"},
+                  {NNCL_OP_SQRT, "Sqrt"}, {NNCL_OP_RECIPROCAL, "Reciprocal"},
+                  {NNCL_OP_ERF, "Erf"}};
+    const char *x = nncl_ox_value(node->inputs[0]), *y = nncl_ox_value(node);
+    float alpha = alpha_of(node), beta = beta_of(node);
+    for (size_t i = 0; i < sizeof direct / sizeof direct[0]; i++)
+        if (direct[i].op == node->op) {
+            nncl_ox_unary(w, direct[i].onnx, node);
+            return nncl_ox_status(w);
+        }
+    int n;
+    switch (node->op) {
+    case NNCL_OP_LEAKY_RELU:
+        nncl_ox_float(w, nncl_ox_unary(w, "LeakyRelu", node), "alpha", alpha);
+        break;
+    case NNCL_OP_ELU:
+        nncl_ox_float(w, nncl_ox_unary(w, "Elu", node), "alpha", alpha);
+        break;
+    case NNCL_OP_SELU:
+        n = nncl_ox_unary(w, "Selu", node);
+        nncl_ox_float(w, n, "alpha", alpha);
+        nncl_ox_float(w, n, "gamma", beta);
+        break;
+    case NNCL_OP_HARDSIGMOID:
+        n = nncl_ox_unary(w, "HardSigmoid", node);
+        nncl_ox_float(w, n, "alpha", 1.0f / 6.0f);
+        nncl_ox_float(w, n, "beta", 0.5f);
+        break;
+    case NNCL_OP_RELU6:
+    case NNCL_OP_CLAMP: { /* Clip; an infinite bound is left out */
+        float lo = node->op == NNCL_OP_RELU6 ? 0.0f : alpha,
+              hi = node->op == NNCL_OP_RELU6 ? 6.0f : beta;
+        const char *in[3] = {x, isinf(lo) ? NULL : scalar(w, node, "min", lo),
+                             isinf(hi) ? NULL : scalar(w, node, "max", hi)};
+        nncl_ox_add(w, "Clip", in, isinf(hi) ? (isinf(lo) ? 1 : 2) : 3, y);
+        break;
+    }
+    case NNCL_OP_SOFTPLUS:
+        if (alpha == 1.0f) {
+            nncl_ox_unary(w, "Softplus", node);
+            break;
+        }
+        composite_to_onnx(w, node, x, y);
+        break;
+    default:
+        composite_to_onnx(w, node, x, y);
+        break;
+    }
+    return nncl_ox_status(w);
+}
+
 const nncl_op_vtable nncl_op_activation = {.attrs_size = sizeof(act_attrs),
                                            .flags = NNCL_OPFLAG_ACTIVATION,
                                            .profile_forward = NNCL_PROFILE_ELEMENTWISE,
                                            .profile_backward = NNCL_PROFILE_ELEMENTWISE,
                                            .forward = activation_forward,
                                            .backward = activation_backward,
-                                           .saves = activation_saves};
+                                           .saves = activation_saves,
+                                           .to_onnx = activation_to_onnx};

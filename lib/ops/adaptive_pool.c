@@ -67,8 +67,33 @@ static nncl_status adaptive_backward(nncl_graph *g, nncl_node *node) {
                                  NNCL_ARG(acc)));
 }
 
+/* Where each output cell covers an equal block (the input divides by the
+ * output), a pool with kernel = stride = the block; a global pool for 1. */
+static nncl_status adaptive_to_onnx(nncl_onnx_writer *w, const nncl_node *node) {
+    const nncl_shape x = node->inputs[0]->shape;
+    int spatial = x.rank - 2;
+    int64_t block[3], zeros[6] = {0};
+    bool global = true;
+    for (int i = 0; i < spatial; i++) {
+        if (x.dims[2 + i] % node->shape.dims[2 + i])
+            return nncl_ox_refuse(w, node, "the input does not divide into the output's cells");
+        block[i] = x.dims[2 + i] / node->shape.dims[2 + i];
+        global &= node->shape.dims[2 + i] == 1;
+    }
+    if (global) {
+        nncl_ox_unary(w, is_max(node) ? "GlobalMaxPool" : "GlobalAveragePool", node);
+        return nncl_ox_status(w);
+    }
+    int n = nncl_ox_unary(w, is_max(node) ? "MaxPool" : "AveragePool", node);
+    nncl_ox_ints(w, n, "kernel_shape", block, spatial);
+    nncl_ox_ints(w, n, "strides", block, spatial);
+    nncl_ox_ints(w, n, "pads", zeros, 2 * spatial);
+    return nncl_ox_status(w);
+}
+
 const nncl_op_vtable nncl_op_adaptive_pool = {.profile_forward = NNCL_PROFILE_POOLING,
                                               .profile_backward = NNCL_PROFILE_POOLING,
                                               .plan = adaptive_plan,
                                               .forward = adaptive_forward,
-                                              .backward = adaptive_backward};
+                                              .backward = adaptive_backward,
+                                              .to_onnx = adaptive_to_onnx};

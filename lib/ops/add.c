@@ -30,7 +30,14 @@ static nncl_status add_backward(nncl_graph *g, nncl_node *node) {
     return st;
 }
 
+static nncl_status add_to_onnx(nncl_onnx_writer *w, const nncl_node *node) {
+    const char *in[2] = {nncl_ox_value(node->inputs[0]), nncl_ox_value(node->inputs[1])};
+    nncl_ox_add(w, "Add", in, 2, nncl_ox_value(node));
+    return nncl_ox_status(w);
+}
+
 const nncl_op_vtable nncl_op_add = {.profile_forward = NNCL_PROFILE_ELEMENTWISE,
                                     .profile_backward = NNCL_PROFILE_ELEMENTWISE,
                                     .forward = add_forward,
-                                    .backward = add_backward};
+                                    .backward = add_backward,
+                                    .to_onnx = add_to_onnx};

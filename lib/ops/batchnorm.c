@@ -154,6 +154,30 @@ static int64_t *bn_counter(nncl_node *node, const char **suffix) {
     return &attrs_of(node)->batches_tracked;
 }
 
+/* Inference form: the running statistics; without affine parameters,
+ * scale 1 and bias 0 as constants. */
+static nncl_status bn_to_onnx(nncl_onnx_writer *w, const nncl_node *node) {
+    const bn_attrs *a = attrs_of(node);
+    int64_t c = node->shape.dims[1];
+    size_t at = a->affine ? 2 : 0;
+    float *ones = malloc((size_t)c * sizeof *ones), *zeros = calloc((size_t)c, sizeof *zeros);
+    for (int64_t i = 0; ones && i < c; i++)
+        ones[i] = 1.0f;
+    const char *in[5] = {nncl_ox_value(node->inputs[0]),
+                         a->affine ? nncl_ox_param(w, node, 0)
+                         : ones    ? nncl_ox_const_floats(w, node, "scale", ones, NNCL_SHAPE(c))
+                                   : NULL,
+                         a->affine ? nncl_ox_param(w, node, 1)
+                         : zeros   ? nncl_ox_const_floats(w, node, "B", zeros, NNCL_SHAPE(c))
+                                   : NULL,
+                         nncl_ox_param(w, node, at), nncl_ox_param(w, node, at + 1)};
+    free(ones), free(zeros);
+    int n = nncl_ox_add(w, "BatchNormalization", in, 5, nncl_ox_value(node));
+    nncl_ox_float(w, n, "epsilon", a->eps);
+    nncl_ox_float(w, n, "momentum", 1.0f - a->momentum); /* ONNX weighs the old statistics */
+    return nncl_ox_status(w);
+}
+
 const nncl_op_vtable nncl_op_batchnorm = {.attrs_size = sizeof(bn_attrs),
                                           .profile_forward = NNCL_PROFILE_BATCH_NORM,
                                           .profile_backward = NNCL_PROFILE_BATCH_NORM,
@@ -162,4 +186,5 @@ const nncl_op_vtable nncl_op_batchnorm = {.attrs_size = sizeof(bn_attrs),
                                           .backward = bn_backward,
                                           .saves = bn_saves,
                                           .absorbs = bn_absorbs,
-                                          .counter = bn_counter};
+                                          .counter = bn_counter,
+                                          .to_onnx = bn_to_onnx};

@@ -120,9 +120,17 @@ static uint32_t binary_saves(const nncl_node *node) {
                                                         : 0;
 }
 
+static nncl_status binary_to_onnx(nncl_onnx_writer *w, const nncl_node *node) {
+    static const char *const onnx_ops[] = {"Add", "Sub", "Mul", "Div", "Pow", "Max", "Min"};
+    const char *in[2] = {nncl_ox_value(node->inputs[0]), nncl_ox_value(node->inputs[1])};
+    nncl_ox_add(w, onnx_ops[((const binary_attrs *)node->attrs)->op], in, 2, nncl_ox_value(node));
+    return nncl_ox_status(w);
+}
+
 const nncl_op_vtable nncl_op_binary = {.attrs_size = sizeof(binary_attrs),
                                        .profile_forward = NNCL_PROFILE_ELEMENTWISE,
                                        .profile_backward = NNCL_PROFILE_ELEMENTWISE,
                                        .forward = binary_forward,
                                        .backward = binary_backward,
-                                       .saves = binary_saves};
+                                       .saves = binary_saves,
+                                       .to_onnx = binary_to_onnx};

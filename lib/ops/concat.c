@@ -53,7 +53,17 @@ static nncl_status concat_backward(nncl_graph *g, nncl_node *node) {
     return concat_pass(g, node, true);
 }
 
+static nncl_status concat_to_onnx(nncl_onnx_writer *w, const nncl_node *node) {
+    const char *in[64];
+    if (node->n_inputs > 64) return nncl_ox_refuse(w, node, "more than 64 inputs");
+    for (int32_t k = 0; k < node->n_inputs; k++)
+        in[k] = nncl_ox_value(node->inputs[k]);
+    nncl_ox_int(w, nncl_ox_add(w, "Concat", in, node->n_inputs, nncl_ox_value(node)), "axis", 1);
+    return nncl_ox_status(w);
+}
+
 const nncl_op_vtable nncl_op_concat = {.profile_forward = NNCL_PROFILE_ELEMENTWISE,
                                        .profile_backward = NNCL_PROFILE_ELEMENTWISE,
                                        .forward = concat_forward,
-                                       .backward = concat_backward};
+                                       .backward = concat_backward,
+                                       .to_onnx = concat_to_onnx};

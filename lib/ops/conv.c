@@ -170,6 +170,16 @@ nncl_fusion nncl_conv_absorbs(const nncl_node *producer, const nncl_node *act) {
     return nncl_bias_absorbs(nncl_conv_attrs(producer)->bias);
 }
 
+static nncl_status conv_to_onnx(nncl_onnx_writer *w, const nncl_node *node) {
+    const conv_attrs *a = nncl_conv_attrs(node);
+    const char *in[3] = {nncl_ox_value(node->inputs[0]), nncl_ox_param(w, node, 0),
+                         a->bias ? nncl_ox_param(w, node, 1) : NULL};
+    int n = nncl_ox_add(w, "Conv", in, a->bias ? 3 : 2, nncl_ox_value(node));
+    nncl_window_to_onnx(w, n, &a->win, true);
+    nncl_ox_int(w, n, "group", a->groups);
+    return nncl_ox_status(w);
+}
+
 const nncl_op_vtable nncl_op_conv = {.attrs_size = sizeof(conv_attrs),
                                      .profile_forward = NNCL_PROFILE_CONV_FORWARD,
                                      .profile_backward = NNCL_PROFILE_CONV_BACKWARD_DATA,
@@ -178,4 +188,5 @@ const nncl_op_vtable nncl_op_conv = {.attrs_size = sizeof(conv_attrs),
                                      .backward = conv_backward,
                                      .saves = conv_saves,
                                      .absorbs = nncl_conv_absorbs,
-                                     .macs = nncl_conv_macs};
+                                     .macs = nncl_conv_macs,
+                                     .to_onnx = conv_to_onnx};

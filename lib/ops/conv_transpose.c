@@ -169,6 +169,27 @@ static uint32_t transpose_saves(const nncl_node *node) {
     return NNCL_SAVES_INPUT(0);
 }
 
+/* The window is the convolution from y's space to x's: its pads are the
+ * transposed op's, and what y has beyond them is output_padding. */
+static nncl_status transpose_to_onnx(nncl_onnx_writer *w, const nncl_node *node) {
+    const conv_attrs *a = nncl_conv_attrs(node);
+    const nncl_window *win = &a->win;
+    const char *in[3] = {nncl_ox_value(node->inputs[0]), nncl_ox_param(w, node, 0),
+                         a->bias ? nncl_ox_param(w, node, 1) : NULL};
+    int n = nncl_ox_add(w, "ConvTranspose", in, a->bias ? 3 : 2, nncl_ox_value(node));
+    nncl_window_to_onnx(w, n, win, true);
+    int64_t extra[3];
+    for (int i = 0, first = 3 - win->spatial; i < win->spatial; i++) {
+        int64_t d = first + i, x = node->inputs[0]->shape.dims[2 + i];
+        extra[i] = node->shape.dims[2 + i] -
+                   ((x - 1) * win->stride[d] - win->pad_begin[d] - win->pad_end[d] +
+                    win->dilation[d] * (win->kernel[d] - 1) + 1);
+    }
+    nncl_ox_ints(w, n, "output_padding", extra, win->spatial);
+    nncl_ox_int(w, n, "group", a->groups);
+    return nncl_ox_status(w);
+}
+
 const nncl_op_vtable nncl_op_conv_transpose = {.attrs_size = sizeof(conv_attrs),
                                                .profile_forward = NNCL_PROFILE_CONV_FORWARD,
                                                .profile_backward = NNCL_PROFILE_CONV_BACKWARD_DATA,
@@ -177,4 +198,5 @@ const nncl_op_vtable nncl_op_conv_transpose = {.attrs_size = sizeof(conv_attrs),
                                                .backward = transpose_backward,
                                                .saves = transpose_saves,
                                                .absorbs = nncl_conv_absorbs,
-                                               .macs = nncl_conv_macs};
+                                               .macs = nncl_conv_macs,
+                                               .to_onnx = transpose_to_onnx};

@@ -64,8 +64,15 @@ static nncl_status dropout_backward(nncl_graph *g, nncl_node *node) {
                                  NNCL_ARG(k.scale), NNCL_ARG(acc)));
 }
 
+/* An inference export: dropout is the identity. */
+static nncl_status dropout_to_onnx(nncl_onnx_writer *w, const nncl_node *node) {
+    nncl_ox_unary(w, "Identity", node);
+    return nncl_ox_status(w);
+}
+
 const nncl_op_vtable nncl_op_dropout = {.attrs_size = sizeof(dropout_attrs),
                                         .profile_forward = NNCL_PROFILE_ELEMENTWISE,
                                         .profile_backward = NNCL_PROFILE_ELEMENTWISE,
                                         .forward = dropout_forward,
-                                        .backward = dropout_backward};
+                                        .backward = dropout_backward,
+                                        .to_onnx = dropout_to_onnx};

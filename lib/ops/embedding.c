@@ -191,6 +191,14 @@ static nncl_status embedding_check_labels(const nncl_node *node, int32_t k, cons
     return NNCL_OK;
 }
 
+static nncl_status embedding_to_onnx(nncl_onnx_writer *w, const nncl_node *node) {
+    if (attrs_of(node)->max_norm > 0)
+        return nncl_ox_refuse(w, node, "max_norm renormalises the table as it runs");
+    const char *in[2] = {nncl_ox_param(w, node, 0), nncl_ox_value(node->inputs[0])};
+    nncl_ox_int(w, nncl_ox_add(w, "Gather", in, 2, nncl_ox_value(node)), "axis", 0);
+    return nncl_ox_status(w);
+}
+
 const nncl_op_vtable nncl_op_embedding = {.attrs_size = sizeof(embedding_attrs),
                                           .profile_forward = NNCL_PROFILE_ELEMENTWISE,
                                           .profile_backward = NNCL_PROFILE_ELEMENTWISE,
@@ -198,4 +206,5 @@ const nncl_op_vtable nncl_op_embedding = {.attrs_size = sizeof(embedding_attrs),
                                           .forward = embedding_forward,
                                           .backward = embedding_backward,
                                           .saves = embedding_saves,
-                                          .check_labels = embedding_check_labels};
+                                          .check_labels = embedding_check_labels,
+                                          .to_onnx = embedding_to_onnx};

@@ -49,8 +49,15 @@ static nncl_status input_pass(nncl_graph *g, nncl_node *node) {
     return NNCL_OK;
 }
 
+/* A graph input: the writer lists it; no node computes it. */
+static nncl_status input_to_onnx(nncl_onnx_writer *w, const nncl_node *node) {
+    (void)node;
+    return nncl_ox_status(w);
+}
+
 const nncl_op_vtable nncl_op_input = {.flags = NNCL_OPFLAG_INPUT,
                                       .profile_forward = NNCL_PROFILE_ELEMENTWISE,
                                       .profile_backward = NNCL_PROFILE_ELEMENTWISE,
                                       .forward = input_pass,
-                                      .backward = input_pass};
+                                      .backward = input_pass,
+                                      .to_onnx = input_to_onnx};

@@ -98,6 +98,24 @@ static nncl_fusion linear_absorbs(const nncl_node *producer, const nncl_node *ac
     return nncl_bias_absorbs(has_bias(producer));
 }
 
+/* Gemm for [N, in]; MatMul with the weight transposed, plus the bias,
+ * for more dims. */
+static nncl_status linear_to_onnx(nncl_onnx_writer *w, const nncl_node *node) {
+    const char *x = nncl_ox_value(node->inputs[0]), *weight = nncl_ox_param(w, node, 0);
+    const char *bias = has_bias(node) ? nncl_ox_param(w, node, 1) : NULL;
+    if (node->shape.rank == 2) {
+        int n = nncl_ox_add(w, "Gemm", (const char *[]){x, weight, bias}, bias ? 3 : 2,
+                            nncl_ox_value(node));
+        nncl_ox_int(w, n, "transB", 1);
+        return nncl_ox_status(w);
+    }
+    const char *wt = nncl_ox_temp(w, node, "weight_t"), *product = nncl_ox_temp(w, node, "matmul");
+    nncl_ox_add(w, "Transpose", &weight, 1, wt);
+    nncl_ox_add(w, "MatMul", (const char *[]){x, wt}, 2, bias ? product : nncl_ox_value(node));
+    if (bias) nncl_ox_add(w, "Add", (const char *[]){product, bias}, 2, nncl_ox_value(node));
+    return nncl_ox_status(w);
+}
+
 const nncl_op_vtable nncl_op_linear = {.attrs_size = sizeof(linear_attrs),
                                        .profile_forward = NNCL_PROFILE_ELEMENTWISE,
                                        .profile_backward = NNCL_PROFILE_ELEMENTWISE,
@@ -105,4 +123,5 @@ const nncl_op_vtable nncl_op_linear = {.attrs_size = sizeof(linear_attrs),
                                        .backward = linear_backward,
                                        .saves = linear_saves,
                                        .absorbs = linear_absorbs,
-                                       .macs = linear_macs};
+                                       .macs = linear_macs,
+                                       .to_onnx = linear_to_onnx};

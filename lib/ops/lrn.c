@@ -73,10 +73,23 @@ static uint32_t lrn_saves(const nncl_node *node) {
     return NNCL_SAVES_INPUT(0);
 }
 
+static nncl_status lrn_to_onnx(nncl_onnx_writer *w, const nncl_node *node) {
+    const lrn_attrs *a = attrs_of(node);
+    if (a->size % 2 == 0)
+        return nncl_ox_refuse(w, node, "an even size: ONNX's window sits one channel later");
+    int n = nncl_ox_unary(w, "LRN", node);
+    nncl_ox_int(w, n, "size", a->size);
+    nncl_ox_float(w, n, "alpha", a->alpha);
+    nncl_ox_float(w, n, "beta", a->beta);
+    nncl_ox_float(w, n, "bias", a->k);
+    return nncl_ox_status(w);
+}
+
 const nncl_op_vtable nncl_op_lrn = {.attrs_size = sizeof(lrn_attrs),
                                     .profile_forward = NNCL_PROFILE_BATCH_NORM,
                                     .profile_backward = NNCL_PROFILE_BATCH_NORM,
                                     .plan = lrn_plan,
                                     .forward = lrn_forward,
                                     .backward = lrn_backward,
-                                    .saves = lrn_saves};
+                                    .saves = lrn_saves,
+                                    .to_onnx = lrn_to_onnx};

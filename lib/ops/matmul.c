@@ -112,9 +112,16 @@ static int64_t matmul_macs(const nncl_node *node) {
     return (int64_t)(d.batches * d.m * d.n * d.k);
 }
 
+static nncl_status matmul_to_onnx(nncl_onnx_writer *w, const nncl_node *node) {
+    const char *in[2] = {nncl_ox_value(node->inputs[0]), nncl_ox_value(node->inputs[1])};
+    nncl_ox_add(w, "MatMul", in, 2, nncl_ox_value(node));
+    return nncl_ox_status(w);
+}
+
 const nncl_op_vtable nncl_op_matmul = {.profile_forward = NNCL_PROFILE_ELEMENTWISE,
                                        .profile_backward = NNCL_PROFILE_ELEMENTWISE,
                                        .forward = matmul_forward,
                                        .backward = matmul_backward,
                                        .saves = matmul_saves,
-                                       .macs = matmul_macs};
+                                       .macs = matmul_macs,
+                                       .to_onnx = matmul_to_onnx};

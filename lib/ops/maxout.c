@@ -56,9 +56,27 @@ static nncl_status maxout_backward(nncl_graph *g, nncl_node *node) {
                                  NNCL_ARG(acc)));
 }
 
+/* [N, C, ...] viewed as [N, C/k, k, ...], the max over the k. */
+static nncl_status maxout_to_onnx(nncl_onnx_writer *w, const nncl_node *node) {
+    const nncl_shape x = node->inputs[0]->shape;
+    int64_t view[NNCL_MAX_RANK + 1] = {x.dims[0], node->shape.dims[1], k_of(node)}, axis = 2;
+    for (int32_t d = 2; d < x.rank; d++)
+        view[d + 1] = x.dims[d];
+    const char *grouped = nncl_ox_temp(w, node, "grouped");
+    nncl_ox_add(w, "Reshape",
+                (const char *[]){nncl_ox_value(node->inputs[0]),
+                                 nncl_ox_const_ints(w, node, "view", view, x.rank + 1)},
+                2, grouped);
+    int n = nncl_ox_add(w, "ReduceMax", &grouped, 1, nncl_ox_value(node));
+    nncl_ox_ints(w, n, "axes", &axis, 1);
+    nncl_ox_int(w, n, "keepdims", 0);
+    return nncl_ox_status(w);
+}
+
 const nncl_op_vtable nncl_op_maxout = {.attrs_size = sizeof(maxout_attrs),
                                        .profile_forward = NNCL_PROFILE_POOLING,
                                        .profile_backward = NNCL_PROFILE_POOLING,
                                        .plan = maxout_plan,
                                        .forward = maxout_forward,
-                                       .backward = maxout_backward};
+                                       .backward = maxout_backward,
+                                       .to_onnx = maxout_to_onnx};

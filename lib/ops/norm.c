@@ -234,6 +234,100 @@ static int64_t *norm_counter(nncl_node *node, const char **suffix) {
     return &attrs_of(node)->batches_seen;
 }
 
+/* The affine weight and bias, or constants 1 and 0 of `shape`. */
+static void affine_inputs(nncl_onnx_writer *w, const nncl_node *node, nncl_shape shape,
+                          const char **scale, const char **bias) {
+    if (attrs_of(node)->affine) {
+        *scale = nncl_ox_param(w, node, 0);
+        *bias = nncl_ox_param(w, node, 1);
+        return;
+    }
+    int64_t n = nncl_shape_numel(shape);
+    float *ones = malloc((size_t)n * sizeof *ones), *zeros = calloc((size_t)n, sizeof *zeros);
+    for (int64_t i = 0; ones && i < n; i++)
+        ones[i] = 1.0f;
+    *scale = ones ? nncl_ox_const_floats(w, node, "scale", ones, shape) : NULL;
+    *bias = zeros ? nncl_ox_const_floats(w, node, "B", zeros, shape) : NULL;
+    free(ones), free(zeros);
+}
+
+/* Group norm: [N, C, ...] as [N, G, rest], instance-normalised per group,
+ * then the per-channel weight and bias. */
+static void group_norm_to_onnx(nncl_onnx_writer *w, const nncl_node *node) {
+    const norm_attrs *a = attrs_of(node);
+    nncl_shape s = node->shape;
+    int64_t view[3] = {s.dims[0], a->groups, -1}, channel[NNCL_MAX_RANK] = {s.dims[1]};
+    for (int32_t d = 1; d < s.rank - 1; d++)
+        channel[d] = 1;
+    float *ones = malloc((size_t)a->groups * sizeof *ones), *zeros = calloc((size_t)a->groups, 4);
+    for (int64_t i = 0; ones && i < a->groups; i++)
+        ones[i] = 1.0f;
+    const char *grouped = nncl_ox_temp(w, node, "grouped"),
+               *normed = nncl_ox_temp(w, node, "normed"),
+               *back = nncl_ox_temp(w, node, "ungrouped");
+    nncl_ox_add(w, "Reshape",
+                (const char *[]){nncl_ox_value(node->inputs[0]),
+                                 nncl_ox_const_ints(w, node, "group_view", view, 3)},
+                2, grouped);
+    int n = nncl_ox_add(
+        w, "InstanceNormalization",
+        (const char *[]){
+            grouped,
+            ones ? nncl_ox_const_floats(w, node, "ones", ones, NNCL_SHAPE(a->groups)) : NULL,
+            zeros ? nncl_ox_const_floats(w, node, "zeros", zeros, NNCL_SHAPE(a->groups)) : NULL},
+        3, normed);
+    free(ones), free(zeros);
+    nncl_ox_float(w, n, "epsilon", a->eps);
+    nncl_ox_add(w, "Reshape",
+                (const char *[]){normed, nncl_ox_const_ints(w, node, "shape", s.dims, s.rank)}, 2,
+                back);
+    if (!a->affine) {
+        nncl_ox_add(w, "Identity", &back, 1, nncl_ox_value(node));
+        return;
+    }
+    const char *wv = nncl_ox_temp(w, node, "weight_view"), *bv = nncl_ox_temp(w, node, "bias_view"),
+               *cshape = nncl_ox_const_ints(w, node, "channel_view", channel, s.rank - 1),
+               *scaled = nncl_ox_temp(w, node, "scaled");
+    nncl_ox_add(w, "Reshape", (const char *[]){nncl_ox_param(w, node, 0), cshape}, 2, wv);
+    nncl_ox_add(w, "Reshape", (const char *[]){nncl_ox_param(w, node, 1), cshape}, 2, bv);
+    nncl_ox_add(w, "Mul", (const char *[]){back, wv}, 2, scaled);
+    nncl_ox_add(w, "Add", (const char *[]){scaled, bv}, 2, nncl_ox_value(node));
+}
+
+/* Layer norm as LayerNormalization (opset 17); instance norm as
+ * InstanceNormalization, or, with running statistics (what eval mode
+ * uses), as BatchNormalization over them; group norm decomposed. */
+static nncl_status norm_to_onnx(nncl_onnx_writer *w, const nncl_node *node) {
+    const norm_attrs *a = attrs_of(node);
+    nncl_shape s = node->shape;
+    const char *x = nncl_ox_value(node->inputs[0]), *scale, *bias;
+    if (node->op == NNCL_OP_GROUP_NORM) {
+        group_norm_to_onnx(w, node);
+        return nncl_ox_status(w);
+    }
+    if (node->op == NNCL_OP_LAYER_NORM) {
+        nncl_shape normed = {.rank = a->norm_dims};
+        for (int32_t d = 0; d < a->norm_dims; d++)
+            normed.dims[d] = s.dims[s.rank - a->norm_dims + d];
+        affine_inputs(w, node, normed, &scale, &bias);
+        int n = nncl_ox_add(w, "LayerNormalization", (const char *[]){x, scale, bias}, 3,
+                            nncl_ox_value(node));
+        nncl_ox_int(w, n, "axis", s.rank - a->norm_dims);
+        nncl_ox_float(w, n, "epsilon", a->eps);
+        return nncl_ox_status(w);
+    }
+    affine_inputs(w, node, NNCL_SHAPE(s.dims[1]), &scale, &bias);
+    size_t at = a->affine ? 2 : 0;
+    int n = a->track ? nncl_ox_add(w, "BatchNormalization",
+                                   (const char *[]){x, scale, bias, nncl_ox_param(w, node, at),
+                                                    nncl_ox_param(w, node, at + 1)},
+                                   5, nncl_ox_value(node))
+                     : nncl_ox_add(w, "InstanceNormalization", (const char *[]){x, scale, bias}, 3,
+                                   nncl_ox_value(node));
+    nncl_ox_float(w, n, "epsilon", a->eps);
+    return nncl_ox_status(w);
+}
+
 const nncl_op_vtable nncl_op_norm = {.attrs_size = sizeof(norm_attrs),
                                      .profile_forward = NNCL_PROFILE_BATCH_NORM,
                                      .profile_backward = NNCL_PROFILE_BATCH_NORM,
@@ -241,4 +335,5 @@ const nncl_op_vtable nncl_op_norm = {.attrs_size = sizeof(norm_attrs),
                                      .forward = norm_forward,
                                      .backward = norm_backward,
                                      .saves = norm_saves,
-                                     .counter = norm_counter};
+                                     .counter = norm_counter,
+                                     .to_onnx = norm_to_onnx};

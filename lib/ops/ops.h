@@ -7,6 +7,7 @@
 
 #include "../gemm/gemm.h"
 #include "../graph/graph.h"
+#include "../graph/onnx_writer.h"
 
 /* The op kinds, in ops.def's order. Kernels see the same numbers as
  * -DNNCL_OP_<KIND>=<n> (nncl_ops_kernel_defines), so an op's kind is what
@@ -48,6 +49,11 @@ cl_int4 nncl_int4(const int64_t v[3]);
 /* A spatial tensor's [N, C, ...] spatial dims as (d, h, w, 0), unused
  * leading dims 1. */
 cl_int4 nncl_spatial_dims(nncl_shape s);
+/* ONNX's kernel_shape, strides, pads (begin..., end...) and, with
+ * dilations, dilations attributes of node (the writer's index) from win. */
+void nncl_window_to_onnx(nncl_onnx_writer *w, int node, const nncl_window *win, bool dilations);
+/* op_type(node's input 0) -> node: the one-input form; its index. */
+int nncl_ox_unary(nncl_onnx_writer *w, const char *op_type, const nncl_node *node);
 /* Row-major strides of s, in elements. */
 void nncl_row_strides(nncl_shape s, int64_t *strides);
 

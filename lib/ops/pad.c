@@ -89,8 +89,26 @@ static nncl_status pad_backward(nncl_graph *g, nncl_node *node) {
                                  NNCL_ARG(rank), NNCL_ARG(mode), NNCL_ARG(acc)));
 }
 
+static nncl_status pad_to_onnx(nncl_onnx_writer *w, const nncl_node *node) {
+    const pad_attrs *a = attrs_of(node);
+    int32_t rank = node->shape.rank;
+    int64_t pads[2 * NNCL_MAX_RANK];
+    for (int32_t d = 0; d < rank; d++)
+        pads[d] = a->before[d], pads[rank + d] = a->after[d];
+    const char *in[3] = {nncl_ox_value(node->inputs[0]),
+                         nncl_ox_const_ints(w, node, "pads", pads, 2 * rank),
+                         nncl_ox_const_floats(w, node, "value", &a->value, (nncl_shape){0})};
+    int n = nncl_ox_add(w, "Pad", in, 3, nncl_ox_value(node));
+    nncl_ox_string(w, n, "mode",
+                   a->mode == NNCL_PAD_REFLECT     ? "reflect"
+                   : a->mode == NNCL_PAD_REPLICATE ? "edge"
+                                                   : "constant");
+    return nncl_ox_status(w);
+}
+
 const nncl_op_vtable nncl_op_pad = {.attrs_size = sizeof(pad_attrs),
                                     .profile_forward = NNCL_PROFILE_ELEMENTWISE,
                                     .profile_backward = NNCL_PROFILE_ELEMENTWISE,
                                     .forward = pad_forward,
-                                    .backward = pad_backward};
+                                    .backward = pad_backward,
+                                    .to_onnx = pad_to_onnx};

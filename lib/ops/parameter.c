@@ -4,6 +4,8 @@
  * optimizers, checkpoints and freezing treat it as any other. */
 #include "copy.h"
 
+#include <string.h>
+
 nncl_node *nncl_parameter(nncl_graph *g, const char *name, nncl_shape shape, nncl_init init,
                           float init_value) {
     if (!nncl_builder_ready(g, "parameter", NULL, 0)) return NULL;
@@ -35,7 +37,16 @@ static nncl_status parameter_backward(nncl_graph *g, nncl_node *node) {
                           (size_t)nncl_shape_numel(node->shape), true);
 }
 
+/* The initializer is the value; under another name, an Identity gives it
+ * the node's. */
+static nncl_status parameter_to_onnx(nncl_onnx_writer *w, const nncl_node *node) {
+    const char *p = nncl_ox_param(w, node, 0);
+    if (p && strcmp(p, nncl_ox_value(node))) nncl_ox_add(w, "Identity", &p, 1, nncl_ox_value(node));
+    return nncl_ox_status(w);
+}
+
 const nncl_op_vtable nncl_op_parameter = {.profile_forward = NNCL_PROFILE_ELEMENTWISE,
                                           .profile_backward = NNCL_PROFILE_ELEMENTWISE,
                                           .forward = parameter_forward,
-                                          .backward = parameter_backward};
+                                          .backward = parameter_backward,
+                                          .to_onnx = parameter_to_onnx};

@@ -92,8 +92,17 @@ static nncl_status permute_backward(nncl_graph *g, nncl_node *node) {
     return nncl_strided_gather(g, node->grad, 0, x->grad, x->shape, from, node->accumulate[0]);
 }
 
+static nncl_status permute_to_onnx(nncl_onnx_writer *w, const nncl_node *node) {
+    int64_t perm[NNCL_MAX_RANK];
+    for (int32_t d = 0; d < node->shape.rank; d++)
+        perm[d] = perm_of(node)[d];
+    nncl_ox_ints(w, nncl_ox_unary(w, "Transpose", node), "perm", perm, node->shape.rank);
+    return nncl_ox_status(w);
+}
+
 const nncl_op_vtable nncl_op_permute = {.attrs_size = sizeof(permute_attrs),
                                         .profile_forward = NNCL_PROFILE_ELEMENTWISE,
                                         .profile_backward = NNCL_PROFILE_ELEMENTWISE,
                                         .forward = permute_forward,
-                                        .backward = permute_backward};
+                                        .backward = permute_backward,
+                                        .to_onnx = permute_to_onnx};

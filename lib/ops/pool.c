@@ -162,9 +162,32 @@ static nncl_status pool_backward(nncl_graph *g, nncl_node *node) {
                                  NNCL_ARG(acc)));
 }
 
+/* ceil_mode where the window count needs it: ONNX computes the output
+ * size from the attributes. */
+static nncl_status pool_to_onnx(nncl_onnx_writer *w, const nncl_node *node) {
+    if (node->op == NNCL_OP_GLOBAL_MAX_POOL || node->op == NNCL_OP_GLOBAL_AVG_POOL) {
+        nncl_ox_unary(w, is_max(node->op) ? "GlobalMaxPool" : "GlobalAveragePool", node);
+        return nncl_ox_status(w);
+    }
+    const pool_attrs *a = attrs_of(node);
+    const nncl_window *win = &a->win;
+    bool max = is_max(node->op), ceil = false;
+    for (int d = 3 - win->spatial; d < 3; d++) {
+        int64_t span = win->in[d] + win->pad_begin[d] + win->pad_end[d] -
+                       win->dilation[d] * (win->kernel[d] - 1) - 1;
+        ceil |= span / win->stride[d] + 1 < win->out[d];
+    }
+    int n = nncl_ox_unary(w, max ? "MaxPool" : "AveragePool", node);
+    nncl_window_to_onnx(w, n, win, max);
+    nncl_ox_int(w, n, "ceil_mode", ceil);
+    if (!max) nncl_ox_int(w, n, "count_include_pad", !a->exclude_pad);
+    return nncl_ox_status(w);
+}
+
 const nncl_op_vtable nncl_op_pool = {.attrs_size = sizeof(pool_attrs),
                                      .profile_forward = NNCL_PROFILE_POOLING,
                                      .profile_backward = NNCL_PROFILE_POOLING,
                                      .plan = pool_plan,
                                      .forward = pool_forward,
-                                     .backward = pool_backward};
+                                     .backward = pool_backward,
+                                     .to_onnx = pool_to_onnx};

@@ -79,8 +79,26 @@ static uint32_t prelu_saves(const nncl_node *node) {
     return NNCL_SAVES_INPUT(0);
 }
 
+/* ONNX's slope broadcasts from the right: one per channel is [C, 1, ...]. */
+static nncl_status prelu_to_onnx(nncl_onnx_writer *w, const nncl_node *node) {
+    const char *slope = nncl_ox_param(w, node, 0);
+    int64_t count = nncl_node_param(w->g, node, 0)->numel, shape[NNCL_MAX_RANK] = {count};
+    int32_t rank = node->shape.rank - 1;
+    if (count > 1 && rank > 1) {
+        for (int32_t d = 1; d < rank; d++)
+            shape[d] = 1;
+        const char *in[2] = {slope, nncl_ox_const_ints(w, node, "slope_shape", shape, rank)};
+        slope = nncl_ox_temp(w, node, "slope");
+        nncl_ox_add(w, "Reshape", in, 2, slope);
+    }
+    nncl_ox_add(w, "PRelu", (const char *[]){nncl_ox_value(node->inputs[0]), slope}, 2,
+                nncl_ox_value(node));
+    return nncl_ox_status(w);
+}
+
 const nncl_op_vtable nncl_op_prelu = {.profile_forward = NNCL_PROFILE_ELEMENTWISE,
                                       .profile_backward = NNCL_PROFILE_ELEMENTWISE,
                                       .forward = prelu_forward,
                                       .backward = prelu_backward,
-                                      .saves = prelu_saves};
+                                      .saves = prelu_saves,
+                                      .to_onnx = prelu_to_onnx};

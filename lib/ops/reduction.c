@@ -113,9 +113,41 @@ static nncl_status reduce_backward(nncl_graph *g, nncl_node *node) {
                                  NNCL_ARG(rank), NNCL_ARG(r.count), NNCL_ARG(op), NNCL_ARG(acc)));
 }
 
+/* ReduceSum takes its axes as an input (opset 13), ReduceMean and
+ * ReduceMax as an attribute (until opset 18). Reducing every dim without
+ * keepdim is [1] in nncl, a scalar in ONNX: reshaped after. */
+static nncl_status reduce_to_onnx(nncl_onnx_writer *w, const nncl_node *node) {
+    const reduce_attrs *a = attrs_of(node);
+    const nncl_node *x = node->inputs[0];
+    int64_t axes[NNCL_MAX_RANK];
+    int count = 0;
+    for (int32_t d = 0; d < x->shape.rank; d++)
+        if (a->mask >> d & 1) axes[count++] = d;
+    bool keep = node->shape.rank == x->shape.rank, scalar = !keep && count == x->shape.rank;
+    const char *y = scalar ? nncl_ox_temp(w, node, "scalar") : nncl_ox_value(node);
+    const char *in[2] = {nncl_ox_value(x), NULL};
+    int n;
+    if (a->op == NNCL_REDUCE_SUM) {
+        in[1] = nncl_ox_const_ints(w, node, "axes", axes, count);
+        n = nncl_ox_add(w, "ReduceSum", in, 2, y);
+    } else {
+        n = nncl_ox_add(w, a->op == NNCL_REDUCE_MEAN ? "ReduceMean" : "ReduceMax", in, 1, y);
+        nncl_ox_ints(w, n, "axes", axes, count);
+    }
+    nncl_ox_int(w, n, "keepdims", keep);
+    if (scalar) {
+        int64_t one = 1;
+        nncl_ox_add(w, "Reshape",
+                    (const char *[]){y, nncl_ox_const_ints(w, node, "shape", &one, 1)}, 2,
+                    nncl_ox_value(node));
+    }
+    return nncl_ox_status(w);
+}
+
 const nncl_op_vtable nncl_op_reduction = {.attrs_size = sizeof(reduce_attrs),
                                           .profile_forward = NNCL_PROFILE_ELEMENTWISE,
                                           .profile_backward = NNCL_PROFILE_ELEMENTWISE,
                                           .plan = reduce_plan,
                                           .forward = reduce_forward,
-                                          .backward = reduce_backward};
+                                          .backward = reduce_backward,
+                                          .to_onnx = reduce_to_onnx};

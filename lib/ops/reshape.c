@@ -54,7 +54,15 @@ static nncl_status reshape_backward(nncl_graph *g, nncl_node *node) {
                           node->accumulate[0]);
 }
 
+static nncl_status reshape_to_onnx(nncl_onnx_writer *w, const nncl_node *node) {
+    const char *in[2] = {nncl_ox_value(node->inputs[0]),
+                         nncl_ox_const_ints(w, node, "shape", node->shape.dims, node->shape.rank)};
+    nncl_ox_add(w, "Reshape", in, 2, nncl_ox_value(node));
+    return nncl_ox_status(w);
+}
+
 const nncl_op_vtable nncl_op_reshape = {.profile_forward = NNCL_PROFILE_ELEMENTWISE,
                                         .profile_backward = NNCL_PROFILE_ELEMENTWISE,
                                         .forward = reshape_forward,
-                                        .backward = reshape_backward};
+                                        .backward = reshape_backward,
+                                        .to_onnx = reshape_to_onnx};

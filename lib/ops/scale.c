@@ -36,8 +36,34 @@ static nncl_status scale_backward(nncl_graph *g, nncl_node *node) {
                                  NNCL_ARG(total), NNCL_ARG(mul), NNCL_ARG(acc)));
 }
 
+/* x * mul + add as Mul and Add by scalar constants (Identity when both
+ * are neutral). */
+static nncl_status scale_to_onnx(nncl_onnx_writer *w, const nncl_node *node) {
+    const scale_attrs *a = node->attrs;
+    const char *x = nncl_ox_value(node->inputs[0]), *y = nncl_ox_value(node);
+    if (a->mul == 1.0f && a->add == 0.0f) {
+        nncl_ox_add(w, "Identity", &x, 1, y);
+        return nncl_ox_status(w);
+    }
+    if (a->mul != 1.0f) {
+        const char *product = a->add != 0.0f ? nncl_ox_temp(w, node, "mul") : y;
+        nncl_ox_add(
+            w, "Mul",
+            (const char *[]){x, nncl_ox_const_floats(w, node, "mul_by", &a->mul, (nncl_shape){0})},
+            2, product);
+        x = product;
+    }
+    if (a->add != 0.0f)
+        nncl_ox_add(
+            w, "Add",
+            (const char *[]){x, nncl_ox_const_floats(w, node, "add_to", &a->add, (nncl_shape){0})},
+            2, y);
+    return nncl_ox_status(w);
+}
+
 const nncl_op_vtable nncl_op_scale = {.attrs_size = sizeof(scale_attrs),
                                       .profile_forward = NNCL_PROFILE_ELEMENTWISE,
                                       .profile_backward = NNCL_PROFILE_ELEMENTWISE,
                                       .forward = scale_forward,
-                                      .backward = scale_backward};
+                                      .backward = scale_backward,
+                                      .to_onnx = scale_to_onnx};

@@ -93,8 +93,21 @@ static nncl_status slice_backward(nncl_graph *g, nncl_node *node) {
                                  NNCL_ARG(start), NNCL_ARG(step), NNCL_ARG(len), NNCL_ARG(acc)));
 }
 
+static nncl_status slice_to_onnx(nncl_onnx_writer *w, const nncl_node *node) {
+    const slice_attrs *a = attrs_of(node);
+    int64_t start = a->start, end = a->start + (node->shape.dims[a->dim] - 1) * a->step + 1,
+            axis = a->dim, step = a->step;
+    const char *in[5] = {
+        nncl_ox_value(node->inputs[0]), nncl_ox_const_ints(w, node, "starts", &start, 1),
+        nncl_ox_const_ints(w, node, "ends", &end, 1), nncl_ox_const_ints(w, node, "axes", &axis, 1),
+        nncl_ox_const_ints(w, node, "steps", &step, 1)};
+    nncl_ox_add(w, "Slice", in, 5, nncl_ox_value(node));
+    return nncl_ox_status(w);
+}
+
 const nncl_op_vtable nncl_op_slice = {.attrs_size = sizeof(slice_attrs),
                                       .profile_forward = NNCL_PROFILE_ELEMENTWISE,
                                       .profile_backward = NNCL_PROFILE_ELEMENTWISE,
                                       .forward = slice_forward,
-                                      .backward = slice_backward};
+                                      .backward = slice_backward,
+                                      .to_onnx = slice_to_onnx};

@@ -70,9 +70,16 @@ static uint32_t softmax_saves(const nncl_node *node) {
     return NNCL_SAVES_OUTPUT;
 }
 
+static nncl_status softmax_to_onnx(nncl_onnx_writer *w, const nncl_node *node) {
+    int n = nncl_ox_unary(w, node->op == NNCL_OP_LOG_SOFTMAX ? "LogSoftmax" : "Softmax", node);
+    nncl_ox_int(w, n, "axis", ((const softmax_attrs *)node->attrs)->dim);
+    return nncl_ox_status(w);
+}
+
 const nncl_op_vtable nncl_op_softmax = {.attrs_size = sizeof(softmax_attrs),
                                         .profile_forward = NNCL_PROFILE_ELEMENTWISE,
                                         .profile_backward = NNCL_PROFILE_ELEMENTWISE,
                                         .forward = softmax_forward,
                                         .backward = softmax_backward,
-                                        .saves = softmax_saves};
+                                        .saves = softmax_saves,
+                                        .to_onnx = softmax_to_onnx};

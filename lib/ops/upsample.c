@@ -107,8 +107,28 @@ static nncl_status upsample_backward(nncl_graph *g, nncl_node *node) {
                                  NNCL_ARG(align), NNCL_ARG(acc)));
 }
 
+/* Resize to the output's sizes: nearest as PyTorch's (asymmetric, floor),
+ * linear with align_corners or PyTorch's half-pixel rule. */
+static nncl_status upsample_to_onnx(nncl_onnx_writer *w, const nncl_node *node) {
+    const upsample_attrs *a = attrs_of(node);
+    int64_t sizes[NNCL_MAX_RANK];
+    for (int32_t d = 0; d < node->shape.rank; d++)
+        sizes[d] = node->shape.dims[d];
+    const char *in[4] = {nncl_ox_value(node->inputs[0]), NULL, NULL,
+                         nncl_ox_const_ints(w, node, "sizes", sizes, node->shape.rank)};
+    int n = nncl_ox_add(w, "Resize", in, 4, nncl_ox_value(node));
+    nncl_ox_string(w, n, "mode", a->linear ? "linear" : "nearest");
+    nncl_ox_string(w, n, "coordinate_transformation_mode",
+                   !a->linear         ? "asymmetric"
+                   : a->align_corners ? "align_corners"
+                                      : "pytorch_half_pixel");
+    if (!a->linear) nncl_ox_string(w, n, "nearest_mode", "floor");
+    return nncl_ox_status(w);
+}
+
 const nncl_op_vtable nncl_op_upsample = {.attrs_size = sizeof(upsample_attrs),
                                          .profile_forward = NNCL_PROFILE_POOLING,
                                          .profile_backward = NNCL_PROFILE_POOLING,
                                          .forward = upsample_forward,
-                                         .backward = upsample_backward};
+                                         .backward = upsample_backward,
+                                         .to_onnx = upsample_to_onnx};

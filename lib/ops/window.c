@@ -2,8 +2,9 @@
  * validation with messages that name the offending dim, per-side padding,
  * "same" padding and the output-size rule
  *   out = floor((in + pad_begin + pad_end - dilation*(kernel-1) - 1) / stride) + 1
- * (ceil for ceil_mode, as PyTorch's pooling); and the spatial dims and
- * row-major strides other shape-aware ops hand their kernels. */
+ * (ceil for ceil_mode, as PyTorch's pooling); the spatial dims and
+ * row-major strides other shape-aware ops hand their kernels; and the
+ * window as ONNX attributes, for export. */
 #include "../runtime/checked.h"
 #include "ops.h"
 
@@ -127,4 +128,20 @@ bool nncl_window_plan(nncl_graph *g, const char *op, const char *name, nncl_shap
         win->pad_end[d] = pe;
     }
     return true;
+}
+
+void nncl_window_to_onnx(nncl_onnx_writer *w, int node, const nncl_window *win, bool dilations) {
+    int n = win->spatial, first = 3 - n;
+    int64_t pads[6];
+    for (int i = 0; i < n; i++)
+        pads[i] = win->pad_begin[first + i], pads[n + i] = win->pad_end[first + i];
+    nncl_ox_ints(w, node, "kernel_shape", win->kernel + first, n);
+    nncl_ox_ints(w, node, "strides", win->stride + first, n);
+    nncl_ox_ints(w, node, "pads", pads, 2 * n);
+    if (dilations) nncl_ox_ints(w, node, "dilations", win->dilation + first, n);
+}
+
+int nncl_ox_unary(nncl_onnx_writer *w, const char *op_type, const nncl_node *node) {
+    return nncl_ox_add(w, op_type, (const char *[]){nncl_ox_value(node->inputs[0])}, 1,
+                       nncl_ox_value(node));
 }

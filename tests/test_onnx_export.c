@@ -1,0 +1,214 @@
+/* ONNX export: networks built through the API, covering every op with an
+ * ONNX form, with random weights and running statistics, exported and
+ * imported back into a new graph give the same outputs on the same input;
+ * onnx.checker (Debian's python3-onnx) accepts the files, with full shape
+ * inference. Ops without an ONNX form are refused by name. */
+#include "harness.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Every parameter and buffer of g set to random values (variances positive). */
+static void randomize(nncl_graph *g, uint64_t seed) {
+    for (size_t i = 0; i < nncl_graph_param_count(g); i++) {
+        nncl_param_info info;
+        ASSERT_OK(nncl_graph_param_info(g, i, &info));
+        int64_t n = nncl_shape_numel(info.shape);
+        double *v = malloc((size_t)n * sizeof *v);
+        assert_non_null(v);
+        bool positive = strstr(info.name, "running_var") != NULL;
+        random_fill(v, n, seed + i, positive ? 0.5 : -0.5, positive ? 1.5 : 0.5);
+        float *f = to_float(v, n);
+        ASSERT_OK(nncl_graph_param_write(g, info.name, f, (size_t)n * sizeof *f));
+        free(v), free(f);
+    }
+}
+
+/* A CNN through most ops: two outputs. */
+static void build_cnn(nncl_graph *g, nncl_node **outputs) {
+    nncl_node *x = nncl_input(g, "image", NNCL_SHAPE(2, 3, 9, 9));
+    nncl_node *c1 = nncl_conv(g, x,
+                              &(nncl_conv_params){.out_channels = 8,
+                                                  .kernel = {3, 3},
+                                                  .pad_begin = {1, 0},
+                                                  .pad_end = {2, 1},
+                                                  .stride = {2, 1}},
+                              "conv1");
+    nncl_node *h = nncl_relu(g, nncl_batch_norm(g, c1, NULL, "bn1"), "relu1");
+    h = nncl_max_pool(g, h, &(nncl_pool_params){.kernel = {2, 2}, .ceil_mode = true}, "pool1");
+    nncl_node *g1 = nncl_gelu(g, nncl_group_norm(g, h, 2, NULL, "gn"), false, "gelu");
+    nncl_node *s1 = nncl_silu(g,
+                              nncl_conv(g, h,
+                                        &(nncl_conv_params){.out_channels = 8,
+                                                            .kernel = {3, 3},
+                                                            .padding = {1, 1},
+                                                            .groups = 4,
+                                                            .dilation = {1, 1}},
+                                        "grouped"),
+                              "silu");
+    nncl_node *cat = nncl_concat(g, (nncl_node *[]){g1, s1}, 2, "cat");
+    nncl_node *up = nncl_conv_transpose(g, cat,
+                                        &(nncl_conv_transpose_params){.out_channels = 4,
+                                                                      .kernel = {3, 3},
+                                                                      .stride = {2, 2},
+                                                                      .padding = {1, 1},
+                                                                      .output_padding = {1, 1}},
+                                        "up");
+    nncl_node *a = nncl_avg_pool(
+        g, nncl_hardswish(g, up, "hsw"),
+        &(nncl_pool_params){.kernel = {3, 3}, .padding = {1, 1}, .exclude_pad = true}, "avg");
+    nncl_node *lin = nncl_upsample(
+        g, nncl_clamp(g, a, -0.5f, INFINITY, "clamp"),
+        &(nncl_upsample_params){.mode = NNCL_UPSAMPLE_LINEAR, .scale = {2, 2}}, "bilinear");
+    nncl_node *near = nncl_upsample(g, nncl_tanh(g, a, "tanh"),
+                                    &(nncl_upsample_params){.scale = {2, 2}}, "nearest");
+    nncl_node *mix =
+        nncl_sub(g, nncl_mul(g, lin, near, "prod"), nncl_scale(g, lin, 0.5f, 0.25f, "half"), "mix");
+    nncl_node *p = nncl_pad(g, mix, (int64_t[]){1, 2, 0, 1}, 4, NNCL_PAD_REFLECT, 0, "reflect");
+    nncl_node *gp =
+        nncl_flatten(g, nncl_global_avg_pool(g, nncl_elu(g, p, 0.7f, "elu"), "gap"), "flat");
+    nncl_node *fc = nncl_linear(g, nncl_dropout(g, gp, 0.3f, "drop"), 6, NULL, "fc");
+    nncl_node *ln = nncl_layer_norm(g, nncl_leaky_relu(g, fc, 0.1f, "leaky"), 1, NULL, "ln");
+    outputs[0] = nncl_softmax_dim(g, ln, 1, true, "log_probs");
+    outputs[1] = nncl_reduce(g, nncl_slice(g, p, 3, 1, 7, 2, "every_other"), NNCL_REDUCE_MEAN,
+                             (int32_t[]){2}, 1, false, "row_means");
+}
+
+/* A sequence model: embedding, 1D convolution, permute, matmul, PReLU,
+ * adaptive pooling, maxout, reductions and elementwise math. */
+static void build_seq(nncl_graph *g, nncl_node **outputs) {
+    nncl_node *ids = nncl_input_labels_nd(g, "tokens", NNCL_SHAPE(2, 7));
+    nncl_node *e = nncl_embedding(g, ids, 11, 6, NULL, "embed");
+    nncl_node *t = nncl_permute(g, e, (int32_t[]){0, 2, 1}, "to_ncw");
+    nncl_node *c = nncl_conv(
+        g, t, &(nncl_conv_params){.out_channels = 8, .kernel = {3}, .padding = {1}}, "conv");
+    nncl_node *pr =
+        nncl_prelu(g, nncl_instance_norm(g, c, &(nncl_instance_norm_params){.affine = true}, "in"),
+                   8, 0.25f, "prelu");
+    nncl_node *mo = nncl_maxout(g, pr, 2, "maxout");
+    nncl_node *ap = nncl_adaptive_pool(g, mo, false, (int64_t[3]){1}, "adapt");
+    nncl_node *w = nncl_parameter(g, "proj", NNCL_SHAPE(4, 5), NNCL_INIT_NORMAL, 0.5f);
+    nncl_node *m = nncl_matmul(g, nncl_reshape(g, ap, NNCL_SHAPE(2, 4), "rows"), w, "project");
+    nncl_node *lrn = nncl_local_response_norm(
+        g, nncl_reshape(g, nncl_relu6(g, m, "relu6"), NNCL_SHAPE(2, 5, 1), "as_ncw"), 3, 1e-2f,
+        0.75f, 1.0f, "lrn");
+    nncl_node *pos = nncl_scale(g, nncl_abs(g, lrn, "abs"), 1, 0.5f, "positive");
+    nncl_node *math = nncl_add(g, nncl_log(g, pos, "log"),
+                               nncl_mul(g, nncl_sqrt(g, pos, "sqrt"),
+                                        nncl_exp(g, nncl_neg(g, pos, "neg"), "exp"), "sq_exp"),
+                               "math");
+    nncl_node *bounded =
+        nncl_maximum(g, nncl_erf(g, math, "erf"), nncl_reciprocal(g, pos, "recip"), "max");
+    outputs[0] =
+        nncl_reduce(g, nncl_pow(g, pos, bounded, "pow"), NNCL_REDUCE_SUM, NULL, 0, false, "total");
+    outputs[1] =
+        nncl_selu(g, nncl_minimum(g, math, nncl_sigmoid(g, math, "sig"), "min"), 0, 0, "selu");
+}
+
+static void run_python_checker(const char *path) {
+    char cmd[600];
+    if (system("/usr/bin/python3 -c 'import onnx' 2>/dev/null") != 0) {
+        printf("python3-onnx is not installed: onnx.checker not run on %s\n", path);
+        return;
+    }
+    snprintf(cmd, sizeof cmd,
+             "/usr/bin/python3 -c \"import onnx, sys; m = onnx.load(sys.argv[1]); "
+             "onnx.checker.check_model(m, full_check=True)\" %s",
+             path);
+    assert_int_equal(system(cmd), 0);
+}
+
+/* Builds with `build`, randomises, exports, imports back, and compares the
+ * outputs on random inputs (ids for int inputs). */
+static void round_trip(void (*build)(nncl_graph *, nncl_node **), const char *file, uint64_t seed) {
+    nncl_graph *g, *back;
+    nncl_node *out[2];
+    ASSERT_OK(nncl_graph_create(test_context(), NULL, &g));
+    build(g, out);
+    ASSERT_OK(nncl_graph_status(g));
+    randomize(g, seed);
+    char path[256];
+    snprintf(path, sizeof path, "%s/%s", test_dir, file);
+    ASSERT_OK(nncl_onnx_export(g, path, out, 2));
+    run_python_checker(path);
+
+    ASSERT_OK(nncl_graph_create(test_context(), NULL, &back));
+    nncl_onnx_model *m;
+    ASSERT_OK(nncl_onnx_import(back, path, NULL, &m));
+    assert_int_equal(m->n_outputs, 2);
+    nncl_node *x = nncl_graph_node(g, nncl_node_name(m->inputs[0]));
+    assert_non_null(x);
+    nncl_shape xs = nncl_node_shape(x);
+    int64_t n = nncl_shape_numel(xs);
+    double *v = malloc((size_t)n * sizeof *v);
+    float *f = malloc((size_t)n * sizeof *f);
+    assert_non_null(v), assert_non_null(f);
+    random_fill(v, n, seed * 7, 0, 11);
+    for (int64_t i = 0; i < n; i++) {
+        if (nncl_node_holds_ints(x)) {
+            int32_t id = (int32_t)v[i];
+            memcpy(&f[i], &id, sizeof id);
+        } else {
+            f[i] = (float)(v[i] / 5.5 - 1);
+        }
+    }
+    ASSERT_OK(nncl_graph_set_input(g, x, f, (size_t)n * 4));
+    ASSERT_OK(nncl_graph_set_input(back, m->inputs[0], f, (size_t)n * 4));
+    for (int k = 0; k < 2; k++) {
+        nncl_shape s = nncl_node_shape(out[k]);
+        assert_int_equal(nncl_shape_numel(nncl_node_shape(m->outputs[k])), nncl_shape_numel(s));
+        size_t bytes = (size_t)nncl_shape_numel(s) * sizeof(float);
+        float *want = malloc(bytes), *have = malloc(bytes);
+        assert_non_null(want), assert_non_null(have);
+        ASSERT_OK(nncl_graph_infer(g, out[k], want, bytes));
+        ASSERT_OK(nncl_graph_infer(back, m->outputs[k], have, bytes));
+        for (size_t i = 0; i < bytes / sizeof(float); i++)
+            if (!(fabsf(have[i] - want[i]) <= 1e-4f + 1e-4f * fabsf(want[i])))
+                fail_msg("%s output %d element %zu: %.7g after the round trip, %.7g before", file,
+                         k, i, (double)have[i], (double)want[i]);
+        free(want), free(have);
+    }
+    free(v), free(f);
+    nncl_onnx_model_free(m);
+    nncl_graph_destroy(back);
+    nncl_graph_destroy(g);
+}
+
+static void test_cnn_round_trip(void **state) {
+    (void)state;
+    round_trip(build_cnn, "cnn.onnx", 3);
+}
+
+static void test_sequence_round_trip(void **state) {
+    (void)state;
+    round_trip(build_seq, "seq.onnx", 5);
+}
+
+static void test_refusals(void **state) {
+    (void)state;
+    nncl_graph *g;
+    ASSERT_OK(nncl_graph_create(test_context(), NULL, &g));
+    nncl_node *adj = nncl_input_graph(g, "graph", 8, 16, 2);
+    nncl_node *h = nncl_input(g, "features", NNCL_SHAPE(8, 3));
+    nncl_node *y = nncl_graph_conv(g, h, adj, 4, NULL, "gcn");
+    char path[256];
+    snprintf(path, sizeof path, "%s/gcn.onnx", test_dir);
+    assert_int_equal(nncl_onnx_export(g, path, &y, 1), NNCL_ERROR_INVALID_ARGUMENT);
+    assert_contains(nncl_last_error(), "op 'graph_input' (node 'graph'): has no ONNX form");
+    FILE *f = fopen(path, "rb");
+    assert_null(f); /* nothing written */
+    assert_int_equal(nncl_onnx_export(g, path, NULL, 0), NNCL_ERROR_INVALID_ARGUMENT);
+    assert_contains(nncl_last_error(), "give 1 to 64 output nodes");
+    nncl_graph_destroy(g);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_cnn_round_trip),
+        cmocka_unit_test(test_sequence_round_trip),
+        cmocka_unit_test(test_refusals),
+    };
+    return cmocka_run_group_tests(tests, test_dir_setup, test_dir_teardown);
+}
