@@ -383,6 +383,11 @@ NNCL_API const char *nncl_graph_error(const nncl_graph *g);
 /* A node's output shape and name (borrowed from the graph). */
 NNCL_API nncl_shape nncl_node_shape(const nncl_node *node);
 NNCL_API const char *nncl_node_name(const nncl_node *node);
+/* The node's op ("conv", "linear", ...: the summary's op column) and its
+ * input k (NULL past the last), for walking a graph built elsewhere, such
+ * as an imported one. */
+NNCL_API const char *nncl_node_op(const nncl_node *node);
+NNCL_API nncl_node *nncl_node_input(const nncl_node *node, int32_t k);
 /* Whether node holds int32 values (label and id inputs) rather than
  * float32: nncl_graph_set_input and nncl_graph_read take int32_t then. */
 NNCL_API bool nncl_node_holds_ints(const nncl_node *node);

@@ -136,7 +136,7 @@ static void round_trip(void (*build)(nncl_graph *, nncl_node **), const char *fi
 
     ASSERT_OK(nncl_graph_create(test_context(), NULL, &back));
     nncl_onnx_model *m;
-    ASSERT_OK(nncl_onnx_import(back, path, NULL, &m));
+    ASSERT_OK(nncl_onnx_import(back, path, &(nncl_onnx_options){.batch = 2}, &m)); /* dim 0 is "N" */
     assert_int_equal(m->n_outputs, 2);
     nncl_node *x = nncl_graph_node(g, nncl_node_name(m->inputs[0]));
     assert_non_null(x);

@@ -1,10 +1,12 @@
-/* nncl-bench: training and inference speed of a built-in model on random
- * data: first-step time (kernel builds included; --cold starts from empty
- * kernel caches), steady-state median step time, images per second, peak
- * device memory and device time per kind of work from profiling events.
+/* nncl-bench: training and inference speed of a built-in model (or an
+ * ONNX file) on random data: first-step time (kernel builds included;
+ * --cold starts from empty kernel caches), steady-state median step time,
+ * images per second, peak device memory and device time per kind of
+ * work from profiling events.
  * Benchmarks are programs, not tests: run them on a quiet machine. */
 #define _POSIX_C_SOURCE 200809L
 #include "models.h"
+#include "onnx_model.h"
 #include "progress.h"
 
 #include <nncl.h>
@@ -21,15 +23,16 @@ typedef struct options {
 } options;
 
 static int usage(void) {
-    fprintf(stderr,
-            "usage: nncl-bench --model NAME [--batch N] [--steps N] [--device SPEC] [--json] "
-            "[--cold]\n"
-            "  models: %s\n"
-            "  --batch N    batch size (default: 64, resnet18_cifar 32)\n"
-            "  --steps N    timed training and inference steps (default 20)\n"
-            "  --cold       start with empty kernel caches (nncl's and PoCL's)\n"
-            "  --json       one JSON object instead of the table\n",
-            model_names());
+    fprintf(
+        stderr,
+        "usage: nncl-bench --model NAME|FILE.onnx [--batch N] [--steps N] [--device SPEC] [--json] "
+        "[--cold]\n"
+        "  models: %s\n"
+        "  --batch N    batch size (default: 64, resnet18_cifar 32)\n"
+        "  --steps N    timed training and inference steps (default 20)\n"
+        "  --cold       start with empty kernel caches (nncl's and PoCL's)\n"
+        "  --json       one JSON object instead of the table\n",
+        model_names());
     return 2;
 }
 
@@ -81,9 +84,10 @@ int main(int argc, char **argv) {
         else
             return usage();
     }
-    const model_info *m = o.model ? model_find(o.model) : NULL;
-    if (!m) return usage();
-    if (!o.batch) o.batch = strcmp(m->name, "resnet18_cifar") ? 64 : 32;
+    bool from_file = o.model && onnx_model_named(o.model);
+    const model_info *m = o.model && !from_file ? model_find(o.model) : NULL;
+    if (!m && !from_file) return usage();
+    if (!o.batch) o.batch = m && !strcmp(m->name, "resnet18_cifar") ? 32 : 64;
     if (o.batch < 2 || o.steps < 1) return usage();
     char cache[512] = "";
     if (o.cold && cold_caches(cache, sizeof cache)) return fail("cold caches");
@@ -94,8 +98,21 @@ int main(int argc, char **argv) {
         return fail("device");
     nncl_graph *g;
     nncl_graph_create(ctx, &(nncl_graph_options){.seed = 1}, &g);
-    nncl_node *x, *y;
-    nncl_node *logits = model_graph(g, m, o.batch, m->input, &m->dims, &x, &y);
+    nncl_node *x, *y, *logits;
+    onnx_model file;
+    if (from_file) { /* labels for its logits: a class per sample, or per position */
+        if (onnx_model_import(g, o.model, o.batch, 0, &file, "nncl-bench", stderr)) return 1;
+        m = &file.info;
+        file.info.dims.vocab = 1; /* ids all 0: valid for any table */
+        nncl_shape labels = nncl_node_shape(file.logits);
+        for (int32_t d = 2; d < labels.rank; d++)
+            labels.dims[d - 1] = labels.dims[d];
+        labels.rank = m->dense ? labels.rank - 1 : 1;
+        x = file.x, logits = file.logits;
+        y = nncl_input_labels_nd(g, "label", labels);
+    } else {
+        logits = model_graph(g, m, o.batch, m->input, &m->dims, &x, &y);
+    }
     nncl_node *loss = nncl_cross_entropy(g, logits, y, NULL, "loss");
     if (nncl_graph_status(g) != NNCL_OK) {
         fprintf(stderr, "nncl-bench: %s\n", nncl_graph_error(g));

@@ -1,10 +1,12 @@
-/* nncl-train: trains a built-in model from the command line on a dataset
+/* nncl-train: trains a built-in model or an ONNX file (fine-tuning, with
+ * frozen layers and a new head) from the command line on a dataset
  * directory (IDX, NumPy arrays or image folders): classifiers, and dense
  * models scored per position (pixel accuracy, mean IoU); optimizer,
  * schedule, augmentation, checkpoints with exact resume, a progress bar on
  * a terminal and one line (and optionally one JSON object) per epoch. */
 #define _POSIX_C_SOURCE 200809L
 #include "models.h"
+#include "onnx_model.h"
 #include "progress.h"
 #include "train_args.h"
 #include "train_data.h"
@@ -25,6 +27,7 @@ typedef struct run {
     train_data data;
     nncl_loader *train_loader, *test_loader;
     const model_info *model;
+    onnx_model onnx; /* --model FILE.onnx */
     model_dims dims;
     int64_t positions; /* labelled positions per sample: 1, or the map's size */
     float *logits_host;
@@ -73,30 +76,80 @@ static int fail(const char *what) {
     return 1;
 }
 
-static int setup(run *r, const train_options *o) {
-    r->model = model_find(o->model);
-    if (!r->model) {
-        fprintf(stderr, "nncl-train: unknown model '%s' (built in: %s)\n", o->model, model_names());
-        return 2;
-    }
-    if (train_data_load(o->data, &r->data) ||
-        train_data_dims(&r->data, r->model, o->classes, &r->dims))
-        return 1;
-    nncl_shape s = nncl_dataset_image_shape(r->data.train);
-    r->positions = r->model->dense ? nncl_shape_numel(s) / s.dims[0] : 1;
+/* A device and an empty graph. */
+static int open_graph(run *r, const train_options *o) {
     nncl_context_options co = {.device = o->device,
                                .check_numerics = o->check_numerics,
                                .deterministic = o->deterministic};
     if (nncl_context_create(&co, &r->ctx) != NNCL_OK) return fail("device");
     if (nncl_graph_create(r->ctx, &(nncl_graph_options){.seed = o->loader.seed}, &r->g) != NNCL_OK)
         return fail("graph");
-    r->logits = model_graph(r->g, r->model, o->batch, s, &r->dims, &r->x, &r->y);
+    return 0;
+}
+
+/* An ONNX model on the data: its sample shape must be the data's, and its
+ * classes cover the labels (or --replace-head gives it the data's). */
+static int setup_onnx(run *r, const train_options *o, nncl_shape sample) {
+    if (open_graph(r, o) || onnx_model_import(r->g, o->model, o->batch, o->replace_head, &r->onnx,
+                                              "nncl-train", stderr))
+        return 1;
+    r->model = &r->onnx.info;
+    if (train_data_dims(&r->data, r->model, o->classes, &r->dims)) return 1;
+    for (int32_t d = 0; d < sample.rank; d++)
+        if (sample.dims[d] != r->model->input.dims[d]) {
+            fprintf(stderr, "nncl-train: %s takes samples of dim %d = %lld; the data's are %lld\n",
+                    o->model, (int)d, (long long)r->model->input.dims[d],
+                    (long long)sample.dims[d]);
+            return 1;
+        }
+    if (r->dims.classes > r->onnx.classes) {
+        fprintf(stderr,
+                "nncl-train: %s outputs %lld classes; the data has %lld (--replace-head %lld "
+                "gives it a new last layer)\n",
+                o->model, (long long)r->onnx.classes, (long long)r->dims.classes,
+                (long long)r->dims.classes);
+        return 1;
+    }
+    r->dims.classes = r->onnx.classes;
+    nncl_shape labels = {.rank = r->model->dense ? sample.rank : 1, .dims = {o->batch}};
+    for (int32_t i = 1; r->model->dense && i < sample.rank; i++)
+        labels.dims[i] = sample.dims[i];
+    r->x = r->onnx.x;
+    r->y = nncl_input_labels_nd(r->g, "label", labels);
+    r->logits = r->onnx.logits;
+    return 0;
+}
+
+static int setup_builtin(run *r, const train_options *o, nncl_shape sample) {
+    r->model = model_find(o->model);
+    if (!r->model) {
+        fprintf(stderr, "nncl-train: unknown model '%s' (built in: %s; or a FILE.onnx)\n", o->model,
+                model_names());
+        return 2;
+    }
+    if (o->replace_head) {
+        fprintf(stderr, "nncl-train: --replace-head applies to ONNX models (--model FILE.onnx)\n");
+        return 2;
+    }
+    if (train_data_dims(&r->data, r->model, o->classes, &r->dims) || open_graph(r, o)) return 1;
+    r->logits = model_graph(r->g, r->model, o->batch, sample, &r->dims, &r->x, &r->y);
+    return 0;
+}
+
+static int setup(run *r, const train_options *o) {
+    if (train_data_load(o->data, &r->data)) return 1;
+    nncl_shape s = nncl_dataset_image_shape(r->data.train);
+    int rc = onnx_model_named(o->model) ? setup_onnx(r, o, s) : setup_builtin(r, o, s);
+    if (rc) return rc;
+    r->positions = r->model->dense ? nncl_shape_numel(s) / s.dims[0] : 1;
     r->loss = nncl_cross_entropy(r->g, r->logits, r->y,
                                  &(nncl_loss_params){.label_smoothing = o->smoothing}, "loss");
     if (nncl_graph_status(r->g) != NNCL_OK) {
         fprintf(stderr, "nncl-train: %s\n", nncl_graph_error(r->g));
         return 1;
     }
+    for (int k = 0; k < o->n_freeze; k++)
+        if (nncl_graph_freeze(r->g, o->freeze[k], true) != NNCL_OK) return fail("--freeze");
     nncl_graph_keep(r->g, r->logits); /* read after each step for the running accuracy */
     nncl_loader_options train = o->loader;
     if (!o->normalise && !strcmp(r->data.layout, "IDX"))
@@ -271,6 +324,11 @@ static int train(run *r, const train_options *o, FILE **log) {
         if (o->save && save(r, o, epoch_done ? epoch + 1 : epoch, epoch_done ? 0 : batch)) return 1;
     }
     if (o->save) printf("Checkpoint: %s\n", o->save);
+    if (o->export_path) {
+        if (nncl_onnx_export(r->g, o->export_path, &r->logits, 1) != NNCL_OK)
+            return fail("--export");
+        printf("ONNX model: %s\n", o->export_path);
+    }
     return 0;
 }
 

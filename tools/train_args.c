@@ -23,7 +23,14 @@ void train_usage(FILE *f) {
         "                        labels [N], or [N, spatial...] maps for unet\n"
         "  image folders         train/<class>/*.png, test/<class>/*.png\n"
         "\n"
-        "  --model NAME          one of the models below (default fashion_cnn)\n"
+        "  --model NAME          one of the models below (default fashion_cnn), or an ONNX\n"
+        "                        file (FILE.onnx: one input, the samples; one output, the\n"
+        "                        logits [N, classes] or [N, classes, positions...])\n"
+        "  --replace-head N      swap the ONNX model's last linear layer for a fresh one with\n"
+        "                        N outputs (\"new_head\"), for transfer learning\n"
+        "  --freeze PREFIX       keep the parameters named PREFIX or under it fixed (up to 8\n"
+        "                        times; e.g. a model's features)\n"
+        "  --export FILE         write the trained model as ONNX (opset 17) at the end\n"
         "  --classes N           classes (default: the largest label + 1; labels >= N are\n"
         "                        refused)\n"
         "  --epochs N            epochs to train (default 5)\n"
@@ -80,8 +87,9 @@ static bool parse_number(const char *s, double *out) {
 
 /* Flags that take a count: whole numbers from 0 to 2^53. */
 static bool is_count_flag(const char *flag) {
-    static const char *const counts[] = {"--epochs", "--steps", "--batch", "--step-size",
-                                         "--warmup", "--shift", "--seed",  "--classes"};
+    static const char *const counts[] = {"--epochs",    "--steps",   "--batch",
+                                         "--step-size", "--warmup",  "--shift",
+                                         "--seed",      "--classes", "--replace-head"};
     for (size_t k = 0; k < sizeof counts / sizeof counts[0]; k++)
         if (!strcmp(flag, counts[k])) return true;
     return false;
@@ -126,7 +134,7 @@ int train_parse_args(int argc, char **argv, train_options *o, FILE *err) {
             "--epochs",          "--steps",   "--batch",  "--lr",        "--momentum",
             "--weight-decay",    "--l1",      "--clip",   "--step-size", "--gamma",
             "--warmup",          "--shift",   "--rotate", "--noise",     "--seed",
-            "--label-smoothing", "--classes", "--mean",   "--std"};
+            "--label-smoothing", "--classes", "--mean",   "--std",       "--replace-head"};
         for (size_t k = 0; k < sizeof numeric_flags / sizeof numeric_flags[0]; k++) {
             if (strcmp(a, numeric_flags[k])) continue;
             if (!parse_number(v, &x)) {
@@ -162,6 +170,16 @@ int train_parse_args(int argc, char **argv, train_options *o, FILE *err) {
             o->resume = v;
         else if (!strcmp(a, "--log-json"))
             o->log_json = v;
+        else if (!strcmp(a, "--export"))
+            o->export_path = v;
+        else if (!strcmp(a, "--freeze")) {
+            if (o->n_freeze == 8) {
+                fprintf(err, "nncl-train: --freeze is given more than 8 times\n");
+                return 2;
+            }
+            o->freeze[o->n_freeze++] = v;
+        } else if (NUM("--replace-head"))
+            o->replace_head = (int64_t)x;
         else if (!strcmp(a, "--optimizer"))
             optimizer = v;
         else if (!strcmp(a, "--schedule"))

@@ -10,6 +10,10 @@
 
 typedef struct train_options {
     const char *data, *model, *device, *save, *resume, *log_json;
+    const char *export_path; /* --export: the trained model as ONNX */
+    const char *freeze[8];   /* --freeze: parameter prefixes kept fixed */
+    int n_freeze;
+    int64_t replace_head; /* --replace-head: a fresh last linear layer (ONNX models) */
     int64_t epochs, steps, batch;
     int64_t classes; /* 0: from the data */
     float smoothing;

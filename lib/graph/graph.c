@@ -112,6 +112,14 @@ const char *nncl_node_name(const nncl_node *node) {
     return node ? node->name : NULL;
 }
 
+const char *nncl_node_op(const nncl_node *node) {
+    return node ? nncl_op_name(node->op) : NULL;
+}
+
+nncl_node *nncl_node_input(const nncl_node *node, int32_t k) {
+    return node && k >= 0 && k < node->n_inputs ? node->inputs[k] : NULL;
+}
+
 bool nncl_node_holds_ints(const nncl_node *node) {
     return node && node->is_labels;
 }

@@ -153,6 +153,29 @@ const char *nncl_ox_const_floats(nncl_onnx_writer *w, const nncl_node *node, con
     return t->name;
 }
 
+void nncl_ox_reshape_dims(const nncl_onnx_writer *w, const nncl_node *node, const nncl_node *input,
+                          int64_t *dims) {
+    for (int32_t d = 0; d < node->shape.rank; d++)
+        dims[d] = node->shape.dims[d];
+    if (w->batch[node->index] && w->batch[input->index]) dims[0] = 0;
+}
+
+/* Which nodes carry the batch in dim 0: inputs, and nodes fed by such
+ * nodes whose dim 0 keeps the inputs' size (batch.c's rule). */
+static void mark_batch(nncl_onnx_writer *w) {
+    const nncl_graph *g = w->g;
+    int64_t full = 0;
+    for (size_t i = 0; i < g->n_nodes && !full; i++)
+        if (g->nodes[i]->vt->flags & NNCL_OPFLAG_INPUT) full = g->nodes[i]->shape.dims[0];
+    for (size_t i = 0; i < g->n_nodes; i++) {
+        const nncl_node *node = g->nodes[i];
+        bool fed = node->vt->flags & NNCL_OPFLAG_INPUT;
+        for (int32_t k = 0; k < node->n_inputs; k++)
+            fed |= w->batch[node->inputs[k]->index];
+        w->batch[i] = fed && node->shape.dims[0] == full;
+    }
+}
+
 nncl_status nncl_ox_refuse(nncl_onnx_writer *w, const nncl_node *node, const char *why) {
     if (!failed(w))
         w->status = nncl_fail(NNCL_ERROR_INVALID_ARGUMENT, "ONNX export: op '%s' (node '%s'): %s",
@@ -183,7 +206,12 @@ nncl_status nncl_onnx_writer_build(nncl_graph *g, nncl_node *const *outputs, siz
                    nncl_fail(NNCL_ERROR_STATE, "ONNX export: the graph has a build error: %s",
                              nncl_graph_error(g));
     bool *needed = calloc(g->n_nodes + 1, sizeof *needed);
-    if (!needed) return w->status = nncl_fail(NNCL_ERROR_OUT_OF_MEMORY, "ONNX export");
+    w->batch = calloc(g->n_nodes + 1, sizeof *w->batch);
+    if (!needed || !w->batch) {
+        free(needed);
+        return w->status = nncl_fail(NNCL_ERROR_OUT_OF_MEMORY, "ONNX export");
+    }
+    mark_batch(w);
     for (size_t k = 0; k < n; k++) {
         if (!outputs[k] || outputs[k]->graph != g) {
             free(needed);
@@ -201,7 +229,8 @@ nncl_status nncl_onnx_writer_build(nncl_graph *g, nncl_node *const *outputs, siz
                     nncl_fail(NNCL_ERROR_INVALID_ARGUMENT, "ONNX export: more than 64 inputs");
                 break;
             }
-            w->inputs[w->n_inputs++] = (nncl_ox_io){node->name, node->shape, node->is_labels};
+            w->inputs[w->n_inputs++] =
+                (nncl_ox_io){node->name, node->shape, node->is_labels, w->batch[i]};
         }
         if (!node->vt->to_onnx)
             nncl_ox_refuse(w, node, "has no ONNX form");
@@ -210,7 +239,8 @@ nncl_status nncl_onnx_writer_build(nncl_graph *g, nncl_node *const *outputs, siz
     }
     for (size_t k = 0; k < n && !failed(w); k++)
         w->outputs[w->n_outputs++] =
-            (nncl_ox_io){outputs[k]->name, outputs[k]->shape, outputs[k]->is_labels};
+            (nncl_ox_io){outputs[k]->name, outputs[k]->shape, outputs[k]->is_labels,
+                         w->batch[outputs[k]->index]};
     free(needed);
     return w->status;
 }
@@ -221,5 +251,6 @@ void nncl_onnx_writer_free(nncl_onnx_writer *w) {
     free(w->owned);
     free(w->nodes);
     free(w->tensors);
+    free(w->batch);
     *w = (nncl_onnx_writer){0};
 }

@@ -47,7 +47,8 @@ typedef struct nncl_ox_tensor {
 typedef struct nncl_ox_io {
     const char *name;
     nncl_shape shape;
-    bool ints; /* int64 (ids, labels) rather than float */
+    bool ints;  /* int64 (ids, labels) rather than float */
+    bool batch; /* dim 0 is the batch: written as the symbolic "N" */
 } nncl_ox_io;
 
 typedef struct nncl_onnx_writer {
@@ -58,6 +59,7 @@ typedef struct nncl_onnx_writer {
     size_t n_tensors, tensors_cap;
     nncl_ox_io inputs[64], outputs[64];
     size_t n_inputs, n_outputs;
+    bool *batch;  /* per node: dim 0 is the batch (the inputs' dim 0, carried along) */
     void **owned; /* every string and array above, freed together */
     size_t n_owned, owned_cap;
     nncl_status status; /* the first error */
@@ -70,6 +72,11 @@ typedef struct nncl_onnx_writer {
 nncl_status nncl_onnx_writer_build(nncl_graph *g, nncl_node *const *outputs, size_t n,
                                    nncl_onnx_writer *w);
 void nncl_onnx_writer_free(nncl_onnx_writer *w);
+
+/* node's shape for a Reshape target: dim 0 written 0 (copied from the
+ * input, so any batch runs) where both carry the batch in it. */
+void nncl_ox_reshape_dims(const nncl_onnx_writer *w, const nncl_node *node, const nncl_node *input,
+                          int64_t *dims);
 
 /* For ops' to_onnx. Names: a node's output value is its name; temporaries
  * are "<node>/<suffix>". Calls after an error do nothing and return NULL

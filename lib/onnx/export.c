@@ -46,8 +46,13 @@ static NnclOnnx__ValueInfoProto *value_info(arena *a, const nncl_ox_io *v) {
     for (int32_t d = 0; d < v->shape.rank; d++) {
         if (!(dims[d] = alloc(a, sizeof *dims[d]))) return NULL;
         nncl_onnx__tensor_shape_proto__dimension__init(dims[d]);
-        dims[d]->value_case = NNCL_ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE;
-        dims[d]->dim_value = v->shape.dims[d];
+        if (d == 0 && v->batch) {
+            dims[d]->value_case = NNCL_ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_PARAM;
+            dims[d]->dim_param = "N";
+        } else {
+            dims[d]->value_case = NNCL_ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE;
+            dims[d]->dim_value = v->shape.dims[d];
+        }
     }
     shape->n_dim = (size_t)v->shape.rank;
     shape->dim = dims;

@@ -59,7 +59,9 @@ static nncl_status maxout_backward(nncl_graph *g, nncl_node *node) {
 /* [N, C, ...] viewed as [N, C/k, k, ...], the max over the k. */
 static nncl_status maxout_to_onnx(nncl_onnx_writer *w, const nncl_node *node) {
     const nncl_shape x = node->inputs[0]->shape;
-    int64_t view[NNCL_MAX_RANK + 1] = {x.dims[0], node->shape.dims[1], k_of(node)}, axis = 2;
+    int64_t view[NNCL_MAX_RANK + 1], axis = 2;
+    nncl_ox_reshape_dims(w, node, node->inputs[0], view); /* dim 0 */
+    view[1] = node->shape.dims[1], view[2] = k_of(node);
     for (int32_t d = 2; d < x.rank; d++)
         view[d + 1] = x.dims[d];
     const char *grouped = nncl_ox_temp(w, node, "grouped");

@@ -256,7 +256,9 @@ static void affine_inputs(nncl_onnx_writer *w, const nncl_node *node, nncl_shape
 static void group_norm_to_onnx(nncl_onnx_writer *w, const nncl_node *node) {
     const norm_attrs *a = attrs_of(node);
     nncl_shape s = node->shape;
-    int64_t view[3] = {s.dims[0], a->groups, -1}, channel[NNCL_MAX_RANK] = {s.dims[1]};
+    int64_t same[NNCL_MAX_RANK], channel[NNCL_MAX_RANK] = {s.dims[1]};
+    nncl_ox_reshape_dims(w, node, node->inputs[0], same);
+    int64_t view[3] = {same[0], a->groups, -1};
     for (int32_t d = 1; d < s.rank - 1; d++)
         channel[d] = 1;
     float *ones = malloc((size_t)a->groups * sizeof *ones), *zeros = calloc((size_t)a->groups, 4);
@@ -279,7 +281,7 @@ static void group_norm_to_onnx(nncl_onnx_writer *w, const nncl_node *node) {
     free(ones), free(zeros);
     nncl_ox_float(w, n, "epsilon", a->eps);
     nncl_ox_add(w, "Reshape",
-                (const char *[]){normed, nncl_ox_const_ints(w, node, "shape", s.dims, s.rank)}, 2,
+                (const char *[]){normed, nncl_ox_const_ints(w, node, "shape", same, s.rank)}, 2,
                 back);
     if (!a->affine) {
         nncl_ox_add(w, "Identity", &back, 1, nncl_ox_value(node));

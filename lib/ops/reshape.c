@@ -55,8 +55,10 @@ static nncl_status reshape_backward(nncl_graph *g, nncl_node *node) {
 }
 
 static nncl_status reshape_to_onnx(nncl_onnx_writer *w, const nncl_node *node) {
+    int64_t dims[NNCL_MAX_RANK];
+    nncl_ox_reshape_dims(w, node, node->inputs[0], dims);
     const char *in[2] = {nncl_ox_value(node->inputs[0]),
-                         nncl_ox_const_ints(w, node, "shape", node->shape.dims, node->shape.rank)};
+                         nncl_ox_const_ints(w, node, "shape", dims, node->shape.rank)};
     nncl_ox_add(w, "Reshape", in, 2, nncl_ox_value(node));
     return nncl_ox_status(w);
 }

@@ -111,12 +111,21 @@ static nncl_status upsample_backward(nncl_graph *g, nncl_node *node) {
  * linear with align_corners or PyTorch's half-pixel rule. */
 static nncl_status upsample_to_onnx(nncl_onnx_writer *w, const nncl_node *node) {
     const upsample_attrs *a = attrs_of(node);
+    nncl_shape x = node->inputs[0]->shape, y = node->shape;
     int64_t sizes[NNCL_MAX_RANK];
-    for (int32_t d = 0; d < node->shape.rank; d++)
-        sizes[d] = node->shape.dims[d];
-    const char *in[4] = {nncl_ox_value(node->inputs[0]), NULL, NULL,
-                         nncl_ox_const_ints(w, node, "sizes", sizes, node->shape.rank)};
-    int n = nncl_ox_add(w, "Resize", in, 4, nncl_ox_value(node));
+    float scales[NNCL_MAX_RANK];
+    bool exact = !a->align_corners; /* align_corners reads the sizes */
+    for (int32_t d = 0; d < y.rank; d++) {
+        sizes[d] = y.dims[d];
+        scales[d] = (float)y.dims[d] / (float)x.dims[d];
+        exact &= (int64_t)floorf((float)x.dims[d] * scales[d]) == y.dims[d];
+    }
+    /* Scales keep the batch free where they give the sizes exactly. */
+    const char *in[4] = {nncl_ox_value(node->inputs[0]), NULL,
+                         exact ? nncl_ox_const_floats(w, node, "scales", scales, NNCL_SHAPE(y.rank))
+                               : NULL,
+                         exact ? NULL : nncl_ox_const_ints(w, node, "sizes", sizes, y.rank)};
+    int n = nncl_ox_add(w, "Resize", in, exact ? 3 : 4, nncl_ox_value(node));
     nncl_ox_string(w, n, "mode", a->linear ? "linear" : "nearest");
     nncl_ox_string(w, n, "coordinate_transformation_mode",
                    !a->linear         ? "asymmetric"
