@@ -1,7 +1,8 @@
 /* Training end to end on small synthetic data: a CNN trained through the
  * loader must bring its loss below a fixed threshold and classify held-out
  * images; and nncl-train, run on IDX files the test writes, must train,
- * log JSON lines, save, resume and reject bad options. */
+ * log JSON lines, save, resume and reject bad options, and fine-tune and
+ * export ONNX models. */
 #include "harness.h"
 
 #include <math.h>
@@ -434,12 +435,72 @@ static void test_nncl_train_on_arrays(void **state) {
     }
 }
 
+/* Parameter `name` of the ONNX file at test_dir/file, imported at batch 16. */
+static float *onnx_param(const char *file, const char *name, int64_t count) {
+    char path[256];
+    snprintf(path, sizeof path, "%s/%s", test_dir, file);
+    nncl_graph *g;
+    nncl_onnx_model *m;
+    ASSERT_OK(nncl_graph_create(test_context(), NULL, &g));
+    ASSERT_OK(nncl_onnx_import(g, path, &(nncl_onnx_options){.batch = 16}, &m));
+    float *v = malloc((size_t)count * sizeof *v);
+    assert_non_null(v);
+    ASSERT_OK(nncl_graph_param_read(g, name, v, (size_t)count * sizeof *v));
+    nncl_onnx_model_free(m);
+    nncl_graph_destroy(g);
+    return v;
+}
+
+/* Transfer learning through ONNX: a model nncl-train exported trains again
+ * from the file; --freeze keeps the named layers' weights exactly,
+ * --replace-head gives it a fresh last layer that learns the task, and the
+ * re-exported model holds it. */
+static void test_nncl_train_onnx_models(void **state) {
+    (void)state;
+    if (!NNCL_TEST_ONNX) skip(); /* a library built without protobuf-c reads no ONNX */
+    static char out[16384];
+    write_arrays("signals", "<f4", NNCL_SHAPE(1, 64), false, waves, 128, 64);
+    int rc =
+        train_on("signals", "--model ecg --epochs 2 --batch 16 --export ecg.onnx", out, sizeof out);
+    if (rc != 0) fail_msg("exporting failed (%d): %s", rc, out);
+    assert_contains(out, "ONNX model: ecg.onnx");
+    rc = train_on(
+        "signals",
+        "--model ecg.onnx --epochs 4 --batch 16 --freeze conv1 --freeze bn1 --freeze conv2 "
+        "--replace-head 2 --export tuned.onnx",
+        out, sizeof out);
+    if (rc != 0) fail_msg("fine-tuning failed (%d): %s", rc, out);
+    assert_contains(out, "Training ecg.onnx (");
+    if (last_test_acc(out) < 90) fail_msg("the fine-tuned model learns too little: %s", out);
+    float *before = onnx_param("ecg.onnx", "conv2.weight", 32 * 16 * 5),
+          *after = onnx_param("tuned.onnx", "conv2.weight", 32 * 16 * 5);
+    assert_memory_equal(before, after, 32 * 16 * 5 * sizeof(float));
+    free(before), free(after);
+    before = onnx_param("ecg.onnx", "conv3.weight", 64 * 32 * 3);
+    after = onnx_param("tuned.onnx", "conv3.weight", 64 * 32 * 3);
+    assert_memory_not_equal(before, after, 64 * 32 * 3 * sizeof(float)); /* not frozen: trained */
+    free(before), free(after);
+    free(onnx_param("tuned.onnx", "new_head.weight", 2 * 64));
+    const char *refused[][2] = {
+        {"--model ecg --replace-head 3", "--replace-head applies to ONNX models"},
+        {"--model missing.onnx", "missing.onnx: cannot open"},
+        {"--model ecg.onnx --freeze nothing_named_so", "--freeze"},
+        {"--model ecg.onnx --batch 16 --classes 9", "outputs 2 classes; the data has 9"},
+    };
+    for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
+        rc = train_on("signals", refused[i][0], out, sizeof out);
+        if (rc == 0) fail_msg("%s succeeded: %s", refused[i][0], out);
+        assert_contains(out, refused[i][1]);
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_loss_falls_on_synthetic_data),
         cmocka_unit_test(test_nncl_train_command),
         cmocka_unit_test(test_nncl_train_bad_labels),
         cmocka_unit_test(test_nncl_train_on_arrays),
+        cmocka_unit_test(test_nncl_train_onnx_models),
     };
     return cmocka_run_group_tests(tests, test_dir_setup, test_dir_teardown);
 }

@@ -11,16 +11,17 @@
 #include <string.h>
 #include <sys/stat.h>
 
-static const double RTOL = 1e-3, ATOL = 1e-5;
+static double rel_tol = 1e-3, abs_tol = 1e-5;
 
 static int usage(void) {
-    fprintf(
-        stderr,
-        "usage: nncl-run MODEL.onnx --inputs DIR --outputs DIR [--compare DIR] [--device SPEC]\n"
-        "Reads DIR/input_0.pb, input_1.pb, ... (TensorProto, one per graph input that is not\n"
-        "an initializer, in graph order), runs the model in inference mode and writes\n"
-        "output_0.pb, ... in graph output order. --compare DIR checks them against\n"
-        "DIR/output_N.pb (rtol 1e-3, atol 1e-5) and prints the largest differences.\n");
+    fprintf(stderr,
+            "usage: nncl-run MODEL.onnx --inputs DIR --outputs DIR [--compare DIR [--rtol X]\n"
+            "                [--atol X]] [--device SPEC]\n"
+            "Reads DIR/input_0.pb, input_1.pb, ... (TensorProto, one per graph input that is not\n"
+            "an initializer, in graph order), runs the model in inference mode and writes\n"
+            "output_0.pb, ... in graph output order. --compare DIR checks them against\n"
+            "DIR/output_N.pb (|have - want| <= atol + rtol |want|; default rtol 1e-3, atol\n"
+            "1e-5) and prints the largest differences.\n");
     return 2;
 }
 
@@ -46,7 +47,7 @@ static int compare(const char *dir, size_t k, const float *have, nncl_shape shap
     int64_t bad = 0, worst = 0;
     double worst_excess = -1;
     for (int64_t i = 0; i < n; i++) {
-        double diff = fabs((double)have[i] - want[i]), allowed = ATOL + RTOL * fabs(want[i]);
+        double diff = fabs((double)have[i] - want[i]), allowed = abs_tol + rel_tol * fabs(want[i]);
         bool ok = diff <= allowed || (isnan(have[i]) && isnan(want[i]));
         bad += !ok;
         if (!ok && diff - allowed > worst_excess) worst_excess = diff - allowed, worst = i;
@@ -55,7 +56,7 @@ static int compare(const char *dir, size_t k, const float *have, nncl_shape shap
         fprintf(stderr,
                 "nncl-run: output %zu: %lld of %lld values differ from %s beyond rtol %g atol %g; "
                 "the largest at %lld: %.9g, expected %.9g\n",
-                k, (long long)bad, (long long)n, path, RTOL, ATOL, (long long)worst,
+                k, (long long)bad, (long long)n, path, rel_tol, abs_tol, (long long)worst,
                 (double)have[worst], (double)want[worst]);
     else
         printf("output %zu: %lld values match %s\n", k, (long long)n, path);
@@ -170,7 +171,13 @@ int main(int argc, char **argv) {
             expected = v, i++;
         else if (!strcmp(a, "--device") && v)
             device = v, i++;
-        else if (a[0] != '-' && !model)
+        else if ((!strcmp(a, "--rtol") || !strcmp(a, "--atol")) && v) {
+            char *end;
+            double x = strtod(v, &end);
+            if (*end || !(x >= 0) || !isfinite(x)) return usage();
+            *(a[2] == 'r' ? &rel_tol : &abs_tol) = x;
+            i++;
+        } else if (a[0] != '-' && !model)
             model = a;
         else
             return usage();

@@ -171,6 +171,41 @@ static nncl_status add_inputs(importer *im, const NnclOnnx__GraphProto *gr, nncl
     return NNCL_OK;
 }
 
+static nncl_status map_node(importer *im, const NnclOnnx__NodeProto *n, const char *label);
+
+/* If with a constant condition (exporters write them around shape checks):
+ * the branch taken is built in place, its outputs bound to the If's. */
+static nncl_status map_if(importer *im, const NnclOnnx__NodeProto *n, const char *label) {
+    const NnclOnnx__TensorProto *cond = onnx_has_input(n, 0) ? onnx_tensor(im, n, 0) : NULL;
+    if (!cond || onnx_value(im, n, 0) || onnx_numel(cond) != 1)
+        return onnx_fail(im, label, "the condition must be a constant of one value%s", "");
+    int64_t *v, count;
+    nncl_status st = nncl_onnx_tensor_ints(cond, &v, &count);
+    if (st != NNCL_OK) return st;
+    bool taken = v[0] != 0;
+    free(v);
+    const NnclOnnx__AttributeProto *branch = onnx_attr(n, taken ? "then_branch" : "else_branch");
+    if (!branch || !branch->g || branch->g->n_output != n->n_output)
+        return onnx_fail(im, label, "the branch taken must have one output per output of the If%s",
+                         "");
+    const NnclOnnx__GraphProto *g = branch->g;
+    for (size_t i = 0; st == NNCL_OK && i < g->n_node; i++) {
+        char inner[192];
+        snprintf(inner, sizeof inner, "%s, %s node %zu (%s)", label,
+                 taken ? "then_branch" : "else_branch", i, g->node[i]->op_type);
+        st = map_node(im, g->node[i], inner);
+    }
+    for (size_t k = 0; st == NNCL_OK && k < n->n_output; k++) {
+        slot *from = onnx_lookup(im, g->output[k]->name);
+        if (!from->name)
+            return onnx_fail(im, label, "branch output '%s' is not computed", g->output[k]->name);
+        slot bound = *from;
+        bound.name = n->output[k];
+        *onnx_lookup(im, n->output[k]) = bound;
+    }
+    return st;
+}
+
 static nncl_status map_node(importer *im, const NnclOnnx__NodeProto *n, const char *label) {
     if (!n->n_output || !n->output[0][0]) return onnx_fail(im, label, "has no output%s", "");
     if (!strcmp(n->op_type, "Constant")) {
@@ -181,6 +216,7 @@ static nncl_status map_node(importer *im, const NnclOnnx__NodeProto *n, const ch
             (slot){.name = n->output[0], .tensor = v->t, .constant = true};
         return NNCL_OK;
     }
+    if (!strcmp(n->op_type, "If")) return map_if(im, n, label);
     bool folded;
     nncl_status st = onnx_fold(im, n, label, &folded);
     if (st != NNCL_OK || folded) return st;
@@ -245,9 +281,7 @@ nncl_status nncl_onnx_import(nncl_graph *g, const char *path, const nncl_onnx_op
     nncl_status st = nncl_onnx_read(path, &f);
     if (st != NNCL_OK) return st;
     const NnclOnnx__GraphProto *gr = f.graph;
-    size_t names = gr->n_input + gr->n_initializer;
-    for (size_t i = 0; i < gr->n_node; i++)
-        names += gr->node[i]->n_output;
+    size_t names = nncl_onnx_value_count(gr);
     importer im = {.g = g, .file = path, .o = options, .opset = f.opset, .cap = 16};
     while (im.cap < 2 * names)
         im.cap *= 2;

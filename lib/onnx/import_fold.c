@@ -1,6 +1,6 @@
 /* Constant folding at import: nodes whose inputs are all constants (the
  * shape arithmetic exporters write around Reshape: Shape, Gather,
- * Unsqueeze, Concat, ...) are evaluated here on the host, and their
+ * Unsqueeze, Concat, Transpose, ...) are evaluated here on the host, and their
  * outputs become constants for the nodes that read them. Shape folds
  * whenever its input's shape is known, which at import it always is. */
 #include "importer.h"
@@ -99,6 +99,7 @@ static bool take(const host_tensor *t, int axis, const int64_t *idx, int64_t cou
 }
 
 static double arith(const char *op, double a, double b, bool ints) {
+    if (!strcmp(op, "Equal")) return a == b;
     if (!strcmp(op, "Add")) return a + b;
     if (!strcmp(op, "Sub")) return a - b;
     if (!strcmp(op, "Mul")) return a * b;
@@ -246,16 +247,11 @@ static nncl_status fold_node(importer *im, const NnclOnnx__NodeProto *n, const c
             int64_t step = n_in > 4 ? (int64_t)in[4].v[i] : 1, size = axis >= 0 ? y->dims[axis] : 0;
             int64_t start = (int64_t)fmax(fmin(in[1].v[i], 1e15), -1e15);
             int64_t end = (int64_t)fmax(fmin(in[2].v[i], 1e15), -1e15);
-            if (axis < 0 || step < 1)
-                return onnx_fail(im, label, "folds only positive steps over dims%s", "");
-            if (start < 0) start += size;
-            if (end < 0) end += size;
-            start = start < 0 ? 0 : start > size ? size : start;
-            end = end < start ? start : end > size ? size : end;
-            int64_t count = (end - start + step - 1) / step, *idx = malloc((size_t)count * 8 + 8);
+            if (axis < 0 || step == 0)
+                return onnx_fail(im, label, "axes must name dims and steps be non-zero%s", "");
+            int64_t *idx = malloc((size_t)size * sizeof *idx + 8);
             if (!idx) return onnx_no_memory(im);
-            for (int64_t j = 0; j < count; j++)
-                idx[j] = start + j * step;
+            int64_t count = onnx_slice_indices(start, end, step, size, idx, size);
             host_tensor cut;
             bool ok = take(y, axis, idx, count, &cut);
             free(idx);
@@ -265,10 +261,34 @@ static nncl_status fold_node(importer *im, const NnclOnnx__NodeProto *n, const c
         }
         return NNCL_OK;
     }
-    /* Add, Sub, Mul, Div with numpy broadcasting */
+    if (!strcmp(op, "Transpose")) {
+        int64_t perm[FOLD_MAX_RANK];
+        int np = onnx_attr_ints(n, "perm", perm, FOLD_MAX_RANK);
+        if (np != 0 && np != x->rank)
+            return onnx_fail(im, label, "perm needs one entry per dim%s", "");
+        *y = (host_tensor){.rank = x->rank, .ints = x->ints};
+        for (int d = 0; d < x->rank; d++) {
+            if (!np) perm[d] = x->rank - 1 - d;
+            if (perm[d] < 0 || perm[d] >= x->rank)
+                return onnx_fail(im, label, "perm names no dim%s", "");
+            y->dims[d] = x->dims[perm[d]];
+        }
+        if (!alloc_values(y)) return onnx_no_memory(im);
+        for (int64_t i = 0; i < y->numel; i++) { /* y's coordinates, read through x's strides */
+            int64_t rest = i, at = 0;
+            for (int d = y->rank - 1; d >= 0; d--) {
+                at += rest % y->dims[d] * stride_after(x, (int)perm[d]);
+                rest /= y->dims[d];
+            }
+            y->v[i] = x->v[at];
+        }
+        return NNCL_OK;
+    }
+    /* Add, Sub, Mul, Div and Equal (0 or 1) with numpy broadcasting */
     if (n_in != 2) return onnx_fail(im, label, "needs two inputs%s", "");
     host_tensor *a = &in[0], *b = &in[1];
-    *y = (host_tensor){.rank = a->rank > b->rank ? a->rank : b->rank, .ints = a->ints && b->ints};
+    *y = (host_tensor){.rank = a->rank > b->rank ? a->rank : b->rank,
+                       .ints = (a->ints && b->ints) || !strcmp(op, "Equal")};
     for (int d = 0; d < y->rank; d++) {
         int da = d - (y->rank - a->rank), db = d - (y->rank - b->rank);
         int64_t sa = da >= 0 ? a->dims[da] : 1, sb = db >= 0 ? b->dims[db] : 1;
@@ -291,10 +311,11 @@ static nncl_status fold_node(importer *im, const NnclOnnx__NodeProto *n, const c
     return NNCL_OK;
 }
 
-static const char *const foldable[] = {
-    "Identity", "Cast",   "ConstantOfShape", "Unsqueeze", "Squeeze", "Reshape",
-    "Gather",   "Concat", "Slice",           "Add",       "Sub",     "Mul",
-    "Div"};
+static const char *const foldable[] = {"Identity",  "Cast",      "ConstantOfShape",
+                                       "Unsqueeze", "Squeeze",   "Reshape",
+                                       "Gather",    "Concat",    "Slice",
+                                       "Add",       "Sub",       "Mul",
+                                       "Div",       "Transpose", "Equal"};
 
 /* Shape: the dims of its input from start to end (opset 15). */
 static nncl_status fold_shape(importer *im, const NnclOnnx__NodeProto *n, const char *label) {

@@ -241,34 +241,6 @@ nncl_status onnx_map_pad(importer *im, const NnclOnnx__NodeProto *n, const char 
     return y ? NNCL_OK : nncl_graph_status(im->g);
 }
 
-/* The indices a Python slice start:end:step (clamped as ONNX's Slice
- * clamps) visits over a dim of `size`; their count, or -1 when more than
- * fit. */
-static int64_t slice_indices(int64_t start, int64_t end, int64_t step, int64_t size, int64_t *idx,
-                             int64_t max) {
-    if (start < 0) start += size;
-    if (end < 0) end += size;
-    int64_t count = 0;
-    if (step > 0) {
-        start = start < 0 ? 0 : start > size ? size : start;
-        end = end < 0 ? 0 : end > size ? size : end;
-        for (int64_t i = start; i < end; i += step)
-            if (count < max)
-                idx[count++] = i;
-            else
-                return -1;
-    } else {
-        start = start < 0 ? -1 : start > size - 1 ? size - 1 : start;
-        end = end < -1 ? -1 : end > size - 1 ? size - 1 : end;
-        for (int64_t i = start; i > end; i += step)
-            if (count < max)
-                idx[count++] = i;
-            else
-                return -1;
-    }
-    return count;
-}
-
 /* Slice: one nncl slice per axis, a take for negative steps; the last is
  * named as the output. */
 nncl_status onnx_map_slice(importer *im, const NnclOnnx__NodeProto *n, const char *label,
@@ -300,7 +272,7 @@ nncl_status onnx_map_slice(importer *im, const NnclOnnx__NodeProto *n, const cha
         } else {
             int64_t *idx = malloc((size_t)size * sizeof *idx);
             if (!idx) return onnx_no_memory(im);
-            int64_t count = slice_indices(starts[i], ends[i], step, size, idx, size);
+            int64_t count = onnx_slice_indices(starts[i], ends[i], step, size, idx, size);
             y = count > 0 ? take(im->g, y, axis, idx, count, name) : NULL;
             free(idx);
             if (count <= 0) return onnx_fail(im, label, "a slice is empty%s", "");

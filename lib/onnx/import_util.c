@@ -64,6 +64,34 @@ int32_t onnx_axis(int64_t axis, int32_t rank) {
     return axis >= 0 && axis < rank ? (int32_t)axis : -1;
 }
 
+/* The indices a Python slice start:end:step (clamped as ONNX's Slice
+ * clamps) visits over a dim of `size`; their count, or -1 when more than
+ * fit. */
+int64_t onnx_slice_indices(int64_t start, int64_t end, int64_t step, int64_t size, int64_t *idx,
+                           int64_t max) {
+    if (start < 0) start += size;
+    if (end < 0) end += size;
+    int64_t count = 0;
+    if (step > 0) {
+        start = start < 0 ? 0 : start > size ? size : start;
+        end = end < 0 ? 0 : end > size ? size : end;
+        for (int64_t i = start; i < end; i += step)
+            if (count < max)
+                idx[count++] = i;
+            else
+                return -1;
+    } else {
+        start = start < 0 ? -1 : start > size - 1 ? size - 1 : start;
+        end = end < -1 ? -1 : end > size - 1 ? size - 1 : end;
+        for (int64_t i = start; i > end; i += step)
+            if (count < max)
+                idx[count++] = i;
+            else
+                return -1;
+    }
+    return count;
+}
+
 /* ---- inputs */
 
 bool onnx_has_input(const NnclOnnx__NodeProto *n, size_t k) {

@@ -74,13 +74,19 @@ nncl_status onnx_adopt(importer *im, nncl_node *node, const NnclOnnx__TensorProt
 nncl_status onnx_ints_from(importer *im, const NnclOnnx__NodeProto *n, size_t k, const char *name,
                            int64_t *out, int max, int *count, const char *label);
 /* A float from input k (one value) or attribute `name`, or fallback. */
-nncl_status onnx_float_from(importer *im, const NnclOnnx__NodeProto *n, size_t k,
-                            const char *name, float fallback, float *out, const char *label);
+nncl_status onnx_float_from(importer *im, const NnclOnnx__NodeProto *n, size_t k, const char *name,
+                            float fallback, float *out, const char *label);
 
 /* A tensor the import owns: `rank` dims, int64 values (ints) or float
  * values (floats), copied. NULL when out of memory. */
 const NnclOnnx__TensorProto *onnx_make_tensor(importer *im, const char *name, const int64_t *dims,
                                               int rank, const int64_t *ints, const float *floats);
+
+/* The indices a Python-style slice start:end:step (any non-zero step,
+ * bounds clamped as ONNX's Slice clamps them) visits over a dim of size:
+ * their count, or -1 when more than max. */
+int64_t onnx_slice_indices(int64_t start, int64_t end, int64_t step, int64_t size, int64_t *idx,
+                           int64_t max);
 
 /* A dim index in [-rank, rank) made non-negative, or -1. */
 int32_t onnx_axis(int64_t axis, int32_t rank);
@@ -88,8 +94,7 @@ int32_t onnx_axis(int64_t axis, int32_t rank);
 /* import_fold.c: evaluates n on the host when its inputs are constants
  * (shape arithmetic: Shape, Gather, Concat, ...); *folded says whether it
  * did. */
-nncl_status onnx_fold(importer *im, const NnclOnnx__NodeProto *n, const char *label,
-                      bool *folded);
+nncl_status onnx_fold(importer *im, const NnclOnnx__NodeProto *n, const char *label, bool *folded);
 
 nncl_status onnx_map_conv(importer *, const NnclOnnx__NodeProto *, const char *, nncl_node **);
 nncl_status onnx_map_conv_transpose(importer *, const NnclOnnx__NodeProto *, const char *,
@@ -117,8 +122,7 @@ nncl_status onnx_map_concat(importer *, const NnclOnnx__NodeProto *, const char 
 nncl_status onnx_map_split(importer *, const NnclOnnx__NodeProto *, const char *, nncl_node **);
 nncl_status onnx_map_reshape(importer *, const NnclOnnx__NodeProto *, const char *, nncl_node **);
 nncl_status onnx_map_flatten(importer *, const NnclOnnx__NodeProto *, const char *, nncl_node **);
-nncl_status onnx_map_transpose(importer *, const NnclOnnx__NodeProto *, const char *,
-                               nncl_node **);
+nncl_status onnx_map_transpose(importer *, const NnclOnnx__NodeProto *, const char *, nncl_node **);
 nncl_status onnx_map_squeeze(importer *, const NnclOnnx__NodeProto *, const char *, nncl_node **);
 nncl_status onnx_map_pad(importer *, const NnclOnnx__NodeProto *, const char *, nncl_node **);
 nncl_status onnx_map_slice(importer *, const NnclOnnx__NodeProto *, const char *, nncl_node **);

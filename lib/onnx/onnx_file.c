@@ -18,6 +18,7 @@
 typedef struct name_set {
     const char **slots;
     size_t cap;
+    const struct name_set *outer; /* a subgraph also sees its enclosing graph's names */
 } name_set;
 
 uint64_t nncl_onnx_name_hash(const char *s) {
@@ -42,7 +43,7 @@ static bool set_has(const name_set *set, const char *name) {
     for (size_t i = nncl_onnx_name_hash(name) & (set->cap - 1); set->slots[i];
          i = (i + 1) & (set->cap - 1))
         if (!strcmp(set->slots[i], name)) return true;
-    return false;
+    return set->outer && set_has(set->outer, name);
 }
 
 /* Bytes per element of a data type nncl reads, or 0. */
@@ -147,9 +148,14 @@ static nncl_status check_opset(const char *file, const NnclOnnx__ModelProto *m, 
     return NNCL_OK;
 }
 
-/* Every attribute tensor (Constant's value, ...) checked like initializers. */
+static nncl_status check_graph(const char *file, const NnclOnnx__GraphProto *g,
+                               const name_set *outer, int depth);
+
+/* Every attribute tensor (Constant's value, ...) checked like initializers,
+ * and every subgraph (If's branches) like the graph, seeing the names
+ * defined before its node. */
 static nncl_status check_attributes(const char *file, const NnclOnnx__NodeProto *n,
-                                    const char *label) {
+                                    const char *label, const name_set *scope, int depth) {
     for (size_t a = 0; a < n->n_attribute; a++) {
         const NnclOnnx__AttributeProto *attr = n->attribute[a];
         if (!attr->name || !attr->name[0])
@@ -163,15 +169,27 @@ static nncl_status check_attributes(const char *file, const NnclOnnx__NodeProto 
             nncl_status st = nncl_onnx_check_tensor(file, label, attr->tensors[k]);
             if (st != NNCL_OK) return st;
         }
+        if (attr->g) {
+            if (depth >= 8)
+                return nncl_fail(NNCL_ERROR_INVALID_ARGUMENT,
+                                 "%s: %s nests subgraphs more than 8 deep", file, label);
+            nncl_status st = check_graph(file, attr->g, scope, depth + 1);
+            if (st != NNCL_OK) return st;
+        }
+        if (attr->n_graphs)
+            return nncl_fail(NNCL_ERROR_INVALID_ARGUMENT,
+                             "%s: %s has a list of subgraphs, which nncl does not read", file,
+                             label);
     }
     return NNCL_OK;
 }
 
-static nncl_status check_graph(const char *file, const NnclOnnx__GraphProto *g) {
+static nncl_status check_graph(const char *file, const NnclOnnx__GraphProto *g,
+                               const name_set *outer, int depth) {
     size_t values = g->n_input + g->n_initializer;
     for (size_t i = 0; i < g->n_node; i++)
         values += g->node[i]->n_output;
-    name_set set = {.cap = 16};
+    name_set set = {.cap = 16, .outer = outer};
     while (set.cap < 2 * values)
         set.cap *= 2;
     set.slots = calloc(set.cap, sizeof *set.slots);
@@ -219,7 +237,7 @@ static nncl_status check_graph(const char *file, const NnclOnnx__GraphProto *g) 
                 st = nncl_fail(NNCL_ERROR_INVALID_ARGUMENT,
                                "%s: %s writes '%s' (output %zu), which is already defined", file,
                                label, n->output[k], k);
-        if (st == NNCL_OK) st = check_attributes(file, n, label);
+        if (st == NNCL_OK) st = check_attributes(file, n, label, &set, depth);
     }
     for (size_t i = 0; st == NNCL_OK && i < g->n_output; i++) {
         const char *name = g->output[i]->name;
@@ -232,6 +250,17 @@ static nncl_status check_graph(const char *file, const NnclOnnx__GraphProto *g) 
         st = nncl_fail(NNCL_ERROR_INVALID_ARGUMENT, "%s: the graph has no outputs", file);
     free(set.slots);
     return st;
+}
+
+size_t nncl_onnx_value_count(const NnclOnnx__GraphProto *g) {
+    size_t n = g->n_input + g->n_initializer + g->n_output;
+    for (size_t i = 0; i < g->n_node; i++) {
+        n += g->node[i]->n_output;
+        for (size_t a = 0; a < g->node[i]->n_attribute; a++)
+            if (g->node[i]->attribute[a]->g)
+                n += nncl_onnx_value_count(g->node[i]->attribute[a]->g);
+    }
+    return n;
 }
 
 nncl_status nncl_onnx_parse(const uint8_t *bytes, size_t size, const char *name,
@@ -247,7 +276,7 @@ nncl_status nncl_onnx_parse(const uint8_t *bytes, size_t size, const char *name,
     nncl_status st = check_opset(name, m, &opset);
     if (st == NNCL_OK && !m->graph)
         st = nncl_fail(NNCL_ERROR_INVALID_ARGUMENT, "%s: the model has no graph", name);
-    if (st == NNCL_OK) st = check_graph(name, m->graph);
+    if (st == NNCL_OK) st = check_graph(name, m->graph, NULL, 0);
     if (st != NNCL_OK) {
         nncl_onnx__model_proto__free_unpacked(m, NULL);
         return st;

@@ -21,15 +21,19 @@ typedef struct nncl_onnx_file {
  * domain opset between NNCL_ONNX_MIN_OPSET and NNCL_ONNX_MAX_OPSET; nodes
  * with an op type, in topological order (each input a graph input, an
  * initializer or an earlier node's output; so no cycles), every value
- * produced once; initializers named, of supported types, with data of
- * exactly their size, not external. Errors name the file and the node,
- * tensor or value: NNCL_ERROR_IO (unreadable) or
- * NNCL_ERROR_INVALID_ARGUMENT. */
+ * produced once; subgraphs (If's branches, nested at most 8 deep) the
+ * same, seeing the names defined before their node; initializers named, of supported types, with
+ * data of exactly their size, not external. Errors name the file and the node, tensor or value:
+ * NNCL_ERROR_IO (unreadable) or NNCL_ERROR_INVALID_ARGUMENT. */
 nncl_status nncl_onnx_read(const char *path, nncl_onnx_file *out);
 /* The same for a model already in memory (the fuzz target's entry). */
 nncl_status nncl_onnx_parse(const uint8_t *bytes, size_t size, const char *name,
                             nncl_onnx_file *out);
 void nncl_onnx_close(nncl_onnx_file *f);
+
+/* How many names the graph and its subgraphs define or list (checked
+ * graphs only: nesting is bounded). */
+size_t nncl_onnx_value_count(const NnclOnnx__GraphProto *g);
 
 /* The hash the reader's and the importer's name tables use (FNV-1a). */
 uint64_t nncl_onnx_name_hash(const char *s);
