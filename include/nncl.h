@@ -1418,8 +1418,9 @@ NNCL_API nncl_status nncl_graph_grad_read(nncl_graph *g, const char *name, float
  * interpolate (nearest: asymmetric, floor; linear: half_pixel,
  * pytorch_half_pixel or align_corners), SoftmaxCrossEntropyLoss and
  * NegativeLogLikelihoodLoss (class weights, ignore_index, reductions).
- * Shape, Constant and ConstantOfShape, and nodes whose inputs are all
- * constants (the shape arithmetic around Reshape), fold at import. Outputs
+ * Shape, Constant and ConstantOfShape, nodes whose inputs are all
+ * constants (the shape arithmetic around Reshape) and If nodes whose
+ * condition is then constant fold at import. Outputs
  * nncl does not make (MaxPool's Indices, Dropout's mask, the statistics of
  * BatchNormalization in training_mode) are absent: a node reading one is
  * refused. */

@@ -5,9 +5,11 @@
  * classes 5-9 (sandals, shirts, sneakers, bags, boots), frozen (weights and
  * batch-norm statistics), and the head learns from a few labelled images
  * per class. The same network trained from scratch on the same few images
- * is the baseline. Writes both test-accuracy curves.
+ * is the baseline. Writes both test-accuracy curves. With --onnx the
+ * features travel as an ONNX model instead of a checkpoint: the source
+ * network is exported and the new one built from the file.
  *
- *   usage: transfer [DATA_DIR] [--labels N] [--quick] [--out DIR]
+ *   usage: transfer [DATA_DIR] [--labels N] [--onnx] [--quick] [--out DIR]
  *   DATA_DIR defaults to data/fashion-mnist; --labels: labelled images per
  *   new class (default 5); --quick: a short run, exits 1 unless the
  *   losses fall.
@@ -61,11 +63,28 @@ static nncl_dataset *subset(const nncl_dataset *ds, int first, int64_t per_class
 
 typedef struct model {
     nncl_graph *g;
-    nncl_node *x, *y, *loss, *predicted;
+    nncl_node *x, *y, *logits, *loss, *predicted;
 } model;
 
-/* Two conv blocks under "features.", then a classifier head (a hidden
- * layer and a linear layer) under head_name. */
+/* The classifier head under head_name (a hidden layer and a linear
+ * layer) on features [N, F], the loss and the prediction. */
+static void add_head(model *m, nncl_node *features, const char *head_name) {
+    nncl_graph *g = m->g;
+    char fc1[32], fc2[32];
+    snprintf(fc1, sizeof fc1, "%s.fc1", head_name);
+    snprintf(fc2, sizeof fc2, "%s.fc2", head_name);
+    nncl_node *h = nncl_relu(g, nncl_linear(g, features, 128, NULL, fc1), NULL);
+    m->logits = nncl_linear(g, nncl_dropout(g, h, 0.3f, NULL), CLASSES, NULL, fc2);
+    m->loss = nncl_cross_entropy(g, m->logits, m->y, NULL, "loss");
+    m->predicted = nncl_argmax(g, m->logits, "predicted");
+    if (nncl_graph_status(g) != NNCL_OK) {
+        fprintf(stderr, "transfer: %s\n", nncl_graph_error(g));
+        exit(1);
+    }
+}
+
+/* Two conv blocks under "features." ending in "features.flat", then the
+ * head. */
 static model build(nncl_context *ctx, const char *head_name, uint64_t seed) {
     model m;
     check(nncl_graph_create(ctx, &(nncl_graph_options){.seed = seed}, &m.g), "graph");
@@ -84,17 +103,26 @@ static model build(nncl_context *ctx, const char *head_name, uint64_t seed) {
         h = nncl_relu(g, nncl_batch_norm(g, h, NULL, bn), NULL);
         h = nncl_max_pool(g, h, &(nncl_pool_params){.kernel = {2, 2}}, NULL);
     }
-    char fc1[32], fc2[32];
-    snprintf(fc1, sizeof fc1, "%s.fc1", head_name);
-    snprintf(fc2, sizeof fc2, "%s.fc2", head_name);
-    h = nncl_relu(g, nncl_linear(g, nncl_flatten(g, h, NULL), 128, NULL, fc1), NULL);
-    nncl_node *logits = nncl_linear(g, nncl_dropout(g, h, 0.3f, NULL), CLASSES, NULL, fc2);
-    m.loss = nncl_cross_entropy(g, logits, m.y, NULL, "loss");
-    m.predicted = nncl_argmax(g, logits, "predicted");
-    if (nncl_graph_status(g) != NNCL_OK) {
-        fprintf(stderr, "transfer: %s\n", nncl_graph_error(g));
-        exit(1);
-    }
+    add_head(&m, nncl_flatten(g, h, "features.flat"), head_name);
+    return m;
+}
+
+/* The source model from its ONNX file (any runtime could have made it):
+ * its value "features.flat" under a new head. Its own head stays in the
+ * graph, frozen, but nothing reads it. */
+static model build_from_onnx(nncl_context *ctx, const char *path, const char *head_name,
+                             uint64_t seed) {
+    model m;
+    check(nncl_graph_create(ctx, &(nncl_graph_options){.seed = seed}, &m.g), "graph");
+    nncl_onnx_model *file;
+    check(nncl_onnx_import(m.g, path, &(nncl_onnx_options){.batch = BATCH}, &file), path);
+    m.x = file->inputs[0];
+    nncl_onnx_model_free(file);
+    nncl_node *features = nncl_graph_node(m.g, "features.flat");
+    check(features ? NNCL_OK : NNCL_ERROR_NOT_FOUND, "the features in the ONNX file");
+    check(nncl_graph_freeze(m.g, "source_head.", true), "freezing the file's head");
+    m.y = nncl_input_labels(m.g, "label", BATCH);
+    add_head(&m, features, head_name);
     return m;
 }
 
@@ -171,10 +199,12 @@ int main(int argc, char **argv) {
     setvbuf(stdout, NULL, _IOLBF, 0);
     const char *data = "data/fashion-mnist", *out_dir = "out";
     int64_t per_class = 5;
-    bool quick = false;
+    bool quick = false, via_onnx = false;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--quick"))
             quick = true;
+        else if (!strcmp(argv[i], "--onnx"))
+            via_onnx = true;
         else if (!strcmp(argv[i], "--labels") && i + 1 < argc)
             per_class = atoll(argv[++i]);
         else if (!strcmp(argv[i], "--out") && i + 1 < argc)
@@ -185,7 +215,9 @@ int main(int argc, char **argv) {
             per_class = 0, i = argc;
     }
     if (per_class < 1 || per_class > 6000) {
-        fprintf(stderr, "usage: transfer [DATA_DIR] [--labels N (1-6000)] [--quick] [--out DIR]\n");
+        fprintf(
+            stderr,
+            "usage: transfer [DATA_DIR] [--labels N (1-6000)] [--onnx] [--quick] [--out DIR]\n");
         return 2;
     }
     nncl_dataset *train_set, *test_set;
@@ -205,7 +237,8 @@ int main(int argc, char **argv) {
     check(nncl_context_create(NULL, &ctx), "device");
     char features[1024];
     mkdir(out_dir, 0755);
-    snprintf(features, sizeof features, "%s/transfer_features.safetensors", out_dir);
+    snprintf(features, sizeof features, "%s/transfer_features.%s", out_dir,
+             via_onnx ? "onnx" : "safetensors");
 
     /* 1. The source task: classes 0-4, every training image, one epoch. */
     printf("Source task: classes 0-4, %lld images\n", (long long)nncl_dataset_count(source));
@@ -214,19 +247,29 @@ int main(int argc, char **argv) {
     if (!quick)
         printf("  test accuracy on classes 0-4: %.2f%%\n",
                100 * accuracy(&source_model, source_test));
-    check(nncl_save(source_model.g, NULL, features, NULL, 0), "saving the features");
+    if (via_onnx)
+        check(nncl_onnx_export(source_model.g, features, &source_model.logits, 1),
+              "exporting the source model");
+    else
+        check(nncl_save(source_model.g, NULL, features, NULL, 0), "saving the features");
     nncl_graph_destroy(source_model.g);
 
     /* 2. The target task with few labels: the saved features, frozen, and a
      * new head (the old one is not in this graph, so loading skips it). */
     printf("Target task: classes 5-9, %lld labelled images\n", (long long)nncl_dataset_count(few));
-    model tuned = build(ctx, "target_head", 2);
-    char report[512] = "";
-    check(nncl_load(tuned.g, NULL, features,
-                    &(nncl_load_options){
-                        .non_strict = true, .report = report, .report_size = sizeof report}),
-          "loading the features");
-    printf("  loaded %s; %s\n", features, report);
+    model tuned;
+    if (via_onnx) {
+        tuned = build_from_onnx(ctx, features, "target_head", 2);
+        printf("  built from %s\n", features);
+    } else {
+        tuned = build(ctx, "target_head", 2);
+        char report[512] = "";
+        check(nncl_load(tuned.g, NULL, features,
+                        &(nncl_load_options){
+                            .non_strict = true, .report = report, .report_size = sizeof report}),
+              "loading the features");
+        printf("  loaded %s; %s\n", features, report);
+    }
     check(nncl_graph_freeze(tuned.g, "features.", true), "freezing");
     check(nncl_graph_set_layer_eval(tuned.g, "features.", true), "fixing batch norm");
     printf("  trainable %lld of %lld parameters\n",

@@ -8,18 +8,32 @@
 #include <stdio.h>
 #include <string.h>
 
-/* Per-dim stride and dilation attributes (1 where absent). */
-static void strides_dilations(const NnclOnnx__NodeProto *n, int spatial, int64_t *stride,
-                              int64_t *dilation) {
+/* Whether every value is in 1 .. 2^31-1, so that window arithmetic on them
+ * cannot overflow; the builders check what they mean. */
+static bool in_range(const int64_t *v, int count) {
+    for (int d = 0; d < count; d++)
+        if (v[d] < 1 || v[d] > INT32_MAX) return false;
+    return true;
+}
+
+/* Per-dim kernel (already set), stride and dilation attributes (1 where
+ * absent), each in 1 .. 2^31-1. */
+static nncl_status strides_dilations(importer *im, const NnclOnnx__NodeProto *n, const char *label,
+                                     int spatial, const int64_t *kernel, int64_t *stride,
+                                     int64_t *dilation) {
     int64_t v[3];
     for (int d = 0; d < spatial; d++)
         stride[d] = 1, dilation[d] = 1;
     if (onnx_attr_ints(n, "strides", v, 3) == spatial)
         for (int d = 0; d < spatial; d++)
             stride[d] = v[d];
-    if (dilation && onnx_attr_ints(n, "dilations", v, 3) == spatial)
+    if (onnx_attr_ints(n, "dilations", v, 3) == spatial)
         for (int d = 0; d < spatial; d++)
             dilation[d] = v[d];
+    if (!in_range(kernel, spatial) || !in_range(stride, spatial) || !in_range(dilation, spatial))
+        return onnx_fail(im, label, "kernel_shape, strides and dilations must be in 1 .. 2^31-1%s",
+                         "");
+    return NNCL_OK;
 }
 
 /* Per-spatial-dim pads from ONNX's [x1_begin, x2_begin, ..., x1_end, ...]
@@ -39,7 +53,8 @@ static nncl_status window_pads(importer *im, const NnclOnnx__NodeProto *n, const
     const char *mode = onnx_attr_string(n, "auto_pad", "NOTSET", buf, sizeof buf);
     for (int d = 0; d < spatial; d++) {
         begin[d] = pads[d], end[d] = pads[spatial + d];
-        if (begin[d] < 0 || end[d] < 0) return onnx_fail(im, label, "pads must be >= 0%s", "");
+        if (begin[d] < 0 || end[d] < 0 || begin[d] > INT32_MAX || end[d] > INT32_MAX)
+            return onnx_fail(im, label, "pads must be in 0 .. 2^31-1%s", "");
         if (!strcmp(mode, "NOTSET") || !strcmp(mode, "VALID")) {
             if (!strcmp(mode, "VALID")) begin[d] = end[d] = 0;
             continue;
@@ -74,9 +89,10 @@ nncl_status onnx_map_conv(importer *im, const NnclOnnx__NodeProto *n, const char
     for (int d = 0; d < k; d++)
         if (v[d] != p.kernel[d])
             return onnx_fail(im, label, "kernel_shape differs from the weight's%s", "");
-    strides_dilations(n, spatial, p.stride, p.dilation);
-    nncl_status st = window_pads(im, n, label, nncl_node_shape(x), spatial, p.kernel, p.stride,
-                                 p.dilation, p.pad_begin, p.pad_end);
+    nncl_status st = strides_dilations(im, n, label, spatial, p.kernel, p.stride, p.dilation);
+    if (st == NNCL_OK)
+        st = window_pads(im, n, label, nncl_node_shape(x), spatial, p.kernel, p.stride, p.dilation,
+                         p.pad_begin, p.pad_end);
     if (st != NNCL_OK) return st;
     nncl_node *y = nncl_conv(im->g, x, &p, n->output[0]);
     if (!y) return nncl_graph_status(im->g);
@@ -103,13 +119,18 @@ nncl_status onnx_map_conv_transpose(importer *im, const NnclOnnx__NodeProto *n, 
         .out_channels = w->dims[1] * group, .groups = group, .no_bias = !b};
     for (int d = 0; d < spatial; d++)
         p.kernel[d] = w->dims[2 + d];
-    strides_dilations(n, spatial, p.stride, p.dilation);
+    nncl_status st = strides_dilations(im, n, label, spatial, p.kernel, p.stride, p.dilation);
+    if (st != NNCL_OK) return st;
     if (onnx_attr_ints(n, "output_padding", v, 3) == spatial)
         for (int d = 0; d < spatial; d++)
             p.output_padding[d] = v[d];
     if (onnx_attr_ints(n, "pads", v, 6) == 2 * spatial)
         for (int d = 0; d < spatial; d++)
             begin[d] = v[d], end[d] = v[spatial + d];
+    for (int d = 0; d < spatial; d++) /* each in 0 .. 2^31-1: no overflow below */
+        if (p.output_padding[d] < 0 || p.output_padding[d] > INT32_MAX || begin[d] < 0 ||
+            begin[d] > INT32_MAX || end[d] < 0 || end[d] > INT32_MAX)
+            return onnx_fail(im, label, "pads and output_padding must be in 0 .. 2^31-1%s", "");
     char buf[32];
     const char *mode = onnx_attr_string(n, "auto_pad", "NOTSET", buf, sizeof buf);
     bool same = !strcmp(mode, "SAME_UPPER") || !strcmp(mode, "SAME_LOWER");
@@ -117,8 +138,9 @@ nncl_status onnx_map_conv_transpose(importer *im, const NnclOnnx__NodeProto *n, 
         return onnx_fail(im, label, "attribute 'auto_pad' is '%s'", mode);
     int64_t shape[3];
     int n_shape = onnx_attr_ints(n, "output_shape", shape, 3);
-    if (n_shape > 0 && n_shape != spatial)
-        return onnx_fail(im, label, "output_shape needs one value per spatial dim%s", "");
+    if ((n_shape > 0 && n_shape != spatial) || (n_shape > 0 && !in_range(shape, spatial)))
+        return onnx_fail(im, label, "output_shape needs one value in 1 .. 2^31-1 per spatial dim%s",
+                         "");
     for (int d = 0; d < spatial; d++) {
         if (!same && n_shape <= 0) continue;
         int64_t full = p.stride[d] * (xs.dims[2 + d] - 1) + p.output_padding[d] +
@@ -141,7 +163,7 @@ nncl_status onnx_map_conv_transpose(importer *im, const NnclOnnx__NodeProto *n, 
     bool symmetric = !memcmp(begin, end, sizeof begin);
     nncl_node *y = nncl_conv_transpose(im->g, x, &p, symmetric ? n->output[0] : NULL);
     if (!y) return nncl_graph_status(im->g);
-    nncl_status st = onnx_adopt(im, y, (const NnclOnnx__TensorProto *[]){w, b}, 2, label);
+    st = onnx_adopt(im, y, (const NnclOnnx__TensorProto *[]){w, b}, 2, label);
     for (int d = 0; st == NNCL_OK && !symmetric && d < spatial; d++) {
         int64_t size = nncl_node_shape(y).dims[2 + d];
         int64_t from = begin[d] - p.padding[d], to = size - (end[d] - p.padding[d]);
@@ -183,9 +205,10 @@ nncl_status onnx_map_pool(importer *im, const NnclOnnx__NodeProto *n, const char
     if (spatial < 1 || onnx_attr_ints(n, "kernel_shape", p.kernel, 3) != spatial)
         return onnx_fail(im, label, "attribute 'kernel_shape' needs one value per spatial dim%s",
                          "");
-    strides_dilations(n, spatial, p.stride, p.dilation);
-    nncl_status st = window_pads(im, n, label, xs, spatial, p.kernel, p.stride,
-                                 max ? p.dilation : one, p.pad_begin, p.pad_end);
+    nncl_status st = strides_dilations(im, n, label, spatial, p.kernel, p.stride, p.dilation);
+    if (st == NNCL_OK)
+        st = window_pads(im, n, label, xs, spatial, p.kernel, p.stride, max ? p.dilation : one,
+                         p.pad_begin, p.pad_end);
     if (st != NNCL_OK) return st;
     /* nncl's pools (as PyTorch's) take pads up to half the window; ONNX's
      * may be larger: then the padding is a pad op before the pool. */

@@ -6,6 +6,7 @@
 #include "importer.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -25,23 +26,55 @@ static bool is_int_type(int32_t type) {
            type != NNCL_ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT16;
 }
 
+/* A value as an int64 within +-2^60 (NaN as 0): the conversion itself
+ * is undefined beyond int64's range, and bounds stay clamped anyway. */
+static int64_t as_int(double v) {
+    return v >= 0x1p60    ? (int64_t)1 << 60
+           : v <= -0x1p60 ? -((int64_t)1 << 60)
+           : v == v       ? (int64_t)v
+                          : 0;
+}
+
+/* Folded tensors stay small: they are shapes, indices and fill values. */
+enum { FOLD_MAX_ELEMENTS = 1 << 24 };
+
+/* Counts t's elements (every dim >= 0, at most FOLD_MAX_ELEMENTS in all,
+ * else false with numel -1) and allocates its values (false when out of
+ * memory). */
 static bool alloc_values(host_tensor *t) {
     t->numel = 1;
-    for (int d = 0; d < t->rank; d++)
+    for (int d = 0; d < t->rank; d++) {
+        if (t->dims[d] < 0 || (t->dims[d] && t->numel > FOLD_MAX_ELEMENTS / t->dims[d])) {
+            t->numel = -1;
+            return false;
+        }
         t->numel *= t->dims[d];
+    }
     t->v = calloc((size_t)t->numel + 1, sizeof *t->v);
     return t->v != NULL;
 }
 
-static nncl_status load(importer *im, const NnclOnnx__TensorProto *p, host_tensor *t) {
+/* alloc_values with the error it calls for. */
+static nncl_status sized(importer *im, const char *label, host_tensor *t) {
+    if (alloc_values(t)) return NNCL_OK;
+    if (t->numel >= 0) return onnx_no_memory(im);
+    char msg[96];
+    snprintf(msg, sizeof msg,
+             "a constant it computes has a negative dim or more than %d elements%%s",
+             FOLD_MAX_ELEMENTS);
+    return onnx_fail(im, label, msg, "");
+}
+
+static nncl_status load(importer *im, const char *label, const NnclOnnx__TensorProto *p,
+                        host_tensor *t) {
     if (p->n_dims > FOLD_MAX_RANK) return onnx_no_memory(im);
     t->rank = (int)p->n_dims;
     for (int d = 0; d < t->rank; d++)
         t->dims[d] = p->dims[d];
     t->ints = is_int_type(p->data_type);
-    if (!alloc_values(t)) return onnx_no_memory(im);
+    nncl_status st = sized(im, label, t);
+    if (st != NNCL_OK) return st;
     int64_t count;
-    nncl_status st;
     if (t->ints) {
         int64_t *v;
         if ((st = nncl_onnx_tensor_ints(p, &v, &count)) != NNCL_OK) return st;
@@ -65,7 +98,7 @@ static nncl_status store(importer *im, const char *name, const host_tensor *t) {
     if (!ints && !floats) return onnx_no_memory(im);
     for (int64_t i = 0; i < t->numel; i++)
         if (ints)
-            ints[i] = (int64_t)t->v[i];
+            ints[i] = as_int(t->v[i]);
         else
             floats[i] = (float)t->v[i];
     const NnclOnnx__TensorProto *made = onnx_make_tensor(im, name, t->dims, t->rank, ints, floats);
@@ -110,6 +143,7 @@ static nncl_status fold_node(importer *im, const NnclOnnx__NodeProto *n, const c
                              host_tensor *in, size_t n_in, host_tensor *y) {
     const char *op = n->op_type;
     host_tensor *x = &in[0];
+    nncl_status st;
     if (!strcmp(op, "Identity") || !strcmp(op, "Cast")) {
         *y = *x;
         x->v = NULL;
@@ -125,11 +159,11 @@ static nncl_status fold_node(importer *im, const NnclOnnx__NodeProto *n, const c
         *y = (host_tensor){.rank = (int)x->numel};
         if (x->numel > FOLD_MAX_RANK) return onnx_fail(im, label, "more than 8 dims%s", "");
         for (int d = 0; d < y->rank; d++)
-            y->dims[d] = (int64_t)x->v[d];
-        if (!alloc_values(y)) return onnx_no_memory(im);
+            y->dims[d] = as_int(x->v[d]);
+        if ((st = sized(im, label, y)) != NNCL_OK) return st;
         if (value && value->t) {
             host_tensor fill = {0};
-            nncl_status st = load(im, value->t, &fill);
+            st = load(im, label, value->t, &fill);
             double v = st == NNCL_OK && fill.numel ? fill.v[0] : 0;
             y->ints = fill.ints;
             free(fill.v);
@@ -145,7 +179,7 @@ static nncl_status fold_node(importer *im, const NnclOnnx__NodeProto *n, const c
         if (n_in > 1) {
             na = (int)(in[1].numel < FOLD_MAX_RANK ? in[1].numel : FOLD_MAX_RANK);
             for (int i = 0; i < na; i++)
-                axes[i] = (int64_t)in[1].v[i];
+                axes[i] = as_int(in[1].v[i]);
         } else {
             na = onnx_attr_ints(n, "axes", axes, FOLD_MAX_RANK);
         }
@@ -195,7 +229,7 @@ static nncl_status fold_node(importer *im, const NnclOnnx__NodeProto *n, const c
         int64_t *idx = malloc((size_t)in[1].numel * sizeof *idx + 1);
         if (!idx) return onnx_no_memory(im);
         for (int64_t i = 0; i < in[1].numel; i++) {
-            idx[i] = (int64_t)in[1].v[i];
+            idx[i] = as_int(in[1].v[i]);
             if (idx[i] < 0) idx[i] += x->dims[axis];
             if (idx[i] < 0 || idx[i] >= x->dims[axis]) {
                 free(idx);
@@ -224,10 +258,13 @@ static nncl_status fold_node(importer *im, const NnclOnnx__NodeProto *n, const c
         memcpy(y->dims, x->dims, sizeof x->dims);
         y->dims[axis] = 0;
         for (size_t k = 0; k < n_in; k++) {
-            if (in[k].rank != x->rank) return onnx_fail(im, label, "inputs differ in rank%s", "");
+            bool same = in[k].rank == x->rank;
+            for (int d = 0; same && d < x->rank; d++)
+                same = d == axis || in[k].dims[d] == x->dims[d];
+            if (!same) return onnx_fail(im, label, "the inputs' dims differ off the axis%s", "");
             y->dims[axis] += in[k].dims[axis];
         }
-        if (!alloc_values(y)) return onnx_no_memory(im);
+        if ((st = sized(im, label, y)) != NNCL_OK) return st;
         int64_t inner = stride_after(x, axis), outer = 1, at = 0;
         for (int d = 0; d < axis; d++)
             outer *= x->dims[d];
@@ -243,10 +280,10 @@ static nncl_status fold_node(importer *im, const NnclOnnx__NodeProto *n, const c
         *y = *x;
         x->v = NULL;
         for (int64_t i = 0; i < in[1].numel; i++) {
-            int axis = onnx_axis(n_in > 3 ? (int64_t)in[3].v[i] : i, y->rank);
-            int64_t step = n_in > 4 ? (int64_t)in[4].v[i] : 1, size = axis >= 0 ? y->dims[axis] : 0;
-            int64_t start = (int64_t)fmax(fmin(in[1].v[i], 1e15), -1e15);
-            int64_t end = (int64_t)fmax(fmin(in[2].v[i], 1e15), -1e15);
+            int axis = onnx_axis(n_in > 3 ? as_int(in[3].v[i]) : i, y->rank);
+            int64_t step = n_in > 4 ? as_int(in[4].v[i]) : 1, size = axis >= 0 ? y->dims[axis] : 0;
+            int64_t start = as_int(in[1].v[i]);
+            int64_t end = as_int(in[2].v[i]);
             if (axis < 0 || step == 0)
                 return onnx_fail(im, label, "axes must name dims and steps be non-zero%s", "");
             int64_t *idx = malloc((size_t)size * sizeof *idx + 8);
@@ -273,7 +310,7 @@ static nncl_status fold_node(importer *im, const NnclOnnx__NodeProto *n, const c
                 return onnx_fail(im, label, "perm names no dim%s", "");
             y->dims[d] = x->dims[perm[d]];
         }
-        if (!alloc_values(y)) return onnx_no_memory(im);
+        if ((st = sized(im, label, y)) != NNCL_OK) return st;
         for (int64_t i = 0; i < y->numel; i++) { /* y's coordinates, read through x's strides */
             int64_t rest = i, at = 0;
             for (int d = y->rank - 1; d >= 0; d--) {
@@ -296,7 +333,7 @@ static nncl_status fold_node(importer *im, const NnclOnnx__NodeProto *n, const c
             return onnx_fail(im, label, "the inputs' shapes do not broadcast%s", "");
         y->dims[d] = sa > sb ? sa : sb;
     }
-    if (!alloc_values(y)) return onnx_no_memory(im);
+    if ((st = sized(im, label, y)) != NNCL_OK) return st;
     for (int64_t i = 0; i < y->numel; i++) {
         int64_t rest = i, ia = 0, ib = 0, step_a = 1, step_b = 1;
         for (int d = y->rank - 1; d >= 0; d--) {
@@ -336,10 +373,11 @@ static nncl_status fold_shape(importer *im, const NnclOnnx__NodeProto *n, const 
     start = start < 0 ? 0 : start > shape.rank ? shape.rank : start;
     end = end < start ? start : end > shape.rank ? shape.rank : end;
     host_tensor y = {.rank = 1, .dims = {end - start}, .ints = true};
-    if (!alloc_values(&y)) return onnx_no_memory(im);
+    nncl_status st = sized(im, label, &y);
+    if (st != NNCL_OK) return st;
     for (int64_t d = start; d < end; d++)
         y.v[d - start] = (double)shape.dims[d];
-    nncl_status st = store(im, n->output[0], &y);
+    st = store(im, n->output[0], &y);
     free(y.v);
     return st;
 }
@@ -353,7 +391,8 @@ nncl_status onnx_fold(importer *im, const NnclOnnx__NodeProto *n, const char *la
     bool known = false;
     for (size_t k = 0; k < sizeof foldable / sizeof foldable[0]; k++)
         known |= !strcmp(n->op_type, foldable[k]);
-    if (!known || !n->n_input || n->n_input > FOLD_MAX_INPUTS || n->n_output != 1) return NNCL_OK;
+    if (!known || !onnx_has_input(n, 0) || n->n_input > FOLD_MAX_INPUTS || n->n_output != 1)
+        return NNCL_OK;
     /* ConstantOfShape reads its input's value even where it is also a
      * graph input; the others fold only over pure constants, so that
      * inputs given values still run on the device. */
@@ -368,7 +407,7 @@ nncl_status onnx_fold(importer *im, const NnclOnnx__NodeProto *n, const char *la
     nncl_status st = NNCL_OK;
     for (size_t k = 0; st == NNCL_OK && k < n->n_input; k++) {
         if (!n->input[k][0]) break; /* optional inputs end the list */
-        st = load(im, onnx_tensor(im, n, k), &in[n_in++]);
+        st = load(im, label, onnx_tensor(im, n, k), &in[n_in++]);
     }
     if (st == NNCL_OK) st = fold_node(im, n, label, in, n_in, &y);
     if (st == NNCL_OK) st = store(im, n->output[0], &y);

@@ -98,6 +98,9 @@ nncl_status onnx_map_split(importer *im, const NnclOnnx__NodeProto *n, const cha
     }
     if ((size_t)count != n->n_output)
         return onnx_fail(im, label, "needs one split size per output%s", "");
+    for (int k = 0; k < count; k++)
+        if (sizes[k] < 1 || sizes[k] > xs.dims[axis])
+            return onnx_fail(im, label, "split sizes must be in 1 .. the axis' size%s", "");
     int64_t at = 0;
     for (int k = 0; k < count; k++) {
         nncl_node *part = nncl_slice(im->g, x, axis, at, at + sizes[k], 1, n->output[k]);

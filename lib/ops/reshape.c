@@ -1,6 +1,7 @@
 /* Flatten and reshape: the same elements under a new shape. The output is
  * its own buffer, so a gradient arriving from several consumers adds up
  * like any other. */
+#include "../runtime/checked.h"
 #include "copy.h"
 
 nncl_node *nncl_reshape(nncl_graph *g, nncl_node *x, nncl_shape shape, const char *name) {
@@ -14,12 +15,11 @@ nncl_node *nncl_reshape(nncl_graph *g, nncl_node *x, nncl_shape shape, const cha
     for (int i = 0; i < shape.rank; i++) {
         if (shape.dims[i] == -1 && infer < 0) {
             infer = i;
-        } else if (shape.dims[i] <= 0) {
+        } else if (shape.dims[i] <= 0 || !nncl_mul_i64(known, shape.dims[i], &known)) {
             return nncl_build_fail(g, NNCL_ERROR_SHAPE, "reshape", name,
-                                   "target %s: dims must be > 0, with at most one -1",
+                                   "target %s: dims must be > 0, with at most one -1, and "
+                                   "their product below 2^63",
                                    nncl_shape_str(shape, a, sizeof a));
-        } else {
-            known *= shape.dims[i];
         }
     }
     if (infer >= 0 && numel % known == 0) shape.dims[infer] = numel / known;

@@ -152,6 +152,12 @@ write("fuzz_onnx", "opset-8", onnx_model(opset=8))
 write("fuzz_onnx", "constant", onnx_model(extra_node=field(1, field(2, "c") + field(4, "Constant") + field(
     5, field(1, "value") + field(20, 4) + field(5, field(1, 3) + field(2, 7) + field(7, varint(1) + varint(2) + varint(3)))))))
 
+# Models PyTorch exported (tests/data/onnx): shape arithmetic, a constant If
+# with subgraphs, Gather over int64 ids.
+for exported in ("alexnet", "textcnn", "inception"):
+    with open(os.path.join(HERE, "..", "data", "onnx", exported, "model.onnx"), "rb") as f:
+        write("fuzz_onnx", "torch-" + exported, f.read())
+
 
 def png(width, height, color, seed):
     """A small PNG written with zlib alone (8-bit gray or RGB)."""
