@@ -26,7 +26,7 @@ static void randomize(nncl_graph *g, uint64_t seed) {
     }
 }
 
-/* A CNN through most ops: two outputs. */
+/* A CNN through most ops, attention pooling among them: two outputs. */
 static void build_cnn(nncl_graph *g, nncl_node **outputs) {
     nncl_node *x = nncl_input(g, "image", NNCL_SHAPE(2, 3, 9, 9));
     nncl_node *c1 = nncl_conv(g, x,
@@ -69,7 +69,9 @@ static void build_cnn(nncl_graph *g, nncl_node **outputs) {
     nncl_node *p = nncl_pad(g, mix, (int64_t[]){1, 2, 0, 1}, 4, NNCL_PAD_REFLECT, 0, "reflect");
     nncl_node *gp =
         nncl_flatten(g, nncl_global_avg_pool(g, nncl_elu(g, p, 0.7f, "elu"), "gap"), "flat");
-    nncl_node *fc = nncl_linear(g, nncl_dropout(g, gp, 0.3f, "drop"), 6, NULL, "fc");
+    nncl_node *att = nncl_attention_pool(g, p, 2, "attention");
+    nncl_node *both = nncl_concat(g, (nncl_node *[]){gp, att}, 2, "pooled");
+    nncl_node *fc = nncl_linear(g, nncl_dropout(g, both, 0.3f, "drop"), 6, NULL, "fc");
     nncl_node *ln = nncl_layer_norm(g, nncl_leaky_relu(g, fc, 0.1f, "leaky"), 1, NULL, "ln");
     outputs[0] = nncl_softmax_dim(g, ln, 1, true, "log_probs");
     outputs[1] = nncl_reduce(g, nncl_slice(g, p, 3, 1, 7, 2, "every_other"), NNCL_REDUCE_MEAN,
@@ -136,7 +138,8 @@ static void round_trip(void (*build)(nncl_graph *, nncl_node **), const char *fi
 
     ASSERT_OK(nncl_graph_create(test_context(), NULL, &back));
     nncl_onnx_model *m;
-    ASSERT_OK(nncl_onnx_import(back, path, &(nncl_onnx_options){.batch = 2}, &m)); /* dim 0 is "N" */
+    ASSERT_OK(
+        nncl_onnx_import(back, path, &(nncl_onnx_options){.batch = 2}, &m)); /* dim 0 is "N" */
     assert_int_equal(m->n_outputs, 2);
     nncl_node *x = nncl_graph_node(g, nncl_node_name(m->inputs[0]));
     assert_non_null(x);

@@ -124,10 +124,40 @@ nncl_status nncl_attention_pool_weights(nncl_graph *g, const nncl_node *node, fl
     return nncl_buffer_read(g->ctx, node->aux[0], 0, out, bytes);
 }
 
+/* x viewed as [N, C, P]; scores [N, P, heads] = x^T W^T + b, softmax over
+ * P, then x times the weights: [N, C, heads], heads first, flattened. */
+static nncl_status attn_to_onnx(nncl_onnx_writer *w, const nncl_node *node) {
+    attn_dims d = dims_of(node);
+    int64_t view[3], flat[2], keep_batch[NNCL_MAX_RANK];
+    nncl_ox_reshape_dims(w, node, node->inputs[0], keep_batch);
+    view[0] = keep_batch[0], view[1] = d.channels, view[2] = d.positions;
+    flat[0] = keep_batch[0], flat[1] = node->shape.dims[1];
+    const char *xf = nncl_ox_temp(w, node, "x"), *xt = nncl_ox_temp(w, node, "x_t"),
+               *wt = nncl_ox_temp(w, node, "weight_t"), *s = nncl_ox_temp(w, node, "scores"),
+               *sb = nncl_ox_temp(w, node, "scores_b"), *a = nncl_ox_temp(w, node, "weights"),
+               *p = nncl_ox_temp(w, node, "pooled"), *pt = nncl_ox_temp(w, node, "pooled_t"),
+               *weight = nncl_ox_param(w, node, 0);
+    nncl_ox_add(w, "Reshape",
+                (const char *[]){nncl_ox_value(node->inputs[0]),
+                                 nncl_ox_const_ints(w, node, "view", view, 3)},
+                2, xf);
+    nncl_ox_ints(w, nncl_ox_add(w, "Transpose", &xf, 1, xt), "perm", (int64_t[]){0, 2, 1}, 3);
+    nncl_ox_add(w, "Transpose", &weight, 1, wt);
+    nncl_ox_add(w, "MatMul", (const char *[]){xt, wt}, 2, s);
+    nncl_ox_add(w, "Add", (const char *[]){s, nncl_ox_param(w, node, 1)}, 2, sb);
+    nncl_ox_int(w, nncl_ox_add(w, "Softmax", &sb, 1, a), "axis", 1);
+    nncl_ox_add(w, "MatMul", (const char *[]){xf, a}, 2, p);
+    nncl_ox_ints(w, nncl_ox_add(w, "Transpose", &p, 1, pt), "perm", (int64_t[]){0, 2, 1}, 3);
+    nncl_ox_add(w, "Reshape", (const char *[]){pt, nncl_ox_const_ints(w, node, "flat", flat, 2)}, 2,
+                nncl_ox_value(node));
+    return nncl_ox_status(w);
+}
+
 const nncl_op_vtable nncl_op_attention_pool = {.profile_forward = NNCL_PROFILE_ELEMENTWISE,
                                                .profile_backward = NNCL_PROFILE_ELEMENTWISE,
                                                .plan = attn_plan,
                                                .forward = attn_forward,
                                                .backward = attn_backward,
                                                .saves = attn_saves,
-                                               .macs = attn_macs};
+                                               .macs = attn_macs,
+                                               .to_onnx = attn_to_onnx};
