@@ -189,6 +189,56 @@ static void test_sequence_round_trip(void **state) {
     round_trip(build_seq, "seq.onnx", 5);
 }
 
+/* A training graph's loss: cross-entropy per pixel with class weights and
+ * an ignored label, and NLL over log-softmax, exported with their labels
+ * input and imported back: the same losses. */
+static void test_losses_round_trip(void **state) {
+    (void)state;
+    nncl_graph *g, *back;
+    ASSERT_OK(nncl_graph_create(test_context(), NULL, &g));
+    nncl_node *x = nncl_input(g, "scores", NNCL_SHAPE(2, 3, 4));
+    nncl_node *y = nncl_input_labels_nd(g, "labels", NNCL_SHAPE(2, 4));
+    const float weights[3] = {0.5f, 2.0f, 1.0f};
+    nncl_node *out[2] = {nncl_cross_entropy(g, x, y,
+                                            &(nncl_loss_params){.class_weights = weights,
+                                                                .n_class_weights = 3,
+                                                                .has_ignore_index = true,
+                                                                .ignore_index = 2},
+                                            "ce"),
+                         nncl_nll_loss(g, nncl_log_softmax(g, x, "log_probs"), y,
+                                       &(nncl_loss_params){.reduction = NNCL_REDUCTION_NONE},
+                                       "nll")};
+    char path[256];
+    snprintf(path, sizeof path, "%s/losses.onnx", test_dir);
+    ASSERT_OK(nncl_onnx_export(g, path, out, 2));
+    run_python_checker(path);
+    ASSERT_OK(nncl_graph_create(test_context(), NULL, &back));
+    nncl_onnx_model *m;
+    ASSERT_OK(nncl_onnx_import(back, path, &(nncl_onnx_options){.batch = 2}, &m));
+    assert_int_equal(m->n_inputs, 2);
+    assert_true(nncl_node_holds_ints(m->inputs[1]));
+    double v[24];
+    random_fill(v, 24, 11, -2, 2);
+    float *scores = to_float(v, 24);
+    int32_t labels[8] = {0, 1, 2, 1, 2, 0, 0, 1};
+    ASSERT_OK(nncl_graph_set_input(g, x, scores, 24 * sizeof(float)));
+    ASSERT_OK(nncl_graph_set_input(g, y, labels, sizeof labels));
+    ASSERT_OK(nncl_graph_set_input(back, m->inputs[0], scores, 24 * sizeof(float)));
+    ASSERT_OK(nncl_graph_set_input(back, m->inputs[1], labels, sizeof labels));
+    float want[8], have[8];
+    ASSERT_OK(nncl_graph_infer(g, out[0], want, sizeof(float)));
+    ASSERT_OK(nncl_graph_infer(back, m->outputs[0], have, sizeof(float)));
+    assert_float_equal(have[0], want[0], 1e-5 * fabs(want[0]));
+    ASSERT_OK(nncl_graph_infer(g, out[1], want, sizeof want));
+    ASSERT_OK(nncl_graph_infer(back, m->outputs[1], have, sizeof have));
+    for (int i = 0; i < 8; i++)
+        assert_float_equal(have[i], want[i], 1e-5 * fabs(want[i]) + 1e-6);
+    free(scores);
+    nncl_onnx_model_free(m);
+    nncl_graph_destroy(back);
+    nncl_graph_destroy(g);
+}
+
 static void test_refusals(void **state) {
     (void)state;
     nncl_graph *g;
@@ -211,6 +261,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_cnn_round_trip),
         cmocka_unit_test(test_sequence_round_trip),
+        cmocka_unit_test(test_losses_round_trip),
         cmocka_unit_test(test_refusals),
     };
     return cmocka_run_group_tests(tests, test_dir_setup, test_dir_teardown);

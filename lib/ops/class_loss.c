@@ -201,6 +201,35 @@ static void class_loss_release(nncl_node *node) {
     free(attrs_of(node)->class_weights);
 }
 
+/* SoftmaxCrossEntropyLoss / NegativeLogLikelihoodLoss (PyTorch's
+ * definitions, ONNX's too); a reduced loss is a scalar there and [1] here,
+ * so a Reshape follows. ONNX has no label smoothing. */
+static nncl_status class_loss_to_onnx(nncl_onnx_writer *w, const nncl_node *node) {
+    const class_loss_attrs *a = attrs_of(node);
+    if (a->smoothing > 0) return nncl_ox_refuse(w, node, "ONNX's losses have no label smoothing");
+    int64_t classes = node->inputs[0]->shape.dims[1], one = 1;
+    bool reduced = a->reduction != NNCL_REDUCTION_NONE;
+    const char *in[3] = {
+        nncl_ox_value(node->inputs[0]), nncl_ox_value(node->inputs[1]),
+        a->class_weights
+            ? nncl_ox_const_floats(w, node, "weights", a->class_weights, NNCL_SHAPE(classes))
+            : NULL};
+    const char *loss = reduced ? nncl_ox_temp(w, node, "scalar") : nncl_ox_value(node);
+    int n = nncl_ox_add(
+        w, node->op == NNCL_OP_NLL_LOSS ? "NegativeLogLikelihoodLoss" : "SoftmaxCrossEntropyLoss",
+        in, a->class_weights ? 3 : 2, loss);
+    nncl_ox_string(w, n, "reduction",
+                   a->reduction == NNCL_REDUCTION_SUM    ? "sum"
+                   : a->reduction == NNCL_REDUCTION_NONE ? "none"
+                                                         : "mean");
+    nncl_ox_int(w, n, "ignore_index", a->ignore_index);
+    if (reduced)
+        nncl_ox_add(w, "Reshape",
+                    (const char *[]){loss, nncl_ox_const_ints(w, node, "shape", &one, 1)}, 2,
+                    nncl_ox_value(node));
+    return nncl_ox_status(w);
+}
+
 const nncl_op_vtable nncl_op_class_loss = {.attrs_size = sizeof(class_loss_attrs),
                                            .profile_forward = NNCL_PROFILE_LOSS,
                                            .profile_backward = NNCL_PROFILE_LOSS,
@@ -209,4 +238,5 @@ const nncl_op_vtable nncl_op_class_loss = {.attrs_size = sizeof(class_loss_attrs
                                            .plan = class_loss_plan,
                                            .forward = class_loss_forward,
                                            .backward = class_loss_backward,
-                                           .saves = class_loss_saves};
+                                           .saves = class_loss_saves,
+                                           .to_onnx = class_loss_to_onnx};
