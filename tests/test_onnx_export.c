@@ -239,6 +239,61 @@ static void test_losses_round_trip(void **state) {
     nncl_graph_destroy(g);
 }
 
+/* The elementwise losses with each reduction, written out in ONNX
+ * operators, against nncl's own after the round trip. */
+static void test_pointwise_losses_round_trip(void **state) {
+    (void)state;
+    nncl_graph *g, *back;
+    ASSERT_OK(nncl_graph_create(test_context(), NULL, &g));
+    nncl_node *x = nncl_input(g, "prediction", NNCL_SHAPE(2, 6));
+    nncl_node *t = nncl_input(g, "target", NNCL_SHAPE(2, 6));
+    nncl_loss_params sum = {.reduction = NNCL_REDUCTION_SUM},
+                     none = {.reduction = NNCL_REDUCTION_NONE};
+    nncl_node *out[] = {
+        nncl_mse_loss(g, x, t, NULL, "mse"),
+        nncl_l1_loss(g, x, t, &sum, "l1"),
+        nncl_smooth_l1_loss(g, x, t,
+                            &(nncl_loss_params){.reduction = NNCL_REDUCTION_NONE, .beta = 0.5f},
+                            "smooth_l1"),
+        nncl_huber_loss(g, x, t, &(nncl_loss_params){.beta = 0.7f}, "huber"),
+        nncl_bce_with_logits(g, x, t, &none, "bce"),
+        nncl_kl_div(g, nncl_log_softmax(g, x, "log_p"), nncl_softmax(g, t, "q"),
+                    &(nncl_loss_params){.reduction = NNCL_REDUCTION_BATCHMEAN}, "kl"),
+        nncl_smooth_l1_loss(g, x, t, &sum, "smooth_l1_beta0"),
+    };
+    enum { OUTPUTS = sizeof out / sizeof out[0] };
+    char path[256];
+    snprintf(path, sizeof path, "%s/pointwise.onnx", test_dir);
+    ASSERT_OK(nncl_onnx_export(g, path, out, OUTPUTS));
+    run_python_checker(path);
+    ASSERT_OK(nncl_graph_create(test_context(), NULL, &back));
+    nncl_onnx_model *m;
+    ASSERT_OK(nncl_onnx_import(back, path, &(nncl_onnx_options){.batch = 2}, &m));
+    double v[24];
+    random_fill(v, 24, 13, -1.5, 1.5);
+    for (int i = 12; i < 24; i++) /* targets in [0, 1] for the BCE */
+        v[i] = (v[i] + 1.5) / 3;
+    float *f = to_float(v, 24);
+    ASSERT_OK(nncl_graph_set_input(g, x, f, 12 * sizeof(float)));
+    ASSERT_OK(nncl_graph_set_input(g, t, f + 12, 12 * sizeof(float)));
+    ASSERT_OK(nncl_graph_set_input(back, m->inputs[0], f, 12 * sizeof(float)));
+    ASSERT_OK(nncl_graph_set_input(back, m->inputs[1], f + 12, 12 * sizeof(float)));
+    for (int k = 0; k < OUTPUTS; k++) {
+        float want[12], have[12];
+        size_t bytes = (size_t)nncl_shape_numel(nncl_node_shape(out[k])) * sizeof(float);
+        ASSERT_OK(nncl_graph_infer(g, out[k], want, bytes));
+        ASSERT_OK(nncl_graph_infer(back, m->outputs[k], have, bytes));
+        for (size_t i = 0; i < bytes / sizeof(float); i++)
+            if (!(fabsf(have[i] - want[i]) <= 1e-5f + 1e-4f * fabsf(want[i])))
+                fail_msg("%s element %zu: %.7g after the round trip, %.7g before",
+                         nncl_node_name(out[k]), i, (double)have[i], (double)want[i]);
+    }
+    free(f);
+    nncl_onnx_model_free(m);
+    nncl_graph_destroy(back);
+    nncl_graph_destroy(g);
+}
+
 static void test_refusals(void **state) {
     (void)state;
     nncl_graph *g;
@@ -262,6 +317,7 @@ int main(void) {
         cmocka_unit_test(test_cnn_round_trip),
         cmocka_unit_test(test_sequence_round_trip),
         cmocka_unit_test(test_losses_round_trip),
+        cmocka_unit_test(test_pointwise_losses_round_trip),
         cmocka_unit_test(test_refusals),
     };
     return cmocka_run_group_tests(tests, test_dir_setup, test_dir_teardown);

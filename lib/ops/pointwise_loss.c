@@ -109,10 +109,77 @@ static uint32_t pointwise_saves(const nncl_node *node) {
     return NNCL_SAVES_INPUT(0) | NNCL_SAVES_INPUT(1);
 }
 
+/* op(a, b) -> "<node>/<suffix>", or -> out when given; b may be NULL for
+ * one-input operators. */
+static const char *op2(nncl_onnx_writer *w, const nncl_node *node, const char *op, const char *a,
+                       const char *b, const char *suffix, const char *out) {
+    const char *y = out ? out : nncl_ox_temp(w, node, suffix);
+    nncl_ox_add(w, op, (const char *[]){a, b}, b ? 2 : 1, y);
+    return y;
+}
+
+static const char *scalar(nncl_onnx_writer *w, const nncl_node *node, const char *suffix, float v) {
+    return nncl_ox_const_floats(w, node, suffix, &v, (nncl_shape){0});
+}
+
+/* The elementwise values written out in ONNX operators (PyTorch's
+ * definitions), then the reduction: mean or sum over everything as [1],
+ * batchmean the sum over the batch. */
+static nncl_status pointwise_to_onnx(nncl_onnx_writer *w, const nncl_node *node) {
+    const pointwise_attrs *a = attrs_of(node);
+    const char *x = nncl_ox_value(node->inputs[0]), *t = nncl_ox_value(node->inputs[1]);
+    bool reduced = a->reduction != NNCL_REDUCTION_NONE;
+    const char *each = reduced ? NULL : nncl_ox_value(node), *e;
+    if (node->op == NNCL_OP_BCE_WITH_LOGITS) { /* max(x, 0) - x t + log(1 + exp(-|x|)) */
+        const char *pos = op2(w, node, "Relu", x, NULL, "relu", NULL),
+                   *xt = op2(w, node, "Mul", x, t, "xt", NULL),
+                   *na = op2(w, node, "Neg", op2(w, node, "Abs", x, NULL, "abs", NULL), NULL,
+                             "neg_abs", NULL);
+        e = op2(w, node, "Add", op2(w, node, "Sub", pos, xt, "diff", NULL),
+                op2(w, node, "Softplus", na, NULL, "softplus", NULL), "each", each);
+    } else if (node->op == NNCL_OP_KL_DIV) { /* t (log t - x), 0 where t = 0 */
+        const char *safe = op2(w, node, "Max", t, scalar(w, node, "tiny", 1e-37f), "safe_t", NULL);
+        e = op2(w, node, "Mul", t,
+                op2(w, node, "Sub", op2(w, node, "Log", safe, NULL, "log_t", NULL), x, "gap", NULL),
+                "each", each);
+    } else {
+        const char *d = op2(w, node, "Sub", x, t, "diff", NULL);
+        float beta = a->beta;
+        if (node->op == NNCL_OP_MSE_LOSS) {
+            e = op2(w, node, "Mul", d, d, "each", each);
+        } else if (node->op == NNCL_OP_L1_LOSS || (node->op == NNCL_OP_SMOOTH_L1_LOSS && !beta)) {
+            e = op2(w, node, "Abs", d, NULL, "each", each);
+        } else { /* q = min(|d|, beta): q (|d| - q / 2), over beta for smooth L1 */
+            const char *ad = op2(w, node, "Abs", d, NULL, "abs", NULL),
+                       *q = op2(w, node, "Min", ad, scalar(w, node, "beta", beta), "q", NULL),
+                       *half =
+                           op2(w, node, "Mul", q, scalar(w, node, "half", 0.5f), "half_q", NULL),
+                       *huber = op2(w, node, "Mul", q, op2(w, node, "Sub", ad, half, "rest", NULL),
+                                    "huber", node->op == NNCL_OP_HUBER_LOSS ? each : NULL);
+            e = node->op == NNCL_OP_HUBER_LOSS
+                    ? huber
+                    : op2(w, node, "Div", huber, scalar(w, node, "over", beta), "each", each);
+        }
+    }
+    if (!reduced) return nncl_ox_status(w);
+    bool mean = a->reduction == NNCL_REDUCTION_MEAN;
+    const char *total = nncl_ox_temp(w, node, "total");
+    nncl_ox_int(w, nncl_ox_add(w, mean ? "ReduceMean" : "ReduceSum", &e, 1, total), "keepdims", 0);
+    if (a->reduction == NNCL_REDUCTION_BATCHMEAN)
+        total =
+            op2(w, node, "Div", total,
+                scalar(w, node, "batch", (float)node->inputs[0]->shape.dims[0]), "batchmean", NULL);
+    int64_t one = 1;
+    op2(w, node, "Reshape", total, nncl_ox_const_ints(w, node, "shape", &one, 1), "",
+        nncl_ox_value(node));
+    return nncl_ox_status(w);
+}
+
 const nncl_op_vtable nncl_op_pointwise_loss = {.attrs_size = sizeof(pointwise_attrs),
                                                .profile_forward = NNCL_PROFILE_LOSS,
                                                .profile_backward = NNCL_PROFILE_LOSS,
                                                .plan = pointwise_plan,
                                                .forward = pointwise_forward,
                                                .backward = pointwise_backward,
-                                               .saves = pointwise_saves};
+                                               .saves = pointwise_saves,
+                                               .to_onnx = pointwise_to_onnx};
