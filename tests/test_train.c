@@ -435,10 +435,23 @@ static void test_nncl_train_on_arrays(void **state) {
     }
 }
 
-/* Parameter `name` of the ONNX file at test_dir/file, imported at batch 16. */
+/* 3x16x16 noise with the first (class 0) or second (class 1) channel
+ * brighter. */
+static void tints(float *x, int32_t *y, int n, unsigned seed) {
+    for (int i = 0; i < n; i++) {
+        y[i] = (int32_t)(uniform(&seed) * 2);
+        for (int c = 0; c < 3; c++)
+            for (int p = 0; p < 256; p++)
+                x[(i * 3 + c) * 256 + p] = (float)(uniform(&seed) - 0.5 + (c == y[i] ? 0.4 : 0));
+    }
+}
+
+/* Parameter `name` of the ONNX file at `file` (relative: in test_dir),
+ * imported at batch 16. */
 static float *onnx_param(const char *file, const char *name, int64_t count) {
-    char path[256];
-    snprintf(path, sizeof path, "%s/%s", test_dir, file);
+    char path[512];
+    snprintf(path, sizeof path, "%s%s%s", file[0] == '/' ? "" : test_dir, file[0] == '/' ? "" : "/",
+             file);
     nncl_graph *g;
     nncl_onnx_model *m;
     ASSERT_OK(nncl_graph_create(test_context(), NULL, &g));
@@ -481,6 +494,24 @@ static void test_nncl_train_onnx_models(void **state) {
     assert_memory_not_equal(before, after, 64 * 32 * 3 * sizeof(float)); /* not frozen: trained */
     free(before), free(after);
     free(onnx_param("tuned.onnx", "new_head.weight", 2 * 64));
+    /* A model PyTorch exported (VGG-style, 10 classes, 3x16x16 images):
+     * its features (random: it was never trained) frozen, a new head for 2
+     * classes, which learns slowly on them, hence the larger rate. */
+    write_arrays("tints", "<f4", NNCL_SHAPE(3, 16, 16), false, tints, 256, 64);
+    char args[1024], torch[512];
+    snprintf(torch, sizeof torch, "%s/onnx/classifier/model.onnx", NNCL_TEST_DATA);
+    snprintf(
+        args, sizeof args,
+        "--model %s --epochs 8 --lr 0.01 --batch 16 --replace-head 2 --freeze features. --export "
+        "torch_tuned.onnx",
+        torch);
+    rc = train_on("tints", args, out, sizeof out);
+    if (rc != 0) fail_msg("fine-tuning PyTorch's model failed (%d): %s", rc, out);
+    if (last_test_acc(out) < 90) fail_msg("PyTorch's model fine-tuned learns too little: %s", out);
+    before = onnx_param(torch, "features.4.weight", 16 * 8 * 9);
+    after = onnx_param("torch_tuned.onnx", "features.4.weight", 16 * 8 * 9);
+    assert_memory_equal(before, after, 16 * 8 * 9 * sizeof(float));
+    free(before), free(after);
     const char *refused[][2] = {
         {"--model ecg --replace-head 3", "--replace-head applies to ONNX models"},
         {"--model missing.onnx", "missing.onnx: cannot open"},
