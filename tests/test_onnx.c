@@ -4,7 +4,8 @@
  * SAME_UPPER, BatchNormalization's momentum, Gemm with transB), with the
  * same weights: equal outputs, parameters under the initializers' names,
  * inputs and outputs in the file's order. Unsupported operators and
- * attribute values are refused naming the node. */
+ * attribute values, shapes that do not fit and conditions only known at
+ * run time are refused naming the node. */
 #include "harness.h"
 #include "onnx.pb-c.h"
 
@@ -722,6 +723,31 @@ static void test_weights_given_as_inputs(void **state) {
     nncl_graph_destroy(gr);
 }
 
+/* Relu(x) -> r, If(r) with both branches one graph: returning x when
+ * with_output, nothing otherwise. */
+static const char *write_if(bool with_output) {
+    NnclOnnx__GraphProto *branch = keep(malloc(sizeof *branch));
+    nncl_onnx__graph_proto__init(branch);
+    NnclOnnx__ValueInfoProto *branch_out = keep(malloc(sizeof *branch_out));
+    nncl_onnx__value_info_proto__init(branch_out);
+    branch_out->name = "x"; /* the enclosing graph's input */
+    branch->n_output = with_output;
+    branch->output = keep(malloc(sizeof *branch->output));
+    branch->output[0] = branch_out;
+    NnclOnnx__AttributeProto **branches = keep(malloc(2 * sizeof *branches));
+    for (int k = 0; k < 2; k++) {
+        branches[k] = keep(malloc(sizeof **branches));
+        nncl_onnx__attribute_proto__init(branches[k]);
+        branches[k]->name = k ? "else_branch" : "then_branch";
+        branches[k]->has_type = true;
+        branches[k]->type = NNCL_ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__GRAPH;
+        branches[k]->g = branch;
+    }
+    NnclOnnx__NodeProto *nodes[] = {node("Relu", (const char *[]){"x", NULL}, "r", NULL, 0),
+                                    node("If", (const char *[]){"r", NULL}, "y", branches, 2)};
+    return write_onnx("if.onnx", nodes, 2, NULL, 0, (int64_t[]){1}, 1, (const char *[]){"r"}, 1);
+}
+
 static void expect_refusal(const char *path, const char *part1, const char *part2) {
     nncl_graph *g;
     ASSERT_OK(nncl_graph_create(test_context(), NULL, &g));
@@ -740,6 +766,19 @@ static void test_refusals_name_the_node(void **state) {
                    "the operator Einsum is not supported");
     expect_refusal(write_model("lrn.onnx", "LRN", 1.0f), "node 2 (LRN)",
                    "attribute 'size' must be odd");
+    /* Shapes that do not fit: the builder's message, naming the node. */
+    static float wide[4 * 3];
+    NnclOnnx__NodeProto *mismatch[] = {
+        node("Add", (const char *[]){"x", "c", NULL}, "sum", NULL, 0)};
+    NnclOnnx__TensorProto *c[] = {tensor("c", (int64_t[]){4, 3}, 2, wide)};
+    expect_refusal(write_onnx("mismatch.onnx", mismatch, 1, c, 1, (int64_t[]){2, 5}, 2,
+                              (const char *[]){"sum"}, 1),
+                   "op 'add' node 'sum'", "[2, 5] and 'c' [4, 3] must be features whose shapes");
+    /* An If whose condition is computed: nncl builds one branch only; a
+     * branch without outputs is refused by the reader. */
+    expect_refusal(write_if(true), "node 1 (If)", "the condition must be a constant");
+    expect_refusal(write_if(false), "node 1 (If), subgraph 'then_branch'",
+                   "the graph has no outputs");
     char path[256];
     snprintf(path, sizeof path, "%s/missing.onnx", test_dir);
     expect_refusal(path, "missing.onnx", "cannot open");

@@ -1,6 +1,7 @@
 /* The ONNX file reader on models the test encodes with protobuf-c: a valid
  * one (graph input, initializers in raw and typed form, a Constant node,
  * nodes in order) reads and decodes; each malformed one (truncated bytes,
+ * a field of the wrong wire type,
  * opsets outside 1-17, no graph, an input nothing defines, a value defined
  * twice, data of the wrong size, external data, unsupported types and
  * domains) is refused with a message naming the node, tensor or value. */
@@ -162,6 +163,10 @@ static void test_reads_a_valid_model(void **state) {
     assert_int_equal(st, NNCL_ERROR_INVALID_ARGUMENT);
     assert_contains(nncl_last_error(), "not an ONNX model");
     free(bytes);
+    /* A known field with the wrong wire type: the graph (7) as a varint. */
+    const uint8_t wire[] = {0x08, 0x07, 0x38, 0x05};
+    assert_int_equal(nncl_onnx_parse(wire, sizeof wire, "m.onnx", &f), NNCL_ERROR_INVALID_ARGUMENT);
+    assert_contains(nncl_last_error(), "m.onnx");
     /* The same bytes from a file. */
     char path[256];
     snprintf(path, sizeof path, "%s/m.onnx", test_dir);

@@ -173,7 +173,9 @@ static nncl_status check_attributes(const char *file, const NnclOnnx__NodeProto 
             if (depth >= 8)
                 return nncl_fail(NNCL_ERROR_INVALID_ARGUMENT,
                                  "%s: %s nests subgraphs more than 8 deep", file, label);
-            nncl_status st = check_graph(file, attr->g, scope, depth + 1);
+            char where[512]; /* messages inside name the node and the attribute */
+            snprintf(where, sizeof where, "%s: %s, subgraph '%s'", file, label, attr->name);
+            nncl_status st = check_graph(where, attr->g, scope, depth + 1);
             if (st != NNCL_OK) return st;
         }
         if (attr->n_graphs)
