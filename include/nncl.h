@@ -1415,8 +1415,9 @@ NNCL_API nncl_status nncl_graph_grad_read(nncl_graph *g, const char *name, float
  * table, or a take with constant indices), ReduceMean / ReduceSum /
  * ReduceMax / ReduceMin, Dropout (it drops in training mode only, as the
  * graph is set), Identity, Upsample and Resize where they are PyTorch's
- * interpolate (nearest: asymmetric, floor; linear: half_pixel,
- * pytorch_half_pixel or align_corners), SoftmaxCrossEntropyLoss and
+ * interpolate (nearest: asymmetric, floor, or half-pixel rounding with
+ * whole factors; linear: half_pixel, pytorch_half_pixel or
+ * align_corners), SoftmaxCrossEntropyLoss and
  * NegativeLogLikelihoodLoss (class weights, ignore_index, reductions).
  * Shape, Constant and ConstantOfShape, nodes whose inputs are all
  * constants (the shape arithmetic around Reshape) and If nodes whose

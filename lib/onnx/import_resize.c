@@ -2,11 +2,13 @@
  * forms torch.onnx.export writes for nn.Upsample and F.interpolate. */
 #include "importer.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 /* Resize (and opset 9's Upsample) where it is PyTorch's interpolate:
- * nearest with asymmetric coordinates rounding down, or linear with
+ * nearest with asymmetric coordinates rounding down (or the default
+ * half-pixel rounding, the same for whole factors), or linear with
  * half_pixel / pytorch_half_pixel / align_corners; scales or sizes over
  * the spatial dims only. */
 nncl_status onnx_map_resize(importer *im, const NnclOnnx__NodeProto *n, const char *label,
@@ -23,11 +25,18 @@ nncl_status onnx_map_resize(importer *im, const NnclOnnx__NodeProto *n, const ch
         onnx_attr_string(n, "nearest_mode", "round_prefer_floor", nbuf, sizeof nbuf);
     bool upsample = !strcmp(n->op_type, "Upsample") || im->opset < 11;
     nncl_upsample_params p = {0};
+    /* ONNX's default nearest (half-pixel centres, rounding to the nearest)
+     * picks the same pixels as PyTorch's where every factor is a whole
+     * number: (dst + 1/2) / s - 1/2 lies within (s - 1) / 2s of floor(dst / s). */
+    bool centred =
+        (!strcmp(coord, "half_pixel") || !strcmp(coord, "pytorch_half_pixel")) &&
+        (!strcmp(nearest, "round_prefer_floor") || !strcmp(nearest, "round_prefer_ceil"));
     if (!strcmp(mode, "nearest")) {
-        if (!upsample && (strcmp(coord, "asymmetric") || strcmp(nearest, "floor")))
+        if (!upsample && !centred && (strcmp(coord, "asymmetric") || strcmp(nearest, "floor")))
             return onnx_fail(im, label,
                              "nearest needs coordinate_transformation_mode 'asymmetric' and "
-                             "nearest_mode 'floor' (PyTorch's nearest), not '%s'",
+                             "nearest_mode 'floor' (PyTorch's nearest), or half-pixel centres "
+                             "rounded with whole factors, not '%s'",
                              coord);
         p.mode = NNCL_UPSAMPLE_NEAREST;
     } else if (!strcmp(mode, "linear")) {
@@ -64,6 +73,13 @@ nncl_status onnx_map_resize(importer *im, const NnclOnnx__NodeProto *n, const ch
             p.scale[d] = sv[2 + d];
         else
             p.size[d] = zv[2 + d];
+        double factor = sv ? sv[2 + d] : (double)zv[2 + d] / (double)in.dims[2 + d];
+        if (p.mode == NNCL_UPSAMPLE_NEAREST && !upsample && centred &&
+            !(factor >= 1 && factor == floor(factor)))
+            st = onnx_fail(im, label,
+                           "nearest with half-pixel centres matches nncl's only for whole "
+                           "upsampling factors%s",
+                           "");
     }
     free(sv);
     free(zv);
