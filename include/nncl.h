@@ -1477,7 +1477,11 @@ NNCL_API void nncl_onnx_model_free(nncl_onnx_model *model);
  * the parameters initializers under their names with their current values
  * (batch norm with its running statistics), each op the ONNX operators
  * that compute it in inference (dropout as Identity); node values keep
- * their names, so nncl_onnx_import gives the graph back. Returns NNCL_OK,
+ * their names, so nncl_onnx_import gives the graph back. A graph input
+ * (nncl_input_graph) becomes two dense float inputs: "<name>", the
+ * normalised adjacency [max_nodes, max_nodes], and "<name>/members"
+ * [graphs, max_nodes], 1 where a node belongs to a graph. The Dice loss
+ * and the metrics have no ONNX form. Returns NNCL_OK,
  * NNCL_ERROR_INVALID_ARGUMENT (no outputs, a node of another graph, an op
  * with no ONNX form, named), NNCL_ERROR_STATE (a build error; or a library
  * built without protobuf-c), NNCL_ERROR_IO or NNCL_ERROR_OUT_OF_MEMORY. */

@@ -2,7 +2,8 @@
  * ONNX form, with random weights and running statistics, exported and
  * imported back into a new graph give the same outputs on the same input;
  * onnx.checker (Debian's python3-onnx) accepts the files, with full shape
- * inference. Ops without an ONNX form are refused by name. */
+ * inference. Ops without an ONNX form (the metrics, the Dice loss) are
+ * refused by name, writing nothing. */
 #include "harness.h"
 
 #include <math.h>
@@ -294,21 +295,95 @@ static void test_pointwise_losses_round_trip(void **state) {
     nncl_graph_destroy(g);
 }
 
+/* A graph network: its CSR graph input becomes the dense normalised
+ * adjacency and membership inputs (computed here on the host, Kipf &
+ * Welling's A_hat), graph convolutions matrix products, the readouts
+ * products and masked maxima: the same outputs as nncl's sparse ops. */
+static void test_graph_network_round_trip(void **state) {
+    (void)state;
+    enum { NODES = 6, USED = 5, GRAPHS = 2, F = 3 };
+    nncl_graph *g, *back;
+    ASSERT_OK(nncl_graph_create(test_context(), NULL, &g));
+    nncl_node *adj = nncl_input_graph(g, "graph", NODES, 10, GRAPHS);
+    nncl_node *h = nncl_input(g, "h", NNCL_SHAPE(NODES, F));
+    nncl_node *h1 = nncl_relu(g, nncl_graph_conv(g, h, adj, 4, NULL, "gcn1"), "r1");
+    nncl_node *h2 = nncl_graph_conv(g, h1, adj, 4, &(nncl_linear_params){.no_bias = true}, "gcn2");
+    nncl_node *out[3] = {nncl_graph_readout(g, h2, adj, NNCL_READOUT_MAX, "max"),
+                         nncl_graph_readout(g, h2, adj, NNCL_READOUT_MEAN, "mean"),
+                         nncl_graph_readout(g, h1, adj, NNCL_READOUT_SUM, "sum")};
+    ASSERT_OK(nncl_graph_status(g));
+    randomize(g, 17);
+    /* graph 0: the path 0-1-2; graph 1: the edge 3-4; node 5 padding */
+    const int32_t row_ptr[USED + 1] = {0, 1, 3, 4, 5, 6}, col[6] = {1, 0, 2, 1, 4, 3},
+                                 member[USED] = {0, 0, 0, 1, 1};
+    ASSERT_OK(nncl_graph_set_adjacency(g, adj, USED, row_ptr, col, member));
+    char path[256];
+    snprintf(path, sizeof path, "%s/gcn.onnx", test_dir);
+    ASSERT_OK(nncl_onnx_export(g, path, out, 3));
+    run_python_checker(path);
+    ASSERT_OK(nncl_graph_create(test_context(), NULL, &back));
+    nncl_onnx_model *m;
+    ASSERT_OK(nncl_onnx_import(back, path, &(nncl_onnx_options){.batch = NODES}, &m));
+    assert_int_equal(m->n_inputs, 3);
+    float a_hat[NODES * NODES] = {0}, members[GRAPHS * NODES] = {0};
+    for (int i = 0; i < USED; i++) {
+        double di = row_ptr[i + 1] - row_ptr[i] + 1;
+        a_hat[i * NODES + i] = (float)(1 / di);
+        for (int k = row_ptr[i]; k < row_ptr[i + 1]; k++) {
+            int j = col[k];
+            double dj = row_ptr[j + 1] - row_ptr[j] + 1;
+            a_hat[i * NODES + j] = (float)(1 / sqrt(di * dj));
+        }
+        members[member[i] * NODES + i] = 1;
+    }
+    double v[NODES * F];
+    random_fill(v, NODES * F, 19, -1, 1);
+    float *features = to_float(v, NODES * F);
+    ASSERT_OK(nncl_graph_set_input(g, h, features, sizeof(float) * NODES * F));
+    for (size_t k = 0; k < m->n_inputs; k++) {
+        const char *name = nncl_node_name(m->inputs[k]);
+        const float *value = !strcmp(name, "graph") ? a_hat
+                             : !strcmp(name, "h")   ? features
+                                                    : members;
+        ASSERT_OK(
+            nncl_graph_set_input(back, m->inputs[k], value,
+                                 (size_t)nncl_shape_numel(nncl_node_shape(m->inputs[k])) * 4));
+    }
+    for (int k = 0; k < 3; k++) {
+        float want[GRAPHS * 4], have[GRAPHS * 4];
+        ASSERT_OK(nncl_graph_infer(g, out[k], want, sizeof want));
+        ASSERT_OK(nncl_graph_infer(back, m->outputs[k], have, sizeof have));
+        for (int i = 0; i < GRAPHS * 4; i++)
+            if (!(fabsf(have[i] - want[i]) <= 1e-5f + 1e-4f * fabsf(want[i])))
+                fail_msg("%s element %d: %.7g after the round trip, %.7g before",
+                         nncl_node_name(out[k]), i, (double)have[i], (double)want[i]);
+    }
+    free(features);
+    nncl_onnx_model_free(m);
+    nncl_graph_destroy(back);
+    nncl_graph_destroy(g);
+}
+
 static void test_refusals(void **state) {
     (void)state;
     nncl_graph *g;
     ASSERT_OK(nncl_graph_create(test_context(), NULL, &g));
-    nncl_node *adj = nncl_input_graph(g, "graph", 8, 16, 2);
-    nncl_node *h = nncl_input(g, "features", NNCL_SHAPE(8, 3));
-    nncl_node *y = nncl_graph_conv(g, h, adj, 4, NULL, "gcn");
+    nncl_node *x = nncl_input(g, "scores", NNCL_SHAPE(4, 3));
+    nncl_node *y = nncl_input_labels(g, "labels", 4);
+    nncl_node *accuracy = nncl_accuracy(g, x, y, "accuracy");
     char path[256];
-    snprintf(path, sizeof path, "%s/gcn.onnx", test_dir);
-    assert_int_equal(nncl_onnx_export(g, path, &y, 1), NNCL_ERROR_INVALID_ARGUMENT);
-    assert_contains(nncl_last_error(), "op 'graph_input' (node 'graph'): has no ONNX form");
+    snprintf(path, sizeof path, "%s/metric.onnx", test_dir);
+    assert_int_equal(nncl_onnx_export(g, path, &accuracy, 1), NNCL_ERROR_INVALID_ARGUMENT);
+    assert_contains(nncl_last_error(), "op 'accuracy' (node 'accuracy'): has no ONNX form");
     FILE *f = fopen(path, "rb");
     assert_null(f); /* nothing written */
     assert_int_equal(nncl_onnx_export(g, path, NULL, 0), NNCL_ERROR_INVALID_ARGUMENT);
     assert_contains(nncl_last_error(), "give 1 to 64 output nodes");
+    nncl_graph *other;
+    ASSERT_OK(nncl_graph_create(test_context(), NULL, &other));
+    assert_int_equal(nncl_onnx_export(other, path, &x, 1), NNCL_ERROR_INVALID_ARGUMENT);
+    assert_contains(nncl_last_error(), "output 0 is not a node of this graph");
+    nncl_graph_destroy(other);
     nncl_graph_destroy(g);
 }
 
@@ -318,6 +393,7 @@ int main(void) {
         cmocka_unit_test(test_sequence_round_trip),
         cmocka_unit_test(test_losses_round_trip),
         cmocka_unit_test(test_pointwise_losses_round_trip),
+        cmocka_unit_test(test_graph_network_round_trip),
         cmocka_unit_test(test_refusals),
     };
     return cmocka_run_group_tests(tests, test_dir_setup, test_dir_teardown);

@@ -176,6 +176,15 @@ static void mark_batch(nncl_onnx_writer *w) {
     }
 }
 
+void nncl_ox_input(nncl_onnx_writer *w, const char *name, nncl_shape shape, bool ints) {
+    if (failed(w)) return;
+    if (w->n_inputs == 64) {
+        w->status = nncl_fail(NNCL_ERROR_INVALID_ARGUMENT, "ONNX export: more than 64 inputs");
+        return;
+    }
+    w->inputs[w->n_inputs++] = (nncl_ox_io){name, shape, ints, false};
+}
+
 nncl_status nncl_ox_refuse(nncl_onnx_writer *w, const nncl_node *node, const char *why) {
     if (!failed(w))
         w->status = nncl_fail(NNCL_ERROR_INVALID_ARGUMENT, "ONNX export: op '%s' (node '%s'): %s",
@@ -223,14 +232,9 @@ nncl_status nncl_onnx_writer_build(nncl_graph *g, nncl_node *const *outputs, siz
     for (size_t i = 0; i < g->n_nodes && !failed(w); i++) {
         const nncl_node *node = g->nodes[i];
         if (!needed[i]) continue;
-        if (node->vt->flags & NNCL_OPFLAG_INPUT) {
-            if (w->n_inputs == 64) {
-                w->status =
-                    nncl_fail(NNCL_ERROR_INVALID_ARGUMENT, "ONNX export: more than 64 inputs");
-                break;
-            }
-            w->inputs[w->n_inputs++] =
-                (nncl_ox_io){node->name, node->shape, node->is_labels, w->batch[i]};
+        if ((node->vt->flags & NNCL_OPFLAG_INPUT) && !(node->vt->flags & NNCL_OPFLAG_OWN_SETTER)) {
+            nncl_ox_input(w, node->name, node->shape, node->is_labels);
+            if (!failed(w)) w->inputs[w->n_inputs - 1].batch = w->batch[i];
         }
         if (!node->vt->to_onnx)
             nncl_ox_refuse(w, node, "has no ONNX form");

@@ -66,7 +66,8 @@ typedef struct nncl_onnx_writer {
 } nncl_onnx_writer;
 
 /* Walks the nodes outputs[0 .. n) depend on, in order, and describes each
- * through its to_onnx; inputs and parameters become graph inputs and
+ * through its to_onnx; inputs (but those set by a call of their own, which
+ * declare their form themselves) and parameters become graph inputs and
  * initializers. An op without an ONNX form is NNCL_ERROR_INVALID_ARGUMENT
  * naming it. Free with nncl_onnx_writer_free, also after an error. */
 nncl_status nncl_onnx_writer_build(nncl_graph *g, nncl_node *const *outputs, size_t n,
@@ -100,6 +101,9 @@ const char *nncl_ox_const_ints(nncl_onnx_writer *w, const nncl_node *node, const
                                const int64_t *v, int count);
 const char *nncl_ox_const_floats(nncl_onnx_writer *w, const nncl_node *node, const char *suffix,
                                  const float *v, nncl_shape shape);
+/* Declares a graph input the model reads (one an op writes in its own
+ * form: graph inputs declare their dense adjacency this way). */
+void nncl_ox_input(nncl_onnx_writer *w, const char *name, nncl_shape shape, bool ints);
 /* Records that node cannot be written, and why; returns the status. */
 nncl_status nncl_ox_refuse(nncl_onnx_writer *w, const nncl_node *node, const char *why);
 /* The writer's status (ops' to_onnx return it). */

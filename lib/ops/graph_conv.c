@@ -127,6 +127,20 @@ static int64_t graph_conv_macs(const nncl_node *node) {
     return (int64_t)(d.nodes * d.in * d.out);
 }
 
+/* A_hat (h W^T) + b over the dense adjacency input (graph_input.c). */
+static nncl_status graph_conv_to_onnx(nncl_onnx_writer *w, const nncl_node *node) {
+    const char *weight = nncl_ox_param(w, node, 0), *wt = nncl_ox_temp(w, node, "weight_t"),
+               *hw = nncl_ox_temp(w, node, "hw"), *ahw = nncl_ox_temp(w, node, "ahw");
+    nncl_ox_add(w, "Transpose", &weight, 1, wt);
+    nncl_ox_add(w, "MatMul", (const char *[]){nncl_ox_value(node->inputs[0]), wt}, 2, hw);
+    nncl_ox_add(w, "MatMul", (const char *[]){nncl_ox_value(node->inputs[1]), hw}, 2,
+                has_bias(node) ? ahw : nncl_ox_value(node));
+    if (has_bias(node))
+        nncl_ox_add(w, "Add", (const char *[]){ahw, nncl_ox_param(w, node, 1)}, 2,
+                    nncl_ox_value(node));
+    return nncl_ox_status(w);
+}
+
 const nncl_op_vtable nncl_op_graph_conv = {.attrs_size = sizeof(graph_conv_attrs),
                                            .profile_forward = NNCL_PROFILE_ELEMENTWISE,
                                            .profile_backward = NNCL_PROFILE_ELEMENTWISE,
@@ -134,4 +148,5 @@ const nncl_op_vtable nncl_op_graph_conv = {.attrs_size = sizeof(graph_conv_attrs
                                            .forward = graph_conv_forward,
                                            .backward = graph_conv_backward,
                                            .saves = graph_conv_saves,
-                                           .macs = graph_conv_macs};
+                                           .macs = graph_conv_macs,
+                                           .to_onnx = graph_conv_to_onnx};

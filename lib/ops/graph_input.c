@@ -255,10 +255,22 @@ static nncl_status graph_input_backward(nncl_graph *g, nncl_node *node) {
     return NNCL_OK;
 }
 
+/* In ONNX the graph arrives dense: "<name>" the normalised adjacency
+ * A_hat [max_nodes, max_nodes], "<name>/members" [graphs, max_nodes] with
+ * 1 where a node belongs to a graph; graph_conv and graph_readout read
+ * them by these names. */
+static nncl_status graph_input_to_onnx(nncl_onnx_writer *w, const nncl_node *node) {
+    const graph_input_attrs *a = attrs_of(node);
+    nncl_ox_input(w, nncl_ox_value(node), NNCL_SHAPE(a->max_nodes, a->max_nodes), false);
+    nncl_ox_input(w, nncl_ox_temp(w, node, "members"), NNCL_SHAPE(a->graphs, a->max_nodes), false);
+    return nncl_ox_status(w);
+}
+
 const nncl_op_vtable nncl_op_graph_input = {.attrs_size = sizeof(graph_input_attrs),
                                             .flags = NNCL_OPFLAG_INPUT | NNCL_OPFLAG_OWN_SETTER,
                                             .profile_forward = NNCL_PROFILE_ELEMENTWISE,
                                             .profile_backward = NNCL_PROFILE_ELEMENTWISE,
                                             .plan = graph_input_plan,
                                             .forward = graph_input_pass,
-                                            .backward = graph_input_backward};
+                                            .backward = graph_input_backward,
+                                            .to_onnx = graph_input_to_onnx};
