@@ -1413,11 +1413,11 @@ NNCL_API nncl_status nncl_graph_grad_read(nncl_graph *g, const char *name, float
  * Reshape, Transpose, Squeeze, Unsqueeze, Pad (constant, reflect, edge;
  * negative pads crop), Gather (an embedding over int ids into a constant
  * table, or a take with constant indices), ReduceMean / ReduceSum /
- * ReduceMax / ReduceMin, Dropout (it drops in training mode only, as the
- * graph is set), Identity, Upsample and Resize where they are PyTorch's
- * interpolate (nearest: asymmetric, floor, or half-pixel rounding with
- * whole factors; linear: half_pixel, pytorch_half_pixel or
- * align_corners), SoftmaxCrossEntropyLoss and
+ * ReduceMax / ReduceMin, ArgMax (axis 1, keepdims 0), Dropout (it drops
+ * in training mode only, as the graph is set), Identity, Upsample and
+ * Resize where they are PyTorch's interpolate (nearest: asymmetric,
+ * floor, or half-pixel rounding with whole factors; linear: half_pixel,
+ * pytorch_half_pixel or align_corners), SoftmaxCrossEntropyLoss and
  * NegativeLogLikelihoodLoss (class weights, ignore_index, reductions).
  * Shape, Constant and ConstantOfShape, nodes whose inputs are all
  * constants (the shape arithmetic around Reshape) and If nodes whose
@@ -1481,7 +1481,7 @@ NNCL_API void nncl_onnx_model_free(nncl_onnx_model *model);
  * (nncl_input_graph) becomes two dense float inputs: "<name>", the
  * normalised adjacency [max_nodes, max_nodes], and "<name>/members"
  * [graphs, max_nodes], 1 where a node belongs to a graph. The Dice loss
- * and the metrics have no ONNX form. Returns NNCL_OK,
+ * and nncl_accuracy have no ONNX form. Returns NNCL_OK,
  * NNCL_ERROR_INVALID_ARGUMENT (no outputs, a node of another graph, an op
  * with no ONNX form, named), NNCL_ERROR_STATE (a build error; or a library
  * built without protobuf-c), NNCL_ERROR_IO or NNCL_ERROR_OUT_OF_MEMORY. */

@@ -191,8 +191,8 @@ static void test_sequence_round_trip(void **state) {
 }
 
 /* A training graph's loss: cross-entropy per pixel with class weights and
- * an ignored label, and NLL over log-softmax, exported with their labels
- * input and imported back: the same losses. */
+ * an ignored label, NLL over log-softmax and the argmax, exported with
+ * their labels input and imported back: the same losses and labels. */
 static void test_losses_round_trip(void **state) {
     (void)state;
     nncl_graph *g, *back;
@@ -200,7 +200,7 @@ static void test_losses_round_trip(void **state) {
     nncl_node *x = nncl_input(g, "scores", NNCL_SHAPE(2, 3, 4));
     nncl_node *y = nncl_input_labels_nd(g, "labels", NNCL_SHAPE(2, 4));
     const float weights[3] = {0.5f, 2.0f, 1.0f};
-    nncl_node *out[2] = {nncl_cross_entropy(g, x, y,
+    nncl_node *out[3] = {nncl_cross_entropy(g, x, y,
                                             &(nncl_loss_params){.class_weights = weights,
                                                                 .n_class_weights = 3,
                                                                 .has_ignore_index = true,
@@ -208,10 +208,11 @@ static void test_losses_round_trip(void **state) {
                                             "ce"),
                          nncl_nll_loss(g, nncl_log_softmax(g, x, "log_probs"), y,
                                        &(nncl_loss_params){.reduction = NNCL_REDUCTION_NONE},
-                                       "nll")};
+                                       "nll"),
+                         nncl_argmax(g, x, "predicted")};
     char path[256];
     snprintf(path, sizeof path, "%s/losses.onnx", test_dir);
-    ASSERT_OK(nncl_onnx_export(g, path, out, 2));
+    ASSERT_OK(nncl_onnx_export(g, path, out, 3));
     run_python_checker(path);
     ASSERT_OK(nncl_graph_create(test_context(), NULL, &back));
     nncl_onnx_model *m;
@@ -234,6 +235,10 @@ static void test_losses_round_trip(void **state) {
     ASSERT_OK(nncl_graph_infer(back, m->outputs[1], have, sizeof have));
     for (int i = 0; i < 8; i++)
         assert_float_equal(have[i], want[i], 1e-5 * fabs(want[i]) + 1e-6);
+    int32_t predicted[8], again[8];
+    ASSERT_OK(nncl_graph_read_labels(g, out[2], predicted, sizeof predicted));
+    ASSERT_OK(nncl_graph_read_labels(back, m->outputs[2], again, sizeof again));
+    assert_memory_equal(predicted, again, sizeof again);
     free(scores);
     nncl_onnx_model_free(m);
     nncl_graph_destroy(back);

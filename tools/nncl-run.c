@@ -97,6 +97,19 @@ static void release(run *r) {
     nncl_context_destroy(r->ctx);
 }
 
+/* An output as float32: int outputs (labels, argmax) read and converted in
+ * place. Returns 0 or 1. */
+static int read_output(nncl_graph *g, nncl_node *node, float *out, size_t bytes) {
+    if (!nncl_node_holds_ints(node)) return nncl_graph_read(g, node, out, bytes) != NNCL_OK;
+    if (nncl_graph_read_labels(g, node, (int32_t *)(void *)out, bytes) != NNCL_OK) return 1;
+    for (size_t i = 0; i < bytes / sizeof(float); i++) {
+        int32_t v;
+        memcpy(&v, &out[i], sizeof v);
+        out[i] = (float)v;
+    }
+    return 0;
+}
+
 static int execute(run *r, const char *model, const char *inputs, const char *outputs,
                    const char *expected, const char *device) {
     /* The inputs first: the first one's leading dim sizes symbolic dims. */
@@ -147,8 +160,7 @@ static int execute(run *r, const char *model, const char *inputs, const char *ou
         char path[4096];
         snprintf(path, sizeof path, "%s/output_%zu.pb", outputs, k);
         free(r->out);
-        if (!(r->out = malloc(bytes)) ||
-            nncl_graph_read(r->g, r->m->outputs[k], r->out, bytes) != NNCL_OK ||
+        if (!(r->out = malloc(bytes)) || read_output(r->g, r->m->outputs[k], r->out, bytes) ||
             nncl_onnx_tensor_write(path, nncl_node_name(r->m->outputs[k]), shape, r->out) !=
                 NNCL_OK)
             return fail("output");

@@ -63,6 +63,7 @@ static const struct {
     {"ReduceSum", 1, onnx_map_reduce},
     {"ReduceMax", 1, onnx_map_reduce},
     {"ReduceMin", 1, onnx_map_reduce},
+    {"ArgMax", 1, onnx_map_argmax},
     {"Dropout", 7, onnx_map_dropout},
     {"Concat", 4, onnx_map_concat},
     {"Split", 2, onnx_map_split},

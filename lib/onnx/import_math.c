@@ -1,7 +1,7 @@
 /* ONNX's elementwise and matrix operators: activations and unary math,
  * Clip, the broadcasting binary operators and their variadic forms (Sum,
  * Max, Min, Mean), Gemm, MatMul, PRelu, Softmax / LogSoftmax, the
- * reductions and Dropout. A constant operand becomes a parameter named
+ * reductions, ArgMax and Dropout. A constant operand becomes a parameter named
  * after it (frozen when it is a Constant). */
 #include "importer.h"
 
@@ -224,6 +224,21 @@ nncl_status onnx_map_reduce(importer *im, const NnclOnnx__NodeProto *n, const ch
     if (y && min) y = nncl_neg(g, y, n->output[0]);
     *out = y;
     return y ? NNCL_OK : nncl_graph_status(g);
+}
+
+/* ArgMax over the class dim without keepdims (what torch.argmax(x, 1)
+ * exports): nncl's argmax, int labels. */
+nncl_status onnx_map_argmax(importer *im, const NnclOnnx__NodeProto *n, const char *label,
+                            nncl_node **out) {
+    nncl_node *x = onnx_operand(im, n, 0);
+    if (!x) return onnx_fail(im, label, "input 0 is missing%s", "");
+    if (onnx_axis(onnx_attr_int(n, "axis", 0), nncl_node_shape(x).rank) != 1 ||
+        onnx_attr_int(n, "keepdims", 1) || onnx_attr_int(n, "select_last_index", 0))
+        return onnx_fail(im, label,
+                         "only axis 1 with keepdims 0 and the first index of ties is supported%s",
+                         "");
+    *out = nncl_argmax(im->g, x, n->output[0]);
+    return *out ? NNCL_OK : nncl_graph_status(im->g);
 }
 
 /* Dropout: the ratio from input 1 (opset 12) or the attribute; whether it

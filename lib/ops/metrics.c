@@ -82,9 +82,21 @@ static nncl_status metrics_backward(nncl_graph *g, nncl_node *node) {
     return NNCL_OK; /* never reached: no gradient flows through a metric */
 }
 
+/* argmax as ArgMax over dim 1 (int64 in ONNX); accuracy compares with
+ * labels, a training-loop figure with no ONNX form here. */
+static nncl_status metrics_to_onnx(nncl_onnx_writer *w, const nncl_node *node) {
+    if (node->op != NNCL_OP_ARGMAX)
+        return nncl_ox_refuse(w, node, "has no ONNX form (read argmax and compare on the host)");
+    int n = nncl_ox_unary(w, "ArgMax", node);
+    nncl_ox_int(w, n, "axis", 1);
+    nncl_ox_int(w, n, "keepdims", 0);
+    return nncl_ox_status(w);
+}
+
 const nncl_op_vtable nncl_op_metrics = {.flags = NNCL_OPFLAG_NO_GRADIENT,
                                         .profile_forward = NNCL_PROFILE_LOSS,
                                         .profile_backward = NNCL_PROFILE_LOSS,
                                         .plan = metrics_plan,
                                         .forward = metrics_forward,
-                                        .backward = metrics_backward};
+                                        .backward = metrics_backward,
+                                        .to_onnx = metrics_to_onnx};
