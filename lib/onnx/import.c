@@ -89,6 +89,8 @@ static bool int_elem_type(int32_t type) {
     case NNCL_ONNX__TENSOR_PROTO__DATA_TYPE__UINT16:
     case NNCL_ONNX__TENSOR_PROTO__DATA_TYPE__INT32:
     case NNCL_ONNX__TENSOR_PROTO__DATA_TYPE__INT64:
+    case NNCL_ONNX__TENSOR_PROTO__DATA_TYPE__UINT32:
+    case NNCL_ONNX__TENSOR_PROTO__DATA_TYPE__UINT64:
         return true;
     default:
         return false;
@@ -110,7 +112,7 @@ static bool read_as_ids(const NnclOnnx__GraphProto *gr, const char *name) {
 
 /* Graph inputs that are not initializers become inputs: int32 ones where
  * integers are read as ids or labels, float ones otherwise (nncl computes
- * in float32, so integer data elsewhere is converted). With a value in the options
+ * in float32, so double and integer data elsewhere are converted). With a value in the options
  * the shape is the value's, and operators that need a constant there (a
  * weight, pads, a shape) may read the value. */
 static nncl_status add_inputs(importer *im, const NnclOnnx__GraphProto *gr, nncl_onnx_model *m) {
@@ -122,12 +124,15 @@ static nncl_status add_inputs(importer *im, const NnclOnnx__GraphProto *gr, nncl
         const nncl_onnx_input_value *value =
             m->n_inputs < given ? &im->o->input_values[m->n_inputs] : NULL;
         const NnclOnnx__TypeProto__Tensor *t = v->type ? v->type->tensor_type : NULL;
-        if ((!t && !value) || (t && t->elem_type != NNCL_ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT &&
-                               !int_elem_type(t->elem_type)))
-            return nncl_fail(NNCL_ERROR_INVALID_ARGUMENT,
-                             "%s: graph input '%s' has element type %d; nncl takes float and "
-                             "integer tensors",
-                             im->file, v->name, t ? (int)t->elem_type : -1);
+        bool number = t && (t->elem_type == NNCL_ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT ||
+                            t->elem_type == NNCL_ONNX__TENSOR_PROTO__DATA_TYPE__DOUBLE ||
+                            int_elem_type(t->elem_type));
+        if ((!t && !value) || (t && !number))
+            return nncl_fail(
+                NNCL_ERROR_INVALID_ARGUMENT,
+                "%s: graph input '%s' has element type %d; nncl takes float, double and "
+                "integer tensors",
+                im->file, v->name, t ? (int)t->elem_type : -1);
         nncl_shape shape = {0};
         if (value) {
             if (value->shape.rank < 1 || value->shape.rank > NNCL_MAX_RANK || !value->values)
