@@ -980,6 +980,11 @@ NNCL_API nncl_node *nncl_kl_div(nncl_graph *g, nncl_node *log_input, nncl_node *
  * largest, as torch.argmax. nncl_accuracy: the share of positions whose
  * argmax equals the label ([1], in [0, 1]); labels of shape [N, ...]. */
 NNCL_API nncl_node *nncl_argmax(nncl_graph *g, nncl_node *x, const char *name);
+/* Labels [N, ...] as one-hot features [N, classes, ...] (float32; classes
+ * in dim 1, as logits), F.one_hot moved to the channel dim; a label
+ * outside [0, classes) gives zeros (ONNX's OneHot). No gradient. */
+NNCL_API nncl_node *nncl_one_hot(nncl_graph *g, nncl_node *labels, int64_t classes,
+                                 const char *name);
 NNCL_API nncl_node *nncl_accuracy(nncl_graph *g, nncl_node *logits, nncl_node *labels,
                                   const char *name);
 
@@ -1413,9 +1418,9 @@ NNCL_API nncl_status nncl_graph_grad_read(nncl_graph *g, const char *name, float
  * Reshape, Transpose, Squeeze, Unsqueeze, Pad (constant, reflect, edge;
  * negative pads crop), Gather (an embedding over int ids into a constant
  * table, or a take with constant indices), ReduceMean / ReduceSum /
- * ReduceMax / ReduceMin, ArgMax (axis 1, keepdims 0), Dropout (it drops
- * in training mode only, as the graph is set), Identity, Upsample and
- * Resize where they are PyTorch's interpolate (nearest: asymmetric,
+ * ReduceMax / ReduceMin, ArgMax (axis 1, keepdims 0), OneHot (axis 1,
+ * values 0 and 1), Dropout (it drops in training mode only, as the graph
+ * is set), Identity, Upsample and Resize where they are PyTorch's interpolate (nearest: asymmetric,
  * floor, or half-pixel rounding with whole factors; linear: half_pixel,
  * pytorch_half_pixel or align_corners), SoftmaxCrossEntropyLoss and
  * NegativeLogLikelihoodLoss (class weights, ignore_index, reductions).
@@ -1480,8 +1485,10 @@ NNCL_API void nncl_onnx_model_free(nncl_onnx_model *model);
  * their names, so nncl_onnx_import gives the graph back. A graph input
  * (nncl_input_graph) becomes two dense float inputs: "<name>", the
  * normalised adjacency [max_nodes, max_nodes], and "<name>/members"
- * [graphs, max_nodes], 1 where a node belongs to a graph. The Dice loss
- * and nncl_accuracy have no ONNX form. Returns NNCL_OK,
+ * [graphs, max_nodes], 1 where a node belongs to a graph. What ONNX
+ * cannot say is refused by name: label smoothing, an embedding's
+ * max_norm, an LRN of even size, adaptive pooling over cells of unequal
+ * size. Returns NNCL_OK,
  * NNCL_ERROR_INVALID_ARGUMENT (no outputs, a node of another graph, an op
  * with no ONNX form, named), NNCL_ERROR_STATE (a build error; or a library
  * built without protobuf-c), NNCL_ERROR_IO or NNCL_ERROR_OUT_OF_MEMORY. */

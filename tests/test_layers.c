@@ -693,6 +693,32 @@ static void test_argmax_and_accuracy(void **state) {
     assert_memory_equal(grads[0], grads[1], sizeof grads[0]);
 }
 
+/* One-hot labels [N, C, ...] against the host; labels outside [0, C) give
+ * zeros; features or a zero class count are refused. */
+static void test_one_hot(void **state) {
+    (void)state;
+    nncl_graph *g;
+    ASSERT_OK(nncl_graph_create(test_context(), NULL, &g));
+    nncl_node *y = nncl_input_labels_nd(g, "y", NNCL_SHAPE(2, 3));
+    nncl_node *oh = nncl_one_hot(g, y, 4, "one_hot");
+    assert_non_null(oh);
+    nncl_shape s = nncl_node_shape(oh);
+    assert_int_equal(s.rank, 3);
+    assert_true(s.dims[0] == 2 && s.dims[1] == 4 && s.dims[2] == 3);
+    int32_t labels[6] = {0, 3, -1, 2, 4, 1};
+    ASSERT_OK(nncl_graph_set_input(g, y, labels, sizeof labels));
+    float have[24];
+    ASSERT_OK(nncl_graph_infer(g, oh, have, sizeof have));
+    for (int n = 0; n < 2; n++)
+        for (int c = 0; c < 4; c++)
+            for (int p = 0; p < 3; p++)
+                assert_float_equal(have[(n * 4 + c) * 3 + p], labels[n * 3 + p] == c ? 1 : 0, 0);
+    assert_null(nncl_one_hot(g, nncl_input(g, "x", NNCL_SHAPE(2, 3)), 4, "bad"));
+    assert_contains(nncl_graph_error(g), "op 'one_hot' node 'bad'");
+    assert_contains(nncl_graph_error(g), "must be labels");
+    nncl_graph_destroy(g);
+}
+
 static void test_dropout(void **state) {
     (void)state;
     enum { N = 20000 };
@@ -764,6 +790,7 @@ int main(void) {
         cmocka_unit_test(test_softmax_and_cross_entropy),
         cmocka_unit_test(test_dropout),
         cmocka_unit_test(test_argmax_and_accuracy),
+        cmocka_unit_test(test_one_hot),
     };
     return cmocka_run_group_tests(tests, NULL, test_context_teardown);
 }

@@ -64,6 +64,7 @@ static const struct {
     {"ReduceMax", 1, onnx_map_reduce},
     {"ReduceMin", 1, onnx_map_reduce},
     {"ArgMax", 1, onnx_map_argmax},
+    {"OneHot", 9, onnx_map_one_hot},
     {"Dropout", 7, onnx_map_dropout},
     {"Concat", 4, onnx_map_concat},
     {"Split", 2, onnx_map_split},
@@ -98,7 +99,7 @@ static bool int_elem_type(int32_t type) {
 }
 
 /* Whether a node reads value `name` as ids or labels: Gather's indices,
- * the class losses' labels. */
+ * the class losses' labels, OneHot's indices. */
 static bool read_as_ids(const NnclOnnx__GraphProto *gr, const char *name) {
     for (size_t i = 0; i < gr->n_node; i++) {
         const NnclOnnx__NodeProto *n = gr->node[i];
@@ -106,6 +107,8 @@ static bool read_as_ids(const NnclOnnx__GraphProto *gr, const char *name) {
                    !strcmp(n->op_type, "SoftmaxCrossEntropyLoss") ||
                    !strcmp(n->op_type, "NegativeLogLikelihoodLoss");
         if (ids && n->n_input > 1 && !strcmp(n->input[1], name)) return true;
+        if (!strcmp(n->op_type, "OneHot") && n->n_input > 0 && !strcmp(n->input[0], name))
+            return true;
     }
     return false;
 }

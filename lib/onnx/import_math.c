@@ -1,7 +1,7 @@
 /* ONNX's elementwise and matrix operators: activations and unary math,
  * Clip, the broadcasting binary operators and their variadic forms (Sum,
  * Max, Min, Mean), Gemm, MatMul, PRelu, Softmax / LogSoftmax, the
- * reductions, ArgMax and Dropout. A constant operand becomes a parameter named
+ * reductions, ArgMax, OneHot and Dropout. A constant operand becomes a parameter named
  * after it (frozen when it is a Constant). */
 #include "importer.h"
 
@@ -238,6 +238,33 @@ nncl_status onnx_map_argmax(importer *im, const NnclOnnx__NodeProto *n, const ch
                          "only axis 1 with keepdims 0 and the first index of ties is supported%s",
                          "");
     *out = nncl_argmax(im->g, x, n->output[0]);
+    return *out ? NNCL_OK : nncl_graph_status(im->g);
+}
+
+/* OneHot over dim 1 with values [0, 1] (a label outside [0, depth) gives
+ * zeros, as nncl_one_hot): int labels to features. */
+nncl_status onnx_map_one_hot(importer *im, const NnclOnnx__NodeProto *n, const char *label,
+                             nncl_node **out) {
+    nncl_node *ids = onnx_value(im, n, 0);
+    const NnclOnnx__TensorProto *depth = onnx_tensor(im, n, 1), *values = onnx_tensor(im, n, 2);
+    if (!ids || !nncl_node_holds_ints(ids) || !depth || onnx_numel(depth) != 1 || !values ||
+        onnx_numel(values) != 2)
+        return onnx_fail(im, label,
+                         "needs computed int indices, a constant depth and constant values%s", "");
+    int64_t *d, count;
+    float *v;
+    nncl_status st = nncl_onnx_tensor_ints(depth, &d, &count);
+    if (st != NNCL_OK) return st;
+    int64_t classes = d[0];
+    free(d);
+    if ((st = nncl_onnx_tensor_floats(values, &v, &count)) != NNCL_OK) return st;
+    bool zero_one = v[0] == 0 && v[1] == 1;
+    free(v);
+    int32_t rank = nncl_node_shape(ids).rank + 1;
+    if (!zero_one || onnx_axis(onnx_attr_int(n, "axis", -1), rank) != 1)
+        return onnx_fail(im, label, "only values [0, 1] and axis 1 (the class dim) are supported%s",
+                         "");
+    *out = nncl_one_hot(im->g, ids, classes, n->output[0]);
     return *out ? NNCL_OK : nncl_graph_status(im->g);
 }
 

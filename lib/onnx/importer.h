@@ -118,6 +118,7 @@ nncl_status onnx_map_prelu(importer *, const NnclOnnx__NodeProto *, const char *
 nncl_status onnx_map_softmax(importer *, const NnclOnnx__NodeProto *, const char *, nncl_node **);
 nncl_status onnx_map_reduce(importer *, const NnclOnnx__NodeProto *, const char *, nncl_node **);
 nncl_status onnx_map_argmax(importer *, const NnclOnnx__NodeProto *, const char *, nncl_node **);
+nncl_status onnx_map_one_hot(importer *, const NnclOnnx__NodeProto *, const char *, nncl_node **);
 nncl_status onnx_map_dropout(importer *, const NnclOnnx__NodeProto *, const char *, nncl_node **);
 nncl_status onnx_map_concat(importer *, const NnclOnnx__NodeProto *, const char *, nncl_node **);
 nncl_status onnx_map_split(importer *, const NnclOnnx__NodeProto *, const char *, nncl_node **);

@@ -145,6 +145,83 @@ static void dice_release(nncl_node *node) {
     free(attrs_of(node)->class_weights);
 }
 
+/* Written out: p = softmax over C, y = OneHot(labels) (a row of zeros for
+ * a label outside [0, C)), the positions counted v (labels other than the
+ * ignore index: y's sum over C, or 1 - y at the ignore index when that is
+ * a class), sums over all but C of p v y, p v and y v, Dice per class,
+ * then 1 - the weighted mean as [1]. */
+static nncl_status dice_to_onnx(nncl_onnx_writer *w, const nncl_node *node) {
+    const dice_attrs *a = attrs_of(node);
+    const nncl_shape x = node->inputs[0]->shape;
+    int64_t classes = x.dims[1], one = 1, axes[NNCL_MAX_RANK], n_axes = 0, ignore = a->ignore_index;
+    for (int32_t d = 0; d < x.rank; d++)
+        if (d != 1) axes[n_axes++] = d;
+    const float off_on[2] = {0, 1}, two = 2, unit = 1;
+    float weight_sum = 0;
+    for (int64_t c = 0; c < classes; c++)
+        weight_sum += a->class_weights[c];
+    const char *p = nncl_ox_temp(w, node, "p"), *y = nncl_ox_temp(w, node, "y"),
+               *v = nncl_ox_temp(w, node, "v"), *pv = nncl_ox_temp(w, node, "pv"),
+               *yv = nncl_ox_temp(w, node, "yv"), *pyv = nncl_ox_temp(w, node, "pyv"),
+               *inter = nncl_ox_temp(w, node, "inter"), *ps = nncl_ox_temp(w, node, "p_sum"),
+               *ys = nncl_ox_temp(w, node, "y_sum"), *num = nncl_ox_temp(w, node, "num"),
+               *num_s = nncl_ox_temp(w, node, "num_s"), *den = nncl_ox_temp(w, node, "den"),
+               *den_s = nncl_ox_temp(w, node, "den_s"), *dice = nncl_ox_temp(w, node, "dice"),
+               *wd = nncl_ox_temp(w, node, "weighted"), *total = nncl_ox_temp(w, node, "total"),
+               *mean = nncl_ox_temp(w, node, "mean"), *loss = nncl_ox_temp(w, node, "loss");
+    const char *smooth = nncl_ox_const_floats(w, node, "smooth", &a->smooth, (nncl_shape){0}),
+               *ones = nncl_ox_const_floats(w, node, "one", &unit, (nncl_shape){0}),
+               *channel = nncl_ox_const_ints(w, node, "channel", &one, 1),
+               *others = nncl_ox_const_ints(w, node, "others", axes, (int)n_axes);
+    nncl_ox_int(w,
+                nncl_ox_add(w, "Softmax", (const char *[]){nncl_ox_value(node->inputs[0])}, 1, p),
+                "axis", 1);
+    const char *oh[3] = {nncl_ox_value(node->inputs[1]),
+                         nncl_ox_const_ints(w, node, "depth", &classes, 1),
+                         nncl_ox_const_floats(w, node, "off_on", off_on, NNCL_SHAPE(2))};
+    nncl_ox_int(w, nncl_ox_add(w, "OneHot", oh, 3, y), "axis", 1);
+    if (ignore >= 0 && ignore < classes) {
+        int64_t from = ignore, to = ignore + 1;
+        const char *at = nncl_ox_temp(w, node, "at_ignore");
+        nncl_ox_add(w, "Slice",
+                    (const char *[]){y, nncl_ox_const_ints(w, node, "from", &from, 1),
+                                     nncl_ox_const_ints(w, node, "to", &to, 1), channel},
+                    4, at);
+        nncl_ox_add(w, "Sub", (const char *[]){ones, at}, 2, v);
+    } else {
+        nncl_ox_int(w, nncl_ox_add(w, "ReduceSum", (const char *[]){y, channel}, 2, v), "keepdims",
+                    1);
+    }
+    nncl_ox_add(w, "Mul", (const char *[]){p, v}, 2, pv);
+    nncl_ox_add(w, "Mul", (const char *[]){y, v}, 2, yv);
+    nncl_ox_add(w, "Mul", (const char *[]){pv, y}, 2, pyv);
+    nncl_ox_int(w, nncl_ox_add(w, "ReduceSum", (const char *[]){pyv, others}, 2, inter), "keepdims",
+                0);
+    nncl_ox_int(w, nncl_ox_add(w, "ReduceSum", (const char *[]){pv, others}, 2, ps), "keepdims", 0);
+    nncl_ox_int(w, nncl_ox_add(w, "ReduceSum", (const char *[]){yv, others}, 2, ys), "keepdims", 0);
+    nncl_ox_add(
+        w, "Mul",
+        (const char *[]){inter, nncl_ox_const_floats(w, node, "two", &two, (nncl_shape){0})}, 2,
+        num);
+    nncl_ox_add(w, "Add", (const char *[]){num, smooth}, 2, num_s);
+    nncl_ox_add(w, "Add", (const char *[]){ps, ys}, 2, den);
+    nncl_ox_add(w, "Add", (const char *[]){den, smooth}, 2, den_s);
+    nncl_ox_add(w, "Div", (const char *[]){num_s, den_s}, 2, dice);
+    nncl_ox_add(w, "Mul",
+                (const char *[]){dice, nncl_ox_const_floats(w, node, "weights", a->class_weights,
+                                                            NNCL_SHAPE(classes))},
+                2, wd);
+    nncl_ox_int(w, nncl_ox_add(w, "ReduceSum", &wd, 1, total), "keepdims", 0);
+    nncl_ox_add(w, "Div",
+                (const char *[]){total, nncl_ox_const_floats(w, node, "weight_sum", &weight_sum,
+                                                             (nncl_shape){0})},
+                2, mean);
+    nncl_ox_add(w, "Sub", (const char *[]){ones, mean}, 2, loss);
+    nncl_ox_add(w, "Reshape", (const char *[]){loss, nncl_ox_const_ints(w, node, "shape", &one, 1)},
+                2, nncl_ox_value(node));
+    return nncl_ox_status(w);
+}
+
 const nncl_op_vtable nncl_op_dice_loss = {.attrs_size = sizeof(dice_attrs),
                                           .profile_forward = NNCL_PROFILE_LOSS,
                                           .profile_backward = NNCL_PROFILE_LOSS,
@@ -153,4 +230,5 @@ const nncl_op_vtable nncl_op_dice_loss = {.attrs_size = sizeof(dice_attrs),
                                           .plan = dice_plan,
                                           .forward = dice_forward,
                                           .backward = dice_backward,
-                                          .saves = dice_saves};
+                                          .saves = dice_saves,
+                                          .to_onnx = dice_to_onnx};

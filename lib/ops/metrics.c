@@ -1,6 +1,7 @@
 /* Argmax over classes and accuracy against labels, computed on the device
  * so that an eval loop reads back one number (or one label per sample)
- * instead of every logit. Neither carries a gradient. */
+ * instead of every logit, and labels as one-hot features. None carries a
+ * gradient. */
 #include "ops.h"
 
 /* [N, C, ...] features: the class dim and the positions per sample. */
@@ -44,6 +45,22 @@ nncl_node *nncl_accuracy(nncl_graph *g, nncl_node *logits, nncl_node *labels, co
     return nncl_node_add(g, NNCL_OP_ACCURACY, name, in, 2, NNCL_SHAPE(1));
 }
 
+nncl_node *nncl_one_hot(nncl_graph *g, nncl_node *labels, int64_t classes, const char *name) {
+    if (!nncl_builder_ready(g, "one_hot", &labels, 1)) return NULL;
+    char s[128];
+    if (!labels->is_labels || labels->shape.rank >= NNCL_MAX_RANK || classes < 1 ||
+        classes > INT32_MAX / nncl_shape_numel(labels->shape))
+        return nncl_build_fail(g, NNCL_ERROR_INVALID_ARGUMENT, "one_hot", name,
+                               "input '%s' %s must be labels of rank below %d, and classes %lld "
+                               "in 1 .. 2^31-1 in all",
+                               labels->name, nncl_shape_str(labels->shape, s, sizeof s),
+                               NNCL_MAX_RANK, (long long)classes);
+    nncl_shape y = {.rank = labels->shape.rank + 1, .dims = {labels->shape.dims[0], classes}};
+    for (int32_t i = 1; i < labels->shape.rank; i++)
+        y.dims[i + 1] = labels->shape.dims[i];
+    return nncl_node_add(g, NNCL_OP_ONE_HOT, name, &labels, 1, y);
+}
+
 typedef struct rows {
     cl_int channels, inner, rows;
 } rows;
@@ -62,6 +79,14 @@ static nncl_status metrics_plan(nncl_graph *g, nncl_node *node) {
 
 static nncl_status metrics_forward(nncl_graph *g, nncl_node *node) {
     nncl_node *x = node->inputs[0];
+    if (node->op == NNCL_OP_ONE_HOT) {
+        cl_int channels = (cl_int)node->shape.dims[1],
+               inner = (cl_int)nncl_shape_inner(node->shape, 2),
+               total = (cl_int)nncl_shape_numel(node->shape);
+        return nncl_launch(g->ctx, "one_hot", (size_t)total,
+                           NNCL_ARGS(NNCL_ARG(x->out), NNCL_ARG(node->out), NNCL_ARG(channels),
+                                     NNCL_ARG(inner), NNCL_ARG(total)));
+    }
     rows r = rows_of(x);
     if (node->op == NNCL_OP_ARGMAX)
         return nncl_launch(g->ctx, "argmax_rows", (size_t)r.rows,
@@ -82,14 +107,45 @@ static nncl_status metrics_backward(nncl_graph *g, nncl_node *node) {
     return NNCL_OK; /* never reached: no gradient flows through a metric */
 }
 
-/* argmax as ArgMax over dim 1 (int64 in ONNX); accuracy compares with
- * labels, a training-loop figure with no ONNX form here. */
+/* OneHot(labels) over dim 1 -> out, with C classes. */
+static const char *one_hot_onnx(nncl_onnx_writer *w, const nncl_node *node, const char *labels,
+                                int64_t classes, const char *out) {
+    const float off_on[2] = {0, 1};
+    const char *in[3] = {labels, nncl_ox_const_ints(w, node, "depth", &classes, 1),
+                         nncl_ox_const_floats(w, node, "off_on", off_on, NNCL_SHAPE(2))};
+    nncl_ox_int(w, nncl_ox_add(w, "OneHot", in, 3, out), "axis", 1);
+    return out;
+}
+
+/* argmax as ArgMax over dim 1 (int64 in ONNX), one_hot as OneHot, and
+ * accuracy as the mean over positions of one_hot(argmax) . one_hot(label). */
 static nncl_status metrics_to_onnx(nncl_onnx_writer *w, const nncl_node *node) {
-    if (node->op != NNCL_OP_ARGMAX)
-        return nncl_ox_refuse(w, node, "has no ONNX form (read argmax and compare on the host)");
-    int n = nncl_ox_unary(w, "ArgMax", node);
+    if (node->op == NNCL_OP_ONE_HOT) {
+        one_hot_onnx(w, node, nncl_ox_value(node->inputs[0]), node->shape.dims[1],
+                     nncl_ox_value(node));
+        return nncl_ox_status(w);
+    }
+    const char *y =
+        node->op == NNCL_OP_ARGMAX ? nncl_ox_value(node) : nncl_ox_temp(w, node, "argmax");
+    int n = nncl_ox_add(w, "ArgMax", (const char *[]){nncl_ox_value(node->inputs[0])}, 1, y);
     nncl_ox_int(w, n, "axis", 1);
     nncl_ox_int(w, n, "keepdims", 0);
+    if (node->op == NNCL_OP_ARGMAX) return nncl_ox_status(w);
+    int64_t classes = node->inputs[0]->shape.dims[1], axis = 1, one = 1;
+    const char *predicted = one_hot_onnx(w, node, y, classes, nncl_ox_temp(w, node, "predicted")),
+               *truth = one_hot_onnx(w, node, nncl_ox_value(node->inputs[1]), classes,
+                                     nncl_ox_temp(w, node, "truth")),
+               *both = nncl_ox_temp(w, node, "both"), *right = nncl_ox_temp(w, node, "right"),
+               *mean = nncl_ox_temp(w, node, "mean");
+    nncl_ox_add(w, "Mul", (const char *[]){predicted, truth}, 2, both);
+    nncl_ox_int(w,
+                nncl_ox_add(w, "ReduceSum",
+                            (const char *[]){both, nncl_ox_const_ints(w, node, "axis", &axis, 1)},
+                            2, right),
+                "keepdims", 0);
+    nncl_ox_int(w, nncl_ox_add(w, "ReduceMean", &right, 1, mean), "keepdims", 0);
+    nncl_ox_add(w, "Reshape", (const char *[]){mean, nncl_ox_const_ints(w, node, "shape", &one, 1)},
+                2, nncl_ox_value(node));
     return nncl_ox_status(w);
 }
 
