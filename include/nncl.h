@@ -16,6 +16,8 @@
  *   Tensors are float32 in PyTorch's layouts: NCW (1D), NCHW (2D) and NCDHW
  *   (3D). Labels are int32. Parameters carry PyTorch state_dict names
  *   ("conv1.weight", "bn1.running_mean"), so weights move across unchanged.
+ *   Models made elsewhere come in as ONNX (nncl_onnx_import) and any graph
+ *   goes out as ONNX (nncl_onnx_export), for other runtimes.
  *
  * EXAMPLE
  *
