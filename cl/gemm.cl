@@ -1,10 +1,11 @@
 /* Matrix multiplication for CPU devices: B is first packed into panels of
  * NR = 2 * NNCL_GEMM_VEC columns stored k-major, so the product streams each
- * panel contiguously (row strides of B alias in the L1 cache), and every
- * work-item keeps a 6 x NR block of C in registers: 12 vector accumulators,
+ * panel contiguously (row strides of B alias in the L1 cache), and the
+ * product keeps 6 x NR blocks of C in registers: 12 vector accumulators,
  * 6 broadcasts of A and 2 loads of B per 12 FMAs (the register tile of the
  * BLIS/OpenBLAS Haswell kernels, Van Zee & van de Geijn 2015). The host
- * sets NNCL_GEMM_VEC to the device's native float width (8 for AVX2). */
+ * sets NNCL_GEMM_VEC to the device's native float width (8 for AVX2) and
+ * NNCL_GEMM_ROWS to 6. */
 
 #define GEMM_CAT2(a, b) a##b
 #define GEMM_CAT(a, b) GEMM_CAT2(a, b)
@@ -12,6 +13,7 @@
 #define vloadv GEMM_CAT(vload, NNCL_GEMM_VEC)
 #define vstorev GEMM_CAT(vstore, NNCL_GEMM_VEC)
 #define NR (2 * NNCL_GEMM_VEC)
+#define MR NNCL_GEMM_ROWS
 
 /* packed[p][kk][j] = B(kk, NR p + j), zero past column n. B(kk, j) is
  * b[kk * ldb + j], or b[j * ldb + kk] when trans. One work-item per
@@ -55,50 +57,66 @@ static inline void store_row(__global float *c, floatv lo, floatv hi, float alph
     }
 }
 
-/* C = alpha A B + beta C (C not read when beta is 0) with A(i, kk) at
- * a[a_off + i * sam + kk * sak] and B packed at packed + p_off; C(i, j) is c[c_off + i * ldc + j],
- * or c[c_off + j * ldc + i] with c_trans. Work-items walk down the rows of
- * one panel first, so a work-group shares its panel. */
-__kernel void gemm_packed(int m, int n, int k, float alpha, __global const float *a, uint a_off,
-                          int sam, int sak, __global const float *packed, uint p_off, float beta,
-                          __global float *c, uint c_off, int ldc, int c_trans) {
-    int mblocks = (m + 5) / 6, id = get_global_id(0);
-    int m0 = id % mblocks * 6, n0 = id / mblocks * NR;
-    if (n0 >= n) return;
-    int last = m - 1 - m0; /* rows past the end repeat the last row, unstored */
-    __global const float *a0 = a + a_off + (size_t)m0 * sam;
-    __global const float *a1 = a0 + min(1, last) * sam, *a2 = a0 + min(2, last) * sam,
-                         *a3 = a0 + min(3, last) * sam, *a4 = a0 + min(4, last) * sam,
-                         *a5 = a0 + min(5, last) * sam;
-    __global const float *bp = packed + p_off + (size_t)(n0 / NR) * k * NR;
-    floatv c0 = 0.0f, c1 = 0.0f, c2 = 0.0f, c3 = 0.0f, c4 = 0.0f, c5 = 0.0f;
-    floatv d0 = 0.0f, d1 = 0.0f, d2 = 0.0f, d3 = 0.0f, d4 = 0.0f, d5 = 0.0f;
-    for (int kk = 0; kk < k; kk++, bp += NR) {
-        floatv lo = vloadv(0, bp), hi = vloadv(1, bp);
+/* Rows m0.. (rows of them real; the rest repeat the last, unstored) of one
+ * panel over kn steps of k: the accumulators stay in registers, then
+ * C = alpha * acc + beta * C. */
+static inline void tile(int rows, int count, int kn, float alpha, float beta,
+                        __global const float *a, int sam, int sak, __global const float *bp,
+                        __global float *c, int ldc, int c_trans) {
+    __global const float *ar[MR];
+    floatv lo[MR], hi[MR];
+#pragma unroll
+    for (int r = 0; r < MR; r++) {
+        ar[r] = a + min(r, rows - 1) * sam;
+        lo[r] = 0.0f;
+        hi[r] = 0.0f;
+    }
+    for (int kk = 0; kk < kn; kk++, bp += NR) {
+        floatv bl = vloadv(0, bp), bh = vloadv(1, bp);
         int at = kk * sak;
-        floatv x0 = a0[at], x1 = a1[at], x2 = a2[at], x3 = a3[at], x4 = a4[at], x5 = a5[at];
-        c0 = fma(x0, lo, c0);
-        d0 = fma(x0, hi, d0);
-        c1 = fma(x1, lo, c1);
-        d1 = fma(x1, hi, d1);
-        c2 = fma(x2, lo, c2);
-        d2 = fma(x2, hi, d2);
-        c3 = fma(x3, lo, c3);
-        d3 = fma(x3, hi, d3);
-        c4 = fma(x4, lo, c4);
-        d4 = fma(x4, hi, d4);
-        c5 = fma(x5, lo, c5);
-        d5 = fma(x5, hi, d5);
+#pragma unroll
+        for (int r = 0; r < MR; r++) {
+            floatv x = ar[r][at];
+            lo[r] = fma(x, bl, lo[r]);
+            hi[r] = fma(x, bh, hi[r]);
+        }
     }
     size_t row_step = c_trans ? 1 : ldc;
-    __global float *row = c + c_off + (c_trans ? (size_t)n0 * ldc + m0 : (size_t)m0 * ldc + n0);
-    int count = n - n0;
-    store_row(row, c0, d0, alpha, beta, count, c_trans, ldc);
-    if (last >= 1) store_row(row + row_step, c1, d1, alpha, beta, count, c_trans, ldc);
-    if (last >= 2) store_row(row + 2 * row_step, c2, d2, alpha, beta, count, c_trans, ldc);
-    if (last >= 3) store_row(row + 3 * row_step, c3, d3, alpha, beta, count, c_trans, ldc);
-    if (last >= 4) store_row(row + 4 * row_step, c4, d4, alpha, beta, count, c_trans, ldc);
-    if (last >= 5) store_row(row + 5 * row_step, c5, d5, alpha, beta, count, c_trans, ldc);
+#pragma unroll
+    for (int r = 0; r < MR; r++)
+        if (r < rows) store_row(c + r * row_step, lo[r], hi[r], alpha, beta, count, c_trans, ldc);
+}
+
+/* C = alpha A B + beta C (C not read when beta is 0) with A(i, kk) at
+ * a[a_off + i * sam + kk * sak] and B packed at packed + p_off; C(i, j) is
+ * c[c_off + i * ldc + j], or c[c_off + j * ldc + i] with c_trans. Each
+ * work-item owns mc rows of np panels and walks k in chunks of kc, BLIS's
+ * loop order (Van Zee & van de Geijn 2015): a panel's chunk (kc x NR) stays
+ * in L1 while the rows pass over it, the rows' chunk (mc x kc) in L2 while
+ * the panels pass over it. */
+__kernel void gemm_packed(int m, int n, int k, int kc, int mc, int np, float alpha,
+                          __global const float *a, uint a_off, int sam, int sak,
+                          __global const float *packed, uint p_off, float beta, __global float *c,
+                          uint c_off, int ldc, int c_trans) {
+    int ranges = (m + mc - 1) / mc, id = get_global_id(0), panels = (n + NR - 1) / NR;
+    int m_begin = id % ranges * mc, p_begin = id / ranges * np;
+    if (p_begin >= panels) return;
+    int m_end = min(m, m_begin + mc), p_end = min(panels, p_begin + np);
+    for (int k0 = 0; k0 < k; k0 += kc) {
+        int kn = min(kc, k - k0);
+        float b_now = k0 ? 1.0f : beta; /* later chunks add to the first */
+        for (int p = p_begin; p < p_end; p++) {
+            __global const float *bp = packed + p_off + ((size_t)p * k + k0) * NR;
+            for (int m0 = m_begin; m0 < m_end; m0 += MR) {
+                __global float *at =
+                    c + c_off +
+                    (c_trans ? (size_t)p * NR * ldc + m0 : (size_t)m0 * ldc + (size_t)p * NR);
+                tile(min(MR, m_end - m0), n - p * NR, kn, alpha, b_now,
+                     a + a_off + (size_t)m0 * sam + (size_t)k0 * sak, sam, sak, bp, at, ldc,
+                     c_trans);
+            }
+        }
+    }
 }
 
 /* The sources are built as one program: the names above stay in this file. */
@@ -106,3 +124,4 @@ __kernel void gemm_packed(int m, int n, int k, float alpha, __global const float
 #undef vloadv
 #undef vstorev
 #undef NR
+#undef MR

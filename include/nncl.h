@@ -351,6 +351,33 @@ NNCL_API nncl_status nncl_context_tune_gemm(nncl_context *ctx, int32_t candidate
                                                              int32_t total),
                                             void *user, nncl_gemm_tuning *out);
 
+/* The GEMMs this context has run, for measuring them (nncl-bench --gemm):
+ * each distinct row-major product C[m x n] = op(A) op(B), op(A) m x k,
+ * with how often it ran. Convolution, linear and attention layers are
+ * the callers. */
+typedef struct nncl_gemm_call {
+    bool trans_a, trans_b;
+    int64_t m, n, k;
+    int64_t calls; /* runs so far (timing runs do not count) */
+} nncl_gemm_call;
+
+/* Writes up to capacity calls, in the order first run, and their count
+ * (which may exceed capacity). Returns NNCL_OK; NNCL_ERROR_INVALID_ARGUMENT
+ * for a NULL ctx or count, or a NULL out with capacity > 0. */
+NNCL_API nncl_status nncl_context_gemm_calls(const nncl_context *ctx, nncl_gemm_call *out,
+                                             size_t capacity, size_t *count);
+
+/* Runs one product of `shape` with the context's GEMM (packing included)
+ * on the host matrices a (m x k, or k x m with trans_a) and b (k x n, or
+ * n x k with trans_b), row-major without padding: once untimed, then reps
+ * times (reps >= 1), each from enqueue to finish. Writes the fastest run's
+ * seconds and C (m x n, row-major; c may be NULL). Returns NNCL_OK;
+ * NNCL_ERROR_INVALID_ARGUMENT (NULL pointers, dims < 1 or past INT32_MAX,
+ * reps < 1), NNCL_ERROR_OUT_OF_MEMORY, NNCL_ERROR_GEMM, NNCL_ERROR_OPENCL. */
+NNCL_API nncl_status nncl_context_time_gemm(nncl_context *ctx, const nncl_gemm_call *shape,
+                                            const float *a, const float *b, float *c, int32_t reps,
+                                            double *seconds);
+
 /* ---------------------------------------------------------------- graphs */
 
 typedef struct nncl_graph nncl_graph;

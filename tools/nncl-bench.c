@@ -5,6 +5,7 @@
  * work from profiling events.
  * Benchmarks are programs, not tests: run them on a quiet machine. */
 #define _POSIX_C_SOURCE 200809L
+#include "gemm_bench.h"
 #include "models.h"
 #include "onnx_model.h"
 #include "progress.h"
@@ -19,19 +20,21 @@
 typedef struct options {
     const char *model, *device;
     int64_t batch, steps;
-    bool json, cold;
+    bool json, cold, gemm;
 } options;
 
 static int usage(void) {
     fprintf(
         stderr,
         "usage: nncl-bench --model NAME|FILE.onnx [--batch N] [--steps N] [--device SPEC] [--json] "
-        "[--cold]\n"
+        "[--cold] [--gemm]\n"
         "  models: %s\n"
         "  --batch N    batch size (default: 64, resnet18_cifar 32)\n"
         "  --steps N    timed training and inference steps (default 20)\n"
         "  --cold       start with empty kernel caches (nncl's and PoCL's)\n"
-        "  --json       one JSON object instead of the table\n",
+        "  --json       one JSON object instead of the table\n"
+        "  --gemm       instead of step times: each GEMM of a training step against OpenBLAS\n"
+        "               (--steps alternating rounds, default 3)\n",
         model_names());
     return 2;
 }
@@ -51,6 +54,32 @@ static double median(double *v, int64_t n) {
     return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
+/* The GEMMs of one more training step (the calls counted before and after
+ * it), each measured against OpenBLAS. */
+static int gemm_of_step(nncl_context *ctx, nncl_graph *g, nncl_optimizer *opt, nncl_node *loss,
+                        int rounds, bool json) {
+    enum { MAX_CALLS = 256 };
+    nncl_gemm_call before[MAX_CALLS], after[MAX_CALLS];
+    size_t n_before, n_after;
+    if (nncl_context_gemm_calls(ctx, before, MAX_CALLS, &n_before) ||
+        nncl_train_step(g, opt, loss, NULL) ||
+        nncl_context_gemm_calls(ctx, after, MAX_CALLS, &n_after))
+        return fail("GEMM calls");
+    size_t n = 0;
+    for (size_t i = 0; i < n_after && i < MAX_CALLS; i++) {
+        int64_t earlier = i < n_before ? before[i].calls : 0;
+        if (after[i].calls > earlier) {
+            after[n] = after[i];
+            after[n++].calls -= earlier;
+        }
+    }
+    if (!n) {
+        fprintf(stderr, "nncl-bench: the model's training step runs no GEMM\n");
+        return 1;
+    }
+    return gemm_bench(ctx, after, n, rounds, json);
+}
+
 /* Points both kernel caches at a new empty directory (before any OpenCL call). */
 static int cold_caches(char *dir, size_t size) {
     snprintf(dir, size, "/tmp/nncl-bench-XXXXXX");
@@ -63,14 +92,96 @@ static int cold_caches(char *dir, size_t size) {
     return 0;
 }
 
+/* The timed training and inference steps after the warm-up, and the
+ * report: step times, memory, device time by kind. */
+static int time_steps(nncl_context *ctx, nncl_graph *g, nncl_optimizer *opt, nncl_node *loss,
+                      nncl_node *logits, const options *opts, float *out, size_t n_out,
+                      double first) {
+    options o = *opts;
+    float value;
+    double *times = malloc((size_t)o.steps * sizeof *times);
+    if (!times) return fail("memory");
+    size_t kinds;
+    nncl_profile_entry profile[NNCL_PROFILE_KINDS];
+    nncl_context_profile(ctx, profile, NNCL_PROFILE_KINDS, &kinds, true);
+    for (int64_t s = 0; s < o.steps; s++) {
+        double t = progress_now();
+        if (nncl_train_step(g, opt, loss, &value)) return free(times), fail("step");
+        times[s] = progress_now() - t;
+    }
+    nncl_context_profile(ctx, profile, NNCL_PROFILE_KINDS, &kinds, true);
+    double train_step = median(times, o.steps);
+    if (nncl_graph_infer(g, logits, out, n_out * sizeof *out))
+        return free(times), fail("inference");
+    for (int64_t s = 0; s < o.steps; s++) {
+        double t = progress_now();
+        if (nncl_graph_infer(g, logits, out, n_out * sizeof *out))
+            return free(times), fail("inference");
+        times[s] = progress_now() - t;
+    }
+    double infer_step = median(times, o.steps);
+    uint64_t peak;
+    nncl_context_memory(ctx, NULL, &peak);
+    nncl_graph_memory_info mem;
+    if (nncl_graph_memory(g, &mem)) return free(times), fail("memory plan");
+    int64_t params = nncl_graph_trainable_count(g);
+    double profiled = 0;
+    for (size_t k = 0; k < kinds; k++)
+        profiled += profile[k].seconds;
+
+    if (o.json) {
+        printf("{\"model\": \"%s\", \"params\": %lld, \"batch\": %lld, \"train_img_per_s\": %.2f, "
+               "\"infer_img_per_s\": %.2f, \"first_step_s\": %.3f, \"peak_mem_bytes\": %llu, "
+               "\"activation_bytes_no_reuse\": %llu, \"activation_bytes_planned\": %llu, "
+               "\"workspace_bytes\": %llu, \"train_step_ms\": %.3f, \"infer_step_ms\": "
+               "%.3f, \"cold\": %s, \"device\": \"%s\", "
+               "\"profile_ms_per_step\": {",
+               o.model, (long long)params, (long long)o.batch, (double)o.batch / train_step,
+               (double)o.batch / infer_step, first, (unsigned long long)peak,
+               (unsigned long long)mem.values_unshared, (unsigned long long)mem.values_planned,
+               (unsigned long long)mem.workspace, train_step * 1e3, infer_step * 1e3,
+               o.cold ? "true" : "false", nncl_context_device(ctx)->name);
+        for (size_t k = 0; k < kinds; k++)
+            printf("%s\"%s\": %.3f", k ? ", " : "", profile[k].kind,
+                   profile[k].seconds / (double)o.steps * 1e3);
+        printf("}}\n");
+    } else {
+        printf("model %s: %lld parameters, batch %lld, on %s\n", o.model, (long long)params,
+               (long long)o.batch, nncl_context_device(ctx)->name);
+        printf("  first training step    %8.2f s   (%s kernel caches)\n", first,
+               o.cold ? "empty" : "existing");
+        printf("  training step, median  %8.1f ms  %8.1f images/s\n", train_step * 1e3,
+               (double)o.batch / train_step);
+        printf("  inference, median      %8.1f ms  %8.1f images/s\n", infer_step * 1e3,
+               (double)o.batch / infer_step);
+        printf("  peak device memory     %8.1f MiB\n", (double)peak / 1048576.0);
+        printf("    activations + gradients %.1f MiB shared (%.1f MiB without reuse), "
+               "parameters + gradients %.1f MiB, workspace %.1f MiB\n",
+               (double)mem.values_planned / 1048576.0, (double)mem.values_unshared / 1048576.0,
+               (double)mem.parameters / 1048576.0, (double)mem.workspace / 1048576.0);
+        printf("  device time per training step, by kind (%.1f ms of %.1f ms):\n",
+               profiled / (double)o.steps * 1e3, train_step * 1e3);
+        for (size_t k = 0; k < kinds; k++)
+            if (profile[k].launches)
+                printf("    %-22s %8.2f ms  %5.1f%%  (%lld launches)\n", profile[k].kind,
+                       profile[k].seconds / (double)o.steps * 1e3,
+                       100 * profile[k].seconds / profiled,
+                       (long long)(profile[k].launches / o.steps));
+    }
+    free(times);
+    return 0;
+}
+
 int main(int argc, char **argv) {
-    options o = {.steps = 20};
+    options o = {.steps = 0};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "--json"))
             o.json = true;
         else if (!strcmp(a, "--cold"))
             o.cold = true;
+        else if (!strcmp(a, "--gemm"))
+            o.gemm = true;
         else if (!v)
             return usage();
         else if (!strcmp(a, "--model"))
@@ -88,6 +199,7 @@ int main(int argc, char **argv) {
     const model_info *m = o.model && !from_file ? model_find(o.model) : NULL;
     if (!m && !from_file) return usage();
     if (!o.batch) o.batch = m && !strcmp(m->name, "resnet18_cifar") ? 32 : 64;
+    if (!o.steps) o.steps = o.gemm ? 3 : 20;
     if (o.batch < 2 || o.steps < 1) return usage();
     char cache[512] = "";
     if (o.cold && cold_caches(cache, sizeof cache)) return fail("cold caches");
@@ -145,74 +257,9 @@ int main(int argc, char **argv) {
     double first = progress_now() - t0;
 
     /* One more step so every kernel variant has run, then the timed ones. */
-    double *times = malloc((size_t)o.steps * sizeof *times);
-    if (nncl_train_step(g, opt, loss, &value)) return fail("step");
-    size_t kinds;
-    nncl_profile_entry profile[NNCL_PROFILE_KINDS];
-    nncl_context_profile(ctx, profile, NNCL_PROFILE_KINDS, &kinds, true);
-    for (int64_t s = 0; s < o.steps; s++) {
-        double t = progress_now();
-        if (nncl_train_step(g, opt, loss, &value)) return fail("step");
-        times[s] = progress_now() - t;
-    }
-    nncl_context_profile(ctx, profile, NNCL_PROFILE_KINDS, &kinds, true);
-    double train_step = median(times, o.steps);
-    if (nncl_graph_infer(g, logits, out, n_out * sizeof *out)) return fail("inference");
-    for (int64_t s = 0; s < o.steps; s++) {
-        double t = progress_now();
-        if (nncl_graph_infer(g, logits, out, n_out * sizeof *out)) return fail("inference");
-        times[s] = progress_now() - t;
-    }
-    double infer_step = median(times, o.steps);
-    uint64_t peak;
-    nncl_context_memory(ctx, NULL, &peak);
-    nncl_graph_memory_info mem;
-    if (nncl_graph_memory(g, &mem)) return fail("memory plan");
-    int64_t params = nncl_graph_trainable_count(g);
-    double profiled = 0;
-    for (size_t k = 0; k < kinds; k++)
-        profiled += profile[k].seconds;
-
-    if (o.json) {
-        printf("{\"model\": \"%s\", \"params\": %lld, \"batch\": %lld, \"train_img_per_s\": %.2f, "
-               "\"infer_img_per_s\": %.2f, \"first_step_s\": %.3f, \"peak_mem_bytes\": %llu, "
-               "\"activation_bytes_no_reuse\": %llu, \"activation_bytes_planned\": %llu, "
-               "\"workspace_bytes\": %llu, \"train_step_ms\": %.3f, \"infer_step_ms\": "
-               "%.3f, \"cold\": %s, \"device\": \"%s\", "
-               "\"profile_ms_per_step\": {",
-               o.model, (long long)params, (long long)o.batch, (double)o.batch / train_step,
-               (double)o.batch / infer_step, first, (unsigned long long)peak,
-               (unsigned long long)mem.values_unshared, (unsigned long long)mem.values_planned,
-               (unsigned long long)mem.workspace, train_step * 1e3, infer_step * 1e3,
-               o.cold ? "true" : "false", nncl_context_device(ctx)->name);
-        for (size_t k = 0; k < kinds; k++)
-            printf("%s\"%s\": %.3f", k ? ", " : "", profile[k].kind,
-                   profile[k].seconds / (double)o.steps * 1e3);
-        printf("}}\n");
-    } else {
-        printf("model %s: %lld parameters, batch %lld, on %s\n", o.model, (long long)params,
-               (long long)o.batch, nncl_context_device(ctx)->name);
-        printf("  first training step    %8.2f s   (%s kernel caches)\n", first,
-               o.cold ? "empty" : "existing");
-        printf("  training step, median  %8.1f ms  %8.1f images/s\n", train_step * 1e3,
-               (double)o.batch / train_step);
-        printf("  inference, median      %8.1f ms  %8.1f images/s\n", infer_step * 1e3,
-               (double)o.batch / infer_step);
-        printf("  peak device memory     %8.1f MiB\n", (double)peak / 1048576.0);
-        printf("    activations + gradients %.1f MiB shared (%.1f MiB without reuse), "
-               "parameters + gradients %.1f MiB, workspace %.1f MiB\n",
-               (double)mem.values_planned / 1048576.0, (double)mem.values_unshared / 1048576.0,
-               (double)mem.parameters / 1048576.0, (double)mem.workspace / 1048576.0);
-        printf("  device time per training step, by kind (%.1f ms of %.1f ms):\n",
-               profiled / (double)o.steps * 1e3, train_step * 1e3);
-        for (size_t k = 0; k < kinds; k++)
-            if (profile[k].launches)
-                printf("    %-22s %8.2f ms  %5.1f%%  (%lld launches)\n", profile[k].kind,
-                       profile[k].seconds / (double)o.steps * 1e3,
-                       100 * profile[k].seconds / profiled,
-                       (long long)(profile[k].launches / o.steps));
-    }
-    free(times);
+    int rc = nncl_train_step(g, opt, loss, &value) ? fail("step")
+             : o.gemm ? gemm_of_step(ctx, g, opt, loss, (int)o.steps, o.json)
+                      : time_steps(ctx, g, opt, loss, logits, &o, out, n_out, first);
     free(data);
     free(labels);
     free(out);
@@ -224,5 +271,5 @@ int main(int argc, char **argv) {
         snprintf(cmd, sizeof cmd, "rm -rf '%s'", cache);
         if (system(cmd) != 0) fprintf(stderr, "nncl-bench: could not remove %s\n", cache);
     }
-    return 0;
+    return rc;
 }

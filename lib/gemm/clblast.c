@@ -1,24 +1,12 @@
-/* Matrix multiplication through CLBlast. With gemm_tune.c, the only code
- * that knows CLBlast: it maps our row-major call onto CLBlastSgemm and
- * CLBlast's status codes onto ours, records the shapes it sees (for
- * nncl-tune), and gives CLBlast tuned kernel parameters for the device. */
+/* Matrix multiplication through CLBlast. With tune.c, the only code that
+ * knows CLBlast: it maps our row-major call onto CLBlastSgemm and CLBlast's
+ * status codes onto ours, records the shapes it sees, and gives CLBlast
+ * tuned kernel parameters for the device. */
 #include "gemm.h"
 
 #include <clblast_c.h>
 #include <stdio.h>
 #include <string.h>
-
-static void record_shape(nncl_context *ctx, bool ta, bool tb, size_t m, size_t n, size_t k) {
-    for (size_t i = 0; i < ctx->gemm->n_shapes; i++) {
-        nncl_gemm_shape *s = &ctx->gemm->shapes[i];
-        if (s->trans_a == ta && s->trans_b == tb && s->m == m && s->n == n && s->k == k) {
-            s->calls++;
-            return;
-        }
-    }
-    if (ctx->gemm->n_shapes < sizeof ctx->gemm->shapes / sizeof ctx->gemm->shapes[0])
-        ctx->gemm->shapes[ctx->gemm->n_shapes++] = (nncl_gemm_shape){ta, tb, m, n, k, 1};
-}
 
 /* Floats from a matrix's first element to its last. */
 static size_t extent(size_t rows, size_t cols, size_t ld) {
@@ -103,7 +91,7 @@ nncl_status nncl_gemm(nncl_context *ctx, bool trans_a, bool trans_b, size_t m, s
                       float alpha, cl_mem a, size_t a_off, size_t lda, cl_mem b, size_t b_off,
                       size_t ldb, float beta, cl_mem c, size_t c_off, size_t ldc) {
     if (!m || !n || !k) return NNCL_OK;
-    record_shape(ctx, trans_a, trans_b, m, n, k);
+    nncl_gemm_record(ctx, trans_a, trans_b, m, n, k);
     nncl_profile_kind kind = ctx->phase;
     ctx->phase = NNCL_PROFILE_GEMM;
     nncl_status st = ctx->gemm->packed

@@ -14,6 +14,11 @@ typedef struct nncl_gemm_shape {
     uint64_t calls;
 } nncl_gemm_shape;
 
+/* Rows of C in the packed GEMM's register tile: with two vectors per row,
+ * 12 accumulators, which leave room in AVX2's 16 registers (and AVX-512's 32
+ * gain nothing measurable from 12 rows). */
+#define NNCL_GEMM_ROWS 6
+
 struct nncl_gemm_state {
     bool packed;    /* by nncl's packed kernels, else by CLBlast */
     unsigned vec;   /* floats per vector in the packed GEMM; panels are two wide */
@@ -52,6 +57,11 @@ size_t nncl_gemm_panel_width(const nncl_context *ctx);
 nncl_status nncl_gemm_prepacked(nncl_context *ctx, size_t m, size_t n, size_t k, float alpha,
                                 cl_mem a, size_t a_off, size_t lda, cl_mem packed,
                                 size_t packed_off, float beta, cl_mem c, size_t c_off, size_t ldc);
+
+/* Counts a call of this shape (measure.c), and the monotonic clock in
+ * seconds the GEMM timers share. */
+void nncl_gemm_record(nncl_context *ctx, bool trans_a, bool trans_b, size_t m, size_t n, size_t k);
+double nncl_gemm_now(void);
 
 /* Drops CLBlast's compiled programs (clblast.c): it would release those of
  * a destroyed context at exit, after the context is gone. */

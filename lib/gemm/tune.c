@@ -8,7 +8,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 enum { GEMMK, KREG, KWG, KWI, MDIMA, MDIMC, MWG, NDIMB, NDIMC, NWG, SA, SB, STRM, STRN, VWM, VWN };
 
@@ -39,12 +38,6 @@ static size_t grid(size_t (*out)[NNCL_XGEMM_PARAMS], size_t cap) {
     return n;
 }
 
-static double now(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
-}
-
 /* Weighted seconds of all recorded shapes with the parameters in force;
  * each shape runs once untimed (kernel builds), then the faster of two. */
 static nncl_status time_shapes(nncl_context *ctx, cl_mem a, cl_mem b, cl_mem c, double *total) {
@@ -53,14 +46,14 @@ static nncl_status time_shapes(nncl_context *ctx, cl_mem a, cl_mem b, cl_mem c, 
         nncl_gemm_shape s = ctx->gemm->shapes[i];
         double best = 1e30;
         for (int run = 0; run < 3; run++) {
-            double t0 = now();
+            double t0 = nncl_gemm_now();
             nncl_status st =
                 nncl_gemm(ctx, s.trans_a, s.trans_b, s.m, s.n, s.k, 1.0f, a, 0,
                           s.trans_a ? s.m : s.k, b, 0, s.trans_b ? s.k : s.n, 0.0f, c, 0, s.n);
             cl_int err = clFinish(ctx->queue);
             if (st != NNCL_OK) return st;
             if (err != CL_SUCCESS) return nncl_fail_cl(err, "clFinish");
-            if (run && now() - t0 < best) best = now() - t0;
+            if (run && nncl_gemm_now() - t0 < best) best = nncl_gemm_now() - t0;
         }
         ctx->gemm->shapes[i].calls = s.calls; /* timing runs do not count */
         *total += best * (double)s.calls;

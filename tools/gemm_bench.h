@@ -1,0 +1,12 @@
+/* nncl-bench --gemm (gemm_bench.c): GEMM efficiency per shape against a
+ * host BLAS. */
+#ifndef NNCL_TOOLS_GEMM_BENCH_H
+#define NNCL_TOOLS_GEMM_BENCH_H
+
+#include <nncl.h>
+
+/* Measures the n calls (calls[i].calls = runs per training step) and prints
+ * a table (or one JSON line); returns 0, or 1 after printing the error. */
+int gemm_bench(nncl_context *ctx, const nncl_gemm_call *calls, size_t n, int rounds, bool json);
+
+#endif
