@@ -33,16 +33,23 @@ __kernel void im2col(__global const float *x, uint x_off, __global float *col, i
 /* im2col transposed, for the weight gradient: one row per output position
  * (image, position) holding every (channel, tap) value, so dW = dY * rows
  * is a GEMM with no transposed operand (CLBlast runs those about half as
- * fast on CPUs, copying the big operand first). One work-item per row. */
+ * fast on CPUs, copying the big operand first). One work-item per row.
+ * The rows are written in panels, as the packed GEMM's B (gemm.cl): each
+ * group's kg columns in panels of `panel` columns, each [total][panel],
+ * groups group_floats apart (the last panel's columns past kg unwritten:
+ * the product never stores them). panel = kg = channels * taps gives plain
+ * rows. The position advances by counting, not by dividing. */
 __kernel void im2row(__global const float *x, uint x_off, __global float *rows_out, int total,
-                     int channels, int4 in, int4 out, int4 k, int4 stride, int4 pad, int4 dil) {
+                     int channels, int4 in, int4 out, int4 k, int4 stride, int4 pad, int4 dil,
+                     int panel, int kg, long group_floats) {
     int i = get_global_id(0);
     if (i >= total) return;
     int ovol = out.x * out.y * out.z, ivol = in.x * in.y * in.z;
     int o = i % ovol, n = i / ovol;
     int ow = o % out.z, oh = (o / out.z) % out.y, od = o / (out.z * out.y);
-    __global float *dst = rows_out + (long)i * channels * k.x * k.y * k.z;
     __global const float *xc = x + x_off + (long)n * channels * ivol;
+    long group = 0, at = (long)i * panel;
+    int jg = 0, lane = 0; /* column within the group, and within its panel */
     for (int c = 0; c < channels; c++, xc += ivol)
         for (int kd = 0; kd < k.x; kd++) {
             int id = od * stride.x - pad.x + kd * dil.x;
@@ -52,7 +59,17 @@ __kernel void im2row(__global const float *x, uint x_off, __global float *rows_o
                 bool h_in = d_in && ih >= 0 && ih < in.y;
                 for (int kw = 0; kw < k.z; kw++) {
                     int iw = ow * stride.z - pad.z + kw * dil.z;
-                    *dst++ = h_in && iw >= 0 && iw < in.z ? xc[(id * in.y + ih) * in.z + iw] : 0.0f;
+                    rows_out[at] =
+                        h_in && iw >= 0 && iw < in.z ? xc[(id * in.y + ih) * in.z + iw] : 0.0f;
+                    at++;
+                    if (++jg == kg) { /* the next group */
+                        jg = lane = 0;
+                        group += group_floats;
+                        at = group + (long)i * panel;
+                    } else if (++lane == panel) { /* the next panel */
+                        lane = 0;
+                        at += (long)(total - 1) * panel;
+                    }
                 }
             }
         }

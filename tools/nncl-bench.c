@@ -195,6 +195,7 @@ int main(int argc, char **argv) {
         else
             return usage();
     }
+    if (o.gemm) gemm_bench_prepare(argv);
     bool from_file = o.model && onnx_model_named(o.model);
     const model_info *m = o.model && !from_file ? model_find(o.model) : NULL;
     if (!m && !from_file) return usage();

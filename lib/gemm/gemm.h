@@ -49,6 +49,9 @@ nncl_status nncl_gemm_packed(nncl_context *ctx, bool trans_a, bool trans_b, size
                              size_t b_off, size_t ldb, float beta, cl_mem c, size_t c_off,
                              size_t ldc);
 nncl_status nncl_gemm_scratch(nncl_context *ctx, size_t bytes);
+/* The widest panel any device gets (two float16 vectors): room for whole
+ * panels of any device's layout. */
+#define NNCL_GEMM_MAX_PANEL 32
 /* Columns per panel of the packed layout: B(kk, j) of a k x n matrix at
  * ((j / width) * k + kk) * width + j % width, zero past column n. */
 size_t nncl_gemm_panel_width(const nncl_context *ctx);

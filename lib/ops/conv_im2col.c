@@ -2,20 +2,26 @@
  * the input unfolded once per chunk (as columns or rows, whichever the
  * GEMM path reads best) and one GEMM per group producing channel-major
  * results, then one permutation into NCHW. The weight gradient is a GEMM
- * against the unfolded input; the input gradient a GEMM into columns that
- * col2im folds back. */
+ * against the unfolded input (on the packed path unfolded as that GEMM's
+ * packed operand, saving it a pass over the largest matrix); the input
+ * gradient a GEMM into columns that col2im folds back. */
 #include "conv.h"
+
+/* Columns per group, with room for whole panels of the packed layout. */
+static size_t padded_kg(const conv_dims *d) {
+    return (d->kg + NNCL_GEMM_MAX_PANEL - 1) / NNCL_GEMM_MAX_PANEL * NNCL_GEMM_MAX_PANEL;
+}
 
 /* Images per pass, so columns + channel-major outputs fit the limit. */
 static size_t chunk_of(const conv_dims *d) {
-    size_t per_image = (d->c_in * d->kvol + d->c_out) * d->spatial_out * sizeof(float);
+    size_t per_image = (d->groups * padded_kg(d) + d->c_out) * d->spatial_out * sizeof(float);
     size_t chunk = NNCL_CONV_WORKSPACE_LIMIT / per_image;
     if (chunk < 1) chunk = 1;
     return chunk < d->batch ? chunk : d->batch;
 }
 
 static size_t cols_floats(const conv_dims *d, size_t nb) {
-    return d->c_in * d->kvol * nb * d->spatial_out;
+    return d->groups * padded_kg(d) * nb * d->spatial_out;
 }
 
 static nncl_status launch_im2col(nncl_graph *g, const nncl_window *w, const conv_dims *d, cl_mem x,
@@ -33,17 +39,29 @@ static nncl_status launch_im2col(nncl_graph *g, const nncl_window *w, const conv
                                  NNCL_ARG(k), NNCL_ARG(stride), NNCL_ARG(pad), NNCL_ARG(dil)));
 }
 
+/* Rows of the unfolded input; with `packed`, each group's as the packed
+ * GEMM's B, groups group_floats(d, nb) apart. */
+static size_t group_floats(const nncl_graph *g, const conv_dims *d, size_t nb) {
+    size_t width = nncl_gemm_panel_width(g->ctx);
+    return (d->kg + width - 1) / width * width * nb * d->spatial_out;
+}
+
 static nncl_status launch_im2row(nncl_graph *g, const nncl_window *w, const conv_dims *d, cl_mem x,
-                                 size_t first, size_t nb) {
+                                 size_t first, size_t nb, bool packed) {
     cl_uint x_off = (cl_uint)(first * d->c_in * d->spatial_in);
     cl_int total = (cl_int)(nb * d->spatial_out), channels = (cl_int)d->c_in;
+    cl_int row = (cl_int)(d->c_in * d->kvol); /* plain rows: one panel, one group */
+    cl_int panel = packed ? (cl_int)nncl_gemm_panel_width(g->ctx) : row,
+           kg = packed ? (cl_int)d->kg : row;
+    cl_long group = (cl_long)group_floats(g, d, nb);
     cl_int4 in = nncl_int4(w->in), out = nncl_int4(w->out), k = nncl_int4(w->kernel),
             stride = nncl_int4(w->stride), pad = nncl_int4(w->pad_begin),
             dil = nncl_int4(w->dilation);
     return nncl_launch(g->ctx, "im2row", (size_t)total,
                        NNCL_ARGS(NNCL_ARG(x), NNCL_ARG(x_off), NNCL_ARG(g->workspace),
                                  NNCL_ARG(total), NNCL_ARG(channels), NNCL_ARG(in), NNCL_ARG(out),
-                                 NNCL_ARG(k), NNCL_ARG(stride), NNCL_ARG(pad), NNCL_ARG(dil)));
+                                 NNCL_ARG(k), NNCL_ARG(stride), NNCL_ARG(pad), NNCL_ARG(dil),
+                                 NNCL_ARG(panel), NNCL_ARG(kg), NNCL_ARG(group)));
 }
 
 static nncl_status launch_col2im(nncl_graph *g, const nncl_window *w, const conv_dims *d, cl_mem dx,
@@ -74,15 +92,16 @@ static size_t workspace(const nncl_node *node, conv_direction dir) {
  * operand along k as it lies and packs the other, so for the forward
  * product it gets rows (k contiguous) and packs only the weights; CLBlast
  * copies transposed operands first (half speed on CPUs), so it gets
- * columns. The weight gradient takes rows on both paths: with columns the
- * packed GEMM would pack only dY, but im2col then costs what that saves. */
+ * columns. The weight gradient takes rows on both paths, on the packed
+ * one written straight into the GEMM's packed layout (run_chunk). */
 static bool unfold_as_rows(const nncl_graph *g, conv_direction dir) {
     return dir == CONV_BACKWARD_WEIGHTS || nncl_gemm_is_packed(g->ctx);
 }
 
 static nncl_status unfold(nncl_graph *g, const nncl_window *w, const conv_dims *d, cl_mem x,
                           size_t first, size_t nb, bool as_rows) {
-    return as_rows ? launch_im2row(g, w, d, x, first, nb) : launch_im2col(g, w, d, x, first, nb);
+    return as_rows ? launch_im2row(g, w, d, x, first, nb, false)
+                   : launch_im2col(g, w, d, x, first, nb);
 }
 
 static nncl_status run_chunk(nncl_graph *g, const nncl_node *node, conv_direction dir,
@@ -107,6 +126,16 @@ static nncl_status run_chunk(nncl_graph *g, const nncl_node *node, conv_directio
                              : st;
     }
     st = nncl_swap_outer(g, b->y, y_off, g->workspace, outs, nb, d->c_out, d->spatial_out);
+    if (dir == CONV_BACKWARD_WEIGHTS && nncl_gemm_is_packed(g->ctx)) {
+        /* As below, with the rows unfolded straight into the packed layout. */
+        size_t gf = group_floats(g, d, nb);
+        if (st == NNCL_OK) st = launch_im2row(g, win, d, b->x, first, nb, true);
+        for (size_t gr = 0; gr < d->groups && st == NNCL_OK; gr++)
+            st = nncl_gemm_prepacked(g->ctx, d->cg_out, d->kg, cols, 1.0f, g->workspace,
+                                     outs + gr * d->cg_out * cols, cols, g->workspace, gr * gf,
+                                     1.0f, b->w, gr * d->cg_out * d->kg, d->kg);
+        return st;
+    }
     if (dir == CONV_BACKWARD_WEIGHTS) {
         /* dW_g [cg_out x kg] += dY_g [cg_out x cols] * unfolded_g^T [cols x kg] */
         if (st == NNCL_OK) st = unfold(g, win, d, b->x, first, nb, rows);
