@@ -9,7 +9,7 @@
 #endif
 
 /* A channel's batch * inner values in units of contiguous values: row n,
- * part p of `parts`, each part `seg` long (a multiple of 8). Parts are cut
+ * part p of `parts`, each part `seg` long (a multiple of NNCL_VEC). Parts are cut
  * so a small batch still gives every work-item of the group a unit, and
  * each work-item reads contiguous memory with vector loads: PoCL runs a
  * group's items one after another, so an item striding across a row by
@@ -21,15 +21,10 @@ typedef struct bn_units {
 bn_units bn_units_of(int batch, int inner) {
     bn_units u;
     int parts = max(1, NNCL_REDUCE_WG / batch);
-    u.seg = ((inner + parts - 1) / parts + 7) / 8 * 8;
+    u.seg = ((inner + parts - 1) / parts + NNCL_VEC - 1) / NNCL_VEC * NNCL_VEC;
     u.parts = (inner + u.seg - 1) / u.seg;
     u.count = batch * u.parts;
     return u;
-}
-
-float sum8(float8 v) {
-    float4 h = v.lo + v.hi;
-    return h.x + h.y + h.z + h.w;
 }
 
 /* Fixed-order tree sum of one value per work-item. */
@@ -59,14 +54,14 @@ bn_batch_stats(__global const float *x, __global float *mean, __global float *in
     __local float scratch[NNCL_REDUCE_WG];
     int c = get_group_id(0);
     float shift = x[(long)c * inner], s1 = 0.0f, s2 = 0.0f;
-    float8 acc1 = 0.0f, acc2 = 0.0f;
+    floatV acc1 = 0.0f, acc2 = 0.0f;
     bn_units units = bn_units_of(batch, inner);
     for (int u = get_local_id(0); u < units.count; u += NNCL_REDUCE_WG) {
         int n = u / units.parts, j = u % units.parts * units.seg;
         int end = min(inner, j + units.seg);
         __global const float *row = x + ((long)n * channels + c) * inner;
-        for (; j + 8 <= end; j += 8) {
-            float8 v = vload8(0, row + j) - shift;
+        for (; j + NNCL_VEC <= end; j += NNCL_VEC) {
+            floatV v = vloadV(0, row + j) - shift;
             acc1 += v;
             acc2 += v * v;
         }
@@ -76,8 +71,8 @@ bn_batch_stats(__global const float *x, __global float *mean, __global float *in
             s2 += v * v;
         }
     }
-    s1 = group_sum(s1 + sum8(acc1), scratch);
-    s2 = group_sum(s2 + sum8(acc2), scratch);
+    s1 = group_sum(s1 + sumV(acc1), scratch);
+    s2 = group_sum(s2 + sumV(acc2), scratch);
     if (get_local_id(0) == 0) {
         float count = (float)(batch * inner), d = s1 / count;
         float m = shift + d, var = max(s2 / count - d * d, 0.0f);
@@ -125,16 +120,16 @@ bn_backward_sums(__global const float *dy, __global const float *x, __global con
     __local float scratch[NNCL_REDUCE_WG];
     int c = get_group_id(0);
     float m = mean[c], is = invstd[c], s1 = 0.0f, s2 = 0.0f;
-    float8 acc1 = 0.0f, acc2 = 0.0f;
+    floatV acc1 = 0.0f, acc2 = 0.0f;
     bn_units units = bn_units_of(batch, inner);
     for (int u = get_local_id(0); u < units.count; u += NNCL_REDUCE_WG) {
         int n = u / units.parts, j = u % units.parts * units.seg;
         int end = min(inner, j + units.seg);
         long at = ((long)n * channels + c) * inner;
-        for (; j + 8 <= end; j += 8) {
-            float8 g = vload8(0, dy + at + j);
+        for (; j + NNCL_VEC <= end; j += NNCL_VEC) {
+            floatV g = vloadV(0, dy + at + j);
             acc1 += g;
-            acc2 += g * (vload8(0, x + at + j) - m) * is;
+            acc2 += g * (vloadV(0, x + at + j) - m) * is;
         }
         for (; j < end; j++) {
             float g = dy[at + j];
@@ -142,8 +137,8 @@ bn_backward_sums(__global const float *dy, __global const float *x, __global con
             s2 += g * (x[at + j] - m) * is;
         }
     }
-    s1 = group_sum(s1 + sum8(acc1), scratch);
-    s2 = group_sum(s2 + sum8(acc2), scratch);
+    s1 = group_sum(s1 + sumV(acc1), scratch);
+    s2 = group_sum(s2 + sumV(acc2), scratch);
     if (get_local_id(0) == 0) {
         sums[2 * c] = s1;
         sums[2 * c + 1] = s2;

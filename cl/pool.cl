@@ -78,16 +78,35 @@ __kernel void max_pool_backward(__global const float *dy, __global const int *ar
     dx[i] = accumulate ? dx[i] + sum : sum;
 }
 
-/* The even and the odd elements of the 16 floats at p. */
-float8 pairs_even(__global const float *p) {
-    float8 a = vload8(0, p), b = vload8(1, p);
-    return (float8)(a.even, b.even);
+/* Windows two wide take NNCL_VEC of them at a time (not at width 1): the
+ * even and the odd elements of the 2 * NNCL_VEC floats at p, each window's
+ * left element's offset in a row of them (POOL_LANES), and dy spread back
+ * over both elements (pool_interleave's lo and hi halves). */
+#if NNCL_VEC > 1
+floatV pairs_even(__global const float *p) {
+    floatV a = vloadV(0, p), b = vloadV(1, p);
+    return (floatV)(a.even, b.even);
 }
 
-float8 pairs_odd(__global const float *p) {
-    float8 a = vload8(0, p), b = vload8(1, p);
-    return (float8)(a.odd, b.odd);
+floatV pairs_odd(__global const float *p) {
+    floatV a = vloadV(0, p), b = vloadV(1, p);
+    return (floatV)(a.odd, b.odd);
 }
+
+#if NNCL_VEC == 8
+#define POOL_LANES (int8)(0, 2, 4, 6, 8, 10, 12, 14)
+void pool_interleave(float8 even, float8 odd, float8 *lo, float8 *hi) {
+    *lo = (float8)(even.s0, odd.s0, even.s1, odd.s1, even.s2, odd.s2, even.s3, odd.s3);
+    *hi = (float8)(even.s4, odd.s4, even.s5, odd.s5, even.s6, odd.s6, even.s7, odd.s7);
+}
+#else
+#define POOL_LANES (int4)(0, 2, 4, 6)
+void pool_interleave(float4 even, float4 odd, float4 *lo, float4 *hi) {
+    *lo = (float4)(even.s0, odd.s0, even.s1, odd.s1);
+    *hi = (float4)(even.s2, odd.s2, even.s3, odd.s3);
+}
+#endif
+#endif
 
 /* Max pooling forward when the windows tile the input exactly: one
  * work-item per output row (plane, depth, row), walking its columns with no
@@ -102,28 +121,30 @@ __kernel void max_pool_forward_tiled(__global const float *x, __global float *y,
     __global const float *xp = x + plane * in.x * in.y * in.z;
     int top = (od * k.x * in.y + oh * k.y) * in.z; /* the windows' first row */
     int ow = 0;
-    /* Windows two wide, eight at a time: a row's 16 values hold each
-     * window's left (even) and right (odd) element. Same order of
+#if NNCL_VEC > 1
+    /* Windows two wide, NNCL_VEC at a time: a row's 2 * NNCL_VEC values
+     * hold each window's left (even) and right (odd) element. Same order of
      * comparisons as the loop below, lane by lane. */
-    const int8 lane = (int8)(0, 2, 4, 6, 8, 10, 12, 14);
-    for (; k.z == 2 && ow + 8 <= out.z; ow += 8) {
+    const intV lane = POOL_LANES;
+    for (; k.z == 2 && ow + NNCL_VEC <= out.z; ow += NNCL_VEC) {
         int left = top + ow * 2;
-        float8 best = pairs_even(xp + left);
-        int8 best_at = left + lane;
+        floatV best = pairs_even(xp + left);
+        intV best_at = left + lane;
         for (int kd = 0; kd < k.x; kd++)
             for (int kh = 0; kh < k.y; kh++) {
                 int row = left + (kd * in.y + kh) * in.z;
-                float8 even = pairs_even(xp + row), odd = pairs_odd(xp + row);
-                int8 take = isgreater(even, best) | isnan(even);
+                floatV even = pairs_even(xp + row), odd = pairs_odd(xp + row);
+                intV take = isgreater(even, best) | isnan(even);
                 best = select(best, even, take);
                 best_at = select(best_at, row + lane, take);
                 take = isgreater(odd, best) | isnan(odd);
                 best = select(best, odd, take);
                 best_at = select(best_at, row + lane + 1, take);
             }
-        vstore8(best, 0, y + (long)r * out.z + ow);
-        vstore8(best_at, 0, argmax + (long)r * out.z + ow);
+        vstoreV(best, 0, y + (long)r * out.z + ow);
+        vstoreV(best_at, 0, argmax + (long)r * out.z + ow);
     }
+#endif
     for (; ow < out.z; ow++) {
         int left = top + ow * k.z, best_at = left;
         float best = xp[left];
@@ -156,28 +177,27 @@ __kernel void max_pool_backward_tiled(__global const float *dy, __global const i
     __global float *dxp = dx + plane * in.x * in.y * in.z;
     int top = (od * k.x * in.y + oh * k.y) * in.z;
     int ow = 0;
-    const int8 lane = (int8)(0, 2, 4, 6, 8, 10, 12, 14);
-    for (; k.z == 2 && ow + 8 <= out.z; ow += 8) { /* as in forward */
+#if NNCL_VEC > 1
+    const intV lane = POOL_LANES;
+    for (; k.z == 2 && ow + NNCL_VEC <= out.z; ow += NNCL_VEC) { /* as in forward */
         int left = top + ow * 2;
-        int8 best = vload8(0, argmax + (long)r * out.z + ow);
-        float8 g = vload8(0, dy + (long)r * out.z + ow);
+        intV best = vloadV(0, argmax + (long)r * out.z + ow);
+        floatV g = vloadV(0, dy + (long)r * out.z + ow);
         for (int kd = 0; kd < k.x; kd++)
             for (int kh = 0; kh < k.y; kh++) {
                 int row = left + (kd * in.y + kh) * in.z;
-                float8 even = select((float8)0.0f, g, row + lane == best);
-                float8 odd = select((float8)0.0f, g, row + lane + 1 == best);
-                float8 lo = (float8)(even.s0, odd.s0, even.s1, odd.s1, even.s2, odd.s2, even.s3,
-                                     odd.s3),
-                       hi = (float8)(even.s4, odd.s4, even.s5, odd.s5, even.s6, odd.s6, even.s7,
-                                     odd.s7);
+                floatV even = select((floatV)0.0f, g, row + lane == best);
+                floatV odd = select((floatV)0.0f, g, row + lane + 1 == best), lo, hi;
+                pool_interleave(even, odd, &lo, &hi);
                 if (accumulate) {
-                    lo += vload8(0, dxp + row);
-                    hi += vload8(1, dxp + row);
+                    lo += vloadV(0, dxp + row);
+                    hi += vloadV(1, dxp + row);
                 }
-                vstore8(lo, 0, dxp + row);
-                vstore8(hi, 1, dxp + row);
+                vstoreV(lo, 0, dxp + row);
+                vstoreV(hi, 1, dxp + row);
             }
     }
+#endif
     for (; ow < out.z; ow++) {
         int left = top + ow * k.z, best = argmax[(long)r * out.z + ow];
         float g = dy[(long)r * out.z + ow];

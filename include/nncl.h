@@ -254,13 +254,21 @@ typedef struct nncl_context_options {
      * differ in the last bits: kernels, vector widths and summation order
      * follow the device. */
     bool deterministic;
+    /* Floats per vector in the kernels that use vector loads (batch norm,
+     * pooling, the packed GEMM): 1, 4, 8 or 16. 0: NNCL_VECTOR_WIDTH, else
+     * the device's native float width (8 for AVX2, 16 for AVX-512, 1 on most
+     * GPUs). Batch norm and pooling use at most 8, the packed GEMM at least
+     * 4. Forcing another width runs the kernels another device gets: for
+     * testing them on this one. */
+    int32_t vector_width;
 } nncl_context_options;
 
 /* Creates a context on one device. `options` may be NULL (all defaults).
  * Returns NNCL_OK; NNCL_ERROR_NO_DEVICE when nothing matches (the message
  * lists the devices that exist); NNCL_ERROR_OPENCL; NNCL_ERROR_INVALID_ARGUMENT
- * (out NULL, or an unknown conv_algorithm / NNCL_CONV_ALGO or gemm /
- * NNCL_GEMM, the message listing the known ones); NNCL_ERROR_IO (a named
+ * (out NULL, an unknown conv_algorithm / NNCL_CONV_ALGO or gemm /
+ * NNCL_GEMM, the message listing the known ones, or a vector width other
+ * than 0, 1, 4, 8, 16); NNCL_ERROR_IO (a named
  * cache directory that cannot be used). *out is NULL on failure. */
 NNCL_API nncl_status nncl_context_create(const nncl_context_options *options, nncl_context **out);
 

@@ -267,6 +267,15 @@ static void test_plan_and_tuning_misuse(void **state) {
     assert_null(ctx);
     assert_contains(nncl_last_error(), "'cublas'");
     assert_contains(nncl_last_error(), "clblast");
+    ctx = (nncl_context *)1;
+    assert_int_equal(nncl_context_create(&(nncl_context_options){.vector_width = 3}, &ctx),
+                     NNCL_ERROR_INVALID_ARGUMENT);
+    assert_null(ctx);
+    assert_contains(nncl_last_error(), "vector width 3: use 1, 4, 8 or 16");
+    setenv("NNCL_VECTOR_WIDTH", "32", 1);
+    assert_int_equal(nncl_context_create(NULL, &ctx), NNCL_ERROR_INVALID_ARGUMENT);
+    assert_contains(nncl_last_error(), "vector width 32 (NNCL_VECTOR_WIDTH)");
+    unsetenv("NNCL_VECTOR_WIDTH");
 
     nncl_graph *g, *other;
     ASSERT_OK(nncl_graph_create(test_context(), NULL, &g));

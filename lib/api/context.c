@@ -63,6 +63,25 @@ static size_t pick_local_size(const nncl_device_info *info) {
     return local;
 }
 
+/* The vector width asked for (option, then NNCL_VECTOR_WIDTH), else the
+ * device's native one rounded down to a width the kernels have. */
+static nncl_status pick_vector_width(nncl_context *ctx, const nncl_context_options *options) {
+    long asked = options && options->vector_width ? options->vector_width : 0;
+    const char *env = getenv("NNCL_VECTOR_WIDTH");
+    if (!asked && env && *env) asked = strtol(env, NULL, 10);
+    if (asked) {
+        if (asked != 1 && asked != 4 && asked != 8 && asked != 16)
+            return nncl_fail(NNCL_ERROR_INVALID_ARGUMENT,
+                             "nncl_context_create: vector width %ld%s: use 1, 4, 8 or 16", asked,
+                             options && options->vector_width ? "" : " (NNCL_VECTOR_WIDTH)");
+        ctx->vector_width = (unsigned)asked;
+        return NNCL_OK;
+    }
+    unsigned w = ctx->info.float_vector_width;
+    ctx->vector_width = w >= 16 ? 16 : w >= 8 ? 8 : w >= 4 ? 4 : 1;
+    return NNCL_OK;
+}
+
 /* Reductions keep two floats per work-item in local memory. */
 static size_t pick_reduce_size(const nncl_device_info *info) {
     size_t local = 128;
@@ -76,8 +95,10 @@ static size_t pick_reduce_size(const nncl_device_info *info) {
  * op kinds as constants the kernels switch on. */
 static nncl_status build_options(nncl_context *ctx) {
     int n = snprintf(ctx->build_options, sizeof ctx->build_options,
-                     "-cl-std=CL1.2 -DNNCL_REDUCE_WG=%zu -DNNCL_GEMM_VEC=%u -DNNCL_GEMM_ROWS=%d",
-                     ctx->reduce_size, ctx->gemm->vec, NNCL_GEMM_ROWS);
+                     "-cl-std=CL1.2 -DNNCL_REDUCE_WG=%zu -DNNCL_VEC=%u -DNNCL_GEMM_VEC=%u "
+                     "-DNNCL_GEMM_ROWS=%d",
+                     ctx->reduce_size, ctx->vector_width < 8 ? ctx->vector_width : 8,
+                     ctx->gemm->vec, NNCL_GEMM_ROWS);
     if (n < 0 || (size_t)n >= sizeof ctx->build_options ||
         !nncl_ops_kernel_defines(ctx->build_options + n, sizeof ctx->build_options - (size_t)n))
         return nncl_fail(NNCL_ERROR_INVALID_ARGUMENT,
@@ -127,6 +148,10 @@ nncl_status nncl_context_create(const nncl_context_options *options, nncl_contex
     ctx->base_align = align_bits >= 8 ? align_bits / 8 : 0;
     ctx->local_size = pick_local_size(&ctx->info);
     ctx->reduce_size = pick_reduce_size(&ctx->info);
+    if ((st = pick_vector_width(ctx, options)) != NNCL_OK) {
+        nncl_context_destroy(ctx);
+        return st;
+    }
     const char *gemm = options && options->gemm ? options->gemm : getenv("NNCL_GEMM");
     if ((st = nncl_gemm_open(ctx, gemm)) != NNCL_OK || (st = build_options(ctx)) != NNCL_OK) {
         nncl_context_destroy(ctx);

@@ -1,7 +1,8 @@
 /* The context's GEMM state: which path runs the products, the packed
- * kernels' vector width (the device's native float width, so that the
- * 6 x (2 vectors) tile is 12 registers: AVX2 float8, AVX-512 float16, at
- * least float4), and the scratch both paths share. */
+ * kernels' vector width (the context's, normally the device's native
+ * float width, so that the 6 x (2 vectors) tile is 12 registers: AVX2
+ * float8, AVX-512 float16, at least float4), and the scratch both paths
+ * share. */
 #include "gemm.h"
 
 #include <stdlib.h>
@@ -14,7 +15,7 @@ nncl_status nncl_gemm_open(nncl_context *ctx, const char *choice) {
     struct nncl_gemm_state *s = calloc(1, sizeof *s);
     if (!s) return nncl_fail(NNCL_ERROR_OUT_OF_MEMORY, "nncl_context_create: out of memory");
     s->packed = choice && *choice ? !strcmp(choice, "packed") : ctx->info.type == NNCL_DEVICE_CPU;
-    unsigned w = ctx->info.float_vector_width;
+    unsigned w = ctx->vector_width;
     s->vec = w >= 16 ? 16 : w >= 8 ? 8 : 4;
     ctx->gemm = s;
     return NNCL_OK;

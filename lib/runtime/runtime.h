@@ -66,6 +66,7 @@ struct nncl_context {
     char cache_dir[1024];         /* "" when the cache is off */
     size_t local_size;            /* work-group size for elementwise kernels */
     size_t reduce_size;           /* work-group size of per-channel reductions */
+    unsigned vector_width;        /* floats per vector: the device's, or forced */
     char build_options[2048];     /* what every kernel is built with, -D constants included */
     uint64_t kernels_fingerprint; /* nncl_kernels_fingerprint(build_options) */
     size_t base_align;            /* bytes a sub-buffer's origin must be a multiple of */
