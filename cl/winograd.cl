@@ -27,8 +27,10 @@ static inline float4 winograd_column(__global const float *src, int4 row_ok, int
  * columns, so each column is loaded and mixed (B^T d) once, and index
  * arithmetic is paid per row, not per tile. rows = images * channels *
  * tiles_h; tiles = images * tiles_h * tiles_w, the chunk's tile count.
- * Each plane is [channels][tiles], or with `packed` panels of
- * WINOGRAD_PANEL tiles, each [channels][WINOGRAD_PANEL]. */
+ * Each plane is [channels][tiles]; with packed 1 panels of WINOGRAD_PANEL
+ * tiles, each [channels][WINOGRAD_PANEL] (the forward GEMMs' packed B);
+ * with packed 2 panels of WINOGRAD_PANEL channels, each
+ * [tiles][WINOGRAD_PANEL] (the weight gradient's packed B). */
 __kernel void winograd_input(__global const float *x, uint x_off, __global float *v, uint v_off,
                              int plane, int packed, int rows, int channels, int tiles, int tiles_h,
                              int tiles_w, int2 size, int2 pad) {
@@ -49,9 +51,11 @@ __kernel void winograd_input(__global const float *x, uint x_off, __global float
         float4 t3 = winograd_bt(winograd_column(src, row_ok, row_at, w0 + 3, size.y));
         float4 o[4] = {t0 - t2, t1 + t2, t2 - t1, t1 - t3}; /* (B^T d) B, by column */
         int t = first + tc;
-        long at = packed ? ((long)(t / WINOGRAD_PANEL) * channels + c) * WINOGRAD_PANEL +
-                               t % WINOGRAD_PANEL
-                         : (long)c * tiles + t;
+        long at = packed == 1 ? ((long)(t / WINOGRAD_PANEL) * channels + c) * WINOGRAD_PANEL +
+                                    t % WINOGRAD_PANEL
+                  : packed == 2 ? ((long)(c / WINOGRAD_PANEL) * tiles + t) * WINOGRAD_PANEL +
+                                      c % WINOGRAD_PANEL
+                                : (long)c * tiles + t;
         for (int s = 0; s < 4; s++) {
             dst[s * plane + at] = o[s].s0;
             dst[(4 + s) * plane + at] = o[s].s1;
@@ -129,5 +133,61 @@ __kernel void winograd_output(__global const float *m, uint m_off, int plane, __
             o[size.y] = out1.s0;
             if (second_col) o[size.y + 1] = out1.s1;
         }
+    }
+}
+
+/* The weight gradient (the forward pass differentiated: with M = U . V per
+ * tile, dM = A dY A^T, dU = sum over tiles of dM . V, dg = G^T dU G). One
+ * work-item per (image, output channel, row of tiles): each 2x2 tile of
+ * dY (zero past the output's edge) becomes A dy A^T, written [16][k][t]
+ * like winograd_input's plain layout. rows = images * channels * tiles_h. */
+__kernel void winograd_grad_dy(__global const float *dy, uint dy_off, __global float *m,
+                               uint m_off, int plane, int rows, int channels, int tiles,
+                               int tiles_h, int tiles_w, int2 size) {
+    int i = get_global_id(0);
+    if (i >= rows) return;
+    int tr = i % tiles_h, k = i / tiles_h % channels, n = i / tiles_h / channels;
+    __global const float *src = dy + dy_off + ((long)n * channels + k) * size.x * size.y;
+    __global float *dst = m + m_off + (long)k * tiles + ((long)n * tiles_h + tr) * tiles_w;
+    int h0 = 2 * tr;
+    bool second_row = h0 + 1 < size.x;
+    for (int tc = 0; tc < tiles_w; tc++) {
+        int w0 = 2 * tc;
+        bool second_col = w0 + 1 < size.y;
+        __global const float *o = src + h0 * size.y + w0;
+        float y00 = o[0], y01 = second_col ? o[1] : 0.0f;
+        float y10 = second_row ? o[size.y] : 0.0f;
+        float y11 = second_row && second_col ? o[size.y + 1] : 0.0f;
+        /* A dy: rows (y0), (y0 + y1), (y0 - y1), (-y1) of the tile's rows y0, y1 */
+        float2 r[4] = {(float2)(y00, y01), (float2)(y00 + y10, y01 + y11),
+                       (float2)(y00 - y10, y01 - y11), (float2)(-y10, -y11)};
+        for (int a = 0; a < 4; a++) { /* (A dy) A^T: columns p, p + q, p - q, -q */
+            dst[(a * 4 + 0) * plane + tc] = r[a].s0;
+            dst[(a * 4 + 1) * plane + tc] = r[a].s0 + r[a].s1;
+            dst[(a * 4 + 2) * plane + tc] = r[a].s0 - r[a].s1;
+            dst[(a * 4 + 3) * plane + tc] = -r[a].s1;
+        }
+    }
+}
+
+/* One work-item per (output channel k, input channel c): dw[k][c] += G^T dU G
+ * from dU laid out [16][k][c]. */
+__kernel void winograd_weights_grad(__global const float *du, int plane, __global float *dw,
+                                    int outs, int ins) {
+    int i = get_global_id(0);
+    if (i >= outs * ins) return;
+    float4 e[3]; /* G^T dU, by row: dU rows 0-3 mixed */
+    float4 d[4];
+    for (int r = 0; r < 4; r++)
+        d[r] = (float4)(du[(r * 4 + 0) * plane + i], du[(r * 4 + 1) * plane + i],
+                        du[(r * 4 + 2) * plane + i], du[(r * 4 + 3) * plane + i]);
+    e[0] = d[0] + 0.5f * (d[1] + d[2]);
+    e[1] = 0.5f * (d[1] - d[2]);
+    e[2] = 0.5f * (d[1] + d[2]) + d[3];
+    __global float *dst = dw + (long)i * 9;
+    for (int a = 0; a < 3; a++) { /* (G^T dU) G */
+        dst[a * 3 + 0] += e[a].s0 + 0.5f * (e[a].s1 + e[a].s2);
+        dst[a * 3 + 1] += 0.5f * (e[a].s1 - e[a].s2);
+        dst[a * 3 + 2] += 0.5f * (e[a].s1 + e[a].s2) + e[a].s3;
     }
 }

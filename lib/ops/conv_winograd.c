@@ -3,8 +3,10 @@
  * GEMMs (2.25x fewer multiplies than im2col); on the packed GEMM path the
  * input transform writes the GEMMs' packed operand itself. The input
  * gradient is the same algorithm on dY with the weights turned 180 degrees
- * and channels swapped, padded by 2 - pad; the weight gradient is left to
- * other algorithms. */
+ * and channels swapped, padded by 2 - pad. The weight gradient
+ * differentiates the same transforms: dY's tiles transformed, 16 GEMMs
+ * over the tiles against the transformed input, one transform back onto
+ * dW (the products' k is the tile count, so they sum the whole batch). */
 #include "conv.h"
 
 /* One Winograd convolution: src [batch, ins, src_size] to dst [batch, outs,
@@ -35,9 +37,9 @@ static winograd_job job_of(const nncl_node *node, conv_direction dir) {
 }
 
 static bool applies(const nncl_node *node, conv_direction dir) {
+    (void)dir; /* every direction */
     const nncl_window *w = &nncl_conv_attrs(node)->win;
-    if (dir == CONV_BACKWARD_WEIGHTS || w->spatial != 2 || nncl_conv_attrs(node)->groups != 1)
-        return false;
+    if (w->spatial != 2 || nncl_conv_attrs(node)->groups != 1) return false;
     for (int i = 1; i < 3; i++)
         if (w->kernel[i] != 3 || w->stride[i] != 1 || w->dilation[i] != 1 || w->pad_begin[i] > 2 ||
             w->pad_end[i] > 2)
@@ -82,9 +84,26 @@ static size_t chunk_of(const winograd_job *j) {
     return chunk;
 }
 
+/* The weight gradient's chunk: transformed dY [outs x tiles] and input
+ * [ins x tiles] per plane, the input with room for whole panels of
+ * channels (its packed layout on the packed GEMM path). */
+static size_t grad_chunk_floats(const winograd_job *j, size_t nb) {
+    size_t ins = (j->ins + 31) / 32 * 32;
+    return 16 * (plane_floats(j->outs * tiles_of(j, nb)) + plane_floats(ins * tiles_of(j, nb)));
+}
+
+static size_t grad_chunk_of(const winograd_job *j) {
+    size_t room = NNCL_CONV_WORKSPACE_LIMIT / sizeof(float) - weights_floats(j), chunk = 1;
+    while (chunk < j->batch && grad_chunk_floats(j, chunk + 1) <= room)
+        chunk++;
+    return chunk;
+}
+
 static size_t workspace(const nncl_node *node, conv_direction dir) {
     winograd_job j = job_of(node, dir);
-    return (weights_floats(&j) + chunk_floats(&j, chunk_of(&j))) * sizeof(float);
+    size_t chunk = dir == CONV_BACKWARD_WEIGHTS ? grad_chunk_floats(&j, grad_chunk_of(&j))
+                                                : chunk_floats(&j, chunk_of(&j));
+    return (weights_floats(&j) + chunk) * sizeof(float);
 }
 
 static nncl_status run_chunk(nncl_graph *g, const winograd_job *j, cl_mem src, cl_mem dst,
@@ -125,9 +144,62 @@ static nncl_status run_chunk(nncl_graph *g, const winograd_job *j, cl_mem src, c
     return st;
 }
 
+/* dU [16][outs][ins] at the workspace's start (+)= transformed dY times
+ * transformed x over the chunk's tiles. */
+static nncl_status grad_chunk(nncl_graph *g, const winograd_job *j, const conv_buffers *b,
+                              size_t first, size_t nb) {
+    size_t tiles = tiles_of(j, nb), u_plane = plane_floats(j->outs * j->ins);
+    size_t m_plane = plane_floats(j->outs * tiles),
+           v_plane = plane_floats((j->ins + 31) / 32 * 32 * tiles);
+    size_t m_off = weights_floats(j), v_off = m_off + 16 * m_plane;
+    cl_int packed = nncl_gemm_is_packed(g->ctx) ? 2 : 0;
+    cl_uint x_off = (cl_uint)(first * j->ins * (size_t)(j->src_size.s[0] * j->src_size.s[1]));
+    cl_uint y_off = (cl_uint)(first * j->outs * (size_t)(j->dst_size.s[0] * j->dst_size.s[1]));
+    cl_int rows = (cl_int)(nb * j->ins * j->tiles_h), ins = (cl_int)j->ins, outs = (cl_int)j->outs,
+           ct = (cl_int)tiles, th = (cl_int)j->tiles_h, tw = (cl_int)j->tiles_w,
+           vp = (cl_int)v_plane, mp = (cl_int)m_plane;
+    cl_mem ws = g->workspace;
+    cl_uint v_arg = (cl_uint)v_off, m_arg = (cl_uint)m_off;
+    nncl_status st = nncl_launch(
+        g->ctx, "winograd_input", (size_t)rows,
+        NNCL_ARGS(NNCL_ARG(b->x), NNCL_ARG(x_off), NNCL_ARG(ws), NNCL_ARG(v_arg), NNCL_ARG(vp),
+                  NNCL_ARG(packed), NNCL_ARG(rows), NNCL_ARG(ins), NNCL_ARG(ct), NNCL_ARG(th),
+                  NNCL_ARG(tw), NNCL_ARG(j->src_size), NNCL_ARG(j->pad)));
+    cl_int dy_rows = (cl_int)(nb * j->outs * j->tiles_h);
+    if (st == NNCL_OK)
+        st = nncl_launch(g->ctx, "winograd_grad_dy", (size_t)dy_rows,
+                         NNCL_ARGS(NNCL_ARG(b->y), NNCL_ARG(y_off), NNCL_ARG(ws), NNCL_ARG(m_arg),
+                                   NNCL_ARG(mp), NNCL_ARG(dy_rows), NNCL_ARG(outs), NNCL_ARG(ct),
+                                   NNCL_ARG(th), NNCL_ARG(tw), NNCL_ARG(j->dst_size)));
+    /* dU[xi] [outs x ins] (+)= dM[xi] [outs x tiles] * V[xi]^T [tiles x ins] */
+    float beta = first ? 1.0f : 0.0f;
+    for (size_t xi = 0; xi < 16 && st == NNCL_OK; xi++)
+        st = packed ? nncl_gemm_prepacked(g->ctx, j->outs, j->ins, tiles, 1.0f, ws,
+                                          m_off + xi * m_plane, tiles, ws, v_off + xi * v_plane,
+                                          beta, ws, xi * u_plane, j->ins)
+                    : nncl_gemm(g->ctx, false, true, j->outs, j->ins, tiles, 1.0f, ws,
+                                m_off + xi * m_plane, tiles, ws, v_off + xi * v_plane, tiles, beta,
+                                ws, xi * u_plane, j->ins);
+    return st;
+}
+
+static nncl_status run_grad(nncl_graph *g, const winograd_job *j, const conv_buffers *b) {
+    size_t chunk = grad_chunk_of(j);
+    nncl_status st = NNCL_OK;
+    for (size_t first = 0; first < j->batch && st == NNCL_OK; first += chunk)
+        st = grad_chunk(g, j, b, first, j->batch - first < chunk ? j->batch - first : chunk);
+    cl_int outs = (cl_int)j->outs, ins = (cl_int)j->ins,
+           plane = (cl_int)plane_floats(j->outs * j->ins);
+    return st == NNCL_OK ? nncl_launch(g->ctx, "winograd_weights_grad", j->outs * j->ins,
+                                       NNCL_ARGS(NNCL_ARG(g->workspace), NNCL_ARG(plane),
+                                                 NNCL_ARG(b->w), NNCL_ARG(outs), NNCL_ARG(ins)))
+                         : st;
+}
+
 static nncl_status run(nncl_graph *g, const nncl_node *node, conv_direction dir,
                        const conv_buffers *b) {
     winograd_job j = job_of(node, dir);
+    if (dir == CONV_BACKWARD_WEIGHTS) return run_grad(g, &j, b);
     cl_int outs = (cl_int)j.outs, ins = (cl_int)j.ins, flip = j.flip,
            plane = (cl_int)plane_floats(j.outs * j.ins);
     nncl_status st = nncl_launch(g->ctx, "winograd_weights", j.outs * j.ins,
