@@ -8,10 +8,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #ifdef NNCL_HAVE_OPENBLAS
 #include <cblas.h>
-#include <time.h>
 #include <unistd.h>
 
 /* OpenBLAS picks its kernels for the CPU once, as it loads; a release older
@@ -60,6 +60,13 @@ static const char *openblas_name(void) {
 #else
     return "built without OpenBLAS";
 #endif
+}
+
+/* A pause before each side's runs: PoCL's worker threads keep spinning for
+ * a while after a kernel (OpenBLAS's would share the cores with them), and
+ * both sides then start from the same idle state. */
+static void settle(void) {
+    nanosleep(&(struct timespec){0, 100000000}, NULL);
 }
 
 static int compare_doubles(const void *a, const void *b) {
@@ -113,9 +120,11 @@ static int measure(nncl_context *ctx, measured *m, int rounds) {
         b[i] = (float)rand() / (float)RAND_MAX * 2 - 1;
     m->host_s = m->error = 0;
     for (int r = 0; r < rounds && !rc; r++) {
-        rc = nncl_context_time_gemm(ctx, s, a, b, c, 2, &dev[r]) != NNCL_OK;
+        settle();
+        rc = nncl_context_time_gemm(ctx, s, a, b, c, 3, &dev[r]) != NNCL_OK;
 #ifdef NNCL_HAVE_OPENBLAS
-        host[r] = host_seconds(s, a, b, ref, 2);
+        settle();
+        host[r] = host_seconds(s, a, b, ref, 3);
 #else
         host[r] = 0;
 #endif
