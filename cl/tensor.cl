@@ -40,6 +40,25 @@ __kernel void copy_rows(__global const float *src, int src_off, int src_stride, 
     dst[o] = accumulate ? dst[o] + v : v;
 }
 
+/* dst[dst_off + i] (+)= src[src_off + i] for i < n, NNCL_VEC values per
+ * work-item: copy_rows for one contiguous block, without its index
+ * division per value (reshape, add's backward). */
+__kernel void copy_span(__global const float *src, int src_off, __global float *dst, int dst_off,
+                        int n, int accumulate) {
+    int i = get_global_id(0) * NNCL_VEC;
+    if (i >= n) return;
+    __global const float *s = src + src_off + i;
+    __global float *d = dst + dst_off + i;
+    if (i + NNCL_VEC <= n) {
+        floatV v = vloadV(0, s);
+        if (accumulate) v += vloadV(0, d);
+        vstoreV(v, 0, d);
+        return;
+    }
+    for (int j = 0; j < n - i; j++)
+        d[j] = accumulate ? d[j] + s[j] : s[j];
+}
+
 /* [A, B, L] -> [B, A, L]: moves between GEMM's channel-major layout
  * [C, N * L] and the tensor layout [N, C, L]. */
 __kernel void swap_outer(__global const float *src, uint src_off, __global float *dst, uint dst_off,

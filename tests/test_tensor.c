@@ -161,6 +161,37 @@ static void ref_binary(const double *const *x, const double *const *params, cons
     }
 }
 
+/* x + x, or x + (x + x): add's backward copies dY into each input's
+ * gradient, the second copy into the same gradient adding to the first. */
+static nncl_node *build_self_add(nncl_graph *g, nncl_node **x, nncl_node *labels, const void *cfg) {
+    (void)labels;
+    bool nested = *(const bool *)cfg;
+    return nncl_add(g, x[0], nested ? nncl_add(g, x[0], x[0], "inner") : x[0], "outer");
+}
+
+static void ref_self_add(const double *const *x, const double *const *params, const int32_t *labels,
+                         double *y, const void *cfg) {
+    (void)params, (void)labels;
+    double k = *(const bool *)cfg ? 3 : 2;
+    for (int i = 0; i < 15; i++)
+        y[i] = k * x[0][i];
+}
+
+static void test_gradients_add_up(void **state) {
+    (void)state;
+    /* 15 values: whole vectors and a tail at every vector width. */
+    static const bool nested[] = {false, true};
+    for (int i = 0; i < 2; i++) {
+        op_check c = {.label = nested[i] ? "x + (x + x)" : "x + x",
+                      .n_inputs = 1,
+                      .inputs = {NNCL_SHAPE(3, 5)},
+                      .build = build_self_add,
+                      .ref = ref_self_add,
+                      .cfg = &nested[i]};
+        check_op(&c);
+    }
+}
+
 static void test_broadcasting_arithmetic(void **state) {
     (void)state;
     static const binary_case cases[] = {
@@ -696,6 +727,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_permute_against_reference),
         cmocka_unit_test(test_broadcasting_arithmetic),
+        cmocka_unit_test(test_gradients_add_up),
         cmocka_unit_test(test_scale_and_parameter),
         cmocka_unit_test(test_matmul),
         cmocka_unit_test(test_reductions),

@@ -94,6 +94,12 @@ struct nncl_context {
     nncl_dependents graphs; /* graphs made in this context */
 };
 
+/* NNCL_VEC, the width of the kernels that stream contiguous values (the
+ * context's vector width, at most 8). */
+static inline unsigned nncl_stream_width(const nncl_context *ctx) {
+    return ctx->vector_width < 8 ? ctx->vector_width : 8;
+}
+
 /* Finds the device a spec names (NULL spec: the default rule). */
 nncl_status nncl_device_select(const char *spec, cl_platform_id *platform, cl_device_id *device,
                                nncl_device_info *info);
