@@ -3,6 +3,7 @@
  * Unsqueeze, Concat, Transpose, ...) are evaluated here on the host, and their
  * outputs become constants for the nodes that read them. Shape folds
  * whenever its input's shape is known, which at import it always is. */
+#include "../runtime/checked.h"
 #include "importer.h"
 
 #include <math.h>
@@ -190,10 +191,16 @@ static nncl_status fold_node(importer *im, const NnclOnnx__NodeProto *n, const c
             y->rank = na;
             for (int d = 0; d < na; d++) {
                 y->dims[d] = axes[d] == 0 && d < x->rank ? x->dims[d] : axes[d];
-                if (y->dims[d] == -1)
+                if (y->dims[d] == -1 && infer < 0)
                     infer = d;
-                else
-                    known *= y->dims[d];
+                else if (!nncl_mul_i64(known, y->dims[d], &known)) {
+                    char why[160];
+                    snprintf(why, sizeof why,
+                             "shape dim %d is %lld: dims are -1 (once), 0 or positive, with a "
+                             "product that fits in 64 bits",
+                             d, (long long)y->dims[d]);
+                    return onnx_fail(im, label, "%s", why);
+                }
             }
             if (infer >= 0 && known > 0) y->dims[infer] = y->numel / known;
         } else if (!strcmp(op, "Unsqueeze")) {
@@ -216,11 +223,10 @@ static nncl_status fold_node(importer *im, const NnclOnnx__NodeProto *n, const c
             }
             y->rank = rank;
         }
-        int64_t numel = 1;
-        for (int d = 0; d < y->rank; d++)
-            numel *= y->dims[d];
-        return numel == y->numel ? NNCL_OK
-                                 : onnx_fail(im, label, "the shape does not keep the size%s", "");
+        int64_t numel;
+        return nncl_product_i64(y->dims, y->rank, &numel) && numel == y->numel
+                   ? NNCL_OK
+                   : onnx_fail(im, label, "the shape does not keep the size%s", "");
     }
     if (!strcmp(op, "Gather")) {
         int axis = onnx_axis(onnx_attr_int(n, "axis", 0), x->rank);
