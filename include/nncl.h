@@ -255,11 +255,11 @@ typedef struct nncl_context_options {
      * follow the device. */
     bool deterministic;
     /* Floats per vector in the kernels that use vector loads (batch norm,
-     * pooling, the packed GEMM): 1, 4, 8 or 16. 0: NNCL_VECTOR_WIDTH, else
-     * the device's native float width (8 for AVX2, 16 for AVX-512, 1 on most
-     * GPUs). Batch norm and pooling use at most 8, the packed GEMM at least
-     * 4. Forcing another width runs the kernels another device gets: for
-     * testing them on this one. */
+     * pooling, block copies, the packed GEMM): 1, 4, 8 or 16. 0:
+     * NNCL_VECTOR_WIDTH, else the device's native float width (8 for AVX2,
+     * 16 for AVX-512, 1 on most GPUs). Batch norm, pooling and copies use at
+     * most 8, the packed GEMM at least 4. Forcing another width runs the kernels another device
+     * gets: for testing them on this one. */
     int32_t vector_width;
 } nncl_context_options;
 

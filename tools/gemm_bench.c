@@ -45,6 +45,16 @@ static double host_seconds(const nncl_gemm_call *s, const float *a, const float 
     }
     return best;
 }
+
+/* Largest |x - y| over the largest |y|: both sides sum k products. */
+static double relative_error(const float *x, const float *y, size_t n) {
+    double diff = 0, scale = 1e-30;
+    for (size_t i = 0; i < n; i++) {
+        diff = fmax(diff, fabs((double)x[i] - (double)y[i]));
+        scale = fmax(scale, fabs((double)y[i]));
+    }
+    return diff / scale;
+}
 #else
 void gemm_bench_prepare(char **argv) {
     (void)argv;
@@ -77,16 +87,6 @@ static int compare_doubles(const void *a, const void *b) {
 static double median_of(double *v, int n) {
     qsort(v, (size_t)n, sizeof *v, compare_doubles);
     return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
-
-/* Largest |x - y| over the largest |y|: both sides sum k products. */
-static double relative_error(const float *x, const float *y, size_t n) {
-    double diff = 0, scale = 1e-30;
-    for (size_t i = 0; i < n; i++) {
-        diff = fmax(diff, fabs((double)x[i] - (double)y[i]));
-        scale = fmax(scale, fabs((double)y[i]));
-    }
-    return diff / scale;
 }
 
 typedef struct measured {
