@@ -30,6 +30,48 @@ __kernel void im2col(__global const float *x, uint x_off, __global float *col, i
         dst[ow] = row_in && iw >= 0 && iw < in.z ? src[iw] : 0.0f;
 }
 
+/* im2col into the packed GEMM's B layout (gemm.cl): the unfolded input
+ * [kg x positions] of each group as panels of `panel` positions, each
+ * [kg][panel], groups group_floats apart (the last panel's positions past
+ * the end unwritten: the product never stores them). One work-item per
+ * (`panels` panels, column row), row fastest, so neighbouring
+ * work-items fill neighbouring `panel`-float runs; the setup's divisions
+ * are paid once per work-item, and the position advances by counting, a
+ * run along one output row within one panel at a time (a loop the
+ * compiler vectorises). */
+__kernel void im2col_packed(__global const float *x, uint x_off, __global float *dst, int total,
+                            int channels, int4 in, int4 out, int4 k, int4 stride, int4 pad,
+                            int4 dil, int panel, int kg, long group_floats, int panels) {
+    int kvol = k.x * k.y * k.z, row = channels * kvol;
+    int i = get_global_id(0), r = i % row, first = i / row * panels * panel;
+    if (first >= total) return;
+    int kw = r % k.z, kh = (r / k.z) % k.y, kd = (r / (k.z * k.y)) % k.x, c = r / kvol;
+    __global float *to = dst + r / kg * group_floats + ((long)first * kg + r % kg * panel);
+    int ovol = out.x * out.y * out.z, ivol = in.x * in.y * in.z;
+    int o = first % ovol, n = first / ovol;
+    int ow = o % out.z, oh = (o / out.z) % out.y, od = o / (out.z * out.y);
+    __global const float *xc = x + x_off + ((long)n * channels + c) * ivol;
+    long image = (long)channels * ivol;
+    int dd = kd * dil.x - pad.x, dh = kh * dil.y - pad.y, dw = kw * dil.z - pad.z;
+    int count = min(panels * panel, total - first);
+    for (int t = 0, lane = 0; t < count;) {
+        int id = od * stride.x + dd, ih = oh * stride.y + dh, iw = ow * stride.z + dw;
+        bool row_in = id >= 0 && id < in.x && ih >= 0 && ih < in.y;
+        __global const float *src = xc + (row_in ? (id * in.y + ih) * in.z : 0);
+        int run = min(min(count - t, out.z - ow), panel - lane);
+        for (int s = 0; s < run; s++, iw += stride.z)
+            to[lane + s] = row_in && iw >= 0 && iw < in.z ? src[iw] : 0.0f;
+        t += run;
+        if ((lane += run) == panel) lane = 0, to += (long)kg * panel;
+        if ((ow += run) < out.z) continue;
+        ow = 0;
+        if (++oh == out.y) {
+            oh = 0;
+            if (++od == out.x) od = 0, xc += image;
+        }
+    }
+}
+
 /* im2col transposed, for the weight gradient: one row per output position
  * (image, position) holding every (channel, tap) value, so dW = dY * rows
  * is a GEMM with no transposed operand (CLBlast runs those about half as
@@ -85,7 +127,10 @@ int tap_source(int i, int kk, int stride, int pad, int dil, int out) {
 }
 
 /* One work-item per input row (image, channel, depth, row): for each tap
- * whose depth and row line up, it gathers along the row. */
+ * whose depth and row line up, it adds that tap's column values along the
+ * row, the outputs it reached (iw = ow * stride + kw * dil - pad) as one
+ * run: no division per value, and a loop the compiler vectorises at
+ * stride 1. */
 __kernel void col2im(__global const float *col, __global float *dx, uint dx_off, int rows,
                      int channels, int4 in, int4 out, int4 k, int4 stride, int4 pad, int4 dil,
                      int accumulate) {
@@ -97,23 +142,30 @@ __kernel void col2im(__global const float *col, __global float *dx, uint dx_off,
     int ovol = out.x * out.y * out.z, kvol = k.x * k.y * k.z;
     long row_len = (long)batch * ovol;
     __global float *dst = dx + dx_off + (long)i * in.z;
-    for (int iw = 0; iw < in.z; iw++) {
-        float sum = 0.0f;
-        for (int kd = 0; kd < k.x; kd++) {
-            int od = tap_source(id, kd, stride.x, pad.x, dil.x, out.x);
-            if (od < 0) continue;
-            for (int kh = 0; kh < k.y; kh++) {
-                int oh = tap_source(ih, kh, stride.y, pad.y, dil.y, out.y);
-                if (oh < 0) continue;
-                __global const float *base = col + (long)n * ovol + (od * out.y + oh) * out.z;
-                int row0 = c * kvol + (kd * k.y + kh) * k.z;
-                for (int kw = 0; kw < k.z; kw++) {
-                    int ow = tap_source(iw, kw, stride.z, pad.z, dil.z, out.z);
-                    if (ow >= 0) sum += base[(row0 + kw) * row_len + ow];
-                }
+    if (!accumulate)
+        for (int iw = 0; iw < in.z; iw++)
+            dst[iw] = 0.0f;
+    for (int kd = 0; kd < k.x; kd++) {
+        int od = tap_source(id, kd, stride.x, pad.x, dil.x, out.x);
+        if (od < 0) continue;
+        for (int kh = 0; kh < k.y; kh++) {
+            int oh = tap_source(ih, kh, stride.y, pad.y, dil.y, out.y);
+            if (oh < 0) continue;
+            __global const float *base = col + (long)n * ovol + (od * out.y + oh) * out.z;
+            int row0 = c * kvol + (kd * k.y + kh) * k.z;
+            for (int kw = 0; kw < k.z; kw++) {
+                __global const float *src = base + (row0 + kw) * row_len;
+                int shift = kw * dil.z - pad.z; /* iw of ow = 0 */
+                int ow0 = shift < 0 ? (stride.z - 1 - shift) / stride.z : 0;
+                int ow1 = shift < in.z ? min(out.z, (in.z - 1 - shift) / stride.z + 1) : 0;
+                if (stride.z == 1)
+                    for (int ow = ow0; ow < ow1; ow++)
+                        dst[ow + shift] += src[ow];
+                else
+                    for (int ow = ow0; ow < ow1; ow++)
+                        dst[ow * stride.z + shift] += src[ow];
             }
         }
-        dst[iw] = accumulate ? dst[iw] + sum : sum;
     }
 }
 

@@ -252,6 +252,31 @@ __kernel void avg_pool_forward(__global const float *x, __global float *y, int t
     y[i] = sum / div;
 }
 
+/* Average pooling backward when the windows tile the input (global
+ * pooling among them): each input element gets its one window's gradient
+ * over the window's size. One work-item per output row, writing the input
+ * rows under it in runs. */
+__kernel void avg_pool_backward_tiled(__global const float *dy, __global float *dx, int rows,
+                                      int4 in, int4 out, int4 k, int accumulate) {
+    int r = get_global_id(0);
+    if (r >= rows) return;
+    int oh = r % out.y, od = r / out.y % out.x;
+    long plane = r / out.y / out.x;
+    __global float *dxp =
+        dx + plane * in.x * in.y * in.z + (od * k.x * in.y + oh * k.y) * in.z;
+    __global const float *g = dy + (long)r * out.z;
+    float size = (float)(k.x * k.y * k.z);
+    for (int kd = 0; kd < k.x; kd++)
+        for (int kh = 0; kh < k.y; kh++) {
+            __global float *row = dxp + (kd * in.y + kh) * in.z;
+            for (int ow = 0; ow < out.z; ow++, row += k.z) {
+                float v = g[ow] / size;
+                for (int kw = 0; kw < k.z; kw++)
+                    row[kw] = accumulate ? row[kw] + v : v;
+            }
+        }
+}
+
 __kernel void avg_pool_backward(__global const float *dy, __global float *dx, int total, int4 in,
                                 int4 out, int4 k, int4 stride, int4 pad, int4 pad_end,
                                 int exclude_pad, int accumulate) {

@@ -1,7 +1,8 @@
 /* Pooling: max and average (count_include_pad on and off, ceil mode,
  * dilation, asymmetric padding) and global pooling, in 1D, 2D and 3D,
  * forward against the host reference and backward against finite
- * differences; plus a hand-worked 2D max pool and NaN and ties. */
+ * differences, also where a second pooling of the same input adds its
+ * gradient onto the first's; plus a hand-worked 2D max pool and NaN and ties. */
 #include "harness.h"
 #include "ref/ref.h"
 
@@ -15,21 +16,27 @@ typedef struct pool_case {
     pool_kind kind;
     nncl_pool_params p;
     nncl_shape x;
+    bool twice; /* pool(x) + pool(x): the second backward adds onto the first's gradient */
 } pool_case;
+
+static nncl_node *pool_once(nncl_graph *g, nncl_node *x, const pool_case *c, const char *name) {
+    switch (c->kind) {
+    case MAX:
+        return nncl_max_pool(g, x, &c->p, name);
+    case AVG:
+        return nncl_avg_pool(g, x, &c->p, name);
+    case GLOBAL_MAX:
+        return nncl_global_max_pool(g, x, name);
+    default:
+        return nncl_global_avg_pool(g, x, name);
+    }
+}
 
 static nncl_node *build_pool(nncl_graph *g, nncl_node **x, nncl_node *labels, const void *cfg) {
     (void)labels;
     const pool_case *c = cfg;
-    switch (c->kind) {
-    case MAX:
-        return nncl_max_pool(g, x[0], &c->p, "pool");
-    case AVG:
-        return nncl_avg_pool(g, x[0], &c->p, "pool");
-    case GLOBAL_MAX:
-        return nncl_global_max_pool(g, x[0], "pool");
-    default:
-        return nncl_global_avg_pool(g, x[0], "pool");
-    }
+    nncl_node *y = pool_once(g, x[0], c, "pool");
+    return c->twice ? nncl_add(g, y, pool_once(g, x[0], c, "pool2"), NULL) : y;
 }
 
 static ref_window window_of(const pool_case *c) {
@@ -58,58 +65,76 @@ static void ref_pool_case(const double *const *x, const double *const *params,
         ref_max_pool(x[0], planes, &w, y);
     else
         ref_avg_pool(x[0], planes, &w, !c->p.exclude_pad, y);
+    int64_t n = planes;
+    for (int i = 0; i < w.spatial; i++)
+        n *= w.out[i];
+    for (int64_t i = 0; c->twice && i < n; i++)
+        y[i] *= 2;
 }
 
 static const pool_case pool_cases[] = {
     /* 1D */
-    {MAX, {.kernel = {3}, .stride = {2}}, NNCL_SHAPE(2, 3, 12)},
-    {MAX, {.kernel = {2}}, NNCL_SHAPE(2, 3, 12)}, /* windows tile the input */
-    {MAX, {.kernel = {2}}, NNCL_SHAPE(2, 3, 38)}, /* eight windows at a time, and the rest */
+    {MAX, {.kernel = {3}, .stride = {2}}, NNCL_SHAPE(2, 3, 12), false},
+    {MAX, {.kernel = {2}}, NNCL_SHAPE(2, 3, 12), false}, /* windows tile the input */
+    {MAX, {.kernel = {2}}, NNCL_SHAPE(2, 3, 38), false}, /* eight windows at a time, and the rest */
     {MAX,
      {.kernel = {3}, .stride = {2}, .padding = {1}, .dilation = {2}, .ceil_mode = true},
-     NNCL_SHAPE(1, 2, 10)},
-    {AVG, {.kernel = {4}, .stride = {3}, .padding = {2}}, NNCL_SHAPE(2, 2, 11)},
+     NNCL_SHAPE(1, 2, 10),
+     false},
+    {AVG, {.kernel = {4}, .stride = {3}, .padding = {2}}, NNCL_SHAPE(2, 2, 11), false},
+    {AVG, {.kernel = {3}}, NNCL_SHAPE(2, 3, 12), true}, /* tiles; gradients added twice */
+    {MAX, {.kernel = {2}}, NNCL_SHAPE(2, 3, 38), true},
     {AVG,
      {.kernel = {3}, .stride = {2}, .padding = {1}, .exclude_pad = true, .ceil_mode = true},
-     NNCL_SHAPE(1, 3, 8)},
+     NNCL_SHAPE(1, 3, 8),
+     false},
     /* 2D */
-    {MAX, {.kernel = {2, 2}}, NNCL_SHAPE(2, 3, 8, 6)},
-    {MAX, {.kernel = {2, 3}}, NNCL_SHAPE(2, 2, 4, 9)},
-    {MAX, {.kernel = {2, 2}}, NNCL_SHAPE(2, 3, 4, 18)},
-    {MAX, {.kernel = {3, 3}, .stride = {2, 2}, .padding = {1, 1}}, NNCL_SHAPE(1, 2, 7, 9)},
+    {MAX, {.kernel = {2, 2}}, NNCL_SHAPE(2, 3, 8, 6), false},
+    {MAX, {.kernel = {2, 3}}, NNCL_SHAPE(2, 2, 4, 9), false},
+    {MAX, {.kernel = {2, 2}}, NNCL_SHAPE(2, 3, 4, 18), false},
+    {MAX, {.kernel = {3, 3}, .stride = {2, 2}, .padding = {1, 1}}, NNCL_SHAPE(1, 2, 7, 9), false},
     {MAX,
      {.kernel = {3, 2},
       .stride = {2, 1},
       .dilation = {2, 1},
       .ceil_mode = true,
       .pad_begin = {1, 0}},
-     NNCL_SHAPE(2, 2, 9, 5)},
-    {AVG, {.kernel = {3, 3}, .stride = {2, 2}, .padding = {1, 1}}, NNCL_SHAPE(2, 2, 7, 6)},
+     NNCL_SHAPE(2, 2, 9, 5),
+     false},
+    {AVG, {.kernel = {3, 3}, .stride = {2, 2}, .padding = {1, 1}}, NNCL_SHAPE(2, 2, 7, 6), false},
     {AVG,
      {.kernel = {3, 3},
       .stride = {2, 2},
       .padding = {1, 1},
       .exclude_pad = true,
       .ceil_mode = true},
-     NNCL_SHAPE(1, 3, 6, 8)},
-    {AVG, {.kernel = {2, 3}, .stride = {1, 2}, .pad_end = {1, 1}}, NNCL_SHAPE(1, 2, 5, 7)},
+     NNCL_SHAPE(1, 3, 6, 8),
+     false},
+    {AVG, {.kernel = {2, 3}, .stride = {1, 2}, .pad_end = {1, 1}}, NNCL_SHAPE(1, 2, 5, 7), false},
+    {AVG, {.kernel = {2, 2}}, NNCL_SHAPE(2, 3, 8, 6), false},
+    {AVG, {.kernel = {2, 3}}, NNCL_SHAPE(1, 2, 4, 9), true},
     /* 3D */
-    {MAX, {.kernel = {2, 2, 2}}, NNCL_SHAPE(1, 2, 4, 6, 4)},
-    {MAX, {.kernel = {2, 2, 2}}, NNCL_SHAPE(1, 2, 2, 4, 20)},
+    {MAX, {.kernel = {2, 2, 2}}, NNCL_SHAPE(1, 2, 4, 6, 4), false},
+    {MAX, {.kernel = {2, 2, 2}}, NNCL_SHAPE(1, 2, 2, 4, 20), false},
     {MAX,
      {.kernel = {3, 3, 2}, .stride = {2, 2, 1}, .padding = {1, 1, 0}, .ceil_mode = true},
-     NNCL_SHAPE(2, 1, 5, 5, 4)},
+     NNCL_SHAPE(2, 1, 5, 5, 4),
+     false},
     {AVG,
      {.kernel = {2, 3, 3}, .stride = {1, 2, 2}, .padding = {1, 1, 1}},
-     NNCL_SHAPE(1, 2, 3, 6, 5)},
+     NNCL_SHAPE(1, 2, 3, 6, 5),
+     false},
     {AVG,
      {.kernel = {2, 2, 2}, .padding = {1, 1, 1}, .exclude_pad = true},
-     NNCL_SHAPE(1, 2, 3, 3, 4)},
+     NNCL_SHAPE(1, 2, 3, 3, 4),
+     false},
+    {AVG, {.kernel = {2, 2, 2}}, NNCL_SHAPE(1, 2, 4, 6, 4), true},
     /* global */
     {.kind = GLOBAL_MAX, .x = NNCL_SHAPE(2, 3, 7)},
     {.kind = GLOBAL_AVG, .x = NNCL_SHAPE(2, 3, 5, 6)},
     {.kind = GLOBAL_MAX, .x = NNCL_SHAPE(1, 4, 3, 4, 5)},
     {.kind = GLOBAL_AVG, .x = NNCL_SHAPE(2, 2, 3, 2, 4)},
+    {.kind = GLOBAL_AVG, .x = NNCL_SHAPE(2, 3, 7), .twice = true},
 };
 
 static void test_pool_against_reference(void **state) {

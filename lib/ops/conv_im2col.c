@@ -20,8 +20,13 @@ static size_t chunk_of(const conv_dims *d) {
     return chunk < d->batch ? chunk : d->batch;
 }
 
+/* Room for every group's unfolded input in any of the layouts: columns,
+ * rows, or packed with whole panels of rows (the weight gradient's) or of
+ * positions (the forward product's). */
 static size_t cols_floats(const conv_dims *d, size_t nb) {
-    return d->groups * padded_kg(d) * nb * d->spatial_out;
+    size_t positions =
+        (nb * d->spatial_out + NNCL_GEMM_MAX_PANEL - 1) / NNCL_GEMM_MAX_PANEL * NNCL_GEMM_MAX_PANEL;
+    return d->groups * padded_kg(d) * positions;
 }
 
 static nncl_status launch_im2col(nncl_graph *g, const nncl_window *w, const conv_dims *d, cl_mem x,
@@ -62,6 +67,36 @@ static nncl_status launch_im2row(nncl_graph *g, const nncl_window *w, const conv
                                  NNCL_ARG(total), NNCL_ARG(channels), NNCL_ARG(in), NNCL_ARG(out),
                                  NNCL_ARG(k), NNCL_ARG(stride), NNCL_ARG(pad), NNCL_ARG(dil),
                                  NNCL_ARG(panel), NNCL_ARG(kg), NNCL_ARG(group)));
+}
+
+/* The forward product's B on the packed path: each group's unfolded input
+ * [kg x positions] in panels of positions, groups packed_floats(g, d, nb) apart. */
+static size_t packed_floats(const nncl_graph *g, const conv_dims *d, size_t nb) {
+    size_t width = nncl_gemm_panel_width(g->ctx);
+    return d->kg * ((nb * d->spatial_out + width - 1) / width * width);
+}
+
+/* Panels per im2col_packed work-item: enough to pay its setup's divisions
+ * many times over, few enough for many work-items. */
+enum { IM2COL_PANELS = 8 };
+
+static nncl_status launch_im2col_packed(nncl_graph *g, const nncl_window *w, const conv_dims *d,
+                                        cl_mem x, size_t first, size_t nb) {
+    cl_uint x_off = (cl_uint)(first * d->c_in * d->spatial_in);
+    size_t width = nncl_gemm_panel_width(g->ctx), positions = nb * d->spatial_out;
+    cl_int total = (cl_int)positions, channels = (cl_int)d->c_in, panel = (cl_int)width,
+           kg = (cl_int)d->kg, panels = IM2COL_PANELS;
+    cl_long group = (cl_long)packed_floats(g, d, nb);
+    cl_int4 in = nncl_int4(w->in), out = nncl_int4(w->out), k = nncl_int4(w->kernel),
+            stride = nncl_int4(w->stride), pad = nncl_int4(w->pad_begin),
+            dil = nncl_int4(w->dilation);
+    size_t per_item = IM2COL_PANELS * width;
+    size_t items = (positions + per_item - 1) / per_item * d->c_in * d->kvol;
+    return nncl_launch(g->ctx, "im2col_packed", items,
+                       NNCL_ARGS(NNCL_ARG(x), NNCL_ARG(x_off), NNCL_ARG(g->workspace),
+                                 NNCL_ARG(total), NNCL_ARG(channels), NNCL_ARG(in), NNCL_ARG(out),
+                                 NNCL_ARG(k), NNCL_ARG(stride), NNCL_ARG(pad), NNCL_ARG(dil),
+                                 NNCL_ARG(panel), NNCL_ARG(kg), NNCL_ARG(group), NNCL_ARG(panels)));
 }
 
 static nncl_status launch_col2im(nncl_graph *g, const nncl_window *w, const conv_dims *d, cl_mem dx,
@@ -114,6 +149,18 @@ static nncl_status run_chunk(nncl_graph *g, const nncl_node *node, conv_directio
      * from row gr * kg of the columns. */
     size_t u_ld = rows ? d->c_in * d->kvol : cols, u_group = rows ? d->kg : d->kg * cols;
     nncl_status st = NNCL_OK;
+    if (dir == CONV_FORWARD && nncl_gemm_is_packed(g->ctx)) {
+        /* As below, with the input unfolded straight into the packed layout. */
+        size_t pf = packed_floats(g, d, nb);
+        st = launch_im2col_packed(g, win, d, b->x, first, nb);
+        for (size_t gr = 0; gr < d->groups && st == NNCL_OK; gr++)
+            st = nncl_gemm_prepacked(g->ctx, d->cg_out, cols, d->kg, 1.0f, b->w,
+                                     gr * d->cg_out * d->kg, d->kg, g->workspace, gr * pf, 0.0f,
+                                     g->workspace, outs + gr * d->cg_out * cols, cols);
+        return st == NNCL_OK ? nncl_swap_outer(g, g->workspace, outs, b->y, y_off, d->c_out, nb,
+                                               d->spatial_out)
+                             : st;
+    }
     if (dir == CONV_FORWARD) {
         /* Y_g [cg_out x cols] = W_g [cg_out x kg] * unfolded_g [kg x cols] */
         st = unfold(g, win, d, b->x, first, nb, rows);

@@ -154,6 +154,12 @@ static nncl_status pool_backward(nncl_graph *g, nncl_node *node) {
                                      NNCL_ARG(x->grad), NNCL_ARG(total), NNCL_ARG(in),
                                      NNCL_ARG(out), NNCL_ARG(k), NNCL_ARG(stride), NNCL_ARG(pad),
                                      NNCL_ARG(dil), NNCL_ARG(acc)));
+    if (tiles(w)) {
+        cl_int rows = (cl_int)nncl_shape_numel(node->shape) / out.s[2];
+        return nncl_launch(g->ctx, "avg_pool_backward_tiled", (size_t)rows,
+                           NNCL_ARGS(NNCL_ARG(node->grad), NNCL_ARG(x->grad), NNCL_ARG(rows),
+                                     NNCL_ARG(in), NNCL_ARG(out), NNCL_ARG(k), NNCL_ARG(acc)));
+    }
     cl_int exclude = attrs_of(node)->exclude_pad;
     return nncl_launch(g->ctx, "avg_pool_backward", (size_t)total,
                        NNCL_ARGS(NNCL_ARG(node->grad), NNCL_ARG(x->grad), NNCL_ARG(total),
