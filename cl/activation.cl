@@ -137,6 +137,23 @@ __kernel void bias_activation(__global float *x, __global const float *bias, __g
     }
 }
 
+/* ReLU on its own: the kernels above switch on the kind per value, which a
+ * compiler vectorising across work-items may turn into computing every
+ * kind's formula for every value. */
+__kernel void relu_forward(__global const float *x, __global float *y, int total) {
+    int i = get_global_id(0);
+    if (i >= total) return;
+    y[i] = fmax(x[i], 0.0f);
+}
+
+__kernel void relu_backward(__global const float *y, __global const float *dy, __global float *dx,
+                            int total, int accumulate) {
+    int i = get_global_id(0);
+    if (i >= total) return;
+    float g = y[i] > 0.0f ? dy[i] : 0.0f;
+    dx[i] = accumulate ? dx[i] + g : g;
+}
+
 __kernel void activation_backward(__global const float *x, __global const float *y,
                                   __global const float *dy, __global float *dx, int total, int kind,
                                   float alpha, float beta, int accumulate) {

@@ -41,6 +41,28 @@ float group_sum(float s, __local float *scratch) {
     return total;
 }
 
+/* sums[c] += sum over n, j of dy[n, c, j] (a bias's gradient): one
+ * work-group per channel, as the statistics below. */
+__kernel __attribute__((reqd_work_group_size(NNCL_REDUCE_WG, 1, 1))) void
+channel_sum(__global const float *dy, __global float *sums, int batch, int channels, int inner) {
+    __local float scratch[NNCL_REDUCE_WG];
+    int c = get_group_id(0);
+    float s = 0.0f;
+    floatV acc = 0.0f;
+    bn_units units = bn_units_of(batch, inner);
+    for (int u = get_local_id(0); u < units.count; u += NNCL_REDUCE_WG) {
+        int n = u / units.parts, j = u % units.parts * units.seg;
+        int end = min(inner, j + units.seg);
+        __global const float *row = dy + ((long)n * channels + c) * inner;
+        for (; j + NNCL_VEC <= end; j += NNCL_VEC)
+            acc += vloadV(0, row + j);
+        for (; j < end; j++)
+            s += row[j];
+    }
+    s = group_sum(s + sumV(acc), scratch);
+    if (get_local_id(0) == 0) sums[c] += s;
+}
+
 /* Batch mean and 1/sqrt(var + eps) in one pass over x, from sums of
  * x - K with K the channel's first value: var = (S2 - S1^2 / M) / M is
  * exact in exact arithmetic for any K, and with K a sample of the data

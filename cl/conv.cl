@@ -30,23 +30,31 @@ __kernel void im2col(__global const float *x, uint x_off, __global float *col, i
         dst[ow] = row_in && iw >= 0 && iw < in.z ? src[iw] : 0.0f;
 }
 
-/* im2col into the packed GEMM's B layout (gemm.cl): the unfolded input
- * [kg x positions] of each group as panels of `panel` positions, each
- * [kg][panel], groups group_floats apart (the last panel's positions past
- * the end unwritten: the product never stores them). One work-item per
- * (`panels` panels, column row), row fastest, so neighbouring
- * work-items fill neighbouring `panel`-float runs; the setup's divisions
- * are paid once per work-item, and the position advances by counting, a
- * run along one output row within one panel at a time (a loop the
- * compiler vectorises). */
-__kernel void im2col_packed(__global const float *x, uint x_off, __global float *dst, int total,
-                            int channels, int4 in, int4 out, int4 k, int4 stride, int4 pad,
-                            int4 dil, int panel, int kg, long group_floats, int panels) {
+/* The unfolded input (value (r, p) of column row r = (channel, tap) and
+ * output position p = (image, position)) in any of the layouts the GEMMs
+ * read, each a sum of strides: row r of group r / kg at
+ * (r % kg / col_panel) * col_jump + (r % kg % col_panel) * col_step, plus
+ * (p / panel) * pos_jump + (p % panel) * pos_step, groups group_floats
+ * apart. This covers rows [positions x C*K], and both packed B layouts of
+ * the packed GEMM (gemm.cl): [kg x positions] in panels of positions (the
+ * forward product) and [positions x kg] in panels of columns (the weight
+ * gradient's); packed panels' lanes past the end stay unwritten (the
+ * product never stores them). One work-item per (`panels` blocks of
+ * `panel` positions, row), rows fastest: the setup's divisions are paid
+ * once per work-item, and the position advances by counting, a run along
+ * one output row within one block at a time (a loop the compiler
+ * vectorises when pos_step is 1). */
+__kernel void unfold(__global const float *x, uint x_off, __global float *dst, int total,
+                     int channels, int4 in, int4 out, int4 k, int4 stride, int4 pad, int4 dil,
+                     int kg, long group_floats, int col_panel, long col_jump, int col_step,
+                     int panel, long pos_jump, int pos_step, int panels) {
     int kvol = k.x * k.y * k.z, row = channels * kvol;
     int i = get_global_id(0), r = i % row, first = i / row * panels * panel;
     if (first >= total) return;
     int kw = r % k.z, kh = (r / k.z) % k.y, kd = (r / (k.z * k.y)) % k.x, c = r / kvol;
-    __global float *to = dst + r / kg * group_floats + ((long)first * kg + r % kg * panel);
+    int rg = r % kg;
+    __global float *to = dst + r / kg * group_floats + rg / col_panel * col_jump +
+                         rg % col_panel * col_step + first / panel * pos_jump;
     int ovol = out.x * out.y * out.z, ivol = in.x * in.y * in.z;
     int o = first % ovol, n = first / ovol;
     int ow = o % out.z, oh = (o / out.z) % out.y, od = o / (out.z * out.y);
@@ -60,9 +68,9 @@ __kernel void im2col_packed(__global const float *x, uint x_off, __global float 
         __global const float *src = xc + (row_in ? (id * in.y + ih) * in.z : 0);
         int run = min(min(count - t, out.z - ow), panel - lane);
         for (int s = 0; s < run; s++, iw += stride.z)
-            to[lane + s] = row_in && iw >= 0 && iw < in.z ? src[iw] : 0.0f;
+            to[(long)(lane + s) * pos_step] = row_in && iw >= 0 && iw < in.z ? src[iw] : 0.0f;
         t += run;
-        if ((lane += run) == panel) lane = 0, to += (long)kg * panel;
+        if ((lane += run) == panel) lane = 0, to += pos_jump;
         if ((ow += run) < out.z) continue;
         ow = 0;
         if (++oh == out.y) {
@@ -70,51 +78,6 @@ __kernel void im2col_packed(__global const float *x, uint x_off, __global float 
             if (++od == out.x) od = 0, xc += image;
         }
     }
-}
-
-/* im2col transposed, for the weight gradient: one row per output position
- * (image, position) holding every (channel, tap) value, so dW = dY * rows
- * is a GEMM with no transposed operand (CLBlast runs those about half as
- * fast on CPUs, copying the big operand first). One work-item per row.
- * The rows are written in panels, as the packed GEMM's B (gemm.cl): each
- * group's kg columns in panels of `panel` columns, each [total][panel],
- * groups group_floats apart (the last panel's columns past kg unwritten:
- * the product never stores them). panel = kg = channels * taps gives plain
- * rows. The position advances by counting, not by dividing. */
-__kernel void im2row(__global const float *x, uint x_off, __global float *rows_out, int total,
-                     int channels, int4 in, int4 out, int4 k, int4 stride, int4 pad, int4 dil,
-                     int panel, int kg, long group_floats) {
-    int i = get_global_id(0);
-    if (i >= total) return;
-    int ovol = out.x * out.y * out.z, ivol = in.x * in.y * in.z;
-    int o = i % ovol, n = i / ovol;
-    int ow = o % out.z, oh = (o / out.z) % out.y, od = o / (out.z * out.y);
-    __global const float *xc = x + x_off + (long)n * channels * ivol;
-    long group = 0, at = (long)i * panel;
-    int jg = 0, lane = 0; /* column within the group, and within its panel */
-    for (int c = 0; c < channels; c++, xc += ivol)
-        for (int kd = 0; kd < k.x; kd++) {
-            int id = od * stride.x - pad.x + kd * dil.x;
-            bool d_in = id >= 0 && id < in.x;
-            for (int kh = 0; kh < k.y; kh++) {
-                int ih = oh * stride.y - pad.y + kh * dil.y;
-                bool h_in = d_in && ih >= 0 && ih < in.y;
-                for (int kw = 0; kw < k.z; kw++) {
-                    int iw = ow * stride.z - pad.z + kw * dil.z;
-                    rows_out[at] =
-                        h_in && iw >= 0 && iw < in.z ? xc[(id * in.y + ih) * in.z + iw] : 0.0f;
-                    at++;
-                    if (++jg == kg) { /* the next group */
-                        jg = lane = 0;
-                        group += group_floats;
-                        at = group + (long)i * panel;
-                    } else if (++lane == panel) { /* the next panel */
-                        lane = 0;
-                        at += (long)(total - 1) * panel;
-                    }
-                }
-            }
-        }
 }
 
 /* The output index along one dim that kernel tap kk reads input i from, or

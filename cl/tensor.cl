@@ -14,17 +14,15 @@ __kernel void add_bias(__global float *y, __global const float *bias, int channe
         yr[j] += b;
 }
 
-/* sums[c] += sum over n, j of dy[n, c, j]; one work-item per channel. */
-__kernel void channel_sum(__global const float *dy, __global float *sums, int batch, int channels,
-                          int inner) {
+/* sums[c] += sum over r of dy[r, c] (a linear layer's bias gradient):
+ * one work-item per column, neighbours reading neighbouring values.
+ * Convolutions' per-channel sums are channel_sum (batchnorm.cl). */
+__kernel void column_sum(__global const float *dy, __global float *sums, int rows, int cols) {
     int c = get_global_id(0);
-    if (c >= channels) return;
+    if (c >= cols) return;
     float s = 0.0f;
-    for (int n = 0; n < batch; n++) {
-        __global const float *p = dy + ((long)n * channels + c) * inner;
-        for (int j = 0; j < inner; j++)
-            s += p[j];
-    }
+    for (int r = 0; r < rows; r++)
+        s += dy[(long)r * cols + c];
     sums[c] += s;
 }
 

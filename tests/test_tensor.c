@@ -163,31 +163,42 @@ static void ref_binary(const double *const *x, const double *const *params, cons
 
 /* x + x, or x + (x + x): add's backward copies dY into each input's
  * gradient, the second copy into the same gradient adding to the first. */
+/* Sums where one input's gradient gets several contributions. */
+typedef enum self_sum { TWICE, THRICE, RELU_PLUS } self_sum;
+
 static nncl_node *build_self_add(nncl_graph *g, nncl_node **x, nncl_node *labels, const void *cfg) {
     (void)labels;
-    bool nested = *(const bool *)cfg;
-    return nncl_add(g, x[0], nested ? nncl_add(g, x[0], x[0], "inner") : x[0], "outer");
+    switch (*(const self_sum *)cfg) {
+    case TWICE:
+        return nncl_add(g, x[0], x[0], "outer");
+    case THRICE:
+        return nncl_add(g, x[0], nncl_add(g, x[0], x[0], "inner"), "outer");
+    default: /* add's copy first, then ReLU's backward adds onto it */
+        return nncl_add(g, nncl_relu(g, x[0], "relu"), x[0], "outer");
+    }
 }
 
 static void ref_self_add(const double *const *x, const double *const *params, const int32_t *labels,
                          double *y, const void *cfg) {
     (void)params, (void)labels;
-    double k = *(const bool *)cfg ? 3 : 2;
+    self_sum how = *(const self_sum *)cfg;
     for (int i = 0; i < 15; i++)
-        y[i] = k * x[0][i];
+        y[i] = how == RELU_PLUS ? (x[0][i] > 0 ? x[0][i] : 0) + x[0][i]
+                                : (how == THRICE ? 3 : 2) * x[0][i];
 }
 
 static void test_gradients_add_up(void **state) {
     (void)state;
     /* 15 values: whole vectors and a tail at every vector width. */
-    static const bool nested[] = {false, true};
-    for (int i = 0; i < 2; i++) {
-        op_check c = {.label = nested[i] ? "x + (x + x)" : "x + x",
+    static const self_sum sums[] = {TWICE, THRICE, RELU_PLUS};
+    static const char *const labels[] = {"x + x", "x + (x + x)", "relu(x) + x"};
+    for (int i = 0; i < 3; i++) {
+        op_check c = {.label = labels[i],
                       .n_inputs = 1,
                       .inputs = {NNCL_SHAPE(3, 5)},
                       .build = build_self_add,
                       .ref = ref_self_add,
-                      .cfg = &nested[i]};
+                      .cfg = &sums[i]};
         check_op(&c);
     }
 }

@@ -181,6 +181,10 @@ nncl_status nncl_bias_epilogue(nncl_graph *g, nncl_node *producer, cl_mem bias, 
 static nncl_status activation_forward(nncl_graph *g, nncl_node *node) {
     if (node->fused_into) return NNCL_OK; /* computed by its producer */
     cl_int total = (cl_int)nncl_shape_numel(node->shape), kind = node->op;
+    if (node->op == NNCL_OP_RELU)
+        return nncl_launch(
+            g->ctx, "relu_forward", (size_t)total,
+            NNCL_ARGS(NNCL_ARG(node->inputs[0]->out), NNCL_ARG(node->out), NNCL_ARG(total)));
     cl_float alpha = alpha_of(node), beta = beta_of(node);
     return nncl_launch(g->ctx, "activation_forward", (size_t)total,
                        NNCL_ARGS(NNCL_ARG(node->inputs[0]->out), NNCL_ARG(node->out),
@@ -192,6 +196,10 @@ static nncl_status activation_backward(nncl_graph *g, nncl_node *node) {
     cl_int acc = node->accumulate[0];
     cl_float alpha = alpha_of(node), beta = beta_of(node);
     nncl_node *x = node->inputs[0];
+    if (node->op == NNCL_OP_RELU)
+        return nncl_launch(g->ctx, "relu_backward", (size_t)total,
+                           NNCL_ARGS(NNCL_ARG(node->out), NNCL_ARG(node->grad), NNCL_ARG(x->grad),
+                                     NNCL_ARG(total), NNCL_ARG(acc)));
     cl_mem sign_source = reads_input(node) ? x->out : node->out;
     return nncl_launch(g->ctx, "activation_backward", (size_t)total,
                        NNCL_ARGS(NNCL_ARG(sign_source), NNCL_ARG(node->out), NNCL_ARG(node->grad),

@@ -120,9 +120,9 @@ nncl_status nncl_conv_bias_backward(nncl_graph *g, nncl_node *node, size_t batch
     nncl_param_entry *bias = nncl_node_param(g, node, 1);
     if (!nncl_param_learns(bias)) return NNCL_OK;
     cl_int n = (cl_int)batch, c = (cl_int)channels, len = (cl_int)inner;
-    return nncl_launch(g->ctx, "channel_sum", channels,
-                       NNCL_ARGS(NNCL_ARG(node->grad), NNCL_ARG(bias->grad), NNCL_ARG(n),
-                                 NNCL_ARG(c), NNCL_ARG(len)));
+    return nncl_launch_groups(g->ctx, "channel_sum", channels, g->ctx->reduce_size,
+                              NNCL_ARGS(NNCL_ARG(node->grad), NNCL_ARG(bias->grad), NNCL_ARG(n),
+                                        NNCL_ARG(c), NNCL_ARG(len)));
 }
 
 static nncl_status conv_forward(nncl_graph *g, nncl_node *node) {

@@ -44,59 +44,59 @@ static nncl_status launch_im2col(nncl_graph *g, const nncl_window *w, const conv
                                  NNCL_ARG(k), NNCL_ARG(stride), NNCL_ARG(pad), NNCL_ARG(dil)));
 }
 
-/* Rows of the unfolded input; with `packed`, each group's as the packed
- * GEMM's B, groups group_floats(d, nb) apart. */
-static size_t group_floats(const nncl_graph *g, const conv_dims *d, size_t nb) {
-    size_t width = nncl_gemm_panel_width(g->ctx);
-    return (d->kg + width - 1) / width * width * nb * d->spatial_out;
+/* The layouts the unfold kernel writes (conv.cl): plain rows
+ * [positions x C_in * K] (CLBlast's weight gradient), and the packed
+ * GEMM's B, each group's [kg x positions] in panels of positions (the
+ * forward product) or [positions x kg] in panels of columns (the weight
+ * gradient's). */
+typedef enum unfold_layout {
+    UNFOLD_ROWS,
+    UNFOLD_PACKED_FORWARD,
+    UNFOLD_PACKED_WEIGHTS
+} unfold_layout;
+
+/* Floats from one group's packed B to the next's. */
+static size_t group_floats(const nncl_graph *g, const conv_dims *d, size_t nb,
+                           unfold_layout layout) {
+    size_t width = nncl_gemm_panel_width(g->ctx), positions = nb * d->spatial_out;
+    if (layout == UNFOLD_PACKED_FORWARD) return d->kg * ((positions + width - 1) / width * width);
+    return (d->kg + width - 1) / width * width * positions;
 }
 
-static nncl_status launch_im2row(nncl_graph *g, const nncl_window *w, const conv_dims *d, cl_mem x,
-                                 size_t first, size_t nb, bool packed) {
-    cl_uint x_off = (cl_uint)(first * d->c_in * d->spatial_in);
-    cl_int total = (cl_int)(nb * d->spatial_out), channels = (cl_int)d->c_in;
-    cl_int row = (cl_int)(d->c_in * d->kvol); /* plain rows: one panel, one group */
-    cl_int panel = packed ? (cl_int)nncl_gemm_panel_width(g->ctx) : row,
-           kg = packed ? (cl_int)d->kg : row;
-    cl_long group = (cl_long)group_floats(g, d, nb);
-    cl_int4 in = nncl_int4(w->in), out = nncl_int4(w->out), k = nncl_int4(w->kernel),
-            stride = nncl_int4(w->stride), pad = nncl_int4(w->pad_begin),
-            dil = nncl_int4(w->dilation);
-    return nncl_launch(g->ctx, "im2row", (size_t)total,
-                       NNCL_ARGS(NNCL_ARG(x), NNCL_ARG(x_off), NNCL_ARG(g->workspace),
-                                 NNCL_ARG(total), NNCL_ARG(channels), NNCL_ARG(in), NNCL_ARG(out),
-                                 NNCL_ARG(k), NNCL_ARG(stride), NNCL_ARG(pad), NNCL_ARG(dil),
-                                 NNCL_ARG(panel), NNCL_ARG(kg), NNCL_ARG(group)));
-}
+/* Blocks of positions per unfold work-item: enough to pay its setup's
+ * divisions many times over, few enough for many work-items. */
+enum { UNFOLD_BLOCKS = 8 };
 
-/* The forward product's B on the packed path: each group's unfolded input
- * [kg x positions] in panels of positions, groups packed_floats(g, d, nb) apart. */
-static size_t packed_floats(const nncl_graph *g, const conv_dims *d, size_t nb) {
-    size_t width = nncl_gemm_panel_width(g->ctx);
-    return d->kg * ((nb * d->spatial_out + width - 1) / width * width);
-}
-
-/* Panels per im2col_packed work-item: enough to pay its setup's divisions
- * many times over, few enough for many work-items. */
-enum { IM2COL_PANELS = 8 };
-
-static nncl_status launch_im2col_packed(nncl_graph *g, const nncl_window *w, const conv_dims *d,
-                                        cl_mem x, size_t first, size_t nb) {
+static nncl_status launch_unfold(nncl_graph *g, const nncl_window *w, const conv_dims *d, cl_mem x,
+                                 size_t first, size_t nb, unfold_layout layout) {
     cl_uint x_off = (cl_uint)(first * d->c_in * d->spatial_in);
     size_t width = nncl_gemm_panel_width(g->ctx), positions = nb * d->spatial_out;
-    cl_int total = (cl_int)positions, channels = (cl_int)d->c_in, panel = (cl_int)width,
-           kg = (cl_int)d->kg, panels = IM2COL_PANELS;
-    cl_long group = (cl_long)packed_floats(g, d, nb);
+    cl_int total = (cl_int)positions, channels = (cl_int)d->c_in, row = (cl_int)(d->c_in * d->kvol);
+    cl_int panel = (cl_int)width, panels = UNFOLD_BLOCKS, kg = (cl_int)d->kg;
+    cl_long group = (cl_long)group_floats(g, d, nb, layout);
+    /* A value's place: the strides of its row and of its position. */
+    cl_int col_panel = kg, col_step = 1, pos_step = row;
+    cl_long col_jump = 0, pos_jump = (cl_long)width * row;
+    if (layout == UNFOLD_ROWS) {
+        kg = col_panel = row;
+    } else if (layout == UNFOLD_PACKED_FORWARD) {
+        col_step = panel, pos_step = 1, pos_jump = (cl_long)kg * panel;
+    } else {
+        col_panel = panel, col_jump = (cl_long)positions * panel;
+        pos_step = panel, pos_jump = (cl_long)panel * panel;
+    }
     cl_int4 in = nncl_int4(w->in), out = nncl_int4(w->out), k = nncl_int4(w->kernel),
             stride = nncl_int4(w->stride), pad = nncl_int4(w->pad_begin),
             dil = nncl_int4(w->dilation);
-    size_t per_item = IM2COL_PANELS * width;
-    size_t items = (positions + per_item - 1) / per_item * d->c_in * d->kvol;
-    return nncl_launch(g->ctx, "im2col_packed", items,
+    size_t per_item = UNFOLD_BLOCKS * width;
+    size_t items = (positions + per_item - 1) / per_item * (size_t)row;
+    return nncl_launch(g->ctx, "unfold", items,
                        NNCL_ARGS(NNCL_ARG(x), NNCL_ARG(x_off), NNCL_ARG(g->workspace),
                                  NNCL_ARG(total), NNCL_ARG(channels), NNCL_ARG(in), NNCL_ARG(out),
                                  NNCL_ARG(k), NNCL_ARG(stride), NNCL_ARG(pad), NNCL_ARG(dil),
-                                 NNCL_ARG(panel), NNCL_ARG(kg), NNCL_ARG(group), NNCL_ARG(panels)));
+                                 NNCL_ARG(kg), NNCL_ARG(group), NNCL_ARG(col_panel),
+                                 NNCL_ARG(col_jump), NNCL_ARG(col_step), NNCL_ARG(panel),
+                                 NNCL_ARG(pos_jump), NNCL_ARG(pos_step), NNCL_ARG(panels)));
 }
 
 static nncl_status launch_col2im(nncl_graph *g, const nncl_window *w, const conv_dims *d, cl_mem dx,
@@ -135,7 +135,7 @@ static bool unfold_as_rows(const nncl_graph *g, conv_direction dir) {
 
 static nncl_status unfold(nncl_graph *g, const nncl_window *w, const conv_dims *d, cl_mem x,
                           size_t first, size_t nb, bool as_rows) {
-    return as_rows ? launch_im2row(g, w, d, x, first, nb, false)
+    return as_rows ? launch_unfold(g, w, d, x, first, nb, UNFOLD_ROWS)
                    : launch_im2col(g, w, d, x, first, nb);
 }
 
@@ -151,8 +151,8 @@ static nncl_status run_chunk(nncl_graph *g, const nncl_node *node, conv_directio
     nncl_status st = NNCL_OK;
     if (dir == CONV_FORWARD && nncl_gemm_is_packed(g->ctx)) {
         /* As below, with the input unfolded straight into the packed layout. */
-        size_t pf = packed_floats(g, d, nb);
-        st = launch_im2col_packed(g, win, d, b->x, first, nb);
+        size_t pf = group_floats(g, d, nb, UNFOLD_PACKED_FORWARD);
+        st = launch_unfold(g, win, d, b->x, first, nb, UNFOLD_PACKED_FORWARD);
         for (size_t gr = 0; gr < d->groups && st == NNCL_OK; gr++)
             st = nncl_gemm_prepacked(g->ctx, d->cg_out, cols, d->kg, 1.0f, b->w,
                                      gr * d->cg_out * d->kg, d->kg, g->workspace, gr * pf, 0.0f,
@@ -175,8 +175,8 @@ static nncl_status run_chunk(nncl_graph *g, const nncl_node *node, conv_directio
     st = nncl_swap_outer(g, b->y, y_off, g->workspace, outs, nb, d->c_out, d->spatial_out);
     if (dir == CONV_BACKWARD_WEIGHTS && nncl_gemm_is_packed(g->ctx)) {
         /* As below, with the rows unfolded straight into the packed layout. */
-        size_t gf = group_floats(g, d, nb);
-        if (st == NNCL_OK) st = launch_im2row(g, win, d, b->x, first, nb, true);
+        size_t gf = group_floats(g, d, nb, UNFOLD_PACKED_WEIGHTS);
+        if (st == NNCL_OK) st = launch_unfold(g, win, d, b->x, first, nb, UNFOLD_PACKED_WEIGHTS);
         for (size_t gr = 0; gr < d->groups && st == NNCL_OK; gr++)
             st = nncl_gemm_prepacked(g->ctx, d->cg_out, d->kg, cols, 1.0f, g->workspace,
                                      outs + gr * d->cg_out * cols, cols, g->workspace, gr * gf,

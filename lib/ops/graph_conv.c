@@ -100,11 +100,11 @@ static nncl_status graph_conv_backward(nncl_graph *g, nncl_node *node) {
     nncl_param_entry *w = nncl_node_param(g, node, 0);
     nncl_status st = NNCL_OK;
     if (has_bias(node) && nncl_param_learns(nncl_node_param(g, node, 1))) {
-        cl_int rows = (cl_int)d.nodes, channels = (cl_int)d.out, inner = 1;
+        cl_int rows = (cl_int)d.nodes, cols = (cl_int)d.out;
         st =
-            nncl_launch(g->ctx, "channel_sum", d.out,
+            nncl_launch(g->ctx, "column_sum", d.out,
                         NNCL_ARGS(NNCL_ARG(node->grad), NNCL_ARG(nncl_node_param(g, node, 1)->grad),
-                                  NNCL_ARG(rows), NNCL_ARG(channels), NNCL_ARG(inner)));
+                                  NNCL_ARG(rows), NNCL_ARG(cols)));
     }
     /* d(H W^T) = A_hat^T dY */
     if (st == NNCL_OK)

@@ -72,10 +72,10 @@ static nncl_status linear_backward(nncl_graph *g, nncl_node *node) {
         st = nncl_gemm(g->ctx, true, false, d.out, d.in, d.rows, 1.0f, node->grad, 0, d.out, x->out,
                        0, d.in, 1.0f, w->grad, 0, d.in);
     if (st == NNCL_OK && b && nncl_param_learns(b)) {
-        cl_int rows = (cl_int)d.rows, channels = (cl_int)d.out, inner = 1;
-        st = nncl_launch(g->ctx, "channel_sum", d.out,
-                         NNCL_ARGS(NNCL_ARG(node->grad), NNCL_ARG(b->grad), NNCL_ARG(rows),
-                                   NNCL_ARG(channels), NNCL_ARG(inner)));
+        cl_int rows = (cl_int)d.rows, cols = (cl_int)d.out;
+        st = nncl_launch(
+            g->ctx, "column_sum", d.out,
+            NNCL_ARGS(NNCL_ARG(node->grad), NNCL_ARG(b->grad), NNCL_ARG(rows), NNCL_ARG(cols)));
     }
     if (st != NNCL_OK || !x->requires_grad) return st;
     return nncl_gemm(g->ctx, false, false, d.rows, d.in, d.out, 1.0f, node->grad, 0, d.out,

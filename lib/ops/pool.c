@@ -100,12 +100,13 @@ static nncl_status pool_plan(nncl_graph *g, nncl_node *node) {
     return nncl_node_aux(g, node, 0, (size_t)nncl_shape_numel(node->shape) * sizeof(cl_int));
 }
 
-/* The windows cover the input exactly once: stride = kernel, no padding
- * or dilation, every size a multiple of the kernel. */
+/* The windows cover the input exactly once: stride = kernel (or a single
+ * window, as global pooling's), no padding or dilation, every size a
+ * multiple of the kernel. */
 static bool tiles(const nncl_window *w) {
     for (int d = 0; d < 3; d++)
-        if (w->stride[d] != w->kernel[d] || w->dilation[d] != 1 || w->pad_begin[d] ||
-            w->pad_end[d] || w->out[d] * w->kernel[d] != w->in[d])
+        if ((w->stride[d] != w->kernel[d] && w->out[d] != 1) || w->dilation[d] != 1 ||
+            w->pad_begin[d] || w->pad_end[d] || w->out[d] * w->kernel[d] != w->in[d])
             return false;
     return true;
 }
