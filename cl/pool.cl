@@ -78,34 +78,55 @@ __kernel void max_pool_backward(__global const float *dy, __global const int *ar
     dx[i] = accumulate ? dx[i] + sum : sum;
 }
 
-/* Windows two wide take NNCL_VEC of them at a time (not at width 1): the
- * even and the odd elements of the 2 * NNCL_VEC floats at p, each window's
- * left element's offset in a row of them (POOL_LANES), and dy spread back
- * over both elements (pool_interleave's lo and hi halves). */
-#if NNCL_VEC > 1
-floatV pairs_even(__global const float *p) {
-    floatV a = vloadV(0, p), b = vloadV(1, p);
-    return (floatV)(a.even, b.even);
-}
-
-floatV pairs_odd(__global const float *p) {
-    floatV a = vloadV(0, p), b = vloadV(1, p);
-    return (floatV)(a.odd, b.odd);
-}
-
+/* Windows two wide, several at a time (not at width 1): a row's 2 * W
+ * floats hold W windows' left (even) and right (odd) elements;
+ * POOL_LANES<W> are the left elements' offsets, pool_interleave spreads
+ * dy back over both elements (its lo and hi halves). */
+#define POOL_LANES4 (int4)(0, 2, 4, 6)
+#define POOL_LANES8 (int8)(0, 2, 4, 6, 8, 10, 12, 14)
 #if NNCL_VEC == 8
-#define POOL_LANES (int8)(0, 2, 4, 6, 8, 10, 12, 14)
+#define POOL_LANES POOL_LANES8
 void pool_interleave(float8 even, float8 odd, float8 *lo, float8 *hi) {
     *lo = (float8)(even.s0, odd.s0, even.s1, odd.s1, even.s2, odd.s2, even.s3, odd.s3);
     *hi = (float8)(even.s4, odd.s4, even.s5, odd.s5, even.s6, odd.s6, even.s7, odd.s7);
 }
-#else
-#define POOL_LANES (int4)(0, 2, 4, 6)
+#elif NNCL_VEC == 4
+#define POOL_LANES POOL_LANES4
 void pool_interleave(float4 even, float4 odd, float4 *lo, float4 *hi) {
     *lo = (float4)(even.s0, odd.s0, even.s1, odd.s1);
     *hi = (float4)(even.s2, odd.s2, even.s3, odd.s3);
 }
 #endif
+
+/* max_pool2_x<W>: W windows two wide whose first row starts at `left`,
+ * into y[0..W) and argmax[0..W); the same order of comparisons as the
+ * scalar loop in max_pool_forward_tiled, lane by lane. */
+#define DEFINE_MAX_POOL2(W)                                                                  \
+    void max_pool2_x##W(__global const float *xp, int left, int4 in, int4 k, __global float *y, \
+                        __global int *argmax) {                                                 \
+        float##W a = vload##W(0, xp + left), b = vload##W(1, xp + left);                        \
+        float##W best = (float##W)(a.even, b.even);                                             \
+        int##W best_at = left + POOL_LANES##W;                                                  \
+        for (int kd = 0; kd < k.x; kd++)                                                        \
+            for (int kh = 0; kh < k.y; kh++) {                                                  \
+                int row = left + (kd * in.y + kh) * in.z;                                       \
+                a = vload##W(0, xp + row), b = vload##W(1, xp + row);                           \
+                float##W even = (float##W)(a.even, b.even), odd = (float##W)(a.odd, b.odd);     \
+                int##W take = isgreater(even, best) | isnan(even);                              \
+                best = select(best, even, take);                                                \
+                best_at = select(best_at, row + POOL_LANES##W, take);                           \
+                take = isgreater(odd, best) | isnan(odd);                                       \
+                best = select(best, odd, take);                                                 \
+                best_at = select(best_at, row + POOL_LANES##W + 1, take);                       \
+            }                                                                                   \
+        vstore##W(best, 0, y);                                                                  \
+        vstore##W(best_at, 0, argmax);                                                          \
+    }
+#if NNCL_VEC > 1
+DEFINE_MAX_POOL2(4)
+#endif
+#if NNCL_VEC == 8
+DEFINE_MAX_POOL2(8)
 #endif
 
 /* Max pooling forward when the windows tile the input exactly: one
@@ -120,29 +141,24 @@ __kernel void max_pool_forward_tiled(__global const float *x, __global float *y,
     long plane = r / out.y / out.x;
     __global const float *xp = x + plane * in.x * in.y * in.z;
     int top = (od * k.x * in.y + oh * k.y) * in.z; /* the windows' first row */
+    __global float *yr = y + (long)r * out.z;
+    __global int *ar = argmax + (long)r * out.z;
     int ow = 0;
+    /* Windows two wide, 8 or 4 at a time, the last group overlapping the
+     * one before (its outputs computed twice, the same both times) so that
+     * short rows need no scalar tail. */
+#if NNCL_VEC == 8
+    for (; k.z == 2 && out.z >= 8; ow += 8) {
+        ow = min(ow, out.z - 8);
+        max_pool2_x8(xp, top + ow * 2, in, k, yr + ow, ar + ow);
+        if (ow + 8 == out.z) return;
+    }
+#endif
 #if NNCL_VEC > 1
-    /* Windows two wide, NNCL_VEC at a time: a row's 2 * NNCL_VEC values
-     * hold each window's left (even) and right (odd) element. Same order of
-     * comparisons as the loop below, lane by lane. */
-    const intV lane = POOL_LANES;
-    for (; k.z == 2 && ow + NNCL_VEC <= out.z; ow += NNCL_VEC) {
-        int left = top + ow * 2;
-        floatV best = pairs_even(xp + left);
-        intV best_at = left + lane;
-        for (int kd = 0; kd < k.x; kd++)
-            for (int kh = 0; kh < k.y; kh++) {
-                int row = left + (kd * in.y + kh) * in.z;
-                floatV even = pairs_even(xp + row), odd = pairs_odd(xp + row);
-                intV take = isgreater(even, best) | isnan(even);
-                best = select(best, even, take);
-                best_at = select(best_at, row + lane, take);
-                take = isgreater(odd, best) | isnan(odd);
-                best = select(best, odd, take);
-                best_at = select(best_at, row + lane + 1, take);
-            }
-        vstoreV(best, 0, y + (long)r * out.z + ow);
-        vstoreV(best_at, 0, argmax + (long)r * out.z + ow);
+    for (; k.z == 2 && out.z >= 4; ow += 4) {
+        ow = min(ow, out.z - 4);
+        max_pool2_x4(xp, top + ow * 2, in, k, yr + ow, ar + ow);
+        if (ow + 4 == out.z) return;
     }
 #endif
     for (; ow < out.z; ow++) {
