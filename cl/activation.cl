@@ -130,6 +130,11 @@ __kernel void bias_activation(__global float *x, __global const float *bias, __g
     float b = bias[r % channels];
     __global float *xr = x + (long)r * inner;
     __global float *yr = y + (long)r * inner;
+    if (kind == NNCL_OP_RELU) { /* a loop of its own: see relu_forward */
+        for (int j = 0; j < inner; j++)
+            yr[j] = fmax(xr[j] + b, 0.0f);
+        return;
+    }
     for (int j = 0; j < inner; j++) {
         float v = xr[j] + b;
         if (store_sum) xr[j] = v;

@@ -4,11 +4,15 @@
  * per (id, column) sums its positions in order: no atomics, and the same
  * sum on every run. */
 
+/* One work-item per id, copying its row. */
 __kernel void embedding_forward(__global const int *ids, __global const float *w,
-                                __global float *y, int total, int dim) {
+                                __global float *y, int count, int dim) {
     int i = get_global_id(0);
-    if (i >= total) return;
-    y[i] = w[(long)ids[i / dim] * dim + i % dim];
+    if (i >= count) return;
+    __global const float *row = w + (long)ids[i] * dim;
+    __global float *out = y + (long)i * dim;
+    for (int e = 0; e < dim; e++)
+        out[e] = row[e];
 }
 
 /* Group u holds positions order[starts[u] .. starts[u + 1]) of id

@@ -3,19 +3,26 @@
  * reads x at offset + sum of coordinate * stride. Being gathers, their
  * backward passes are gathers too, with no atomics. */
 
-__kernel void strided_gather(__global const float *x, int offset, __global float *y, int total,
+/* One work-item per row of y's last dim: the coordinates' divisions once
+ * per row, then the row in a loop (contiguous reads when x's last stride
+ * is 1). */
+__kernel void strided_gather(__global const float *x, int offset, __global float *y, int rows,
                              int8 dims, int8 strides, int rank, int accumulate) {
-    int i = get_global_id(0);
-    if (i >= total) return;
-    int rest = i, at = offset, d[8], s[8];
+    int r = get_global_id(0);
+    if (r >= rows) return;
+    int rest = r, at = offset, d[8], s[8];
     int8_lanes(dims, d);
     int8_lanes(strides, s);
-    for (int k = rank - 1; k >= 0; k--) {
+    for (int k = rank - 2; k >= 0; k--) {
         at += rest % d[k] * s[k];
         rest /= d[k];
     }
-    float v = x[at];
-    y[i] = accumulate ? y[i] + v : v;
+    int len = d[rank - 1], step = s[rank - 1];
+    __global float *yr = y + (long)r * len;
+    for (int j = 0; j < len; j++) {
+        float v = x[at + j * step];
+        yr[j] = accumulate ? yr[j] + v : v;
+    }
 }
 
 /* The gradient of a slice: x's element gets the slice's gradient where

@@ -87,23 +87,67 @@ def deconv2d():
     return nn.Sequential(*layers, nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(16, 10))
 
 
+def unit(cin, cout):
+    return nn.Sequential(nn.Conv2d(cin, cout, 3, padding=1), nn.BatchNorm2d(cout), nn.ReLU())
+
+
+class UNet(nn.Module):
+    """nncl-bench's unet: two levels, skips concatenated, a class per pixel."""
+
+    def __init__(self):
+        super().__init__()
+        self.enc1, self.enc2, self.bottom = unit(1, 16), unit(16, 32), unit(32, 64)
+        self.up2, self.dec2 = nn.ConvTranspose2d(64, 32, 2, stride=2), unit(64, 32)
+        self.up1, self.dec1 = nn.ConvTranspose2d(32, 16, 2, stride=2), unit(32, 16)
+        self.head = nn.Conv2d(16, 3, 1)
+
+    def forward(self, x):
+        e1 = self.enc1(x)
+        e2 = self.enc2(F.max_pool2d(e1, 2))
+        b = self.bottom(F.max_pool2d(e2, 2))
+        d2 = self.dec2(torch.cat([self.up2(b), e2], 1))
+        return self.head(self.dec1(torch.cat([self.up1(d2), e1], 1)))
+
+
+class TextCNN(nn.Module):
+    """nncl-bench's textcnn: Kim (2014) over 64 token ids, vocabulary 1000."""
+
+    def __init__(self):
+        super().__init__()
+        self.embedding = nn.Embedding(1000, 64, padding_idx=0)
+        self.convs = nn.ModuleList(nn.Conv1d(64, 64, k) for k in (3, 4, 5))
+        self.fc = nn.Linear(192, 4)
+
+    def forward(self, ids):
+        e = self.embedding(ids.flatten(1)).transpose(1, 2)
+        h = torch.cat([F.relu(c(e)).amax(2) for c in self.convs], 1)
+        return self.fc(F.dropout(h, 0.5, self.training))
+
+
+# name: (model, sample shape, batch, classes, input kind: image, dense (a
+# class per pixel) or ids (token ids in [0, 1000)))
 MODELS = {
-    "fashion_cnn": (fashion_cnn, (1, 28, 28), 64),
-    "resnet18_cifar": (resnet18_cifar, (3, 32, 32), 32),
-    "ecg1d": (ecg1d, (1, 256), 64),
-    "cnn3d": (cnn3d, (1, 16, 32, 32), 64),
-    "deconv2d": (deconv2d, (32, 16, 16), 64),
+    "fashion_cnn": (fashion_cnn, (1, 28, 28), 64, 10, "image"),
+    "resnet18_cifar": (resnet18_cifar, (3, 32, 32), 32, 10, "image"),
+    "ecg1d": (ecg1d, (1, 256), 64, 10, "image"),
+    "cnn3d": (cnn3d, (1, 16, 32, 32), 64, 10, "image"),
+    "deconv2d": (deconv2d, (32, 16, 16), 64, 10, "image"),
+    "unet": (UNet, (1, 64, 64), 64, 3, "dense"),
+    "textcnn": (TextCNN, (1, 64), 64, 4, "ids"),
 }
 
 
 def torch_bench(name, steps, device):
-    make, shape, batch = MODELS[name]
+    make, shape, batch, classes, kind = MODELS[name]
     torch.manual_seed(1)
     start = time.perf_counter()
     model = make().to(device)
     opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
-    x = (torch.rand(batch, *shape) * 2 - 1).to(device)
-    y = torch.randint(0, 10, (batch,)).to(device)
+    if kind == "ids":
+        x = torch.randint(0, 1000, (batch, *shape)).to(device)
+    else:
+        x = (torch.rand(batch, *shape) * 2 - 1).to(device)
+    y = torch.randint(0, classes, (batch, *shape[1:]) if kind == "dense" else (batch,)).to(device)
     sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
 
     def step():

@@ -151,10 +151,11 @@ static nncl_status embedding_forward(nncl_graph *g, nncl_node *node) {
                                        NNCL_ARG(max_norm), NNCL_ARG(norm_type)));
         if (st != NNCL_OK) return st;
     }
-    return nncl_launch(g->ctx, "embedding_forward", (size_t)total,
+    cl_int count = total / dim; /* ids */
+    return nncl_launch(g->ctx, "embedding_forward", (size_t)count,
                        NNCL_ARGS(NNCL_ARG(node->inputs[0]->out),
                                  NNCL_ARG(nncl_node_param(g, node, 0)->value), NNCL_ARG(node->out),
-                                 NNCL_ARG(total), NNCL_ARG(dim)));
+                                 NNCL_ARG(count), NNCL_ARG(dim)));
 }
 
 static nncl_status embedding_backward(nncl_graph *g, nncl_node *node) {

@@ -62,15 +62,16 @@ nncl_node *nncl_transpose(nncl_graph *g, nncl_node *x, int32_t dim0, int32_t dim
 
 nncl_status nncl_strided_gather(nncl_graph *g, cl_mem x, size_t offset, cl_mem y, nncl_shape dims,
                                 const int64_t *strides, bool accumulate) {
-    cl_int total = (cl_int)nncl_shape_numel(dims), off = (cl_int)offset, rank = dims.rank,
-           acc = accumulate;
+    cl_int off = (cl_int)offset, rank = dims.rank ? dims.rank : 1, acc = accumulate;
     cl_int8 d = {{1, 1, 1, 1, 1, 1, 1, 1}}, s = {{0}};
     for (int32_t k = 0; k < dims.rank; k++) {
         d.s[k] = (cl_int)dims.dims[k];
         s.s[k] = (cl_int)strides[k];
     }
-    return nncl_launch(g->ctx, "strided_gather", (size_t)total,
-                       NNCL_ARGS(NNCL_ARG(x), NNCL_ARG(off), NNCL_ARG(y), NNCL_ARG(total),
+    int64_t len = d.s[rank - 1];
+    cl_int rows = len ? (cl_int)(nncl_shape_numel(dims) / len) : 0;
+    return nncl_launch(g->ctx, "strided_gather", (size_t)rows,
+                       NNCL_ARGS(NNCL_ARG(x), NNCL_ARG(off), NNCL_ARG(y), NNCL_ARG(rows),
                                  NNCL_ARG(d), NNCL_ARG(s), NNCL_ARG(rank), NNCL_ARG(acc)));
 }
 
