@@ -129,6 +129,45 @@ DEFINE_MAX_POOL2(4)
 DEFINE_MAX_POOL2(8)
 #endif
 
+#if NNCL_VEC > 1
+/* Global max pooling of one plane of n values: NNCL_VEC running maxima
+ * (lane l sees values l, l + NNCL_VEC, ...), merged, then the tail, with
+ * the scalar loop's outcome: the last NaN if there is one, else the first
+ * of the largest values. */
+void max_pool_plane(__global const float *xp, int n, __global float *y, __global int *argmax) {
+    const intV lane = POOL_LANES / 2;
+    floatV best = vloadV(0, xp);
+    intV best_at = lane;
+    int i = NNCL_VEC;
+    for (; i + NNCL_VEC <= n; i += NNCL_VEC) {
+        floatV v = vloadV(0, xp + i);
+        intV take = isgreater(v, best) | isnan(v);
+        best = select(best, v, take);
+        best_at = select(best_at, i + lane, take);
+    }
+    float lanes[NNCL_VEC];
+    int lanes_at[NNCL_VEC];
+    vstoreV(best, 0, lanes);
+    vstoreV(best_at, 0, lanes_at);
+    float b = lanes[0];
+    int at = lanes_at[0];
+    for (int l = 1; l < NNCL_VEC; l++) { /* a NaN: the latest; else the largest, earliest */
+        float v = lanes[l];
+        int a = lanes_at[l];
+        if (isnan(v) ? !isnan(b) || a > at : !isnan(b) && (v > b || (v == b && a < at))) {
+            b = v;
+            at = a;
+        }
+    }
+    for (; i < n; i++) {
+        float v = xp[i];
+        if (v > b || isnan(v)) b = v, at = i;
+    }
+    *y = b;
+    *argmax = at;
+}
+#endif
+
 /* Max pooling forward when the windows tile the input exactly: one
  * work-item per output row (plane, depth, row), walking its columns with no
  * bounds checks (index arithmetic per element cost more than the pooling).
@@ -144,6 +183,12 @@ __kernel void max_pool_forward_tiled(__global const float *x, __global float *y,
     __global float *yr = y + (long)r * out.z;
     __global int *ar = argmax + (long)r * out.z;
     int ow = 0;
+#if NNCL_VEC > 1
+    if (out.x * out.y * out.z == 1 && in.x * in.y * in.z >= NNCL_VEC) { /* global pooling */
+        max_pool_plane(xp, in.x * in.y * in.z, y + r, argmax + r);
+        return;
+    }
+#endif
     /* Windows two wide, 8 or 4 at a time, the last group overlapping the
      * one before (its outputs computed twice, the same both times) so that
      * short rows need no scalar tail. */

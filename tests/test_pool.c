@@ -304,10 +304,58 @@ static void test_max_pool_nan_and_ties(void **state) {
     nncl_graph_destroy(g);
 }
 
+/* Global max pooling over planes longer than a vector: ties and NaNs in
+ * different lanes and in the tail give the sequential rule's answer (the
+ * first of the largest values; the last NaN), and the gradient goes there. */
+static void test_global_max_pool_nan_and_ties(void **state) {
+    (void)state;
+    enum { PLANES = 4, LEN = 37 };
+    float x[PLANES * LEN];
+    for (int i = 0; i < PLANES * LEN; i++)
+        x[i] = (float)(i % 5);
+    x[3] = x[6] = x[12] = 7;                /* plane 0: ties across lanes, the first wins */
+    x[LEN + 2] = x[LEN + 9] = NAN;          /* plane 1: NaNs in two lanes, the later wins */
+    x[LEN + 17] = NAN;                      /* ... and a later one still */
+    x[2 * LEN + 5] = x[2 * LEN + 35] = NAN; /* plane 2: a NaN in the tail wins */
+    x[3 * LEN + 36] = 9;                    /* plane 3: the largest in the tail */
+    x[3 * LEN + 9] = x[3 * LEN + 10] = 8;
+    nncl_graph *g;
+    ASSERT_OK(nncl_graph_create(test_context(), NULL, &g));
+    nncl_node *in = nncl_input(g, "x", NNCL_SHAPE(1, PLANES, LEN));
+    ASSERT_OK(nncl_input_set_requires_grad(g, in, true));
+    nncl_node *y = nncl_global_max_pool(g, in, NULL);
+    ASSERT_OK(nncl_graph_set_input(g, in, x, sizeof x));
+    ASSERT_OK(nncl_graph_forward(g));
+    float out[PLANES], up[PLANES], dx[PLANES * LEN];
+    int want_at[PLANES];
+    ASSERT_OK(nncl_graph_read(g, y, out, sizeof out));
+    for (int p = 0; p < PLANES; p++) {
+        int best = p * LEN;
+        for (int i = best + 1; i < (p + 1) * LEN; i++)
+            if (x[i] > x[best] || isnan(x[i])) best = i;
+        want_at[p] = best;
+        up[p] = (float)(p + 1);
+        if (isnan(x[best]) ? !isnan(out[p]) : out[p] != x[best])
+            fail_msg("plane %d: %g, expected %g", p, out[p], x[best]);
+    }
+    assert_int_equal(want_at[0], 3);
+    assert_int_equal(want_at[1], LEN + 17);
+    assert_int_equal(want_at[2], 2 * LEN + 35);
+    assert_int_equal(want_at[3], 3 * LEN + 36);
+    ASSERT_OK(nncl_graph_backward(g, y, up, sizeof up));
+    ASSERT_OK(nncl_graph_read_grad(g, in, dx, sizeof dx));
+    for (int i = 0; i < PLANES * LEN; i++) {
+        float want = want_at[i / LEN] == i ? up[i / LEN] : 0.0f;
+        if (dx[i] != want) fail_msg("dx[%d] = %g, expected %g", i, dx[i], want);
+    }
+    nncl_graph_destroy(g);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_max_pool_hand_worked),
         cmocka_unit_test(test_max_pool_nan_and_ties),
+        cmocka_unit_test(test_global_max_pool_nan_and_ties),
         cmocka_unit_test(test_pool_against_reference),
         cmocka_unit_test(test_adaptive_pool_against_reference),
     };
