@@ -1,7 +1,8 @@
 /* Convolution: hand-worked 1D cases, the output-size rule over a table,
  * parameter counts, and forward/backward against the host reference and
  * finite differences over 1D, 2D and 3D shapes with stride, dilation,
- * groups, asymmetric and 'same' padding, batch 1 and > 1; algorithm choices
+ * groups, asymmetric and 'same' padding, batch 1 and > 1, rows longer than
+ * a vector; algorithm choices
  * remembered in the cache directory. */
 #include "harness.h"
 #include "ref/ref.h"
@@ -215,6 +216,13 @@ static const conv_case conv_cases[] = {
       .groups = 2,
       .pad_end = {1, 0, 1}},
      NNCL_SHAPE(1, 4, 5, 6, 5)},
+    /* Rows of at least a vector (the row-tiled algorithm): padding and
+     * dilation at both ends, a partial last block, channels past a group of 8 */
+    {{.out_channels = 10, .kernel = {5}, .padding = {2}, .dilation = {2}}, NNCL_SHAPE(2, 3, 37)},
+    {{.out_channels = 9, .kernel = {3, 3}, .stride = {2, 1}, .padding = {1, 1}},
+     NNCL_SHAPE(1, 2, 5, 20)},
+    {{.out_channels = 3, .kernel = {2, 1, 3}, .padding = {0, 0, 1}, .no_bias = true},
+     NNCL_SHAPE(1, 2, 2, 2, 17)},
 };
 
 static void test_conv_against_reference(void **state) {
