@@ -1,10 +1,11 @@
 /* Forward convolution straight from the input, register-tiled like the
- * packed GEMM: each work-item keeps 8 output channels x ROW_VEC
+ * packed GEMM: each work-item keeps 8 output channels x 2 ROW_VEC
  * consecutive outputs of one output row in vector accumulators and walks
- * the input channels and taps, one vector load of the input row and 8
- * weight broadcasts per tap, no unfolded copy of the input. Rows of any
- * stride in depth and height; stride 1 along the row, where the outputs'
- * inputs are consecutive. The host sends rows at least ROW_VEC long. */
+ * the input channels and taps, two vector loads of the input row and 8
+ * weight broadcasts per 16 FMAs, no unfolded copy of the input. Rows of
+ * any stride in depth and height; stride 1 along the row, where the
+ * outputs' inputs are consecutive. The host sends rows at least ROW_VEC
+ * long. */
 
 #define ROW_CAT2(a, b) a##b
 #define ROW_CAT(a, b) ROW_CAT2(a, b)
@@ -25,29 +26,57 @@
 #define ROW_LANES (rowi)(0, 1, 2, 3)
 #endif
 
-/* Items: (image, output depth, output row, block of ROW_VEC outputs, group
- * of 8 output channels), channel groups fastest so that neighbours share
- * the input rows. The last block of a row starts at out.z - ROW_VEC,
- * overlapping the one before (the same values written twice). */
+/* The input vector whose lane l holds row[s + l] (0 outside the row):
+ * near the row's ends loaded from inside it and its lanes moved into place. */
+typedef struct row_window {
+    int from;     /* where the vector is loaded */
+    bool whole;   /* no lanes to move */
+    rowu lane;    /* lane l takes the loaded lane lane[l] */
+    rowi inside;  /* lanes that lie in the row */
+} row_window;
+
+row_window row_window_at(int s, int len) {
+    row_window r;
+    r.from = clamp(s, 0, len - ROW_VEC);
+    r.whole = s == r.from;
+    rowi src = s - r.from + ROW_LANES;
+    r.inside = src >= 0 && src < ROW_VEC;
+    r.lane = convert_rowu(src & (ROW_VEC - 1));
+    return r;
+}
+
+rowv row_load(__global const float *row, row_window r) {
+    rowv v = vload_row(0, row + r.from);
+    return r.whole ? v : select((rowv)0.0f, shuffle(v, r.lane), r.inside);
+}
+
+/* Items: (image, output depth, output row, block of 2 ROW_VEC outputs,
+ * group of 8 output channels), channel groups fastest so that neighbours
+ * share the input rows. A row's last block ends at its end, overlapping
+ * the one before (and its two vectors each other when the row is shorter
+ * than the block): the same values written twice. */
 __kernel void conv_rows_forward(__global const float *x, __global const float *w,
                                 __global float *y, int items, int c_in, int c_out, int4 in,
                                 int4 out, int4 k, int4 stride, int4 pad, int4 dil) {
     int i = get_global_id(0);
     if (i >= items) return;
-    int groups = (c_out + ROW_CHANNELS - 1) / ROW_CHANNELS, blocks = (out.z + ROW_VEC - 1) / ROW_VEC;
+    int groups = (c_out + ROW_CHANNELS - 1) / ROW_CHANNELS;
+    int blocks = (out.z + 2 * ROW_VEC - 1) / (2 * ROW_VEC);
     int co0 = i % groups * ROW_CHANNELS, rest = i / groups;
-    int ow0 = min(rest % blocks * ROW_VEC, out.z - ROW_VEC);
+    int ow0 = min(rest % blocks * 2 * ROW_VEC, max(out.z - 2 * ROW_VEC, 0));
+    int ow1 = min(ow0 + ROW_VEC, out.z - ROW_VEC);
     rest /= blocks;
     int oh = rest % out.y, od = rest / out.y % out.x, n = rest / out.y / out.x;
     int rows = min(ROW_CHANNELS, c_out - co0), kvol = k.x * k.y * k.z;
     long ivol = (long)in.x * in.y * in.z;
     __global const float *xn = x + (long)n * c_in * ivol;
     __global const float *wr[ROW_CHANNELS];
-    rowv acc[ROW_CHANNELS];
+    rowv acc0[ROW_CHANNELS], acc1[ROW_CHANNELS];
 #pragma unroll
     for (int r = 0; r < ROW_CHANNELS; r++) {
         wr[r] = w + (long)(co0 + min(r, rows - 1)) * c_in * kvol;
-        acc[r] = 0.0f;
+        acc0[r] = 0.0f;
+        acc1[r] = 0.0f;
     }
     for (int kd = 0; kd < k.x; kd++) {
         int id = od * stride.x - pad.x + kd * dil.x;
@@ -57,33 +86,32 @@ __kernel void conv_rows_forward(__global const float *x, __global const float *w
             if (ih < 0 || ih >= in.y) continue;
             __global const float *xrow = xn + ((long)id * in.y + ih) * in.z;
             for (int kw = 0; kw < k.z; kw++) {
-                /* Lane l reads input column s + l. Near the row's ends the
-                 * vector is loaded from inside the row and its lanes moved
-                 * into place, those outside the row zeroed. */
-                int s = ow0 - pad.z + kw * dil.z, from = clamp(s, 0, in.z - ROW_VEC);
-                rowi src = s - from + ROW_LANES;
-                rowi inside = src >= 0 && src < ROW_VEC;
-                rowu lane = convert_rowu(src & (ROW_VEC - 1));
-                bool whole = s == from;
-                int tap = (kd * k.y + kh) * k.z + kw;
-                __global const float *xc = xrow + from;
+                int shift = kw * dil.z - pad.z, tap = (kd * k.y + kh) * k.z + kw;
+                row_window a = row_window_at(ow0 + shift, in.z),
+                           b = row_window_at(ow1 + shift, in.z);
+                __global const float *xc = xrow;
                 for (int c = 0; c < c_in; c++, xc += ivol) {
-                    rowv v = vload_row(0, xc);
-                    if (!whole) v = select((rowv)0.0f, shuffle(v, lane), inside);
+                    rowv v0 = row_load(xc, a), v1 = row_load(xc, b);
                     int at = c * kvol + tap;
 #pragma unroll
-                    for (int r = 0; r < ROW_CHANNELS; r++)
-                        acc[r] = fma((rowv)wr[r][at], v, acc[r]);
+                    for (int r = 0; r < ROW_CHANNELS; r++) {
+                        rowv wv = (rowv)wr[r][at];
+                        acc0[r] = fma(wv, v0, acc0[r]);
+                        acc1[r] = fma(wv, v1, acc1[r]);
+                    }
                 }
             }
         }
     }
-    __global float *yr = y + (((long)n * c_out + co0) * out.x + od) * out.y * out.z +
-                         (long)oh * out.z + ow0;
+    __global float *yr =
+        y + (((long)n * c_out + co0) * out.x + od) * out.y * out.z + (long)oh * out.z;
     long plane = (long)out.x * out.y * out.z;
 #pragma unroll
     for (int r = 0; r < ROW_CHANNELS; r++)
-        if (r < rows) vstore_row(acc[r], 0, yr + r * plane);
+        if (r < rows) {
+            vstore_row(acc0[r], 0, yr + r * plane + ow0);
+            vstore_row(acc1[r], 0, yr + r * plane + ow1);
+        }
 }
 
 /* The sources are built as one program: the names above stay in this file. */

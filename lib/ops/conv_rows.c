@@ -5,7 +5,8 @@
  * as much as the product). */
 #include "conv.h"
 
-/* Outputs per work-item along a row: the packed GEMM's vector width. */
+/* The vectors of outputs along a row (two per work-item): the packed
+ * GEMM's vector width. */
 static size_t row_vector(const nncl_graph *g) {
     return nncl_gemm_panel_width(g->ctx) / 2;
 }
@@ -23,7 +24,7 @@ static nncl_status run(nncl_graph *g, const nncl_node *node, conv_direction dir,
     conv_dims d = nncl_conv_dims(node);
     const nncl_window *win = &nncl_conv_attrs(node)->win;
     size_t vec = row_vector(g), channel_groups = (d.c_out + 7) / 8;
-    size_t blocks = ((size_t)win->out[2] + vec - 1) / vec;
+    size_t blocks = ((size_t)win->out[2] + 2 * vec - 1) / (2 * vec);
     size_t items = d.batch * (size_t)(win->out[0] * win->out[1]) * blocks * channel_groups;
     cl_int n = (cl_int)items, c_in = (cl_int)d.c_in, c_out = (cl_int)d.c_out;
     cl_int4 in = nncl_int4(win->in), out = nncl_int4(win->out), k = nncl_int4(win->kernel),
