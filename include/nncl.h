@@ -262,14 +262,20 @@ typedef struct nncl_context_options {
      * most 8, the packed GEMM at least 4. Forcing another width runs the kernels another device
      * gets: for testing them on this one. */
     int32_t vector_width;
+    /* Work-items per work-group of the element-wise kernels: a power of two
+     * up to the device's limit. 0: NNCL_WORK_GROUP_SIZE, else 256 on GPUs
+     * and 64 elsewhere. Reductions and the packed GEMM size their groups
+     * themselves. Like vector_width, for testing other devices' shapes. */
+    int32_t work_group_size;
 } nncl_context_options;
 
 /* Creates a context on one device. `options` may be NULL (all defaults).
  * Returns NNCL_OK; NNCL_ERROR_NO_DEVICE when nothing matches (the message
  * lists the devices that exist); NNCL_ERROR_OPENCL; NNCL_ERROR_INVALID_ARGUMENT
  * (out NULL, an unknown conv_algorithm / NNCL_CONV_ALGO or gemm /
- * NNCL_GEMM, the message listing the known ones, or a vector width other
- * than 0, 1, 4, 8, 16); NNCL_ERROR_IO (a named
+ * NNCL_GEMM, the message listing the known ones, a vector width other
+ * than 0, 1, 4, 8, 16, or a work-group size that is not a power of two
+ * within the device's limit); NNCL_ERROR_IO (a named
  * cache directory that cannot be used). *out is NULL on failure. */
 NNCL_API nncl_status nncl_context_create(const nncl_context_options *options, nncl_context **out);
 

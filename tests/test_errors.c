@@ -276,6 +276,14 @@ static void test_plan_and_tuning_misuse(void **state) {
     assert_int_equal(nncl_context_create(NULL, &ctx), NNCL_ERROR_INVALID_ARGUMENT);
     assert_contains(nncl_last_error(), "vector width 32 (NNCL_VECTOR_WIDTH)");
     unsetenv("NNCL_VECTOR_WIDTH");
+    assert_int_equal(nncl_context_create(&(nncl_context_options){.work_group_size = 48}, &ctx),
+                     NNCL_ERROR_INVALID_ARGUMENT);
+    assert_null(ctx);
+    assert_contains(nncl_last_error(), "work-group size 48: use a power of two");
+    setenv("NNCL_WORK_GROUP_SIZE", "4096", 1);
+    assert_int_equal(nncl_context_create(NULL, &ctx), NNCL_ERROR_INVALID_ARGUMENT);
+    assert_contains(nncl_last_error(), "work-group size 4096 (NNCL_WORK_GROUP_SIZE)");
+    unsetenv("NNCL_WORK_GROUP_SIZE");
 
     nncl_graph *g, *other;
     ASSERT_OK(nncl_graph_create(test_context(), NULL, &g));

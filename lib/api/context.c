@@ -56,11 +56,33 @@ static bool env_flag(const char *name) {
     return v && *v && strcmp(v, "0") && strcmp(v, "off") && strcmp(v, "false");
 }
 
-static size_t pick_local_size(const nncl_device_info *info) {
-    size_t local = 64;
-    while (local > 1 && local > info->max_work_group_size)
+/* The work-group size of the element-wise kernels: asked for (option, then
+ * NNCL_WORK_GROUP_SIZE), else 256 on GPUs (several warps or wavefronts
+ * per group, to hide memory latency) and 64 elsewhere (PoCL runs a group's
+ * items as one loop on one core), within the device's limit. */
+static nncl_status pick_local_size(nncl_context *ctx, const nncl_context_options *options) {
+    long asked = options && options->work_group_size ? options->work_group_size : 0;
+    const char *env = getenv("NNCL_WORK_GROUP_SIZE");
+    if (!asked && env && *env) asked = strtol(env, NULL, 10);
+    if (asked) {
+        if (asked < 1 || asked > 1024 || (asked & (asked - 1)) ||
+            (uint64_t)asked > ctx->info.max_work_group_size)
+            return nncl_fail(NNCL_ERROR_INVALID_ARGUMENT,
+                             "nncl_context_create: work-group size %ld%s: use a power of two up to "
+                             "%llu (the device's limit)",
+                             asked,
+                             options && options->work_group_size ? "" : " (NNCL_WORK_GROUP_SIZE)",
+                             (unsigned long long)(ctx->info.max_work_group_size < 1024
+                                                      ? ctx->info.max_work_group_size
+                                                      : 1024));
+        ctx->local_size = (size_t)asked;
+        return NNCL_OK;
+    }
+    size_t local = ctx->info.type == NNCL_DEVICE_GPU ? 256 : 64;
+    while (local > 1 && local > ctx->info.max_work_group_size)
         local /= 2;
-    return local;
+    ctx->local_size = local;
+    return NNCL_OK;
 }
 
 /* The vector width asked for (option, then NNCL_VECTOR_WIDTH), else the
@@ -145,9 +167,9 @@ nncl_status nncl_context_create(const nncl_context_options *options, nncl_contex
     clGetDeviceInfo(ctx->device, CL_DEVICE_MEM_BASE_ADDR_ALIGN, sizeof align_bits, &align_bits,
                     NULL);
     ctx->base_align = align_bits >= 8 ? align_bits / 8 : 0;
-    ctx->local_size = pick_local_size(&ctx->info);
     ctx->reduce_size = pick_reduce_size(&ctx->info);
-    if ((st = pick_vector_width(ctx, options)) != NNCL_OK) {
+    if ((st = pick_local_size(ctx, options)) != NNCL_OK ||
+        (st = pick_vector_width(ctx, options)) != NNCL_OK) {
         nncl_context_destroy(ctx);
         return st;
     }
