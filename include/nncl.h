@@ -223,8 +223,9 @@ typedef struct nncl_context_options {
      * nncl_context_profile. Costs a little per launch; off by default. */
     bool profile;
     /* Convolution algorithm for every layer and direction where it applies
-     * (elsewhere im2col): "im2col", "gemm1x1", "winograd", "direct", "rows"
-     * (forward only: register tiles along output rows of stride 1). NULL:
+     * (elsewhere im2col): "im2col", "gemm1x1", "winograd" (F(2x2, 3x3)),
+     * "winograd4" (F(4x4, 3x3): forward and input gradient), "direct",
+     * "rows" (forward only: register tiles along output rows of stride 1). NULL:
      * NNCL_CONV_ALGO, else "auto": each layer's fastest, measured on first
      * use and remembered in the cache directory. For tests and tuning. */
     const char *conv_algorithm;

@@ -1,7 +1,7 @@
 /* Convolution's algorithms behind one interface, so the op can pick one per
  * layer and direction: im2col + GEMM (any layer), 1x1 as a direct GEMM,
- * Winograd F(2x2, 3x3), direct kernels, and a register-tiled direct
- * forward along output rows. Each runs one direction on
+ * Winograd F(2x2, 3x3) and F(4x4, 3x3), direct kernels, and a
+ * register-tiled direct forward along output rows. Each runs one direction on
  * explicit buffers, which lets the choice be measured on scratch memory. */
 #ifndef NNCL_OPS_CONV_H
 #define NNCL_OPS_CONV_H
@@ -53,7 +53,7 @@ bool nncl_conv_any_layer(const nncl_node *node, conv_direction dir);
 size_t nncl_conv_no_workspace(const nncl_node *node, conv_direction dir);
 
 extern const conv_algorithm nncl_conv_im2col, nncl_conv_gemm1x1, nncl_conv_winograd,
-    nncl_conv_direct, nncl_conv_rows;
+    nncl_conv_winograd4, nncl_conv_direct, nncl_conv_rows;
 
 /* [a, b, L] at src + src_off -> [b, a, L] at dst + dst_off. */
 nncl_status nncl_swap_outer(nncl_graph *g, cl_mem src, size_t src_off, cl_mem dst, size_t dst_off,

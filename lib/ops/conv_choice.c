@@ -10,8 +10,9 @@
 #include <string.h>
 #include <time.h>
 
-static const conv_algorithm *const algorithms[] = {
-    &nncl_conv_im2col, &nncl_conv_gemm1x1, &nncl_conv_winograd, &nncl_conv_direct, &nncl_conv_rows};
+static const conv_algorithm *const algorithms[] = {&nncl_conv_im2col,   &nncl_conv_gemm1x1,
+                                                   &nncl_conv_winograd, &nncl_conv_direct,
+                                                   &nncl_conv_rows,     &nncl_conv_winograd4};
 #define N_ALGORITHMS (sizeof algorithms / sizeof algorithms[0])
 static const char *const direction_names[] = {"forward", "backward-data", "backward-weights"};
 
@@ -25,7 +26,7 @@ nncl_status nncl_conv_algorithm_parse(const char *name, int *out) {
         }
     return nncl_fail(NNCL_ERROR_INVALID_ARGUMENT,
                      "convolution algorithm '%s' is unknown: use auto, im2col, gemm1x1, winograd, "
-                     "direct or rows",
+                     "winograd4, direct or rows",
                      name);
 }
 

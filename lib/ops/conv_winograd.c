@@ -1,29 +1,45 @@
-/* Winograd F(2x2, 3x3) for 2D 3x3 layers with stride 1, no dilation and
- * one group: transforms in cl/winograd.cl, the 16 products per tile as 16
- * GEMMs (2.25x fewer multiplies than im2col); on the packed GEMM path the
- * input transform writes the GEMMs' packed operand itself. The input
+/* Winograd F(2x2, 3x3) and F(4x4, 3x3) for 2D 3x3 layers with stride 1, no
+ * dilation and one group: transforms in cl/winograd.cl and winograd4.cl,
+ * the 16 (36) products per tile as 16 (36) GEMMs (2.25x, 4x fewer
+ * multiplies than im2col); on the packed GEMM path the input transform
+ * writes the GEMMs' packed operand itself. The input
  * gradient is the same algorithm on dY with the weights turned 180 degrees
  * and channels swapped, padded by 2 - pad. The weight gradient
  * differentiates the same transforms: dY's tiles transformed, 16 GEMMs
  * over the tiles against the transformed input, one transform back onto
- * dW (the products' k is the tile count, so they sum the whole batch). */
+ * dW (the products' k is the tile count, so they sum the whole batch);
+ * F(2x2, 3x3) only. F(4x4, 3x3) halves the products again and writes
+ * 2.25 transformed values per output instead of 4, at some accuracy (its
+ * transforms scale by up to 8 and 1/24). */
 #include "conv.h"
+
+/* Output tile m x m, (m + 2)^2 planes, and the transforms' kernels. */
+typedef struct winograd_kind {
+    int m;
+    size_t planes;
+    const char *input, *weights, *output;
+} winograd_kind;
+
+static const winograd_kind f2x2 = {2, 16, "winograd_input", "winograd_weights", "winograd_output"};
+static const winograd_kind f4x4 = {4, 36, "winograd4_input", "winograd4_weights",
+                                   "winograd4_output"};
 
 /* One Winograd convolution: src [batch, ins, src_size] to dst [batch, outs,
  * dst_size] with padding pad at the top left. */
 typedef struct winograd_job {
+    const winograd_kind *kind;
     size_t batch, ins, outs;
     cl_int2 src_size, dst_size, pad;
     size_t tiles_h, tiles_w;
     bool flip;
 } winograd_job;
 
-static winograd_job job_of(const nncl_node *node, conv_direction dir) {
+static winograd_job job_of(const nncl_node *node, conv_direction dir, const winograd_kind *kind) {
     conv_dims d = nncl_conv_dims(node);
     const nncl_window *w = &nncl_conv_attrs(node)->win;
     cl_int2 in = {{(cl_int)w->in[1], (cl_int)w->in[2]}},
             out = {{(cl_int)w->out[1], (cl_int)w->out[2]}};
-    winograd_job j = {.batch = d.batch, .flip = dir == CONV_BACKWARD_DATA};
+    winograd_job j = {.kind = kind, .batch = d.batch, .flip = dir == CONV_BACKWARD_DATA};
     if (j.flip) {
         j.ins = d.c_out, j.outs = d.c_in, j.src_size = out, j.dst_size = in;
         j.pad = (cl_int2){{(cl_int)(2 - w->pad_begin[1]), (cl_int)(2 - w->pad_begin[2])}};
@@ -31,8 +47,8 @@ static winograd_job job_of(const nncl_node *node, conv_direction dir) {
         j.ins = d.c_in, j.outs = d.c_out, j.src_size = in, j.dst_size = out;
         j.pad = (cl_int2){{(cl_int)w->pad_begin[1], (cl_int)w->pad_begin[2]}};
     }
-    j.tiles_h = (size_t)(j.dst_size.s[0] + 1) / 2;
-    j.tiles_w = (size_t)(j.dst_size.s[1] + 1) / 2;
+    j.tiles_h = (size_t)(j.dst_size.s[0] + kind->m - 1) / (size_t)kind->m;
+    j.tiles_w = (size_t)(j.dst_size.s[1] + kind->m - 1) / (size_t)kind->m;
     return j;
 }
 
@@ -47,17 +63,17 @@ static bool applies(const nncl_node *node, conv_direction dir) {
     return true;
 }
 
-/* Floats between the 16 planes of a transformed array holding n each:
+/* Floats between the planes of a transformed array holding n each:
  * rounded up to 4 KiB, plus 512 bytes (so GEMM operands stay at offsets
  * any device's base-address alignment accepts). Planes a multiple of 4 KiB
- * apart fall into the same cache sets, and the transforms' 16 streams of
+ * apart fall into the same cache sets, and the transforms' streams of
  * stores (or loads) then evict each other: 3x slower on PoCL at 2 MiB. */
 static size_t plane_floats(size_t n) {
     return (n + 1023) / 1024 * 1024 + 128;
 }
 
 static size_t weights_floats(const winograd_job *j) {
-    return 16 * plane_floats(j->ins * j->outs);
+    return j->kind->planes * plane_floats(j->ins * j->outs);
 }
 
 /* Tiles of a chunk of nb images, and the tiles the transformed input's
@@ -74,7 +90,8 @@ static size_t v_tiles(const winograd_job *j, size_t nb) {
 
 /* Transformed input and products for nb images. */
 static size_t chunk_floats(const winograd_job *j, size_t nb) {
-    return 16 * (plane_floats(j->ins * v_tiles(j, nb)) + plane_floats(j->outs * tiles_of(j, nb)));
+    return j->kind->planes *
+           (plane_floats(j->ins * v_tiles(j, nb)) + plane_floats(j->outs * tiles_of(j, nb)));
 }
 
 static size_t chunk_of(const winograd_job *j) {
@@ -99,8 +116,8 @@ static size_t grad_chunk_of(const winograd_job *j) {
     return chunk;
 }
 
-static size_t workspace(const nncl_node *node, conv_direction dir) {
-    winograd_job j = job_of(node, dir);
+static size_t workspace_of(const nncl_node *node, conv_direction dir, const winograd_kind *kind) {
+    winograd_job j = job_of(node, dir, kind);
     size_t chunk = dir == CONV_BACKWARD_WEIGHTS ? grad_chunk_floats(&j, grad_chunk_of(&j))
                                                 : chunk_floats(&j, chunk_of(&j));
     return (weights_floats(&j) + chunk) * sizeof(float);
@@ -112,7 +129,7 @@ static nncl_status run_chunk(nncl_graph *g, const winograd_job *j, cl_mem src, c
     size_t u_plane = plane_floats(j->outs * j->ins),
            v_plane = plane_floats(j->ins * v_tiles(j, nb)), m_plane = plane_floats(j->outs * tiles);
     cl_int packed = nncl_gemm_is_packed(g->ctx);
-    size_t v_off = weights_floats(j), m_off = v_off + 16 * v_plane;
+    size_t v_off = weights_floats(j), m_off = v_off + j->kind->planes * v_plane;
     cl_uint src_off = (cl_uint)(first * j->ins * (size_t)(j->src_size.s[0] * j->src_size.s[1]));
     cl_uint dst_off = (cl_uint)(first * j->outs * (size_t)(j->dst_size.s[0] * j->dst_size.s[1]));
     cl_int rows = (cl_int)(nb * j->ins * j->tiles_h), ins = (cl_int)j->ins, ct = (cl_int)tiles,
@@ -121,12 +138,12 @@ static nncl_status run_chunk(nncl_graph *g, const winograd_job *j, cl_mem src, c
     cl_mem ws = g->workspace;
     cl_uint v_arg = (cl_uint)v_off, m_arg = (cl_uint)m_off;
     nncl_status st = nncl_launch(
-        g->ctx, "winograd_input", (size_t)rows,
+        g->ctx, j->kind->input, (size_t)rows,
         NNCL_ARGS(NNCL_ARG(src), NNCL_ARG(src_off), NNCL_ARG(ws), NNCL_ARG(v_arg), NNCL_ARG(vp),
                   NNCL_ARG(packed), NNCL_ARG(rows), NNCL_ARG(ins), NNCL_ARG(ct), NNCL_ARG(th),
                   NNCL_ARG(tw), NNCL_ARG(j->src_size), NNCL_ARG(j->pad)));
     /* M[xi] [outs x tiles] = U[xi] [outs x ins] * V[xi] [ins x tiles] */
-    for (size_t xi = 0; xi < 16 && st == NNCL_OK; xi++)
+    for (size_t xi = 0; xi < j->kind->planes && st == NNCL_OK; xi++)
         st = packed ? nncl_gemm_prepacked(g->ctx, j->outs, tiles, j->ins, 1.0f, ws, xi * u_plane,
                                           j->ins, ws, v_off + xi * v_plane, 0.0f, ws,
                                           m_off + xi * m_plane, tiles)
@@ -136,7 +153,7 @@ static nncl_status run_chunk(nncl_graph *g, const winograd_job *j, cl_mem src, c
     rows = (cl_int)(nb * j->outs * j->tiles_h);
     cl_int outs = (cl_int)j->outs;
     if (st == NNCL_OK)
-        st = nncl_launch(g->ctx, "winograd_output", (size_t)rows,
+        st = nncl_launch(g->ctx, j->kind->output, (size_t)rows,
                          NNCL_ARGS(NNCL_ARG(ws), NNCL_ARG(m_arg), NNCL_ARG(mp), NNCL_ARG(dst),
                                    NNCL_ARG(dst_off), NNCL_ARG(rows), NNCL_ARG(outs), NNCL_ARG(ct),
                                    NNCL_ARG(th), NNCL_ARG(tw), NNCL_ARG(j->dst_size),
@@ -196,13 +213,13 @@ static nncl_status run_grad(nncl_graph *g, const winograd_job *j, const conv_buf
                          : st;
 }
 
-static nncl_status run(nncl_graph *g, const nncl_node *node, conv_direction dir,
-                       const conv_buffers *b) {
-    winograd_job j = job_of(node, dir);
+static nncl_status run_of(nncl_graph *g, const nncl_node *node, conv_direction dir,
+                          const conv_buffers *b, const winograd_kind *kind) {
+    winograd_job j = job_of(node, dir, kind);
     if (dir == CONV_BACKWARD_WEIGHTS) return run_grad(g, &j, b);
     cl_int outs = (cl_int)j.outs, ins = (cl_int)j.ins, flip = j.flip,
            plane = (cl_int)plane_floats(j.outs * j.ins);
-    nncl_status st = nncl_launch(g->ctx, "winograd_weights", j.outs * j.ins,
+    nncl_status st = nncl_launch(g->ctx, kind->weights, j.outs * j.ins,
                                  NNCL_ARGS(NNCL_ARG(b->w), NNCL_ARG(g->workspace), NNCL_ARG(plane),
                                            NNCL_ARG(outs), NNCL_ARG(ins), NNCL_ARG(flip)));
     cl_mem src = j.flip ? b->y : b->x, dst = j.flip ? b->x : b->y;
@@ -213,4 +230,30 @@ static nncl_status run(nncl_graph *g, const nncl_node *node, conv_direction dir,
     return st;
 }
 
+static size_t workspace(const nncl_node *node, conv_direction dir) {
+    return workspace_of(node, dir, &f2x2);
+}
+
+static nncl_status run(nncl_graph *g, const nncl_node *node, conv_direction dir,
+                       const conv_buffers *b) {
+    return run_of(g, node, dir, b, &f2x2);
+}
+
 const conv_algorithm nncl_conv_winograd = {"winograd", applies, workspace, run};
+
+/* F(4x4, 3x3): forward and input gradient (the weight gradient stays with
+ * F(2x2, 3x3)). */
+static bool applies4(const nncl_node *node, conv_direction dir) {
+    return dir != CONV_BACKWARD_WEIGHTS && applies(node, dir);
+}
+
+static size_t workspace4(const nncl_node *node, conv_direction dir) {
+    return workspace_of(node, dir, &f4x4);
+}
+
+static nncl_status run4(nncl_graph *g, const nncl_node *node, conv_direction dir,
+                        const conv_buffers *b) {
+    return run_of(g, node, dir, b, &f4x4);
+}
+
+const conv_algorithm nncl_conv_winograd4 = {"winograd4", applies4, workspace4, run4};
