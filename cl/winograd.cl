@@ -70,16 +70,22 @@ __kernel void winograd_input(__global const float *x, uint x_off, __global float
 /* One work-item per (output channel k, input channel c): U = G g G^T, laid
  * out [16][k][c]. With flip, g is the layer's w[c][k] turned by 180
  * degrees: the input gradient is then the forward convolution of dY. */
-__kernel void winograd_weights(__global const float *w, __global float *u, int plane, int outs,
-                               int ins, int flip) {
-    int i = get_global_id(0);
-    if (i >= outs * ins) return;
+/* The 3x3 kernel g of pair i = (k, c): w[k][c], or with flip w[c][k]
+ * turned by 180 degrees (winograd4.cl's weights transform too). */
+void winograd_kernel(__global const float *w, int i, int outs, int ins, int flip, float g[3][3]) {
     int c = i % ins, k = i / ins;
-    float g[3][3], t[4][3];
     __global const float *src = w + (long)(flip ? c * outs + k : k * ins + c) * 9;
     for (int a = 0; a < 3; a++)
         for (int b = 0; b < 3; b++)
             g[a][b] = flip ? src[(2 - a) * 3 + (2 - b)] : src[a * 3 + b];
+}
+
+__kernel void winograd_weights(__global const float *w, __global float *u, int plane, int outs,
+                               int ins, int flip) {
+    int i = get_global_id(0);
+    if (i >= outs * ins) return;
+    float g[3][3], t[4][3];
+    winograd_kernel(w, i, outs, ins, flip, g);
     for (int b = 0; b < 3; b++) { /* G g */
         t[0][b] = g[0][b];
         t[1][b] = 0.5f * (g[0][b] + g[1][b] + g[2][b]);

@@ -78,12 +78,8 @@ __kernel void winograd4_weights(__global const float *w, __global float *u, int 
                                 int ins, int flip) {
     int i = get_global_id(0);
     if (i >= outs * ins) return;
-    int c = i % ins, k = i / ins;
     float g[3][3], t[6][3];
-    __global const float *src = w + (long)(flip ? c * outs + k : k * ins + c) * 9;
-    for (int a = 0; a < 3; a++)
-        for (int b = 0; b < 3; b++)
-            g[a][b] = flip ? src[(2 - a) * 3 + (2 - b)] : src[a * 3 + b];
+    winograd_kernel(w, i, outs, ins, flip, g);
     for (int b = 0; b < 3; b++) { /* G g */
         t[0][b] = 0.25f * g[0][b];
         t[1][b] = -(g[0][b] + g[1][b] + g[2][b]) / 6.0f;
