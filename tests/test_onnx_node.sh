@@ -103,22 +103,35 @@ for case in sorted(os.listdir(root)):
         print(case, " ".join(used))
 PY
 
+# Every case through nncl-run, as many at a time as there are CPUs (each
+# process is mostly start-up), each leaving its exit status and output.
+results=$work/onnx-node-results
+rm -rf "$results"
+mkdir -p "$results"
+one_case() { # NNCL_RUN DATA WORK RESULTS NAME
+  local dir=$2/node/$5
+  "$1" "$dir/model.onnx" --inputs "$dir/test_data_set_0" --outputs "$3/onnx-node-out/$5" \
+    --compare "$dir/test_data_set_0" >"$4/$5.out" 2>&1
+  echo $? >"$4/$5.status"
+}
+export -f one_case
+cut -d' ' -f1 "$work/onnx-node-cases.txt" |
+  xargs -P "$(nproc)" -I{} bash -c 'one_case "$@"' _ "$run" "$data" "$work" "$results" {}
+
 declare -A cases_of passes_of
 failed=0 passed=0 skipped=0
 while read -r name used; do
-  dir=$data/node/$name
-  out=$("$run" "$dir/model.onnx" --inputs "$dir/test_data_set_0" --outputs "$work/onnx-node-out/$name" \
-    --compare "$dir/test_data_set_0" 2>&1)
-  status=$?
+  status=$(cat "$results/$name.status" 2>/dev/null || echo 1)
+  out=$(cat "$results/$name.out" 2>/dev/null)
   reason=${skip[$name]:-}
   for op in $used; do cases_of[$op]=$((${cases_of[$op]:-0} + 1)); done
   if [ -n "$reason" ]; then
     skipped=$((skipped + 1))
-    if [ $status -eq 0 ]; then
+    if [ "$status" -eq 0 ]; then
       echo "FAIL $name passes now: take it off the skip list"
       failed=$((failed + 1))
     fi
-  elif [ $status -eq 0 ]; then
+  elif [ "$status" -eq 0 ]; then
     passed=$((passed + 1))
     for op in $used; do passes_of[$op]=$((${passes_of[$op]:-0} + 1)); done
   else
