@@ -1,10 +1,11 @@
 /* Convolution by im2col + GEMM, for any layer: images go through in chunks,
- * the input unfolded once per chunk (as columns or rows, whichever the
- * GEMM path reads best) and one GEMM per group producing channel-major
- * results, then one permutation into NCHW. The weight gradient is a GEMM
- * against the unfolded input (on the packed path unfolded as that GEMM's
- * packed operand, saving it a pass over the largest matrix); the input
- * gradient a GEMM into columns that col2im folds back. */
+ * the input unfolded once per chunk and one GEMM per group producing
+ * channel-major results, then one permutation into NCHW. On the packed
+ * GEMM path the forward product and the weight gradient get the unfolded
+ * input written straight in their packed operand's layout (saving a pass
+ * over the largest matrix); on CLBlast's, columns for the forward product
+ * and rows for the weight gradient (no transposed operands). The input
+ * gradient is a GEMM into columns that col2im folds back. */
 #include "conv.h"
 
 /* Columns per group, with room for whole panels of the packed layout. */
@@ -122,32 +123,11 @@ static size_t workspace(const nncl_node *node, conv_direction dir) {
     return (cols_floats(&d, nb) + d.c_out * nb * d.spatial_out) * sizeof(float);
 }
 
-/* Whether the unfolded input is laid out as rows [cols x C_in * K] (im2row)
- * rather than columns [C_in * K x cols] (im2col). The packed GEMM reads one
- * operand along k as it lies and packs the other, so for the forward
- * product it gets rows (k contiguous) and packs only the weights; CLBlast
- * copies transposed operands first (half speed on CPUs), so it gets
- * columns. The weight gradient takes rows on both paths, on the packed
- * one written straight into the GEMM's packed layout (run_chunk). */
-static bool unfold_as_rows(const nncl_graph *g, conv_direction dir) {
-    return dir == CONV_BACKWARD_WEIGHTS || nncl_gemm_is_packed(g->ctx);
-}
-
-static nncl_status unfold(nncl_graph *g, const nncl_window *w, const conv_dims *d, cl_mem x,
-                          size_t first, size_t nb, bool as_rows) {
-    return as_rows ? launch_unfold(g, w, d, x, first, nb, UNFOLD_ROWS)
-                   : launch_im2col(g, w, d, x, first, nb);
-}
-
 static nncl_status run_chunk(nncl_graph *g, const nncl_node *node, conv_direction dir,
                              const conv_buffers *b, const conv_dims *d, size_t first, size_t nb) {
     const nncl_window *win = &nncl_conv_attrs(node)->win;
     size_t cols = nb * d->spatial_out, outs = cols_floats(d, nb); /* channel-major block */
     size_t y_off = first * d->c_out * d->spatial_out;
-    bool rows = unfold_as_rows(g, dir);
-    /* Group gr's part of the unfolded input: at gr * kg within each row, or
-     * from row gr * kg of the columns. */
-    size_t u_ld = rows ? d->c_in * d->kvol : cols, u_group = rows ? d->kg : d->kg * cols;
     nncl_status st = NNCL_OK;
     if (dir == CONV_FORWARD && nncl_gemm_is_packed(g->ctx)) {
         /* As below, with the input unfolded straight into the packed layout. */
@@ -162,12 +142,13 @@ static nncl_status run_chunk(nncl_graph *g, const nncl_node *node, conv_directio
                              : st;
     }
     if (dir == CONV_FORWARD) {
-        /* Y_g [cg_out x cols] = W_g [cg_out x kg] * unfolded_g [kg x cols] */
-        st = unfold(g, win, d, b->x, first, nb, rows);
+        /* Y_g [cg_out x cols] = W_g [cg_out x kg] * columns_g [kg x cols]: CLBlast
+         * copies transposed operands first (half speed on CPUs), so columns. */
+        st = launch_im2col(g, win, d, b->x, first, nb);
         for (size_t gr = 0; gr < d->groups && st == NNCL_OK; gr++)
-            st = nncl_gemm(g->ctx, false, rows, d->cg_out, cols, d->kg, 1.0f, b->w,
-                           gr * d->cg_out * d->kg, d->kg, g->workspace, gr * u_group, u_ld, 0.0f,
-                           g->workspace, outs + gr * d->cg_out * cols, cols);
+            st = nncl_gemm(g->ctx, false, false, d->cg_out, cols, d->kg, 1.0f, b->w,
+                           gr * d->cg_out * d->kg, d->kg, g->workspace, gr * d->kg * cols, cols,
+                           0.0f, g->workspace, outs + gr * d->cg_out * cols, cols);
         return st == NNCL_OK ? nncl_swap_outer(g, g->workspace, outs, b->y, y_off, d->c_out, nb,
                                                d->spatial_out)
                              : st;
@@ -184,12 +165,13 @@ static nncl_status run_chunk(nncl_graph *g, const nncl_node *node, conv_directio
         return st;
     }
     if (dir == CONV_BACKWARD_WEIGHTS) {
-        /* dW_g [cg_out x kg] += dY_g [cg_out x cols] * unfolded_g^T [cols x kg] */
-        if (st == NNCL_OK) st = unfold(g, win, d, b->x, first, nb, rows);
+        /* dW_g [cg_out x kg] += dY_g [cg_out x cols] * rows_g [cols x kg]: rows,
+         * so that neither operand is transposed; group gr's at gr * kg in each. */
+        if (st == NNCL_OK) st = launch_unfold(g, win, d, b->x, first, nb, UNFOLD_ROWS);
         for (size_t gr = 0; gr < d->groups && st == NNCL_OK; gr++)
-            st = nncl_gemm(g->ctx, false, !rows, d->cg_out, d->kg, cols, 1.0f, g->workspace,
-                           outs + gr * d->cg_out * cols, cols, g->workspace, gr * u_group, u_ld,
-                           1.0f, b->w, gr * d->cg_out * d->kg, d->kg);
+            st = nncl_gemm(g->ctx, false, false, d->cg_out, d->kg, cols, 1.0f, g->workspace,
+                           outs + gr * d->cg_out * cols, cols, g->workspace, gr * d->kg,
+                           d->c_in * d->kvol, 1.0f, b->w, gr * d->cg_out * d->kg, d->kg);
         return st;
     }
     /* columns_g = W_g^T [kg x cg_out] * dY_g [cg_out x cols], folded onto dX. */
