@@ -9,6 +9,54 @@
  * the input transform writes each plane as the GEMM's packed B. */
 #define WINOGRAD_PANEL (2 * NNCL_GEMM_VEC)
 
+/* The input rows h0.. of a row of tiles (n of them): their offsets in the
+ * image, clamped inside it so loads stay in bounds, and whether each lies
+ * inside (rows outside read as zero). */
+static inline void winograd_rows(int h0, int2 size, int n, int *h_at, bool *h_ok) {
+    for (int r = 0; r < n; r++) {
+        int h = h0 + r;
+        h_ok[r] = h >= 0 && h < size.x;
+        h_at[r] = clamp(h, 0, size.x - 1) * size.y;
+    }
+}
+
+/* Where tile t of channel c lies in a plane of the transformed input
+ * (layouts: winograd_input), and how many tiles from t on (at most n)
+ * follow it one float apart. */
+static inline long winograd_at(int packed, int t, int c, int channels, int tiles) {
+    return packed == 1
+               ? ((long)(t / WINOGRAD_PANEL) * channels + c) * WINOGRAD_PANEL + t % WINOGRAD_PANEL
+           : packed == 2
+               ? ((long)(c / WINOGRAD_PANEL) * tiles + t) * WINOGRAD_PANEL + c % WINOGRAD_PANEL
+               : (long)c * tiles + t;
+}
+
+static inline int winograd_run(int packed, int t, int n) {
+    return packed == 1 ? min(n, WINOGRAD_PANEL - t % WINOGRAD_PANEL) : packed == 2 ? 1 : n;
+}
+
+/* Tiles an input transform computes at a time, into private memory: with
+ * one row of stores per plane afterwards, the loop over the block's tiles
+ * has no stores the compiler must keep in order, and vectorises. */
+#define WINOGRAD_BLOCK 8
+
+/* Copies a block's `planes` rows of `count` transformed tiles (row j at
+ * o + j * WINOGRAD_BLOCK), tiles t.. of channel c, into their planes. */
+static inline void winograd_store(const float *o, int planes, int count, __global float *v,
+                                  int plane, int packed, int t, int c, int channels, int tiles) {
+    for (int k = 0; k < count;) {
+        int run = winograd_run(packed, t + k, count - k);
+        __global float *dst = v + winograd_at(packed, t + k, c, channels, tiles);
+        for (int j = 0; j < planes; j++)
+            if (run == WINOGRAD_BLOCK)
+                vstore8(vload8(0, o + j * WINOGRAD_BLOCK + k), 0, dst + (long)j * plane);
+            else
+                for (int e = 0; e < run; e++)
+                    dst[(long)j * plane + e] = o[j * WINOGRAD_BLOCK + k + e];
+        k += run;
+    }
+}
+
 /* Column s of B^T d: the four rows of an input column mixed. */
 static inline float4 winograd_bt(float4 d) {
     return (float4)(d.s0 - d.s2, d.s1 + d.s2, d.s2 - d.s1, d.s1 - d.s3);
@@ -51,11 +99,7 @@ __kernel void winograd_input(__global const float *x, uint x_off, __global float
         float4 t3 = winograd_bt(winograd_column(src, row_ok, row_at, w0 + 3, size.y));
         float4 o[4] = {t0 - t2, t1 + t2, t2 - t1, t1 - t3}; /* (B^T d) B, by column */
         int t = first + tc;
-        long at = packed == 1 ? ((long)(t / WINOGRAD_PANEL) * channels + c) * WINOGRAD_PANEL +
-                                    t % WINOGRAD_PANEL
-                  : packed == 2 ? ((long)(c / WINOGRAD_PANEL) * tiles + t) * WINOGRAD_PANEL +
-                                      c % WINOGRAD_PANEL
-                                : (long)c * tiles + t;
+        long at = winograd_at(packed, t, c, channels, tiles);
         for (int s = 0; s < 4; s++) {
             dst[s * plane + at] = o[s].s0;
             dst[(4 + s) * plane + at] = o[s].s1;
@@ -101,44 +145,56 @@ __kernel void winograd_weights(__global const float *w, __global float *u, int p
     }
 }
 
+/* Writes (or adds) a block's m output rows of `width` floats (row a at
+ * o + a * m * WINOGRAD_BLOCK) at row h0, column w0 of the output plane
+ * dst, the part inside it: contiguous stores, one loop per row. */
+static inline void winograd_put_rows(const float *o, int m, int width, __global float *dst, int h0,
+                                     int w0, int2 size, int accumulate) {
+    width = min(width, size.y - w0);
+    for (int a = 0; a < m && h0 + a < size.x; a++) {
+        __global float *row = dst + (h0 + a) * size.y + w0;
+        const float *from = o + a * m * WINOGRAD_BLOCK;
+        if (accumulate)
+            for (int e = 0; e < width; e++)
+                row[e] += from[e];
+        else
+            for (int e = 0; e < width; e++)
+                row[e] = from[e];
+    }
+}
+
 /* One work-item per (image, output channel, row of tiles): Y = A^T m A for
- * each tile of the row, written (or added) where the 2x2 tile lies inside
- * the output. rows = images * channels * tiles_h. */
-__kernel void winograd_output(__global const float *m, uint m_off, int plane, __global float *y,
-                              uint y_off, int rows, int channels, int tiles, int tiles_h, int tiles_w,
-                              int2 size, int accumulate) {
+ * each tile of the row, a block of tiles at a time into private rows, then
+ * written (or added) where they lie inside the output. rows = images *
+ * channels * tiles_h. */
+__kernel void winograd_output(__global const float *restrict m, uint m_off, int plane,
+                              __global float *restrict y, uint y_off, int rows, int channels,
+                              int tiles, int tiles_h, int tiles_w, int2 size, int accumulate) {
     int i = get_global_id(0);
     if (i >= rows) return;
     int tr = i % tiles_h, k = i / tiles_h % channels, n = i / tiles_h / channels;
     __global const float *src = m + m_off + (long)k * tiles + ((long)n * tiles_h + tr) * tiles_w;
     __global float *dst = y + y_off + ((long)n * channels + k) * size.x * size.y;
-    int h0 = 2 * tr;
-    bool second_row = h0 + 1 < size.x;
-    for (int tc = 0; tc < tiles_w; tc++) {
-        float4 mm[4]; /* mm[r].s = m[r][s] */
-        for (int r = 0; r < 4; r++)
-            mm[r] = (float4)(src[(r * 4 + 0) * plane + tc], src[(r * 4 + 1) * plane + tc],
-                             src[(r * 4 + 2) * plane + tc], src[(r * 4 + 3) * plane + tc]);
-        float4 a0 = mm[0] + mm[1] + mm[2], a1 = mm[1] - mm[2] - mm[3]; /* A^T m */
-        float2 out0 = (float2)(a0.s0 + a0.s1 + a0.s2, a0.s1 - a0.s2 - a0.s3);
-        float2 out1 = (float2)(a1.s0 + a1.s1 + a1.s2, a1.s1 - a1.s2 - a1.s3);
-        int w0 = 2 * tc;
-        bool second_col = w0 + 1 < size.y;
-        __global float *o = dst + h0 * size.y + w0;
-        if (accumulate) {
-            out0.s0 += o[0];
-            if (second_col) out0.s1 += o[1];
-            if (second_row) {
-                out1.s0 += o[size.y];
-                if (second_col) out1.s1 += o[size.y + 1];
+    for (int t0 = 0; t0 < tiles_w; t0 += WINOGRAD_BLOCK) {
+        int count = min(WINOGRAD_BLOCK, tiles_w - t0);
+        float o[2 * 2 * WINOGRAD_BLOCK];
+        for (int e = 0; e < count; e++) {
+            float mm[4][4];
+#pragma unroll
+            for (int j = 0; j < 16; j++)
+                mm[j / 4][j % 4] = src[(long)j * plane + t0 + e];
+            float a0[4], a1[4]; /* A^T m */
+#pragma unroll
+            for (int q = 0; q < 4; q++) {
+                a0[q] = mm[0][q] + mm[1][q] + mm[2][q];
+                a1[q] = mm[1][q] - mm[2][q] - mm[3][q];
             }
+            o[2 * e] = a0[0] + a0[1] + a0[2]; /* (A^T m) A */
+            o[2 * e + 1] = a0[1] - a0[2] - a0[3];
+            o[2 * WINOGRAD_BLOCK + 2 * e] = a1[0] + a1[1] + a1[2];
+            o[2 * WINOGRAD_BLOCK + 2 * e + 1] = a1[1] - a1[2] - a1[3];
         }
-        o[0] = out0.s0;
-        if (second_col) o[1] = out0.s1;
-        if (second_row) {
-            o[size.y] = out1.s0;
-            if (second_col) o[size.y + 1] = out1.s1;
-        }
+        winograd_put_rows(o, 2, 2 * count, dst, 2 * tr, 2 * t0, size, accumulate);
     }
 }
 
@@ -147,9 +203,9 @@ __kernel void winograd_output(__global const float *m, uint m_off, int plane, __
  * work-item per (image, output channel, row of tiles): each 2x2 tile of
  * dY (zero past the output's edge) becomes A dy A^T, written [16][k][t]
  * like winograd_input's plain layout. rows = images * channels * tiles_h. */
-__kernel void winograd_grad_dy(__global const float *dy, uint dy_off, __global float *m,
-                               uint m_off, int plane, int rows, int channels, int tiles,
-                               int tiles_h, int tiles_w, int2 size) {
+__kernel void winograd_grad_dy(__global const float *dy, uint dy_off, __global float *m, uint m_off,
+                               int plane, int rows, int channels, int tiles, int tiles_h,
+                               int tiles_w, int2 size) {
     int i = get_global_id(0);
     if (i >= rows) return;
     int tr = i % tiles_h, k = i / tiles_h % channels, n = i / tiles_h / channels;

@@ -223,6 +223,10 @@ static const conv_case conv_cases[] = {
      NNCL_SHAPE(1, 2, 5, 20)},
     {{.out_channels = 3, .kernel = {2, 1, 3}, .padding = {0, 0, 1}, .no_bias = true},
      NNCL_SHAPE(1, 2, 2, 2, 17)},
+    /* Rows of more tiles than Winograd's transforms take at a time (8): a
+     * full block, then a partial one, whose tiles cross the packed GEMM's
+     * panels */
+    {{.out_channels = 3, .kernel = {3, 3}, .padding = {1, 1}}, NNCL_SHAPE(2, 3, 5, 37)},
 };
 
 static void test_conv_against_reference(void **state) {
