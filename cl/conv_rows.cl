@@ -5,7 +5,8 @@
  * weight broadcasts per 16 FMAs, no unfolded copy of the input. Rows of
  * any stride in depth and height; stride 1 along the row, where the
  * outputs' inputs are consecutive. The host sends rows at least ROW_VEC
- * long. */
+ * long. The input gradient of a convolution of stride 1 is such a
+ * convolution too, of dY with the kernels turned (flip_kernels). */
 
 #define ROW_CAT2(a, b) a##b
 #define ROW_CAT(a, b) ROW_CAT2(a, b)
@@ -29,10 +30,10 @@
 /* The input vector whose lane l holds row[s + l] (0 outside the row):
  * near the row's ends loaded from inside it and its lanes moved into place. */
 typedef struct row_window {
-    int from;     /* where the vector is loaded */
-    bool whole;   /* no lanes to move */
-    rowu lane;    /* lane l takes the loaded lane lane[l] */
-    rowi inside;  /* lanes that lie in the row */
+    int from;    /* where the vector is loaded */
+    bool whole;  /* no lanes to move */
+    rowu lane;   /* lane l takes the loaded lane lane[l] */
+    rowi inside; /* lanes that lie in the row */
 } row_window;
 
 row_window row_window_at(int s, int len) {
@@ -50,23 +51,41 @@ rowv row_load(__global const float *row, row_window r) {
     return r.whole ? v : select((rowv)0.0f, shuffle(v, r.lane), r.inside);
 }
 
+/* Writes (or with accumulate adds) the lanes of v from row[at] on that lie
+ * at `from` or after: the ones before belong to another vector. */
+void row_store(__global float *row, int at, rowv v, int from, int accumulate) {
+    if (from <= at) {
+        vstore_row(accumulate ? v + vload_row(0, row + at) : v, 0, row + at);
+        return;
+    }
+    float lanes[ROW_VEC];
+    vstore_row(v, 0, lanes);
+    for (int l = from - at; l < ROW_VEC; l++)
+        row[at + l] = accumulate ? row[at + l] + lanes[l] : lanes[l];
+}
+
 /* Items: (image, output depth, output row, block of 2 ROW_VEC outputs,
  * group of 8 output channels), channel groups fastest so that neighbours
  * share the input rows. A row's last block ends at its end, overlapping
  * the one before (and its two vectors each other when the row is shorter
- * than the block): the same values written twice. */
-__kernel void conv_rows_forward(__global const float *x, __global const float *w,
-                                __global float *y, int items, int c_in, int c_out, int4 in,
-                                int4 out, int4 k, int4 stride, int4 pad, int4 dil) {
+ * than the block); each output is stored by the block and vector it
+ * belongs to, once. Rows of one vector go two to a work-item instead,
+ * its second vector on the next row. */
+__kernel void conv_rows_forward(__global const float *x, __global const float *w, __global float *y,
+                                int items, int c_in, int c_out, int4 in, int4 out, int4 k,
+                                int4 stride, int4 pad, int4 dil, int accumulate) {
     int i = get_global_id(0);
     if (i >= items) return;
+    bool pair = out.z <= ROW_VEC;
     int groups = (c_out + ROW_CHANNELS - 1) / ROW_CHANNELS;
-    int blocks = (out.z + 2 * ROW_VEC - 1) / (2 * ROW_VEC);
+    int blocks = pair ? 1 : (out.z + 2 * ROW_VEC - 1) / (2 * ROW_VEC);
+    int row_items = pair ? (out.y + 1) / 2 : out.y;
     int co0 = i % groups * ROW_CHANNELS, rest = i / groups;
-    int ow0 = min(rest % blocks * 2 * ROW_VEC, max(out.z - 2 * ROW_VEC, 0));
-    int ow1 = min(ow0 + ROW_VEC, out.z - ROW_VEC);
+    int start = rest % blocks * 2 * ROW_VEC, ow0 = min(start, max(out.z - 2 * ROW_VEC, 0));
+    int ow1 = pair ? ow0 : min(ow0 + ROW_VEC, out.z - ROW_VEC);
     rest /= blocks;
-    int oh = rest % out.y, od = rest / out.y % out.x, n = rest / out.y / out.x;
+    int oh0 = rest % row_items * (pair ? 2 : 1), oh1 = pair ? oh0 + 1 : oh0;
+    int od = rest / row_items % out.x, n = rest / row_items / out.x;
     int rows = min(ROW_CHANNELS, c_out - co0), kvol = k.x * k.y * k.z;
     long ivol = (long)in.x * in.y * in.z;
     __global const float *xn = x + (long)n * c_in * ivol;
@@ -82,20 +101,23 @@ __kernel void conv_rows_forward(__global const float *x, __global const float *w
         int id = od * stride.x - pad.x + kd * dil.x;
         if (id < 0 || id >= in.x) continue;
         for (int kh = 0; kh < k.y; kh++) {
-            int ih = oh * stride.y - pad.y + kh * dil.y;
-            if (ih < 0 || ih >= in.y) continue;
-            __global const float *xrow = xn + ((long)id * in.y + ih) * in.z;
+            int ih0 = oh0 * stride.y - pad.y + kh * dil.y, ih1 = ih0 + (oh1 - oh0) * stride.y;
+            bool ok0 = ih0 >= 0 && ih0 < in.y, ok1 = ih1 >= 0 && ih1 < in.y;
+            if (!ok0 && !ok1) continue;
+            __global const float *xrow0 = xn + ((long)id * in.y + clamp(ih0, 0, in.y - 1)) * in.z,
+                                 *xrow1 = xn + ((long)id * in.y + clamp(ih1, 0, in.y - 1)) * in.z;
             for (int kw = 0; kw < k.z; kw++) {
                 int shift = kw * dil.z - pad.z, tap = (kd * k.y + kh) * k.z + kw;
                 row_window a = row_window_at(ow0 + shift, in.z),
                            b = row_window_at(ow1 + shift, in.z);
-                __global const float *xc = xrow;
-                for (int c = 0; c < c_in; c++, xc += ivol) {
-                    rowv v0 = row_load(xc, a), v1 = row_load(xc, b);
-                    int at = c * kvol + tap;
+                for (long c = 0, at = 0; c < c_in; c++, at += ivol) {
+                    rowv v0 = row_load(xrow0 + at, a), v1 = row_load(xrow1 + at, b);
+                    if (!ok0) v0 = 0.0f;
+                    if (!ok1) v1 = 0.0f;
+                    int wat = (int)c * kvol + tap;
 #pragma unroll
                     for (int r = 0; r < ROW_CHANNELS; r++) {
-                        rowv wv = (rowv)wr[r][at];
+                        rowv wv = (rowv)wr[r][wat];
                         acc0[r] = fma(wv, v0, acc0[r]);
                         acc1[r] = fma(wv, v1, acc1[r]);
                     }
@@ -103,15 +125,30 @@ __kernel void conv_rows_forward(__global const float *x, __global const float *w
             }
         }
     }
-    __global float *yr =
-        y + (((long)n * c_out + co0) * out.x + od) * out.y * out.z + (long)oh * out.z;
     long plane = (long)out.x * out.y * out.z;
+    __global float *yr0 = y + (((long)n * c_out + co0) * out.x + od) * out.y * out.z,
+                   *yr1 = yr0 + (long)oh1 * out.z;
+    yr0 += (long)oh0 * out.z;
+    int from1 = pair ? 0 : max(start, ow0 + ROW_VEC);
 #pragma unroll
     for (int r = 0; r < ROW_CHANNELS; r++)
         if (r < rows) {
-            vstore_row(acc0[r], 0, yr + r * plane + ow0);
-            vstore_row(acc1[r], 0, yr + r * plane + ow1);
+            row_store(yr0 + r * plane, ow0, acc0[r], start, accumulate);
+            if (oh1 < out.y) row_store(yr1 + r * plane, ow1, acc1[r], from1, accumulate);
         }
+}
+
+/* w [c_out][c_in][taps] -> [c_in][c_out][taps], each kernel's taps in
+ * reverse (every axis turned): one work-item per (input, output channel). */
+__kernel void flip_kernels(__global const float *w, __global float *turned, int c_out, int c_in,
+                           int taps) {
+    int i = get_global_id(0);
+    if (i >= c_out * c_in) return;
+    int c = i / c_out, k = i % c_out;
+    __global const float *src = w + ((long)k * c_in + c) * taps;
+    __global float *dst = turned + (long)i * taps;
+    for (int t = 0; t < taps; t++)
+        dst[t] = src[taps - 1 - t];
 }
 
 /* The sources are built as one program: the names above stay in this file. */

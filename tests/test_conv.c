@@ -227,6 +227,11 @@ static const conv_case conv_cases[] = {
      * full block, then a partial one, whose tiles cross the packed GEMM's
      * panels */
     {{.out_channels = 3, .kernel = {3, 3}, .padding = {1, 1}}, NNCL_SHAPE(2, 3, 5, 37)},
+    /* Rows exactly a vector long (AVX-512's 16, AVX2's 8), which the
+     * row-tiled algorithm takes two at a time: an odd count, a row stride */
+    {{.out_channels = 9, .kernel = {3, 3}, .stride = {2, 1}, .padding = {1, 1}},
+     NNCL_SHAPE(1, 2, 7, 16)},
+    {{.out_channels = 3, .kernel = {3, 3}, .padding = {1, 1}}, NNCL_SHAPE(2, 2, 5, 8)},
 };
 
 static void test_conv_against_reference(void **state) {
@@ -240,6 +245,47 @@ static void test_conv_against_reference(void **state) {
                       .build = build_conv,
                       .ref = ref_conv_case,
                       .cfg = &conv_cases[i]};
+        check_op(&c);
+    }
+}
+
+/* y = conv(x) + x: x's gradient gets the convolution's input gradient
+ * added to the sum's (accumulation into a gradient already written), on
+ * rows longer than a vector (a block and a half, a partial vector) and
+ * rows of one vector. */
+static nncl_node *build_conv_plus_input(nncl_graph *g, nncl_node **x, nncl_node *labels,
+                                        const void *cfg) {
+    return nncl_add(g, build_conv(g, x, labels, cfg), x[0], "sum");
+}
+
+static void ref_conv_plus_input(const double *const *x, const double *const *params,
+                                const int32_t *labels, double *y, const void *cfg) {
+    ref_conv_case(x, params, labels, y, cfg);
+    const conv_case *c = cfg;
+    for (int64_t i = 0; i < nncl_shape_numel(c->x); i++)
+        y[i] += x[0][i];
+}
+
+static void test_conv_gradient_adds_to_input_gradient(void **state) {
+    (void)state;
+    static const conv_case cases[] = {
+        {{.out_channels = 3, .kernel = {5}, .padding_same = true, .dilation = {2}},
+         NNCL_SHAPE(2, 3, 37)},
+        {{.out_channels = 3, .kernel = {3, 3}, .padding = {1, 1}}, NNCL_SHAPE(2, 3, 5, 37)},
+        {{.out_channels = 2, .kernel = {3, 3, 3}, .padding = {1, 1, 1}, .no_bias = true},
+         NNCL_SHAPE(1, 2, 3, 4, 17)},
+        {{.out_channels = 2, .kernel = {3, 3}, .padding = {1, 1}}, NNCL_SHAPE(2, 2, 5, 16)},
+        {{.out_channels = 2, .kernel = {3, 3}, .padding = {1, 1}}, NNCL_SHAPE(1, 2, 3, 8)},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char label[64];
+        snprintf(label, sizeof label, "conv + input case %zu", i);
+        op_check c = {.label = label,
+                      .n_inputs = 1,
+                      .inputs = {cases[i].x},
+                      .build = build_conv_plus_input,
+                      .ref = ref_conv_plus_input,
+                      .cfg = &cases[i]};
         check_op(&c);
     }
 }
@@ -606,6 +652,7 @@ int main(void) {
         cmocka_unit_test(test_conv_then_pool_size),
         cmocka_unit_test(test_parameter_count),
         cmocka_unit_test(test_conv_against_reference),
+        cmocka_unit_test(test_conv_gradient_adds_to_input_gradient),
         cmocka_unit_test(test_he_initialisation),
         cmocka_unit_test(test_conv_transpose_against_reference),
         cmocka_unit_test(test_conv_transpose_shared_input),

@@ -2,7 +2,9 @@
  * (cl/conv_rows.cl): no unfolded copy of the input and no permutation of
  * the result, for layers with stride 1 along rows at least a device vector
  * long (1D signal and text convolutions above all, where unfolding costs
- * as much as the product). */
+ * as much as the product). For layers of stride 1 the input gradient too:
+ * dX is the convolution of dY with the kernels turned and channels
+ * swapped, padded by dilation * (kernel - 1) - pad (no col2im pass). */
 #include "conv.h"
 
 /* The vectors of outputs along a row (two per work-item): the packed
@@ -13,27 +15,57 @@ static size_t row_vector(const nncl_graph *g) {
 
 static bool applies(const nncl_node *node, conv_direction dir) {
     const nncl_window *w = &nncl_conv_attrs(node)->win;
-    size_t vec = row_vector(node->graph);
-    return dir == CONV_FORWARD && nncl_conv_attrs(node)->groups == 1 && w->stride[2] == 1 &&
-           w->in[2] >= (int64_t)vec && w->out[2] >= (int64_t)vec;
+    int64_t vec = (int64_t)row_vector(node->graph);
+    if (nncl_conv_attrs(node)->groups != 1 || w->stride[2] != 1 || w->in[2] < vec ||
+        w->out[2] < vec)
+        return false;
+    return dir == CONV_FORWARD ||
+           (dir == CONV_BACKWARD_DATA && w->stride[0] == 1 && w->stride[1] == 1);
+}
+
+/* The turned kernels of the input gradient. */
+static size_t workspace(const nncl_node *node, conv_direction dir) {
+    conv_dims d = nncl_conv_dims(node);
+    return dir == CONV_BACKWARD_DATA ? d.c_out * d.c_in * d.kvol * sizeof(float) : 0;
+}
+
+/* src [batch, c_in, from] convolved into dst [batch, c_out, to]. */
+static nncl_status launch(nncl_graph *g, cl_mem src, cl_mem w, cl_mem dst, size_t batch,
+                          size_t c_in, size_t c_out, const int64_t *from, const int64_t *to,
+                          const nncl_window *win, cl_int4 pad, bool accumulate) {
+    size_t vec = row_vector(g), channel_groups = (c_out + 7) / 8;
+    bool pair = (size_t)to[2] <= vec; /* rows of one vector, two to a work-item */
+    size_t blocks = pair ? 1 : ((size_t)to[2] + 2 * vec - 1) / (2 * vec);
+    size_t rows = pair ? ((size_t)to[1] + 1) / 2 : (size_t)to[1];
+    size_t items = batch * (size_t)to[0] * rows * blocks * channel_groups;
+    cl_int n = (cl_int)items, ci = (cl_int)c_in, co = (cl_int)c_out, acc = accumulate;
+    cl_int4 in = nncl_int4(from), out = nncl_int4(to), k = nncl_int4(win->kernel),
+            stride = nncl_int4(win->stride), dil = nncl_int4(win->dilation);
+    return nncl_launch(g->ctx, "conv_rows_forward", items,
+                       NNCL_ARGS(NNCL_ARG(src), NNCL_ARG(w), NNCL_ARG(dst), NNCL_ARG(n),
+                                 NNCL_ARG(ci), NNCL_ARG(co), NNCL_ARG(in), NNCL_ARG(out),
+                                 NNCL_ARG(k), NNCL_ARG(stride), NNCL_ARG(pad), NNCL_ARG(dil),
+                                 NNCL_ARG(acc)));
 }
 
 static nncl_status run(nncl_graph *g, const nncl_node *node, conv_direction dir,
                        const conv_buffers *b) {
-    (void)dir;
     conv_dims d = nncl_conv_dims(node);
     const nncl_window *win = &nncl_conv_attrs(node)->win;
-    size_t vec = row_vector(g), channel_groups = (d.c_out + 7) / 8;
-    size_t blocks = ((size_t)win->out[2] + 2 * vec - 1) / (2 * vec);
-    size_t items = d.batch * (size_t)(win->out[0] * win->out[1]) * blocks * channel_groups;
-    cl_int n = (cl_int)items, c_in = (cl_int)d.c_in, c_out = (cl_int)d.c_out;
-    cl_int4 in = nncl_int4(win->in), out = nncl_int4(win->out), k = nncl_int4(win->kernel),
-            stride = nncl_int4(win->stride), pad = nncl_int4(win->pad_begin),
-            dil = nncl_int4(win->dilation);
-    return nncl_launch(g->ctx, "conv_rows_forward", items,
-                       NNCL_ARGS(NNCL_ARG(b->x), NNCL_ARG(b->w), NNCL_ARG(b->y), NNCL_ARG(n),
-                                 NNCL_ARG(c_in), NNCL_ARG(c_out), NNCL_ARG(in), NNCL_ARG(out),
-                                 NNCL_ARG(k), NNCL_ARG(stride), NNCL_ARG(pad), NNCL_ARG(dil)));
+    if (dir == CONV_FORWARD)
+        return launch(g, b->x, b->w, b->y, d.batch, d.c_in, d.c_out, win->in, win->out, win,
+                      nncl_int4(win->pad_begin), false);
+    cl_int4 pad;
+    for (int i = 0; i < 4; i++)
+        pad.s[i] =
+            i < 3 ? (cl_int)(win->dilation[i] * (win->kernel[i] - 1) - win->pad_begin[i]) : 0;
+    cl_int c_out = (cl_int)d.c_out, c_in = (cl_int)d.c_in, taps = (cl_int)d.kvol;
+    nncl_status st = nncl_launch(g->ctx, "flip_kernels", d.c_out * d.c_in,
+                                 NNCL_ARGS(NNCL_ARG(b->w), NNCL_ARG(g->workspace), NNCL_ARG(c_out),
+                                           NNCL_ARG(c_in), NNCL_ARG(taps)));
+    return st != NNCL_OK ? st
+                         : launch(g, b->y, g->workspace, b->x, d.batch, d.c_out, d.c_in, win->out,
+                                  win->in, win, pad, b->accumulate);
 }
 
-const conv_algorithm nncl_conv_rows = {"rows", applies, nncl_conv_no_workspace, run};
+const conv_algorithm nncl_conv_rows = {"rows", applies, workspace, run};
