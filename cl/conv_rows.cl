@@ -5,8 +5,9 @@
  * weight broadcasts per 16 FMAs, no unfolded copy of the input. Rows of
  * any stride in depth and height; stride 1 along the row, where the
  * outputs' inputs are consecutive. The host sends rows at least ROW_VEC
- * long. The input gradient of a convolution of stride 1 is such a
- * convolution too, of dY with the kernels turned (flip_kernels). */
+ * long. The weights come packed (pack_row_weights). The input gradient
+ * of a convolution of stride 1 is such a convolution too, of dY with the
+ * kernels turned. */
 
 #define ROW_CAT2(a, b) a##b
 #define ROW_CAT(a, b) ROW_CAT2(a, b)
@@ -17,38 +18,54 @@
 #define vload_row ROW_CAT(vload, ROW_VEC)
 #define vstore_row ROW_CAT(vstore, ROW_VEC)
 #define convert_rowu ROW_CAT(convert_uint, ROW_VEC)
+#define convert_rowi ROW_CAT(convert_int, ROW_VEC)
 #define ROW_CHANNELS 8
 
 #if ROW_VEC == 16
-#define ROW_LANES (rowi)(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15)
+#define ROW_LANES (rowu)(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15)
 #elif ROW_VEC == 8
-#define ROW_LANES (rowi)(0, 1, 2, 3, 4, 5, 6, 7)
+#define ROW_LANES (rowu)(0, 1, 2, 3, 4, 5, 6, 7)
 #else
-#define ROW_LANES (rowi)(0, 1, 2, 3)
+#define ROW_LANES (rowu)(0, 1, 2, 3)
 #endif
 
-/* The input vector whose lane l holds row[s + l] (0 outside the row):
- * near the row's ends loaded from inside it and its lanes moved into place. */
+/* Where the input vector whose lane l holds row[s + l] (0 outside the row)
+ * is loaded from, inside the row, and how far its lanes then move. */
 typedef struct row_window {
-    int from;    /* where the vector is loaded */
-    bool whole;  /* no lanes to move */
-    rowu lane;   /* lane l takes the loaded lane lane[l] */
-    rowi inside; /* lanes that lie in the row */
+    int from, delta;
 } row_window;
 
 row_window row_window_at(int s, int len) {
-    row_window r;
-    r.from = clamp(s, 0, len - ROW_VEC);
-    r.whole = s == r.from;
-    rowi src = s - r.from + ROW_LANES;
-    r.inside = src >= 0 && src < ROW_VEC;
-    r.lane = convert_rowu(src & (ROW_VEC - 1));
-    return r;
+    int from = clamp(s, 0, len - ROW_VEC);
+    return (row_window){from, s - from};
 }
+
+/* v's lanes moved by delta (lane l takes v[l + delta]), zeros coming in:
+ * a constant shuffle for each small delta (a kernel's reach past a row's
+ * end is its padding, 1 or 2 for most layers); other deltas lane by lane. */
+#define ROW_MOVED(v, d)                                                                            \
+    ((d) < 0 ? shuffle2((rowv)0.0f, v, (rowu)(ROW_VEC + (d)) + ROW_LANES)                          \
+             : shuffle2(v, (rowv)0.0f, (rowu)(d) + ROW_LANES))
 
 rowv row_load(__global const float *row, row_window r) {
     rowv v = vload_row(0, row + r.from);
-    return r.whole ? v : select((rowv)0.0f, shuffle(v, r.lane), r.inside);
+    switch (r.delta) {
+    case 0:
+        return v;
+    case -1:
+        return ROW_MOVED(v, -1);
+    case 1:
+        return ROW_MOVED(v, 1);
+    case -2:
+        return ROW_MOVED(v, -2);
+    case 2:
+        return ROW_MOVED(v, 2);
+    default: {
+        rowi src = r.delta + convert_rowi(ROW_LANES);
+        return select((rowv)0.0f, shuffle(v, convert_rowu(src & (ROW_VEC - 1))),
+                      src >= 0 && src < ROW_VEC);
+    }
+    }
 }
 
 /* Writes (or with accumulate adds) the lanes of v from row[at] on that lie
@@ -89,11 +106,10 @@ __kernel void conv_rows_forward(__global const float *x, __global const float *w
     int rows = min(ROW_CHANNELS, c_out - co0), kvol = k.x * k.y * k.z;
     long ivol = (long)in.x * in.y * in.z;
     __global const float *xn = x + (long)n * c_in * ivol;
-    __global const float *wr[ROW_CHANNELS];
+    __global const float *wg = w + (long)co0 * c_in * kvol; /* pack_row_weights' group */
     rowv acc0[ROW_CHANNELS], acc1[ROW_CHANNELS];
 #pragma unroll
     for (int r = 0; r < ROW_CHANNELS; r++) {
-        wr[r] = w + (long)(co0 + min(r, rows - 1)) * c_in * kvol;
         acc0[r] = 0.0f;
         acc1[r] = 0.0f;
     }
@@ -114,10 +130,10 @@ __kernel void conv_rows_forward(__global const float *x, __global const float *w
                     rowv v0 = row_load(xrow0 + at, a), v1 = row_load(xrow1 + at, b);
                     if (!ok0) v0 = 0.0f;
                     if (!ok1) v1 = 0.0f;
-                    int wat = (int)c * kvol + tap;
+                    __global const float *wt = wg + ((int)c * kvol + tap) * ROW_CHANNELS;
 #pragma unroll
                     for (int r = 0; r < ROW_CHANNELS; r++) {
-                        rowv wv = (rowv)wr[r][wat];
+                        rowv wv = (rowv)wt[r];
                         acc0[r] = fma(wv, v0, acc0[r]);
                         acc1[r] = fma(wv, v1, acc1[r]);
                     }
@@ -138,17 +154,21 @@ __kernel void conv_rows_forward(__global const float *x, __global const float *w
         }
 }
 
-/* w [c_out][c_in][taps] -> [c_in][c_out][taps], each kernel's taps in
- * reverse (every axis turned): one work-item per (input, output channel). */
-__kernel void flip_kernels(__global const float *w, __global float *turned, int c_out, int c_in,
-                           int taps) {
-    int i = get_global_id(0);
-    if (i >= c_out * c_in) return;
-    int c = i / c_out, k = i % c_out;
-    __global const float *src = w + ((long)k * c_in + c) * taps;
-    __global float *dst = turned + (long)i * taps;
-    for (int t = 0; t < taps; t++)
-        dst[t] = src[taps - 1 - t];
+/* The kernels a convolution of c_out outputs from c_in inputs reads, in
+ * groups of 8 output channels: [c_out / 8][c_in][taps][8], zero past
+ * c_out, so the 8 weights of a tap are neighbours. From w [c_out][c_in]
+ * [taps], or with turn from the layer's w [c_in][c_out][taps] with every
+ * axis of the kernel turned (the input gradient's kernels). One work-item
+ * per packed weight. */
+__kernel void pack_row_weights(__global const float *w, __global float *packed, int c_out, int c_in,
+                               int taps, int turn) {
+    int i = get_global_id(0), groups = (c_out + ROW_CHANNELS - 1) / ROW_CHANNELS;
+    if (i >= groups * ROW_CHANNELS * c_in * taps) return;
+    int o = i / (ROW_CHANNELS * c_in * taps) * ROW_CHANNELS + i % ROW_CHANNELS;
+    int t = i / ROW_CHANNELS % taps, c = i / ROW_CHANNELS / taps % c_in;
+    packed[i] = o >= c_out ? 0.0f
+                : turn     ? w[((long)c * c_out + o) * taps + taps - 1 - t]
+                           : w[((long)o * c_in + c) * taps + t];
 }
 
 /* The sources are built as one program: the names above stay in this file. */
@@ -160,6 +180,8 @@ __kernel void flip_kernels(__global const float *w, __global float *turned, int 
 #undef vload_row
 #undef vstore_row
 #undef convert_rowu
+#undef convert_rowi
+#undef ROW_MOVED
 #undef ROW_CHANNELS
 #undef ROW_VEC
 #undef ROW_LANES

@@ -23,26 +23,37 @@ static bool applies(const nncl_node *node, conv_direction dir) {
            (dir == CONV_BACKWARD_DATA && w->stride[0] == 1 && w->stride[1] == 1);
 }
 
-/* The turned kernels of the input gradient. */
+/* The packed kernels (pack_row_weights): output channels in groups of 8. */
 static size_t workspace(const nncl_node *node, conv_direction dir) {
     conv_dims d = nncl_conv_dims(node);
-    return dir == CONV_BACKWARD_DATA ? d.c_out * d.c_in * d.kvol * sizeof(float) : 0;
+    bool turn = dir == CONV_BACKWARD_DATA;
+    size_t outs = turn ? d.c_in : d.c_out, ins = turn ? d.c_out : d.c_in;
+    return (outs + 7) / 8 * 8 * ins * d.kvol * sizeof(float);
 }
 
-/* src [batch, c_in, from] convolved into dst [batch, c_out, to]. */
-static nncl_status launch(nncl_graph *g, cl_mem src, cl_mem w, cl_mem dst, size_t batch,
-                          size_t c_in, size_t c_out, const int64_t *from, const int64_t *to,
-                          const nncl_window *win, cl_int4 pad, bool accumulate) {
+/* src [batch, c_in, from] convolved into dst [batch, c_out, to] with the
+ * layer's weights (turned, for the input gradient), packed into the
+ * workspace first. */
+static nncl_status launch(nncl_graph *g, const conv_buffers *b, cl_mem src, cl_mem dst,
+                          size_t batch, size_t c_in, size_t c_out, const int64_t *from,
+                          const int64_t *to, const nncl_window *win, cl_int4 pad, bool turn) {
     size_t vec = row_vector(g), channel_groups = (c_out + 7) / 8;
+    cl_int ci = (cl_int)c_in, co = (cl_int)c_out, taps = (cl_int)nncl_window_volume(win->kernel),
+           turned = turn, acc = turn && b->accumulate;
+    nncl_status st =
+        nncl_launch(g->ctx, "pack_row_weights", channel_groups * 8 * c_in * (size_t)taps,
+                    NNCL_ARGS(NNCL_ARG(b->w), NNCL_ARG(g->workspace), NNCL_ARG(co), NNCL_ARG(ci),
+                              NNCL_ARG(taps), NNCL_ARG(turned)));
+    if (st != NNCL_OK) return st;
     bool pair = (size_t)to[2] <= vec; /* rows of one vector, two to a work-item */
     size_t blocks = pair ? 1 : ((size_t)to[2] + 2 * vec - 1) / (2 * vec);
     size_t rows = pair ? ((size_t)to[1] + 1) / 2 : (size_t)to[1];
     size_t items = batch * (size_t)to[0] * rows * blocks * channel_groups;
-    cl_int n = (cl_int)items, ci = (cl_int)c_in, co = (cl_int)c_out, acc = accumulate;
+    cl_int n = (cl_int)items;
     cl_int4 in = nncl_int4(from), out = nncl_int4(to), k = nncl_int4(win->kernel),
             stride = nncl_int4(win->stride), dil = nncl_int4(win->dilation);
     return nncl_launch(g->ctx, "conv_rows_forward", items,
-                       NNCL_ARGS(NNCL_ARG(src), NNCL_ARG(w), NNCL_ARG(dst), NNCL_ARG(n),
+                       NNCL_ARGS(NNCL_ARG(src), NNCL_ARG(g->workspace), NNCL_ARG(dst), NNCL_ARG(n),
                                  NNCL_ARG(ci), NNCL_ARG(co), NNCL_ARG(in), NNCL_ARG(out),
                                  NNCL_ARG(k), NNCL_ARG(stride), NNCL_ARG(pad), NNCL_ARG(dil),
                                  NNCL_ARG(acc)));
@@ -53,19 +64,13 @@ static nncl_status run(nncl_graph *g, const nncl_node *node, conv_direction dir,
     conv_dims d = nncl_conv_dims(node);
     const nncl_window *win = &nncl_conv_attrs(node)->win;
     if (dir == CONV_FORWARD)
-        return launch(g, b->x, b->w, b->y, d.batch, d.c_in, d.c_out, win->in, win->out, win,
+        return launch(g, b, b->x, b->y, d.batch, d.c_in, d.c_out, win->in, win->out, win,
                       nncl_int4(win->pad_begin), false);
     cl_int4 pad;
     for (int i = 0; i < 4; i++)
         pad.s[i] =
             i < 3 ? (cl_int)(win->dilation[i] * (win->kernel[i] - 1) - win->pad_begin[i]) : 0;
-    cl_int c_out = (cl_int)d.c_out, c_in = (cl_int)d.c_in, taps = (cl_int)d.kvol;
-    nncl_status st = nncl_launch(g->ctx, "flip_kernels", d.c_out * d.c_in,
-                                 NNCL_ARGS(NNCL_ARG(b->w), NNCL_ARG(g->workspace), NNCL_ARG(c_out),
-                                           NNCL_ARG(c_in), NNCL_ARG(taps)));
-    return st != NNCL_OK ? st
-                         : launch(g, b->y, g->workspace, b->x, d.batch, d.c_out, d.c_in, win->out,
-                                  win->in, win, pad, b->accumulate);
+    return launch(g, b, b->y, b->x, d.batch, d.c_out, d.c_in, win->out, win->in, win, pad, true);
 }
 
 const conv_algorithm nncl_conv_rows = {"rows", applies, workspace, run};
