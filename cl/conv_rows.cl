@@ -154,6 +154,96 @@ __kernel void conv_rows_forward(__global const float *x, __global const float *w
         }
 }
 
+/* The sum of v's lanes. */
+float row_sum(rowv v) {
+#if ROW_VEC == 16
+    float8 h8 = v.lo + v.hi;
+    float4 h4 = h8.lo + h8.hi;
+#elif ROW_VEC == 8
+    float4 h4 = v.lo + v.hi;
+#else
+    float4 h4 = v;
+#endif
+    float2 h2 = h4.lo + h4.hi;
+    return h2.x + h2.y;
+}
+
+/* Taps along a row that a weight-gradient work-item sums at once. */
+#define ROW_TAPS 3
+
+/* The weight gradient straight from x and dY, register-tiled like the
+ * forward pass: each work-item sums dY of 8 output channels times x of one
+ * input channel shifted by up to ROW_TAPS taps of one kernel row, vectors
+ * along the output rows of a chunk of images (24 vector accumulators, 8 dY
+ * and ROW_TAPS x loads per 24 FMAs), then writes the 8 x ROW_TAPS sums to
+ * its chunk's partial [chunks][c_out][c_in][taps]. Items: (chunk, kernel
+ * depth and row, group of ROW_TAPS taps along it, input channel, group of
+ * 8 output channels), the last fastest. A row's last vector overlaps the
+ * one before; its lanes already counted are zeroed. */
+__kernel void conv_rows_weights(__global const float *x, __global const float *dy,
+                                __global float *partial, int items, int chunk, int batch, int c_in,
+                                int c_out, int4 in, int4 out, int4 k, int4 stride, int4 pad,
+                                int4 dil) {
+    int i = get_global_id(0);
+    if (i >= items) return;
+    int groups = (c_out + ROW_CHANNELS - 1) / ROW_CHANNELS,
+        tap_groups = (k.z + ROW_TAPS - 1) / ROW_TAPS;
+    int o0 = i % groups * ROW_CHANNELS, rest = i / groups;
+    int c = rest % c_in;
+    rest /= c_in;
+    int kw0 = rest % tap_groups * ROW_TAPS;
+    rest /= tap_groups;
+    int kh = rest % k.y, kd = rest / k.y % k.x, part = rest / k.y / k.x;
+    long ivol = (long)in.x * in.y * in.z, ovol = (long)out.x * out.y * out.z;
+    rowv acc[ROW_CHANNELS][ROW_TAPS];
+#pragma unroll
+    for (int r = 0; r < ROW_CHANNELS; r++)
+#pragma unroll
+        for (int j = 0; j < ROW_TAPS; j++)
+            acc[r][j] = 0.0f;
+    long dy_step[ROW_CHANNELS]; /* channels past c_out read the last one, not stored */
+#pragma unroll
+    for (int r = 0; r < ROW_CHANNELS; r++)
+        dy_step[r] = (long)(min(o0 + r, c_out - 1) - o0) * ovol;
+    int n_end = min(batch, (part + 1) * chunk);
+    for (int n = part * chunk; n < n_end; n++)
+        for (int od = 0; od < out.x; od++) {
+            int id = od * stride.x - pad.x + kd * dil.x;
+            if (id < 0 || id >= in.x) continue;
+            for (int oh = 0; oh < out.y; oh++) {
+                int ih = oh * stride.y - pad.y + kh * dil.y;
+                if (ih < 0 || ih >= in.y) continue;
+                __global const float *xrow =
+                    x + ((long)n * c_in + c) * ivol + ((long)id * in.y + ih) * in.z;
+                __global const float *dyrow =
+                    dy + ((long)n * c_out + o0) * ovol + ((long)od * out.y + oh) * out.z;
+                for (int start = 0; start < out.z; start += ROW_VEC) {
+                    int s = min(start, out.z - ROW_VEC);
+                    rowi fresh = convert_rowi(ROW_LANES) >= start - s;
+                    rowv xv[ROW_TAPS];
+#pragma unroll
+                    for (int j = 0; j < ROW_TAPS; j++)
+                        xv[j] = row_load(xrow, row_window_at(s + (kw0 + j) * dil.z - pad.z, in.z));
+#pragma unroll
+                    for (int r = 0; r < ROW_CHANNELS; r++) {
+                        rowv d = select((rowv)0.0f, vload_row(0, dyrow + dy_step[r] + s), fresh);
+#pragma unroll
+                        for (int j = 0; j < ROW_TAPS; j++)
+                            acc[r][j] = fma(d, xv[j], acc[r][j]);
+                    }
+                }
+            }
+        }
+    int kvol = k.x * k.y * k.z, tap0 = (kd * k.y + kh) * k.z + kw0;
+    __global float *dst = partial + (((long)part * c_out + o0) * c_in + c) * kvol + tap0;
+#pragma unroll
+    for (int r = 0; r < ROW_CHANNELS; r++)
+#pragma unroll
+        for (int j = 0; j < ROW_TAPS; j++)
+            if (o0 + r < c_out && kw0 + j < k.z)
+                dst[(long)r * c_in * kvol + j] = row_sum(acc[r][j]);
+}
+
 /* The kernels a convolution of c_out outputs from c_in inputs reads, in
  * groups of 8 output channels: [c_out / 8][c_in][taps][8], zero past
  * c_out, so the 8 weights of a tap are neighbours. From w [c_out][c_in]
@@ -181,6 +271,7 @@ __kernel void pack_row_weights(__global const float *w, __global float *packed, 
 #undef vstore_row
 #undef convert_rowu
 #undef convert_rowi
+#undef ROW_TAPS
 #undef ROW_MOVED
 #undef ROW_CHANNELS
 #undef ROW_VEC

@@ -4,7 +4,9 @@
  * long (1D signal and text convolutions above all, where unfolding costs
  * as much as the product). For layers of stride 1 the input gradient too:
  * dX is the convolution of dY with the kernels turned and channels
- * swapped, padded by dilation * (kernel - 1) - pad (no col2im pass). */
+ * swapped, padded by dilation * (kernel - 1) - pad (no col2im pass). The
+ * weight gradient sums dY times shifted rows of x the same way, no
+ * unfolded copy either. */
 #include "conv.h"
 
 /* The vectors of outputs along a row (two per work-item): the packed
@@ -19,13 +21,32 @@ static bool applies(const nncl_node *node, conv_direction dir) {
     if (nncl_conv_attrs(node)->groups != 1 || w->stride[2] != 1 || w->in[2] < vec ||
         w->out[2] < vec)
         return false;
-    return dir == CONV_FORWARD ||
-           (dir == CONV_BACKWARD_DATA && w->stride[0] == 1 && w->stride[1] == 1);
+    return dir != CONV_BACKWARD_DATA || (w->stride[0] == 1 && w->stride[1] == 1);
 }
 
-/* The packed kernels (pack_row_weights): output channels in groups of 8. */
+/* The weight gradient's work-items without chunks of images (kernel rows x
+ * groups of 3 taps x input channels x groups of 8 output channels), and
+ * the chunks: enough work-items for every core, each chunk's sums a
+ * partial gradient in the workspace. */
+static size_t weight_items(const nncl_node *node) {
+    conv_dims d = nncl_conv_dims(node);
+    const nncl_window *w = &nncl_conv_attrs(node)->win;
+    return (size_t)(w->kernel[0] * w->kernel[1] * ((w->kernel[2] + 2) / 3)) * d.c_in *
+           ((d.c_out + 7) / 8);
+}
+
+static size_t weight_chunks(const nncl_node *node) {
+    size_t per_chunk = weight_items(node), batch = nncl_conv_dims(node).batch;
+    size_t want = (1024 + per_chunk - 1) / per_chunk, chunk = (batch + want - 1) / want;
+    return (batch + chunk - 1) / chunk;
+}
+
+/* The packed kernels (pack_row_weights): output channels in groups of 8;
+ * for the weight gradient, its partial sums. */
 static size_t workspace(const nncl_node *node, conv_direction dir) {
     conv_dims d = nncl_conv_dims(node);
+    if (dir == CONV_BACKWARD_WEIGHTS)
+        return weight_chunks(node) * d.c_out * d.c_in * d.kvol * sizeof(float);
     bool turn = dir == CONV_BACKWARD_DATA;
     size_t outs = turn ? d.c_in : d.c_out, ins = turn ? d.c_out : d.c_in;
     return (outs + 7) / 8 * 8 * ins * d.kvol * sizeof(float);
@@ -59,8 +80,31 @@ static nncl_status launch(nncl_graph *g, const conv_buffers *b, cl_mem src, cl_m
                                  NNCL_ARG(acc)));
 }
 
+/* dW += the chunks' partial sums of dY x shifted x (conv_rows_weights). */
+static nncl_status weight_gradient(nncl_graph *g, const nncl_node *node, const conv_buffers *b) {
+    conv_dims d = nncl_conv_dims(node);
+    const nncl_window *win = &nncl_conv_attrs(node)->win;
+    size_t chunks = weight_chunks(node), items = chunks * weight_items(node);
+    cl_int n = (cl_int)items, chunk = (cl_int)((d.batch + chunks - 1) / chunks),
+           batch = (cl_int)d.batch, c_in = (cl_int)d.c_in, c_out = (cl_int)d.c_out,
+           parts = (cl_int)chunks, weights = (cl_int)(d.c_out * d.c_in * d.kvol);
+    cl_int4 in = nncl_int4(win->in), out = nncl_int4(win->out), k = nncl_int4(win->kernel),
+            stride = nncl_int4(win->stride), pad = nncl_int4(win->pad_begin),
+            dil = nncl_int4(win->dilation);
+    nncl_status st = nncl_launch(
+        g->ctx, "conv_rows_weights", items,
+        NNCL_ARGS(NNCL_ARG(b->x), NNCL_ARG(b->y), NNCL_ARG(g->workspace), NNCL_ARG(n),
+                  NNCL_ARG(chunk), NNCL_ARG(batch), NNCL_ARG(c_in), NNCL_ARG(c_out), NNCL_ARG(in),
+                  NNCL_ARG(out), NNCL_ARG(k), NNCL_ARG(stride), NNCL_ARG(pad), NNCL_ARG(dil)));
+    return st != NNCL_OK ? st
+                         : nncl_launch(g->ctx, "column_sum", (size_t)weights,
+                                       NNCL_ARGS(NNCL_ARG(g->workspace), NNCL_ARG(b->w),
+                                                 NNCL_ARG(parts), NNCL_ARG(weights)));
+}
+
 static nncl_status run(nncl_graph *g, const nncl_node *node, conv_direction dir,
                        const conv_buffers *b) {
+    if (dir == CONV_BACKWARD_WEIGHTS) return weight_gradient(g, node, b);
     conv_dims d = nncl_conv_dims(node);
     const nncl_window *win = &nncl_conv_attrs(node)->win;
     if (dir == CONV_FORWARD)
