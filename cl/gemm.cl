@@ -27,7 +27,9 @@ __kernel void gemm_pack_b(__global const float *b, uint b_off, int ldb, int tran
     __global float *dst = packed + ((size_t)p * k + kk) * NR;
     for (int j = 0; j < NR; j++) {
         int col = p * NR + j;
-        dst[j] = col >= n ? 0.0f : trans ? src[(size_t)col * ldb + kk] : src[(size_t)kk * ldb + col];
+        dst[j] = col >= n ? 0.0f
+                 : trans  ? src[(size_t)col * ldb + kk]
+                          : src[(size_t)kk * ldb + col];
     }
 }
 
@@ -93,12 +95,19 @@ static inline void tile(int rows, int count, int kn, float alpha, float beta,
  * work-item owns mc rows of np panels and walks k in chunks of kc, BLIS's
  * loop order (Van Zee & van de Geijn 2015): a panel's chunk (kc x NR) stays
  * in L1 while the rows pass over it, the rows' chunk (mc x kc) in L2 while
- * the panels pass over it. */
+ * the panels pass over it. A batch of products of one shape (Winograd's
+ * planes) runs as one launch, product b's operands a_step, p_step and
+ * c_step floats after product b - 1's. */
 __kernel void gemm_packed(int m, int n, int k, int kc, int mc, int np, float alpha,
                           __global const float *a, uint a_off, int sam, int sak,
                           __global const float *packed, uint p_off, float beta, __global float *c,
-                          uint c_off, int ldc, int c_trans) {
-    int ranges = (m + mc - 1) / mc, id = get_global_id(0), panels = (n + NR - 1) / NR;
+                          uint c_off, int ldc, int c_trans, uint a_step, uint p_step, uint c_step) {
+    int ranges = (m + mc - 1) / mc, panels = (n + NR - 1) / NR;
+    int per_product = ranges * ((panels + np - 1) / np);
+    int b = get_global_id(0) / per_product, id = get_global_id(0) % per_product;
+    a += a_off + (size_t)b * a_step;
+    packed += p_off + (size_t)b * p_step;
+    c += c_off + (size_t)b * c_step;
     int m_begin = id % ranges * mc, p_begin = id / ranges * np;
     if (p_begin >= panels) return;
     int m_end = min(m, m_begin + mc), p_end = min(panels, p_begin + np);
@@ -106,14 +115,12 @@ __kernel void gemm_packed(int m, int n, int k, int kc, int mc, int np, float alp
         int kn = min(kc, k - k0);
         float b_now = k0 ? 1.0f : beta; /* later chunks add to the first */
         for (int p = p_begin; p < p_end; p++) {
-            __global const float *bp = packed + p_off + ((size_t)p * k + k0) * NR;
+            __global const float *bp = packed + ((size_t)p * k + k0) * NR;
             for (int m0 = m_begin; m0 < m_end; m0 += MR) {
                 __global float *at =
-                    c + c_off +
-                    (c_trans ? (size_t)p * NR * ldc + m0 : (size_t)m0 * ldc + (size_t)p * NR);
+                    c + (c_trans ? (size_t)p * NR * ldc + m0 : (size_t)m0 * ldc + (size_t)p * NR);
                 tile(min(MR, m_end - m0), n - p * NR, kn, alpha, b_now,
-                     a + a_off + (size_t)m0 * sam + (size_t)k0 * sak, sam, sak, bp, at, ldc,
-                     c_trans);
+                     a + (size_t)m0 * sam + (size_t)k0 * sak, sam, sak, bp, at, ldc, c_trans);
             }
         }
     }

@@ -55,11 +55,18 @@ nncl_status nncl_gemm_scratch(nncl_context *ctx, size_t bytes);
 /* Columns per panel of the packed layout: B(kk, j) of a k x n matrix at
  * ((j / width) * k + kk) * width + j % width, zero past column n. */
 size_t nncl_gemm_panel_width(const nncl_context *ctx);
+/* Products of one shape, each operand `*_step` floats after the previous
+ * product's: one launch for all of them. */
+typedef struct nncl_gemm_batch {
+    size_t count, a_step, packed_step, c_step;
+} nncl_gemm_batch;
 /* Row-major C[m x n] = alpha * A * B + beta * C on the packed path, for B
- * its producer already wrote in the packed layout at packed + packed_off. */
-nncl_status nncl_gemm_prepacked(nncl_context *ctx, size_t m, size_t n, size_t k, float alpha,
-                                cl_mem a, size_t a_off, size_t lda, cl_mem packed,
-                                size_t packed_off, float beta, cl_mem c, size_t c_off, size_t ldc);
+ * its producer already wrote in the packed layout at packed + packed_off;
+ * for each product of the batch (NULL: one). */
+nncl_status nncl_gemm_prepacked(nncl_context *ctx, const nncl_gemm_batch *batch, size_t m, size_t n,
+                                size_t k, float alpha, cl_mem a, size_t a_off, size_t lda,
+                                cl_mem packed, size_t packed_off, float beta, cl_mem c,
+                                size_t c_off, size_t ldc);
 
 /* Counts a call of this shape (measure.c), and the monotonic clock in
  * seconds the GEMM timers share. */

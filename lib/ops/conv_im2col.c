@@ -133,10 +133,10 @@ static nncl_status run_chunk(nncl_graph *g, const nncl_node *node, conv_directio
         /* As below, with the input unfolded straight into the packed layout. */
         size_t pf = group_floats(g, d, nb, UNFOLD_PACKED_FORWARD);
         st = launch_unfold(g, win, d, b->x, first, nb, UNFOLD_PACKED_FORWARD);
-        for (size_t gr = 0; gr < d->groups && st == NNCL_OK; gr++)
-            st = nncl_gemm_prepacked(g->ctx, d->cg_out, cols, d->kg, 1.0f, b->w,
-                                     gr * d->cg_out * d->kg, d->kg, g->workspace, gr * pf, 0.0f,
-                                     g->workspace, outs + gr * d->cg_out * cols, cols);
+        nncl_gemm_batch per_group = {d->groups, d->cg_out * d->kg, pf, d->cg_out * cols};
+        if (st == NNCL_OK)
+            st = nncl_gemm_prepacked(g->ctx, &per_group, d->cg_out, cols, d->kg, 1.0f, b->w, 0,
+                                     d->kg, g->workspace, 0, 0.0f, g->workspace, outs, cols);
         return st == NNCL_OK ? nncl_swap_outer(g, g->workspace, outs, b->y, y_off, d->c_out, nb,
                                                d->spatial_out)
                              : st;
@@ -158,10 +158,10 @@ static nncl_status run_chunk(nncl_graph *g, const nncl_node *node, conv_directio
         /* As below, with the rows unfolded straight into the packed layout. */
         size_t gf = group_floats(g, d, nb, UNFOLD_PACKED_WEIGHTS);
         if (st == NNCL_OK) st = launch_unfold(g, win, d, b->x, first, nb, UNFOLD_PACKED_WEIGHTS);
-        for (size_t gr = 0; gr < d->groups && st == NNCL_OK; gr++)
-            st = nncl_gemm_prepacked(g->ctx, d->cg_out, d->kg, cols, 1.0f, g->workspace,
-                                     outs + gr * d->cg_out * cols, cols, g->workspace, gr * gf,
-                                     1.0f, b->w, gr * d->cg_out * d->kg, d->kg);
+        nncl_gemm_batch per_group = {d->groups, d->cg_out * cols, gf, d->cg_out * d->kg};
+        if (st == NNCL_OK)
+            st = nncl_gemm_prepacked(g->ctx, &per_group, d->cg_out, d->kg, cols, 1.0f, g->workspace,
+                                     outs, cols, g->workspace, 0, 1.0f, b->w, 0, d->kg);
         return st;
     }
     if (dir == CONV_BACKWARD_WEIGHTS) {

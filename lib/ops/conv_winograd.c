@@ -143,13 +143,13 @@ static nncl_status run_chunk(nncl_graph *g, const winograd_job *j, cl_mem src, c
                   NNCL_ARG(packed), NNCL_ARG(rows), NNCL_ARG(ins), NNCL_ARG(ct), NNCL_ARG(th),
                   NNCL_ARG(tw), NNCL_ARG(j->src_size), NNCL_ARG(j->pad)));
     /* M[xi] [outs x tiles] = U[xi] [outs x ins] * V[xi] [ins x tiles] */
-    for (size_t xi = 0; xi < j->kind->planes && st == NNCL_OK; xi++)
-        st = packed ? nncl_gemm_prepacked(g->ctx, j->outs, tiles, j->ins, 1.0f, ws, xi * u_plane,
-                                          j->ins, ws, v_off + xi * v_plane, 0.0f, ws,
-                                          m_off + xi * m_plane, tiles)
-                    : nncl_gemm(g->ctx, false, false, j->outs, tiles, j->ins, 1.0f, ws,
-                                xi * u_plane, j->ins, ws, v_off + xi * v_plane, tiles, 0.0f, ws,
-                                m_off + xi * m_plane, tiles);
+    nncl_gemm_batch per_plane = {j->kind->planes, u_plane, v_plane, m_plane};
+    if (packed && st == NNCL_OK)
+        st = nncl_gemm_prepacked(g->ctx, &per_plane, j->outs, tiles, j->ins, 1.0f, ws, 0, j->ins,
+                                 ws, v_off, 0.0f, ws, m_off, tiles);
+    for (size_t xi = 0; !packed && xi < j->kind->planes && st == NNCL_OK; xi++)
+        st = nncl_gemm(g->ctx, false, false, j->outs, tiles, j->ins, 1.0f, ws, xi * u_plane, j->ins,
+                       ws, v_off + xi * v_plane, tiles, 0.0f, ws, m_off + xi * m_plane, tiles);
     rows = (cl_int)(nb * j->outs * j->tiles_h);
     cl_int outs = (cl_int)j->outs;
     if (st == NNCL_OK)
@@ -190,13 +190,13 @@ static nncl_status grad_chunk(nncl_graph *g, const winograd_job *j, const conv_b
                                    NNCL_ARG(th), NNCL_ARG(tw), NNCL_ARG(j->dst_size)));
     /* dU[xi] [outs x ins] (+)= dM[xi] [outs x tiles] * V[xi]^T [tiles x ins] */
     float beta = first ? 1.0f : 0.0f;
-    for (size_t xi = 0; xi < 16 && st == NNCL_OK; xi++)
-        st = packed ? nncl_gemm_prepacked(g->ctx, j->outs, j->ins, tiles, 1.0f, ws,
-                                          m_off + xi * m_plane, tiles, ws, v_off + xi * v_plane,
-                                          beta, ws, xi * u_plane, j->ins)
-                    : nncl_gemm(g->ctx, false, true, j->outs, j->ins, tiles, 1.0f, ws,
-                                m_off + xi * m_plane, tiles, ws, v_off + xi * v_plane, tiles, beta,
-                                ws, xi * u_plane, j->ins);
+    nncl_gemm_batch per_plane = {16, m_plane, v_plane, u_plane};
+    if (packed && st == NNCL_OK)
+        st = nncl_gemm_prepacked(g->ctx, &per_plane, j->outs, j->ins, tiles, 1.0f, ws, m_off, tiles,
+                                 ws, v_off, beta, ws, 0, j->ins);
+    for (size_t xi = 0; !packed && xi < 16 && st == NNCL_OK; xi++)
+        st = nncl_gemm(g->ctx, false, true, j->outs, j->ins, tiles, 1.0f, ws, m_off + xi * m_plane,
+                       tiles, ws, v_off + xi * v_plane, tiles, beta, ws, xi * u_plane, j->ins);
     return st;
 }
 
