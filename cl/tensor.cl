@@ -57,6 +57,19 @@ __kernel void copy_span(__global const float *src, int src_off, __global float *
         d[j] = accumulate ? d[j] + s[j] : s[j];
 }
 
+/* dst[i] = value for i < n, NNCL_VEC values per work-item: clears and
+ * fills on every core (PoCL fills buffers on one thread). */
+__kernel void fill_span(__global float *dst, float value, long n) {
+    long i = get_global_id(0) * (long)NNCL_VEC;
+    if (i >= n) return;
+    if (i + NNCL_VEC <= n) {
+        vstoreV((floatV)value, 0, dst + i);
+        return;
+    }
+    for (long j = i; j < n; j++)
+        dst[j] = value;
+}
+
 /* [A, B, L] -> [B, A, L]: moves between GEMM's channel-major layout
  * [C, N * L] and the tensor layout [N, C, L]. */
 __kernel void swap_outer(__global const float *src, uint src_off, __global float *dst, uint dst_off,

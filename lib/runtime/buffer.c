@@ -18,11 +18,10 @@ nncl_status nncl_buffer_create(nncl_context *ctx, size_t bytes, cl_mem *out) {
         snprintf(what, sizeof what, "allocating %zu bytes on the device", bytes);
         return nncl_fail_cl(err, what);
     }
-    const cl_uint zero = 0;
-    err = clEnqueueFillBuffer(ctx->queue, mem, &zero, sizeof zero, 0, bytes / 4 * 4, 0, NULL, NULL);
-    if (err != CL_SUCCESS) {
+    nncl_status st = nncl_buffer_fill(ctx, mem, 0.0f, bytes / sizeof(float));
+    if (st != NNCL_OK) {
         clReleaseMemObject(mem);
-        return nncl_fail_cl(err, "clearing a new buffer");
+        return st;
     }
     *out = mem;
     ctx->mem_current += bytes;
@@ -61,9 +60,10 @@ nncl_status nncl_buffer_read(nncl_context *ctx, cl_mem mem, size_t offset, void 
 
 nncl_status nncl_buffer_fill(nncl_context *ctx, cl_mem mem, float value, size_t count) {
     if (!count) return NNCL_OK;
-    cl_int err = clEnqueueFillBuffer(ctx->queue, mem, &value, sizeof value, 0,
-                                     count * sizeof(float), 0, NULL, NULL);
-    return err == CL_SUCCESS ? NNCL_OK : nncl_fail_cl(err, "clEnqueueFillBuffer");
+    size_t width = nncl_stream_width(ctx);
+    cl_long n = (cl_long)count;
+    return nncl_launch(ctx, "fill_span", (count + width - 1) / width,
+                       NNCL_ARGS(NNCL_ARG(mem), NNCL_ARG(value), NNCL_ARG(n)));
 }
 
 nncl_status nncl_sub_buffer(cl_mem parent, size_t first, size_t count, cl_mem *out) {
