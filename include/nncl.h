@@ -225,7 +225,9 @@ typedef struct nncl_context_options {
     /* Convolution algorithm for every layer and direction where it applies
      * (elsewhere im2col): "im2col", "gemm1x1", "winograd" (F(2x2, 3x3)),
      * "winograd4" (F(4x4, 3x3): forward and input gradient), "direct",
-     * "rows" (forward only: register tiles along output rows of stride 1). NULL:
+     * "rows" (register tiles along output rows of stride 1: forward and
+     * weight gradient, and the input gradient of stride-1 layers), "local"
+     * (local-memory tiles, for GPUs: forward, stride-1 input gradient). NULL:
      * NNCL_CONV_ALGO, else "auto": each layer's fastest, measured on first
      * use and remembered in the cache directory. For tests and tuning. */
     const char *conv_algorithm;

@@ -232,6 +232,8 @@ static const conv_case conv_cases[] = {
     {{.out_channels = 9, .kernel = {3, 3}, .stride = {2, 1}, .padding = {1, 1}},
      NNCL_SHAPE(1, 2, 7, 16)},
     {{.out_channels = 3, .kernel = {3, 3}, .padding = {1, 1}}, NNCL_SHAPE(2, 2, 5, 8)},
+    /* A strided row wider than a local-memory tile (16 outputs) */
+    {{.out_channels = 3, .kernel = {3}, .stride = {2}, .padding = {1}}, NNCL_SHAPE(2, 2, 40)},
 };
 
 static void test_conv_against_reference(void **state) {

@@ -53,7 +53,24 @@ bool nncl_conv_any_layer(const nncl_node *node, conv_direction dir);
 size_t nncl_conv_no_workspace(const nncl_node *node, conv_direction dir);
 
 extern const conv_algorithm nncl_conv_im2col, nncl_conv_gemm1x1, nncl_conv_winograd,
-    nncl_conv_winograd4, nncl_conv_direct, nncl_conv_rows;
+    nncl_conv_winograd4, nncl_conv_direct, nncl_conv_rows, nncl_conv_local;
+
+/* A direct algorithm's pass as a forward convolution src [batch, c_in,
+ * from] -> dst [batch, c_out, to] (conv_packed.c): the layer's forward
+ * pass, or its stride-1 input gradient (turn: kernels turned, channels
+ * swapped; accumulate: add into dX). */
+typedef struct conv_pass {
+    cl_mem src, dst;
+    size_t batch, c_in, c_out;
+    const int64_t *from, *to;
+    cl_int4 pad;
+    bool turn, accumulate;
+} conv_pass;
+conv_pass nncl_conv_pass(const nncl_node *node, conv_direction dir, const conv_buffers *b);
+/* The pass's weights packed 8 output channels to a tap, into the
+ * workspace (pack_row_weights), and the bytes they take. */
+size_t nncl_conv_packed_bytes(const nncl_node *node, conv_direction dir);
+nncl_status nncl_conv_pack_weights(nncl_graph *g, cl_mem w, const conv_pass *p, size_t taps);
 
 /* [a, b, L] at src + src_off -> [b, a, L] at dst + dst_off. */
 nncl_status nncl_swap_outer(nncl_graph *g, cl_mem src, size_t src_off, cl_mem dst, size_t dst_off,

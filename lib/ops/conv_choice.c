@@ -10,9 +10,9 @@
 #include <string.h>
 #include <time.h>
 
-static const conv_algorithm *const algorithms[] = {&nncl_conv_im2col,   &nncl_conv_gemm1x1,
-                                                   &nncl_conv_winograd, &nncl_conv_direct,
-                                                   &nncl_conv_rows,     &nncl_conv_winograd4};
+static const conv_algorithm *const algorithms[] = {
+    &nncl_conv_im2col, &nncl_conv_gemm1x1,   &nncl_conv_winograd, &nncl_conv_direct,
+    &nncl_conv_rows,   &nncl_conv_winograd4, &nncl_conv_local};
 #define N_ALGORITHMS (sizeof algorithms / sizeof algorithms[0])
 static const char *const direction_names[] = {"forward", "backward-data", "backward-weights"};
 
@@ -141,9 +141,11 @@ static nncl_status time_one(nncl_graph *g, const nncl_node *node, conv_direction
 }
 
 /* Direct kernels do a whole reduction per work-item: timing them on deep
- * layers costs seconds and they never win there. */
+ * layers costs seconds and they never win there. Local memory pays only
+ * where it is fast: on GPUs. */
 static bool worth_timing(const nncl_node *node, conv_direction dir, const conv_algorithm *a) {
-    return a->applies(node, dir) && (a != &nncl_conv_direct || nncl_conv_dims(node).kg <= 64);
+    return a->applies(node, dir) && (a != &nncl_conv_direct || nncl_conv_dims(node).kg <= 64) &&
+           (a != &nncl_conv_local || node->graph->ctx->info.type == NNCL_DEVICE_GPU);
 }
 
 static nncl_status measure(nncl_graph *g, const nncl_node *node, conv_direction dir, int *choice) {

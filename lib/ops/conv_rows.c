@@ -2,9 +2,8 @@
  * (cl/conv_rows.cl): no unfolded copy of the input and no permutation of
  * the result, for layers with stride 1 along rows at least a device vector
  * long (1D signal and text convolutions above all, where unfolding costs
- * as much as the product). For layers of stride 1 the input gradient too:
- * dX is the convolution of dY with the kernels turned and channels
- * swapped, padded by dilation * (kernel - 1) - pad (no col2im pass). The
+ * as much as the product). For layers of stride 1 the input gradient too,
+ * as a forward convolution of dY (conv_packed.c; no col2im pass). The
  * weight gradient sums dY times shifted rows of x the same way, no
  * unfolded copy either. */
 #include "conv.h"
@@ -41,43 +40,31 @@ static size_t weight_chunks(const nncl_node *node) {
     return (batch + chunk - 1) / chunk;
 }
 
-/* The packed kernels (pack_row_weights): output channels in groups of 8;
- * for the weight gradient, its partial sums. */
+/* The packed kernels; for the weight gradient, its partial sums. */
 static size_t workspace(const nncl_node *node, conv_direction dir) {
     conv_dims d = nncl_conv_dims(node);
-    if (dir == CONV_BACKWARD_WEIGHTS)
-        return weight_chunks(node) * d.c_out * d.c_in * d.kvol * sizeof(float);
-    bool turn = dir == CONV_BACKWARD_DATA;
-    size_t outs = turn ? d.c_in : d.c_out, ins = turn ? d.c_out : d.c_in;
-    return (outs + 7) / 8 * 8 * ins * d.kvol * sizeof(float);
+    return dir == CONV_BACKWARD_WEIGHTS
+               ? weight_chunks(node) * d.c_out * d.c_in * d.kvol * sizeof(float)
+               : nncl_conv_packed_bytes(node, dir);
 }
 
-/* src [batch, c_in, from] convolved into dst [batch, c_out, to] with the
- * layer's weights (turned, for the input gradient), packed into the
- * workspace first. */
-static nncl_status launch(nncl_graph *g, const conv_buffers *b, cl_mem src, cl_mem dst,
-                          size_t batch, size_t c_in, size_t c_out, const int64_t *from,
-                          const int64_t *to, const nncl_window *win, cl_int4 pad, bool turn) {
-    size_t vec = row_vector(g), channel_groups = (c_out + 7) / 8;
-    cl_int ci = (cl_int)c_in, co = (cl_int)c_out, taps = (cl_int)nncl_window_volume(win->kernel),
-           turned = turn, acc = turn && b->accumulate;
-    nncl_status st =
-        nncl_launch(g->ctx, "pack_row_weights", channel_groups * 8 * c_in * (size_t)taps,
-                    NNCL_ARGS(NNCL_ARG(b->w), NNCL_ARG(g->workspace), NNCL_ARG(co), NNCL_ARG(ci),
-                              NNCL_ARG(taps), NNCL_ARG(turned)));
+/* The pass with its weights packed into the workspace first. */
+static nncl_status launch(nncl_graph *g, const nncl_window *win, cl_mem w, const conv_pass *p) {
+    size_t vec = row_vector(g), channel_groups = (p->c_out + 7) / 8;
+    nncl_status st = nncl_conv_pack_weights(g, w, p, (size_t)nncl_window_volume(win->kernel));
     if (st != NNCL_OK) return st;
-    bool pair = (size_t)to[2] <= vec; /* rows of one vector, two to a work-item */
-    size_t blocks = pair ? 1 : ((size_t)to[2] + 2 * vec - 1) / (2 * vec);
-    size_t rows = pair ? ((size_t)to[1] + 1) / 2 : (size_t)to[1];
-    size_t items = batch * (size_t)to[0] * rows * blocks * channel_groups;
-    cl_int n = (cl_int)items;
-    cl_int4 in = nncl_int4(from), out = nncl_int4(to), k = nncl_int4(win->kernel),
+    bool pair = (size_t)p->to[2] <= vec; /* rows of one vector, two to a work-item */
+    size_t blocks = pair ? 1 : ((size_t)p->to[2] + 2 * vec - 1) / (2 * vec);
+    size_t rows = pair ? ((size_t)p->to[1] + 1) / 2 : (size_t)p->to[1];
+    size_t items = p->batch * (size_t)p->to[0] * rows * blocks * channel_groups;
+    cl_int n = (cl_int)items, ci = (cl_int)p->c_in, co = (cl_int)p->c_out, acc = p->accumulate;
+    cl_int4 in = nncl_int4(p->from), out = nncl_int4(p->to), k = nncl_int4(win->kernel),
             stride = nncl_int4(win->stride), dil = nncl_int4(win->dilation);
     return nncl_launch(g->ctx, "conv_rows_forward", items,
-                       NNCL_ARGS(NNCL_ARG(src), NNCL_ARG(g->workspace), NNCL_ARG(dst), NNCL_ARG(n),
-                                 NNCL_ARG(ci), NNCL_ARG(co), NNCL_ARG(in), NNCL_ARG(out),
-                                 NNCL_ARG(k), NNCL_ARG(stride), NNCL_ARG(pad), NNCL_ARG(dil),
-                                 NNCL_ARG(acc)));
+                       NNCL_ARGS(NNCL_ARG(p->src), NNCL_ARG(g->workspace), NNCL_ARG(p->dst),
+                                 NNCL_ARG(n), NNCL_ARG(ci), NNCL_ARG(co), NNCL_ARG(in),
+                                 NNCL_ARG(out), NNCL_ARG(k), NNCL_ARG(stride), NNCL_ARG(p->pad),
+                                 NNCL_ARG(dil), NNCL_ARG(acc)));
 }
 
 /* dW += the chunks' partial sums of dY x shifted x (conv_rows_weights). */
@@ -105,16 +92,8 @@ static nncl_status weight_gradient(nncl_graph *g, const nncl_node *node, const c
 static nncl_status run(nncl_graph *g, const nncl_node *node, conv_direction dir,
                        const conv_buffers *b) {
     if (dir == CONV_BACKWARD_WEIGHTS) return weight_gradient(g, node, b);
-    conv_dims d = nncl_conv_dims(node);
-    const nncl_window *win = &nncl_conv_attrs(node)->win;
-    if (dir == CONV_FORWARD)
-        return launch(g, b, b->x, b->y, d.batch, d.c_in, d.c_out, win->in, win->out, win,
-                      nncl_int4(win->pad_begin), false);
-    cl_int4 pad;
-    for (int i = 0; i < 4; i++)
-        pad.s[i] =
-            i < 3 ? (cl_int)(win->dilation[i] * (win->kernel[i] - 1) - win->pad_begin[i]) : 0;
-    return launch(g, b, b->y, b->x, d.batch, d.c_out, d.c_in, win->out, win->in, win, pad, true);
+    conv_pass p = nncl_conv_pass(node, dir, b);
+    return launch(g, &nncl_conv_attrs(node)->win, b->w, &p);
 }
 
 const conv_algorithm nncl_conv_rows = {"rows", applies, workspace, run};
