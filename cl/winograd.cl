@@ -167,9 +167,9 @@ static inline void winograd_put_rows(const float *o, int m, int width, __global 
  * each tile of the row, a block of tiles at a time into private rows, then
  * written (or added) where they lie inside the output. rows = images *
  * channels * tiles_h. */
-__kernel void winograd_output(__global const float *restrict m, uint m_off, int plane,
-                              __global float *restrict y, uint y_off, int rows, int channels,
-                              int tiles, int tiles_h, int tiles_w, int2 size, int accumulate) {
+__kernel void winograd_output(__global const float *m, uint m_off, int plane, __global float *y,
+                              uint y_off, int rows, int channels, int tiles, int tiles_h,
+                              int tiles_w, int2 size, int accumulate) {
     int i = get_global_id(0);
     if (i >= rows) return;
     int tr = i % tiles_h, k = i / tiles_h % channels, n = i / tiles_h / channels;

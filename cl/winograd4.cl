@@ -9,7 +9,7 @@
  * and columns w..w+5 (zero outside [0, width)), its 36 values written to
  * o, `step` floats apart. Loads are unconditional (clamped rows, column 0
  * for those outside), so a loop over tiles vectorises with gathers. */
-static inline __attribute__((always_inline)) void winograd4_tile(__global const float *restrict src,
+static inline __attribute__((always_inline)) void winograd4_tile(__global const float *src,
                                                                  const int h_at[6],
                                                                  const bool h_ok[6], int w,
                                                                  int width, float *o, int step) {
@@ -44,10 +44,9 @@ static inline __attribute__((always_inline)) void winograd4_tile(__global const 
 
 /* As winograd_input (packed 0 or 1): one work-item per (image, channel,
  * row of tiles), a block of tiles at a time. */
-__kernel void winograd4_input(__global const float *restrict x, uint x_off,
-                              __global float *restrict v, uint v_off, int plane, int packed,
-                              int rows, int channels, int tiles, int tiles_h, int tiles_w,
-                              int2 size, int2 pad) {
+__kernel void winograd4_input(__global const float *x, uint x_off, __global float *v, uint v_off,
+                              int plane, int packed, int rows, int channels, int tiles, int tiles_h,
+                              int tiles_w, int2 size, int2 pad) {
     int i = get_global_id(0);
     if (i >= rows) return;
     int tr = i % tiles_h, c = i / tiles_h % channels, n = i / tiles_h / channels;
@@ -94,9 +93,9 @@ __kernel void winograd4_weights(__global const float *w, __global float *u, int 
 
 /* As winograd_output: one work-item per (image, output channel, row of
  * tiles), Y = A^T m A per tile, a block of tiles at a time. */
-__kernel void winograd4_output(__global const float *restrict m, uint m_off, int plane,
-                               __global float *restrict y, uint y_off, int rows, int channels,
-                               int tiles, int tiles_h, int tiles_w, int2 size, int accumulate) {
+__kernel void winograd4_output(__global const float *m, uint m_off, int plane, __global float *y,
+                               uint y_off, int rows, int channels, int tiles, int tiles_h,
+                               int tiles_w, int2 size, int accumulate) {
     int i = get_global_id(0);
     if (i >= rows) return;
     int tr = i % tiles_h, k = i / tiles_h % channels, n = i / tiles_h / channels;

@@ -226,14 +226,13 @@ static const conv_case conv_cases[] = {
     /* Rows of more tiles than Winograd's transforms take at a time (8): a
      * full block, then a partial one, whose tiles cross the packed GEMM's
      * panels */
-    {{.out_channels = 3, .kernel = {3, 3}, .padding = {1, 1}}, NNCL_SHAPE(2, 3, 5, 37)},
+    {{.out_channels = 2, .kernel = {3, 3}, .padding = {1, 1}}, NNCL_SHAPE(2, 2, 5, 37)},
     /* Rows exactly a vector long (AVX-512's 16, AVX2's 8), which the
      * row-tiled algorithm takes two at a time: an odd count, a row stride */
-    {{.out_channels = 9, .kernel = {3, 3}, .stride = {2, 1}, .padding = {1, 1}},
+    {{.out_channels = 3, .kernel = {3, 3}, .stride = {2, 1}, .padding = {1, 1}},
      NNCL_SHAPE(1, 2, 7, 16)},
-    {{.out_channels = 3, .kernel = {3, 3}, .padding = {1, 1}}, NNCL_SHAPE(2, 2, 5, 8)},
     /* A strided row wider than a local-memory tile (16 outputs) */
-    {{.out_channels = 3, .kernel = {3}, .stride = {2}, .padding = {1}}, NNCL_SHAPE(2, 2, 40)},
+    {{.out_channels = 2, .kernel = {3}, .stride = {2}, .padding = {1}}, NNCL_SHAPE(1, 2, 40)},
 };
 
 static void test_conv_against_reference(void **state) {
@@ -271,12 +270,12 @@ static void ref_conv_plus_input(const double *const *x, const double *const *par
 static void test_conv_gradient_adds_to_input_gradient(void **state) {
     (void)state;
     static const conv_case cases[] = {
-        {{.out_channels = 3, .kernel = {5}, .padding_same = true, .dilation = {2}},
-         NNCL_SHAPE(2, 3, 37)},
-        {{.out_channels = 3, .kernel = {3, 3}, .padding = {1, 1}}, NNCL_SHAPE(2, 3, 5, 37)},
+        {{.out_channels = 2, .kernel = {5}, .padding_same = true, .dilation = {2}},
+         NNCL_SHAPE(1, 2, 37)},
+        {{.out_channels = 2, .kernel = {3, 3}, .padding = {1, 1}}, NNCL_SHAPE(1, 2, 3, 37)},
         {{.out_channels = 2, .kernel = {3, 3, 3}, .padding = {1, 1, 1}, .no_bias = true},
-         NNCL_SHAPE(1, 2, 3, 4, 17)},
-        {{.out_channels = 2, .kernel = {3, 3}, .padding = {1, 1}}, NNCL_SHAPE(2, 2, 5, 16)},
+         NNCL_SHAPE(1, 2, 2, 3, 17)},
+        {{.out_channels = 2, .kernel = {3, 3}, .padding = {1, 1}}, NNCL_SHAPE(1, 2, 3, 16)},
         {{.out_channels = 2, .kernel = {3, 3}, .padding = {1, 1}}, NNCL_SHAPE(1, 2, 3, 8)},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
