@@ -21,8 +21,8 @@ static inline void winograd_rows(int h0, int2 size, int n, int *h_at, bool *h_ok
 }
 
 /* Where tile t of channel c lies in a plane of the transformed input
- * (layouts: winograd_input), and how many tiles from t on (at most n)
- * follow it one float apart. */
+ * (layouts: winograd_input), and, for layouts 0 and 1, how many tiles from
+ * t on (at most n) follow it one float apart. */
 static inline long winograd_at(int packed, int t, int c, int channels, int tiles) {
     return packed == 1
                ? ((long)(t / WINOGRAD_PANEL) * channels + c) * WINOGRAD_PANEL + t % WINOGRAD_PANEL
@@ -32,16 +32,18 @@ static inline long winograd_at(int packed, int t, int c, int channels, int tiles
 }
 
 static inline int winograd_run(int packed, int t, int n) {
-    return packed == 1 ? min(n, WINOGRAD_PANEL - t % WINOGRAD_PANEL) : packed == 2 ? 1 : n;
+    return packed == 1 ? min(n, WINOGRAD_PANEL - t % WINOGRAD_PANEL) : n;
 }
 
-/* Tiles an input transform computes at a time, into private memory: with
- * one row of stores per plane afterwards, the loop over the block's tiles
- * has no stores the compiler must keep in order, and vectorises. */
+/* Tiles F(4x4, 3x3)'s input transform and the output transforms compute
+ * at a time, into private memory: with one row of stores per plane (or
+ * output row) afterwards, the loop over the block's tiles has no stores
+ * the compiler must keep in order, and vectorises. */
 #define WINOGRAD_BLOCK 8
 
 /* Copies a block's `planes` rows of `count` transformed tiles (row j at
- * o + j * WINOGRAD_BLOCK), tiles t.. of channel c, into their planes. */
+ * o + j * WINOGRAD_BLOCK; a whole block as one float8), tiles t.. of
+ * channel c, into their planes (layouts 0 and 1). */
 static inline void winograd_store(const float *o, int planes, int count, __global float *v,
                                   int plane, int packed, int t, int c, int channels, int tiles) {
     for (int k = 0; k < count;) {
