@@ -42,6 +42,24 @@ static inline __attribute__((always_inline)) void winograd4_tile(__global const 
     }
 }
 
+/* Transforms tiles tc.. (run of them) of one row of tiles of one channel
+ * (its rows h_at, h_ok; columns padded by pad_w) a block at a time, and
+ * stores them as tiles t.. of channel c of the planes at v (layouts 0 and
+ * 1 of winograd_input). */
+static inline __attribute__((always_inline)) void
+winograd4_input_run(__global const float *src, const int h_at[6], const bool h_ok[6], int tc,
+                    int run, int pad_w, int width, __global float *v, int plane, int packed, int t,
+                    int c, int channels, int tiles) {
+    for (int t0 = 0; t0 < run; t0 += WINOGRAD_BLOCK) {
+        int count = min(WINOGRAD_BLOCK, run - t0);
+        float o[36 * WINOGRAD_BLOCK];
+        for (int k = 0; k < count; k++)
+            winograd4_tile(src, h_at, h_ok, 4 * (tc + t0 + k) - pad_w, width, o + k,
+                           WINOGRAD_BLOCK);
+        winograd_store(o, 36, count, v, plane, packed, t + t0, c, channels, tiles);
+    }
+}
+
 /* As winograd_input (packed 0 or 1): one work-item per (image, channel,
  * row of tiles), a block of tiles at a time. */
 __kernel void winograd4_input(__global const float *x, uint x_off, __global float *v, uint v_off,
@@ -54,14 +72,8 @@ __kernel void winograd4_input(__global const float *x, uint x_off, __global floa
     int h_at[6];
     bool h_ok[6];
     winograd_rows(4 * tr - pad.x, size, 6, h_at, h_ok);
-    int first = (n * tiles_h + tr) * tiles_w;
-    for (int t0 = 0; t0 < tiles_w; t0 += WINOGRAD_BLOCK) {
-        int count = min(WINOGRAD_BLOCK, tiles_w - t0);
-        float o[36 * WINOGRAD_BLOCK];
-        for (int k = 0; k < count; k++)
-            winograd4_tile(src, h_at, h_ok, 4 * (t0 + k) - pad.y, size.y, o + k, WINOGRAD_BLOCK);
-        winograd_store(o, 36, count, v + v_off, plane, packed, first + t0, c, channels, tiles);
-    }
+    winograd4_input_run(src, h_at, h_ok, 0, tiles_w, pad.y, size.y, v + v_off, plane, packed,
+                        (n * tiles_h + tr) * tiles_w, c, channels, tiles);
 }
 
 /* As winograd_weights: U = G g G^T laid out [36][k][c], g turned by 180
@@ -91,8 +103,38 @@ __kernel void winograd4_weights(__global const float *w, __global float *u, int 
     }
 }
 
+/* Y = A^T m A for `count` (at most WINOGRAD_BLOCK) consecutive tiles of
+ * one output channel, the first tile's 36 values at src, `plane` floats
+ * apart, the next tile's one float on: four output rows into o (row a at
+ * o + a * 4 * WINOGRAD_BLOCK), as winograd_put_rows takes them. */
+static inline __attribute__((always_inline)) void
+winograd4_output_block(__global const float *src, long plane, int count, float *o) {
+    for (int e = 0; e < count; e++) {
+        float r[6][4]; /* r[s] = (m A)[s]: row s of the tile's m, A applied */
+#pragma unroll
+        for (int s = 0; s < 6; s++) {
+            float v[6];
+#pragma unroll
+            for (int q = 0; q < 6; q++)
+                v[q] = src[(s * 6 + q) * plane + e];
+            r[s][0] = v[0] + v[1] + v[2] + v[3] + v[4];
+            r[s][1] = v[1] - v[2] + 2.0f * (v[3] - v[4]);
+            r[s][2] = v[1] + v[2] + 4.0f * (v[3] + v[4]);
+            r[s][3] = v[1] - v[2] + 8.0f * (v[3] - v[4]) + v[5];
+        }
+#pragma unroll
+        for (int b = 0; b < 4; b++) { /* A^T (m A), by output row */
+            float *to = o + 4 * e + b;
+            to[0] = r[0][b] + r[1][b] + r[2][b] + r[3][b] + r[4][b];
+            to[4 * WINOGRAD_BLOCK] = r[1][b] - r[2][b] + 2.0f * (r[3][b] - r[4][b]);
+            to[8 * WINOGRAD_BLOCK] = r[1][b] + r[2][b] + 4.0f * (r[3][b] + r[4][b]);
+            to[12 * WINOGRAD_BLOCK] = r[1][b] - r[2][b] + 8.0f * (r[3][b] - r[4][b]) + r[5][b];
+        }
+    }
+}
+
 /* As winograd_output: one work-item per (image, output channel, row of
- * tiles), Y = A^T m A per tile, a block of tiles at a time. */
+ * tiles), a block of tiles at a time. */
 __kernel void winograd4_output(__global const float *m, uint m_off, int plane, __global float *y,
                                uint y_off, int rows, int channels, int tiles, int tiles_h,
                                int tiles_w, int2 size, int accumulate) {
@@ -104,28 +146,7 @@ __kernel void winograd4_output(__global const float *m, uint m_off, int plane, _
     for (int t0 = 0; t0 < tiles_w; t0 += WINOGRAD_BLOCK) {
         int count = min(WINOGRAD_BLOCK, tiles_w - t0);
         float o[4 * 4 * WINOGRAD_BLOCK];
-        for (int e = 0; e < count; e++) {
-            float r[6][4]; /* r[s] = (m A)[s]: row s of the tile's m, A applied */
-#pragma unroll
-            for (int s = 0; s < 6; s++) {
-                float v[6];
-#pragma unroll
-                for (int q = 0; q < 6; q++)
-                    v[q] = src[(long)(s * 6 + q) * plane + t0 + e];
-                r[s][0] = v[0] + v[1] + v[2] + v[3] + v[4];
-                r[s][1] = v[1] - v[2] + 2.0f * (v[3] - v[4]);
-                r[s][2] = v[1] + v[2] + 4.0f * (v[3] + v[4]);
-                r[s][3] = v[1] - v[2] + 8.0f * (v[3] - v[4]) + v[5];
-            }
-#pragma unroll
-            for (int b = 0; b < 4; b++) { /* A^T (m A), by output row */
-                float *to = o + 4 * e + b;
-                to[0] = r[0][b] + r[1][b] + r[2][b] + r[3][b] + r[4][b];
-                to[4 * WINOGRAD_BLOCK] = r[1][b] - r[2][b] + 2.0f * (r[3][b] - r[4][b]);
-                to[8 * WINOGRAD_BLOCK] = r[1][b] + r[2][b] + 4.0f * (r[3][b] + r[4][b]);
-                to[12 * WINOGRAD_BLOCK] = r[1][b] - r[2][b] + 8.0f * (r[3][b] - r[4][b]) + r[5][b];
-            }
-        }
+        winograd4_output_block(src + t0, plane, count, o);
         winograd_put_rows(o, 4, 4 * count, dst, 4 * tr, 4 * t0, size, accumulate);
     }
 }

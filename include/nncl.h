@@ -224,7 +224,9 @@ typedef struct nncl_context_options {
     bool profile;
     /* Convolution algorithm for every layer and direction where it applies
      * (elsewhere im2col): "im2col", "gemm1x1", "winograd" (F(2x2, 3x3)),
-     * "winograd4" (F(4x4, 3x3): forward and input gradient), "direct",
+     * "winograd4" (F(4x4, 3x3): forward and input gradient),
+     * "winograd4_fused" (the same with transforms and products fused per
+     * block of tiles, for CPU devices on the packed GEMM), "direct",
      * "rows" (register tiles along output rows of stride 1: forward and
      * weight gradient, and the input gradient of stride-1 layers), "local"
      * (local-memory tiles, for GPUs: forward, stride-1 input gradient). NULL:

@@ -10,6 +10,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 /* Runs conv on x and returns its output (malloc'd), checking the shape. */
 static float *conv1d(const float *x, int64_t len, const float *w, int64_t k,
@@ -585,6 +586,87 @@ static void test_he_initialisation(void **state) {
     free(w[1]);
 }
 
+/* The eval forward of x [3, 5, 13, 18] through a 3x3 layer (Winograd's
+ * tiles: more than a GEMM panel, a partial last one) against the reference
+ * on the weights and bias the graph holds now. */
+static void expect_eval_forward(nncl_graph *g, nncl_node *y, const double *xd, const char *when) {
+    enum { N = 3, CI = 5, CO = 4, H = 13, W = 18 };
+    float w[CO * CI * 9], b[CO], got[N * CO * H * W];
+    double wd[CO * CI * 9], bd[CO], want[N * CO * H * W];
+    ASSERT_OK(nncl_graph_param_read(g, "conv.weight", w, sizeof w));
+    ASSERT_OK(nncl_graph_param_read(g, "conv.bias", b, sizeof b));
+    for (int i = 0; i < CO * CI * 9; i++)
+        wd[i] = w[i];
+    for (int i = 0; i < CO; i++)
+        bd[i] = b[i];
+    ref_window win = {.spatial = 2,
+                      .in = {H, W},
+                      .kernel = {3, 3},
+                      .stride = {1, 1},
+                      .dilation = {1, 1},
+                      .pad_begin = {1, 1},
+                      .pad_end = {1, 1}};
+    assert_true(ref_window_out(&win));
+    ref_conv(xd, wd, bd, N, CI, CO, 1, &win, want);
+    ASSERT_OK(nncl_graph_forward(g));
+    ASSERT_OK(nncl_graph_read(g, y, got, sizeof got));
+    assert_close(when, got, want, N * CO * H * W, 1e-4, 1e-4);
+}
+
+/* An eval forward may keep its weights transformed between calls: every
+ * way the weights change (a parameter write, an optimizer step, a
+ * checkpoint load) shows in the next one. */
+static void test_eval_forward_follows_weight_changes(void **state) {
+    (void)state;
+    enum { N = 3, CI = 5, CO = 4, H = 13, W = 18 };
+    nncl_graph *g;
+    ASSERT_OK(nncl_graph_create(test_context(), &(nncl_graph_options){.seed = 5}, &g));
+    nncl_node *x = nncl_input(g, "x", NNCL_SHAPE(N, CI, H, W));
+    nncl_node *y = nncl_conv(
+        g, x, &(nncl_conv_params){.out_channels = CO, .kernel = {3, 3}, .padding = {1, 1}}, "conv");
+    static double xd[N * CI * H * W], wd[CO * CI * 9];
+    random_fill(xd, N * CI * H * W, 1, -1.0, 1.0);
+    float *xf = to_float(xd, N * CI * H * W);
+    ASSERT_OK(nncl_graph_set_input(g, x, xf, sizeof(float) * N * CI * H * W));
+    nncl_graph_set_training(g, false);
+    expect_eval_forward(g, y, xd, "initial weights");
+    expect_eval_forward(g, y, xd, "initial weights, again");
+    char path[] = "/tmp/nncl-eval-weights-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    close(fd);
+    ASSERT_OK(nncl_save(g, NULL, path, NULL, 0));
+
+    random_fill(wd, CO * CI * 9, 2, -0.5, 0.5);
+    float *wf = to_float(wd, CO * CI * 9);
+    ASSERT_OK(nncl_graph_param_write(g, "conv.weight", wf, sizeof(float) * CO * CI * 9));
+    expect_eval_forward(g, y, xd, "after nncl_graph_param_write");
+
+    nncl_optimizer *opt;
+    ASSERT_OK(
+        nncl_optimizer_create(g, &(nncl_optim_params){.kind = NNCL_OPTIM_SGD, .lr = 0.1f}, &opt));
+    static float up[N * CO * H * W];
+    for (int i = 0; i < N * CO * H * W; i++)
+        up[i] = (float)(i % 7) - 3.0f;
+    nncl_graph_set_training(g, true);
+    ASSERT_OK(nncl_graph_forward(g));
+    ASSERT_OK(nncl_graph_backward(g, y, up, sizeof up));
+    ASSERT_OK(nncl_optimizer_step(opt));
+    nncl_graph_set_training(g, false);
+    expect_eval_forward(g, y, xd, "after nncl_optimizer_step");
+
+    ASSERT_OK(nncl_load(g, NULL, path, NULL));
+    expect_eval_forward(g, y, xd, "after nncl_load");
+    float w0[CO * CI * 9];
+    ASSERT_OK(nncl_graph_param_read(g, "conv.weight", w0, sizeof w0));
+    assert_true(w0[0] != wf[0]); /* the load brought the first weights back */
+    unlink(path);
+    free(wf);
+    free(xf);
+    nncl_optimizer_destroy(opt);
+    nncl_graph_destroy(g);
+}
+
 /* Lines in the algorithm-choice file. */
 static int choice_lines(const char *path) {
     FILE *f = fopen(path, "r");
@@ -654,6 +736,7 @@ int main(void) {
         cmocka_unit_test(test_parameter_count),
         cmocka_unit_test(test_conv_against_reference),
         cmocka_unit_test(test_conv_gradient_adds_to_input_gradient),
+        cmocka_unit_test(test_eval_forward_follows_weight_changes),
         cmocka_unit_test(test_he_initialisation),
         cmocka_unit_test(test_conv_transpose_against_reference),
         cmocka_unit_test(test_conv_transpose_shared_input),

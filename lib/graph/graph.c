@@ -289,6 +289,7 @@ static bool param_init(nncl_graph *g, nncl_param_entry *p, nncl_fill fill) {
         nncl_normal_fill(&state, host, n, fill.value != 0.0f ? fill.value : 1.0);
         break;
     }
+    g->param_version++;
     bool ok =
         nncl_buffer_write(g->ctx, p->value, 0, host, (size_t)p->numel * sizeof *host) == NNCL_OK;
     free(host);

@@ -145,6 +145,7 @@ struct nncl_graph {
     bool forward_done;
     uint64_t step;           /* training forward passes so far */
     uint64_t freeze_version; /* changes with every nncl_graph_freeze */
+    uint64_t param_version;  /* changes whenever parameter values may have (kept transforms) */
     /* The batch (batch.c): nodes run at `batch` of the `full_batch` they
      * were built and planned for; batch_nodes nodes were analysed. */
     int64_t batch, full_batch;

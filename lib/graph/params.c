@@ -61,7 +61,9 @@ nncl_status nncl_graph_param_write(nncl_graph *g, const char *name, const float 
                                    size_t bytes) {
     nncl_param_entry *p = NULL;
     nncl_status st = find(g, name, bytes, src, "nncl_graph_param_write", &p);
-    return st != NNCL_OK ? st : nncl_buffer_write(g->ctx, p->value, 0, src, bytes);
+    if (st != NNCL_OK) return st;
+    g->param_version++;
+    return nncl_buffer_write(g->ctx, p->value, 0, src, bytes);
 }
 
 nncl_status nncl_graph_grad_read(nncl_graph *g, const char *name, float *dst, size_t bytes) {

@@ -279,6 +279,7 @@ nncl_status nncl_load(nncl_graph *g, nncl_optimizer *opt, const char *path,
         else
             st = nncl_buffer_write(g->ctx, l.items[i].mem, 0, t->data, t->bytes);
     }
+    g->param_version++;
     /* The dropout generator's state: its seed and position. */
     uint64_t u;
     if (st == NNCL_OK && parse_u64(nncl_st_meta_get(&f, "nncl.seed"), &u)) g->seed = u;

@@ -128,7 +128,8 @@ nncl_status nncl_conv_bias_backward(nncl_graph *g, nncl_node *node, size_t batch
 static nncl_status conv_forward(nncl_graph *g, nncl_node *node) {
     const conv_algorithm *a;
     nncl_status st = nncl_conv_pick(g, node, CONV_FORWARD, &a);
-    conv_buffers b = {node->inputs[0]->out, nncl_node_param(g, node, 0)->value, node->out, false};
+    conv_buffers b = {node->inputs[0]->out, nncl_node_param(g, node, 0)->value, node->out, false,
+                      !node->ran_training};
     if (st == NNCL_OK) st = a->run(g, node, CONV_FORWARD, &b);
     if (st != NNCL_OK || !nncl_conv_attrs(node)->bias) return st;
     conv_dims d = nncl_conv_dims(node);
@@ -146,13 +147,13 @@ static nncl_status conv_backward(nncl_graph *g, nncl_node *node) {
     const conv_algorithm *a;
     if (st == NNCL_OK && nncl_param_learns(w)) {
         g->ctx->phase = NNCL_PROFILE_CONV_BACKWARD_WEIGHTS;
-        conv_buffers b = {x->out, w->grad, node->grad, false};
+        conv_buffers b = {x->out, w->grad, node->grad, false, false};
         if ((st = nncl_conv_pick(g, node, CONV_BACKWARD_WEIGHTS, &a)) == NNCL_OK)
             st = a->run(g, node, CONV_BACKWARD_WEIGHTS, &b);
     }
     if (st == NNCL_OK && x->requires_grad) {
         g->ctx->phase = NNCL_PROFILE_CONV_BACKWARD_DATA;
-        conv_buffers b = {x->grad, w->value, node->grad, node->accumulate[0]};
+        conv_buffers b = {x->grad, w->value, node->grad, node->accumulate[0], false};
         if ((st = nncl_conv_pick(g, node, CONV_BACKWARD_DATA, &a)) == NNCL_OK)
             st = a->run(g, node, CONV_BACKWARD_DATA, &b);
     }

@@ -14,6 +14,11 @@ typedef struct conv_attrs {
     int64_t groups;
     bool bias;
     int8_t algorithm[3]; /* per direction, chosen on first use; -1 before */
+    /* Winograd's transformed weights, kept in the node's aux[1] across eval
+     * forwards: F(kept_m x kept_m, 3x3)'s, valid while the graph's
+     * param_version is kept_version. */
+    uint64_t kept_version;
+    int kept_m;
 } conv_attrs;
 
 static inline conv_attrs *nncl_conv_attrs(const nncl_node *node) {
@@ -31,7 +36,8 @@ typedef enum conv_direction {
 
 typedef struct conv_buffers {
     cl_mem x, w, y;
-    bool accumulate; /* backward-data: add into x */
+    bool accumulate;   /* backward-data: add into x */
+    bool keep_weights; /* the layer's eval forward: weights may stay transformed between calls */
 } conv_buffers;
 
 /* Sizes every algorithm needs. */
@@ -53,7 +59,8 @@ bool nncl_conv_any_layer(const nncl_node *node, conv_direction dir);
 size_t nncl_conv_no_workspace(const nncl_node *node, conv_direction dir);
 
 extern const conv_algorithm nncl_conv_im2col, nncl_conv_gemm1x1, nncl_conv_winograd,
-    nncl_conv_winograd4, nncl_conv_direct, nncl_conv_rows, nncl_conv_local;
+    nncl_conv_winograd4, nncl_conv_winograd4_fused, nncl_conv_direct, nncl_conv_rows,
+    nncl_conv_local;
 
 /* A direct algorithm's pass as a forward convolution src [batch, c_in,
  * from] -> dst [batch, c_out, to] (conv_packed.c): the layer's forward

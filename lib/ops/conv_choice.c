@@ -12,7 +12,7 @@
 
 static const conv_algorithm *const algorithms[] = {
     &nncl_conv_im2col, &nncl_conv_gemm1x1,   &nncl_conv_winograd, &nncl_conv_direct,
-    &nncl_conv_rows,   &nncl_conv_winograd4, &nncl_conv_local};
+    &nncl_conv_rows,   &nncl_conv_winograd4, &nncl_conv_local,    &nncl_conv_winograd4_fused};
 #define N_ALGORITHMS (sizeof algorithms / sizeof algorithms[0])
 static const char *const direction_names[] = {"forward", "backward-data", "backward-weights"};
 
@@ -26,7 +26,7 @@ nncl_status nncl_conv_algorithm_parse(const char *name, int *out) {
         }
     return nncl_fail(NNCL_ERROR_INVALID_ARGUMENT,
                      "convolution algorithm '%s' is unknown: use auto, im2col, gemm1x1, winograd, "
-                     "winograd4, direct or rows",
+                     "winograd4, winograd4_fused, direct, rows or local",
                      name);
 }
 
@@ -161,7 +161,7 @@ static nncl_status measure(nncl_graph *g, const nncl_node *node, conv_direction 
     nncl_status st = nncl_buffer_create(g->ctx, floats * sizeof(float), &scratch);
     if (st != NNCL_OK) return st;
     /* Reads the layer's real input, weights and output gradient; writes scratch. */
-    conv_buffers b = {NULL, nncl_node_param(g, node, 0)->value, NULL, false};
+    conv_buffers b = {NULL, nncl_node_param(g, node, 0)->value, NULL, false, false};
     nncl_conv_space(node, &b.x, &b.y);
     if (dir == CONV_FORWARD) b.y = scratch;
     if (dir == CONV_BACKWARD_DATA) b.x = scratch;

@@ -116,7 +116,8 @@ static size_t output_spatial(const nncl_node *node) {
 static nncl_status transpose_forward(nncl_graph *g, nncl_node *node) {
     const conv_algorithm *a;
     nncl_status st = nncl_conv_pick(g, node, CONV_BACKWARD_DATA, &a);
-    conv_buffers b = {node->out, nncl_node_param(g, node, 0)->value, node->inputs[0]->out, false};
+    conv_buffers b = {node->out, nncl_node_param(g, node, 0)->value, node->inputs[0]->out, false,
+                      false};
     if (st == NNCL_OK) st = a->run(g, node, CONV_BACKWARD_DATA, &b);
     if (st != NNCL_OK || !nncl_conv_attrs(node)->bias) return st;
     size_t batch = (size_t)node->shape.dims[0], channels = (size_t)node->shape.dims[1];
@@ -129,7 +130,7 @@ static nncl_status transpose_forward(nncl_graph *g, nncl_node *node) {
  * from a buffer of the node's own. */
 static nncl_status input_gradient(nncl_graph *g, nncl_node *node, const conv_algorithm *a) {
     nncl_node *x = node->inputs[0];
-    conv_buffers b = {node->grad, nncl_node_param(g, node, 0)->value, x->grad, false};
+    conv_buffers b = {node->grad, nncl_node_param(g, node, 0)->value, x->grad, false, false};
     if (!node->accumulate[0]) return a->run(g, node, CONV_FORWARD, &b);
     nncl_status st = nncl_node_aux(g, node, 0, nncl_node_bytes(x));
     if (st != NNCL_OK) return st;
@@ -151,7 +152,7 @@ static nncl_status transpose_backward(nncl_graph *g, nncl_node *node) {
     const conv_algorithm *a;
     if (st == NNCL_OK && nncl_param_learns(w)) {
         g->ctx->phase = NNCL_PROFILE_CONV_BACKWARD_WEIGHTS;
-        conv_buffers b = {node->grad, w->grad, x->out, false};
+        conv_buffers b = {node->grad, w->grad, x->out, false, false};
         if ((st = nncl_conv_pick(g, node, CONV_BACKWARD_WEIGHTS, &a)) == NNCL_OK)
             st = a->run(g, node, CONV_BACKWARD_WEIGHTS, &b);
     }

@@ -123,7 +123,40 @@ static size_t workspace_of(const nncl_node *node, conv_direction dir, const wino
     return (weights_floats(&j) + chunk) * sizeof(float);
 }
 
-static nncl_status run_chunk(nncl_graph *g, const winograd_job *j, cl_mem src, cl_mem dst,
+/* The transformed weights U [planes][outs][ins] for job j: transformed now
+ * into the workspace's start, or for an eval forward kept in the node's
+ * aux[1], transformed again only after the parameters changed (an
+ * inference then pays for no weight transform). */
+static nncl_status transformed_weights(nncl_graph *g, const nncl_node *node, const winograd_job *j,
+                                       const conv_buffers *b, cl_mem *u) {
+    *u = g->workspace;
+    if (b->keep_weights) {
+        nncl_node *self = g->nodes[node->index];
+        conv_attrs *a = nncl_conv_attrs(node);
+        if (self->aux[1] && a->kept_m == j->kind->m && a->kept_version == g->param_version) {
+            *u = self->aux[1];
+            return NNCL_OK;
+        }
+        if (a->kept_m != j->kind->m) {
+            nncl_buffer_release(g->ctx, self->aux[1]);
+            self->aux[1] = NULL;
+        }
+        nncl_status st = nncl_node_aux(g, self, 1, weights_floats(j) * sizeof(float));
+        if (st != NNCL_OK) return st;
+        *u = self->aux[1];
+        a->kept_m = j->kind->m;
+        a->kept_version = g->param_version;
+    }
+    cl_int outs = (cl_int)j->outs, ins = (cl_int)j->ins, flip = j->flip,
+           plane = (cl_int)plane_floats(j->outs * j->ins);
+    nncl_status st = nncl_launch(g->ctx, j->kind->weights, j->outs * j->ins,
+                                 NNCL_ARGS(NNCL_ARG(b->w), NNCL_ARG(*u), NNCL_ARG(plane),
+                                           NNCL_ARG(outs), NNCL_ARG(ins), NNCL_ARG(flip)));
+    if (st != NNCL_OK && b->keep_weights) nncl_conv_attrs(node)->kept_m = 0;
+    return st;
+}
+
+static nncl_status run_chunk(nncl_graph *g, const winograd_job *j, cl_mem u, cl_mem src, cl_mem dst,
                              bool accumulate, size_t first, size_t nb) {
     size_t tiles = tiles_of(j, nb);
     size_t u_plane = plane_floats(j->outs * j->ins),
@@ -145,10 +178,10 @@ static nncl_status run_chunk(nncl_graph *g, const winograd_job *j, cl_mem src, c
     /* M[xi] [outs x tiles] = U[xi] [outs x ins] * V[xi] [ins x tiles] */
     nncl_gemm_batch per_plane = {j->kind->planes, u_plane, v_plane, m_plane};
     if (packed && st == NNCL_OK)
-        st = nncl_gemm_prepacked(g->ctx, &per_plane, j->outs, tiles, j->ins, 1.0f, ws, 0, j->ins,
-                                 ws, v_off, 0.0f, ws, m_off, tiles);
+        st = nncl_gemm_prepacked(g->ctx, &per_plane, j->outs, tiles, j->ins, 1.0f, u, 0, j->ins, ws,
+                                 v_off, 0.0f, ws, m_off, tiles);
     for (size_t xi = 0; !packed && xi < j->kind->planes && st == NNCL_OK; xi++)
-        st = nncl_gemm(g->ctx, false, false, j->outs, tiles, j->ins, 1.0f, ws, xi * u_plane, j->ins,
+        st = nncl_gemm(g->ctx, false, false, j->outs, tiles, j->ins, 1.0f, u, xi * u_plane, j->ins,
                        ws, v_off + xi * v_plane, tiles, 0.0f, ws, m_off + xi * m_plane, tiles);
     rows = (cl_int)(nb * j->outs * j->tiles_h);
     cl_int outs = (cl_int)j->outs;
@@ -217,15 +250,12 @@ static nncl_status run_of(nncl_graph *g, const nncl_node *node, conv_direction d
                           const conv_buffers *b, const winograd_kind *kind) {
     winograd_job j = job_of(node, dir, kind);
     if (dir == CONV_BACKWARD_WEIGHTS) return run_grad(g, &j, b);
-    cl_int outs = (cl_int)j.outs, ins = (cl_int)j.ins, flip = j.flip,
-           plane = (cl_int)plane_floats(j.outs * j.ins);
-    nncl_status st = nncl_launch(g->ctx, kind->weights, j.outs * j.ins,
-                                 NNCL_ARGS(NNCL_ARG(b->w), NNCL_ARG(g->workspace), NNCL_ARG(plane),
-                                           NNCL_ARG(outs), NNCL_ARG(ins), NNCL_ARG(flip)));
+    cl_mem u;
+    nncl_status st = transformed_weights(g, node, &j, b, &u);
     cl_mem src = j.flip ? b->y : b->x, dst = j.flip ? b->x : b->y;
     size_t chunk = chunk_of(&j);
     for (size_t first = 0; first < j.batch && st == NNCL_OK; first += chunk)
-        st = run_chunk(g, &j, src, dst, j.flip && b->accumulate, first,
+        st = run_chunk(g, &j, u, src, dst, j.flip && b->accumulate, first,
                        j.batch - first < chunk ? j.batch - first : chunk);
     return st;
 }
@@ -257,3 +287,69 @@ static nncl_status run4(nncl_graph *g, const nncl_node *node, conv_direction dir
 }
 
 const conv_algorithm nncl_conv_winograd4 = {"winograd4", applies4, workspace4, run4};
+
+/* F(4x4, 3x3) fused (cl/winograd4_fused.cl): each work-item carries blocks
+ * of one panel of tiles through all three stages in its own slot of
+ * scratch. Packed GEMM path only: the products are its register tiles. */
+static bool applies_fused(const nncl_node *node, conv_direction dir) {
+    return applies4(node, dir) && nncl_gemm_is_packed(node->graph->ctx);
+}
+
+/* Floats between a slot's planes: a power of two apart, the 36 planes'
+ * rows a block's transform writes would share L1 sets. */
+static size_t slot_plane(size_t channels, size_t width) {
+    return channels * width + 128;
+}
+
+/* Slots: a few per compute unit, so uneven blocks even out, and no more
+ * than there are blocks. */
+static size_t fused_slots(const nncl_context *ctx, size_t blocks) {
+    size_t want = 4 * (size_t)(ctx->info.compute_units ? ctx->info.compute_units : 1);
+    return blocks < want ? blocks : want;
+}
+
+typedef struct fused_shape {
+    size_t tiles, blocks, slots, v_plane, m_plane;
+} fused_shape;
+
+static fused_shape fused_shape_of(const nncl_context *ctx, const winograd_job *j) {
+    size_t width = nncl_gemm_panel_width(ctx);
+    fused_shape f = {.tiles = tiles_of(j, j->batch)};
+    f.blocks = (f.tiles + width - 1) / width;
+    f.slots = fused_slots(ctx, f.blocks);
+    f.v_plane = slot_plane(j->ins, width);
+    f.m_plane = slot_plane(j->outs, width);
+    return f;
+}
+
+static size_t workspace_fused(const nncl_node *node, conv_direction dir) {
+    winograd_job j = job_of(node, dir, &f4x4);
+    fused_shape f = fused_shape_of(node->graph->ctx, &j);
+    return (weights_floats(&j) + f.slots * 36 * (f.v_plane + f.m_plane)) * sizeof(float);
+}
+
+static nncl_status run_fused(nncl_graph *g, const nncl_node *node, conv_direction dir,
+                             const conv_buffers *b) {
+    winograd_job j = job_of(node, dir, &f4x4);
+    fused_shape f = fused_shape_of(g->ctx, &j);
+    cl_int outs = (cl_int)j.outs, ins = (cl_int)j.ins, plane = (cl_int)plane_floats(j.outs * j.ins);
+    cl_mem u;
+    nncl_status st = transformed_weights(g, node, &j, b, &u);
+    cl_mem src = j.flip ? b->y : b->x, dst = j.flip ? b->x : b->y;
+    cl_uint s_off = (cl_uint)weights_floats(&j);
+    cl_int vp = (cl_int)f.v_plane, mp = (cl_int)f.m_plane, acc = j.flip && b->accumulate,
+           tiles = (cl_int)f.tiles, blocks = (cl_int)f.blocks, th = (cl_int)j.tiles_h,
+           tw = (cl_int)j.tiles_w;
+    if (st == NNCL_OK)
+        st = nncl_launch_groups(g->ctx, "winograd4_fused", f.slots, 1,
+                                NNCL_ARGS(NNCL_ARG(src), NNCL_ARG(u), NNCL_ARG(plane),
+                                          NNCL_ARG(g->workspace), NNCL_ARG(s_off), NNCL_ARG(vp),
+                                          NNCL_ARG(mp), NNCL_ARG(dst), NNCL_ARG(acc), NNCL_ARG(ins),
+                                          NNCL_ARG(outs), NNCL_ARG(tiles), NNCL_ARG(blocks),
+                                          NNCL_ARG(th), NNCL_ARG(tw), NNCL_ARG(j.src_size),
+                                          NNCL_ARG(j.dst_size), NNCL_ARG(j.pad)));
+    return st;
+}
+
+const conv_algorithm nncl_conv_winograd4_fused = {"winograd4_fused", applies_fused, workspace_fused,
+                                                  run_fused};

@@ -251,6 +251,7 @@ nncl_status nncl_optimizer_step(nncl_optimizer *opt) {
     nncl_status st = nncl_optim_active_refresh(opt);
     if (st != NNCL_OK) return st;
     nncl_launch_sites_enter(opt->g->ctx, &opt->launches, NNCL_PROFILE_OPTIMIZER);
+    opt->g->param_version++;
     if (p->clip_grad_norm > 0) st = clip(opt);
     opt->steps++;
     double t = (double)opt->steps;
