@@ -83,10 +83,13 @@ __kernel void swap_outer(__global const float *src, uint src_off, __global float
         to[l] = from[l];
 }
 
-__kernel void add2(__global const float *a, __global const float *b, __global float *y, int total) {
+/* y = a + b, or with relu max(a + b, 0). */
+__kernel void add2(__global const float *a, __global const float *b, __global float *y, int total,
+                   int relu) {
     int i = get_global_id(0);
     if (i >= total) return;
-    y[i] = a[i] + b[i];
+    float s = a[i] + b[i];
+    y[i] = relu ? fmax(s, 0.0f) : s;
 }
 
 #ifndef NNCL_REDUCE_WG

@@ -15,9 +15,11 @@ nncl_node *nncl_add(nncl_graph *g, nncl_node *a, nncl_node *b, const char *name)
 
 static nncl_status add_forward(nncl_graph *g, nncl_node *node) {
     cl_int total = (cl_int)nncl_shape_numel(node->shape);
+    cl_int relu = node->fused_act != NULL; /* then the ReLU's output is written instead */
+    cl_mem y = relu ? node->fused_act->out : node->out;
     return nncl_launch(g->ctx, "add2", (size_t)total,
                        NNCL_ARGS(NNCL_ARG(node->inputs[0]->out), NNCL_ARG(node->inputs[1]->out),
-                                 NNCL_ARG(node->out), NNCL_ARG(total)));
+                                 NNCL_ARG(y), NNCL_ARG(total), NNCL_ARG(relu)));
 }
 
 static nncl_status add_backward(nncl_graph *g, nncl_node *node) {
@@ -30,6 +32,14 @@ static nncl_status add_backward(nncl_graph *g, nncl_node *node) {
     return st;
 }
 
+/* A ReLU after a residual sum (ResNet's blocks end so) is applied by
+ * add2, which then writes only the ReLU's output: the sum's gradient
+ * needs no value. */
+static nncl_fusion add_absorbs(const nncl_node *producer, const nncl_node *act) {
+    (void)producer;
+    return act->op == NNCL_OP_RELU ? NNCL_FUSION_INSTEAD_VALUE : NNCL_FUSION_NONE;
+}
+
 static nncl_status add_to_onnx(nncl_onnx_writer *w, const nncl_node *node) {
     const char *in[2] = {nncl_ox_value(node->inputs[0]), nncl_ox_value(node->inputs[1])};
     nncl_ox_add(w, "Add", in, 2, nncl_ox_value(node));
@@ -40,4 +50,5 @@ const nncl_op_vtable nncl_op_add = {.profile_forward = NNCL_PROFILE_ELEMENTWISE,
                                     .profile_backward = NNCL_PROFILE_ELEMENTWISE,
                                     .forward = add_forward,
                                     .backward = add_backward,
+                                    .absorbs = add_absorbs,
                                     .to_onnx = add_to_onnx};

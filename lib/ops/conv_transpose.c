@@ -136,10 +136,10 @@ static nncl_status input_gradient(nncl_graph *g, nncl_node *node, const conv_alg
     if (st != NNCL_OK) return st;
     b.y = node->aux[0];
     if ((st = a->run(g, node, CONV_FORWARD, &b)) != NNCL_OK) return st;
-    cl_int total = (cl_int)nncl_shape_numel(x->shape);
-    return nncl_launch(
-        g->ctx, "add2", (size_t)total,
-        NNCL_ARGS(NNCL_ARG(x->grad), NNCL_ARG(node->aux[0]), NNCL_ARG(x->grad), NNCL_ARG(total)));
+    cl_int total = (cl_int)nncl_shape_numel(x->shape), relu = 0;
+    return nncl_launch(g->ctx, "add2", (size_t)total,
+                       NNCL_ARGS(NNCL_ARG(x->grad), NNCL_ARG(node->aux[0]), NNCL_ARG(x->grad),
+                                 NNCL_ARG(total), NNCL_ARG(relu)));
 }
 
 static nncl_status transpose_backward(nncl_graph *g, nncl_node *node) {
