@@ -68,11 +68,14 @@ channel_sum(__global const float *dy, __global float *sums, int batch, int chann
  * exact in exact arithmetic for any K, and with K a sample of the data
  * the cancellation stays small (the shifted-data algorithm; Chan, Golub &
  * LeVeque 1983). Then the running-statistics update
- * running = (1 - momentum) * running + momentum * batch (unbiased variance). */
+ * running = (1 - momentum) * running + momentum * batch (unbiased variance).
+ * With biased, x lacks its producer's bias b (fuse.c): the normalised
+ * values are the same, the batch mean of x + b, which the running mean
+ * tracks, is mean + b. */
 __kernel __attribute__((reqd_work_group_size(NNCL_REDUCE_WG, 1, 1))) void
 bn_batch_stats(__global const float *x, __global float *mean, __global float *invstd,
                __global float *running_mean, __global float *running_var, int batch, int channels,
-               int inner, float eps, float momentum) {
+               int inner, float eps, float momentum, __global const float *bias, int biased) {
     __local float scratch[NNCL_REDUCE_WG];
     int c = get_group_id(0);
     float shift = x[(long)c * inner], s1 = 0.0f, s2 = 0.0f;
@@ -100,18 +103,22 @@ bn_batch_stats(__global const float *x, __global float *mean, __global float *in
         float m = shift + d, var = max(s2 / count - d * d, 0.0f);
         mean[c] = m;
         invstd[c] = rsqrt(var + eps);
-        running_mean[c] = (1.0f - momentum) * running_mean[c] + momentum * m;
+        float biased_m = biased ? m + bias[c] : m;
+        running_mean[c] = (1.0f - momentum) * running_mean[c] + momentum * biased_m;
         running_var[c] =
             (1.0f - momentum) * running_var[c] + momentum * var * count / (count - 1.0f);
     }
 }
 
+/* Eval mode: the running statistics, the mean moved by -b where x lacks
+ * its producer's bias b (biased). */
 __kernel void bn_running_stats(__global const float *running_mean,
                                __global const float *running_var, __global float *mean,
-                               __global float *invstd, int channels, float eps) {
+                               __global float *invstd, int channels, float eps,
+                               __global const float *bias, int biased) {
     int c = get_global_id(0);
     if (c >= channels) return;
-    mean[c] = running_mean[c];
+    mean[c] = biased ? running_mean[c] - bias[c] : running_mean[c];
     invstd[c] = rsqrt(running_var[c] + eps);
 }
 

@@ -126,11 +126,114 @@ static void test_statistics_far_from_zero(void **state) {
     nncl_graph_destroy(g);
 }
 
+/* A convolution with bias, then batch norm: the bias is left to the batch
+ * norm (no pass of its own), which must give what conv + bias, then the
+ * normalisation give, in training and in eval mode, gradients included;
+ * the conv's value is refused (it lacks the bias) unless kept. */
+typedef struct biased_case {
+    bool transpose, eval;
+} biased_case;
+
+static nncl_node *build_biased(nncl_graph *g, nncl_node **x, nncl_node *labels, const void *cfg) {
+    (void)labels;
+    const biased_case *c = cfg;
+    nncl_node *h =
+        c->transpose
+            ? nncl_conv_transpose(
+                  g, x[0], &(nncl_conv_transpose_params){.out_channels = 3, .kernel = {3}}, "conv")
+            : nncl_conv(g, x[0], &(nncl_conv_params){.out_channels = 3, .kernel = {3}}, "conv");
+    return nncl_batch_norm(g, h, NULL, "bn");
+}
+
+static void ref_biased(const double *const *x, const double *const *params, const int32_t *labels,
+                       double *y, const void *cfg) {
+    (void)labels;
+    const biased_case *c = cfg;
+    ref_window w = {.spatial = 1, .in = {9}, .kernel = {3}, .stride = {1}, .dilation = {1}};
+    assert_true(ref_window_out(&w));
+    int64_t len = c->transpose ? 11 : 7;
+    double h[2 * 3 * 11];
+    if (c->transpose) {
+        ref_window t = {.spatial = 1, .in = {9}, .kernel = {3}, .stride = {1}, .dilation = {1}};
+        t.out[0] = 11;
+        ref_conv_transpose(x[0], params[0], params[1], 2, 2, 3, 1, &t, h);
+    } else {
+        ref_conv(x[0], params[0], params[1], 2, 2, 3, 1, &w, h);
+    }
+    ref_batch_norm(h, params[2], params[3], params[4], params[5], 2, 3, len, 1e-5, !c->eval, y,
+                   NULL, NULL);
+}
+
+static void test_bias_left_to_batch_norm(void **state) {
+    (void)state;
+    static const biased_case cases[] = {{false, false}, {false, true}, {true, false}, {true, true}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char label[64];
+        snprintf(label, sizeof label, "%s with bias, then batch norm (%s)",
+                 cases[i].transpose ? "conv_transpose" : "conv",
+                 cases[i].eval ? "eval" : "training");
+        op_check c = {.label = label,
+                      .n_inputs = 1,
+                      .inputs = {NNCL_SHAPE(2, 2, 9)},
+                      .eval = cases[i].eval,
+                      .build = build_biased,
+                      .ref = ref_biased,
+                      .cfg = &cases[i]};
+        check_op(&c);
+    }
+}
+
+/* The running mean tracks conv + bias, as PyTorch's does; the conv's own
+ * value reads only when kept. */
+static void test_bias_left_running_mean(void **state) {
+    (void)state;
+    enum { N = 3, C = 2, L = 8 };
+    for (int keep = 0; keep < 2; keep++) {
+        nncl_graph *g;
+        ASSERT_OK(nncl_graph_create(test_context(), NULL, &g));
+        nncl_node *x = nncl_input(g, "x", NNCL_SHAPE(N, 1, L));
+        nncl_node *h =
+            nncl_conv(g, x, &(nncl_conv_params){.out_channels = C, .kernel = {1}}, "conv");
+        nncl_batch_norm(g, h, &(nncl_batch_norm_params){.momentum = 0.5f}, "bn");
+        if (keep) ASSERT_OK(nncl_graph_keep(g, h));
+        const float w[C] = {2.0f, -1.0f}, b[C] = {3.0f, 10.0f};
+        ASSERT_OK(nncl_graph_param_write(g, "conv.weight", w, sizeof w));
+        ASSERT_OK(nncl_graph_param_write(g, "conv.bias", b, sizeof b));
+        double xd[N * L];
+        random_fill(xd, N * L, 9, -1.0, 1.0);
+        float *xf = to_float(xd, N * L);
+        ASSERT_OK(nncl_graph_set_input(g, x, xf, sizeof(float) * N * L));
+        ASSERT_OK(nncl_graph_forward(g));
+        double want[C] = {0, 0}, want_h[N * C * L];
+        for (int n = 0; n < N; n++)
+            for (int c = 0; c < C; c++)
+                for (int j = 0; j < L; j++) {
+                    want_h[(n * C + c) * L + j] = w[c] * (double)xf[n * L + j] + b[c];
+                    want[c] += 0.5 * want_h[(n * C + c) * L + j] / (N * L);
+                }
+        float got[C], got_h[N * C * L];
+        ASSERT_OK(nncl_graph_param_read(g, "bn.running_mean", got, sizeof got));
+        assert_close("running mean after conv + bias", got, want, C, 1e-5, 1e-5);
+        nncl_status st = nncl_graph_read(g, h, got_h, sizeof got_h);
+        if (keep) {
+            ASSERT_OK(st);
+            assert_close("kept conv value", got_h, want_h, N * C * L, 1e-5, 1e-5);
+        } else {
+            assert_int_equal(st, NNCL_ERROR_STATE);
+            assert_contains(nncl_last_error(), "without its bias");
+        }
+        free(xf);
+        nncl_graph_destroy(g);
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_batch_norm_against_reference),
         cmocka_unit_test(test_statistics_far_from_zero),
         cmocka_unit_test(test_running_statistics),
+        cmocka_unit_test(test_bias_left_to_batch_norm),
+        cmocka_unit_test(test_bias_left_running_mean),
     };
     return cmocka_run_group_tests(tests, NULL, test_context_teardown);
 }

@@ -233,6 +233,12 @@ static nncl_status read_node(nncl_graph *g, const nncl_node *node, void *dst, si
     if (!g->forward_done)
         return nncl_fail(NNCL_ERROR_STATE, "%s: node '%s' has no value: run nncl_graph_forward",
                          call, node->name);
+    if (!grad && node->bias_into)
+        return nncl_fail(NNCL_ERROR_STATE,
+                         "%s: node '%s' holds its value without its bias, which batch norm '%s' "
+                         "adds. Call nncl_graph_keep(g, node) before running the graph to keep "
+                         "it readable",
+                         call, node->name, node->bias_into->name);
     cl_mem mem = grad ? node->grad : node->out;
     if (!mem)
         return nncl_fail(NNCL_ERROR_STATE,

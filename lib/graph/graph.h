@@ -20,6 +20,7 @@ typedef int32_t nncl_op_kind;
 #define NNCL_OPFLAG_ACTIVATION 2u  /* elementwise; a producer may apply it (absorbs) */
 #define NNCL_OPFLAG_NO_GRADIENT 4u /* no gradient flows through it (argmax, accuracy) */
 #define NNCL_OPFLAG_OWN_SETTER 8u  /* an input set by its own call, not nncl_graph_set_input */
+#define NNCL_OPFLAG_TAKES_BIAS 16u /* normalises per channel: may add its input's bias (fuse.c) */
 
 /* How a producer applies an activation fused into it. */
 typedef enum nncl_fusion {
@@ -45,6 +46,9 @@ typedef struct nncl_op_vtable {
     uint32_t (*saves)(const nncl_node *node);
     /* Whether this producer can apply activation `act` in its last pass. */
     nncl_fusion (*absorbs)(const nncl_node *producer, const nncl_node *act);
+    /* Its per-channel bias (parameter 1), which a batch norm consuming it
+     * alone may add instead; NULL or false: none. */
+    bool (*leaves_bias)(const nncl_node *node);
     /* Checks labels that input `k` of node carries before they are set. */
     nncl_status (*check_labels)(const nncl_node *node, int32_t k, const int32_t *labels,
                                 int64_t count);
@@ -102,6 +106,7 @@ struct nncl_node {
     bool keep;                     /* value and gradient stay readable (nncl_graph_keep) */
     nncl_node *fused_act;          /* the activation this node's forward also applies */
     nncl_node *fused_into;         /* activations: the node whose forward computes this one */
+    nncl_node *bias_into;          /* its bias is added by this normalisation instead (fuse.c) */
     bool writes_value;             /* forward writes out (false when fused instead of it) */
     int32_t value_slot;            /* memory-plan slot of out, -1 when the node owns it */
     int32_t grad_slot;             /* memory-plan slot of grad, -1 when there is none */

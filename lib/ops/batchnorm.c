@@ -46,6 +46,8 @@ nncl_node *nncl_batch_norm(nncl_graph *g, nncl_node *x, const nncl_batch_norm_pa
 
 typedef struct bn_refs {
     cl_mem gamma, beta, dgamma, dbeta, running_mean, running_var;
+    cl_mem input_bias; /* the producer's bias left to this node (fuse.c), else running_mean */
+    cl_int biased;
     cl_int batch, channels, inner, rows, affine; /* rows: batch * channels */
     cl_int learn;                                /* gamma and beta take gradients */
 } bn_refs;
@@ -66,6 +68,9 @@ static bn_refs refs_of(nncl_graph *g, const nncl_node *node) {
     r.running_var = nncl_node_param(g, node, at + 1)->value;
     if (!r.affine) /* unused by the kernels, but arguments must be buffers */
         r.gamma = r.beta = r.dgamma = r.dbeta = r.running_mean;
+    const nncl_node *x = node->inputs[0];
+    r.biased = x->bias_into == node;
+    r.input_bias = r.biased ? nncl_node_param(g, x, 1)->value : r.running_mean;
     r.batch = (cl_int)node->shape.dims[0];
     r.channels = (cl_int)node->shape.dims[1];
     r.inner = (cl_int)nncl_shape_inner(node->shape, 2);
@@ -93,17 +98,18 @@ static nncl_status bn_forward(nncl_graph *g, nncl_node *node) {
                                   r.batch, r.channels, r.batch * r.inner);
         size_t local = g->ctx->reduce_size;
         attrs_of(node)->batches_tracked++;
-        st = nncl_launch_groups(g->ctx, "bn_batch_stats", (size_t)r.channels, local,
-                                NNCL_ARGS(NNCL_ARG(node->inputs[0]->out), NNCL_ARG(node->aux[0]),
-                                          NNCL_ARG(node->aux[1]), NNCL_ARG(r.running_mean),
-                                          NNCL_ARG(r.running_var), NNCL_ARG(r.batch),
-                                          NNCL_ARG(r.channels), NNCL_ARG(r.inner), NNCL_ARG(eps),
-                                          NNCL_ARG(momentum)));
+        st = nncl_launch_groups(
+            g->ctx, "bn_batch_stats", (size_t)r.channels, local,
+            NNCL_ARGS(NNCL_ARG(node->inputs[0]->out), NNCL_ARG(node->aux[0]),
+                      NNCL_ARG(node->aux[1]), NNCL_ARG(r.running_mean), NNCL_ARG(r.running_var),
+                      NNCL_ARG(r.batch), NNCL_ARG(r.channels), NNCL_ARG(r.inner), NNCL_ARG(eps),
+                      NNCL_ARG(momentum), NNCL_ARG(r.input_bias), NNCL_ARG(r.biased)));
     } else {
         st = nncl_launch(g->ctx, "bn_running_stats", (size_t)r.channels,
                          NNCL_ARGS(NNCL_ARG(r.running_mean), NNCL_ARG(r.running_var),
                                    NNCL_ARG(node->aux[0]), NNCL_ARG(node->aux[1]),
-                                   NNCL_ARG(r.channels), NNCL_ARG(eps)));
+                                   NNCL_ARG(r.channels), NNCL_ARG(eps), NNCL_ARG(r.input_bias),
+                                   NNCL_ARG(r.biased)));
     }
     if (st != NNCL_OK) return st;
     cl_int relu = node->fused_act != NULL; /* then the ReLU's output is written instead */
@@ -179,6 +185,7 @@ static nncl_status bn_to_onnx(nncl_onnx_writer *w, const nncl_node *node) {
 }
 
 const nncl_op_vtable nncl_op_batchnorm = {.attrs_size = sizeof(bn_attrs),
+                                          .flags = NNCL_OPFLAG_TAKES_BIAS,
                                           .profile_forward = NNCL_PROFILE_BATCH_NORM,
                                           .profile_backward = NNCL_PROFILE_BATCH_NORM,
                                           .plan = bn_plan,

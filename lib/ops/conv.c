@@ -131,7 +131,7 @@ static nncl_status conv_forward(nncl_graph *g, nncl_node *node) {
     conv_buffers b = {node->inputs[0]->out, nncl_node_param(g, node, 0)->value, node->out, false,
                       !node->ran_training};
     if (st == NNCL_OK) st = a->run(g, node, CONV_FORWARD, &b);
-    if (st != NNCL_OK || !nncl_conv_attrs(node)->bias) return st;
+    if (st != NNCL_OK || !nncl_conv_attrs(node)->bias || node->bias_into) return st;
     conv_dims d = nncl_conv_dims(node);
     return nncl_bias_epilogue(g, node, nncl_node_param(g, node, 1)->value, d.c_out, d.spatial_out,
                               d.batch * d.c_out);
@@ -171,6 +171,10 @@ nncl_fusion nncl_conv_absorbs(const nncl_node *producer, const nncl_node *act) {
     return nncl_bias_absorbs(nncl_conv_attrs(producer)->bias);
 }
 
+bool nncl_conv_leaves_bias(const nncl_node *node) {
+    return nncl_conv_attrs(node)->bias;
+}
+
 static nncl_status conv_to_onnx(nncl_onnx_writer *w, const nncl_node *node) {
     const conv_attrs *a = nncl_conv_attrs(node);
     const char *in[3] = {nncl_ox_value(node->inputs[0]), nncl_ox_param(w, node, 0),
@@ -189,5 +193,6 @@ const nncl_op_vtable nncl_op_conv = {.attrs_size = sizeof(conv_attrs),
                                      .backward = conv_backward,
                                      .saves = conv_saves,
                                      .absorbs = nncl_conv_absorbs,
+                                     .leaves_bias = nncl_conv_leaves_bias,
                                      .macs = nncl_conv_macs,
                                      .to_onnx = conv_to_onnx};

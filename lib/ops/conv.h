@@ -97,6 +97,7 @@ void nncl_conv_space(const nncl_node *node, cl_mem *x_side, cl_mem *y_side);
  * activation when the layer has a bias. */
 nncl_status nncl_conv_plan(nncl_graph *g, nncl_node *node);
 nncl_fusion nncl_conv_absorbs(const nncl_node *producer, const nncl_node *act);
+bool nncl_conv_leaves_bias(const nncl_node *node);
 /* Bias gradient: the sum of node's gradient [batch, channels, inner] per
  * channel into parameter 1's gradient, when that learns. */
 nncl_status nncl_conv_bias_backward(nncl_graph *g, nncl_node *node, size_t batch, size_t channels,

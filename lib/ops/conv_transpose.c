@@ -119,7 +119,7 @@ static nncl_status transpose_forward(nncl_graph *g, nncl_node *node) {
     conv_buffers b = {node->out, nncl_node_param(g, node, 0)->value, node->inputs[0]->out, false,
                       false};
     if (st == NNCL_OK) st = a->run(g, node, CONV_BACKWARD_DATA, &b);
-    if (st != NNCL_OK || !nncl_conv_attrs(node)->bias) return st;
+    if (st != NNCL_OK || !nncl_conv_attrs(node)->bias || node->bias_into) return st;
     size_t batch = (size_t)node->shape.dims[0], channels = (size_t)node->shape.dims[1];
     return nncl_bias_epilogue(g, node, nncl_node_param(g, node, 1)->value, channels,
                               output_spatial(node), batch * channels);
@@ -199,5 +199,6 @@ const nncl_op_vtable nncl_op_conv_transpose = {.attrs_size = sizeof(conv_attrs),
                                                .backward = transpose_backward,
                                                .saves = transpose_saves,
                                                .absorbs = nncl_conv_absorbs,
+                                               .leaves_bias = nncl_conv_leaves_bias,
                                                .macs = nncl_conv_macs,
                                                .to_onnx = transpose_to_onnx};
