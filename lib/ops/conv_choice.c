@@ -119,24 +119,15 @@ static double seconds(void) {
     return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
 }
 
-/* Runs algorithm a on scratch output memory: once to build its kernels,
- * then timed: the best of three runs for quick layers, whose single runs
- * a busy moment can double; one run once that much time has gone by. */
+/* One run of algorithm a on scratch output memory, in seconds. */
 static nncl_status time_one(nncl_graph *g, const nncl_node *node, conv_direction dir,
                             const conv_algorithm *a, const conv_buffers *b, double *seconds_taken) {
-    double spent = 0;
-    *seconds_taken = 1e30;
-    for (int run = 0; run < 4 && (run < 2 || spent < 0.02); run++) {
-        double t0 = seconds();
-        nncl_status st = a->run(g, node, dir, b);
-        cl_int err = clFinish(g->ctx->queue);
-        if (st != NNCL_OK) return st;
-        if (err != CL_SUCCESS) return nncl_fail_cl(err, "clFinish");
-        double t = seconds() - t0;
-        if (run == 0) continue;
-        spent += t;
-        if (t < *seconds_taken) *seconds_taken = t;
-    }
+    double t0 = seconds();
+    nncl_status st = a->run(g, node, dir, b);
+    cl_int err = clFinish(g->ctx->queue);
+    if (st != NNCL_OK) return st;
+    if (err != CL_SUCCESS) return nncl_fail_cl(err, "clFinish");
+    *seconds_taken = seconds() - t0;
     return NNCL_OK;
 }
 
@@ -166,16 +157,24 @@ static nncl_status measure(nncl_graph *g, const nncl_node *node, conv_direction 
     if (dir == CONV_FORWARD) b.y = scratch;
     if (dir == CONV_BACKWARD_DATA) b.x = scratch;
     if (dir == CONV_BACKWARD_WEIGHTS) b.w = scratch;
-    double fastest = 1e30;
-    for (size_t a = 0; a < N_ALGORITHMS && st == NNCL_OK; a++) {
-        if (!worth_timing(node, dir, algorithms[a])) continue;
-        double t = 0;
-        st = time_one(g, node, dir, algorithms[a], &b, &t);
-        if (st == NNCL_OK && t < fastest) {
-            fastest = t;
-            *choice = (int)a;
+    /* Each candidate runs once to build its kernels, then in rounds, one
+     * run of each in turn, so that a busy moment slows them all alike; the
+     * best run of each counts. Quick layers get up to 9 rounds (a single
+     * run of a millisecond a busy moment can double), slow ones one. */
+    double best[N_ALGORITHMS], spent = 0;
+    for (size_t a = 0; a < N_ALGORITHMS; a++)
+        best[a] = 1e30;
+    for (int round = 0; round < 10 && (round < 2 || spent < 0.05) && st == NNCL_OK; round++)
+        for (size_t a = 0; a < N_ALGORITHMS && st == NNCL_OK; a++) {
+            if (!worth_timing(node, dir, algorithms[a])) continue;
+            double t = 0;
+            st = time_one(g, node, dir, algorithms[a], &b, &t);
+            if (round == 0) continue;
+            spent += t;
+            if (t < best[a]) best[a] = t;
         }
-    }
+    for (size_t a = 0; a < N_ALGORITHMS; a++)
+        if (best[a] < best[*choice]) *choice = (int)a;
     nncl_buffer_release(g->ctx, scratch);
     return st;
 }
