@@ -234,6 +234,9 @@ static const conv_case conv_cases[] = {
      NNCL_SHAPE(1, 2, 7, 16)},
     /* A strided row wider than a local-memory tile (16 outputs) */
     {{.out_channels = 2, .kernel = {3}, .stride = {2}, .padding = {1}}, NNCL_SHAPE(1, 2, 40)},
+    /* Images of whole GEMM panels of positions (64: any panel width), whose
+     * products im2col writes in place */
+    {{.out_channels = 3, .kernel = {3}, .padding = {1}}, NNCL_SHAPE(2, 2, 64)},
 };
 
 static void test_conv_against_reference(void **state) {

@@ -1,6 +1,8 @@
 /* Convolution by im2col + GEMM, for any layer: images go through in chunks,
  * the input unfolded once per chunk and one GEMM per group producing
- * channel-major results, then one permutation into NCHW. On the packed
+ * channel-major results, then one permutation into NCHW (on the packed
+ * path, images of whole panels of positions get their products written in
+ * place instead). On the packed
  * GEMM path the forward product and the weight gradient get the unfolded
  * input written straight in their packed operand's layout (saving a pass
  * over the largest matrix); on CLBlast's, columns for the forward product
@@ -133,6 +135,15 @@ static nncl_status run_chunk(nncl_graph *g, const nncl_node *node, conv_directio
         /* As below, with the input unfolded straight into the packed layout. */
         size_t pf = group_floats(g, d, nb, UNFOLD_PACKED_FORWARD);
         st = launch_unfold(g, win, d, b->x, first, nb, UNFOLD_PACKED_FORWARD);
+        if (d->groups == 1 && d->spatial_out % nncl_gemm_panel_width(g->ctx) == 0) {
+            /* Each image's positions fill whole panels: one product per
+             * image, written in place in y, and no permutation. */
+            nncl_gemm_batch per_image = {nb, 0, d->kg * d->spatial_out, d->c_out * d->spatial_out};
+            return st == NNCL_OK ? nncl_gemm_prepacked(g->ctx, &per_image, d->c_out, d->spatial_out,
+                                                       d->kg, 1.0f, b->w, 0, d->kg, g->workspace, 0,
+                                                       0.0f, b->y, y_off, d->spatial_out)
+                                 : st;
+        }
         nncl_gemm_batch per_group = {d->groups, d->cg_out * d->kg, pf, d->cg_out * cols};
         if (st == NNCL_OK)
             st = nncl_gemm_prepacked(g->ctx, &per_group, d->cg_out, cols, d->kg, 1.0f, b->w, 0,
