@@ -2,12 +2,12 @@
  * the input unfolded once per chunk and one GEMM per group producing
  * channel-major results, then one permutation into NCHW (on the packed
  * path, images of whole panels of positions get their products written in
- * place instead). On the packed
- * GEMM path the forward product and the weight gradient get the unfolded
- * input written straight in their packed operand's layout (saving a pass
- * over the largest matrix); on CLBlast's, columns for the forward product
- * and rows for the weight gradient (no transposed operands). The input
- * gradient is a GEMM into columns that col2im folds back. */
+ * place instead). On the packed GEMM path the forward product and the
+ * weight gradient get the unfolded input written straight in their packed
+ * operand's layout (saving a pass over the largest matrix); on CLBlast's,
+ * columns for the forward product and rows for the weight gradient (no
+ * transposed operands). The input gradient is a GEMM into columns that
+ * col2im folds back. */
 #include "conv.h"
 
 /* Columns per group, with room for whole panels of the packed layout. */
