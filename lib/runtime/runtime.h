@@ -190,9 +190,9 @@ nncl_status nncl_sub_buffer(cl_mem parent, size_t first, size_t count, cl_mem *o
 /* ---- host random numbers (rng.c) */
 
 uint64_t nncl_splitmix64(uint64_t *state);
-/* A standard normal sample (Box-Muller over splitmix64). */
+/* A standard normal sample (Marsaglia's polar method over splitmix64). */
 double nncl_normal(uint64_t *state);
-/* n samples of N(0, std^2), and of U(-bound, bound). */
+/* n samples of N(0, std^2) (the ziggurat method), and of U(-bound, bound). */
 void nncl_normal_fill(uint64_t *state, float *out, size_t n, double std);
 void nncl_uniform_fill(uint64_t *state, float *out, size_t n, double bound);
 
