@@ -14,8 +14,8 @@
  * them), its slot at scratch + scratch_off + i * 36 * (v_plane + m_plane)
  * holding the block's transformed input [36][ins][FUSED_NR] and products
  * [36][outs][FUSED_NR], planes v_plane and m_plane floats apart. u: the
- * transformed weights [36][outs][ins], planes u_plane apart. Output tiles are written (or added)
- * where they lie inside y. */
+ * transformed weights [36][outs][ins], planes u_plane apart. Output tiles
+ * are written (or added) where they lie inside y. */
 __kernel void winograd4_fused(__global const float *x, __global const float *u, int u_plane,
                               __global float *scratch, uint scratch_off, int v_plane, int m_plane,
                               __global float *y, int accumulate, int ins, int outs, int tiles,
