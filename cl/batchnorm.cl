@@ -110,29 +110,35 @@ bn_batch_stats(__global const float *x, __global float *mean, __global float *in
     }
 }
 
-/* Eval mode: the running statistics, the mean moved by -b where x lacks
- * its producer's bias b (biased). */
-__kernel void bn_running_stats(__global const float *running_mean,
-                               __global const float *running_var, __global float *mean,
-                               __global float *invstd, int channels, float eps,
-                               __global const float *bias, int biased) {
-    int c = get_global_id(0);
-    if (c >= channels) return;
-    mean[c] = biased ? running_mean[c] - bias[c] : running_mean[c];
-    invstd[c] = rsqrt(running_var[c] + eps);
-}
-
 /* y = (x - mean) * invstd * gamma + beta; affine 0 means gamma 1, beta 0;
- * relu 1 applies a ReLU fused after the layer. */
-__kernel void bn_apply(__global const float *x, __global float *y, __global const float *mean,
-                       __global const float *invstd, __global const float *gamma,
+ * relu 1 applies a ReLU fused after the layer. In training mean and
+ * invstd hold the batch's statistics; in eval mode (eval 1) they come from
+ * the running ones, the mean moved by -b where x lacks its producer's bias
+ * b (biased), and the rows of the first sample store them into mean and
+ * invstd for a backward pass (no launch of their own). */
+__kernel void bn_apply(__global const float *x, __global float *y, __global float *mean,
+                       __global float *invstd, __global const float *gamma,
                        __global const float *beta, int channels, int inner, int rows, int affine,
-                       int relu) {
+                       int relu, int eval, __global const float *running_mean,
+                       __global const float *running_var, float eps, __global const float *bias,
+                       int biased) {
     int r = get_global_id(0); /* one (sample, channel) row of `inner` values */
     if (r >= rows) return;
     int c = r % channels;
-    float scale = invstd[c] * (affine ? gamma[c] : 1.0f);
-    float shift = (affine ? beta[c] : 0.0f) - mean[c] * scale;
+    float m, s;
+    if (eval) {
+        m = biased ? running_mean[c] - bias[c] : running_mean[c];
+        s = rsqrt(running_var[c] + eps);
+        if (r < channels) {
+            mean[c] = m;
+            invstd[c] = s;
+        }
+    } else {
+        m = mean[c];
+        s = invstd[c];
+    }
+    float scale = s * (affine ? gamma[c] : 1.0f);
+    float shift = (affine ? beta[c] : 0.0f) - m * scale;
     __global const float *xr = x + (long)r * inner;
     __global float *yr = y + (long)r * inner;
     float floor = relu ? 0.0f : -INFINITY;

@@ -89,7 +89,7 @@ static nncl_status bn_plan(nncl_graph *g, nncl_node *node) {
 static nncl_status bn_forward(nncl_graph *g, nncl_node *node) {
     bn_refs r = refs_of(g, node);
     cl_float eps = attrs_of(node)->eps, momentum = attrs_of(node)->momentum;
-    nncl_status st;
+    nncl_status st = NNCL_OK;
     if (node->ran_training) {
         if ((int64_t)r.batch * r.inner < 2)
             return nncl_node_fail(node, NNCL_ERROR_SHAPE,
@@ -104,21 +104,18 @@ static nncl_status bn_forward(nncl_graph *g, nncl_node *node) {
                       NNCL_ARG(node->aux[1]), NNCL_ARG(r.running_mean), NNCL_ARG(r.running_var),
                       NNCL_ARG(r.batch), NNCL_ARG(r.channels), NNCL_ARG(r.inner), NNCL_ARG(eps),
                       NNCL_ARG(momentum), NNCL_ARG(r.input_bias), NNCL_ARG(r.biased)));
-    } else {
-        st = nncl_launch(g->ctx, "bn_running_stats", (size_t)r.channels,
-                         NNCL_ARGS(NNCL_ARG(r.running_mean), NNCL_ARG(r.running_var),
-                                   NNCL_ARG(node->aux[0]), NNCL_ARG(node->aux[1]),
-                                   NNCL_ARG(r.channels), NNCL_ARG(eps), NNCL_ARG(r.input_bias),
-                                   NNCL_ARG(r.biased)));
     }
     if (st != NNCL_OK) return st;
     cl_int relu = node->fused_act != NULL; /* then the ReLU's output is written instead */
+    cl_int eval = !node->ran_training;
     cl_mem y = relu ? node->fused_act->out : node->out;
     return nncl_launch(g->ctx, "bn_apply", (size_t)r.rows,
                        NNCL_ARGS(NNCL_ARG(node->inputs[0]->out), NNCL_ARG(y),
                                  NNCL_ARG(node->aux[0]), NNCL_ARG(node->aux[1]), NNCL_ARG(r.gamma),
                                  NNCL_ARG(r.beta), NNCL_ARG(r.channels), NNCL_ARG(r.inner),
-                                 NNCL_ARG(r.rows), NNCL_ARG(r.affine), NNCL_ARG(relu)));
+                                 NNCL_ARG(r.rows), NNCL_ARG(r.affine), NNCL_ARG(relu),
+                                 NNCL_ARG(eval), NNCL_ARG(r.running_mean), NNCL_ARG(r.running_var),
+                                 NNCL_ARG(eps), NNCL_ARG(r.input_bias), NNCL_ARG(r.biased)));
 }
 
 static nncl_status bn_backward(nncl_graph *g, nncl_node *node) {
