@@ -97,9 +97,12 @@ __kernel void add2(__global const float *a, __global const float *b, __global fl
 #endif
 
 /* First pass of a fixed-order sum: work-group g adds x[i] (or x[i]^2) for
- * i = g * WG + lid + k * groups * WG, then reduces its items by a tree. */
+ * i = g * WG + lid + k * groups * WG, then reduces its items by a tree. A
+ * single group is the whole sum: it stores scale times it at out[out_index]
+ * itself, as finish_sum would (the same value: partials[0] + 0). */
 __kernel __attribute__((reqd_work_group_size(NNCL_REDUCE_WG, 1, 1))) void
-partial_sums(__global const float *x, int n, int square, __global float *partials) {
+partial_sums(__global const float *x, int n, int square, __global float *partials, float scale,
+             __global float *out, int out_index) {
     __local float scratch[NNCL_REDUCE_WG];
     int lid = get_local_id(0), stride = get_num_groups(0) * NNCL_REDUCE_WG;
     float s = 0.0f;
@@ -111,7 +114,11 @@ partial_sums(__global const float *x, int n, int square, __global float *partial
         if (lid < step) scratch[lid] += scratch[lid + step];
         barrier(CLK_LOCAL_MEM_FENCE);
     }
-    if (lid == 0) partials[get_group_id(0)] = scratch[0];
+    if (lid != 0) return;
+    if (get_num_groups(0) == 1)
+        out[out_index] = scratch[0] * scale;
+    else
+        partials[get_group_id(0)] = scratch[0];
 }
 
 __kernel void finish_sum(__global const float *partials, int count, float scale,
