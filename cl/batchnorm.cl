@@ -72,6 +72,37 @@ channel_sum(__global const float *dy, __global float *sums, int batch, int chann
  * With biased, x lacks its producer's bias b (fuse.c): the normalised
  * values are the same, the batch mean of x + b, which the running mean
  * tracks, is mean + b. */
+
+/* Adds x[j..end) of one row, less shift, and their squares. */
+static inline void bn_add_stats(__global const float *row, int j, int end, float shift,
+                                floatV *acc1, floatV *acc2, float *s1, float *s2) {
+    for (; j + NNCL_VEC <= end; j += NNCL_VEC) {
+        floatV v = vloadV(0, row + j) - shift;
+        *acc1 += v;
+        *acc2 += v * v;
+    }
+    for (; j < end; j++) {
+        float v = row[j] - shift;
+        *s1 += v;
+        *s2 += v * v;
+    }
+}
+
+static inline void bn_store_stats(int c, float s1, float s2, float shift, int batch, int inner,
+                                  __global float *mean, __global float *invstd,
+                                  __global float *running_mean, __global float *running_var,
+                                  float eps, float momentum, __global const float *bias,
+                                  int biased) {
+    float count = (float)(batch * inner), d = s1 / count;
+    float m = shift + d, var = max(s2 / count - d * d, 0.0f);
+    mean[c] = m;
+    invstd[c] = rsqrt(var + eps);
+    float biased_m = biased ? m + bias[c] : m;
+    running_mean[c] = (1.0f - momentum) * running_mean[c] + momentum * biased_m;
+    running_var[c] = (1.0f - momentum) * running_var[c] + momentum * var * count / (count - 1.0f);
+}
+
+/* One work-group per channel. */
 __kernel __attribute__((reqd_work_group_size(NNCL_REDUCE_WG, 1, 1))) void
 bn_batch_stats(__global const float *x, __global float *mean, __global float *invstd,
                __global float *running_mean, __global float *running_var, int batch, int channels,
@@ -83,31 +114,32 @@ bn_batch_stats(__global const float *x, __global float *mean, __global float *in
     bn_units units = bn_units_of(batch, inner);
     for (int u = get_local_id(0); u < units.count; u += NNCL_REDUCE_WG) {
         int n = u / units.parts, j = u % units.parts * units.seg;
-        int end = min(inner, j + units.seg);
-        __global const float *row = x + ((long)n * channels + c) * inner;
-        for (; j + NNCL_VEC <= end; j += NNCL_VEC) {
-            floatV v = vloadV(0, row + j) - shift;
-            acc1 += v;
-            acc2 += v * v;
-        }
-        for (; j < end; j++) {
-            float v = row[j] - shift;
-            s1 += v;
-            s2 += v * v;
-        }
+        bn_add_stats(x + ((long)n * channels + c) * inner, j, min(inner, j + units.seg), shift,
+                     &acc1, &acc2, &s1, &s2);
     }
     s1 = group_sum(s1 + sumV(acc1), scratch);
     s2 = group_sum(s2 + sumV(acc2), scratch);
-    if (get_local_id(0) == 0) {
-        float count = (float)(batch * inner), d = s1 / count;
-        float m = shift + d, var = max(s2 / count - d * d, 0.0f);
-        mean[c] = m;
-        invstd[c] = rsqrt(var + eps);
-        float biased_m = biased ? m + bias[c] : m;
-        running_mean[c] = (1.0f - momentum) * running_mean[c] + momentum * biased_m;
-        running_var[c] =
-            (1.0f - momentum) * running_var[c] + momentum * var * count / (count - 1.0f);
-    }
+    if (get_local_id(0) == 0)
+        bn_store_stats(c, s1, s2, shift, batch, inner, mean, invstd, running_mean, running_var, eps,
+                       momentum, bias, biased);
+}
+
+/* One work-item per channel, for channels of few values (deep layers:
+ * [32, 512, 4, 4] has 512 a channel), where a work-group's barriers cost
+ * more than its values. */
+__kernel void bn_batch_stats_items(__global const float *x, __global float *mean,
+                                   __global float *invstd, __global float *running_mean,
+                                   __global float *running_var, int batch, int channels, int inner,
+                                   float eps, float momentum, __global const float *bias,
+                                   int biased) {
+    int c = get_global_id(0);
+    if (c >= channels) return;
+    float shift = x[(long)c * inner], s1 = 0.0f, s2 = 0.0f;
+    floatV acc1 = 0.0f, acc2 = 0.0f;
+    for (int n = 0; n < batch; n++)
+        bn_add_stats(x + ((long)n * channels + c) * inner, 0, inner, shift, &acc1, &acc2, &s1, &s2);
+    bn_store_stats(c, s1 + sumV(acc1), s2 + sumV(acc2), shift, batch, inner, mean, invstd,
+                   running_mean, running_var, eps, momentum, bias, biased);
 }
 
 /* y = (x - mean) * invstd * gamma + beta; affine 0 means gamma 1, beta 0;
@@ -148,6 +180,32 @@ __kernel void bn_apply(__global const float *x, __global float *y, __global floa
 
 /* Per channel: sum_dy = sum(dy), sum_dy_xhat = sum(dy * xhat); they are
  * also the gradients of beta and gamma, added into theirs when they learn. */
+
+static inline void bn_add_dsums(__global const float *dy, __global const float *x, int j, int end,
+                                float m, float is, floatV *acc1, floatV *acc2, float *s1,
+                                float *s2) {
+    for (; j + NNCL_VEC <= end; j += NNCL_VEC) {
+        floatV g = vloadV(0, dy + j);
+        *acc1 += g;
+        *acc2 += g * (vloadV(0, x + j) - m) * is;
+    }
+    for (; j < end; j++) {
+        *s1 += dy[j];
+        *s2 += dy[j] * (x[j] - m) * is;
+    }
+}
+
+static inline void bn_store_dsums(int c, float s1, float s2, __global float *sums,
+                                  __global float *dgamma, __global float *dbeta, int learn) {
+    sums[2 * c] = s1;
+    sums[2 * c + 1] = s2;
+    if (learn) {
+        dbeta[c] += s1;
+        dgamma[c] += s2;
+    }
+}
+
+/* One work-group per channel. */
 __kernel __attribute__((reqd_work_group_size(NNCL_REDUCE_WG, 1, 1))) void
 bn_backward_sums(__global const float *dy, __global const float *x, __global const float *mean,
                  __global const float *invstd, __global float *sums, __global float *dgamma,
@@ -159,29 +217,29 @@ bn_backward_sums(__global const float *dy, __global const float *x, __global con
     bn_units units = bn_units_of(batch, inner);
     for (int u = get_local_id(0); u < units.count; u += NNCL_REDUCE_WG) {
         int n = u / units.parts, j = u % units.parts * units.seg;
-        int end = min(inner, j + units.seg);
         long at = ((long)n * channels + c) * inner;
-        for (; j + NNCL_VEC <= end; j += NNCL_VEC) {
-            floatV g = vloadV(0, dy + at + j);
-            acc1 += g;
-            acc2 += g * (vloadV(0, x + at + j) - m) * is;
-        }
-        for (; j < end; j++) {
-            float g = dy[at + j];
-            s1 += g;
-            s2 += g * (x[at + j] - m) * is;
-        }
+        bn_add_dsums(dy + at, x + at, j, min(inner, j + units.seg), m, is, &acc1, &acc2, &s1, &s2);
     }
     s1 = group_sum(s1 + sumV(acc1), scratch);
     s2 = group_sum(s2 + sumV(acc2), scratch);
-    if (get_local_id(0) == 0) {
-        sums[2 * c] = s1;
-        sums[2 * c + 1] = s2;
-        if (learn) {
-            dbeta[c] += s1;
-            dgamma[c] += s2;
-        }
+    if (get_local_id(0) == 0) bn_store_dsums(c, s1, s2, sums, dgamma, dbeta, learn);
+}
+
+/* One work-item per channel (as bn_batch_stats_items). */
+__kernel void bn_backward_sums_items(__global const float *dy, __global const float *x,
+                                     __global const float *mean, __global const float *invstd,
+                                     __global float *sums, __global float *dgamma,
+                                     __global float *dbeta, int batch, int channels, int inner,
+                                     int learn) {
+    int c = get_global_id(0);
+    if (c >= channels) return;
+    float m = mean[c], is = invstd[c], s1 = 0.0f, s2 = 0.0f;
+    floatV acc1 = 0.0f, acc2 = 0.0f;
+    for (int n = 0; n < batch; n++) {
+        long at = ((long)n * channels + c) * inner;
+        bn_add_dsums(dy + at, x + at, 0, inner, m, is, &acc1, &acc2, &s1, &s2);
     }
+    bn_store_dsums(c, s1 + sumV(acc1), s2 + sumV(acc2), sums, dgamma, dbeta, learn);
 }
 
 /* Training: dx = gamma * invstd * (dy - sum_dy / M - xhat * sum_dy_xhat / M);

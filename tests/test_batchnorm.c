@@ -37,6 +37,9 @@ static const bn_case bn_cases[] = {
     {.x = NNCL_SHAPE(3, 3, 7), .eval = false},
     {.x = NNCL_SHAPE(130, 2, 9), .eval = false}, /* more rows than a work-group has items */
     {.x = NNCL_SHAPE(3, 2, 100), .eval = false}, /* rows split into parts */
+    /* channels of more values than one work-item takes alone (4096), too
+     * few to fill the cores: a work-group per channel */
+    {.x = NNCL_SHAPE(2, 2, 2100), .eval = false},
     {{.eps = 1e-3f}, NNCL_SHAPE(2, 5, 4, 3), false},
     {{.no_affine = true}, NNCL_SHAPE(2, 3, 3, 5), false},
     {.x = NNCL_SHAPE(2, 2, 3, 3, 2), .eval = false},
