@@ -1,6 +1,7 @@
 /* Batch normalisation over [N, C, inner] (Ioffe & Szegedy 2015, Alg. 1 and
  * its backward). One work-group per channel reduces with a fixed-order tree
- * in local memory, so statistics are deterministic. The mean and 1/std of
+ * in local memory, or one work-item per channel in order (the _items
+ * kernels: small channels, CPU devices), so statistics are deterministic. The mean and 1/std of
  * the pass are kept for backward. NNCL_REDUCE_WG, the work-group size, comes
  * from the build options. */
 
