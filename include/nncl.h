@@ -1085,10 +1085,13 @@ NNCL_API nncl_status nncl_graph_finish(nncl_graph *g);
  * labels input, whose values nncl_graph_read copies as they are: int32).
  * Inputs, nodes nothing consumes and kept nodes (nncl_graph_keep) can
  * always be read; another node only until a later node's value or gradient
- * reuses its memory (see nncl_graph_options.keep_values).
+ * reuses its memory (see nncl_graph_options.keep_values). A convolution
+ * with bias whose only consumer is a batch norm leaves the bias to it and
+ * holds its value without it: its value reads only when kept.
  * Returns NNCL_OK, NNCL_ERROR_INVALID_ARGUMENT (wrong size, foreign node) or
  * NNCL_ERROR_STATE (no forward pass yet; no gradient for this node; its
- * memory was reused, the message naming by which node). */
+ * memory was reused, the message naming by which node; a convolution's
+ * value without its bias). */
 NNCL_API nncl_status nncl_graph_read(nncl_graph *g, const nncl_node *node, float *dst,
                                      size_t bytes);
 NNCL_API nncl_status nncl_graph_read_grad(nncl_graph *g, const nncl_node *node, float *dst,
@@ -1225,7 +1228,10 @@ NNCL_API nncl_status nncl_graph_set_layer_eval(nncl_graph *g, const char *layer,
 
 /* A forward pass in eval mode (running statistics, no dropout), then
  * `output` copied to host memory (`bytes`: its full float32 size). The
- * graph's mode is restored afterwards. It runs on the graph's current
+ * graph's mode is restored afterwards. Winograd convolutions keep their
+ * transformed weights between eval passes (device memory of 16/9 or 36/9
+ * times their weights), transformed again after a parameter write, an
+ * optimizer step or a checkpoint load. It runs on the graph's current
  * batch: nncl_graph_set_batch(g, n) first to infer on n samples. Same
  * statuses as nncl_graph_forward and nncl_graph_read. */
 NNCL_API nncl_status nncl_graph_infer(nncl_graph *g, nncl_node *output, float *dst, size_t bytes);
