@@ -128,7 +128,8 @@ extern "C" {
     X(NNCL_ERROR_NOT_FOUND, 8)                                                                     \
     X(NNCL_ERROR_STATE, 9)                                                                         \
     X(NNCL_ERROR_IO, 10)                                                                           \
-    X(NNCL_ERROR_NUMERICS, 11)
+    X(NNCL_ERROR_NUMERICS, 11)                                                                     \
+    X(NNCL_ERROR_COMMUNICATION, 12)
 
 typedef enum nncl_status {
 #define NNCL_STATUS_ENUM_(name, value) name = value,
@@ -1395,6 +1396,16 @@ typedef struct nncl_loader_options {
     /* At the end of an epoch go straight on with the next one, so that
      * nncl_loader_next never returns *valid == 0. */
     bool wrap_epochs;
+    /* Data-parallel sharding: this loader is shard `shard` of `shards`
+     * (rank and rank count; 0 shards: 1). Every shard draws the same
+     * shuffled order; global batch b is that order's positions
+     * [b * shards * batch, (b + 1) * shards * batch), and shard s takes its
+     * s-th run of `batch`, so one epoch over all shards visits each sample
+     * once, as one process with batch shards * batch would. A final partial
+     * global batch is split evenly (shards differ by at most one real
+     * sample, each padded as below); with fewer samples left than shards, or
+     * drop_last, it is skipped. */
+    int32_t shard, shards;
 } nncl_loader_options;
 
 /* The dataset must outlive the loader. */
@@ -1452,6 +1463,120 @@ NNCL_API nncl_status nncl_graph_param_write(nncl_graph *g, const char *name, con
                                             size_t bytes);
 NNCL_API nncl_status nncl_graph_grad_read(nncl_graph *g, const char *name, float *dst,
                                           size_t bytes);
+
+/* ---------------------------------------------------------------- data-parallel training
+ *
+ * Several processes (ranks, started by mpirun) train one model, as
+ * PyTorch's DistributedDataParallel does. Every rank builds the same graph
+ * and optimizer on its own device and runs forward and backward on its own
+ * slice of each global batch (a loader with `shard` and `shards`); after
+ * each backward pass the gradients are summed over the ranks and divided
+ * by their number, so every rank takes the same optimizer step and the
+ * parameters stay bitwise equal everywhere. Gradients travel as the packed
+ * gradient buffers cut into buckets of about bucket_mb: a bucket is reduced
+ * (MPI_Allreduce) on a thread of its own as soon as the backward pass has
+ * queued its last gradient, while the device works on the layers below it.
+ * Batch norm keeps each rank's statistics (DDP's default) unless
+ * sync_batch_norm asks for statistics over the global batch.
+ *
+ *   nncl_dist *d;
+ *   nncl_dist_create(NULL, &d);                   // MPI_COMM_WORLD; MPI_Init if needed
+ *   char device[64];
+ *   nncl_dist_device(d, device, sizeof device);   // this rank's device
+ *   ... nncl_context_create(&(nncl_context_options){.device = device}, &ctx), graph,
+ *       optimizer ...
+ *   nncl_dist_attach(d, g);                       // rank 0's parameters everywhere
+ *   loader options: .shard = nncl_dist_rank(d), .shards = nncl_dist_size(d)
+ *   ... nncl_loader_next, nncl_train_step as in one process ...
+ *   nncl_dist_save(d, g, opt, "model.safetensors", NULL, 0);  // rank 0 writes
+ *   nncl_dist_destroy(d);                         // MPI_Finalize if nncl_dist_create
+ *                                                 // called MPI_Init
+ *
+ * Collectives wait at most timeout_s: a rank that stopped (an error, a
+ * crash its launcher does not report) makes the others' calls fail with
+ * NNCL_ERROR_COMMUNICATION instead of hanging. MPI cannot cancel a
+ * collective, so after that error the program should end the job
+ * (MPI_Abort) rather than go on. Available where nncl was built with MPI
+ * (the CMake option NNCL_MPI, on where MPI is found); otherwise
+ * nncl_dist_create returns NNCL_ERROR_STATE saying so. */
+
+typedef struct nncl_dist nncl_dist;
+
+typedef struct nncl_dist_options {
+    /* The address of the MPI_Comm to train over (duplicated; the caller's
+     * own traffic on it never mixes with nncl's). NULL: MPI_COMM_WORLD. */
+    const void *comm;
+    /* Batch norm in training mode normalises with the mean and variance of
+     * the global batch (all ranks' samples), as torch.nn.SyncBatchNorm, and
+     * its backward sums over ranks too: a collective per batch norm per
+     * pass, which waits for the device. */
+    bool sync_batch_norm;
+    /* Reduce every gradient after the backward pass, in the calling thread,
+     * instead of overlapping. Also what happens when MPI was initialised
+     * without MPI_THREAD_MULTIPLE. */
+    bool no_overlap;
+    double bucket_mb; /* bucket size; 0: 8 MiB */
+    double timeout_s; /* the longest wait on one collective; 0: 300 s */
+} nncl_dist_options;
+
+/* Joins the ranks of the communicator (MPI_Init_thread with
+ * MPI_THREAD_MULTIPLE first, when the program has not initialised MPI).
+ * options may be NULL. Returns NNCL_OK, NNCL_ERROR_COMMUNICATION (an MPI
+ * failure, with MPI's message), NNCL_ERROR_OUT_OF_MEMORY, or
+ * NNCL_ERROR_STATE in a library built without MPI. *out is NULL on
+ * failure. */
+NNCL_API nncl_status nncl_dist_create(const nncl_dist_options *options, nncl_dist **out);
+/* Detaches from its graph, frees the communicators, and calls MPI_Finalize
+ * when nncl_dist_create called MPI_Init. After an NNCL_ERROR_COMMUNICATION
+ * it leaves MPI as it is (finalising would wait on the stopped rank). */
+NNCL_API void nncl_dist_destroy(nncl_dist *d);
+/* This process's rank and the number of ranks; the rank among those on the
+ * same node (MPI_COMM_TYPE_SHARED), which picks its device. */
+NNCL_API int32_t nncl_dist_rank(const nncl_dist *d);
+NNCL_API int32_t nncl_dist_size(const nncl_dist *d);
+NNCL_API int32_t nncl_dist_local_rank(const nncl_dist *d);
+
+/* The device spec (for nncl_context_options.device) of this rank: with
+ * NNCL_DEVICE a comma-separated list ("0:0,0:1"), entry local_rank modulo
+ * its length; with a single NNCL_DEVICE, that device on every rank;
+ * otherwise the node's GPUs round-robin by local rank ("P:D"), or "" (the
+ * default device) where there is no GPU. Returns NNCL_OK or
+ * NNCL_ERROR_INVALID_ARGUMENT (spec too small). */
+NNCL_API nncl_status nncl_dist_device(const nncl_dist *d, char *spec, size_t size);
+
+/* Makes g data-parallel: plans it, copies rank 0's parameters and buffers
+ * (running statistics) to every rank, and from then on averages its
+ * gradients over the ranks in every nncl_graph_backward (so also in
+ * nncl_train_step). Every rank must attach a graph of the same parameters
+ * (names, shapes and order are checked against rank 0's). One graph per
+ * dist. Returns NNCL_OK,
+ * NNCL_ERROR_INVALID_ARGUMENT (NULL, a second graph, parameters that differ
+ * from rank 0's, named), NNCL_ERROR_COMMUNICATION, or a planning error. */
+NNCL_API nncl_status nncl_dist_attach(nncl_dist *d, nncl_graph *g);
+
+/* Sums n doubles over the ranks in place (losses, correct counts): every
+ * rank must call it with the same n. Returns NNCL_OK or
+ * NNCL_ERROR_COMMUNICATION. */
+NNCL_API nncl_status nncl_dist_sum(nncl_dist *d, double *values, size_t n);
+
+/* nncl_save on rank 0 only (the state is the same on every rank); every
+ * rank returns rank 0's status, with its message. Resuming is nncl_load on
+ * every rank, with the same or another number of ranks. */
+NNCL_API nncl_status nncl_dist_save(nncl_dist *d, nncl_graph *g, const nncl_optimizer *opt,
+                                    const char *path, const nncl_metadata *metadata,
+                                    size_t n_metadata);
+
+/* What the gradient reduction cost so far on this rank. */
+typedef struct nncl_dist_stats {
+    int64_t steps;         /* backward passes reduced */
+    int64_t buckets;       /* per pass */
+    uint64_t bytes;        /* gradient bytes per pass */
+    double reduce_seconds; /* total time inside the bucket allreduces */
+    /* Total time the backward passes waited for reductions after their
+     * last kernel was queued: what the overlap did not hide. */
+    double wait_seconds;
+} nncl_dist_stats;
+NNCL_API nncl_status nncl_dist_stats_get(const nncl_dist *d, nncl_dist_stats *out);
 
 /* ---------------------------------------------------------------- ONNX
  *

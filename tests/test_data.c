@@ -208,6 +208,63 @@ static void test_loader_order_and_epochs(void **state) {
     nncl_dataset_destroy(ds);
 }
 
+/* One reference epoch of 23 samples in global batches of 6 (its order and
+ * valid counts), against 3 shards of batch 2 with the same seed: in every
+ * batch the shards' real samples, in shard order, are the reference's;
+ * the final 5 split 2 / 2 / 1; padding repeats the epoch's first samples;
+ * every sample once per epoch over the shards. */
+static void test_loader_shards(void **state) {
+    (void)state;
+    nncl_dataset *ds = indexed(23);
+    fixture ref = graph_for(6, 1, 3, 3), part = graph_for(2, 1, 3, 3);
+    nncl_loader *whole, *shard[3];
+    ASSERT_OK(nncl_loader_create(ds, &(nncl_loader_options){.batch = 6, .shuffle = true, .seed = 5},
+                                 &whole));
+    for (int s = 0; s < 3; s++)
+        ASSERT_OK(nncl_loader_create(
+            ds,
+            &(nncl_loader_options){.batch = 2, .shuffle = true, .seed = 5, .shard = s, .shards = 3},
+            &shard[s]));
+    assert_int_equal(nncl_loader_batches(shard[0]), 4);
+    int seen[23] = {0}, first[6] = {0};
+    for (int b = 0; b < 4; b++) {
+        float x[6], xs[2];
+        int32_t y[6], ys[2];
+        int64_t valid, got = 0;
+        ASSERT_OK(nncl_loader_next(whole, ref.g, ref.x, ref.y, &valid));
+        read_batch(&ref, 6, 9, x, y);
+        for (int k = 0; b == 0 && k < 6; k++)
+            first[k] = (int)lroundf(x[k] * 255.0f / 10.0f);
+        for (int s = 0; s < 3; s++) {
+            int64_t v;
+            ASSERT_OK(nncl_loader_next(shard[s], part.g, part.x, part.y, &v));
+            assert_int_equal(v, b < 3 ? 2 : (s < 2 ? 2 : 1));
+            read_batch(&part, 2, 9, xs, ys);
+            for (int k = 0; k < 2; k++) {
+                int idx = (int)lroundf(xs[k] * 255.0f / 10.0f);
+                assert_int_equal(idx,
+                                 k < v ? (int)lroundf(x[got + k] * 255.0f / 10.0f) : first[k - v]);
+                assert_int_equal(ys[k], idx % 4);
+                if (k < v) seen[idx]++;
+            }
+            got += v;
+        }
+        assert_int_equal(got, valid);
+    }
+    for (int i = 0; i < 23; i++)
+        assert_int_equal(seen[i], 1);
+    for (int s = 0; s < 3; s++) {
+        int64_t v;
+        ASSERT_OK(nncl_loader_next(shard[s], part.g, part.x, part.y, &v));
+        assert_int_equal(v, 0);
+        nncl_loader_destroy(shard[s]);
+    }
+    nncl_loader_destroy(whole);
+    nncl_graph_destroy(ref.g);
+    nncl_graph_destroy(part.g);
+    nncl_dataset_destroy(ds);
+}
+
 /* Every sample once per epoch; the same seed gives the same order; the
  * next epoch another. Returns the epoch's order in `seen`. */
 static void shuffled_epoch(nncl_loader *l, fixture *f, int *seen) {
@@ -685,6 +742,9 @@ static void test_bad_dataset_and_loader_options(void **state) {
         {.batch = 2, .shift = -1},
         {.batch = 2, .rotate_degrees = -5},
         {.batch = 2, .noise_std = -0.1f},
+        {.batch = 2, .shard = 2, .shards = 2},
+        {.batch = 2, .shards = -1},
+        {.batch = 1, .shards = 5}, /* a shard without a sample */
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         nncl_loader *l = (nncl_loader *)1;
@@ -706,6 +766,7 @@ int main(void) {
         cmocka_unit_test(test_idx_bad_files),
         cmocka_unit_test(test_loader_order_and_epochs),
         cmocka_unit_test(test_loader_shuffle_and_seek),
+        cmocka_unit_test(test_loader_shards),
         cmocka_unit_test(test_augmentations),
         cmocka_unit_test(test_bad_dataset_and_loader_options),
         cmocka_unit_test(test_per_channel_normalisation),

@@ -15,6 +15,7 @@ struct nncl_loader {
     const nncl_dataset *ds;
     nncl_loader_options o;
     int64_t batches, image_size, label_size; /* values per sample */
+    int64_t shard, shards;
     int64_t *order;
     int64_t order_epoch; /* the epoch `order` was drawn for */
     float *images[2];
@@ -50,6 +51,22 @@ static void draw_order(nncl_loader *l, int64_t epoch) {
     l->order_epoch = epoch;
 }
 
+/* The order positions [*first, *first + *valid) of global batch `batch`
+ * that this shard takes: its run of `batch` in a full global batch, its
+ * even part of a final partial one. */
+static void shard_range(const nncl_loader *l, int64_t batch, int64_t *first, int64_t *valid) {
+    int64_t shards = l->shards, global = l->o.batch * shards;
+    int64_t full = l->ds->count / global, rest = l->ds->count % global;
+    if (batch < full) {
+        *first = batch * global + l->shard * l->o.batch;
+        *valid = l->o.batch;
+        return;
+    }
+    int64_t part = rest / shards, extra = rest % shards;
+    *first = full * global + l->shard * part + (l->shard < extra ? l->shard : extra);
+    *valid = part + (l->shard < extra);
+}
+
 /* The worker's job: prepare one batch; returns how many samples are real. */
 static int64_t prepare(nncl_loader *l, int buf, int64_t epoch, int64_t batch) {
     if (batch >= l->batches) return 0;
@@ -59,10 +76,11 @@ static int64_t prepare(nncl_loader *l, int buf, int64_t epoch, int64_t batch) {
         clReleaseEvent(l->uploaded[buf]);
         l->uploaded[buf] = NULL;
     }
-    int64_t n = l->ds->count, first = batch * l->o.batch;
-    int64_t valid = n - first < l->o.batch ? n - first : l->o.batch;
+    int64_t n = l->ds->count, first, valid;
+    shard_range(l, batch, &first, &valid);
     for (int64_t k = 0; k < l->o.batch; k++) {
-        int64_t idx = l->order[(first + k) % n]; /* a short batch repeats the epoch's start */
+        /* a short batch repeats the epoch's start */
+        int64_t idx = l->order[k < valid ? first + k : (k - valid) % n];
         uint64_t rng = mix(mix(l->o.seed, (uint64_t)epoch), (uint64_t)idx);
         nncl_prepare_sample(l->ds, idx, &l->o, rng, l->images[buf] + k * l->image_size,
                             l->labels[buf] + k * l->label_size);
@@ -116,15 +134,32 @@ nncl_status nncl_loader_create(const nncl_dataset *ds, const nncl_loader_options
         return nncl_fail(NNCL_ERROR_INVALID_ARGUMENT, "nncl_loader_create: NULL argument");
     *out = NULL;
     const nncl_loader_options *o = options;
-    if (o->batch <= 0 || (o->drop_last && o->batch > ds->count) || o->shift < 0 ||
-        !(o->rotate_degrees >= 0 && o->rotate_degrees <= 360) ||
+    int64_t shards = o->shards ? o->shards : 1, global = 0;
+    if (shards < 0 || o->shard < 0 || o->shard >= shards || o->batch <= 0 ||
+        !nncl_mul_i64(o->batch, shards, &global))
+        return nncl_fail(
+            NNCL_ERROR_INVALID_ARGUMENT,
+            "nncl_loader_create: shard %d of %d shards with batch %lld: shards must be "
+            ">= 0, shard in [0, shards) and batch > 0",
+            (int)o->shard, (int)o->shards, (long long)o->batch);
+    /* A final partial global batch needs a real sample for every shard. */
+    int64_t rest = ds->count % global;
+    int64_t batches = ds->count / global + (!o->drop_last && rest >= shards && rest > 0);
+    if (batches == 0)
+        return nncl_fail(NNCL_ERROR_INVALID_ARGUMENT,
+                         "nncl_loader_create: %lld samples make no batch of %lld (%lld a "
+                         "shard, %lld shards)%s",
+                         (long long)ds->count, (long long)global, (long long)o->batch,
+                         (long long)shards,
+                         o->drop_last ? " with drop_last" : ": a shard needs a sample");
+    if (o->shift < 0 || !(o->rotate_degrees >= 0 && o->rotate_degrees <= 360) ||
         !(o->noise_std >= 0 && isfinite(o->noise_std)) || !(o->std >= 0 && isfinite(o->std)) ||
         !isfinite(o->mean))
         return nncl_fail(NNCL_ERROR_INVALID_ARGUMENT,
-                         "nncl_loader_create: batch %lld must be > 0 (and at most the %lld "
-                         "samples with drop_last); shift >= 0, rotate_degrees in [0, 360], "
-                         "noise_std and std finite and >= 0, mean finite",
-                         (long long)o->batch, (long long)ds->count);
+                         "nncl_loader_create: shift %lld must be >= 0, rotate_degrees %g in "
+                         "[0, 360], noise_std %g and std %g finite and >= 0, mean %g finite",
+                         (long long)o->shift, (double)o->rotate_degrees, (double)o->noise_std,
+                         (double)o->std, (double)o->mean);
     char shape[128];
     nncl_shape_str(nncl_dataset_image_shape(ds), shape, sizeof shape);
     int64_t longest = 1;
@@ -169,7 +204,9 @@ nncl_status nncl_loader_create(const nncl_dataset *ds, const nncl_loader_options
     l->o = *o;
     l->image_size = image_size;
     l->label_size = ds->label_maps ? ds->dims[0] * ds->dims[1] * ds->dims[2] : 1;
-    l->batches = ds->count / o->batch + (!o->drop_last && ds->count % o->batch != 0);
+    l->batches = batches;
+    l->shard = o->shard;
+    l->shards = shards;
     l->order = malloc((size_t)ds->count * sizeof *l->order);
     l->order_epoch = -1;
     bool ok = l->order != NULL;
@@ -307,8 +344,8 @@ nncl_status nncl_loader_next(nncl_loader *l, nncl_graph *g, nncl_node *images, n
         start_job(l, buf, epoch, batch);
         return st;
     }
-    st = nncl_graph_write_input(
-        g, images, l->images[buf], (size_t)(l->o.batch * l->image_size) * sizeof(float), &done[0]);
+    st = nncl_graph_write_input(g, images, l->images[buf],
+                                (size_t)(l->o.batch * l->image_size) * sizeof(float), &done[0]);
     if (st == NNCL_OK)
         st = nncl_graph_write_input(g, labels, l->labels[buf],
                                     (size_t)(l->o.batch * l->label_size) * sizeof(int32_t),

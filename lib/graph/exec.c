@@ -189,6 +189,8 @@ nncl_status nncl_graph_backward(nncl_graph *g, nncl_node *output, const float *g
     nncl_memplan_claim(g, output, true);
     st = grad_output ? nncl_buffer_write(g->ctx, output->grad, 0, grad_output, bytes)
                      : nncl_buffer_fill(g->ctx, output->grad, 1.0f, 1);
+    const nncl_collective *dist = g->collective;
+    if (st == NNCL_OK && dist) st = dist->begin(dist->arg);
     for (int32_t i = output->index; i >= 0 && st == NNCL_OK; i--) {
         nncl_node *node = g->nodes[i];
         if (!node->in_backward || node->n_inputs + (int32_t)node->n_params == 0) continue;
@@ -198,7 +200,9 @@ nncl_status nncl_graph_backward(nncl_graph *g, nncl_node *output, const float *g
         for (int32_t k = 0; k < node->n_inputs; k++)
             if (node->inputs[k]->requires_grad) nncl_memplan_claim(g, node->inputs[k], true);
         if (st == NNCL_OK && g->ctx->check_numerics) st = nncl_numerics_backward(g, node);
+        if (st == NNCL_OK && dist && node->n_params) st = dist->node_done(dist->arg, i);
     }
+    if (st == NNCL_OK && dist) st = dist->end(dist->arg);
     return st;
 }
 

@@ -130,6 +130,21 @@ typedef struct nncl_slot {
     bool owner_is_grad;
 } nncl_slot;
 
+/* What a data-parallel graph does besides running (dist/, which installs
+ * it; the graph calls these and looks no further). */
+typedef struct nncl_collective {
+    void *arg;
+    /* The backward walk: begin once marked, node_done after each node's
+     * launches are queued (index descending), end after the last: end
+     * returns once every parameter gradient holds the ranks' mean. */
+    nncl_status (*begin)(void *arg);
+    nncl_status (*node_done)(void *arg, int32_t index);
+    nncl_status (*end)(void *arg);
+    /* Sums n doubles over the ranks in place: set when batch norm is
+     * synchronised, NULL otherwise. */
+    nncl_status (*sync_sum)(void *arg, double *values, size_t n);
+} nncl_collective;
+
 struct nncl_graph {
     nncl_context *ctx;
     bool keep_values; /* no sharing: every value and gradient keeps its memory */
@@ -157,7 +172,8 @@ struct nncl_graph {
     size_t batch_nodes;
     cl_mem workspace;
     size_t workspace_bytes;
-    nncl_dependents users; /* optimizers over this graph */
+    nncl_dependents users;             /* optimizers over this graph, its data-parallel state */
+    const nncl_collective *collective; /* NULL unless data-parallel */
 };
 
 /* ---- building (graph.c, params.c) */

@@ -1,14 +1,17 @@
 /* Batch normalisation over dim 1 for NC, NCW, NCHW and NCDHW inputs
  * (Ioffe & Szegedy 2015), with PyTorch's running-statistics convention:
- * momentum 0.1 by default and the unbiased variance in running_var. */
+ * momentum 0.1 by default and the unbiased variance in running_var; in a
+ * data-parallel graph optionally over every rank's batch (SyncBatchNorm). */
 #include "ops.h"
 
 #include <math.h>
+#include <stdlib.h>
 
 typedef struct bn_attrs {
     float eps, momentum;
     bool affine;
     int64_t batches_tracked; /* PyTorch's num_batches_tracked */
+    double global_count;     /* values per channel over all ranks in the last synced pass */
 } bn_attrs;
 
 static bn_attrs *attrs_of(const nncl_node *node) {
@@ -104,6 +107,83 @@ static nncl_status per_channel(nncl_graph *g, const bn_refs *r, const char *grou
                               n_args);
 }
 
+/* Reads n floats of each listed buffer into one host array of n * count. */
+static nncl_status read_all(nncl_graph *g, const cl_mem *bufs, int count, size_t n, float *out) {
+    nncl_status st = NNCL_OK;
+    for (int k = 0; k < count && st == NNCL_OK; k++)
+        st = nncl_buffer_read(g->ctx, bufs[k], 0, out + (size_t)k * n, n * sizeof(float));
+    return st;
+}
+
+/* Synchronised statistics: the kernel left this rank's mean and 1/std
+ * (running statistics untouched); they become the global batch's, and the
+ * running update follows from those. Ranks combine counts, and sums about
+ * a shift K common to all ranks (the running mean) so that the variance
+ * needs no difference of large sums: sum n_r (m_r - K) and
+ * sum n_r (var_r + (m_r - K)^2) (Chan, Golub & LeVeque 1983). */
+static nncl_status sync_stats(nncl_graph *g, nncl_node *node, const bn_refs *r) {
+    bn_attrs *a = attrs_of(node);
+    size_t C = (size_t)r->channels;
+    float *host = malloc(5 * C * sizeof *host);
+    double *sums = malloc((2 * C + 1) * sizeof *sums);
+    if (!host || !sums) {
+        free(host);
+        free(sums);
+        return nncl_fail(NNCL_ERROR_OUT_OF_MEMORY, "synchronised batch norm: out of memory");
+    }
+    float *mean = host, *invstd = host + C, *rmean = host + 2 * C, *rvar = host + 3 * C,
+          *bias = host + 4 * C;
+    cl_mem bufs[5] = {node->aux[0], node->aux[1], r->running_mean, r->running_var, r->input_bias};
+    nncl_status st = read_all(g, bufs, 5, C, host);
+    double n = (double)r->batch * (double)r->inner;
+    for (size_t c = 0; c < C; c++) {
+        double d = (double)mean[c] - rmean[c], is = invstd[c];
+        sums[c] = n * d;
+        sums[C + c] = n * (1.0 / (is * is) - a->eps + d * d);
+    }
+    sums[2 * C] = n;
+    if (st == NNCL_OK) st = g->collective->sync_sum(g->collective->arg, sums, 2 * C + 1);
+    double N = sums[2 * C], m = a->momentum;
+    for (size_t c = 0; c < C && st == NNCL_OK; c++) {
+        double d = sums[c] / N, var = fmax(sums[C + c] / N - d * d, 0.0), gm = rmean[c] + d;
+        mean[c] = (float)gm;
+        invstd[c] = (float)(1.0 / sqrt(var + a->eps));
+        rmean[c] = (float)((1 - m) * rmean[c] + m * (r->biased ? gm + bias[c] : gm));
+        rvar[c] = (float)((1 - m) * rvar[c] + m * var * N / (N - 1));
+    }
+    for (int k = 0; k < 4 && st == NNCL_OK; k++)
+        st = nncl_buffer_write(g->ctx, bufs[k], 0, host + (size_t)k * C, C * sizeof(float));
+    a->global_count = N;
+    free(host);
+    free(sums);
+    return st;
+}
+
+/* Synchronised backward: the per-channel sums of dy and dy * xhat over
+ * every rank's batch (the parameter gradients keep this rank's). */
+static nncl_status sync_dsums(nncl_graph *g, nncl_node *node, const bn_refs *r) {
+    size_t n = 2 * (size_t)r->channels;
+    float *host = malloc(n * sizeof *host);
+    double *sums = malloc(n * sizeof *sums);
+    nncl_status st =
+        host && sums
+            ? nncl_buffer_read(g->ctx, node->aux[2], 0, host, n * sizeof *host)
+            : nncl_fail(NNCL_ERROR_OUT_OF_MEMORY, "synchronised batch norm: out of memory");
+    for (size_t i = 0; st == NNCL_OK && i < n; i++)
+        sums[i] = host[i];
+    if (st == NNCL_OK) st = g->collective->sync_sum(g->collective->arg, sums, n);
+    for (size_t i = 0; st == NNCL_OK && i < n; i++)
+        host[i] = (float)sums[i];
+    if (st == NNCL_OK) st = nncl_buffer_write(g->ctx, node->aux[2], 0, host, n * sizeof *host);
+    free(host);
+    free(sums);
+    return st;
+}
+
+static bool synced(const nncl_graph *g, const nncl_node *node) {
+    return node->ran_training && g->collective && g->collective->sync_sum;
+}
+
 static nncl_status bn_forward(nncl_graph *g, nncl_node *node) {
     bn_refs r = refs_of(g, node);
     cl_float eps = attrs_of(node)->eps, momentum = attrs_of(node)->momentum;
@@ -115,12 +195,15 @@ static nncl_status bn_forward(nncl_graph *g, nncl_node *node) {
                                   "%d, ...] has %d)",
                                   r.batch, r.channels, r.batch * r.inner);
         attrs_of(node)->batches_tracked++;
+        bool sync = synced(g, node);
+        cl_float kernel_momentum = sync ? 0.0f : momentum; /* sync_stats updates them */
         st = per_channel(g, &r, "bn_batch_stats", "bn_batch_stats_items",
                          NNCL_ARGS(NNCL_ARG(node->inputs[0]->out), NNCL_ARG(node->aux[0]),
                                    NNCL_ARG(node->aux[1]), NNCL_ARG(r.running_mean),
                                    NNCL_ARG(r.running_var), NNCL_ARG(r.batch), NNCL_ARG(r.channels),
-                                   NNCL_ARG(r.inner), NNCL_ARG(eps), NNCL_ARG(momentum),
+                                   NNCL_ARG(r.inner), NNCL_ARG(eps), NNCL_ARG(kernel_momentum),
                                    NNCL_ARG(r.input_bias), NNCL_ARG(r.biased)));
+        if (st == NNCL_OK && sync) st = sync_stats(g, node, &r);
     }
     if (st != NNCL_OK) return st;
     cl_int relu = node->fused_act != NULL; /* then the ReLU's output is written instead */
@@ -146,6 +229,11 @@ static nncl_status bn_backward(nncl_graph *g, nncl_node *node) {
                               NNCL_ARG(r.inner), NNCL_ARG(r.learn)));
     if (st != NNCL_OK || !x->requires_grad) return st;
     cl_float count = (cl_float)r.batch * (cl_float)r.inner;
+    if (synced(g, node)) {
+        st = sync_dsums(g, node, &r);
+        count = (cl_float)attrs_of(node)->global_count;
+    }
+    if (st != NNCL_OK) return st;
     cl_int training = node->ran_training, acc = node->accumulate[0];
     return nncl_launch(g->ctx, "bn_backward_input", (size_t)r.rows,
                        NNCL_ARGS(NNCL_ARG(node->grad), NNCL_ARG(x->out), NNCL_ARG(node->aux[0]),

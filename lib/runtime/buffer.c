@@ -58,6 +58,18 @@ nncl_status nncl_buffer_read(nncl_context *ctx, cl_mem mem, size_t offset, void 
     return err == CL_SUCCESS ? NNCL_OK : nncl_fail_cl(err, "clEnqueueReadBuffer");
 }
 
+nncl_status nncl_buffer_read_async(nncl_context *ctx, cl_mem mem, size_t offset, void *dst,
+                                   size_t bytes, cl_event *done) {
+    cl_int err = clEnqueueReadBuffer(ctx->queue, mem, CL_FALSE, offset, bytes, dst, 0, NULL, done);
+    return err == CL_SUCCESS ? NNCL_OK : nncl_fail_cl(err, "clEnqueueReadBuffer");
+}
+
+nncl_status nncl_buffer_write_async(nncl_context *ctx, cl_mem mem, size_t offset, const void *src,
+                                    size_t bytes, cl_event *done) {
+    cl_int err = clEnqueueWriteBuffer(ctx->queue, mem, CL_FALSE, offset, bytes, src, 0, NULL, done);
+    return err == CL_SUCCESS ? NNCL_OK : nncl_fail_cl(err, "clEnqueueWriteBuffer");
+}
+
 nncl_status nncl_buffer_fill(nncl_context *ctx, cl_mem mem, float value, size_t count) {
     if (!count) return NNCL_OK;
     size_t width = nncl_stream_width(ctx);

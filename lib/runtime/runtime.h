@@ -183,6 +183,13 @@ void nncl_buffer_release(nncl_context *ctx, cl_mem mem);
 nncl_status nncl_buffer_write(nncl_context *ctx, cl_mem mem, size_t offset, const void *src,
                               size_t bytes);
 nncl_status nncl_buffer_read(nncl_context *ctx, cl_mem mem, size_t offset, void *dst, size_t bytes);
+/* Queued copies: *done completes when the copy has, and the host memory
+ * must stay valid until then. Safe from a second thread (OpenCL queues
+ * take commands from any thread). */
+nncl_status nncl_buffer_read_async(nncl_context *ctx, cl_mem mem, size_t offset, void *dst,
+                                   size_t bytes, cl_event *done);
+nncl_status nncl_buffer_write_async(nncl_context *ctx, cl_mem mem, size_t offset, const void *src,
+                                    size_t bytes, cl_event *done);
 nncl_status nncl_buffer_fill(nncl_context *ctx, cl_mem mem, float value, size_t count);
 /* A sub-buffer of `count` floats from float `first` of parent. */
 nncl_status nncl_sub_buffer(cl_mem parent, size_t first, size_t count, cl_mem *out);
