@@ -1515,7 +1515,7 @@ typedef struct nncl_dist_options {
      * instead of overlapping. Also what happens when MPI was initialised
      * without MPI_THREAD_MULTIPLE. */
     bool no_overlap;
-    double bucket_mb; /* bucket size; 0: 8 MiB */
+    double bucket_mb; /* bucket size; 0: 2 MiB */
     double timeout_s; /* the longest wait on one collective; 0: 300 s */
 } nncl_dist_options;
 
@@ -1568,12 +1568,15 @@ NNCL_API nncl_status nncl_dist_save(nncl_dist *d, nncl_graph *g, const nncl_opti
 
 /* What the gradient reduction cost so far on this rank. */
 typedef struct nncl_dist_stats {
-    int64_t steps;         /* backward passes reduced */
-    int64_t buckets;       /* per pass */
-    uint64_t bytes;        /* gradient bytes per pass */
-    double reduce_seconds; /* total time inside the bucket allreduces */
-    /* Total time the backward passes waited for reductions after their
-     * last kernel was queued: what the overlap did not hide. */
+    int64_t steps;   /* backward passes reduced */
+    int64_t buckets; /* per pass */
+    uint64_t bytes;  /* gradient bytes per pass */
+    /* Total time inside the bucket allreduces, waiting for the slowest
+     * rank to reach each one included. */
+    double reduce_seconds;
+    /* Total time from the device finishing a backward pass (its last
+     * gradient copied out) to every mean being back: what the overlap did
+     * not hide. */
     double wait_seconds;
 } nncl_dist_stats;
 NNCL_API nncl_status nncl_dist_stats_get(const nncl_dist *d, nncl_dist_stats *out);

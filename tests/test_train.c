@@ -16,6 +16,9 @@
 #ifndef NNCL_TRAIN_EXE
 #error "NNCL_TRAIN_EXE must name the nncl-train program"
 #endif
+#ifndef NNCL_MPIEXEC
+#define NNCL_MPIEXEC "" /* no MPI: no data-parallel run */
+#endif
 
 /* Class 0: horizontal stripes, class 1: vertical, at a random phase, with
  * noise: count images of size x size. */
@@ -525,6 +528,69 @@ static void test_nncl_train_onnx_models(void **state) {
     }
 }
 
+/* nncl-train under mpirun with two processes: one global batch of twice
+ * --batch, figures and files from rank 0 only; its checkpoints resume in
+ * one process, at the end of an epoch and mid-epoch (the position kept in
+ * samples, so a global batch of another size finds it). */
+static void test_nncl_train_data_parallel(void **state) {
+    (void)state;
+    if (!*NNCL_MPIEXEC) skip(); /* a library built without MPI trains in one process */
+    enum { TRAIN = 256, TEST = 64, S = 16 };
+    static uint8_t img[TRAIN * S * S];
+    static int32_t lab32[TRAIN];
+    uint8_t lab[TRAIN];
+    stripes(img, lab32, TRAIN, S, 9);
+    for (int i = 0; i < TRAIN; i++)
+        lab[i] = (uint8_t)lab32[i];
+    char path[256];
+    snprintf(path, sizeof path, "%s/dp", test_dir);
+    assert_int_equal(mkdir(path, 0755), 0);
+    write_idx("dp/train-images-idx3-ubyte", img, (uint32_t[]){TRAIN, S, S}, 3, sizeof img);
+    write_idx("dp/train-labels-idx1-ubyte", lab, (uint32_t[]){TRAIN}, 1, TRAIN);
+    write_idx("dp/t10k-images-idx3-ubyte", img, (uint32_t[]){TEST, S, S}, 3, (size_t)TEST * S * S);
+    write_idx("dp/t10k-labels-idx1-ubyte", lab, (uint32_t[]){TEST}, 1, TEST);
+    static char out[16384];
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd,
+             "cd '%s' && OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 "
+             "OMPI_MCA_btl_vader_single_copy_mechanism=none '%s' -n 2 --oversubscribe '%s' "
+             "--data dp --epochs 1 --batch 16 --optimizer sgd --lr 0.05 --save dp.safetensors "
+             "--log-json dp.json 2>&1",
+             test_dir, NNCL_MPIEXEC, NNCL_TRAIN_EXE);
+    FILE *p = popen(cmd, "r");
+    assert_non_null(p);
+    size_t n = fread(out, 1, sizeof out - 1, p);
+    out[n] = '\0';
+    int status = pclose(p);
+    if (!WIFEXITED(status) || WEXITSTATUS(status)) fail_msg("mpirun nncl-train failed: %s", out);
+    assert_contains(out, "Data-parallel over 2 processes: global batch 32 (16 each)");
+    assert_contains(out, "img/s over all of them");
+    assert_contains(out, "scaling efficiency");
+    snprintf(path, sizeof path, "%s/dp.json", test_dir);
+    assert_int_equal(count_lines(path), 1); /* rank 0 alone writes the log */
+    /* 8 global batches of 32: a full epoch; one process goes on with epoch 2. */
+    int rc = train_on("dp", "--epochs 2 --batch 32 --optimizer sgd --resume dp.safetensors", out,
+                      sizeof out);
+    if (rc != 0) fail_msg("resuming in one process failed (%d): %s", rc, out);
+    assert_contains(out, "Resuming dp.safetensors at epoch 2, batch 0 (8 steps done)");
+    assert_contains(out, "epoch 2/2");
+    /* Stopped after 3 global batches (96 samples): batch 3 of 32, and with
+     * a batch of 40, batch 2, repeating 16 samples. */
+    snprintf(cmd, sizeof cmd,
+             "cd '%s' && OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 "
+             "OMPI_MCA_btl_vader_single_copy_mechanism=none '%s' -n 2 --oversubscribe '%s' "
+             "--data dp --steps 3 --batch 16 --save mid.safetensors > /dev/null 2>&1",
+             test_dir, NNCL_MPIEXEC, NNCL_TRAIN_EXE);
+    assert_int_equal(system(cmd), 0);
+    rc = train_on("dp", "--epochs 1 --batch 32 --resume mid.safetensors", out, sizeof out);
+    if (rc != 0) fail_msg("resuming mid-epoch failed (%d): %s", rc, out);
+    assert_contains(out, "at epoch 1, batch 3 (3 steps done)");
+    rc = train_on("dp", "--epochs 1 --batch 40 --resume mid.safetensors", out, sizeof out);
+    if (rc != 0) fail_msg("resuming mid-epoch failed (%d): %s", rc, out);
+    assert_contains(out, "repeats the last 16 of them");
+    assert_contains(out, "at epoch 1, batch 2 (3 steps done)");
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_loss_falls_on_synthetic_data),
@@ -532,6 +598,7 @@ int main(void) {
         cmocka_unit_test(test_nncl_train_bad_labels),
         cmocka_unit_test(test_nncl_train_on_arrays),
         cmocka_unit_test(test_nncl_train_onnx_models),
+        cmocka_unit_test(test_nncl_train_data_parallel),
     };
     return cmocka_run_group_tests(tests, test_dir_setup, test_dir_teardown);
 }

@@ -3,7 +3,9 @@
  * directory (IDX, NumPy arrays or image folders): classifiers, and dense
  * models scored per position (pixel accuracy, mean IoU); optimizer,
  * schedule, augmentation, checkpoints with exact resume, a progress bar on
- * a terminal and one line (and optionally one JSON object) per epoch. */
+ * a terminal and one line (and optionally one JSON object) per epoch.
+ * Under mpirun it trains data-parallel: every process a shard of each
+ * global batch, rank 0 printing and saving. */
 #define _POSIX_C_SOURCE 200809L
 #include "models.h"
 #include "onnx_model.h"
@@ -20,6 +22,8 @@
 #include <string.h>
 
 typedef struct run {
+    nncl_dist *dist; /* under mpirun, else NULL */
+    int rank, ranks;
     nncl_context *ctx;
     nncl_graph *g;
     nncl_node *x, *y, *logits, *loss;
@@ -71,14 +75,24 @@ static double mean_iou(const tally *t, int64_t classes) {
     return present ? sum / (double)present : 0;
 }
 
+static int rank_of_failure = -1; /* data-parallel: this process's rank in messages */
+
 static int fail(const char *what) {
-    fprintf(stderr, "nncl-train: %s: %s\n", what, nncl_last_error());
+    if (rank_of_failure >= 0)
+        fprintf(stderr, "nncl-train (rank %d): %s: %s\n", rank_of_failure, what, nncl_last_error());
+    else
+        fprintf(stderr, "nncl-train: %s: %s\n", what, nncl_last_error());
     return 1;
 }
 
 /* A device and an empty graph. */
 static int open_graph(run *r, const train_options *o) {
-    nncl_context_options co = {.device = o->device,
+    char spec[256] = "";
+    if (r->dist && !o->device && nncl_dist_device(r->dist, spec, sizeof spec) != NNCL_OK)
+        return fail("device");
+    nncl_context_options co = {.device = o->device ? o->device
+                                         : *spec   ? spec
+                                                   : NULL,
                                .check_numerics = o->check_numerics,
                                .deterministic = o->deterministic};
     if (nncl_context_create(&co, &r->ctx) != NNCL_OK) return fail("device");
@@ -152,13 +166,20 @@ static int setup(run *r, const train_options *o) {
         if (nncl_graph_freeze(r->g, o->freeze[k], true) != NNCL_OK) return fail("--freeze");
     nncl_graph_keep(r->g, r->logits); /* read after each step for the running accuracy */
     nncl_loader_options train = o->loader;
+    train.shard = r->rank;
+    train.shards = r->ranks;
     if (!o->normalise && !strcmp(r->data.layout, "IDX"))
         train.mean = 0.2860f, train.std = 0.3530f; /* Fashion-MNIST's pixel mean and std */
     if (nncl_optimizer_create(r->g, &o->optim, &r->opt) != NNCL_OK) return fail("optimizer");
+    if (r->dist && nncl_dist_attach(r->dist, r->g) != NNCL_OK) return fail("data-parallel setup");
     if (nncl_optimizer_set_schedule(r->opt, &o->schedule) != NNCL_OK) return fail("schedule");
     if (nncl_loader_create(r->data.train, &train, &r->train_loader) != NNCL_OK)
         return fail("training loader");
-    nncl_loader_options eval = {.batch = o->batch, .mean = train.mean, .std = train.std};
+    nncl_loader_options eval = {.batch = o->batch,
+                                .mean = train.mean,
+                                .std = train.std,
+                                .shard = r->rank,
+                                .shards = r->ranks};
     if (nncl_loader_create(r->data.test, &eval, &r->test_loader) != NNCL_OK)
         return fail("test loader");
     r->logits_host = malloc((size_t)(o->batch * r->dims.classes * r->positions) * sizeof(float));
@@ -173,6 +194,28 @@ static nncl_status read_batch(run *r, int64_t batch) {
     return st != NNCL_OK ? st
                          : nncl_graph_read_labels(r->g, r->y, r->labels_host,
                                                   (size_t)(batch * r->positions) * sizeof(int32_t));
+}
+
+/* Data-parallel: every rank's counts added up (each counted its shard). */
+static nncl_status sum_tally(run *r, tally *t, int64_t classes) {
+    size_t n = 2 + (t->hit ? 2 * (size_t)classes : 0);
+    double *v = malloc(n * sizeof *v);
+    if (!v) return NNCL_ERROR_OUT_OF_MEMORY;
+    v[0] = (double)t->right;
+    v[1] = (double)t->seen;
+    for (size_t c = 0; t->hit && c < (size_t)classes; c++) {
+        v[2 + c] = (double)t->hit[c];
+        v[2 + classes + c] = (double)t->either[c];
+    }
+    nncl_status st = nncl_dist_sum(r->dist, v, n);
+    t->right = (int64_t)v[0];
+    t->seen = (int64_t)v[1];
+    for (size_t c = 0; t->hit && c < (size_t)classes; c++) {
+        t->hit[c] = (int64_t)v[2 + c];
+        t->either[c] = (int64_t)v[2 + classes + c];
+    }
+    free(v);
+    return st;
 }
 
 /* Test accuracy (per labelled position for dense models, whose mean IoU
@@ -190,19 +233,44 @@ static double evaluate(run *r, const train_options *o, double *miou) {
         count(r, valid, &t);
     }
     nncl_graph_set_training(r->g, true);
+    if (st == NNCL_OK && r->dist) st = sum_tally(r, &t, classes);
     *miou = per_class ? mean_iou(&t, classes) : 0;
     free(per_class);
     if (st != NNCL_OK || !t.seen) return -1;
     return (double)t.right / (double)t.seen;
 }
 
+/* The position is kept in batches and in samples of the epoch, so that a
+ * run with another number of processes (another global batch) resumes. */
 static int save(run *r, const train_options *o, int64_t epoch, int64_t batch) {
-    char e[32], b[32];
+    char e[32], b[32], n[32];
     snprintf(e, sizeof e, "%" PRId64, epoch);
     snprintf(b, sizeof b, "%" PRId64, batch);
-    nncl_metadata meta[] = {
-        {"nncl_train.model", o->model}, {"nncl_train.epoch", e}, {"nncl_train.batch", b}};
-    return nncl_save(r->g, r->opt, o->save, meta, 3) == NNCL_OK ? 0 : fail("saving");
+    snprintf(n, sizeof n, "%" PRId64, batch * o->batch * r->ranks);
+    nncl_metadata meta[] = {{"nncl_train.model", o->model},
+                            {"nncl_train.epoch", e},
+                            {"nncl_train.batch", b},
+                            {"nncl_train.samples", n}};
+    nncl_status st = r->dist ? nncl_dist_save(r->dist, r->g, r->opt, o->save, meta, 4)
+                             : nncl_save(r->g, r->opt, o->save, meta, 4);
+    return st == NNCL_OK ? 0 : fail("saving");
+}
+
+/* Where a checkpoint left the epoch, in this run's batches. */
+static int64_t resume_batch(run *r, const train_options *o) {
+    char v[64];
+    int64_t global = o->batch * r->ranks;
+    if (nncl_checkpoint_metadata(o->resume, "nncl_train.samples", v, sizeof v) == NNCL_OK) {
+        int64_t samples = strtoll(v, NULL, 10);
+        if (samples % global)
+            printf("The checkpoint is %lld samples into its epoch; with a global batch of %lld "
+                   "this run repeats the last %lld of them\n",
+                   (long long)samples, (long long)global, (long long)(samples % global));
+        return samples / global;
+    }
+    if (nncl_checkpoint_metadata(o->resume, "nncl_train.batch", v, sizeof v) == NNCL_OK)
+        return strtoll(v, NULL, 10);
+    return 0;
 }
 
 static void release(run *r) {
@@ -216,6 +284,22 @@ static void release(run *r) {
     train_data_release(&r->data);
 }
 
+/* What the gradient averaging cost per step, and how much of it the
+ * backward pass hid: the share of the step spent computing is the
+ * efficiency against each process training alone at its own speed. */
+static void report_dist(run *r, int64_t images, double seconds) {
+    nncl_dist_stats s;
+    if (nncl_dist_stats_get(r->dist, &s) != NNCL_OK || !s.steps || seconds <= 0) return;
+    double steps = (double)s.steps, step_ms = 1e3 * seconds / steps;
+    double wait_ms = 1e3 * s.wait_seconds / steps;
+    printf("Data-parallel: %d processes, %.0f img/s over all of them, %.1f ms per step; "
+           "gradients %.1f MiB in %lld buckets, allreduce %.1f ms per step, %.1f ms of it not "
+           "hidden by backward: scaling efficiency %.0f%% of the step computing\n",
+           r->ranks, (double)images / seconds, step_ms, (double)s.bytes / 1048576.0,
+           (long long)s.buckets, 1e3 * s.reduce_seconds / steps, wait_ms,
+           100.0 * (1.0 - wait_ms / step_ms));
+}
+
 /* The epochs; returns the exit status. */
 static int train(run *r, const train_options *o, FILE **log) {
     int64_t epoch = 0, batch = 0, total_steps = 0;
@@ -224,8 +308,7 @@ static int train(run *r, const train_options *o, FILE **log) {
         if (nncl_load(r->g, r->opt, o->resume, NULL) != NNCL_OK) return fail("resuming");
         if (nncl_checkpoint_metadata(o->resume, "nncl_train.epoch", v, sizeof v) == NNCL_OK)
             epoch = strtoll(v, NULL, 10);
-        if (nncl_checkpoint_metadata(o->resume, "nncl_train.batch", v, sizeof v) == NNCL_OK)
-            batch = strtoll(v, NULL, 10);
+        batch = resume_batch(r, o);
         total_steps = nncl_optimizer_steps(r->opt);
         if (nncl_loader_seek(r->train_loader, epoch, batch) != NNCL_OK) return fail("resuming");
         printf("Resuming %s at epoch %lld, batch %lld (%lld steps done)\n", o->resume,
@@ -245,12 +328,17 @@ static int train(run *r, const train_options *o, FILE **log) {
            r->model->dense ? " per position" : "", dev->name,
            (long long)nncl_dataset_count(r->data.train),
            (long long)nncl_dataset_count(r->data.test), r->data.layout, (long long)o->batch);
-    *log = o->log_json ? fopen(o->log_json, o->resume ? "a" : "w") : NULL;
-    if (o->log_json && !*log) {
+    if (r->dist)
+        printf("Data-parallel over %d processes: global batch %lld (%lld each)%s\n", r->ranks,
+               (long long)(o->batch * r->ranks), (long long)o->batch,
+               o->sync_bn ? ", batch norm over the global batch" : "");
+    *log = o->log_json && r->rank == 0 ? fopen(o->log_json, o->resume ? "a" : "w") : NULL;
+    if (o->log_json && r->rank == 0 && !*log) {
         fprintf(stderr, "nncl-train: cannot write %s\n", o->log_json);
         return 1;
     }
-    int64_t batches = nncl_loader_batches(r->train_loader);
+    int64_t batches = nncl_loader_batches(r->train_loader), images_run = 0;
+    double seconds_run = 0;
     bool stop = false;
     for (; epoch < o->epochs && !stop; epoch++, batch = 0) {
         progress bar;
@@ -287,7 +375,7 @@ static int train(run *r, const train_options *o, FILE **log) {
             total_steps++;
             char figures[96];
             snprintf(figures, sizeof figures, "loss %.4f  %.0f img/s", loss_sum / (double)done,
-                     (double)seen / (progress_now() - start));
+                     (double)(seen * r->ranks) / (progress_now() - start));
             progress_update(&bar, batch, figures);
             if (o->steps && total_steps >= o->steps) {
                 stop = true;
@@ -297,6 +385,16 @@ static int train(run *r, const train_options *o, FILE **log) {
         double seconds = progress_now() - start;
         progress_end(&bar);
         if (st != NNCL_OK) return fail("loading a training batch");
+        if (r->dist) { /* every rank's share of the epoch's figures */
+            double sums[4] = {loss_sum, (double)done, (double)running.right, (double)running.seen};
+            if (nncl_dist_sum(r->dist, sums, 4) != NNCL_OK) return fail("epoch figures");
+            loss_sum = sums[0] / (double)r->ranks;
+            running.right = (int64_t)sums[2];
+            running.seen = (int64_t)sums[3];
+            seen *= r->ranks;
+        }
+        images_run += seen;
+        seconds_run += seconds;
         double miou, test_acc = evaluate(r, o, &miou);
         if (test_acc < 0) return fail("evaluation");
         bool epoch_done = !stop || batch == batches;
@@ -323,8 +421,9 @@ static int train(run *r, const train_options *o, FILE **log) {
         }
         if (o->save && save(r, o, epoch_done ? epoch + 1 : epoch, epoch_done ? 0 : batch)) return 1;
     }
+    if (r->dist) report_dist(r, images_run, seconds_run);
     if (o->save) printf("Checkpoint: %s\n", o->save);
-    if (o->export_path) {
+    if (o->export_path && r->rank == 0) {
         if (nncl_onnx_export(r->g, o->export_path, &r->logits, 1) != NNCL_OK)
             return fail("--export");
         printf("ONNX model: %s\n", o->export_path);
@@ -341,11 +440,23 @@ int main(int argc, char **argv) {
         return 0;
     }
     if (rc) return rc;
-    run r = {0};
+    run r = {.ranks = 1};
+    if (getenv("OMPI_COMM_WORLD_SIZE") || getenv("PMI_SIZE") || getenv("PMIX_RANK")) {
+        nncl_dist_options d = {
+            .sync_batch_norm = o.sync_bn, .bucket_mb = o.bucket_mb, .timeout_s = o.dist_timeout};
+        if (nncl_dist_create(&d, &r.dist) != NNCL_OK) return fail("data-parallel start");
+        r.rank = nncl_dist_rank(r.dist);
+        r.ranks = nncl_dist_size(r.dist);
+        rank_of_failure = r.rank;
+        if (r.rank != 0 && !freopen("/dev/null", "w", stdout)) return fail("quieting stdout");
+    }
     FILE *log = NULL;
     rc = setup(&r, &o);
     if (!rc) rc = train(&r, &o, &log);
     if (log) fclose(log);
     release(&r);
+    /* A failed rank exits without finalising MPI, which makes mpirun end
+     * the job at once instead of the others waiting out their timeout. */
+    if (!rc) nncl_dist_destroy(r.dist);
     return rc;
 }

@@ -67,6 +67,14 @@ void train_usage(FILE *f) {
         "  --resume FILE         continue from a checkpoint\n"
         "  --log-json FILE       one JSON line per epoch\n"
         "\n"
+        "Data-parallel: under mpirun -np N, N processes train one model, each on its own\n"
+        "slice of every global batch (--batch is per process, the global batch N times it)\n"
+        "and its own device (NNCL_DEVICE=A,B,.. by local rank, else the node's GPUs in turn);\n"
+        "gradients are averaged after each backward pass, rank 0 prints and saves.\n"
+        "  --sync-bn             batch norm over the global batch (default: per process)\n"
+        "  --bucket-mb X         gradients reduced in messages of about X MiB (default 2)\n"
+        "  --dist-timeout S      fail when another process is silent this long (default 300)\n"
+        "\n"
         "Models (sizes come from the data: input shape, classes, vocabulary):\n");
     for (size_t i = 0; model_at(i); i++) {
         const model_info *m = model_at(i);
@@ -125,16 +133,17 @@ int train_parse_args(int argc, char **argv, train_options *o, FILE *err) {
         double x = 0;
         bool takes = strcmp(a, "--nesterov") && strcmp(a, "--hflip") && strcmp(a, "--no-shuffle") &&
                      strcmp(a, "--check-numerics") && strcmp(a, "--deterministic") &&
-                     strcmp(a, "--help") && strcmp(a, "-h");
+                     strcmp(a, "--sync-bn") && strcmp(a, "--help") && strcmp(a, "-h");
         if (takes && !v) {
             fprintf(err, "nncl-train: %s needs a value\n", a);
             return 2;
         }
         static const char *const numeric_flags[] = {
-            "--epochs",          "--steps",   "--batch",  "--lr",        "--momentum",
-            "--weight-decay",    "--l1",      "--clip",   "--step-size", "--gamma",
-            "--warmup",          "--shift",   "--rotate", "--noise",     "--seed",
-            "--label-smoothing", "--classes", "--mean",   "--std",       "--replace-head"};
+            "--epochs",          "--steps",       "--batch",  "--lr",        "--momentum",
+            "--weight-decay",    "--l1",          "--clip",   "--step-size", "--gamma",
+            "--warmup",          "--shift",       "--rotate", "--noise",     "--seed",
+            "--label-smoothing", "--classes",     "--mean",   "--std",       "--replace-head",
+            "--bucket-mb",       "--dist-timeout"};
         for (size_t k = 0; k < sizeof numeric_flags / sizeof numeric_flags[0]; k++) {
             if (strcmp(a, numeric_flags[k])) continue;
             if (!parse_number(v, &x)) {
@@ -242,6 +251,12 @@ int train_parse_args(int argc, char **argv, train_options *o, FILE *err) {
             o->check_numerics = true;
         else if (!strcmp(a, "--deterministic"))
             o->deterministic = true;
+        else if (!strcmp(a, "--sync-bn"))
+            o->sync_bn = true;
+        else if (NUM("--bucket-mb"))
+            o->bucket_mb = x;
+        else if (NUM("--dist-timeout"))
+            o->dist_timeout = x;
         else if (!strcmp(a, "--no-shuffle"))
             o->loader.shuffle = false;
         else {

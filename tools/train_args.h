@@ -18,6 +18,10 @@ typedef struct train_options {
     int64_t classes; /* 0: from the data */
     float smoothing;
     bool check_numerics, deterministic;
+    /* Data-parallel runs (under mpirun): synchronised batch norm, the
+     * gradient bucket size, the longest wait on another rank. */
+    bool sync_bn;
+    double bucket_mb, dist_timeout;
     bool normalise; /* --mean or --std given */
     nncl_optim_params optim;
     nncl_schedule schedule;

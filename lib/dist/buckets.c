@@ -146,16 +146,34 @@ static void *reduce_thread(void *arg) {
     return NULL;
 }
 
+/* Runs when the last bucket's copy completes: the device has finished the
+ * backward pass, and from here on waiting for the mean is exposed. */
+static void CL_CALLBACK last_gradient_ready(cl_event event, cl_int status, void *arg) {
+    (void)event, (void)status;
+    nncl_dist *d = arg;
+    pthread_mutex_lock(&d->mu);
+    d->backward_done_at = nncl_dist_now();
+    pthread_cond_broadcast(&d->cv);
+    pthread_mutex_unlock(&d->mu);
+}
+
+/* Queues a bucket's copy to the host (the last one timed). */
+static nncl_status copy_out(nncl_dist *d, size_t k) {
+    nncl_bucket *b = &d->buckets[k];
+    nncl_status st = nncl_buffer_read_async(d->g->ctx, b->grad, b->offset * sizeof(float), b->host,
+                                            b->floats * sizeof(float), &b->read);
+    if (st == NNCL_OK && k + 1 == d->n_buckets)
+        clSetEventCallback(b->read, CL_COMPLETE, last_gradient_ready, d);
+    return st;
+}
+
 /* Queues the copies of the buckets whose gradients are final once the
  * walk has passed node `index` (all of them for INT32_MIN). */
 static nncl_status hand_over(nncl_dist *d, int32_t index) {
     size_t k = d->handed;
     nncl_status st = NNCL_OK;
-    for (; k < d->n_buckets && d->buckets[k].ready_at >= index && st == NNCL_OK; k++) {
-        nncl_bucket *b = &d->buckets[k];
-        st = nncl_buffer_read_async(d->g->ctx, b->grad, b->offset * sizeof(float), b->host,
-                                    b->floats * sizeof(float), &b->read);
-    }
+    for (; k < d->n_buckets && d->buckets[k].ready_at >= index && st == NNCL_OK; k++)
+        st = copy_out(d, k);
     if (k == d->handed || st != NNCL_OK) return st;
     clFlush(d->g->ctx->queue);
     pthread_mutex_lock(&d->mu);
@@ -178,6 +196,7 @@ static nncl_status pass_begin(void *arg) {
     if (st != NNCL_OK) return st;
     pthread_mutex_lock(&d->mu);
     d->handed = d->reduced = 0;
+    d->backward_done_at = 0;
     pthread_mutex_unlock(&d->mu);
     d->in_pass = true;
     return NNCL_OK;
@@ -192,11 +211,10 @@ static nncl_status pass_node_done(void *arg, int32_t index) {
 static nncl_status reduce_here(nncl_dist *d) {
     nncl_status st = NNCL_OK;
     for (size_t k = 0; k < d->n_buckets && st == NNCL_OK; k++) {
-        nncl_bucket *b = &d->buckets[k];
-        st = nncl_buffer_read_async(d->g->ctx, b->grad, b->offset * sizeof(float), b->host,
-                                    b->floats * sizeof(float), &b->read);
         char error[sizeof d->thread_error];
-        if (st == NNCL_OK && (st = reduce_bucket(d, b, error, sizeof error)) != NNCL_OK)
+        st = copy_out(d, k);
+        if (st == NNCL_OK &&
+            (st = reduce_bucket(d, &d->buckets[k], error, sizeof error)) != NNCL_OK)
             nncl_fail(st, "%s", error);
     }
     return st;
@@ -204,7 +222,6 @@ static nncl_status reduce_here(nncl_dist *d) {
 
 static nncl_status pass_end(void *arg) {
     nncl_dist *d = arg;
-    double start = nncl_dist_now();
     nncl_status st = NNCL_OK;
     if (d->overlap) {
         st = hand_over(d, INT32_MIN);
@@ -224,8 +241,12 @@ static nncl_status pass_end(void *arg) {
         b->write = NULL;
         if (err != CL_SUCCESS) st = nncl_fail_cl(err, "copying averaged gradients back");
     }
-    d->stats.wait_seconds += nncl_dist_now() - start;
     if (st != NNCL_OK) return st; /* in_pass stays set: the next pass refuses */
+    pthread_mutex_lock(&d->mu);   /* callbacks may run after the event's waiters return */
+    while (d->n_buckets && d->backward_done_at == 0)
+        pthread_cond_wait(&d->cv, &d->mu);
+    if (d->n_buckets) d->stats.wait_seconds += nncl_dist_now() - d->backward_done_at;
+    pthread_mutex_unlock(&d->mu);
     d->stats.steps++;
     d->in_pass = false;
     return NNCL_OK;

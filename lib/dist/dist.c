@@ -128,9 +128,9 @@ nncl_status nncl_dist_create(const nncl_dist_options *options, nncl_dist **out) 
     if (!(o.bucket_mb >= 0 && o.bucket_mb <= 1024) || !(o.timeout_s >= 0 && isfinite(o.timeout_s)))
         return nncl_fail(NNCL_ERROR_INVALID_ARGUMENT,
                          "nncl_dist_create: bucket_mb %g must be in [0, 1024] and timeout_s %g "
-                         "finite and >= 0 (0: the defaults, 8 and 300)",
+                         "finite and >= 0 (0: the defaults, 2 and 300)",
                          o.bucket_mb, o.timeout_s);
-    if (o.bucket_mb == 0) o.bucket_mb = 8;
+    if (o.bucket_mb == 0) o.bucket_mb = 2;
     if (o.timeout_s == 0) o.timeout_s = 300;
     int initialized = 0, finalized = 0, level = MPI_THREAD_SINGLE;
     MPI_Finalized(&finalized);

@@ -44,6 +44,7 @@ struct nncl_dist {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     size_t reduced;
+    double backward_done_at; /* when this pass's last gradient reached the host */
     nncl_status thread_status;
     char thread_error[512];
     nncl_dist_stats stats;
