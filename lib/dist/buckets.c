@@ -199,6 +199,7 @@ static nncl_status pass_begin(void *arg) {
     d->backward_done_at = 0;
     pthread_mutex_unlock(&d->mu);
     d->in_pass = true;
+    d->draining = false;
     return NNCL_OK;
 }
 
@@ -223,6 +224,7 @@ static nncl_status reduce_here(nncl_dist *d) {
 static nncl_status pass_end(void *arg) {
     nncl_dist *d = arg;
     nncl_status st = NNCL_OK;
+    d->draining = true;
     if (d->overlap) {
         st = hand_over(d, INT32_MIN);
         pthread_mutex_lock(&d->mu);

@@ -7,6 +7,7 @@
 
 #include <limits.h>
 #include <math.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,10 +45,16 @@ static const char *mpi_message(int rc, char *buf) {
 }
 
 /* Polls req until it completes or the deadline passes. MPI progresses
- * only inside its calls, so the pause between tests stays short. */
-static nncl_status wait_request(nncl_dist *d, MPI_Request *req, const char *what, char *error,
-                                size_t size) {
-    double deadline = nncl_dist_now() + d->o.timeout_s;
+ * only inside its calls: a large message is many exchanges, each waiting
+ * for both sides to test. While backward still computes, the reduction
+ * thread tests every 50 us and leaves the cores to the device; once
+ * nothing else is left to do (`draining`, and the calling thread's
+ * collectives) it only yields between tests for the first 50 ms (sleeps
+ * of 10 us and more made a 1.6 MB allreduce take 33 ms instead of 5),
+ * then sleeps up to 1 ms, not to spin on a stopped rank. */
+static nncl_status wait_request(nncl_dist *d, MPI_Request *req, bool background, const char *what,
+                                char *error, size_t size) {
+    double start = nncl_dist_now(), deadline = start + d->o.timeout_s;
     long pause_ns = 10000;
     char buf[MPI_MAX_ERROR_STRING];
     for (;;) {
@@ -56,14 +63,20 @@ static nncl_status wait_request(nncl_dist *d, MPI_Request *req, const char *what
             return comm_fail(d, error, size, "rank %d: %s failed: %s", d->rank, what,
                              mpi_message(rc, buf));
         if (done) return NNCL_OK;
-        if (nncl_dist_now() > deadline)
+        double now = nncl_dist_now();
+        if (now > deadline)
             return comm_fail(d, error, size,
                              "rank %d: %s did not complete within %g s: another rank has stopped "
                              "or is stuck; end the job (MPI_Abort)",
                              d->rank, what, d->o.timeout_s);
-        struct timespec pause = {0, pause_ns};
+        bool urgent = !background || d->draining;
+        if (urgent && now - start < 0.05) {
+            sched_yield();
+            continue;
+        }
+        struct timespec pause = {0, urgent ? pause_ns : 50000};
         nanosleep(&pause, NULL);
-        if (pause_ns < 500000) pause_ns *= 2;
+        if (urgent && pause_ns < 1000000) pause_ns *= 2;
     }
 }
 
@@ -83,7 +96,7 @@ nncl_status nncl_dist_allreduce(nncl_dist *d, MPI_Comm comm, void *values, size_
     if (rc != MPI_SUCCESS)
         return comm_fail(d, error, error_size, "rank %d: %s failed: %s", d->rank, what,
                          mpi_message(rc, buf));
-    return wait_request(d, &req, what, error, error_size);
+    return wait_request(d, &req, error != NULL, what, error, error_size);
 }
 
 nncl_status nncl_dist_bcast(nncl_dist *d, void *values, size_t n, MPI_Datatype type,
@@ -97,7 +110,7 @@ nncl_status nncl_dist_bcast(nncl_dist *d, void *values, size_t n, MPI_Datatype t
     int rc = MPI_Ibcast(values, (int)n, type, 0, d->comm, &req);
     if (rc != MPI_SUCCESS)
         return comm_fail(d, NULL, 0, "rank %d: %s failed: %s", d->rank, what, mpi_message(rc, buf));
-    return wait_request(d, &req, what, NULL, 0);
+    return wait_request(d, &req, false, what, NULL, 0);
 }
 
 /* Duplicates base twice and finds the ranks; MPI errors come back as codes. */

@@ -27,9 +27,10 @@ struct nncl_dist {
     MPI_Comm comm;      /* the calling thread's collectives */
     MPI_Comm grad_comm; /* the reduction thread's, so the two never interleave */
     int rank, size, local_rank;
-    bool finalize;       /* nncl_dist_create called MPI_Init */
-    bool overlap;        /* a reduction thread (MPI_THREAD_MULTIPLE) */
-    _Atomic bool broken; /* a collective failed: ranks are out of step */
+    bool finalize;         /* nncl_dist_create called MPI_Init */
+    bool overlap;          /* a reduction thread (MPI_THREAD_MULTIPLE) */
+    _Atomic bool broken;   /* a collective failed: ranks are out of step */
+    _Atomic bool draining; /* backward is queued: the thread may spin */
     nncl_graph *g;
     nncl_collective hooks;
     /* Buckets in the order backward finishes them, for the layout of
@@ -53,9 +54,9 @@ struct nncl_dist {
 /* Seconds on a monotonic clock. */
 double nncl_dist_now(void);
 /* MPI_Iallreduce in place, waited for with the deadline. On
- * failure writes the message to `error` (the reduction thread's) or
- * records it (error NULL), marks d broken, and returns
- * NNCL_ERROR_COMMUNICATION. */
+ * failure writes the message to `error` (the reduction thread's, which
+ * also polls gently while backward computes) or records it (error NULL),
+ * marks d broken, and returns NNCL_ERROR_COMMUNICATION. */
 nncl_status nncl_dist_allreduce(nncl_dist *d, MPI_Comm comm, void *values, size_t n,
                                 MPI_Datatype type, MPI_Op op, const char *what, char *error,
                                 size_t error_size);
