@@ -156,8 +156,9 @@ nncl_status nncl_loader_create(const nncl_dataset *ds, const nncl_loader_options
         !(o->noise_std >= 0 && isfinite(o->noise_std)) || !(o->std >= 0 && isfinite(o->std)) ||
         !isfinite(o->mean))
         return nncl_fail(NNCL_ERROR_INVALID_ARGUMENT,
-                         "nncl_loader_create: shift %lld must be >= 0, rotate_degrees %g in "
-                         "[0, 360], noise_std %g and std %g finite and >= 0, mean %g finite",
+                         "nncl_loader_create: shift must be >= 0, rotate_degrees in [0, 360], "
+                         "noise_std and std finite and >= 0, mean finite (got shift %lld, "
+                         "rotate_degrees %g, noise_std %g, std %g, mean %g)",
                          (long long)o->shift, (double)o->rotate_degrees, (double)o->noise_std,
                          (double)o->std, (double)o->mean);
     char shape[128];
