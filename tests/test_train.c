@@ -19,6 +19,12 @@
 #ifndef NNCL_MPIEXEC
 #define NNCL_MPIEXEC "" /* no MPI: no data-parallel run */
 #endif
+/* Open MPI refuses root without the first two, its single-copy path fails
+ * in containers, and its components' allocations outlive MPI_Finalize
+ * (LeakSanitizer would fail the sanitizer build's runs on them). */
+#define MPI_ENV                                                                                    \
+    "OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 "                                   \
+    "OMPI_MCA_btl_vader_single_copy_mechanism=none ASAN_OPTIONS=detect_leaks=0"
 
 /* Class 0: horizontal stripes, class 1: vertical, at a random phase, with
  * noise: count images of size x size. */
@@ -157,19 +163,32 @@ static int count_lines(const char *path) {
     return n;
 }
 
+/* IDX files under test_dir: `train` stripes images of size x size, the
+ * first `test` of them again as the test set; prefix "" or "dir/". */
+static void write_stripes(const char *prefix, int train, int test, int size, unsigned seed) {
+    uint8_t *img = malloc((size_t)train * size * size), *lab = malloc((size_t)train);
+    int32_t *lab32 = malloc((size_t)train * sizeof *lab32);
+    stripes(img, lab32, train, size, seed);
+    for (int i = 0; i < train; i++)
+        lab[i] = (uint8_t)lab32[i];
+    const char *names[] = {"train-images-idx3-ubyte", "train-labels-idx1-ubyte",
+                           "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"};
+    for (int set = 0; set < 2; set++) {
+        uint32_t n = (uint32_t)(set ? test : train), u = (uint32_t)size;
+        char path[128];
+        snprintf(path, sizeof path, "%s%s", prefix, names[2 * set]);
+        write_idx(path, img, (uint32_t[]){n, u, u}, 3, (size_t)n * u * u);
+        snprintf(path, sizeof path, "%s%s", prefix, names[2 * set + 1]);
+        write_idx(path, lab, (uint32_t[]){n}, 1, n);
+    }
+    free(img);
+    free(lab);
+    free(lab32);
+}
+
 static void test_nncl_train_command(void **state) {
     (void)state;
-    enum { TRAIN = 256, TEST = 64, S = 28 };
-    static uint8_t img[TRAIN * S * S];
-    static int32_t lab32[TRAIN];
-    uint8_t lab[TRAIN];
-    stripes(img, lab32, TRAIN, S, 5);
-    for (int i = 0; i < TRAIN; i++)
-        lab[i] = (uint8_t)lab32[i];
-    write_idx("train-images-idx3-ubyte", img, (uint32_t[]){TRAIN, S, S}, 3, sizeof img);
-    write_idx("train-labels-idx1-ubyte", lab, (uint32_t[]){TRAIN}, 1, TRAIN);
-    write_idx("t10k-images-idx3-ubyte", img, (uint32_t[]){TEST, S, S}, 3, (size_t)TEST * S * S);
-    write_idx("t10k-labels-idx1-ubyte", lab, (uint32_t[]){TEST}, 1, TEST);
+    write_stripes("", 256, 64, 28, 5);
     static char out[8192];
     /* Two epochs of 8 batches, with SGD, a schedule and augmentation. */
     int rc = train("--epochs 2 --batch 32 --optimizer sgd --lr 0.05 --schedule step --step-size 1 "
@@ -535,25 +554,14 @@ static void test_nncl_train_onnx_models(void **state) {
 static void test_nncl_train_data_parallel(void **state) {
     (void)state;
     if (!*NNCL_MPIEXEC) skip(); /* a library built without MPI trains in one process */
-    enum { TRAIN = 256, TEST = 64, S = 16 };
-    static uint8_t img[TRAIN * S * S];
-    static int32_t lab32[TRAIN];
-    uint8_t lab[TRAIN];
-    stripes(img, lab32, TRAIN, S, 9);
-    for (int i = 0; i < TRAIN; i++)
-        lab[i] = (uint8_t)lab32[i];
     char path[256];
     snprintf(path, sizeof path, "%s/dp", test_dir);
     assert_int_equal(mkdir(path, 0755), 0);
-    write_idx("dp/train-images-idx3-ubyte", img, (uint32_t[]){TRAIN, S, S}, 3, sizeof img);
-    write_idx("dp/train-labels-idx1-ubyte", lab, (uint32_t[]){TRAIN}, 1, TRAIN);
-    write_idx("dp/t10k-images-idx3-ubyte", img, (uint32_t[]){TEST, S, S}, 3, (size_t)TEST * S * S);
-    write_idx("dp/t10k-labels-idx1-ubyte", lab, (uint32_t[]){TEST}, 1, TEST);
+    write_stripes("dp/", 256, 64, 16, 9);
     static char out[16384];
     char cmd[1024];
     snprintf(cmd, sizeof cmd,
-             "cd '%s' && OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 "
-             "OMPI_MCA_btl_vader_single_copy_mechanism=none '%s' -n 2 --oversubscribe '%s' "
+             "cd '%s' && " MPI_ENV " '%s' -n 2 --oversubscribe '%s' "
              "--data dp --epochs 1 --batch 16 --optimizer sgd --lr 0.05 --save dp.safetensors "
              "--log-json dp.json 2>&1",
              test_dir, NNCL_MPIEXEC, NNCL_TRAIN_EXE);
@@ -577,8 +585,7 @@ static void test_nncl_train_data_parallel(void **state) {
     /* Stopped after 3 global batches (96 samples): batch 3 of 32, and with
      * a batch of 40, batch 2, repeating 16 samples. */
     snprintf(cmd, sizeof cmd,
-             "cd '%s' && OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 "
-             "OMPI_MCA_btl_vader_single_copy_mechanism=none '%s' -n 2 --oversubscribe '%s' "
+             "cd '%s' && " MPI_ENV " '%s' -n 2 --oversubscribe '%s' "
              "--data dp --steps 3 --batch 16 --save mid.safetensors > /dev/null 2>&1",
              test_dir, NNCL_MPIEXEC, NNCL_TRAIN_EXE);
     assert_int_equal(system(cmd), 0);
