@@ -183,7 +183,8 @@ static void test_batch_norm_statistics_per_rank(void **state) {
     check_against_one_process(true, false);
 }
 
-/* Small buckets (one per parameter) and no overlap give the same result. */
+/* Small buckets (one per parameter) and no overlap give the same result;
+ * a dist takes one graph, and a graph one dist. */
 static void test_bucket_sizes_and_no_overlap(void **state) {
     (void)state;
     float *results[2];
@@ -194,6 +195,15 @@ static void test_bucket_sizes_and_no_overlap(void **state) {
         ASSERT_OK(nncl_dist_create(&o, &d));
         net dp = build(B, false);
         ASSERT_OK(nncl_dist_attach(d, dp.g));
+        net other = build(B, false);
+        assert_int_equal(nncl_dist_attach(d, other.g), NNCL_ERROR_INVALID_ARGUMENT);
+        assert_contains(nncl_last_error(), "one graph");
+        destroy(&other);
+        nncl_dist *second;
+        ASSERT_OK(nncl_dist_create(&(nncl_dist_options){.timeout_s = 20}, &second));
+        assert_int_equal(nncl_dist_attach(second, dp.g), NNCL_ERROR_INVALID_ARGUMENT);
+        assert_contains(nncl_last_error(), "another dist");
+        nncl_dist_destroy(second);
         nncl_dist_stats stats;
         ASSERT_OK(nncl_dist_stats_get(d, &stats));
         assert_int_equal(stats.buckets, k ? 4 : 1); /* conv and fc, weight and bias */

@@ -342,9 +342,10 @@ nncl_status nncl_dist_attach(nncl_dist *d, nncl_graph *g) {
     nncl_status st = nncl_graph_check(g, "nncl_dist_attach");
     if (st != NNCL_OK) return st;
     if (!d) return nncl_fail(NNCL_ERROR_INVALID_ARGUMENT, "nncl_dist_attach: dist is NULL");
-    if (d->g)
-        return nncl_fail(NNCL_ERROR_INVALID_ARGUMENT,
-                         "nncl_dist_attach: a dist trains one graph; this one has its graph");
+    if (d->g || g->collective)
+        return nncl_fail(NNCL_ERROR_INVALID_ARGUMENT, "nncl_dist_attach: %s",
+                         d->g ? "a dist trains one graph; this one has its graph"
+                              : "the graph is attached to another dist");
     if ((st = nncl_graph_plan(g)) != NNCL_OK) return st;
     d->g = g;
     st = check_params(d);
