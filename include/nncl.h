@@ -17,7 +17,8 @@
  *   (3D). Labels are int32. Parameters carry PyTorch state_dict names
  *   ("conv1.weight", "bn1.running_mean"), so weights move across unchanged.
  *   Models made elsewhere come in as ONNX (nncl_onnx_import) and any graph
- *   goes out as ONNX (nncl_onnx_export), for other runtimes.
+ *   goes out as ONNX (nncl_onnx_export), for other runtimes. Several
+ *   processes, one device each, train one model over MPI (nncl_dist).
  *
  * EXAMPLE
  *
