@@ -1550,9 +1550,10 @@ NNCL_API nncl_status nncl_dist_device(const nncl_dist *d, char *spec, size_t siz
  * gradients over the ranks in every nncl_graph_backward (so also in
  * nncl_train_step). Every rank must attach a graph of the same parameters
  * (names, shapes and order are checked against rank 0's). One graph per
- * dist. Returns NNCL_OK,
- * NNCL_ERROR_INVALID_ARGUMENT (NULL, a second graph, parameters that differ
- * from rank 0's, named), NNCL_ERROR_COMMUNICATION, or a planning error. */
+ * dist and one dist per graph; either may be destroyed first. Returns
+ * NNCL_OK, NNCL_ERROR_INVALID_ARGUMENT (NULL, a second graph, a graph
+ * another dist has, parameters that differ from rank 0's, named),
+ * NNCL_ERROR_COMMUNICATION, or a planning error. */
 NNCL_API nncl_status nncl_dist_attach(nncl_dist *d, nncl_graph *g);
 
 /* Sums n doubles over the ranks in place (losses, correct counts): every
@@ -1560,14 +1561,17 @@ NNCL_API nncl_status nncl_dist_attach(nncl_dist *d, nncl_graph *g);
  * NNCL_ERROR_COMMUNICATION. */
 NNCL_API nncl_status nncl_dist_sum(nncl_dist *d, double *values, size_t n);
 
-/* nncl_save on rank 0 only (the state is the same on every rank); every
- * rank returns rank 0's status, with its message. Resuming is nncl_load on
- * every rank, with the same or another number of ranks. */
+/* nncl_save on rank 0 only (parameters and optimizer state are the same
+ * on every rank; without synchronised batch norm the running statistics
+ * saved are rank 0's); every rank returns rank 0's status, with its
+ * message. Resuming is nncl_load on every rank, with the same or another
+ * number of ranks. */
 NNCL_API nncl_status nncl_dist_save(nncl_dist *d, nncl_graph *g, const nncl_optimizer *opt,
                                     const char *path, const nncl_metadata *metadata,
                                     size_t n_metadata);
 
-/* What the gradient reduction cost so far on this rank. */
+/* What the gradient reduction cost so far on this rank. Returns NNCL_OK or
+ * NNCL_ERROR_INVALID_ARGUMENT (NULL). */
 typedef struct nncl_dist_stats {
     int64_t steps;   /* backward passes reduced */
     int64_t buckets; /* per pass */
