@@ -449,6 +449,9 @@ int main(int argc, char **argv) {
         r.ranks = nncl_dist_size(r.dist);
         rank_of_failure = r.rank;
         if (r.rank != 0 && !freopen("/dev/null", "w", stdout)) return fail("quieting stdout");
+    } else if (o.sync_bn || o.bucket_mb || o.dist_timeout) {
+        fprintf(stderr, "nncl-train: --sync-bn, --bucket-mb and --dist-timeout apply only under "
+                        "mpirun; this run is one process\n");
     }
     FILE *log = NULL;
     rc = setup(&r, &o);

@@ -25,6 +25,12 @@ static int backward_order(const void *pa, const void *pb) {
 }
 
 static void release_buckets(nncl_dist *d) {
+    if (d->locks_ready) { /* the callback below must not outlive the dist */
+        pthread_mutex_lock(&d->mu);
+        while (d->callback_pending)
+            pthread_cond_wait(&d->cv, &d->mu);
+        pthread_mutex_unlock(&d->mu);
+    }
     for (size_t i = 0; i < d->n_buckets; i++) {
         nncl_bucket *b = &d->buckets[i];
         cl_event pending[2] = {b->read, b->write};
@@ -153,6 +159,7 @@ static void CL_CALLBACK last_gradient_ready(cl_event event, cl_int status, void 
     nncl_dist *d = arg;
     pthread_mutex_lock(&d->mu);
     d->backward_done_at = nncl_dist_now();
+    d->callback_pending = false;
     pthread_cond_broadcast(&d->cv);
     pthread_mutex_unlock(&d->mu);
 }
@@ -162,9 +169,18 @@ static nncl_status copy_out(nncl_dist *d, size_t k) {
     nncl_bucket *b = &d->buckets[k];
     nncl_status st = nncl_buffer_read_async(d->g->ctx, b->grad, b->offset * sizeof(float), b->host,
                                             b->floats * sizeof(float), &b->read);
-    if (st == NNCL_OK && k + 1 == d->n_buckets)
-        clSetEventCallback(b->read, CL_COMPLETE, last_gradient_ready, d);
-    return st;
+    if (st != NNCL_OK || k + 1 != d->n_buckets) return st;
+    /* Unlocked while registering: a complete event may call back at once. */
+    pthread_mutex_lock(&d->mu);
+    d->callback_pending = true;
+    pthread_mutex_unlock(&d->mu);
+    if (clSetEventCallback(b->read, CL_COMPLETE, last_gradient_ready, d) != CL_SUCCESS) {
+        pthread_mutex_lock(&d->mu); /* untimed, but never waited for */
+        d->callback_pending = false;
+        d->backward_done_at = nncl_dist_now();
+        pthread_mutex_unlock(&d->mu);
+    }
+    return NNCL_OK;
 }
 
 /* Queues the copies of the buckets whose gradients are final once the

@@ -46,6 +46,7 @@ struct nncl_dist {
     pthread_cond_t cv;
     size_t reduced;
     double backward_done_at; /* when this pass's last gradient reached the host */
+    bool callback_pending;   /* that copy's completion callback has yet to run */
     nncl_status thread_status;
     char thread_error[512];
     nncl_dist_stats stats;
