@@ -43,7 +43,7 @@ __kernel void winograd4_fused(__global const float *x, __global const float *u, 
             for (int m0 = 0; m0 < outs; m0 += NNCL_GEMM_ROWS)
                 tile(min(NNCL_GEMM_ROWS, outs - m0), count, ins, 1.0f, 0.0f,
                      u + (long)p * u_plane + (long)m0 * ins, ins, 1, v + (long)p * v_plane,
-                     m + (long)p * m_plane + m0 * FUSED_NR, FUSED_NR, 0);
+                     FUSED_NR, m + (long)p * m_plane + m0 * FUSED_NR, FUSED_NR, 0);
         /* Y = A^T M A, back into the output rows the tiles came from */
         for (int t = first; t < first + count;) {
             int row = t / tiles_w, tc = t % tiles_w, run = min(tiles_w - tc, first + count - t);

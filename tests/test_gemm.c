@@ -44,9 +44,12 @@ static void check_product(bool ta, bool tb, int64_t m, int64_t n, int64_t k) {
 static void test_products_match_host(void **state) {
     (void)state;
     /* Tile edges (6 rows, panels of 8-32 columns), k past one chunk (512)
-     * and past a transposed result's (2048), single elements. */
-    static const int64_t shapes[][3] = {{1, 1, 1},     {13, 37, 5},    {6, 32, 512},  {7, 70, 1100},
-                                        {40, 9, 4200}, {100, 65, 513}, {3, 200, 2049}};
+     * and past a transposed result's (2048), single elements; whole panels
+     * read in place (row stride up to 512) and packed (640), transposed
+     * copies with partial 8 x 8 blocks. */
+    static const int64_t shapes[][3] = {{1, 1, 1},      {13, 37, 5},    {6, 32, 512},
+                                        {7, 70, 1100},  {40, 9, 4200},  {100, 65, 513},
+                                        {3, 200, 2049}, {20, 640, 100}, {33, 96, 67}};
     for (int t = 0; t < 4; t++)
         for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
             check_product(t & 1, t & 2, shapes[s][0], shapes[s][1], shapes[s][2]);
