@@ -91,6 +91,8 @@ static double median_of(double *v, int n) {
 
 typedef struct measured {
     nncl_gemm_call call;
+    float *a, *b, *c, *ref;
+    double *dev, *host; /* per round */
     double nncl_s, host_s, error;
 } measured;
 
@@ -105,39 +107,44 @@ static double gflop(const nncl_gemm_call *s) {
     return 2.0 * (double)s->m * (double)s->n * (double)s->k * 1e-9;
 }
 
-/* Times each call `rounds` times per side, alternating, on random data. */
-static int measure(nncl_context *ctx, measured *m, int rounds) {
+/* Random operands and room for the rounds' times. */
+static int prepare(measured *m, int rounds) {
     const nncl_gemm_call *s = &m->call;
     size_t na = (size_t)(s->m * s->k), nb = (size_t)(s->k * s->n), nc = (size_t)(s->m * s->n);
-    float *a = malloc(na * sizeof *a), *b = malloc(nb * sizeof *b), *c = malloc(nc * sizeof *c),
-          *ref = malloc(nc * sizeof *ref);
-    double *dev = malloc((size_t)rounds * sizeof *dev),
-           *host = malloc((size_t)rounds * sizeof *host);
-    int rc = !a || !b || !c || !ref || !dev || !host;
-    for (size_t i = 0; !rc && i < na; i++)
-        a[i] = (float)rand() / (float)RAND_MAX * 2 - 1;
-    for (size_t i = 0; !rc && i < nb; i++)
-        b[i] = (float)rand() / (float)RAND_MAX * 2 - 1;
-    m->host_s = m->error = 0;
-    for (int r = 0; r < rounds && !rc; r++) {
-        settle();
-        rc = nncl_context_time_gemm(ctx, s, a, b, c, 3, &dev[r]) != NNCL_OK;
+    m->a = malloc(na * sizeof *m->a), m->b = malloc(nb * sizeof *m->b);
+    m->c = malloc(nc * sizeof *m->c), m->ref = malloc(nc * sizeof *m->ref);
+    m->dev = calloc((size_t)rounds, sizeof *m->dev);
+    m->host = calloc((size_t)rounds, sizeof *m->host);
+    if (!m->a || !m->b || !m->c || !m->ref || !m->dev || !m->host) return 1;
+    for (size_t i = 0; i < na; i++)
+        m->a[i] = (float)rand() / (float)RAND_MAX * 2 - 1;
+    for (size_t i = 0; i < nb; i++)
+        m->b[i] = (float)rand() / (float)RAND_MAX * 2 - 1;
+    return 0;
+}
+
+/* One round of one shape: nncl's GEMM, then OpenBLAS's, each best of 3. */
+static int time_round(nncl_context *ctx, measured *m, int round) {
+    settle();
+    if (nncl_context_time_gemm(ctx, &m->call, m->a, m->b, m->c, 3, &m->dev[round]) != NNCL_OK)
+        return 1;
 #ifdef NNCL_HAVE_OPENBLAS
-        settle();
-        host[r] = host_seconds(s, a, b, ref, 3);
-#else
-        host[r] = 0;
+    settle();
+    m->host[round] = host_seconds(&m->call, m->a, m->b, m->ref, 3);
 #endif
-    }
-    if (!rc) {
-        m->nncl_s = median_of(dev, rounds);
-        m->host_s = median_of(host, rounds);
+    return 0;
+}
+
+static void finish(measured *m, int rounds) {
+    m->nncl_s = median_of(m->dev, rounds);
+    m->host_s = median_of(m->host, rounds);
 #ifdef NNCL_HAVE_OPENBLAS
-        m->error = relative_error(c, ref, nc);
+    m->error = relative_error(m->c, m->ref, (size_t)(m->call.m * m->call.n));
 #endif
-    }
-    free(a), free(b), free(c), free(ref), free(dev), free(host);
-    return rc;
+}
+
+static void release(measured *m) {
+    free(m->a), free(m->b), free(m->c), free(m->ref), free(m->dev), free(m->host);
 }
 
 int gemm_bench(nncl_context *ctx, const nncl_gemm_call *calls, size_t n, int rounds, bool json) {
@@ -154,9 +161,15 @@ int gemm_bench(nncl_context *ctx, const nncl_gemm_call *calls, size_t n, int rou
                "median; GFLOP/s; %s):\n  %-3s %-2s %6s %7s %6s %6s %8s %9s %6s\n",
                rounds, openblas_name(), "op", "", "M", "N", "K", "calls", "nncl", "OpenBLAS",
                "ratio");
+    for (size_t i = 0; i < n && !rc; i++)
+        rc = prepare(&m[i], rounds);
+    /* Each round visits every shape, so a shape's rounds lie seconds apart
+     * and a busy spell on this machine skews one round, not the median. */
+    for (int r = 0; r < rounds && !rc; r++)
+        for (size_t i = 0; i < n && !rc; i++)
+            rc = time_round(ctx, &m[i], r);
     for (size_t i = 0; i < n && !rc; i++) {
-        rc = measure(ctx, &m[i], rounds);
-        if (rc) break;
+        finish(&m[i], rounds);
         const nncl_gemm_call *s = &m[i].call;
         double f = gflop(s);
         dev_total += m[i].nncl_s * (double)s->calls;
@@ -194,6 +207,8 @@ int gemm_bench(nncl_context *ctx, const nncl_gemm_call *calls, size_t n, int rou
         fprintf(stderr, "nncl-bench: GEMM differs from OpenBLAS by %.3g\n", worst);
         rc = 1;
     }
+    for (size_t i = 0; i < n; i++)
+        release(&m[i]);
     free(m);
     return rc;
 }
