@@ -1,12 +1,12 @@
 /* Matrix multiplication for CPU devices: B is read in panels of NR = 2 *
  * NNCL_GEMM_VEC columns, packed k-major where its row stride would alias in
  * the caches (or it is stored transposed), A by rows along k (copied so
- * first when stored transposed), and the product keeps 6 x NR blocks of C
- * in registers: 12 vector accumulators,
- * 6 broadcasts of A and 2 loads of B per 12 FMAs (the register tile of the
- * BLIS/OpenBLAS Haswell kernels, Van Zee & van de Geijn 2015). The host
- * sets NNCL_GEMM_VEC to the device's native float width (8 for AVX2) and
- * NNCL_GEMM_ROWS to 6. */
+ * first when stored transposed), and the product keeps MR x NR blocks of C
+ * in registers: 2 MR vector accumulators, MR broadcasts of A and 2 loads of
+ * B per 2 MR FMAs (with MR = 6, the register tile of the BLIS/OpenBLAS
+ * Haswell kernels, Van Zee & van de Geijn 2015). The host sets
+ * NNCL_GEMM_VEC to the device's native float width (8 for AVX2) and
+ * NNCL_GEMM_ROWS to what its registers hold (6 for AVX2, 8 for AVX-512). */
 
 #define GEMM_CAT2(a, b) a##b
 #define GEMM_CAT(a, b) GEMM_CAT2(a, b)

@@ -118,8 +118,8 @@ static size_t pick_reduce_size(const nncl_device_info *info) {
 static nncl_status build_options(nncl_context *ctx) {
     int n = snprintf(ctx->build_options, sizeof ctx->build_options,
                      "-cl-std=CL1.2 -DNNCL_REDUCE_WG=%zu -DNNCL_VEC=%u -DNNCL_GEMM_VEC=%u "
-                     "-DNNCL_GEMM_ROWS=%d",
-                     ctx->reduce_size, nncl_stream_width(ctx), ctx->gemm->vec, NNCL_GEMM_ROWS);
+                     "-DNNCL_GEMM_ROWS=%u",
+                     ctx->reduce_size, nncl_stream_width(ctx), ctx->gemm->vec, ctx->gemm->rows);
     if (n < 0 || (size_t)n >= sizeof ctx->build_options ||
         !nncl_ops_kernel_defines(ctx->build_options + n, sizeof ctx->build_options - (size_t)n))
         return nncl_fail(NNCL_ERROR_INVALID_ARGUMENT,

@@ -14,14 +14,10 @@ typedef struct nncl_gemm_shape {
     uint64_t calls;
 } nncl_gemm_shape;
 
-/* Rows of C in the packed GEMM's register tile: with two vectors per row,
- * 12 accumulators, which leave room in AVX2's 16 registers (and AVX-512's 32
- * gain nothing measurable from 12 rows). */
-#define NNCL_GEMM_ROWS 6
-
 struct nncl_gemm_state {
     bool packed;    /* by nncl's packed kernels, else by CLBlast */
     unsigned vec;   /* floats per vector in the packed GEMM; panels are two wide */
+    unsigned rows;  /* rows of C in its register tile (state.c) */
     cl_mem scratch; /* packed panels, or CLBlast's padded copies */
     size_t scratch_bytes;
     nncl_gemm_shape shapes[128];

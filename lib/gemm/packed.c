@@ -1,6 +1,6 @@
 /* GEMM on CPU devices with nncl's own kernels (cl/gemm.cl): one operand
  * read as panels two device vectors wide (in place, or packed), the other
- * by rows, in a 6-row register-tiled product (6 x 16 on AVX2). On PoCL this
+ * by rows, in a register-tiled product (6 x 16 on AVX2, 8 x 32 on AVX-512). On PoCL this
  * runs the convolution GEMMs at 2-3x CLBlast's tuned speed, whose kernels
  * suit GPUs. Computing C^T = B^T A^T instead chooses which operand is
  * which, by the copies each choice needs. */
@@ -30,12 +30,12 @@ typedef struct panel_view {
  * panels whole: m x (panel groups) + n x (row ranges) floats per k. Many
  * small items would balance better, but on small-m or long-k products
  * re-reading B per row range costs more than an idle core. */
-static void split(size_t count, size_t m, size_t n, size_t blocks, size_t panels, size_t want,
-                  size_t *mc_blocks, size_t *np) {
+static void split(size_t count, size_t m, size_t n, size_t blocks, size_t max_blocks, size_t panels,
+                  size_t want, size_t *mc_blocks, size_t *np) {
     size_t best_cost = SIZE_MAX, best_items = 0;
     bool best_enough = false;
     for (size_t p = panels < 8 ? panels : 8;; p = (p + 1) / 2) {
-        for (size_t b = blocks < 16 ? blocks : 16;; b = (b + 1) / 2) {
+        for (size_t b = blocks < max_blocks ? blocks : max_blocks;; b = (b + 1) / 2) {
             size_t ranges = (blocks + b - 1) / b, groups = (panels + p - 1) / p;
             size_t items = count * ranges * groups, cost = m * groups + n * ranges;
             bool enough = items >= want;
@@ -55,11 +55,12 @@ static nncl_status product(nncl_context *ctx, const nncl_gemm_batch *batch, size
                            size_t k, float alpha, operand av, panel_view bv, float beta, cl_mem c,
                            size_t c_off, size_t ldc, cl_int c_trans) {
     size_t width = nncl_gemm_panel_width(ctx), panels = (n + width - 1) / width;
-    size_t mr = NNCL_GEMM_ROWS, blocks = (m + mr - 1) / mr, mc_blocks = 1, np = 1;
+    size_t mr = ctx->gemm->rows, blocks = (m + mr - 1) / mr, mc_blocks = 1, np = 1;
     size_t want = 2 * (size_t)(ctx->info.compute_units ? ctx->info.compute_units : 1);
-    split(batch->count, m, n, blocks, panels, want, &mc_blocks, &np);
-    /* k in chunks of about 512 (a 16-wide panel's chunk fills half of L2's way
-     * to L1); transposed stores are scalar, so C^T is revisited less often. */
+    split(batch->count, m, n, blocks, 96 / mr, panels, want, &mc_blocks, &np);
+    /* k in chunks of about 512 (a block of rows' chunk, up to 8 x 512 floats,
+     * stays in L1 beside the panels streaming past); transposed stores are
+     * scalar, so C^T is revisited less often. */
     size_t chunk = c_trans ? 2048 : 512, chunks = (k + chunk - 1) / chunk;
     size_t kc = (k + chunks - 1) / chunks;
     size_t mc = mc_blocks * mr;
