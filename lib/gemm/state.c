@@ -18,8 +18,8 @@ nncl_status nncl_gemm_open(nncl_context *ctx, const char *choice) {
     s->vec = w >= 16 ? 16 : w >= 8 ? 8 : 4;
     /* Two vectors per row of the tile: 6 rows are 12 accumulators, which
      * leave room in AVX2's 16 registers; AVX-512's 32 hold 8 rows (16
-     * accumulators and a row pointer each: 10 rows ran 5% slower, 12 spilled
-     * to half speed; 8 ran 8-12% faster than 6 on resnet18_cifar's shapes). */
+     * accumulators and a row pointer each: 10 rows ran 5-8% slower, 12 spilled
+     * to half speed; 8 ran 7-12% faster than 6 on resnet18_cifar's shapes). */
     s->rows = s->vec >= 16 ? 8 : 6;
     ctx->gemm = s;
     return NNCL_OK;
