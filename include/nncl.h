@@ -235,10 +235,11 @@ typedef struct nncl_context_options {
      * NNCL_CONV_ALGO, else "auto": each layer's fastest, measured on first
      * use and remembered in the cache directory. For tests and tuning. */
     const char *conv_algorithm;
-    /* Matrix multiplication: "packed" (nncl's kernels, which pack one
-     * operand into panels; made for CPU devices) or "clblast" (CLBlast,
-     * tuned by nncl_context_tune_gemm). NULL: NNCL_GEMM, else "packed" on
-     * CPU devices and "clblast" elsewhere. */
+    /* Matrix multiplication: "packed" (nncl's kernels, which read one
+     * operand as panels, packing it where its layout needs; made for CPU
+     * devices) or "clblast" (CLBlast, tuned by nncl_context_tune_gemm).
+     * NULL: NNCL_GEMM, else "packed" on CPU devices and "clblast"
+     * elsewhere. */
     const char *gemm;
     /* Numerical health check (also NNCL_CHECK_NUMERICS=1): after every op's
      * forward and backward and every optimizer update, the values it wrote
@@ -310,8 +311,8 @@ NNCL_API nncl_status nncl_context_warm_up(nncl_context *ctx);
 
 /* Device memory the context's buffers hold now and at most so far, bytes.
  * Besides graphs' and optimizers' buffers this counts the context's GEMM
- * scratch, which stays allocated at the largest operand packed (or CLBlast
- * temporary) so far. */
+ * scratch, which stays allocated at the largest operands copied (packed or
+ * transposed, or CLBlast's temporaries) so far. */
 NNCL_API void nncl_context_memory(const nncl_context *ctx, uint64_t *current, uint64_t *peak);
 
 /* The kinds of device work profiling tells apart, in the order
@@ -389,11 +390,11 @@ typedef struct nncl_gemm_call {
 NNCL_API nncl_status nncl_context_gemm_calls(const nncl_context *ctx, nncl_gemm_call *out,
                                              size_t capacity, size_t *count);
 
-/* Runs one product of `shape` with the context's GEMM (packing included)
- * on the host matrices a (m x k, or k x m with trans_a) and b (k x n, or
- * n x k with trans_b), row-major without padding: once untimed, then reps
- * times (reps >= 1), each from enqueue to finish. Writes the fastest run's
- * seconds and C (m x n, row-major; c may be NULL). Returns NNCL_OK;
+/* Runs one product of `shape` with the context's GEMM (the copies of its
+ * operands included) on the host matrices a (m x k, or k x m with trans_a)
+ * and b (k x n, or n x k with trans_b), row-major without padding: once
+ * untimed, then reps times (reps >= 1), each from enqueue to finish. Writes
+ * the fastest run's seconds and C (m x n, row-major; c may be NULL). Returns NNCL_OK;
  * NNCL_ERROR_INVALID_ARGUMENT (NULL pointers, dims < 1 or past INT32_MAX,
  * reps < 1), NNCL_ERROR_OUT_OF_MEMORY, NNCL_ERROR_GEMM, NNCL_ERROR_OPENCL. */
 NNCL_API nncl_status nncl_context_time_gemm(nncl_context *ctx, const nncl_gemm_call *shape,

@@ -115,7 +115,12 @@ static int prepare(measured *m, int rounds) {
     m->c = malloc(nc * sizeof *m->c), m->ref = malloc(nc * sizeof *m->ref);
     m->dev = calloc((size_t)rounds, sizeof *m->dev);
     m->host = calloc((size_t)rounds, sizeof *m->host);
-    if (!m->a || !m->b || !m->c || !m->ref || !m->dev || !m->host) return 1;
+    if (!m->a || !m->b || !m->c || !m->ref || !m->dev || !m->host) {
+        fprintf(stderr,
+                "nncl-bench: GEMM: out of host memory for the %lld x %lld x %lld operands\n",
+                (long long)s->m, (long long)s->n, (long long)s->k);
+        return 2;
+    }
     for (size_t i = 0; i < na; i++)
         m->a[i] = (float)rand() / (float)RAND_MAX * 2 - 1;
     for (size_t i = 0; i < nb; i++)
@@ -185,7 +190,7 @@ int gemm_bench(nncl_context *ctx, const nncl_gemm_call *calls, size_t n, int rou
         else
             printf("\n");
     }
-    if (rc) {
+    if (rc == 1) {
         fprintf(stderr, "nncl-bench: GEMM: %s\n", nncl_last_error());
     } else if (json) {
         printf("{\"gemm_shapes\": %zu, \"gemm_gflop_per_step\": %.3f, \"nncl_gflops\": %.2f, "

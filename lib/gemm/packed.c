@@ -1,9 +1,9 @@
 /* GEMM on CPU devices with nncl's own kernels (cl/gemm.cl): one operand
  * read as panels two device vectors wide (in place, or packed), the other
- * by rows, in a register-tiled product (6 x 16 on AVX2, 8 x 32 on AVX-512). On PoCL this
- * runs the convolution GEMMs at 2-3x CLBlast's tuned speed, whose kernels
- * suit GPUs. Computing C^T = B^T A^T instead chooses which operand is
- * which, by the copies each choice needs. */
+ * by rows, in a register-tiled product (6 x 16 on AVX2, 8 x 32 on
+ * AVX-512). On PoCL this runs the convolution GEMMs at 2-3x CLBlast's tuned
+ * speed, whose kernels suit GPUs. Computing C^T = B^T A^T instead chooses
+ * which operand is which, by the copies each choice needs. */
 #include "gemm.h"
 #include <stdint.h>
 
@@ -137,12 +137,12 @@ nncl_status nncl_gemm_packed(nncl_context *ctx, bool trans_a, bool trans_b, size
         if (st != NNCL_OK) return st;
     }
     cl_mem scratch = ctx->gemm->scratch;
-    nncl_status st = NNCL_OK;
+    nncl_status st;
     if (rows_copy) {
         st = transpose(ctx, av.mem, av.off, av.s_k, k, m, 0, scratch, packed);
+        if (st != NNCL_OK) return st;
         av = (operand){scratch, (cl_uint)packed, (cl_int)k, 1};
     }
-    if (st != NNCL_OK) return st;
     if (in_place)
         return product(ctx, &one, m, n, k, alpha, av,
                        (panel_view){bt.mem, bt.off, (cl_uint)width, bt.s_k}, beta, c, c_off, ldc,
