@@ -81,6 +81,24 @@ void row_store(__global float *row, int at, rowv v, int from, int accumulate) {
         row[at + l] = accumulate ? row[at + l] + lanes[l] : lanes[l];
 }
 
+/* acc0 += the 8 weights at wt times v0, acc1 += the same times v1, written
+ * out: a loop here is left rolled, the accumulators then in memory. */
+#define ROW_FMA1(r, x0, x1, wt)                                                                    \
+    acc0[r] = fma((rowv)((wt)[r]), x0, acc0[r]);                                                   \
+    acc1[r] = fma((rowv)((wt)[r]), x1, acc1[r])
+#define ROW_FMA(v0, v1, wt)                                                                        \
+    do {                                                                                           \
+        rowv x0_ = (v0), x1_ = (v1);                                                               \
+        ROW_FMA1(0, x0_, x1_, wt);                                                                 \
+        ROW_FMA1(1, x0_, x1_, wt);                                                                 \
+        ROW_FMA1(2, x0_, x1_, wt);                                                                 \
+        ROW_FMA1(3, x0_, x1_, wt);                                                                 \
+        ROW_FMA1(4, x0_, x1_, wt);                                                                 \
+        ROW_FMA1(5, x0_, x1_, wt);                                                                 \
+        ROW_FMA1(6, x0_, x1_, wt);                                                                 \
+        ROW_FMA1(7, x0_, x1_, wt);                                                                 \
+    } while (0)
+
 /* Items: (image, output depth, output row, block of 2 ROW_VEC outputs,
  * group of 8 output channels), channel groups fastest so that neighbours
  * share the input rows. A row's last block ends at its end, overlapping
@@ -126,16 +144,22 @@ __kernel void conv_rows_forward(__global const float *x, __global const float *w
                 int shift = kw * dil.z - pad.z, tap = (kd * k.y + kh) * k.z + kw;
                 row_window a = row_window_at(ow0 + shift, in.z),
                            b = row_window_at(ow1 + shift, in.z);
-                for (long c = 0, at = 0; c < c_in; c++, at += ivol) {
-                    rowv v0 = row_load(xrow0 + at, a), v1 = row_load(xrow1 + at, b);
-                    if (!ok0) v0 = 0.0f;
-                    if (!ok1) v1 = 0.0f;
-                    __global const float *wt = wg + ((int)c * kvol + tap) * ROW_CHANNELS;
-#pragma unroll
-                    for (int r = 0; r < ROW_CHANNELS; r++) {
-                        rowv wv = (rowv)wt[r];
-                        acc0[r] = fma(wv, v0, acc0[r]);
-                        acc1[r] = fma(wv, v1, acc1[r]);
+                __global const float *wt = wg + tap * ROW_CHANNELS;
+                int w_step = kvol * ROW_CHANNELS;
+                if (ok0 && ok1 && !a.delta && !b.delta) {
+                    /* Both vectors inside their rows: plain loads. The
+                     * compiler does not hoist row_load's switch out of
+                     * this loop, and its speculative loads for the
+                     * shifted cases would double the loop's loads. */
+                    __global const float *x0 = xrow0 + a.from, *x1 = xrow1 + b.from;
+                    for (long at = 0; at < c_in * ivol; at += ivol, wt += w_step)
+                        ROW_FMA(vload_row(0, x0 + at), vload_row(0, x1 + at), wt);
+                } else {
+                    for (long at = 0; at < c_in * ivol; at += ivol, wt += w_step) {
+                        rowv v0 = row_load(xrow0 + at, a), v1 = row_load(xrow1 + at, b);
+                        if (!ok0) v0 = 0.0f;
+                        if (!ok1) v1 = 0.0f;
+                        ROW_FMA(v0, v1, wt);
                     }
                 }
             }
@@ -273,6 +297,8 @@ __kernel void pack_row_weights(__global const float *w, __global float *packed, 
 #undef convert_rowi
 #undef ROW_TAPS
 #undef ROW_MOVED
+#undef ROW_FMA
+#undef ROW_FMA1
 #undef ROW_CHANNELS
 #undef ROW_VEC
 #undef ROW_LANES

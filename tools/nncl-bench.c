@@ -92,8 +92,29 @@ static int cold_caches(char *dir, size_t size) {
     return 0;
 }
 
+/* Device time per step by kind of work, with each kind's share and launches. */
+static void print_profile(const char *what, const nncl_profile_entry *profile, size_t kinds,
+                          int64_t steps, double step) {
+    double profiled = 0;
+    for (size_t k = 0; k < kinds; k++)
+        profiled += profile[k].seconds;
+    printf("  device time per %s step, by kind (%.1f ms of %.1f ms):\n", what,
+           profiled / (double)steps * 1e3, step * 1e3);
+    for (size_t k = 0; k < kinds; k++)
+        if (profile[k].launches)
+            printf("    %-22s %8.2f ms  %5.1f%%  (%lld launches)\n", profile[k].kind,
+                   profile[k].seconds / (double)steps * 1e3, 100 * profile[k].seconds / profiled,
+                   (long long)(profile[k].launches / steps));
+}
+
+static void json_profile(const nncl_profile_entry *profile, size_t kinds, int64_t steps) {
+    for (size_t k = 0; k < kinds; k++)
+        printf("%s\"%s\": %.3f", k ? ", " : "", profile[k].kind,
+               profile[k].seconds / (double)steps * 1e3);
+}
+
 /* The timed training and inference steps after the warm-up, and the
- * report: step times, memory, device time by kind. */
+ * report: step times, memory, device time by kind for each. */
 static int time_steps(nncl_context *ctx, nncl_graph *g, nncl_optimizer *opt, nncl_node *loss,
                       nncl_node *logits, const options *opts, float *out, size_t n_out,
                       double first) {
@@ -113,21 +134,21 @@ static int time_steps(nncl_context *ctx, nncl_graph *g, nncl_optimizer *opt, nnc
     double train_step = median(times, o.steps);
     if (nncl_graph_infer(g, logits, out, n_out * sizeof *out))
         return free(times), fail("inference");
+    nncl_profile_entry infer_profile[NNCL_PROFILE_KINDS];
+    nncl_context_profile(ctx, infer_profile, NNCL_PROFILE_KINDS, &kinds, true);
     for (int64_t s = 0; s < o.steps; s++) {
         double t = progress_now();
         if (nncl_graph_infer(g, logits, out, n_out * sizeof *out))
             return free(times), fail("inference");
         times[s] = progress_now() - t;
     }
+    nncl_context_profile(ctx, infer_profile, NNCL_PROFILE_KINDS, &kinds, true);
     double infer_step = median(times, o.steps);
     uint64_t peak;
     nncl_context_memory(ctx, NULL, &peak);
     nncl_graph_memory_info mem;
     if (nncl_graph_memory(g, &mem)) return free(times), fail("memory plan");
     int64_t params = nncl_graph_trainable_count(g);
-    double profiled = 0;
-    for (size_t k = 0; k < kinds; k++)
-        profiled += profile[k].seconds;
 
     if (o.json) {
         printf("{\"model\": \"%s\", \"params\": %lld, \"batch\": %lld, \"train_img_per_s\": %.2f, "
@@ -141,9 +162,9 @@ static int time_steps(nncl_context *ctx, nncl_graph *g, nncl_optimizer *opt, nnc
                (unsigned long long)mem.values_unshared, (unsigned long long)mem.values_planned,
                (unsigned long long)mem.workspace, train_step * 1e3, infer_step * 1e3,
                o.cold ? "true" : "false", nncl_context_device(ctx)->name);
-        for (size_t k = 0; k < kinds; k++)
-            printf("%s\"%s\": %.3f", k ? ", " : "", profile[k].kind,
-                   profile[k].seconds / (double)o.steps * 1e3);
+        json_profile(profile, kinds, o.steps);
+        printf("}, \"infer_profile_ms_per_step\": {");
+        json_profile(infer_profile, kinds, o.steps);
         printf("}}\n");
     } else {
         printf("model %s: %lld parameters, batch %lld, on %s\n", o.model, (long long)params,
@@ -159,14 +180,8 @@ static int time_steps(nncl_context *ctx, nncl_graph *g, nncl_optimizer *opt, nnc
                "parameters + gradients %.1f MiB, workspace %.1f MiB\n",
                (double)mem.values_planned / 1048576.0, (double)mem.values_unshared / 1048576.0,
                (double)mem.parameters / 1048576.0, (double)mem.workspace / 1048576.0);
-        printf("  device time per training step, by kind (%.1f ms of %.1f ms):\n",
-               profiled / (double)o.steps * 1e3, train_step * 1e3);
-        for (size_t k = 0; k < kinds; k++)
-            if (profile[k].launches)
-                printf("    %-22s %8.2f ms  %5.1f%%  (%lld launches)\n", profile[k].kind,
-                       profile[k].seconds / (double)o.steps * 1e3,
-                       100 * profile[k].seconds / profiled,
-                       (long long)(profile[k].launches / o.steps));
+        print_profile("training", profile, kinds, o.steps, train_step);
+        print_profile("inference", infer_profile, kinds, o.steps, infer_step);
     }
     free(times);
     return 0;
