@@ -4,8 +4,26 @@
  * LOCAL_C at a time: the input rows and weights they need are loaded into
  * local memory by the whole group, coalesced, then every work-item reads
  * its taps from there instead of from global memory. Weights come packed
- * as the rows algorithm packs them (pack_row_weights), which also turns
- * them for the input gradient. */
+ * (pack_row_weights), which also turns them for the input gradient. */
+
+#define PACK_CHANNELS 8
+
+/* The kernels a convolution of c_out outputs from c_in inputs reads, in
+ * groups of 8 output channels: [c_out / 8][c_in][taps][8], zero past
+ * c_out, so the 8 weights of a tap are neighbours. From w [c_out][c_in]
+ * [taps], or with turn from the layer's w [c_in][c_out][taps] with every
+ * axis of the kernel turned (the input gradient's kernels). One work-item
+ * per packed weight. */
+__kernel void pack_row_weights(__global const float *w, __global float *packed, int c_out, int c_in,
+                               int taps, int turn) {
+    int i = get_global_id(0), groups = (c_out + PACK_CHANNELS - 1) / PACK_CHANNELS;
+    if (i >= groups * PACK_CHANNELS * c_in * taps) return;
+    int o = i / (PACK_CHANNELS * c_in * taps) * PACK_CHANNELS + i % PACK_CHANNELS;
+    int t = i / PACK_CHANNELS % taps, c = i / PACK_CHANNELS / taps % c_in;
+    packed[i] = o >= c_out ? 0.0f
+                : turn     ? w[((long)c * c_out + o) * taps + taps - 1 - t]
+                           : w[((long)o * c_in + c) * taps + t];
+}
 
 #define LOCAL_OC 16
 #define LOCAL_W 16
@@ -70,3 +88,4 @@ __kernel void conv_local_forward(__global const float *x, __global const float *
 #undef LOCAL_C
 #undef LOCAL_INPUT
 #undef LOCAL_WEIGHTS
+#undef PACK_CHANNELS

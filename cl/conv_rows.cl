@@ -5,8 +5,8 @@
  * weight broadcasts per 16 FMAs, no unfolded copy of the input. Rows of
  * any stride in depth and height; stride 1 along the row, where the
  * outputs' inputs are consecutive. The host sends rows at least ROW_VEC
- * long. The weights come packed (pack_row_weights). The input gradient
- * of a convolution of stride 1 is such a convolution too, of dY with the
+ * long. The weights are read where they lie. The input gradient of a
+ * convolution of stride 1 is such a convolution too, of dY with the
  * kernels turned. */
 
 #define ROW_CAT2(a, b) a##b
@@ -81,22 +81,23 @@ void row_store(__global float *row, int at, rowv v, int from, int accumulate) {
         row[at + l] = accumulate ? row[at + l] + lanes[l] : lanes[l];
 }
 
-/* acc0 += the 8 weights at wt times v0, acc1 += the same times v1, written
- * out: a loop here is left rolled, the accumulators then in memory. */
-#define ROW_FMA1(r, x0, x1, wt)                                                                    \
-    acc0[r] = fma((rowv)((wt)[r]), x0, acc0[r]);                                                   \
-    acc1[r] = fma((rowv)((wt)[r]), x1, acc1[r])
-#define ROW_FMA(v0, v1, wt)                                                                        \
+/* acc0 += the weights of the 8 output channels at offset `at` of their
+ * kernels times v0, acc1 += the same times v1, written out: a loop here
+ * is left rolled, the accumulators then in memory. */
+#define ROW_FMA1(r, x0, x1, at)                                                                    \
+    acc0[r] = fma((rowv)(wr[r][at]), x0, acc0[r]);                                                 \
+    acc1[r] = fma((rowv)(wr[r][at]), x1, acc1[r])
+#define ROW_FMA(v0, v1, at)                                                                        \
     do {                                                                                           \
         rowv x0_ = (v0), x1_ = (v1);                                                               \
-        ROW_FMA1(0, x0_, x1_, wt);                                                                 \
-        ROW_FMA1(1, x0_, x1_, wt);                                                                 \
-        ROW_FMA1(2, x0_, x1_, wt);                                                                 \
-        ROW_FMA1(3, x0_, x1_, wt);                                                                 \
-        ROW_FMA1(4, x0_, x1_, wt);                                                                 \
-        ROW_FMA1(5, x0_, x1_, wt);                                                                 \
-        ROW_FMA1(6, x0_, x1_, wt);                                                                 \
-        ROW_FMA1(7, x0_, x1_, wt);                                                                 \
+        ROW_FMA1(0, x0_, x1_, at);                                                                 \
+        ROW_FMA1(1, x0_, x1_, at);                                                                 \
+        ROW_FMA1(2, x0_, x1_, at);                                                                 \
+        ROW_FMA1(3, x0_, x1_, at);                                                                 \
+        ROW_FMA1(4, x0_, x1_, at);                                                                 \
+        ROW_FMA1(5, x0_, x1_, at);                                                                 \
+        ROW_FMA1(6, x0_, x1_, at);                                                                 \
+        ROW_FMA1(7, x0_, x1_, at);                                                                 \
     } while (0)
 
 /* Items: (image, output depth, output row, block of 2 ROW_VEC outputs,
@@ -108,7 +109,7 @@ void row_store(__global float *row, int at, rowv v, int from, int accumulate) {
  * its second vector on the next row. */
 __kernel void conv_rows_forward(__global const float *x, __global const float *w, __global float *y,
                                 int items, int c_in, int c_out, int4 in, int4 out, int4 k,
-                                int4 stride, int4 pad, int4 dil, int accumulate) {
+                                int4 stride, int4 pad, int4 dil, int accumulate, int turn) {
     int i = get_global_id(0);
     if (i >= items) return;
     bool pair = out.z <= ROW_VEC;
@@ -124,7 +125,15 @@ __kernel void conv_rows_forward(__global const float *x, __global const float *w
     int rows = min(ROW_CHANNELS, c_out - co0), kvol = k.x * k.y * k.z;
     long ivol = (long)in.x * in.y * in.z;
     __global const float *xn = x + (long)n * c_in * ivol;
-    __global const float *wg = w + (long)co0 * c_in * kvol; /* pack_row_weights' group */
+    /* Weight (o, c, tap) at wr[o - co0][c * w_c + tap * w_tap]: w [c_out][c_in]
+     * [taps], or turned, the layer's w [c_in][c_out][taps] read backwards
+     * along the taps. Channels past c_out read the last one, not stored. */
+    int w_c = turn ? c_out * kvol : kvol, w_tap = turn ? -1 : 1;
+    __global const float *wr[ROW_CHANNELS];
+#pragma unroll
+    for (int r = 0; r < ROW_CHANNELS; r++)
+        wr[r] =
+            w + (long)min(co0 + r, c_out - 1) * (turn ? kvol : c_in * kvol) + (turn ? kvol - 1 : 0);
     rowv acc0[ROW_CHANNELS], acc1[ROW_CHANNELS];
 #pragma unroll
     for (int r = 0; r < ROW_CHANNELS; r++) {
@@ -144,18 +153,17 @@ __kernel void conv_rows_forward(__global const float *x, __global const float *w
                 int shift = kw * dil.z - pad.z, tap = (kd * k.y + kh) * k.z + kw;
                 row_window a = row_window_at(ow0 + shift, in.z),
                            b = row_window_at(ow1 + shift, in.z);
-                __global const float *wt = wg + tap * ROW_CHANNELS;
-                int w_step = kvol * ROW_CHANNELS;
+                int wt = tap * w_tap;
                 if (ok0 && ok1 && !a.delta && !b.delta) {
                     /* Both vectors inside their rows: plain loads. The
                      * compiler does not hoist row_load's switch out of
                      * this loop, and its speculative loads for the
                      * shifted cases would double the loop's loads. */
                     __global const float *x0 = xrow0 + a.from, *x1 = xrow1 + b.from;
-                    for (long at = 0; at < c_in * ivol; at += ivol, wt += w_step)
+                    for (long at = 0; at < c_in * ivol; at += ivol, wt += w_c)
                         ROW_FMA(vload_row(0, x0 + at), vload_row(0, x1 + at), wt);
                 } else {
-                    for (long at = 0; at < c_in * ivol; at += ivol, wt += w_step) {
+                    for (long at = 0; at < c_in * ivol; at += ivol, wt += w_c) {
                         rowv v0 = row_load(xrow0 + at, a), v1 = row_load(xrow1 + at, b);
                         if (!ok0) v0 = 0.0f;
                         if (!ok1) v1 = 0.0f;
@@ -266,23 +274,6 @@ __kernel void conv_rows_weights(__global const float *x, __global const float *d
         for (int j = 0; j < ROW_TAPS; j++)
             if (o0 + r < c_out && kw0 + j < k.z)
                 dst[(long)r * c_in * kvol + j] = row_sum(acc[r][j]);
-}
-
-/* The kernels a convolution of c_out outputs from c_in inputs reads, in
- * groups of 8 output channels: [c_out / 8][c_in][taps][8], zero past
- * c_out, so the 8 weights of a tap are neighbours. From w [c_out][c_in]
- * [taps], or with turn from the layer's w [c_in][c_out][taps] with every
- * axis of the kernel turned (the input gradient's kernels). One work-item
- * per packed weight. */
-__kernel void pack_row_weights(__global const float *w, __global float *packed, int c_out, int c_in,
-                               int taps, int turn) {
-    int i = get_global_id(0), groups = (c_out + ROW_CHANNELS - 1) / ROW_CHANNELS;
-    if (i >= groups * ROW_CHANNELS * c_in * taps) return;
-    int o = i / (ROW_CHANNELS * c_in * taps) * ROW_CHANNELS + i % ROW_CHANNELS;
-    int t = i / ROW_CHANNELS % taps, c = i / ROW_CHANNELS / taps % c_in;
-    packed[i] = o >= c_out ? 0.0f
-                : turn     ? w[((long)c * c_out + o) * taps + taps - 1 - t]
-                           : w[((long)o * c_in + c) * taps + t];
 }
 
 /* The sources are built as one program: the names above stay in this file. */

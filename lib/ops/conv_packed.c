@@ -1,8 +1,8 @@
-/* What the direct algorithms (rows, local) share: weights packed 8 output
- * channels to a tap (pack_row_weights, cl/conv_rows.cl), and the input
- * gradient of a stride-1 layer as a forward convolution of dY with the
- * kernels turned and channels swapped, padded by dilation * (kernel - 1)
- * - pad. */
+/* What the direct algorithms (rows, local) share: the input gradient of a
+ * stride-1 layer as a forward convolution of dY with the kernels turned
+ * and channels swapped, padded by dilation * (kernel - 1) - pad; and for
+ * the local-memory kernel, weights packed 8 output channels to a tap
+ * (pack_row_weights, cl/conv_local.cl). */
 #include "conv.h"
 
 conv_pass nncl_conv_pass(const nncl_node *node, conv_direction dir, const conv_buffers *b) {

@@ -40,31 +40,30 @@ static size_t weight_chunks(const nncl_node *node) {
     return (batch + chunk - 1) / chunk;
 }
 
-/* The packed kernels; for the weight gradient, its partial sums. */
+/* The weight gradient's partial sums; the other passes read the weights
+ * where they lie. */
 static size_t workspace(const nncl_node *node, conv_direction dir) {
     conv_dims d = nncl_conv_dims(node);
     return dir == CONV_BACKWARD_WEIGHTS
                ? weight_chunks(node) * d.c_out * d.c_in * d.kvol * sizeof(float)
-               : nncl_conv_packed_bytes(node, dir);
+               : 0;
 }
 
-/* The pass with its weights packed into the workspace first. */
 static nncl_status launch(nncl_graph *g, const nncl_window *win, cl_mem w, const conv_pass *p) {
     size_t vec = row_vector(g), channel_groups = (p->c_out + 7) / 8;
-    nncl_status st = nncl_conv_pack_weights(g, w, p, (size_t)nncl_window_volume(win->kernel));
-    if (st != NNCL_OK) return st;
     bool pair = (size_t)p->to[2] <= vec; /* rows of one vector, two to a work-item */
     size_t blocks = pair ? 1 : ((size_t)p->to[2] + 2 * vec - 1) / (2 * vec);
     size_t rows = pair ? ((size_t)p->to[1] + 1) / 2 : (size_t)p->to[1];
     size_t items = p->batch * (size_t)p->to[0] * rows * blocks * channel_groups;
-    cl_int n = (cl_int)items, ci = (cl_int)p->c_in, co = (cl_int)p->c_out, acc = p->accumulate;
+    cl_int n = (cl_int)items, ci = (cl_int)p->c_in, co = (cl_int)p->c_out, acc = p->accumulate,
+           turn = p->turn;
     cl_int4 in = nncl_int4(p->from), out = nncl_int4(p->to), k = nncl_int4(win->kernel),
             stride = nncl_int4(win->stride), dil = nncl_int4(win->dilation);
     return nncl_launch(g->ctx, "conv_rows_forward", items,
-                       NNCL_ARGS(NNCL_ARG(p->src), NNCL_ARG(g->workspace), NNCL_ARG(p->dst),
-                                 NNCL_ARG(n), NNCL_ARG(ci), NNCL_ARG(co), NNCL_ARG(in),
-                                 NNCL_ARG(out), NNCL_ARG(k), NNCL_ARG(stride), NNCL_ARG(p->pad),
-                                 NNCL_ARG(dil), NNCL_ARG(acc)));
+                       NNCL_ARGS(NNCL_ARG(p->src), NNCL_ARG(w), NNCL_ARG(p->dst), NNCL_ARG(n),
+                                 NNCL_ARG(ci), NNCL_ARG(co), NNCL_ARG(in), NNCL_ARG(out),
+                                 NNCL_ARG(k), NNCL_ARG(stride), NNCL_ARG(p->pad), NNCL_ARG(dil),
+                                 NNCL_ARG(acc), NNCL_ARG(turn)));
 }
 
 /* dW += the chunks' partial sums of dY x shifted x (conv_rows_weights). */
