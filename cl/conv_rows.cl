@@ -154,14 +154,22 @@ __kernel void conv_rows_forward(__global const float *x, __global const float *w
                 row_window a = row_window_at(ow0 + shift, in.z),
                            b = row_window_at(ow1 + shift, in.z);
                 int wt = tap * w_tap;
-                if (ok0 && ok1 && !a.delta && !b.delta) {
-                    /* Both vectors inside their rows: plain loads. The
+                if (!a.delta && !b.delta) {
+                    /* Both vectors inside their rows: plain loads (the
+                     * host pads the rows' ends so that they are). The
                      * compiler does not hoist row_load's switch out of
-                     * this loop, and its speculative loads for the
-                     * shifted cases would double the loop's loads. */
+                     * a loop, and its speculative loads for the shifted
+                     * cases would double the loop's loads. */
                     __global const float *x0 = xrow0 + a.from, *x1 = xrow1 + b.from;
-                    for (long at = 0; at < c_in * ivol; at += ivol, wt += w_c)
-                        ROW_FMA(vload_row(0, x0 + at), vload_row(0, x1 + at), wt);
+                    if (ok0 && ok1) {
+                        for (long at = 0; at < c_in * ivol; at += ivol, wt += w_c)
+                            ROW_FMA(vload_row(0, x0 + at), vload_row(0, x1 + at), wt);
+                    } else { /* a row above or below the input: zeros */
+                        rowi keep0 = ok0 ? -1 : 0, keep1 = ok1 ? -1 : 0;
+                        for (long at = 0; at < c_in * ivol; at += ivol, wt += w_c)
+                            ROW_FMA(select((rowv)0.0f, vload_row(0, x0 + at), keep0),
+                                    select((rowv)0.0f, vload_row(0, x1 + at), keep1), wt);
+                    }
                 } else {
                     for (long at = 0; at < c_in * ivol; at += ivol, wt += w_c) {
                         rowv v0 = row_load(xrow0 + at, a), v1 = row_load(xrow1 + at, b);
@@ -184,6 +192,23 @@ __kernel void conv_rows_forward(__global const float *x, __global const float *w
             row_store(yr0 + r * plane, ow0, acc0[r], start, accumulate);
             if (oh1 < out.y) row_store(yr1 + r * plane, ow1, acc1[r], from1, accumulate);
         }
+}
+
+/* Rows of len values into rows of left + len + right values, zeros at
+ * both ends: the input of a padded layer, so that conv_rows_forward's
+ * vectors all lie inside their rows. One work-item per row. */
+__kernel void pad_row_ends(__global const float *x, __global float *y, int rows, int len, int left,
+                           int right) {
+    int r = get_global_id(0);
+    if (r >= rows) return;
+    __global const float *src = x + (long)r * len;
+    __global float *dst = y + (long)r * (left + len + right);
+    for (int j = 0; j < left; j++)
+        dst[j] = 0.0f;
+    for (int j = 0; j < len; j++)
+        dst[left + j] = src[j];
+    for (int j = left + len; j < left + len + right; j++)
+        dst[j] = 0.0f;
 }
 
 /* The sum of v's lanes. */

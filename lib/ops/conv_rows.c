@@ -40,13 +40,31 @@ static size_t weight_chunks(const nncl_node *node) {
     return (batch + chunk - 1) / chunk;
 }
 
-/* The weight gradient's partial sums; the other passes read the weights
- * where they lie. */
+/* The zeros a pass's input rows get at their ends so that every vector
+ * the kernel loads lies inside its row (conv_rows_forward's fast loop):
+ * the left padding, and the reach of the last output's last tap past the
+ * row's end. */
+static void row_ends(const nncl_window *win, const conv_pass *p, cl_int *left, cl_int *right) {
+    int64_t reach = p->to[2] + (win->kernel[2] - 1) * win->dilation[2] - p->pad.s[2];
+    *left = p->pad.s[2] > 0 ? p->pad.s[2] : 0;
+    *right = reach > p->from[2] ? (cl_int)(reach - p->from[2]) : 0;
+}
+
+/* Input rows that row_ends pads, each of from[2] values. */
+static size_t padded_rows(const conv_pass *p) {
+    return p->batch * p->c_in * (size_t)(p->from[0] * p->from[1]);
+}
+
+/* The weight gradient's partial sums; for the other passes, the input
+ * with its rows' ends padded (the weights are read where they lie). */
 static size_t workspace(const nncl_node *node, conv_direction dir) {
     conv_dims d = nncl_conv_dims(node);
-    return dir == CONV_BACKWARD_WEIGHTS
-               ? weight_chunks(node) * d.c_out * d.c_in * d.kvol * sizeof(float)
-               : 0;
+    if (dir == CONV_BACKWARD_WEIGHTS)
+        return weight_chunks(node) * d.c_out * d.c_in * d.kvol * sizeof(float);
+    conv_pass p = nncl_conv_pass(node, dir, &(conv_buffers){0});
+    cl_int left, right;
+    row_ends(&nncl_conv_attrs(node)->win, &p, &left, &right);
+    return left || right ? padded_rows(&p) * (size_t)(left + p.from[2] + right) * sizeof(float) : 0;
 }
 
 static nncl_status launch(nncl_graph *g, const nncl_window *win, cl_mem w, const conv_pass *p) {
@@ -56,13 +74,26 @@ static nncl_status launch(nncl_graph *g, const nncl_window *win, cl_mem w, const
     size_t rows = pair ? ((size_t)p->to[1] + 1) / 2 : (size_t)p->to[1];
     size_t items = p->batch * (size_t)p->to[0] * rows * blocks * channel_groups;
     cl_int n = (cl_int)items, ci = (cl_int)p->c_in, co = (cl_int)p->c_out, acc = p->accumulate,
-           turn = p->turn;
+           turn = p->turn, left, right;
     cl_int4 in = nncl_int4(p->from), out = nncl_int4(p->to), k = nncl_int4(win->kernel),
-            stride = nncl_int4(win->stride), dil = nncl_int4(win->dilation);
+            stride = nncl_int4(win->stride), dil = nncl_int4(win->dilation), pad = p->pad;
+    cl_mem src = p->src;
+    row_ends(win, p, &left, &right);
+    if (left || right) {
+        cl_int n_rows = (cl_int)padded_rows(p), len = in.s[2];
+        nncl_status st =
+            nncl_launch(g->ctx, "pad_row_ends", (size_t)n_rows,
+                        NNCL_ARGS(NNCL_ARG(src), NNCL_ARG(g->workspace), NNCL_ARG(n_rows),
+                                  NNCL_ARG(len), NNCL_ARG(left), NNCL_ARG(right)));
+        if (st != NNCL_OK) return st;
+        src = g->workspace;
+        in.s[2] += left + right;
+        pad.s[2] -= left;
+    }
     return nncl_launch(g->ctx, "conv_rows_forward", items,
-                       NNCL_ARGS(NNCL_ARG(p->src), NNCL_ARG(w), NNCL_ARG(p->dst), NNCL_ARG(n),
+                       NNCL_ARGS(NNCL_ARG(src), NNCL_ARG(w), NNCL_ARG(p->dst), NNCL_ARG(n),
                                  NNCL_ARG(ci), NNCL_ARG(co), NNCL_ARG(in), NNCL_ARG(out),
-                                 NNCL_ARG(k), NNCL_ARG(stride), NNCL_ARG(p->pad), NNCL_ARG(dil),
+                                 NNCL_ARG(k), NNCL_ARG(stride), NNCL_ARG(pad), NNCL_ARG(dil),
                                  NNCL_ARG(acc), NNCL_ARG(turn)));
 }
 
