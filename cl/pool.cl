@@ -101,26 +101,26 @@ void pool_interleave(float4 even, float4 odd, float4 *lo, float4 *hi) {
 /* max_pool2_x<W>: W windows two wide whose first row starts at `left`,
  * into y[0..W) and argmax[0..W); the same order of comparisons as the
  * scalar loop in max_pool_forward_tiled, lane by lane. */
-#define DEFINE_MAX_POOL2(W)                                                                  \
-    void max_pool2_x##W(__global const float *xp, int left, int4 in, int4 k, __global float *y, \
-                        __global int *argmax) {                                                 \
-        float##W a = vload##W(0, xp + left), b = vload##W(1, xp + left);                        \
-        float##W best = (float##W)(a.even, b.even);                                             \
-        int##W best_at = left + POOL_LANES##W;                                                  \
-        for (int kd = 0; kd < k.x; kd++)                                                        \
-            for (int kh = 0; kh < k.y; kh++) {                                                  \
-                int row = left + (kd * in.y + kh) * in.z;                                       \
-                a = vload##W(0, xp + row), b = vload##W(1, xp + row);                           \
-                float##W even = (float##W)(a.even, b.even), odd = (float##W)(a.odd, b.odd);     \
-                int##W take = isgreater(even, best) | isnan(even);                              \
-                best = select(best, even, take);                                                \
-                best_at = select(best_at, row + POOL_LANES##W, take);                           \
-                take = isgreater(odd, best) | isnan(odd);                                       \
-                best = select(best, odd, take);                                                 \
-                best_at = select(best_at, row + POOL_LANES##W + 1, take);                       \
-            }                                                                                   \
-        vstore##W(best, 0, y);                                                                  \
-        vstore##W(best_at, 0, argmax);                                                          \
+#define DEFINE_MAX_POOL2(W)                                                                        \
+    void max_pool2_x##W(__global const float *xp, int left, int4 in, int4 k, __global float *y,    \
+                        __global int *argmax) {                                                    \
+        float##W a = vload##W(0, xp + left), b = vload##W(1, xp + left);                           \
+        float##W best = (float##W)(a.even, b.even);                                                \
+        int##W best_at = left + POOL_LANES##W;                                                     \
+        for (int kd = 0; kd < k.x; kd++)                                                           \
+            for (int kh = 0; kh < k.y; kh++) {                                                     \
+                int row = left + (kd * in.y + kh) * in.z;                                          \
+                a = vload##W(0, xp + row), b = vload##W(1, xp + row);                              \
+                float##W even = (float##W)(a.even, b.even), odd = (float##W)(a.odd, b.odd);        \
+                int##W take = isgreater(even, best) | isnan(even);                                 \
+                best = select(best, even, take);                                                   \
+                best_at = select(best_at, row + POOL_LANES##W, take);                              \
+                take = isgreater(odd, best) | isnan(odd);                                          \
+                best = select(best, odd, take);                                                    \
+                best_at = select(best_at, row + POOL_LANES##W + 1, take);                          \
+            }                                                                                      \
+        vstore##W(best, 0, y);                                                                     \
+        vstore##W(best_at, 0, argmax);                                                             \
     }
 #if NNCL_VEC > 1
 DEFINE_MAX_POOL2(4)
@@ -294,6 +294,29 @@ float avg_divisor(int od, int oh, int ow, int4 in, int4 k, int4 stride, int4 pad
     return (float)(pd * ph * pw);
 }
 
+/* Global average pooling: one work-item per plane of n values, NNCL_VEC
+ * running sums along it (the windowed kernel below reads a value per
+ * step, and a compiler vectorising across work-items gathers them). */
+__kernel void avg_pool_global(__global const float *x, __global float *y, int planes, int n) {
+    int p = get_global_id(0);
+    if (p >= planes) return;
+    __global const float *xp = x + (long)p * n;
+    float sum = 0.0f;
+    int i = 0;
+#if NNCL_VEC > 1
+    floatV acc = 0.0f;
+    for (; i + NNCL_VEC <= n; i += NNCL_VEC)
+        acc += vloadV(0, xp + i);
+    float lanes[NNCL_VEC];
+    vstoreV(acc, 0, lanes);
+    for (int l = 0; l < NNCL_VEC; l++)
+        sum += lanes[l];
+#endif
+    for (; i < n; i++)
+        sum += xp[i];
+    y[p] = sum / (float)n;
+}
+
 __kernel void avg_pool_forward(__global const float *x, __global float *y, int total, int4 in,
                                int4 out, int4 k, int4 stride, int4 pad, int4 pad_end,
                                int exclude_pad) {
@@ -323,8 +346,7 @@ __kernel void avg_pool_backward_tiled(__global const float *dy, __global float *
     if (r >= rows) return;
     int oh = r % out.y, od = r / out.y % out.x;
     long plane = r / out.y / out.x;
-    __global float *dxp =
-        dx + plane * in.x * in.y * in.z + (od * k.x * in.y + oh * k.y) * in.z;
+    __global float *dxp = dx + plane * in.x * in.y * in.z + (od * k.x * in.y + oh * k.y) * in.z;
     __global const float *g = dy + (long)r * out.z;
     float size = (float)(k.x * k.y * k.z);
     for (int kd = 0; kd < k.x; kd++)
