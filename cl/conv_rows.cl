@@ -278,9 +278,16 @@ __kernel void conv_rows_weights(__global const float *x, __global const float *d
                     int s = min(start, out.z - ROW_VEC);
                     rowi fresh = convert_rowi(ROW_LANES) >= start - s;
                     rowv xv[ROW_TAPS];
+                    int first = s + kw0 * dil.z - pad.z, last = first + (ROW_TAPS - 1) * dil.z;
+                    if (first >= 0 && last + ROW_VEC <= in.z) { /* plain loads, as forward */
 #pragma unroll
-                    for (int j = 0; j < ROW_TAPS; j++)
-                        xv[j] = row_load(xrow, row_window_at(s + (kw0 + j) * dil.z - pad.z, in.z));
+                        for (int j = 0; j < ROW_TAPS; j++)
+                            xv[j] = vload_row(0, xrow + first + j * dil.z);
+                    } else {
+#pragma unroll
+                        for (int j = 0; j < ROW_TAPS; j++)
+                            xv[j] = row_load(xrow, row_window_at(first + j * dil.z, in.z));
+                    }
 #pragma unroll
                     for (int r = 0; r < ROW_CHANNELS; r++) {
                         rowv d = select((rowv)0.0f, vload_row(0, dyrow + dy_step[r] + s), fresh);
