@@ -283,11 +283,17 @@ def report(args, results):
     print()
     for name, ours, _, _ in results:
         last = ours[-1]
-        total = sum(last["profile_ms_per_step"].values())
-        parts = ", ".join("%s %.1f" % (k, v) for k, v in last["profile_ms_per_step"].items() if v)
-        print("%s, last round: device ms per training step %.1f of %.1f: %s; peak device memory "
-              "%.1f MiB" % (name, total, last["train_step_ms"], parts,
-                            last["peak_mem_bytes"] / 2**20))
+        print("%s, last round: device ms per training step %s; per inference step %s; peak "
+              "device memory %.1f MiB" % (name, by_kind(last, "profile_ms_per_step", "train_step_ms"),
+                                          by_kind(last, "infer_profile_ms_per_step", "infer_step_ms"),
+                                          last["peak_mem_bytes"] / 2**20))
+
+
+def by_kind(report, field, step):
+    """'<profiled> of <step>: kind ms, ...' from one nncl-bench JSON report."""
+    kinds = report[field]
+    parts = ", ".join("%s %.1f" % (k, v) for k, v in kinds.items() if v)
+    return "%.1f of %.1f: %s" % (sum(kinds.values()), report[step], parts)
 
 
 if __name__ == "__main__":
