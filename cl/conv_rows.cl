@@ -81,6 +81,10 @@ void row_store(__global float *row, int at, rowv v, int from, int accumulate) {
         row[at + l] = accumulate ? row[at + l] + lanes[l] : lanes[l];
 }
 
+#if ROW_CHANNELS != 8
+#error "ROW_FMA writes out eight output channels"
+#endif
+
 /* acc0 += the weights of the 8 output channels at offset `at` of their
  * kernels times v0, acc1 += the same times v1, written out: a loop here
  * is left rolled, the accumulators then in memory. */

@@ -128,7 +128,7 @@ static nncl_status pool_forward(nncl_graph *g, nncl_node *node) {
                            NNCL_ARGS(NNCL_ARG(x), NNCL_ARG(node->out), NNCL_ARG(node->aux[0]),
                                      NNCL_ARG(rows), NNCL_ARG(in), NNCL_ARG(out), NNCL_ARG(k),
                                      NNCL_ARG(stride), NNCL_ARG(pad), NNCL_ARG(dil)));
-    if (tiles(w) && rows == total && out.s[0] * out.s[1] == 1) { /* one window per plane */
+    if (tiles(w) && out.s[0] * out.s[1] * out.s[2] == 1) { /* one window per plane */
         cl_int n = in.s[0] * in.s[1] * in.s[2];
         return nncl_launch(
             g->ctx, "avg_pool_global", (size_t)total,
